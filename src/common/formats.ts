@@ -1,0 +1,432 @@
+/**
+ * The page-list formats: HPA_LIST_INFO, HPA_ARRAY_T (with singleton mode), IOMMU_MT, their root-page
+ * entries, and HPA_LINKED_LIST pages (01-formats.md 1.1–1.4).
+ *
+ * Encoders are host-side helpers: they take numbers (HPAs below 2^52, counts) and throw a typed error
+ * naming the value and the allowed range when given one that cannot be encoded. Decoders never throw for
+ * any u64: they return the fields and, when a rule of 01-formats.md 1.4 fails, a {@link Violation}
+ * naming the rule, the field and its bits. The module emulator uses the same decoders, with its own
+ * check of rule 3 (the root page must be a shared HPA), so host, module and CLI agree by construction.
+ */
+import { rangeError } from "./errors.js";
+import {
+  type Field,
+  fieldOf,
+  firstReservedSet,
+  HPA_ARRAY_T,
+  HPA_LIST_INFO,
+  IOMMU_MT,
+  IOMMU_MT_ENTRY,
+  type Layout,
+  LIST_ENTRY,
+  readField,
+} from "./fields.js";
+import { bitRangeText, HPA_LIMIT, hpaHi, hpaLo, isPowerOfTwo, PAGE_SIZE, setBits, type U64, U64_ONES } from "./u64.js";
+
+/** Most entries one root page holds, and so most pages one operand names (01-formats.md 1.1). */
+export const MAX_ENTRIES = 512;
+
+/** Which rule of 01-formats.md 1.4 a value broke. */
+export type Rule =
+  | "reserved-bits" // 1.4 rule 1: a reserved operand field is non-zero
+  | "first-after-last" // 1.4 rule 2: HPA_LIST_INFO FIRST_ENTRY > LAST_ENTRY
+  | "root-not-shared" // 1.4 rule 3: the root page is not a valid shared HPA
+  | "entry-reserved-bits" // 1.4 rule 4: an entry's reserved bits are set
+  | "entry-num-pages" // 1.4 rule 4: IOMMU_MT NUM_PAGES wrong for the entry's position
+  | "entry-alignment" // 1.4 rule 4: a multi-page block not aligned to its size
+  | "list-cycle" // 1.3: an HPA_LINKED_LIST that loops or is longer than allowed
+  | "list-entry"; // 1.3: a linked-list entry that is not a page address or NULL
+
+/** Section of 01-formats.md for each rule. */
+export const RULE_REF: Readonly<Record<Rule, string>> = Object.freeze({
+  "reserved-bits": "1.4.1",
+  "first-after-last": "1.4.2",
+  "root-not-shared": "1.4.3",
+  "entry-reserved-bits": "1.4.4",
+  "entry-num-pages": "1.4.4",
+  "entry-alignment": "1.4.4",
+  "list-cycle": "1.3",
+  "list-entry": "1.3",
+});
+
+/** A broken rule: which, where, and a one-line message naming the bits and values. */
+export interface Violation {
+  readonly rule: Rule;
+  /** Section of 01-formats.md. */
+  readonly ref: string;
+  /** Index of the root-page entry, when the rule is about an entry. */
+  readonly entry?: number;
+  /** Field name, when one field is at fault. */
+  readonly field?: string;
+  /** Inclusive bit range of that field, e.g. "2:0". */
+  readonly bits?: string;
+  readonly message: string;
+}
+
+function violation(rule: Rule, message: string, extra: { entry?: number; field?: Field } = {}): Violation {
+  const v: { -readonly [K in keyof Violation]: Violation[K] } = { rule, ref: RULE_REF[rule], message };
+  if (extra.entry !== undefined) v.entry = extra.entry;
+  if (extra.field !== undefined) {
+    v.field = extra.field.name;
+    v.bits = bitRangeText(extra.field.lsb, extra.field.width);
+  }
+  return v;
+}
+
+function reservedViolation(lo: number, hi: number, l: Layout, entry?: number): Violation | null {
+  const fld = firstReservedSet(lo, hi, l);
+  if (fld === null) return null;
+  const where = entry === undefined ? l.name : `${l.name} entry ${entry}`;
+  const val = readField(lo, hi, fld);
+  return violation(
+    entry === undefined ? "reserved-bits" : "entry-reserved-bits",
+    `${where}: reserved bits ${bitRangeText(fld.lsb, fld.width)} are 0x${val.toString(16)}, must be 0`,
+    entry === undefined ? { field: fld } : { field: fld, entry },
+  );
+}
+
+/**
+ * Rule 3 as the caller knows it: returns why `hpa` is not a valid shared root page, or null when it is.
+ * The format layer alone cannot know KeyIDs or the module's range; the emulator passes its own check.
+ */
+export type SharedPageCheck = (hpa: number) => string | null;
+
+function rootViolation(name: string, hpa: number, check?: SharedPageCheck): Violation | null {
+  const why = check?.(hpa) ?? null;
+  return why === null ? null : violation("root-not-shared", `${name}: root page 0x${hpa.toString(16)} ${why}`);
+}
+
+const PFN_LIST = fieldOf(HPA_LIST_INFO, "PFN");
+const FIRST = fieldOf(HPA_LIST_INFO, "FIRST_ENTRY");
+const LAST = fieldOf(HPA_LIST_INFO, "LAST_ENTRY");
+const PFN_ARRAY = fieldOf(HPA_ARRAY_T, "PFN");
+const SIZE = fieldOf(HPA_ARRAY_T, "SIZE");
+const PFN_MT = fieldOf(IOMMU_MT, "PFN");
+const PFN_ENTRY = fieldOf(LIST_ENTRY, "PFN");
+const NUM_PAGES = fieldOf(IOMMU_MT_ENTRY, "NUM_PAGES");
+
+// ---------------------------------------------------------------------------------------------------
+// Argument checks for encoders.
+
+function checkHpa(name: string, hpa: unknown): number {
+  if (typeof hpa !== "number" || !Number.isInteger(hpa) || hpa < 0 || hpa >= HPA_LIMIT || hpa % PAGE_SIZE !== 0) {
+    throw rangeError(name, hpa, "a 4 KiB aligned address in 0..2^52-4096");
+  }
+  return hpa;
+}
+
+function checkCount(name: string, n: unknown, min = 1): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > MAX_ENTRIES) {
+    throw rangeError(name, n, `${min}..${MAX_ENTRIES}`);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HPA_LIST_INFO
+
+/** Fields of an HPA_LIST_INFO operand. `count` is LAST_ENTRY + 1. */
+export interface HpaListInfo {
+  readonly firstEntry: number;
+  readonly lastEntry: number;
+  readonly count: number;
+  readonly rootHpa: number;
+}
+
+/**
+ * Encodes an HPA_LIST_INFO operand.
+ * @example encodeHpaListInfo({ rootHpa: 0x12345000, count: 512 }) // { lo: 0x12345000, hi: 0xff800000 }
+ */
+export function encodeHpaListInfo(a: { rootHpa: number; count: number; firstEntry?: number }): U64 {
+  const root = checkHpa("hpa-list-info.root", a.rootHpa);
+  const count = checkCount("hpa-list-info.count", a.count);
+  const first = a.firstEntry ?? 0;
+  if (typeof first !== "number" || !Number.isInteger(first) || first < 0 || first > count - 1) {
+    throw rangeError("hpa-list-info.first", first, `0..${count - 1} (count - 1)`);
+  }
+  let v = { lo: hpaLo(root), hi: hpaHi(root) };
+  v = setBits(v.lo, v.hi, FIRST.lsb, FIRST.width, first);
+  return setBits(v.lo, v.hi, LAST.lsb, LAST.width, count - 1);
+}
+
+/** Decodes an HPA_LIST_INFO operand and checks rules 1–3. */
+export function decodeHpaListInfo(
+  lo: number,
+  hi: number,
+  checkRoot?: SharedPageCheck,
+): { fields: HpaListInfo; violation: Violation | null } {
+  const firstEntry = readField(lo, hi, FIRST);
+  const lastEntry = readField(lo, hi, LAST);
+  const rootHpa = readField(lo, hi, PFN_LIST) * PAGE_SIZE;
+  const fields = { firstEntry, lastEntry, count: lastEntry + 1, rootHpa };
+  let v = reservedViolation(lo, hi, HPA_LIST_INFO);
+  if (v === null && firstEntry > lastEntry) {
+    v = violation(
+      "first-after-last",
+      `HPA_LIST_INFO: FIRST_ENTRY (bits 11:3) is ${firstEntry}, above LAST_ENTRY (bits 63:55) ${lastEntry}`,
+      { field: FIRST },
+    );
+  }
+  v ??= rootViolation("HPA_LIST_INFO", rootHpa, checkRoot);
+  return { fields, violation: v };
+}
+
+/** Byte address of entry `firstEntry` inside the root page: bits 51:3 of the operand (01-formats.md 1.1). */
+export function hpaListInfoCursor(info: HpaListInfo): number {
+  return info.rootHpa + info.firstEntry * 8;
+}
+
+/** The operand as the module returns it with FIRST_ENTRY = `next` (512 wraps to 0, 01-formats.md 1.1). */
+export function withFirstEntry(op: U64, next: number): U64 {
+  return setBits(op.lo, op.hi, FIRST.lsb, FIRST.width, next % MAX_ENTRIES);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HPA_ARRAY_T
+
+/** Fields of an HPA_ARRAY_T operand. Exactly one of rootHpa / pageHpa is non-null. */
+export interface HpaArray {
+  readonly count: number;
+  readonly singleton: boolean;
+  /** The root page, or null in singleton mode. */
+  readonly rootHpa: number | null;
+  /** The one page in singleton mode, else null. */
+  readonly pageHpa: number | null;
+}
+
+/**
+ * Encodes an HPA_ARRAY_T operand: `{count: n ≥ 2, rootHpa}` or singleton `{count: 1, pageHpa}`.
+ * @example encodeHpaArray({ count: 3, rootHpa: 0x100000 }) // 0x0100000000100000
+ * @example encodeHpaArray({ count: 1, pageHpa: 0x76543000 }) // 0x0000000076543000
+ */
+export function encodeHpaArray(a: { count: number; rootHpa?: number; pageHpa?: number }): U64 {
+  const count = checkCount("hpa-array.count", a.count);
+  let hpa: number;
+  if (count === 1) {
+    if (a.pageHpa === undefined) throw rangeError("hpa-array.page", a.rootHpa === undefined ? undefined : "a root", "the one page's HPA: count 1 is singleton mode");
+    hpa = checkHpa("hpa-array.page", a.pageHpa);
+  } else {
+    if (a.rootHpa === undefined) throw rangeError("hpa-array.count", count, "1 with a page HPA (singleton), 2..512 with a root HPA");
+    hpa = checkHpa("hpa-array.root", a.rootHpa);
+  }
+  return setBits(hpaLo(hpa), hpaHi(hpa), SIZE.lsb, SIZE.width, count - 1);
+}
+
+/** Decodes an HPA_ARRAY_T operand; rule 3 is checked on the root page only (not in singleton mode). */
+export function decodeHpaArray(
+  lo: number,
+  hi: number,
+  checkRoot?: SharedPageCheck,
+): { fields: HpaArray; violation: Violation | null } {
+  const size = readField(lo, hi, SIZE);
+  const hpa = readField(lo, hi, PFN_ARRAY) * PAGE_SIZE;
+  const singleton = size === 0;
+  const fields = { count: size + 1, singleton, rootHpa: singleton ? null : hpa, pageHpa: singleton ? hpa : null };
+  let v = reservedViolation(lo, hi, HPA_ARRAY_T);
+  if (v === null && !singleton) v = rootViolation("HPA_ARRAY_T", hpa, checkRoot);
+  return { fields, violation: v };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// IOMMU_MT
+
+/** Encodes an IOMMU_MT operand: the root page address only. */
+export function encodeIommuMt(rootHpa: number): U64 {
+  const root = checkHpa("iommu-mt.root", rootHpa);
+  return { lo: hpaLo(root), hi: hpaHi(root) };
+}
+
+/** Decodes an IOMMU_MT operand (rules 1 and 3). */
+export function decodeIommuMt(
+  lo: number,
+  hi: number,
+  checkRoot?: SharedPageCheck,
+): { fields: { rootHpa: number }; violation: Violation | null } {
+  const rootHpa = readField(lo, hi, PFN_MT) * PAGE_SIZE;
+  const v = reservedViolation(lo, hi, IOMMU_MT) ?? rootViolation("IOMMU_MT", rootHpa, checkRoot);
+  return { fields: { rootHpa }, violation: v };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Root-page entries
+
+/** Encodes an HPA_LIST_INFO / HPA_ARRAY_T entry (bits 11:0 and 63:52 zero). */
+export function encodeListEntry(hpa: number): U64 {
+  const p = checkHpa("entry.hpa", hpa);
+  return { lo: hpaLo(p), hi: hpaHi(p) };
+}
+
+/** Largest NUM_PAGES a 12-bit field holds that is a power of two. */
+export const MAX_NUM_PAGES = 2048;
+
+/**
+ * Encodes an IOMMU_MT entry: `pages` is 1 for an order-0 page (NUM_PAGES 0) or the block's page count,
+ * a power of two in 2..2048, with the HPA aligned to that many pages.
+ * @example encodeIommuMtEntry(0x20000000, 2) // 0x0000000020000002
+ */
+export function encodeIommuMtEntry(hpa: number, pages: number): U64 {
+  const p = checkHpa("iommu-mt-entry.hpa", hpa);
+  if (typeof pages !== "number" || !isPowerOfTwo(pages) || pages > MAX_NUM_PAGES) {
+    throw rangeError("iommu-mt-entry.pages", pages, `1 or a power of two in 2..${MAX_NUM_PAGES}`);
+  }
+  if (p % (pages * PAGE_SIZE) !== 0) {
+    throw rangeError("iommu-mt-entry.hpa", `0x${p.toString(16)}`, `a multiple of ${pages} pages (0x${(pages * PAGE_SIZE).toString(16)})`);
+  }
+  return { lo: (hpaLo(p) | (pages === 1 ? 0 : pages)) >>> 0, hi: hpaHi(p) };
+}
+
+/** Fields of a root-page entry. `numPages` is 0 for list formats and order-0 IOMMU_MT entries. */
+export interface Entry {
+  readonly hpa: number;
+  readonly numPages: number;
+}
+
+/** Decodes an HPA_LIST_INFO / HPA_ARRAY_T entry; `index` names it in the violation. */
+export function decodeListEntry(lo: number, hi: number, index?: number): { fields: Entry; violation: Violation | null } {
+  return {
+    fields: { hpa: readField(lo, hi, PFN_ENTRY) * PAGE_SIZE, numPages: 0 },
+    violation: reservedViolation(lo, hi, LIST_ENTRY, index ?? 0),
+  };
+}
+
+/**
+ * Decodes an IOMMU_MT entry. With `position` (the entry's index and the module's queue block size in
+ * pages) the full rule 4 applies: entries 0 and 1 carry NUM_PAGES = queuePages, the rest 0. Without it
+ * (a lone entry) NUM_PAGES must be 0 or a power of two ≥ 2, with the HPA aligned to the block.
+ */
+export function decodeIommuMtEntry(
+  lo: number,
+  hi: number,
+  position?: { index: number; queuePages: number },
+): { fields: Entry; violation: Violation | null } {
+  const numPages = readField(lo, hi, NUM_PAGES);
+  const hpa = readField(lo, hi, PFN_ENTRY) * PAGE_SIZE;
+  const fields = { hpa, numPages };
+  const index = position?.index ?? 0;
+  const r = reservedViolation(lo, hi, IOMMU_MT_ENTRY, index);
+  if (r !== null) return { fields, violation: r };
+  const where = position === undefined ? "IOMMU_MT entry" : `IOMMU_MT entry ${index}`;
+  const extra = { entry: index, field: NUM_PAGES };
+  if (position !== undefined) {
+    const want = index < 2 ? position.queuePages : 0;
+    if (numPages !== want) {
+      const what = index < 2 ? `the queue block size ${want}` : "0 for an order-0 page";
+      return { fields, violation: violation("entry-num-pages", `${where}: NUM_PAGES (bits 11:0) is ${numPages}, must be ${what}`, extra) };
+    }
+  } else if (numPages !== 0 && (numPages < 2 || !isPowerOfTwo(numPages))) {
+    return {
+      fields,
+      violation: violation("entry-num-pages", `${where}: NUM_PAGES (bits 11:0) is ${numPages}, must be 0 or a power of two >= 2`, extra),
+    };
+  }
+  if (numPages >= 2 && hpa % (numPages * PAGE_SIZE) !== 0) {
+    return {
+      fields,
+      violation: violation(
+        "entry-alignment",
+        `${where}: block at 0x${hpa.toString(16)} is not aligned to its ${numPages} pages (0x${(numPages * PAGE_SIZE).toString(16)})`,
+        { entry: index },
+      ),
+    };
+  }
+  return { fields, violation: null };
+}
+
+/** The three page-list formats a root page can hold. */
+export type ListFormat = "hpa-list-info" | "hpa-array" | "iommu-mt";
+
+/**
+ * Rule 4 over a root page's entries [first, last]: returns the first violation or null. `words` is the
+ * root page as 1024 u32 words (entry i = words 2i, 2i+1). `queuePages` is needed for IOMMU_MT.
+ */
+export function checkEntries(
+  format: ListFormat,
+  words: Uint32Array,
+  first: number,
+  last: number,
+  queuePages = 0,
+): Violation | null {
+  for (let i = first; i <= last; i++) {
+    const lo = words[2 * i]!;
+    const hi = words[2 * i + 1]!;
+    const v =
+      format === "iommu-mt"
+        ? decodeIommuMtEntry(lo, hi, { index: i, queuePages }).violation
+        : decodeListEntry(lo, hi, i).violation;
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HPA_LINKED_LIST (01-formats.md 1.3)
+
+/** Data entries per list page; entry 511 links to the next list page. */
+export const LINKED_DATA_PER_PAGE = 511;
+
+/**
+ * Lays out an HPA_LINKED_LIST: returns, for each list page, its 512 entries as u64 halves. `listHpas`
+ * must hold ceil(dataHpas.length / 511) pages (at least one). Unused entries and the last link are NULL
+ * (all ones).
+ */
+export function layoutLinkedList(listHpas: readonly number[], dataHpas: readonly number[]): U64[][] {
+  const need = Math.max(1, Math.ceil(dataHpas.length / LINKED_DATA_PER_PAGE));
+  if (!Array.isArray(listHpas) || listHpas.length !== need) {
+    throw rangeError("linked-list.listPages", Array.isArray(listHpas) ? listHpas.length : listHpas, `exactly ${need} for ${dataHpas.length} data pages`);
+  }
+  listHpas.forEach((h, i) => checkHpa(`linked-list.listPages[${i}]`, h));
+  dataHpas.forEach((h, i) => checkHpa(`linked-list.data[${i}]`, h));
+  return listHpas.map((_, p) => {
+    const page: U64[] = [];
+    for (let e = 0; e < LINKED_DATA_PER_PAGE; e++) {
+      const d = dataHpas[p * LINKED_DATA_PER_PAGE + e];
+      page.push(d === undefined ? U64_ONES : encodeListEntry(d));
+    }
+    const next = listHpas[p + 1];
+    page.push(next === undefined ? U64_ONES : encodeListEntry(next));
+    return page;
+  });
+}
+
+/**
+ * Reads an HPA_LINKED_LIST starting at `firstHpa` through `readEntry` (which returns entry e of the
+ * list page at `hpa`). Stops at the first NULL data entry or NULL link. Never throws: a loop, more than
+ * `maxListPages` pages, or an entry that is neither NULL nor a clean page address is a violation.
+ */
+export function readLinkedList(
+  readEntry: (listHpa: number, e: number) => U64,
+  firstHpa: number,
+  maxListPages: number,
+): { listHpas: number[]; dataHpas: number[]; violation: Violation | null } {
+  const listHpas: number[] = [];
+  const dataHpas: number[] = [];
+  const seen = new Set<number>();
+  let cur: number | null = firstHpa;
+  while (cur !== null) {
+    if (seen.has(cur) || listHpas.length >= maxListPages) {
+      return { listHpas, dataHpas, violation: violation("list-cycle", `HPA_LINKED_LIST: list page 0x${cur.toString(16)} makes the chain loop or exceed ${maxListPages} pages`) };
+    }
+    seen.add(cur);
+    listHpas.push(cur);
+    let ended = false;
+    for (let e = 0; e < LINKED_DATA_PER_PAGE && !ended; e++) {
+      const x = readEntry(cur, e);
+      if (x.lo === 0xffff_ffff && x.hi === 0xffff_ffff) {
+        ended = true;
+        break;
+      }
+      const d = decodeListEntry(x.lo, x.hi, e);
+      if (d.violation !== null) return { listHpas, dataHpas, violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] } };
+      dataHpas.push(d.fields.hpa);
+    }
+    const link = readEntry(cur, LINKED_DATA_PER_PAGE);
+    if (ended || (link.lo === 0xffff_ffff && link.hi === 0xffff_ffff)) {
+      cur = null;
+    } else {
+      const d = decodeListEntry(link.lo, link.hi, LINKED_DATA_PER_PAGE);
+      if (d.violation !== null) return { listHpas, dataHpas, violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] } };
+      cur = d.fields.hpa;
+    }
+  }
+  return { listHpas, dataHpas, violation: null };
+}

@@ -1,0 +1,77 @@
+/**
+ * The SEAMCALL interface: the only code path between the host kernel and the TDX Module (STYLE.md 5).
+ *
+ * A call is a register file: RAX in holds the leaf (bits 15:0) and version (23:16); inputs sit in RCX,
+ * RDX, R8..R15; the module overwrites the registers it outputs and returns the completion status in RAX
+ * (03-module.md 3.1). The register file is a Uint32Array of u64 halves, so a call moves no objects.
+ */
+import { type U64, u64ToHex } from "./u64.js";
+
+/** Number of general-purpose registers (RAX..R15, by their architectural ids 0..15). */
+export const NR_REGS = 16;
+
+/** A SEAMCALL register file: 16 u64 registers as halves, indexed by register id (RAX 0, RCX 1, …). */
+export class Regs {
+  /** Word 2r is register r's low half, 2r+1 its high half. */
+  readonly w = new Uint32Array(NR_REGS * 2);
+
+  /** Low half of register `r`. */
+  lo(r: number): number {
+    return this.w[2 * r]!;
+  }
+
+  /** High half of register `r`. */
+  hi(r: number): number {
+    return this.w[2 * r + 1]!;
+  }
+
+  /** Register `r` as a U64. */
+  get(r: number): U64 {
+    return { lo: this.w[2 * r]!, hi: this.w[2 * r + 1]! };
+  }
+
+  /** Sets register `r`. */
+  set(r: number, v: U64): this {
+    this.w[2 * r] = v.lo;
+    this.w[2 * r + 1] = v.hi;
+    return this;
+  }
+
+  /** Sets register `r` from halves. */
+  setHalves(r: number, lo: number, hi: number): this {
+    this.w[2 * r] = lo;
+    this.w[2 * r + 1] = hi;
+    return this;
+  }
+
+  /** A copy (the host keeps one to re-issue a call with its original inputs). */
+  clone(): Regs {
+    const c = new Regs();
+    c.w.set(this.w);
+    return c;
+  }
+
+  /** Copies every register from `other`. */
+  copyFrom(other: Regs): this {
+    this.w.set(other.w);
+    return this;
+  }
+
+  /** `{RAX: "0x…", …}` for the registers named in `ids`. */
+  toHex(ids: readonly number[]): Record<number, string> {
+    const o: Record<number, string> = {};
+    for (const r of ids) o[r] = u64ToHex(this.lo(r), this.hi(r));
+    return o;
+  }
+}
+
+/** RAX value for leaf `leaf` (0..65535) at version `version` (0..255). */
+export function leafRax(leaf: number, version = 0): U64 {
+  return { lo: ((leaf & 0xffff) | ((version & 0xff) << 16)) >>> 0, hi: 0 };
+}
+
+/**
+ * The SEAMCALL instruction as the host sees it: runs the call described by `regs` and leaves the
+ * outputs (status in RAX) in `regs`. The module emulator implements it; host code calls nothing else.
+ */
+export type SeamcallFn = (regs: Regs) => void;

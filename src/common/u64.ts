@@ -1,0 +1,192 @@
+/**
+ * 64-bit values as two 32-bit halves, and every shift-and-mask helper the project uses.
+ *
+ * STYLE.md point 2 and 3: inside the model a u64 is a pair `{lo, hi}` of unsigned 32-bit numbers (cheap
+ * and stable in V8); `bigint` appears only at the public edge ({@link u64FromBigint}, {@link u64ToBigint})
+ * and files carry `"0x…"` strings ({@link u64ToHex}, {@link parseU64}). A field of up to 53 bits (a PFN is
+ * 40, an HPA is 52) is a plain number. No other file does shifts or masks on register values; field
+ * layouts are data (see `fields.ts`) handed to the helpers here.
+ */
+import { rangeError, TdxpaError, typeError } from "./errors.js";
+
+/** A u64 as two unsigned 32-bit halves. Both are integers in 0..0xFFFFFFFF. */
+export interface U64 {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** 2^32, the weight of the high half. */
+export const TWO32 = 0x1_0000_0000;
+/** 2^20: the part of bits 51:32 that sits in the high half. */
+const TWO20 = 0x10_0000;
+/** Largest u64 as a bigint. */
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+/** The all-ones u64 (TDX's "NULL" for an HPA). */
+export const U64_ONES: U64 = Object.freeze({ lo: 0xffff_ffff, hi: 0xffff_ffff });
+/** The zero u64. */
+export const U64_ZERO: U64 = Object.freeze({ lo: 0, hi: 0 });
+
+/** Makes a u64 from halves. Valid for lo, hi integers in 0..2^32−1 (not checked: internal hot path). */
+export function u64(lo: number, hi: number): U64 {
+  return { lo: lo >>> 0, hi: hi >>> 0 };
+}
+
+/** Public edge: a bigint in 0..2^64−1 to halves; anything else throws a typed error naming the value. */
+export function u64FromBigint(v: bigint, name = "value"): U64 {
+  if (typeof v !== "bigint") throw typeError(name, v, "a bigint in 0..2^64-1");
+  if (v < 0n || v > U64_MAX) throw rangeError(name, v, "0..2^64-1");
+  return { lo: Number(v & 0xffff_ffffn), hi: Number(v >> 32n) };
+}
+
+/** Public edge: halves to a bigint. */
+export function u64ToBigint(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+const HEX8 = (n: number): string => (n >>> 0).toString(16).padStart(8, "0");
+
+/** `"0x"` + 16 lowercase hex digits, the project's file and output form of a u64. */
+export function u64ToHex(lo: number, hi: number): string {
+  return `0x${HEX8(hi)}${HEX8(lo)}`;
+}
+
+const DEC_RE = /^[0-9]{1,20}$/;
+const HEX_RE = /^0[xX][0-9a-fA-F_]{1,32}$/;
+
+/**
+ * Parses a u64 from text: `0x` hex (underscores allowed as separators) or decimal, 0..2^64−1.
+ * Throws a typed `bad-format` or `out-of-range` error that names the text and the range.
+ * Never goes through a float, so 18446744073709551615 stays exact.
+ */
+export function parseU64(text: string, name = "value"): U64 {
+  if (typeof text !== "string") throw typeError(name, text, "a string");
+  const t = text.trim();
+  let v: bigint;
+  if (HEX_RE.test(t)) {
+    const digits = t.slice(2).replace(/_/g, "");
+    if (digits.length === 0) throw new TdxpaError("bad-format", `${name}: ${JSON.stringify(text)} is not a number; allowed 0x hex or decimal`);
+    v = BigInt(`0x${digits}`);
+  } else if (DEC_RE.test(t)) {
+    v = BigInt(t);
+  } else {
+    throw new TdxpaError(
+      "bad-format",
+      `${name}: ${JSON.stringify(text)} is not a number; allowed 0x hex or decimal, 0..2^64-1`,
+    );
+  }
+  if (v > U64_MAX) throw rangeError(name, text, "0..2^64-1 (0xffffffffffffffff)");
+  return { lo: Number(v & 0xffff_ffffn), hi: Number(v >> 32n) };
+}
+
+/** Accepts the public input forms of a u64 (bigint, safe integer number, or string) and returns halves. */
+export function toU64(v: unknown, name = "value"): U64 {
+  if (typeof v === "bigint") return u64FromBigint(v, name);
+  if (typeof v === "string") return parseU64(v, name);
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v) || v < 0) throw rangeError(name, v, "0..2^53-1 as a number (use a bigint or string above)");
+    return u64FromNumber(v);
+  }
+  throw typeError(name, v, "a bigint, a safe integer or a 0x string");
+}
+
+/** A non-negative safe integer (≤ 2^53−1) to halves. Valid for v in 0..2^53−1 (not checked). */
+export function u64FromNumber(v: number): U64 {
+  const hi = Math.floor(v / TWO32);
+  return { lo: (v - hi * TWO32) >>> 0, hi: hi >>> 0 };
+}
+
+/** Halves to a number when the value is ≤ 2^53−1, else `null`. */
+export function u64ToNumber(lo: number, hi: number): number | null {
+  return hi >>> 0 < 0x20_0000 ? (hi >>> 0) * TWO32 + (lo >>> 0) : null;
+}
+
+/** True when both halves are equal. */
+export function u64Equal(a: U64, b: U64): boolean {
+  return a.lo === b.lo && a.hi === b.hi;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bit fields. A field is (lsb, width) with 0 ≤ lsb, 1 ≤ width, lsb + width ≤ 64.
+
+/** Mask of the low `width` bits as an unsigned 32-bit number. Valid for width in 0..32. */
+function mask32(width: number): number {
+  return width >= 32 ? 0xffff_ffff : ((1 << width) - 1) >>> 0;
+}
+
+/**
+ * Reads bits lsb..lsb+width−1 of (lo, hi) as a number. Valid for width in 1..53 and lsb + width ≤ 64;
+ * the result is exact because it is below 2^53.
+ */
+export function getBits(lo: number, hi: number, lsb: number, width: number): number {
+  const end = lsb + width; // exclusive
+  if (end <= 32) return ((lo >>> lsb) & mask32(width)) >>> 0;
+  if (lsb >= 32) return ((hi >>> (lsb - 32)) & mask32(width)) >>> 0;
+  // The field straddles bit 32: low part from lo (32 − lsb bits), high part from hi.
+  const lowWidth = 32 - lsb;
+  const low = lo >>> lsb;
+  const high = (hi & mask32(end - 32)) >>> 0;
+  return high * 2 ** lowWidth + low;
+}
+
+/**
+ * Returns (lo, hi) with bits lsb..lsb+width−1 replaced by `value`. Valid for width in 1..53,
+ * lsb + width ≤ 64 and value an integer in 0..2^width−1 (callers range-check first).
+ */
+export function setBits(lo: number, hi: number, lsb: number, width: number, value: number): U64 {
+  const end = lsb + width;
+  if (end <= 32) {
+    const m = (mask32(width) << lsb) >>> 0;
+    return { lo: ((lo & ~m) | ((value << lsb) & m)) >>> 0, hi: hi >>> 0 };
+  }
+  if (lsb >= 32) {
+    const s = lsb - 32;
+    const m = (mask32(width) << s) >>> 0;
+    return { lo: lo >>> 0, hi: ((hi & ~m) | ((value << s) & m)) >>> 0 };
+  }
+  const lowWidth = 32 - lsb;
+  const lowPart = value % 2 ** lowWidth;
+  const highPart = Math.floor(value / 2 ** lowWidth);
+  const mLo = (mask32(lowWidth) << lsb) >>> 0;
+  const mHi = mask32(end - 32);
+  return {
+    lo: ((lo & ~mLo) | ((lowPart << lsb) & mLo)) >>> 0,
+    hi: ((hi & ~mHi) | (highPart & mHi)) >>> 0,
+  };
+}
+
+/** Inclusive bit range text, as the spec writes it: `"51:12"`, or `"5"` for one bit. */
+export function bitRangeText(lsb: number, width: number): string {
+  return width === 1 ? `${lsb}` : `${lsb + width - 1}:${lsb}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Addresses. An HPA is a number below 2^52; a PFN is HPA / 4096, below 2^40.
+
+/** Page size, 4 KiB. */
+export const PAGE_SIZE = 4096;
+/** log2 of {@link PAGE_SIZE}. */
+export const PAGE_SHIFT = 12;
+/** Addresses are below 2^52 (01-formats.md 1.4 rule 3). */
+export const HPA_LIMIT = 2 ** 52;
+/** PFNs are below 2^40. */
+export const PFN_LIMIT = 2 ** 40;
+
+/** Bits 51:0 of (lo, hi) as a number (the HPA a field of 51:12 plus 11:0 describes). */
+export function low52(lo: number, hi: number): number {
+  return ((hi >>> 0) & (TWO20 - 1)) * TWO32 + (lo >>> 0);
+}
+
+/** The low half of a page-aligned HPA number. Valid for hpa in 0..2^53−1. */
+export function hpaLo(hpa: number): number {
+  return (hpa % TWO32) >>> 0;
+}
+
+/** The high half of an HPA number. Valid for hpa in 0..2^53−1. */
+export function hpaHi(hpa: number): number {
+  return Math.floor(hpa / TWO32) >>> 0;
+}
+
+/** True when `n` is a power of two (n ≥ 1). Valid for n a non-negative safe integer. */
+export function isPowerOfTwo(n: number): boolean {
+  return n >= 1 && Number.isInteger(Math.log2(n)) && 2 ** Math.log2(n) === n;
+}

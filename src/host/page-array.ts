@@ -1,0 +1,297 @@
+/**
+ * `tdx_page_array`: a thin, exact descriptor of one TDX Module page list (02-kapi.md 2.1–2.2), as the
+ * 2026-04-14 draft defines it.
+ *
+ * The caller allocates the pages; a descriptor names 1..512 of them (one root page holds 512 entries,
+ * 01-formats.md 1.1), owns one root page that lists their HPAs, and remembers whether a SEAMCALL wrapper
+ * handed the pages to the module as private memory (`flushOnFree`, the kernel's
+ * `need_phymem_page_wbinvd`). Destroy writes back those pages' caches with PAGE.WBINVD, one call per
+ * 4 KiB page, then frees the root. It never frees the data pages: their owner is whoever allocated them.
+ *
+ * Allocation failure of the root page is a runtime condition (the kernel's -ENOMEM): create returns
+ * null. Misuse (0 or 513 pages, a missing page, a destroyed descriptor, repopulate while a write-back is
+ * owed) throws a typed error naming the value and the allowed range.
+ */
+import { rangeError, stateError, typeError } from "../common/errors.js";
+import { encodeHpaArray, encodeHpaListInfo, encodeIommuMt, MAX_ENTRIES } from "../common/formats.js";
+import { type U64, U64_ZERO } from "../common/u64.js";
+import { type HostKernel, mapPageForWrite } from "./kernel.js";
+import { Page } from "./page.js";
+import { ok, pageWbinvd } from "./seamcalls.js";
+
+/** Tag of root pages in the allocator's accounting. */
+export const ROOT_TAG = "tdx-page-array:root";
+
+/** How destroy writes back a flagged descriptor's caches. */
+export type WriteBackMode =
+  /** Every 4 KiB page the descriptor covers (this project's rule, 02-kapi.md 2.2). */
+  | "every-page"
+  /** Once per `pages[i]`, i.e. only the head page of a multi-page block (the 2026-04-16 kernel diff). */
+  | "head-page-only";
+
+/** What destroy did. */
+export interface DestroyResult {
+  /** PAGE.WBINVD calls issued. */
+  readonly writeBacks: number;
+  /** PFNs whose write-back failed (their caches may still hold private lines: never free them). */
+  readonly failedPfns: readonly number[];
+}
+
+const NO_DESTROY: DestroyResult = Object.freeze({ writeBacks: 0, failedPfns: Object.freeze([]) as readonly number[] });
+
+type State = "live" | "destroyed";
+
+/** One page-list descriptor. Create with {@link tdxPageArrayCreate}. */
+export class TdxPageArray {
+  #pages: readonly Page[];
+  #root: Page;
+  #flushOnFree = false;
+  #state: State = "live";
+
+  /** @internal use {@link tdxPageArrayCreate}. */
+  constructor(pages: readonly Page[], root: Page) {
+    this.#pages = pages;
+    this.#root = root;
+  }
+
+  /** Number of entries, 1..512. */
+  get nrPages(): number {
+    return this.#pages.length;
+  }
+
+  /** The caller's pages, in entry order (a multi-page block appears as its head page). */
+  get pages(): readonly Page[] {
+    return this.#pages;
+  }
+
+  /** Physical address of the root page. */
+  get rootHpa(): number {
+    this.#checkLive("rootHpa");
+    return this.#root.hpa;
+  }
+
+  /** True when destroy owes a write-back (set by wrappers that hand the pages over as private). */
+  get flushOnFree(): boolean {
+    return this.#flushOnFree;
+  }
+
+  /** True once destroyed. */
+  get destroyed(): boolean {
+    return this.#state === "destroyed";
+  }
+
+  /** Number of 4 KiB pages the descriptor covers (a 2^k block counts 2^k). */
+  get coveredPages(): number {
+    let n = 0;
+    for (const p of this.#pages) n += p.nrPages;
+    return n;
+  }
+
+  /**
+   * Records that the pages were handed to the module as private memory, so destroy must write back
+   * their caches (what a wrapper does after TDH.IOMMU.SETUP, TDH.SPDM.CREATE, TDH.IDE.STREAM.CREATE).
+   */
+  markFlushOnFree(): void {
+    this.#checkLive("markFlushOnFree");
+    this.#flushOnFree = true;
+  }
+
+  /** HPA_LIST_INFO operand: FIRST_ENTRY 0, LAST_ENTRY nrPages − 1, the root page. */
+  toHpaListInfo(): U64 {
+    this.#checkLive("toHpaListInfo");
+    return encodeHpaListInfo({ rootHpa: this.#root.hpa, count: this.#pages.length });
+  }
+
+  /** HPA_ARRAY_T operand: singleton (page 0 itself) when nrPages is 1, else the root page. */
+  toHpaArray(): U64 {
+    this.#checkLive("toHpaArray");
+    const n = this.#pages.length;
+    return n === 1 ? encodeHpaArray({ count: 1, pageHpa: this.#pages[0]!.hpa }) : encodeHpaArray({ count: n, rootHpa: this.#root.hpa });
+  }
+
+  /** Release input of a DELETE call: 0 when singleton, else the root page (the module writes the released list there). */
+  toReleaseInput(): U64 {
+    this.#checkLive("toReleaseInput");
+    return this.#pages.length === 1 ? U64_ZERO : encodeIommuMt(this.#root.hpa);
+  }
+
+  /** IOMMU_MT operand: the root page only. */
+  toIommuMt(): U64 {
+    this.#checkLive("toIommuMt");
+    return encodeIommuMt(this.#root.hpa);
+  }
+
+  /** The root page handle (for tests and tools that inspect what the host handed over). */
+  get rootPage(): Page {
+    this.#checkLive("rootPage");
+    return this.#root;
+  }
+
+  /** @internal repopulate's body, after argument checks. */
+  _repoint(k: HostKernel, pages: readonly Page[]): void {
+    this.#checkLive("repopulate");
+    if (this.#flushOnFree) {
+      throw stateError("tdx_page_array_repopulate", "refused while a write-back is owed (flushOnFree is set): destroy the descriptor first");
+    }
+    const old = this.#pages.length;
+    this.#pages = pages;
+    populateRoot(k, this.#root.pfn, pages, old);
+  }
+
+  /** @internal destroy's body. */
+  _destroy(k: HostKernel, mode: WriteBackMode): DestroyResult {
+    if (this.#state === "destroyed") throw stateError("tdx_page_array_destroy", "descriptor already destroyed (double destroy)");
+    let writeBacks = 0;
+    const failedPfns: number[] = [];
+    if (this.#flushOnFree) {
+      for (const p of this.#pages) {
+        const span = mode === "every-page" ? p.nrPages : 1;
+        for (let i = 0; i < span; i++) {
+          writeBacks++;
+          if (!ok(pageWbinvd(k, p.pfn + i))) failedPfns.push(p.pfn + i);
+        }
+      }
+    }
+    k.alloc.freePages(this.#root, 0);
+    this.#state = "destroyed";
+    this.#flushOnFree = false;
+    return { writeBacks, failedPfns };
+  }
+
+  #checkLive(op: string): void {
+    if (this.#state === "destroyed") throw stateError(`tdx_page_array.${op}`, "descriptor was destroyed (use after free)");
+  }
+}
+
+/**
+ * Writes the root page: entry i = HPA of pages[i], OR-ed with the block's page count when pages[i]
+ * heads a block of more than one page (01-formats.md 1.2); entries from `pages.length` up to
+ * `clearUpTo` are zeroed (an encoder leaves unused entries zero).
+ */
+function populateRoot(k: HostKernel, rootPfn: number, pages: readonly Page[], clearUpTo: number): void {
+  const w = mapPageForWrite(k, rootPfn);
+  const n = pages.length;
+  for (let i = 0; i < n; i++) {
+    const p = pages[i]!;
+    const pfn = p.pfn;
+    const order = p.db.compoundOrder(pfn);
+    // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits; the high half is pfn >> 20.
+    w[2 * i] = (((pfn % 0x10_0000) << 12) | (order === 0 ? 0 : 1 << order)) >>> 0;
+    w[2 * i + 1] = Math.floor(pfn / 0x10_0000);
+  }
+  for (let i = n; i < clearUpTo; i++) {
+    w[2 * i] = 0;
+    w[2 * i + 1] = 0;
+  }
+}
+
+function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown): readonly Page[] {
+  if (typeof nrPages !== "number" || !Number.isInteger(nrPages) || nrPages < 1 || nrPages > MAX_ENTRIES) {
+    // The limit is the root page: 4096 bytes hold 512 eight-byte entries, and one operand names one root.
+    throw rangeError(`${fn}.nr_pages`, nrPages, `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`);
+  }
+  if (!Array.isArray(pages)) throw typeError(`${fn}.pages`, pages, `an array of ${nrPages} pages`);
+  if (pages.length < nrPages) throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
+  const out: Page[] = new Array(nrPages);
+  for (let i = 0; i < nrPages; i++) {
+    const p: unknown = pages[i];
+    if (!(p instanceof Page)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
+    if (p.db !== k.alloc) throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
+    if (p.refCount === 0) throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
+    out[i] = p;
+  }
+  return out;
+}
+
+/**
+ * `tdx_page_array_create`: a descriptor of the caller's `nrPages` pages, with a zeroed root page
+ * populated with their HPAs. Returns null when the root page cannot be allocated (-ENOMEM).
+ * @example const arr = tdxPageArrayCreate(k, pages, pages.length); arr?.toHpaListInfo();
+ */
+export function tdxPageArrayCreate(k: HostKernel, pages: readonly Page[], nrPages: number): TdxPageArray | null {
+  const checked = checkPages("tdx_page_array_create", k, pages, nrPages);
+  const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
+  if (root === null) return null;
+  populateRoot(k, root.pfn, checked, 0);
+  return new TdxPageArray(checked, root);
+}
+
+/**
+ * `tdx_page_array_repopulate`: points `array` at a new set of pages and rewrites its root (to feed more
+ * than 512 pages through one descriptor). With `array` null it creates one. Refuses while a write-back
+ * is owed and refuses a destroyed descriptor. Returns the descriptor, or null when create ran out of memory.
+ */
+export function tdxPageArrayRepopulate(
+  k: HostKernel,
+  array: TdxPageArray | null,
+  pages: readonly Page[],
+  nrPages: number,
+): TdxPageArray | null {
+  if (array === null || array === undefined) return tdxPageArrayCreate(k, pages, nrPages);
+  if (!(array instanceof TdxPageArray)) throw typeError("tdx_page_array_repopulate.array", array, "a TdxPageArray or null");
+  const checked = checkPages("tdx_page_array_repopulate", k, pages, nrPages);
+  array._repoint(k, checked);
+  return array;
+}
+
+/**
+ * `tdx_page_array_destroy` (first called free): when the flush flag is set, PAGE.WBINVD with the global
+ * KeyID for every 4 KiB page covered (or only each head page, in `head-page-only` mode, to reproduce the
+ * 2026-04-16 diff); then frees the root. Never frees the data pages. Destroy of null is a no-op.
+ */
+export function tdxPageArrayDestroy(k: HostKernel, array: TdxPageArray | null, mode: WriteBackMode = "every-page"): DestroyResult {
+  if (array === null || array === undefined) return NO_DESTROY;
+  if (!(array instanceof TdxPageArray)) throw typeError("tdx_page_array_destroy.array", array, "a TdxPageArray or null");
+  if (mode !== "every-page" && mode !== "head-page-only") throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page" or "head-page-only"');
+  return array._destroy(k, mode);
+}
+
+/** Pages to feed in chunks: an array, or a physically contiguous run given by its first page. */
+export type PageSource = readonly Page[] | { readonly first: Page; readonly count: number };
+
+function sourceLength(src: PageSource): number {
+  if (Array.isArray(src)) return src.length;
+  const run = src as { first?: unknown; count?: unknown };
+  if (!(run.first instanceof Page)) throw typeError("for_each_chunk.pages", src, "an array of pages or { first, count }");
+  if (typeof run.count !== "number" || !Number.isSafeInteger(run.count) || run.count < 0) {
+    throw rangeError("for_each_chunk.pages.count", run.count, "0..2^53-1");
+  }
+  return run.count;
+}
+
+function sourceSlice(src: PageSource, start: number, end: number): Page[] {
+  if (Array.isArray(src)) return src.slice(start, end);
+  const { first } = src as { first: Page };
+  const out: Page[] = new Array(end - start);
+  for (let i = start; i < end; i++) out[i - start] = first.nth(i);
+  return out;
+}
+
+/**
+ * Splits any number of pages into chunks of at most 512 and calls `feed` with each, through one
+ * reusable descriptor (what the extensions bring-up does with its 12,800 pages). Page handles are made
+ * one chunk at a time, so a 1,048,576-page run costs one chunk of handles. Stops at the first chunk for
+ * which `feed` returns false. Returns the descriptor (the caller destroys it; null when there were no
+ * pages or the root page could not be allocated), the chunks fed and whether all were fed.
+ */
+export function forEachChunk(
+  k: HostKernel,
+  pages: PageSource,
+  feed: (array: TdxPageArray, chunkIndex: number, offset: number) => boolean,
+  chunkSize = MAX_ENTRIES,
+): { array: TdxPageArray | null; chunks: number; completed: boolean } {
+  const total = sourceLength(pages);
+  if (typeof chunkSize !== "number" || !Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_ENTRIES) {
+    throw rangeError("for_each_chunk.chunkSize", chunkSize, `1..${MAX_ENTRIES}`);
+  }
+  let array: TdxPageArray | null = null;
+  let chunks = 0;
+  for (let off = 0; off < total; off += chunkSize) {
+    const chunk = sourceSlice(pages, off, Math.min(total, off + chunkSize));
+    array = tdxPageArrayRepopulate(k, array, chunk, chunk.length);
+    if (array === null) return { array: null, chunks, completed: false };
+    chunks++;
+    if (!feed(array, chunks - 1, off)) return { array, chunks, completed: false };
+  }
+  return { array, chunks, completed: true };
+}
