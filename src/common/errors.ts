@@ -62,6 +62,11 @@ export function rangeError(name: string, value: unknown, allowed: string): Tdxpa
   return new TdxpaError("out-of-range", `${name}: ${describeValue(value)} is out of range; allowed ${allowed}`);
 }
 
+/** {@link rangeError} with the value already rendered (e.g. an address in hex): not quoted. */
+export function rangeErrorShown(name: string, shown: string, allowed: string): TdxpaError {
+  return new TdxpaError("out-of-range", `${name}: ${shown} is out of range; allowed ${allowed}`);
+}
+
 /** `NAME: expected WHAT, got VALUE`. */
 export function typeError(name: string, value: unknown, expected: string): TdxpaError {
   return new TdxpaError("bad-type", `${name}: expected ${expected}, got ${describeValue(value)}`);

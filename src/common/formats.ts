@@ -8,7 +8,7 @@
  * naming the rule, the field and its bits. The module emulator uses the same decoders, with its own
  * check of rule 3 (the root page must be a shared HPA), so host, module and CLI agree by construction.
  */
-import { rangeError } from "./errors.js";
+import { rangeError, rangeErrorShown } from "./errors.js";
 import {
   type Field,
   fieldOf,
@@ -73,13 +73,14 @@ function violation(rule: Rule, message: string, extra: { entry?: number; field?:
   return v;
 }
 
-function reservedViolation(lo: number, hi: number, l: Layout, entry?: number): Violation | null {
+/** Rule 1 (an operand) or the reserved part of rule 4 (an entry, at index `entry` when its position is known). */
+function reservedViolation(lo: number, hi: number, l: Layout, isEntry = false, entry?: number): Violation | null {
   const fld = firstReservedSet(lo, hi, l);
   if (fld === null) return null;
-  const where = entry === undefined ? l.name : `${l.name} entry ${entry}`;
+  const where = entry === undefined ? l.name : `${l.name} ${entry}`;
   const val = readField(lo, hi, fld);
   return violation(
-    entry === undefined ? "reserved-bits" : "entry-reserved-bits",
+    isEntry ? "entry-reserved-bits" : "reserved-bits",
     `${where}: reserved bits ${bitRangeText(fld.lsb, fld.width)} are 0x${val.toString(16)}, must be 0`,
     entry === undefined ? { field: fld } : { field: fld, entry },
   );
@@ -110,7 +111,9 @@ const NUM_PAGES = fieldOf(IOMMU_MT_ENTRY, "NUM_PAGES");
 
 function checkHpa(name: string, hpa: unknown): number {
   if (typeof hpa !== "number" || !Number.isInteger(hpa) || hpa < 0 || hpa >= HPA_LIMIT || hpa % PAGE_SIZE !== 0) {
-    throw rangeError(name, hpa, "a 4 KiB aligned address in 0..2^52-4096");
+    const allowed = "a 4 KiB aligned address in 0..2^52-4096";
+    if (typeof hpa === "number" && Number.isSafeInteger(hpa) && hpa >= 0) throw rangeErrorShown(name, `0x${hpa.toString(16)}`, allowed);
+    throw rangeError(name, hpa, allowed);
   }
   return hpa;
 }
@@ -285,7 +288,7 @@ export interface Entry {
 export function decodeListEntry(lo: number, hi: number, index?: number): { fields: Entry; violation: Violation | null } {
   return {
     fields: { hpa: readField(lo, hi, PFN_ENTRY) * PAGE_SIZE, numPages: 0 },
-    violation: reservedViolation(lo, hi, LIST_ENTRY, index ?? 0),
+    violation: reservedViolation(lo, hi, LIST_ENTRY, true, index),
   };
 }
 
@@ -303,10 +306,10 @@ export function decodeIommuMtEntry(
   const hpa = readField(lo, hi, PFN_ENTRY) * PAGE_SIZE;
   const fields = { hpa, numPages };
   const index = position?.index ?? 0;
-  const r = reservedViolation(lo, hi, IOMMU_MT_ENTRY, index);
+  const r = reservedViolation(lo, hi, IOMMU_MT_ENTRY, true, position?.index);
   if (r !== null) return { fields, violation: r };
   const where = position === undefined ? "IOMMU_MT entry" : `IOMMU_MT entry ${index}`;
-  const extra = { entry: index, field: NUM_PAGES };
+  const extra = position === undefined ? { field: NUM_PAGES } : { entry: index, field: NUM_PAGES };
   if (position !== undefined) {
     const want = index < 2 ? position.queuePages : 0;
     if (numPages !== want) {
@@ -325,7 +328,7 @@ export function decodeIommuMtEntry(
       violation: violation(
         "entry-alignment",
         `${where}: block at 0x${hpa.toString(16)} is not aligned to its ${numPages} pages (0x${(numPages * PAGE_SIZE).toString(16)})`,
-        { entry: index },
+        position === undefined ? {} : { entry: index },
       ),
     };
   }

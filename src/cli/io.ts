@@ -1,0 +1,119 @@
+/**
+ * The CLI's seam to the outside world and the plumbing every subcommand shares.
+ *
+ * A subcommand never touches `process`: it writes through a {@link CliIo}, so tests drive it with a
+ * capturing object and `main.ts` builds the real one from `process` ({@link processIo}). User mistakes
+ * are thrown as {@link UsageError} and printed by `main.ts` as one line; arguments are parsed with
+ * Node's own `util.parseArgs`, which keeps every value a string (u64 text stays exact until `parseU64`).
+ */
+import { parseArgs, styleText } from "node:util";
+
+/** Where a subcommand writes and reads. Each `out` / `err` call is one line (or block) of text. */
+export interface CliIo {
+  /** Writes `s` and a newline to standard output. */
+  out(s: string): void;
+  /** Writes `s` and a newline to standard error. */
+  err(s: string): void;
+  /** Reads all of standard input as UTF-8 text (only called when a subcommand is given `-`). */
+  readStdin(): Promise<string>;
+  /** True when standard output is a terminal that may be styled; plain text otherwise. */
+  isTTY: boolean;
+}
+
+/** Exit statuses of `tdxpa` (also listed by `tdxpa --help`). */
+export const EXIT = Object.freeze({
+  /** Everything given was valid and done. */
+  OK: 0,
+  /** At least one value was invalid or could not be parsed (decode). */
+  INVALID: 1,
+  /** Usage error: unknown subcommand, kind or option, missing or out-of-range input. */
+  USAGE: 2,
+  /** A bug in tdxpa (sysexits EX_SOFTWARE). */
+  INTERNAL: 70,
+});
+
+/** A mistake in the command line. `main` prints `tdxpa: <message>` on one line and exits with 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** One subcommand of `tdxpa`: its name, a one-line summary for `tdxpa --help`, its help text and body. */
+export interface Subcommand {
+  readonly name: string;
+  /** One line, shown by `tdxpa --help`. */
+  readonly summary: string;
+  /** Full help with examples, shown by `tdxpa <name> --help`. */
+  readonly help: string;
+  /** Runs with the arguments after the subcommand name; returns the exit status. */
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+/** Option table in the form `util.parseArgs` takes (only strings and booleans are used). */
+export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/**
+ * Parses `args` strictly against `options`, positionals allowed. Any parse failure (unknown option,
+ * missing option value) becomes a one-line {@link UsageError} prefixed with `where`.
+ * @example parseCommandArgs("decode", ["status", "--json", "0x0"], { json: { type: "boolean" } })
+ */
+export function parseCommandArgs(
+  where: string,
+  args: string[],
+  options: OptionSpec,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return {
+      values: { ...r.values } as Record<string, string | boolean | undefined>,
+      positionals: r.positionals,
+    };
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const msg = e instanceof Error ? e.message : String(e);
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const name = /'([^']*)'/.exec(msg)?.[1] ?? msg;
+      throw new UsageError(
+        `${where}: unknown option '${name}' (put a value that starts with '-' after '--'); see 'tdxpa ${where} --help'`,
+      );
+    }
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      throw new UsageError(`${where}: ${oneLine(msg)}`);
+    }
+    throw e;
+  }
+}
+
+/** Collapses a message to one line (newlines and runs of spaces become one space). */
+export function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}
+
+/** Text format names `util.styleText` accepts. */
+export type Style = Parameters<typeof styleText>[0];
+
+/** `text` styled with `format` when `io` is a terminal, else `text` unchanged. */
+export function style(io: CliIo, format: Style, text: string): string {
+  return io.isTTY ? styleText(format, text, { validateStream: false }) : text;
+}
+
+/**
+ * The real {@link CliIo}: writes to `process.stdout` / `process.stderr`, reads `process.stdin` to its
+ * end. Output is styled only when stdout is a terminal and `NO_COLOR` is unset.
+ */
+export function processIo(): CliIo {
+  return {
+    out: (s) => {
+      process.stdout.write(`${s}\n`);
+    },
+    err: (s) => {
+      process.stderr.write(`${s}\n`);
+    },
+    readStdin: async () => {
+      process.stdin.setEncoding("utf8");
+      let text = "";
+      for await (const chunk of process.stdin) text += chunk as string;
+      return text;
+    },
+    isTTY: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  };
+}
