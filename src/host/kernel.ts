@@ -27,12 +27,89 @@ export const PLAIN_CPU: HostCpu = Object.freeze({
   clflushPage(): void {},
 });
 
-/** Facts the driver reads from the module once at initialisation. */
+/** Facts the driver learns from the module and the platform once at initialisation. */
 export interface TdxSysInfo {
   /** The module's global (private) KeyID, used for PAGE.WBINVD of module-owned pages. */
   readonly globalKeyId: number;
   /** Lowest bit of the KeyID field in a physical address (the platform's physical address width). */
   readonly keyIdShift: number;
+  /** Whether the module advertises CLFLUSH_BEFORE_ALLOC (learned at module initialisation). */
+  readonly clflushBeforeAlloc?: boolean;
+}
+
+/**
+ * How this host behaves where hosts differ. The defaults are the correct host of 02-kapi.md; each other
+ * value is a real variant (a design choice or a bug) the model must be able to show.
+ */
+export interface HostPolicy {
+  /** CLFLUSH before handing pages over as private: when the module asks, always, or never (the 2026-06 kernel for extension memory). */
+  readonly clflush: "if-required" | "always" | "never";
+  /** How destroy writes back a flagged descriptor (`head-page-only`: the 2026-04-16 kernel diff). */
+  readonly writeBack: "every-page" | "head-page-only";
+  /** How an interrupted TDH.EXT.MEM.ADD is re-issued: with the operand as returned (right) or the original (wrong). */
+  readonly extAddResume: "returned" | "original";
+  /** Free released pages before destroy writes back their caches (wrong: they reach the allocator dirty). */
+  readonly freeBeforeWriteBack: boolean;
+  /** Queue block order the host uses for IOMMU_MT entries 0 and 1 (Linux: 1). */
+  readonly iqOrder: number;
+  /** Wrong host: lists one order-0 page twice in each IOMMU_MT (the same page handed over twice). */
+  readonly duplicatePage: boolean;
+  /** Wrong host: passes a stale pointer, a page it already gave the module, as the IOMMU_MT root. */
+  readonly staleRoot: boolean;
+}
+
+/** The correct host. */
+export const DEFAULT_POLICY: HostPolicy = Object.freeze({
+  clflush: "if-required",
+  writeBack: "every-page",
+  extAddResume: "returned",
+  freeBeforeWriteBack: false,
+  iqOrder: 1,
+  duplicatePage: false,
+  staleRoot: false,
+});
+
+/** Tag the allocator shows for pages stranded forever by the failure policy (02-kapi.md 2.6). */
+export const STRANDED_TAG = "tdx:stranded";
+
+/** One stranding event: which pages, and why (the kernel's loud warning). */
+export interface StrandReport {
+  readonly pfns: readonly number[];
+  readonly reason: string;
+}
+
+/**
+ * What the host believes about the pages it gave away: which it donated to the module (and for which
+ * object), and which it stranded. The model's conservation check compares this with the allocator and
+ * the PAMT; the host never reads the PAMT.
+ */
+export class HostLedger {
+  /** PFN → name of the module object the host gave the page to. */
+  readonly donated = new Map<number, string>();
+  /** PFN → reason, for pages stranded forever. */
+  readonly stranded = new Map<number, string>();
+  /** Every stranding, in order. */
+  readonly strandReports: StrandReport[] = [];
+}
+
+/**
+ * The extension lock: TDH.EXT.*, TDH.SPDM.* and TDH.IDE.STREAM.KM go through one request slot in the
+ * module, so the host serialises them (02-kapi.md 2.4). Re-entry by another holder is a host bug.
+ */
+export class ExtLock {
+  holder: string | null = null;
+
+  /** Takes the lock for `who`, or returns false when someone else holds it. */
+  tryAcquire(who: string): boolean {
+    if (this.holder !== null && this.holder !== who) return false;
+    this.holder = who;
+    return true;
+  }
+
+  /** Releases the lock held by `who`. */
+  release(who: string): void {
+    if (this.holder === who) this.holder = null;
+  }
 }
 
 /** The host kernel context. */
@@ -42,19 +119,49 @@ export interface HostKernel {
   readonly cpu: HostCpu;
   readonly seamcall: SeamcallFn;
   readonly sysinfo: TdxSysInfo;
+  readonly policy: HostPolicy;
+  readonly ledger: HostLedger;
+  readonly extLock: ExtLock;
 }
 
-/** Builds a {@link HostKernel}; `cpu` defaults to {@link PLAIN_CPU}. */
+/** Builds a {@link HostKernel}; `cpu` defaults to {@link PLAIN_CPU}, `policy` to {@link DEFAULT_POLICY}. */
 export function createHostKernel(parts: {
   mem: PhysMem;
   alloc: PageAllocator;
   seamcall: SeamcallFn;
   sysinfo: TdxSysInfo;
   cpu?: HostCpu;
+  policy?: Partial<HostPolicy>;
 }): HostKernel {
   checkInt("sysinfo.keyIdShift", parts.sysinfo.keyIdShift, 12, 51);
   checkInt("sysinfo.globalKeyId", parts.sysinfo.globalKeyId, 0, 2 ** (52 - parts.sysinfo.keyIdShift) - 1);
-  return { mem: parts.mem, alloc: parts.alloc, seamcall: parts.seamcall, sysinfo: parts.sysinfo, cpu: parts.cpu ?? PLAIN_CPU };
+  const policy = { ...DEFAULT_POLICY, ...parts.policy };
+  checkInt("policy.iqOrder", policy.iqOrder, 0, 10);
+  return {
+    mem: parts.mem,
+    alloc: parts.alloc,
+    seamcall: parts.seamcall,
+    sysinfo: parts.sysinfo,
+    cpu: parts.cpu ?? PLAIN_CPU,
+    policy,
+    ledger: new HostLedger(),
+    extLock: new ExtLock(),
+  };
+}
+
+/**
+ * The failure policy (02-kapi.md 2.6): warn as fatal and leave the pages allocated forever. The pages
+ * are retagged so accounting shows them and the leak check names them; they are never freed.
+ */
+export function strandPages(k: HostKernel, pfns: readonly number[], reason: string): void {
+  const fresh = pfns.filter((p) => !k.ledger.stranded.has(p));
+  for (const pfn of fresh) {
+    k.ledger.stranded.set(pfn, reason);
+    k.ledger.donated.delete(pfn);
+    const head = k.alloc.compoundHead(pfn);
+    if (k.alloc.refCount(head) > 0) k.alloc.retag(k.alloc.pfnToPage(head), STRANDED_TAG);
+  }
+  if (fresh.length > 0) k.ledger.strandReports.push({ pfns: fresh, reason });
 }
 
 /**

@@ -239,7 +239,7 @@ export function tdxPageArrayRepopulate(
  * KeyID for every 4 KiB page covered (or only each head page, in `head-page-only` mode, to reproduce the
  * 2026-04-16 diff); then frees the root. Never frees the data pages. Destroy of null is a no-op.
  */
-export function tdxPageArrayDestroy(k: HostKernel, array: TdxPageArray | null, mode: WriteBackMode = "every-page"): DestroyResult {
+export function tdxPageArrayDestroy(k: HostKernel, array: TdxPageArray | null, mode: WriteBackMode = k.policy.writeBack): DestroyResult {
   if (array === null || array === undefined) return NO_DESTROY;
   if (!(array instanceof TdxPageArray)) throw typeError("tdx_page_array_destroy.array", array, "a TdxPageArray or null");
   if (mode !== "every-page" && mode !== "head-page-only") throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page" or "head-page-only"');

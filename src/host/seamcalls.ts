@@ -5,10 +5,12 @@
  * Wrappers that take a page list take a {@link TdxPageArray} and encode its operand themselves; the
  * ones that hand pages to the module as private memory set the descriptor's flush flag on success.
  */
-import { type Regs, leafRax, Regs as RegFile } from "../common/seamcall.js";
-import { LEAF, type LeafName, REG } from "../common/status.js";
-import { hpaHi, hpaLo, type U64 } from "../common/u64.js";
+import { leafRax, Regs as RegFile, type Regs } from "../common/seamcall.js";
+import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js";
+import { hpaHi, hpaLo, parseU64, type U64 } from "../common/u64.js";
+import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
 import { type HostKernel, hpaWithKeyId } from "./kernel.js";
+import type { TdxPageArray } from "./page-array.js";
 
 /** Status and output registers of one SEAMCALL. */
 export interface CallResult {
@@ -48,4 +50,126 @@ export function ok(s: U64): boolean {
 export function pageWbinvd(k: HostKernel, pfn: number): U64 {
   const hpa = hpaWithKeyId(k, pfn * 4096, k.sysinfo.globalKeyId);
   return tdxCall(k, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: { lo: hpaLo(hpa), hi: hpaHi(hpa) } }).status;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Retry helpers (02-kapi.md 2.4). Two rules; using the wrong one is a real bug the emulator catches.
+
+/** What a retry loop did. */
+export interface RetryResult extends CallResult {
+  /** TDX_INTERRUPTED_RESUMABLE returns taken and re-issued. */
+  readonly interrupts: number;
+}
+
+/** Most re-issues before a retry loop gives up (a module that never finishes is a bug, not a hang). */
+export const MAX_RESUMES = 1_000_000;
+
+function interruptedStatus(s: U64): boolean {
+  return isStatus(s, STATUS.TDX_INTERRUPTED_RESUMABLE);
+}
+
+/**
+ * Resume with the returned operand: re-issues with the register file exactly as the module returned it
+ * (TDH.EXT.MEM.ADD, whose RCX carries the advanced FIRST_ENTRY).
+ */
+export function retryWithReturned(k: HostKernel, regs: Regs): RetryResult {
+  const rax = regs.get(REG.RAX);
+  let interrupts = 0;
+  for (;;) {
+    k.seamcall(regs);
+    const status = regs.get(REG.RAX);
+    if (!interruptedStatus(status) || interrupts >= MAX_RESUMES) return { status, regs, interrupts };
+    interrupts++;
+    regs.set(REG.RAX, rax);
+  }
+}
+
+/**
+ * Resume with the original inputs: keeps a copy of the inputs and re-issues from it each time
+ * (TDH.EXT.INIT, TDH.IOMMU.SETUP/CLEAR, TDH.SPDM.*, TDH.IDE.STREAM.KM), because the returned
+ * registers may have been overwritten.
+ */
+export function retryWithOriginal(k: HostKernel, regs: Regs): RetryResult {
+  const saved = regs.clone();
+  let interrupts = 0;
+  for (;;) {
+    k.seamcall(regs);
+    const status = regs.get(REG.RAX);
+    if (!interruptedStatus(status) || interrupts >= MAX_RESUMES) return { status, regs, interrupts };
+    interrupts++;
+    regs.copyFrom(saved);
+  }
+}
+
+/** A register file for `leaf` with the given inputs. */
+export function callRegs(leaf: LeafName, inputs: Readonly<Record<number, U64>>): Regs {
+  const regs = new RegFile();
+  regs.set(REG.RAX, leafRax(LEAF[leaf]));
+  for (const [r, v] of Object.entries(inputs)) regs.set(Number(r), v);
+  return regs;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wrappers
+
+/** TDH.SYS.RD of a metadata field: the status and, on success, the value. */
+export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; value: U64 } {
+  const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(METADATA_FIELD_IDS[field]) });
+  return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+}
+
+/** TDH.PHYMEM.PAGE.RDMD of page `pfn`: status, page type and owner (for tools and tests). */
+export function pageRdmd(k: HostKernel, pfn: number): { status: U64; type: number; owner: number } {
+  const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) } });
+  const good = ok(r.status);
+  return { status: r.status, type: good ? r.regs.lo(REG.RCX) : -1, owner: good ? r.regs.lo(REG.RDX) : -1 };
+}
+
+/**
+ * CLFLUSH of every 4 KiB page `array` covers, before handing it over as private memory, as the host
+ * policy says: when the module asks (CLFLUSH_BEFORE_ALLOC), always, or never. Returns pages flushed.
+ */
+export function flushBeforeHandoff(k: HostKernel, array: TdxPageArray): number {
+  const p = k.policy.clflush;
+  if (p === "never" || (p === "if-required" && k.sysinfo.clflushBeforeAlloc === false)) return 0;
+  let n = 0;
+  for (const page of array.pages) {
+    for (let i = 0; i < page.nrPages; i++) {
+      k.cpu.clflushPage(page.pfn + i);
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * `tdh_ext_mem_add`: donates the descriptor's pages (HPA_LIST_INFO) to the extension pool, re-issuing
+ * interrupted calls per `k.policy.extAddResume`. The pool never returns them, so the flush flag is not
+ * set. Needs the extension lock.
+ */
+export function extMemAdd(k: HostKernel, array: TdxPageArray): RetryResult {
+  flushBeforeHandoff(k, array);
+  const regs = callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: array.toHpaListInfo() });
+  return k.policy.extAddResume === "returned" ? retryWithReturned(k, regs) : retryWithOriginal(k, regs);
+}
+
+/** `tdh_ext_init`: initialises the extensions; resumed with the original (empty) inputs. */
+export function extInit(k: HostKernel): RetryResult {
+  return retryWithOriginal(k, callRegs("TDH.EXT.INIT", {}));
+}
+
+/**
+ * `tdh_iommu_setup`: hands the descriptor's pages (IOMMU_MT) to the module as the control pages of the
+ * unit at `regBase`; on success sets the flush flag and returns the IOMMU id in RCX.
+ */
+export function iommuSetup(k: HostKernel, regBase: number, array: TdxPageArray): RetryResult {
+  flushBeforeHandoff(k, array);
+  const r = retryWithOriginal(k, callRegs("TDH.IOMMU.SETUP", { [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) }, [REG.RDX]: array.toIommuMt() }));
+  if (ok(r.status)) array.markFlushOnFree();
+  return r;
+}
+
+/** `tdh_iommu_clear`: takes the unit's pages back (same root as at setup). */
+export function iommuClear(k: HostKernel, iommuId: U64, array: TdxPageArray): RetryResult {
+  return retryWithOriginal(k, callRegs("TDH.IOMMU.CLEAR", { [REG.RCX]: iommuId, [REG.RDX]: array.toIommuMt() }));
 }

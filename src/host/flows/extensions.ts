@@ -1,0 +1,85 @@
+/**
+ * The extensions bring-up flow (02-kapi.md 2.5): read the module's requirements, allocate the pool as
+ * one contiguous block, feed it through one reusable descriptor in chunks of at most 512 with
+ * TDH.EXT.MEM.ADD (resuming interrupted calls with the returned operand), then TDH.EXT.INIT when
+ * EXT_REQUIRED. The pages are never returned; any failure is fatal and strands every page.
+ */
+import { isStatus, STATUS } from "../../common/status.js";
+import { getBits } from "../../common/u64.js";
+import { FEATURE_BITS } from "../../hw/platform.js";
+import { type HostKernel, strandPages } from "../kernel.js";
+import { forEachChunk, tdxPageArrayDestroy } from "../page-array.js";
+import { extInit, extMemAdd, ok, sysRd } from "../seamcalls.js";
+import { FlowRecorder, type FlowResult } from "./result.js";
+
+/** Allocator tag of extension pool pages. */
+export const EXT_POOL_TAG = "tdx:ext-pool";
+
+/**
+ * Runs the extensions bring-up. `pages` overrides MEMORY_POOL_REQUIRED_PAGES as the amount to
+ * allocate (to model a host that gets the figure wrong).
+ */
+export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}): FlowResult {
+  const rec = new FlowRecorder("extensions");
+  const features = sysRd(k, "TDX_FEATURES0");
+  if (!ok(features.status)) return rec.fail("TDH.SYS.RD TDX_FEATURES0", features.status);
+  if (getBits(features.value.lo, features.value.hi, FEATURE_BITS.EXTENSIONS, 1) === 0) {
+    rec.details.skipped = "module does not advertise extensions (TDX_FEATURES0 bit 39)";
+    return rec.ok();
+  }
+  const req = sysRd(k, "MEMORY_POOL_REQUIRED_PAGES");
+  if (!ok(req.status)) return rec.fail("TDH.SYS.RD MEMORY_POOL_REQUIRED_PAGES", req.status);
+  const extReq = sysRd(k, "EXT_REQUIRED");
+  if (!ok(extReq.status)) return rec.fail("TDH.SYS.RD EXT_REQUIRED", extReq.status);
+  const n = opts.pages ?? req.value.lo;
+  rec.details.poolPages = n;
+  if (!k.extLock.tryAcquire("extensions")) return rec.fail("extension lock", null);
+  try {
+    if (n > 0) {
+      const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
+      if (first === null) return rec.fail(`alloc_contig_pages(${n})`, null);
+      let failed: { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null = null;
+      let full = false;
+      const run = forEachChunk(k, { first, count: n }, (array, chunk) => {
+        const r = extMemAdd(k, array);
+        rec.interrupts += r.interrupts;
+        if (isStatus(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
+          full = true;
+          return false;
+        }
+        if (!ok(r.status)) {
+          failed = { step: `TDH.EXT.MEM.ADD chunk ${chunk}`, status: r.status };
+          return false;
+        }
+        for (const p of array.pages) k.ledger.donated.set(p.pfn, "extension memory pool");
+        return true;
+      });
+      tdxPageArrayDestroy(k, run.array);
+      rec.details.chunks = run.chunks;
+      if (run.array === null && !run.completed) failed ??= { step: "tdx_page_array_create (root page)", status: null };
+      if (failed !== null || full) {
+        // Fatal: the module may hold any of these pages; none may ever go back to the allocator.
+        const f = failed as { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null;
+        const why = f === null ? "TDH.EXT.MEM.ADD: pool full before all pages were added" : `${f.step} failed`;
+        const pfns = Array.from({ length: n }, (_, i) => first.pfn + i);
+        strandPages(k, pfns, `extensions bring-up: ${why}`);
+        rec.stranded += n;
+        return rec.fail(f?.step ?? "TDH.EXT.MEM.ADD (pool full)", f?.status ?? null);
+      }
+    }
+    if (extReq.value.lo !== 0) {
+      const r = extInit(k);
+      rec.interrupts += r.interrupts;
+      if (!ok(r.status)) {
+        // The pool pages stay with the module; the host records them stranded and never reuses them.
+        const pfns = [...k.ledger.donated].filter(([, o]) => o === "extension memory pool").map(([p]) => p);
+        strandPages(k, pfns, "extensions bring-up: TDH.EXT.INIT failed");
+        rec.stranded += pfns.length;
+        return rec.fail("TDH.EXT.INIT", r.status);
+      }
+    }
+    return rec.ok();
+  } finally {
+    k.extLock.release("extensions");
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The trusted IOMMU flows (02-kapi.md 2.5): for every DMA remapping unit, build an IOMMU_MT (two
+ * 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT order-0 pages), TDH.IOMMU.SETUP it, and skip units the
+ * module refuses with an operand-invalid status on the register base (not TDX-capable). Teardown:
+ * TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the unit's
+ * pages and its root page forever (2.6).
+ */
+import { isStatus, REG, STATUS } from "../../common/status.js";
+import type { U64 } from "../../common/u64.js";
+import { type HostKernel, strandPages } from "../kernel.js";
+import type { Page } from "../page.js";
+import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
+import { encodeIommuMt } from "../../common/formats.js";
+import { hpaHi, hpaLo } from "../../common/u64.js";
+import { callRegs, iommuClear, iommuSetup, ok, retryWithOriginal, sysRd } from "../seamcalls.js";
+import { FlowRecorder, type FlowResult } from "./result.js";
+
+/** Allocator tag of IOMMU metadata pages. */
+export const IOMMU_TAG = "tdx:iommu-mt";
+
+/** A unit the host set up: what it needs to tear it down. */
+export interface IommuSetupRecord {
+  readonly name: string;
+  readonly regBase: number;
+  readonly iommuId: U64;
+  readonly array: TdxPageArray;
+  /** The data pages (queue block heads and order-0 pages), to free after teardown. */
+  readonly pages: readonly Page[];
+}
+
+/** Frees the data pages of an IOMMU_MT (each block by its own order). */
+function freeMtPages(k: HostKernel, pages: readonly Page[]): void {
+  for (const p of pages) k.alloc.freePages(p, p.order);
+}
+
+/** Every 4 KiB PFN the pages cover. */
+export function coveredPfns(pages: readonly Page[]): number[] {
+  const out: number[] = [];
+  for (const p of pages) for (let i = 0; i < p.nrPages; i++) out.push(p.pfn + i);
+  return out;
+}
+
+/**
+ * Allocates an IOMMU_MT's pages: two 2^iqOrder queue blocks (zeroed) and `count` zeroed order-0
+ * pages. Returns null (freeing what it got) when an allocation fails.
+ */
+export function allocIommuMtPages(k: HostKernel, count: number): Page[] | null {
+  const got: Page[] = [];
+  const fail = () => {
+    freeMtPages(k, got);
+    return null;
+  };
+  for (let q = 0; q < 2; q++) {
+    const b = k.alloc.allocPages(k.policy.iqOrder, { tag: IOMMU_TAG, zero: true });
+    if (b === null) return fail();
+    got.push(b);
+  }
+  for (let i = 0; i < count; i++) {
+    const p = k.alloc.allocPage({ tag: IOMMU_TAG, zero: true });
+    if (p === null) return fail();
+    got.push(p);
+  }
+  return got;
+}
+
+/**
+ * Wrong host `staleRoot`: issues TDH.IOMMU.SETUP with a page it already donated to the module (an
+ * extension pool page, say) as the root, as a stale pointer would. Falls back to the right root when it
+ * has donated nothing.
+ */
+function iommuSetupStaleRoot(k: HostKernel, regBase: number, array: TdxPageArray): ReturnType<typeof iommuSetup> {
+  const stale = k.ledger.donated.keys().next();
+  if (stale.done === true) return iommuSetup(k, regBase, array);
+  return retryWithOriginal(
+    k,
+    callRegs("TDH.IOMMU.SETUP", { [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) }, [REG.RDX]: encodeIommuMt(stale.value * 4096) }),
+  );
+}
+
+/** Sets up every TDX-capable unit among `units`; returns the flow result and the records to tear down. */
+export function iommuSetupAll(
+  k: HostKernel,
+  units: readonly { name: string; regBase: number }[],
+): { result: FlowResult; setups: IommuSetupRecord[] } {
+  const rec = new FlowRecorder("iommu-setup");
+  const setups: IommuSetupRecord[] = [];
+  const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
+  if (!ok(md.status)) return { result: rec.fail("TDH.SYS.RD IOMMU_MT_PAGE_COUNT", md.status), setups };
+  let skipped = 0;
+  for (const u of units) {
+    const pages = allocIommuMtPages(k, md.value.lo);
+    if (pages === null) return { result: rec.fail(`allocate IOMMU_MT for ${u.name}`, null), setups };
+    // Wrong host `duplicatePage`: the last order-0 page appears twice (the list keeps its length).
+    const listed = k.policy.duplicatePage && pages.length > 3 ? [...pages.slice(0, -1), pages[pages.length - 2]!] : pages;
+    const array = tdxPageArrayCreate(k, listed, listed.length);
+    if (array === null) {
+      freeMtPages(k, pages);
+      return { result: rec.fail(`tdx_page_array_create for ${u.name}`, null), setups };
+    }
+    const r = k.policy.staleRoot ? iommuSetupStaleRoot(k, u.regBase, array) : iommuSetup(k, u.regBase, array);
+    rec.interrupts += r.interrupts;
+    if (ok(r.status)) {
+      for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, `iommu ${u.name}`);
+      setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
+      continue;
+    }
+    // Not taken: the module rolled back, so the pages are the host's again (no write-back owed).
+    tdxPageArrayDestroy(k, array);
+    freeMtPages(k, pages);
+    if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) {
+      skipped++;
+      continue;
+    }
+    rec.details.unitsSetUp = setups.length;
+    return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups };
+  }
+  rec.details.unitsSetUp = setups.length;
+  rec.details.unitsSkipped = skipped;
+  return { result: rec.ok(), setups };
+}
+
+/**
+ * Tears down units: CLEAR, destroy (PAGE.WBINVD of every covered page, unless the policy skips it),
+ * free. A failed CLEAR or write-back strands the affected pages; the flow goes on with the next unit.
+ */
+export function iommuClearAll(k: HostKernel, setups: readonly IommuSetupRecord[]): FlowResult {
+  const rec = new FlowRecorder("iommu-clear");
+  let firstFail: { step: string; status: U64 | null } | null = null;
+  let cleared = 0;
+  for (const s of setups) {
+    const r = iommuClear(k, s.iommuId, s.array);
+    rec.interrupts += r.interrupts;
+    const pfns = coveredPfns(s.pages);
+    if (!ok(r.status)) {
+      strandPages(k, [...pfns, s.array.rootPage.pfn], `TDH.IOMMU.CLEAR ${s.name} failed`);
+      rec.stranded += pfns.length + 1;
+      firstFail ??= { step: `TDH.IOMMU.CLEAR ${s.name}`, status: r.status };
+      continue;
+    }
+    for (const pfn of pfns) k.ledger.donated.delete(pfn);
+    if (releaseAndFree(k, s.array, s.pages, rec)) cleared++;
+    else firstFail ??= { step: `TDH.PHYMEM.PAGE.WBINVD ${s.name}`, status: null };
+  }
+  rec.details.unitsCleared = cleared;
+  return firstFail === null ? rec.ok() : rec.fail(firstFail.step, firstFail.status);
+}
+
+/**
+ * After a successful release: destroy the descriptor (write-back per policy) and free the data pages;
+ * pages whose write-back failed are stranded instead. Returns true when nothing was stranded. The
+ * wrong host of policy `freeBeforeWriteBack` frees the pages first and writes back too late.
+ */
+export function releaseAndFree(k: HostKernel, array: TdxPageArray, pages: readonly Page[], rec: FlowRecorder): boolean {
+  if (k.policy.freeBeforeWriteBack) {
+    for (const p of pages) k.alloc.freePages(p, p.order);
+    tdxPageArrayDestroy(k, array);
+    return true;
+  }
+  const d = tdxPageArrayDestroy(k, array);
+  const bad = new Set(d.failedPfns);
+  if (bad.size > 0) {
+    strandPages(k, [...bad], "PAGE.WBINVD failed: caches may hold private lines");
+    rec.stranded += bad.size;
+  }
+  for (const p of pages) {
+    let blockBad = false;
+    for (let i = 0; i < p.nrPages; i++) if (bad.has(p.pfn + i)) blockBad = true;
+    if (blockBad) strandPages(k, coveredPfns([p]), "block with a failed write-back");
+    else k.alloc.freePages(p, p.order);
+  }
+  return bad.size === 0;
+}

@@ -1,0 +1,45 @@
+/**
+ * What a host flow reports: success or the failing step and status, the SEAMCALLs it made, interrupts
+ * it resumed, and pages it stranded under the failure policy (02-kapi.md 2.6).
+ */
+import { statusText } from "../../common/status.js";
+import type { U64 } from "../../common/u64.js";
+
+/** Outcome of one flow. */
+export interface FlowResult {
+  readonly flow: string;
+  readonly ok: boolean;
+  /** The step that failed, e.g. "TDH.EXT.MEM.ADD chunk 3" (null when ok). */
+  readonly failedStep: string | null;
+  /** The failing status as text (null when ok, or when the failure was not a status, e.g. -ENOMEM). */
+  readonly failedStatus: string | null;
+  readonly interrupts: number;
+  /** Pages this flow stranded. */
+  readonly strandedPages: number;
+  /** Free-form per-flow details (pages donated, units set up, …). */
+  readonly details: Record<string, number | string>;
+}
+
+/** Accumulates a flow's figures as it runs. */
+export class FlowRecorder {
+  interrupts = 0;
+  stranded = 0;
+  readonly details: Record<string, number | string> = {};
+  constructor(readonly flow: string) {}
+
+  ok(): FlowResult {
+    return { flow: this.flow, ok: true, failedStep: null, failedStatus: null, interrupts: this.interrupts, strandedPages: this.stranded, details: this.details };
+  }
+
+  fail(step: string, status: U64 | null): FlowResult {
+    return {
+      flow: this.flow,
+      ok: false,
+      failedStep: step,
+      failedStatus: status === null ? null : statusText(status),
+      interrupts: this.interrupts,
+      strandedPages: this.stranded,
+      details: this.details,
+    };
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The cache model of 03-module.md 3.5: which KeyIDs hold dirty lines of each 4 KiB page, and the three
+ * hazards that make the flushes necessary.
+ *
+ * Cache lines are tagged with the KeyID they were written through and lines of different KeyIDs are not
+ * kept coherent. The model works per page (not per 64-byte line): a page is dirty under a KeyID or not.
+ * Page bytes in {@link PhysMem} are what the current owner sees; when a page changes hands while dirty
+ * under the other side's KeyID, those lines become *stale* and the model keeps their bytes (a snapshot,
+ * or nothing for an all-zero page), so {@link CacheModel.evictNow} can really write them back over the
+ * page and show the damage.
+ *
+ * Hazards (structured events naming the page, the KeyIDs and the call that caused them):
+ * 1. `dirty-host-lines-on-private`: a page becomes module-private with dirty KeyID-0 lines while the
+ *    module says CLFLUSH_BEFORE_ALLOC (a later eviction would overwrite private data);
+ * 2. `private-lines-on-host-page`: a page that left the module goes back to the host allocator, or is
+ *    read or written by the host, while lines dirty under a private KeyID remain;
+ * 3. `host-access-to-private`: any host access to a page the PAMT says is private.
+ *
+ * The cache is hardware: it asks the module's PAMT only through the `isPrivate` probe the machine wires
+ * in, which is the model's vantage point, not something a host could do.
+ */
+import type { PhysMem } from "./physmem.js";
+
+/** The three hazard kinds. */
+export type HazardKind = "dirty-host-lines-on-private" | "private-lines-on-host-page" | "host-access-to-private";
+
+/** One hazard event. */
+export interface Hazard {
+  readonly kind: HazardKind;
+  /** The page (PFN) at risk. */
+  readonly pfn: number;
+  /** KeyIDs whose dirty lines are involved. */
+  readonly keyIds: readonly number[];
+  /** The operation that caused it: a SEAMCALL ("TDH.IOMMU.SETUP #12") or a host action ("host free"). */
+  readonly cause: string;
+  /** One-line explanation. */
+  readonly message: string;
+}
+
+/** The "ciphertext" a private line leaves in memory: a fixed pattern per KeyID, never all zero. */
+function scramble(keyId: number, i: number): number {
+  return (((i * 0x9e37 + keyId * 0x7f4a) >>> 3) | 0x01) & 0xff;
+}
+
+/** Marker for a stale snapshot of an all-zero page (no bytes kept). */
+const ZERO_PAGE = null;
+
+/** Dirty-line state of one page: KeyIDs with dirty lines, and stale bytes for lines of a former owner. */
+interface PageLines {
+  /** KeyIDs with dirty lines. Usually one or two. */
+  dirty: number[];
+  /** Stale lines by KeyID: the bytes they would write back (null: an all-zero page). */
+  stale?: Map<number, Uint8Array | null>;
+}
+
+/** Counters for reports and benchmarks. */
+export interface CacheStats {
+  clflushes: number;
+  pageWbinvds: number;
+  wholeCacheWbinvds: number;
+  evictions: number;
+  /** Pages whose bytes an eviction overwrote with stale data. */
+  damagedPages: number;
+}
+
+/** The per-page cache state and hazard detector. */
+export class CacheModel {
+  private readonly lines = new Map<number, PageLines>();
+  readonly hazards: Hazard[] = [];
+  /** Private pages whose integrity a stale KeyID-0 write-back broke. */
+  readonly poisoned = new Set<number>();
+  readonly stats: CacheStats = { clflushes: 0, pageWbinvds: 0, wholeCacheWbinvds: 0, evictions: 0, damagedPages: 0 };
+  /** What the current operation is, for hazard causes; the machine and the host set it. */
+  cause = "host";
+  /** Probe into the module's PAMT: true when the page is private (set by the machine wiring). */
+  isPrivate: (pfn: number) => boolean = () => false;
+  /** Observer of each hazard as it happens (traces). */
+  onHazard: ((h: Hazard) => void) | null = null;
+
+  constructor(
+    private readonly mem: PhysMem,
+    /** Whether the module advertises CLFLUSH_BEFORE_ALLOC. */
+    readonly clflushBeforeAlloc: boolean,
+  ) {}
+
+  private hazard(kind: HazardKind, pfn: number, keyIds: readonly number[], message: string): void {
+    const h: Hazard = { kind, pfn, keyIds: [...keyIds], cause: this.cause, message };
+    this.hazards.push(h);
+    this.onHazard?.(h);
+  }
+
+  private state(pfn: number): PageLines {
+    let s = this.lines.get(pfn);
+    if (s === undefined) {
+      s = { dirty: [] };
+      this.lines.set(pfn, s);
+    }
+    return s;
+  }
+
+  /** KeyIDs with dirty lines on `pfn` (empty when clean). */
+  dirtyKeyIds(pfn: number): readonly number[] {
+    return this.lines.get(pfn)?.dirty ?? [];
+  }
+
+  /** Number of pages with any dirty line. */
+  get dirtyPages(): number {
+    return this.lines.size;
+  }
+
+  private markDirty(pfn: number, keyId: number): void {
+    const s = this.state(pfn);
+    if (!s.dirty.includes(keyId)) s.dirty.push(keyId);
+  }
+
+  private drop(pfn: number, keyId: number, writeBack: boolean): void {
+    const s = this.lines.get(pfn);
+    if (s === undefined) return;
+    const i = s.dirty.indexOf(keyId);
+    if (i < 0) return;
+    s.dirty.splice(i, 1);
+    const stale = s.stale?.get(keyId);
+    if (s.stale?.has(keyId)) {
+      s.stale.delete(keyId);
+      if (writeBack) this.writeStale(pfn, keyId, stale ?? ZERO_PAGE);
+    }
+    if (s.dirty.length === 0) this.lines.delete(pfn);
+  }
+
+  /**
+   * A stale line reaches memory. Memory encryption makes this damage whatever the bytes: stale KeyID-0
+   * (plaintext) lines over a private page break its integrity (the page is *poisoned*: the module's next
+   * use of it fails), and stale private lines over a host page leave ciphertext the host reads as
+   * garbage. The page's bytes change accordingly, so the damage shows in its contents.
+   */
+  private writeStale(pfn: number, keyId: number, bytes: Uint8Array | null): void {
+    this.stats.damagedPages++;
+    if (keyId === 0) {
+      if (bytes === null) this.mem.zero(pfn);
+      else this.mem.page(pfn).set(bytes);
+      this.poisoned.add(pfn);
+    } else {
+      const page = this.mem.page(pfn);
+      for (let i = 0; i < page.length; i++) page[i] = ((bytes?.[i] ?? 0) ^ scramble(keyId, i)) & 0xff;
+    }
+  }
+
+  /** Dirty lines of `keyId` on `pfn` become stale: keep the bytes they hold now. */
+  private makeStale(pfn: number, keyId: number): void {
+    const s = this.lines.get(pfn);
+    if (s === undefined || !s.dirty.includes(keyId)) return;
+    s.stale ??= new Map();
+    if (s.stale.has(keyId)) return;
+    const cur = this.mem.peek(pfn);
+    s.stale.set(keyId, cur === undefined || cur.every((b) => b === 0) ? ZERO_PAGE : cur.slice());
+  }
+
+  // ---- host side (KeyID 0) ------------------------------------------------------------------------
+
+  /** The host reads (`write` false) or writes page `pfn` through KeyID 0. Checks hazards 2 and 3. */
+  hostAccess(pfn: number, write: boolean): void {
+    if (this.isPrivate(pfn)) {
+      this.hazard("host-access-to-private", pfn, [0], `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} which the PAMT says is private`);
+    } else {
+      const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
+      if (priv.length > 0) {
+        this.hazard("private-lines-on-host-page", pfn, priv, `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} with dirty lines of KeyID ${priv.join(",")} still cached`);
+      }
+    }
+    if (write) this.markDirty(pfn, 0);
+  }
+
+  /** CLFLUSH of every line of `pfn` (KeyID 0): writes back and drops the host's dirty lines. */
+  clflushPage(pfn: number): void {
+    this.stats.clflushes++;
+    this.drop(pfn, 0, true);
+  }
+
+  /** The host allocator takes `pfn` back (a free). Checks hazard 2. */
+  hostFree(pfn: number): void {
+    const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
+    if (priv.length > 0) {
+      this.hazard("private-lines-on-host-page", pfn, priv, `page 0x${pfn.toString(16)} went back to the allocator with dirty lines of KeyID ${priv.join(",")}`);
+    }
+  }
+
+  // ---- module side --------------------------------------------------------------------------------
+
+  /** The module writes `pfn` through `keyId` (its global KeyID for control pages, 0 for shared pages). */
+  moduleWrite(pfn: number, keyId: number): void {
+    this.markDirty(pfn, keyId);
+  }
+
+  /** Page `pfn` becomes module-private. Checks hazard 1; host lines left behind become stale. */
+  becomePrivate(pfn: number): void {
+    if (!this.dirtyKeyIds(pfn).includes(0)) return;
+    if (this.clflushBeforeAlloc) {
+      this.hazard("dirty-host-lines-on-private", pfn, [0], `page 0x${pfn.toString(16)} became private with dirty KeyID-0 lines while the module requires CLFLUSH_BEFORE_ALLOC`);
+      this.makeStale(pfn, 0);
+    } else {
+      // The module does not ask for the flush: it takes care of host lines itself (model assumption).
+      this.drop(pfn, 0, true);
+    }
+  }
+
+  /** Page `pfn` leaves the module (back to PT_NDA): private lines left behind become stale. */
+  leavePrivate(pfn: number): void {
+    for (const k of this.dirtyKeyIds(pfn)) if (k !== 0) this.makeStale(pfn, k);
+  }
+
+  /** TDH.PHYMEM.PAGE.WBINVD: writes back and drops `pfn`'s lines of `keyId`. */
+  pageWbinvd(pfn: number, keyId: number): void {
+    this.stats.pageWbinvds++;
+    this.drop(pfn, keyId, true);
+  }
+
+  /** A whole-cache write-back (WBINVD on every package): every dirty line goes to memory. */
+  wbinvdAll(): void {
+    this.stats.wholeCacheWbinvds++;
+    this.evictNow();
+  }
+
+  /**
+   * Evicts every dirty line now: stale lines really write their bytes over the page (the damage a
+   * missing flush causes shows in page contents). Returns the number of pages damaged.
+   */
+  evictNow(): number {
+    const before = this.stats.damagedPages;
+    for (const [pfn, s] of [...this.lines]) {
+      for (const k of [...s.dirty]) this.drop(pfn, k, true);
+      this.stats.evictions++;
+    }
+    return this.stats.damagedPages - before;
+  }
+}

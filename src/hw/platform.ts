@@ -1,0 +1,265 @@
+/**
+ * A simulated TDX machine: memory ranges, TDMRs with reserved areas, the KeyID layout, the module's
+ * metadata values and the IOMMU units (03-module.md 3.2 and 3.6).
+ *
+ * A platform is plain data (JSON-friendly: numbers below 2^53, no bigint) so users can write their own
+ * in scenario files. {@link validatePlatform} checks every rule the spec states and throws a typed error
+ * naming the path of the first bad value. {@link defaultPlatform} looks like a two-socket server.
+ */
+import { rangeError, stateError, TdxpaError, typeError } from "../common/errors.js";
+import { PAGE_SIZE } from "../common/u64.js";
+import type { MemRange } from "./physmem.js";
+
+/** 1 GiB: TDMR base and size granularity. */
+export const GIB = 2 ** 30;
+/** 1 MiB. */
+export const MIB = 2 ** 20;
+
+/** A TDMR: a 1 GiB aligned range the module manages, with up to 16 reserved areas. */
+export interface TdmrSpec {
+  readonly base: number;
+  readonly size: number;
+  /** Reserved areas (PT_RSVD): 4 KiB aligned, inside the TDMR, not overlapping, at most 16. */
+  readonly reserved: readonly MemRange[];
+}
+
+/** Where KeyIDs sit in a physical address and which are TDX's. */
+export interface KeyIdLayout {
+  /** Lowest KeyID bit: the platform's physical address width (KeyID bits sit above it). */
+  readonly shift: number;
+  /** Number of KeyID bits (shift + bits ≤ 52). */
+  readonly bits: number;
+  /** First private (TDX) KeyID; KeyIDs below are host/MKTME shared KeyIDs, 0 being the host's. */
+  readonly firstPrivate: number;
+  /** Number of private KeyIDs. */
+  readonly privateCount: number;
+  /** The module's global KeyID (one of the private ones), used for its own control pages. */
+  readonly global: number;
+}
+
+/** The metadata values TDH.SYS.RD reports (03-module.md 3.3), and the queue order IOMMU_MT uses. */
+export interface ModuleMetadata {
+  readonly MEMORY_POOL_REQUIRED_PAGES: number;
+  readonly EXT_REQUIRED: number;
+  readonly IDE_MT_PAGE_COUNT: number;
+  readonly SPDM_MT_PAGE_COUNT: number;
+  readonly IOMMU_MT_PAGE_COUNT: number;
+  readonly SPDM_MAX_DEV_INFO_PAGES: number;
+  /** TDX_FEATURES0 bits as a list of bit numbers (6 TDX Connect, 39 extensions, 50 quoting). */
+  readonly TDX_FEATURES0_BITS: readonly number[];
+  /** Order of each IOMMU queue block: entries 0 and 1 of an IOMMU_MT carry NUM_PAGES = 2^iqOrder. */
+  readonly iqOrder: number;
+}
+
+/** One DMA remapping unit. */
+export interface IommuSpec {
+  readonly name: string;
+  /** Register base (the physical address the host passes in RCX of TDH.IOMMU.SETUP). */
+  readonly regBase: number;
+  readonly tdxCapable: boolean;
+}
+
+/** A whole simulated machine. */
+export interface Platform {
+  readonly name: string;
+  readonly memory: readonly MemRange[];
+  readonly tdmrs: readonly TdmrSpec[];
+  /** The module's own range (SEAMRR): never handed to the host, never a valid shared page. */
+  readonly moduleRange: MemRange;
+  readonly keyIds: KeyIdLayout;
+  readonly metadata: ModuleMetadata;
+  /** Whether the module requires the host to CLFLUSH pages before handing them over as private. */
+  readonly clflushBeforeAlloc: boolean;
+  readonly iommus: readonly IommuSpec[];
+}
+
+/** Metadata field ids for TDH.SYS.RD (03-module.md 3.3), as hex strings of the u64. */
+export const METADATA_FIELD_IDS = Object.freeze({
+  MEMORY_POOL_REQUIRED_PAGES: "0x3100000200000000",
+  EXT_REQUIRED: "0x3100000000000001",
+  IDE_MT_PAGE_COUNT: "0x3000000100000001",
+  SPDM_MT_PAGE_COUNT: "0x3000000100000002",
+  IOMMU_MT_PAGE_COUNT: "0x3000000100000003",
+  SPDM_MAX_DEV_INFO_PAGES: "0x3000000100000007",
+  TDX_FEATURES0: "0x0A00000300000008",
+});
+
+/** TDX_FEATURES0 bit numbers. */
+export const FEATURE_BITS = Object.freeze({ TDX_CONNECT: 6, EXTENSIONS: 39, QUOTING: 50 });
+
+/** The module's metadata field ids, by name. */
+export type MetadataFieldName = keyof typeof METADATA_FIELD_IDS;
+
+/**
+ * The default platform: a two-socket server with 512 GiB of memory in two sockets (plus the low 2 GiB
+ * below the PCI hole), three TDMRs whose reserved areas hold the PAMT and the module's range, 64 KeyIDs
+ * of which 16 are TDX's, and six IOMMU units of which two (the integrated graphics and a legacy unit)
+ * are not TDX-capable. Metadata values are the late-2025 figures of 02-kapi.md 2.5.
+ */
+export function defaultPlatform(): Platform {
+  // Physical layout: [0, 2 GiB) low memory, [4 GiB, 258 GiB) socket 0, [258 GiB, 514 GiB) socket 1.
+  // The module's range sits at the top of low memory; each socket's PAMT (16 B per 4 KiB page is
+  // what 1/256 of memory approximates) sits at the start of its socket.
+  const low: MemRange = { base: 0, size: 2 * GIB };
+  const s0: MemRange = { base: 4 * GIB, size: 254 * GIB };
+  const s1: MemRange = { base: 258 * GIB, size: 256 * GIB };
+  const moduleRange: MemRange = { base: 2 * GIB - 64 * MIB, size: 64 * MIB };
+  const pamt = (r: MemRange): MemRange => ({ base: r.base, size: Math.ceil(r.size / 256 / PAGE_SIZE) * PAGE_SIZE });
+  return {
+    name: "default-2s-512g",
+    memory: [low, s0, s1],
+    tdmrs: [
+      { base: 0, size: 2 * GIB, reserved: [{ base: 0, size: MIB }, moduleRange] },
+      { base: s0.base, size: s0.size, reserved: [pamt(s0)] },
+      { base: s1.base, size: s1.size, reserved: [pamt(s1)] },
+    ],
+    moduleRange,
+    keyIds: { shift: 46, bits: 6, firstPrivate: 48, privateCount: 16, global: 48 },
+    metadata: {
+      MEMORY_POOL_REQUIRED_PAGES: 12_800,
+      EXT_REQUIRED: 1,
+      IDE_MT_PAGE_COUNT: 4,
+      SPDM_MT_PAGE_COUNT: 8,
+      IOMMU_MT_PAGE_COUNT: 16,
+      SPDM_MAX_DEV_INFO_PAGES: 4,
+      TDX_FEATURES0_BITS: [FEATURE_BITS.TDX_CONNECT, FEATURE_BITS.EXTENSIONS, FEATURE_BITS.QUOTING],
+      iqOrder: 1,
+    },
+    clflushBeforeAlloc: true,
+    iommus: [
+      { name: "dmar0-socket0-pcie0", regBase: 0xfec1_0000, tdxCapable: true },
+      { name: "dmar1-socket0-pcie1", regBase: 0xfec1_1000, tdxCapable: true },
+      { name: "dmar2-socket0-igfx", regBase: 0xfec1_2000, tdxCapable: false },
+      { name: "dmar3-socket1-pcie0", regBase: 0xfec2_0000, tdxCapable: true },
+      { name: "dmar4-socket1-pcie1", regBase: 0xfec2_1000, tdxCapable: true },
+      { name: "dmar5-socket1-legacy", regBase: 0xfec2_2000, tdxCapable: false },
+    ],
+  };
+}
+
+/**
+ * A platform of `totalBytes` of memory in one TDMR starting at 4 GiB (plus low memory for the module's
+ * range), with the default metadata and IOMMUs: for size experiments such as a 1 TiB host.
+ */
+export function uniformPlatform(totalBytes: number, overrides: Partial<Platform> = {}): Platform {
+  const d = defaultPlatform();
+  if (typeof totalBytes !== "number" || !Number.isInteger(totalBytes) || totalBytes < GIB || totalBytes % GIB !== 0) {
+    throw rangeError("platform.totalBytes", totalBytes, "a whole number of GiB, at least 1 GiB");
+  }
+  const main: MemRange = { base: 4 * GIB, size: totalBytes };
+  return {
+    ...d,
+    name: `uniform-${totalBytes / GIB}g`,
+    memory: [{ base: 0, size: 2 * GIB }, main],
+    tdmrs: [
+      d.tdmrs[0]!,
+      { base: main.base, size: main.size, reserved: [{ base: main.base, size: Math.ceil(main.size / 256 / PAGE_SIZE) * PAGE_SIZE }] },
+    ],
+    ...overrides,
+  };
+}
+
+function checkRange(path: string, r: unknown, align: number): MemRange {
+  if (typeof r !== "object" || r === null) throw typeError(path, r, "{ base, size }");
+  const { base, size } = r as { base?: unknown; size?: unknown };
+  if (typeof base !== "number" || !Number.isSafeInteger(base) || base < 0 || base % align !== 0 || base >= 2 ** 52) {
+    throw rangeError(`${path}.base`, base, `a multiple of 0x${align.toString(16)} below 2^52`);
+  }
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0 || size % align !== 0 || base + size > 2 ** 52) {
+    throw rangeError(`${path}.size`, size, `a positive multiple of 0x${align.toString(16)} ending below 2^52`);
+  }
+  return { base, size };
+}
+
+const inside = (a: MemRange, b: MemRange) => a.base >= b.base && a.base + a.size <= b.base + b.size;
+const overlaps = (a: MemRange, b: MemRange) => a.base < b.base + b.size && b.base < a.base + a.size;
+
+function checkCountField(path: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw rangeError(path, v, `${min}..${max}`);
+}
+
+/**
+ * Checks a platform against the rules of 03-module.md 3.2 and returns it. Throws a typed error naming
+ * the path (e.g. `platform.tdmrs[1].reserved[0].base`) and the allowed range of the first bad value.
+ */
+export function validatePlatform(p: Platform): Platform {
+  if (typeof p !== "object" || p === null) throw typeError("platform", p, "an object");
+  if (typeof p.name !== "string" || p.name.length === 0) throw typeError("platform.name", p.name, "a non-empty string");
+  if (!Array.isArray(p.memory) || p.memory.length === 0) throw typeError("platform.memory", p.memory, "a non-empty array of ranges");
+  const mem = p.memory.map((r, i) => checkRange(`platform.memory[${i}]`, r, PAGE_SIZE));
+  if (!Array.isArray(p.tdmrs) || p.tdmrs.length === 0) throw typeError("platform.tdmrs", p.tdmrs, "a non-empty array of TDMRs");
+  p.tdmrs.forEach((t, i) => {
+    const path = `platform.tdmrs[${i}]`;
+    const r = checkRange(path, t, GIB);
+    if (!mem.some((m) => inside(r, m))) throw rangeError(path, `0x${r.base.toString(16)}+0x${r.size.toString(16)}`, "a range inside one memory range");
+    p.tdmrs.forEach((o, j) => {
+      if (j < i && overlaps(r, o)) throw rangeError(path, `0x${r.base.toString(16)}`, `a range not overlapping tdmrs[${j}]`);
+    });
+    const reserved: readonly MemRange[] = t.reserved;
+    if (!Array.isArray(reserved) || reserved.length > 16) throw rangeError(`${path}.reserved`, reserved, "an array of at most 16 reserved areas");
+    reserved.forEach((ra, k) => {
+      const rr = checkRange(`${path}.reserved[${k}]`, ra, PAGE_SIZE);
+      if (!inside(rr, r)) throw rangeError(`${path}.reserved[${k}]`, `0x${rr.base.toString(16)}`, "an area inside its TDMR");
+      reserved.forEach((o, j) => {
+        if (j < k && overlaps(rr, o)) throw rangeError(`${path}.reserved[${k}]`, `0x${rr.base.toString(16)}`, `an area not overlapping reserved[${j}]`);
+      });
+    });
+  });
+  const mr = checkRange("platform.moduleRange", p.moduleRange, PAGE_SIZE);
+  if (!mem.some((m) => inside(mr, m))) throw rangeError("platform.moduleRange", `0x${mr.base.toString(16)}`, "a range inside memory");
+  for (const [i, t] of p.tdmrs.entries()) {
+    if (overlaps(mr, t) && !t.reserved.some((ra: MemRange) => inside(mr, ra))) {
+      throw rangeError("platform.moduleRange", `0x${mr.base.toString(16)}`, `outside every TDMR or inside a reserved area (tdmrs[${i}])`);
+    }
+  }
+  const k = p.keyIds;
+  if (typeof k !== "object" || k === null) throw typeError("platform.keyIds", k, "an object");
+  checkCountField("platform.keyIds.shift", k.shift, 32, 51);
+  checkCountField("platform.keyIds.bits", k.bits, 1, 52 - k.shift);
+  for (const r of mem) {
+    if (r.base + r.size > 2 ** k.shift) throw rangeError("platform.memory", `0x${(r.base + r.size).toString(16)}`, `ranges below 2^${k.shift} (the KeyID shift)`);
+  }
+  const nKeys = 2 ** k.bits;
+  checkCountField("platform.keyIds.firstPrivate", k.firstPrivate, 1, nKeys - 1);
+  checkCountField("platform.keyIds.privateCount", k.privateCount, 1, nKeys - k.firstPrivate);
+  checkCountField("platform.keyIds.global", k.global, k.firstPrivate, k.firstPrivate + k.privateCount - 1);
+  const md = p.metadata;
+  if (typeof md !== "object" || md === null) throw typeError("platform.metadata", md, "an object");
+  checkCountField("platform.metadata.MEMORY_POOL_REQUIRED_PAGES", md.MEMORY_POOL_REQUIRED_PAGES, 0, 0xffff_ffff);
+  checkCountField("platform.metadata.EXT_REQUIRED", md.EXT_REQUIRED, 0, 1);
+  checkCountField("platform.metadata.IDE_MT_PAGE_COUNT", md.IDE_MT_PAGE_COUNT, 1, 512);
+  checkCountField("platform.metadata.SPDM_MT_PAGE_COUNT", md.SPDM_MT_PAGE_COUNT, 1, 512);
+  checkCountField("platform.metadata.IOMMU_MT_PAGE_COUNT", md.IOMMU_MT_PAGE_COUNT, 0, 510);
+  checkCountField("platform.metadata.SPDM_MAX_DEV_INFO_PAGES", md.SPDM_MAX_DEV_INFO_PAGES, 1, 512);
+  checkCountField("platform.metadata.iqOrder", md.iqOrder, 1, 10);
+  if (!Array.isArray(md.TDX_FEATURES0_BITS)) throw typeError("platform.metadata.TDX_FEATURES0_BITS", md.TDX_FEATURES0_BITS, "an array of bit numbers");
+  md.TDX_FEATURES0_BITS.forEach((b, i) => checkCountField(`platform.metadata.TDX_FEATURES0_BITS[${i}]`, b, 0, 63));
+  if (typeof p.clflushBeforeAlloc !== "boolean") throw typeError("platform.clflushBeforeAlloc", p.clflushBeforeAlloc, "a boolean");
+  if (!Array.isArray(p.iommus)) throw typeError("platform.iommus", p.iommus, "an array");
+  const bases = new Set<number>();
+  p.iommus.forEach((u, i) => {
+    if (typeof u !== "object" || u === null) throw typeError(`platform.iommus[${i}]`, u, "{ name, regBase, tdxCapable }");
+    if (typeof u.name !== "string" || u.name === "") throw typeError(`platform.iommus[${i}].name`, u.name, "a non-empty string");
+    if (typeof u.regBase !== "number" || !Number.isSafeInteger(u.regBase) || u.regBase < 0 || u.regBase % PAGE_SIZE !== 0 || u.regBase >= 2 ** 52) {
+      throw rangeError(`platform.iommus[${i}].regBase`, u.regBase, "a 4 KiB aligned address below 2^52");
+    }
+    if (bases.has(u.regBase)) throw stateError(`platform.iommus[${i}].regBase`, `0x${u.regBase.toString(16)} is used by another unit`);
+    bases.add(u.regBase);
+    if (typeof u.tdxCapable !== "boolean") throw typeError(`platform.iommus[${i}].tdxCapable`, u.tdxCapable, "a boolean");
+  });
+  return p;
+}
+
+/** PFN ranges the host's allocator must never hand out: TDMR reserved areas and the module's range. */
+export function hostReservedPfnRanges(p: Platform): { startPfn: number; pages: number }[] {
+  const out: MemRange[] = [p.moduleRange];
+  for (const t of p.tdmrs) for (const r of t.reserved) if (!overlaps(r, p.moduleRange)) out.push(r);
+  return out.map((r) => ({ startPfn: r.base / PAGE_SIZE, pages: r.size / PAGE_SIZE }));
+}
+
+/** Total pages of a platform's memory. */
+export function platformPages(p: Platform): number {
+  return p.memory.reduce((s, r) => s + r.size / PAGE_SIZE, 0);
+}
+
+export { TdxpaError };

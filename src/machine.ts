@@ -1,0 +1,59 @@
+/**
+ * A whole simulated machine: DRAM, the host's page allocator, the cache model, the emulated TDX Module
+ * and the host kernel context wired to them. This is the one place where the two sides are connected,
+ * and they are connected only by the SEAMCALL function and physical memory (STYLE.md 5); the cache is
+ * hardware both sides go through.
+ */
+import { CacheModel } from "./hw/cache.js";
+import { PhysMem } from "./hw/physmem.js";
+import { defaultPlatform, hostReservedPfnRanges, type Platform, validatePlatform } from "./hw/platform.js";
+import { createHostKernel, type HostKernel, type HostPolicy } from "./host/kernel.js";
+import { PageAllocator } from "./host/page-alloc.js";
+import { type Behaviours, type InterruptPlan, TdxModule } from "./module/index.js";
+
+/** Options of {@link createMachine}. */
+export interface MachineOptions {
+  readonly behaviours?: Partial<Behaviours>;
+  readonly interrupts?: InterruptPlan;
+  readonly policy?: Partial<HostPolicy>;
+}
+
+/** A wired machine. */
+export interface Machine {
+  readonly platform: Platform;
+  readonly mem: PhysMem;
+  readonly alloc: PageAllocator;
+  readonly cache: CacheModel;
+  readonly module: TdxModule;
+  readonly kernel: HostKernel;
+}
+
+/**
+ * Builds a machine from a platform description (validated first).
+ * @example const m = createMachine(); extensionsBringUp(m.kernel);
+ */
+export function createMachine(platform: Platform = defaultPlatform(), opts: MachineOptions = {}): Machine {
+  validatePlatform(platform);
+  const mem = new PhysMem(platform.memory);
+  const alloc = new PageAllocator(mem, { reserved: hostReservedPfnRanges(platform) });
+  const cache = new CacheModel(mem, platform.clflushBeforeAlloc);
+  const module = new TdxModule(platform, mem, cache, {
+    ...(opts.behaviours === undefined ? {} : { behaviours: opts.behaviours }),
+    ...(opts.interrupts === undefined ? {} : { interrupts: opts.interrupts }),
+  });
+  // The allocator zeroes through the kernel's mapping (a KeyID-0 write) and takes pages back on free.
+  alloc.hooks = { onZero: (pfn) => cache.hostAccess(pfn, true), onFree: (pfn) => cache.hostFree(pfn) };
+  const kernel = createHostKernel({
+    mem,
+    alloc,
+    cpu: cache,
+    seamcall: module.seamcall,
+    sysinfo: {
+      globalKeyId: platform.keyIds.global,
+      keyIdShift: platform.keyIds.shift,
+      clflushBeforeAlloc: platform.clflushBeforeAlloc,
+    },
+    ...(opts.policy === undefined ? {} : { policy: opts.policy }),
+  });
+  return { platform, mem, alloc, cache, module, kernel };
+}

@@ -1,0 +1,84 @@
+/**
+ * Named, switchable behaviours for every point where the sources are silent (03-module.md items marked
+ * "(assumption)"). Each has the spec's default; docs/ASSUMPTIONS.md is the ledger that explains them.
+ * A scenario or test can flip one to see what a different module would do.
+ */
+
+/** The emulator's switchable behaviours. */
+export interface Behaviours {
+  /** Ledger `ext-add-partial-keep`: on a bad entry, pages EXT.MEM.ADD already added stay added. */
+  readonly extAddKeepsPartial: boolean;
+  /** Ledger `shared-page-owned`: what to do when a shared operand page (root, buffer) is module-owned. */
+  readonly moduleOwnedSharedPage: "report" | "reject" | "ignore";
+  /** Ledger `release-singleton-strict`: DELETE's release input must be 0 exactly when the object holds one page. */
+  readonly releaseSingletonStrict: boolean;
+  /**
+   * Ledger `clobber-on-interrupt`: when a leaf that keeps its progress inside the module is interrupted,
+   * its input registers come back overwritten (the spec: "returned registers may have been overwritten").
+   */
+  readonly clobberInputsOnInterrupt: boolean;
+  /** Ledger `unbacked-read-all-ones`: a read of an address no memory decodes returns all ones. */
+  readonly unbackedReadsAllOnes: boolean;
+  /** Wrong-module variant (issue 4): DELETE succeeds but leaves one page out of its released list. */
+  readonly deleteOmitsOnePage: boolean;
+}
+
+/** The spec's defaults. */
+export const DEFAULT_BEHAVIOURS: Behaviours = Object.freeze({
+  extAddKeepsPartial: true,
+  moduleOwnedSharedPage: "report",
+  releaseSingletonStrict: true,
+  clobberInputsOnInterrupt: true,
+  unbackedReadsAllOnes: true,
+  deleteOmitsOnePage: false,
+});
+
+/** How interrupts are injected: deterministic, so every run can be replayed (03-module.md 3.4). */
+export type InterruptPlan =
+  | { readonly kind: "none" }
+  /** Interrupt a resumable call after every `k` units of work it does (at least one unit per call). */
+  | { readonly kind: "every"; readonly k: number }
+  /** Interrupt after each unit with probability `p`, from a seeded generator. */
+  | { readonly kind: "random"; readonly p: number; readonly seed: number };
+
+/** Decides, unit by unit, whether the running call is interrupted. Deterministic for a given plan. */
+export class InterruptSource {
+  private state: number;
+  private sinceEntry = 0;
+  /** Interrupts injected so far. */
+  taken = 0;
+
+  constructor(readonly plan: InterruptPlan = { kind: "none" }) {
+    this.state = plan.kind === "random" ? (plan.seed >>> 0) || 0x9e3779b9 : 1;
+  }
+
+  /** Called at the start of every call. */
+  enter(): void {
+    this.sinceEntry = 0;
+  }
+
+  /**
+   * Called after each unit of work when more remain; true means "return TDX_INTERRUPTED_RESUMABLE now".
+   * A call always completes at least one unit, so progress is guaranteed.
+   */
+  afterUnit(): boolean {
+    this.sinceEntry++;
+    let fire = false;
+    if (this.plan.kind === "every") fire = this.sinceEntry >= this.plan.k;
+    else if (this.plan.kind === "random") fire = this.next() < this.plan.p;
+    if (fire) this.taken++;
+    return fire;
+  }
+
+  /** xorshift32: a small seeded generator (not cryptographic, just replayable). */
+  private next(): number {
+    let x = this.state;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    this.state = x;
+    return x / 0x1_0000_0000;
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * The module side: an emulator of the TDX Module's handling of the SEAMCALLs that take page lists
+ * (03-module.md). It is reached only through {@link TdxModule.seamcall} (a register file in, status and
+ * registers out) and simulated physical memory: it reads root pages from memory as the real module
+ * would and never looks at a host object (STYLE.md 5).
+ *
+ * This file holds the entry (RAX decoding, dispatch, forced statuses, the record of every call), the
+ * shared page checks of 03-module.md 3.2 in the module's order, the object registry, the resumption
+ * bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in `leaves-*.ts`.
+ */
+import { decodeIommuMt, decodeHpaArray, decodeHpaListInfo, type SharedPageCheck } from "../common/formats.js";
+import { type Regs, NR_REGS } from "../common/seamcall.js";
+import { isStatus, LEAF, leafName, REG, STATUS, type StatusKind, statusText } from "../common/status.js";
+import { type U64 } from "../common/u64.js";
+import type { CacheModel } from "../hw/cache.js";
+import type { PhysMem } from "../hw/physmem.js";
+import type { Platform } from "../hw/platform.js";
+import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
+import { Pamt, PT } from "./pamt.js";
+
+/** Kinds of objects the module keeps pages for. */
+export type ObjectKind = "ext-pool" | "iommu" | "spdm" | "ide";
+
+/** A module object that owns pages (the PAMT owner field names it). */
+export interface ModuleObject {
+  readonly id: number;
+  readonly kind: ObjectKind;
+  readonly name: string;
+  /** PFNs of every 4 KiB page it owns, in the order they were given. */
+  readonly pages: number[];
+  /** Object-specific state (IOMMU unit, session state, …). */
+  state: string;
+}
+
+/** Something the emulator noticed that the real module would not report, or would not report this way. */
+export interface ModelReport {
+  readonly kind: "module-owned-shared-page" | "poison-consumed" | "release-list-short";
+  readonly pfn: number;
+  readonly cause: string;
+  readonly message: string;
+}
+
+/** The record of one SEAMCALL, for traces and transcripts. */
+export interface CallRecord {
+  readonly seq: number;
+  readonly leaf: number;
+  readonly leafName: string;
+  /** Register file before the call (32 u32 words: register r is words 2r, 2r+1). */
+  readonly regsIn: Uint32Array;
+  /** Register file after the call. */
+  readonly regsOut: Uint32Array;
+  readonly status: U64;
+  readonly statusText: string;
+  /** Units of work done in this call (pages added, entries processed, …). */
+  readonly units: number;
+  /** Set when a forced status (fault injection) replaced the call. */
+  readonly forced: boolean;
+}
+
+/** A status forced on the nth call of a leaf (fault injection for error-path tests). */
+export interface ForcedStatus {
+  readonly leaf: number;
+  /** 1-based count of calls to that leaf, from when the module was created. */
+  readonly nth: number;
+  readonly status: U64;
+}
+
+/** Progress of a call that keeps it inside the module (resume with the original inputs). */
+export interface InFlight {
+  readonly leaf: number;
+  /** Input registers as first issued (RCX..R15), to compare on re-issue. */
+  readonly inputs: Uint32Array;
+  /** Leaf-specific progress. */
+  progress: number;
+  /** Pages locked by this call until it completes. */
+  readonly locked: number[];
+  /** Leaf-specific scratch. */
+  data?: unknown;
+}
+
+/** Leaves that share the extension queue (03-module.md 3.4, 02-kapi.md 2.4). */
+const EXTENSION_LEAVES = new Set<number>([
+  LEAF["TDH.EXT.INIT"],
+  LEAF["TDH.EXT.MEM.ADD"],
+  LEAF["TDH.SPDM.CREATE"],
+  LEAF["TDH.SPDM.DELETE"],
+  LEAF["TDH.SPDM.CONNECT"],
+  LEAF["TDH.SPDM.DISCONNECT"],
+  LEAF["TDH.SPDM.MNG"],
+  LEAF["TDH.IDE.STREAM.KM"],
+]);
+
+/** One leaf's implementation: reads inputs from `c.regs`, writes outputs, returns the status. */
+export type LeafHandler = (m: TdxModule, c: CallContext) => U64;
+
+/** What a leaf sees of the call in progress. */
+export interface CallContext {
+  readonly regs: Regs;
+  readonly leaf: number;
+  readonly seq: number;
+  /** Name used in hazard causes and reports: "TDH.IOMMU.SETUP #12". */
+  readonly cause: string;
+  units: number;
+}
+
+/** Options of a module instance. */
+export interface ModuleOptions {
+  readonly behaviours?: Partial<Behaviours>;
+  readonly interrupts?: InterruptPlan;
+}
+
+/** Builds a status value. */
+export function st(k: StatusKind, operand = 0): U64 {
+  return { lo: operand >>> 0, hi: k.hi };
+}
+
+/** TDX_SUCCESS. */
+export const SUCCESS: U64 = Object.freeze({ lo: 0, hi: 0 });
+
+const handlers = new Map<number, LeafHandler>();
+
+/** Registers a leaf implementation (each `leaves-*.ts` file registers its own). */
+export function registerLeaf(leaf: number, h: LeafHandler): void {
+  handlers.set(leaf, h);
+}
+
+/** The emulated TDX Module. */
+export class TdxModule {
+  readonly pamt: Pamt;
+  readonly behaviours: Behaviours;
+  readonly interrupts: InterruptSource;
+  readonly objects = new Map<number, ModuleObject>();
+  readonly reports: ModelReport[] = [];
+  /** Per-leaf call counts (for forced statuses) and per "leaf status" totals (for reports). */
+  readonly callsByLeaf = new Map<number, number>();
+  readonly statusCounts = new Map<string, number>();
+  /** Observer of each call as it completes (traces); null for speed when nobody listens. */
+  onCall: ((r: CallRecord) => void) | null = null;
+  /** Calls issued. */
+  seq = 0;
+  /** Set once the module consumed a poisoned line: every later call returns TDX_SYS_SHUTDOWN. */
+  shutdown = false;
+  /** The extension queue slot (depth 1): the extension call in flight, or null. */
+  extSlot: InFlight | null = null;
+  /** Resumable non-extension calls in flight, by key (e.g. "iommu-setup:<regBase>"). */
+  readonly resumables = new Map<string, InFlight>();
+  /** Pages locked by in-flight calls, with the lock holder's description. */
+  readonly locks = new Map<number, string>();
+  private readonly forced: ForcedStatus[] = [];
+  private nextObjectId = 1;
+  /** Extension state: pool pages added and whether EXT.INIT completed. */
+  readonly ext = { poolObject: 0, poolPages: 0, initialized: false };
+
+  constructor(
+    readonly platform: Platform,
+    readonly mem: PhysMem,
+    readonly cache: CacheModel,
+    opts: ModuleOptions = {},
+  ) {
+    this.pamt = new Pamt(platform.tdmrs);
+    this.behaviours = { ...DEFAULT_BEHAVIOURS, ...opts.behaviours };
+    this.interrupts = new InterruptSource(opts.interrupts ?? { kind: "none" });
+    cache.isPrivate = (pfn) => this.pamt.isPrivate(pfn);
+    this.ext.poolObject = this.newObject("ext-pool", "extension memory pool").id;
+  }
+
+  /** The SEAMCALL instruction: runs the call in `regs` and leaves outputs and status there. */
+  readonly seamcall = (regs: Regs): void => {
+    const seq = ++this.seq;
+    const regsIn = this.onCall === null ? null : regs.w.slice();
+    const raxLo = regs.lo(REG.RAX);
+    const raxHi = regs.hi(REG.RAX);
+    const leaf = raxLo & 0xffff;
+    const version = (raxLo >>> 16) & 0xff;
+    const name = leafName(leaf) ?? `leaf ${leaf}`;
+    const c: CallContext = { regs, leaf, seq, cause: `${name} #${seq}`, units: 0 };
+    let forced = false;
+    let status: U64;
+    const handler = handlers.get(leaf);
+    if (raxHi !== 0 || raxLo >>> 24 !== 0 || handler === undefined || version !== 0) {
+      status = st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
+    } else if (this.shutdown) {
+      status = st(STATUS.TDX_SYS_SHUTDOWN);
+    } else {
+      const n = (this.callsByLeaf.get(leaf) ?? 0) + 1;
+      this.callsByLeaf.set(leaf, n);
+      const f = this.forced.find((x) => x.leaf === leaf && x.nth === n);
+      if (f !== undefined) {
+        status = f.status;
+        forced = true;
+      } else {
+        this.cache.cause = c.cause;
+        this.interrupts.enter();
+        status = handler(this, c);
+        this.cache.cause = "host";
+      }
+    }
+    regs.set(REG.RAX, status);
+    const key = `${name} ${statusText(status)}`;
+    this.statusCounts.set(key, (this.statusCounts.get(key) ?? 0) + 1);
+    if (this.onCall !== null && regsIn !== null) {
+      this.onCall({ seq, leaf, leafName: name, regsIn, regsOut: regs.w.slice(), status, statusText: statusText(status), units: c.units, forced });
+    }
+  };
+
+  /** Forces `status` on the `nth` call of `leaf` (counted from creation); the call then has no effect. */
+  forceStatus(f: ForcedStatus): void {
+    this.forced.push(f);
+  }
+
+  // ---- objects ------------------------------------------------------------------------------------
+
+  /** Registers a new object that will own pages. */
+  newObject(kind: ObjectKind, name: string): ModuleObject {
+    const o: ModuleObject = { id: this.nextObjectId++, kind, name, pages: [], state: "creating" };
+    this.objects.set(o.id, o);
+    return o;
+  }
+
+  /** Removes an object (its pages must have been released). */
+  dropObject(id: number): void {
+    this.objects.delete(id);
+  }
+
+  // ---- addresses and KeyIDs -----------------------------------------------------------------------
+
+  /** KeyID carried in the top bits of an HPA (< 2^52). */
+  keyIdOf(hpa: number): number {
+    return Math.floor(hpa / 2 ** this.platform.keyIds.shift);
+  }
+
+  /** The HPA without its KeyID bits. */
+  stripKeyId(hpa: number): number {
+    return hpa % 2 ** this.platform.keyIds.shift;
+  }
+
+  /** True when `keyId` is one of TDX's private KeyIDs. */
+  isPrivateKeyId(keyId: number): boolean {
+    const k = this.platform.keyIds;
+    return keyId >= k.firstPrivate && keyId < k.firstPrivate + k.privateCount;
+  }
+
+  /** True when the page is inside the module's own range. */
+  inModuleRange(pfn: number): boolean {
+    const r = this.platform.moduleRange;
+    return pfn >= r.base / 4096 && pfn < (r.base + r.size) / 4096;
+  }
+
+  // ---- the page checks of 03-module.md 3.2, in the module's order ---------------------------------
+
+  /**
+   * Rule 3 for a shared operand page (root page, message page, temporary buffer): aligned (the formats
+   * guarantee it), below 2^52, no private KeyID, not in the module's range. A module-owned page is
+   * handled per the `moduleOwnedSharedPage` behaviour. Returns why it is not valid, or null.
+   */
+  readonly sharedPageProblem: SharedPageCheck = (hpa: number): string | null => {
+    const keyId = this.keyIdOf(hpa);
+    if (this.isPrivateKeyId(keyId)) return `carries private KeyID ${keyId}`;
+    const pfn = Math.floor(this.stripKeyId(hpa) / 4096);
+    if (this.inModuleRange(pfn)) return "is inside the module's range";
+    if (this.pamt.inTdmr(pfn) && this.pamt.isPrivate(pfn)) {
+      const mode = this.behaviours.moduleOwnedSharedPage;
+      if (mode === "reject") return "is a page the module owns";
+      if (mode === "report") {
+        this.report("module-owned-shared-page", pfn, `shared operand page 0x${(pfn * 4096).toString(16)} is owned by the module (object ${this.pamt.owner(pfn)})`);
+      }
+    }
+    return null;
+  };
+
+  /**
+   * The private operand page checks for a block of `pages` pages at `hpa` (as an entry carries it,
+   * KeyID bits included), in the module's order: aligned, KeyID 0, below 2^52 → OPERAND_INVALID; in a
+   * TDMR → OPERAND_ADDR_RANGE_ERROR; not locked by another call → OPERAND_BUSY; PT_NDA in every page →
+   * PAGE_METADATA_INCORRECT. Returns the failing status (with `operand`), or null.
+   */
+  privatePageStatus(hpa: number, pages: number, operand: number, lockHolder: string | null = null): U64 | null {
+    if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0) return st(STATUS.TDX_OPERAND_INVALID, operand);
+    const pfn = hpa / 4096;
+    for (let i = 0; i < pages; i++) if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
+    for (let i = 0; i < pages; i++) {
+      const holder = this.locks.get(pfn + i);
+      if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);
+    }
+    for (let i = 0; i < pages; i++) if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);
+    return null;
+  }
+
+  /** Makes a checked page private: PAMT type and owner, cache hand-over (hazard 1 is checked here). */
+  claimPage(pfn: number, type: number, owner: ModuleObject): void {
+    this.pamt.set(pfn, type, owner.id);
+    this.cache.becomePrivate(pfn);
+    owner.pages.push(pfn);
+  }
+
+  /** Returns a page to PT_NDA; lines dirty under private KeyIDs stay in the cache (now stale). */
+  releasePage(pfn: number): void {
+    this.pamt.set(pfn, PT.NDA, 0);
+    this.cache.leavePrivate(pfn);
+    this.cache.poisoned.delete(pfn);
+  }
+
+  /**
+   * The module writes one of its private pages through its global KeyID. Consuming a page whose integrity
+   * a stale host write-back broke shuts the module down (ledger `poison-shutdown`). Returns false then.
+   */
+  writePrivate(pfn: number, cause: string): boolean {
+    if (this.cache.poisoned.has(pfn)) {
+      this.report("poison-consumed", pfn, `module touched poisoned page 0x${(pfn * 4096).toString(16)}: integrity check failed`, cause);
+      this.shutdown = true;
+      return false;
+    }
+    this.cache.moduleWrite(pfn, this.platform.keyIds.global);
+    return true;
+  }
+
+  /** Records a model report. */
+  report(kind: ModelReport["kind"], pfn: number, message: string, cause = this.cache.cause): void {
+    this.reports.push({ kind, pfn, cause, message });
+  }
+
+  // ---- operand decoding with the module's rule 3 --------------------------------------------------
+
+  /** Decodes an HPA_LIST_INFO operand with this module's shared-page check. */
+  decodeListInfo(v: U64): ReturnType<typeof decodeHpaListInfo> {
+    return decodeHpaListInfo(v.lo, v.hi, this.sharedPageProblem);
+  }
+
+  /** Decodes an HPA_ARRAY_T operand with this module's shared-page check. */
+  decodeArray(v: U64): ReturnType<typeof decodeHpaArray> {
+    return decodeHpaArray(v.lo, v.hi, this.sharedPageProblem);
+  }
+
+  /** Decodes an IOMMU_MT operand with this module's shared-page check. */
+  decodeMt(v: U64): ReturnType<typeof decodeIommuMt> {
+    return decodeIommuMt(v.lo, v.hi, this.sharedPageProblem);
+  }
+
+  /**
+   * The root page as the module reads it: 1024 u32 words. A root no memory decodes reads as all ones
+   * (behaviour `unbackedReadsAllOnes`), which then fails entry validation.
+   */
+  readRoot(rootHpa: number): Uint32Array {
+    const pfn = Math.floor(this.stripKeyId(rootHpa) / 4096);
+    if (!this.mem.contains(pfn)) return new Uint32Array(1024).fill(this.behaviours.unbackedReadsAllOnes ? 0xffff_ffff : 0);
+    return this.mem.words(pfn).slice();
+  }
+
+  // ---- resumption (03-module.md 3.4) --------------------------------------------------------------
+
+  /**
+   * For a leaf that keeps its progress inside the module: finds the call to resume, or starts a new
+   * one. `key` names the object the call works on (null: the extension queue slot). Returns the
+   * in-flight record, or a status when the re-issue is refused: different inputs → INVALID_RESUMPTION,
+   * another extension call in flight → OPERAND_BUSY.
+   */
+  beginResumable(c: CallContext, key: string | null, inputRegs: readonly number[]): InFlight | U64 {
+    const inputs = new Uint32Array(inputRegs.length * 2);
+    inputRegs.forEach((r, i) => {
+      inputs[2 * i] = c.regs.lo(r);
+      inputs[2 * i + 1] = c.regs.hi(r);
+    });
+    const cur = key === null ? this.extSlot : this.resumables.get(key);
+    if (cur !== undefined && cur !== null) {
+      if (cur.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);
+      for (let i = 0; i < inputs.length; i++) if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);
+      return cur;
+    }
+    if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf)) return st(STATUS.TDX_OPERAND_BUSY);
+    const f: InFlight = { leaf: c.leaf, inputs, progress: 0, locked: [] };
+    if (key === null) this.extSlot = f;
+    else this.resumables.set(key, f);
+    return f;
+  }
+
+  /** Ends a resumable call (done or failed): unlocks its pages and frees its slot. */
+  endResumable(f: InFlight, key: string | null): void {
+    for (const p of f.locked) this.locks.delete(p);
+    f.locked.length = 0;
+    if (key === null) {
+      if (this.extSlot === f) this.extSlot = null;
+    } else if (this.resumables.get(key) === f) this.resumables.delete(key);
+  }
+
+  /**
+   * Returns TDX_INTERRUPTED_RESUMABLE for a call that keeps its progress inside the module; with
+   * `clobberInputsOnInterrupt` its input registers come back overwritten, so only a host that kept its
+   * own copy can re-issue correctly.
+   */
+  interrupted(c: CallContext, inputRegs: readonly number[]): U64 {
+    if (this.behaviours.clobberInputsOnInterrupt) {
+      for (const r of inputRegs) c.regs.setHalves(r, 0xdead_0000 | c.seq % 0x1_0000, 0xc10b_b3d0);
+    }
+    return st(STATUS.TDX_INTERRUPTED_RESUMABLE);
+  }
+
+  /** True when a status is an extension-class call that holds the queue slot (for tests). */
+  isExtensionLeaf(leaf: number): boolean {
+    return EXTENSION_LEAVES.has(leaf);
+  }
+}
+
+/** Number of registers a call can carry. */
+export const REG_COUNT = NR_REGS;
+
+/** True when `s` is of kind `k`. */
+export { isStatus };

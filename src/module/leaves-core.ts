@@ -1,0 +1,62 @@
+/**
+ * Module leaves that take no page list: TDH.SYS.RD (metadata), TDH.PHYMEM.PAGE.WBINVD (cache write-back
+ * of one page under one KeyID) and TDH.PHYMEM.PAGE.RDMD (read a PAMT entry) (03-module.md 3.3).
+ */
+import { LEAF, REG, STATUS } from "../common/status.js";
+import { getBits, low52, u64FromNumber, u64ToHex, setBits } from "../common/u64.js";
+import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
+import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { PT } from "./pamt.js";
+
+/** TDH.SYS.RD: RDX = field id → R8 = value; unknown field → TDX_METADATA_FIELD_NOT_READABLE. */
+registerLeaf(LEAF["TDH.SYS.RD"], (m, c) => {
+  const id = u64ToHex(c.regs.lo(REG.RDX), c.regs.hi(REG.RDX));
+  const name = (Object.keys(METADATA_FIELD_IDS) as MetadataFieldName[]).find((n) => METADATA_FIELD_IDS[n].toLowerCase() === id);
+  if (name === undefined) return st(STATUS.TDX_METADATA_FIELD_NOT_READABLE, REG.RDX);
+  c.regs.set(REG.R8, metadataValue(m, name));
+  return SUCCESS;
+});
+
+function metadataValue(m: TdxModule, name: MetadataFieldName): { lo: number; hi: number } {
+  const md = m.platform.metadata;
+  if (name === "TDX_FEATURES0") {
+    let v = { lo: 0, hi: 0 };
+    for (const b of md.TDX_FEATURES0_BITS) v = setBits(v.lo, v.hi, b, 1, 1);
+    return v;
+  }
+  return u64FromNumber(md[name]);
+}
+
+/**
+ * TDH.PHYMEM.PAGE.WBINVD: RCX = HPA with a private KeyID in its top bits. Bits 11:0 and 63:52 clear
+ * and a private KeyID, else OPERAND_INVALID (RCX); in a TDMR, else OPERAND_ADDR_RANGE_ERROR; PT_NDA,
+ * else PAGE_METADATA_INCORRECT. Writes back and drops that page's lines for that KeyID.
+ */
+registerLeaf(LEAF["TDH.PHYMEM.PAGE.WBINVD"], (m, c) => {
+  const lo = c.regs.lo(REG.RCX);
+  const hi = c.regs.hi(REG.RCX);
+  if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const hpa = low52(lo, hi);
+  const keyId = m.keyIdOf(hpa);
+  if (!m.isPrivateKeyId(keyId)) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const pfn = m.stripKeyId(hpa) / 4096;
+  if (!m.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
+  if (m.pamt.type(pfn) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, REG.RCX);
+  m.cache.pageWbinvd(pfn, keyId);
+  c.units = 1;
+  return SUCCESS;
+});
+
+/** TDH.PHYMEM.PAGE.RDMD: RCX = HPA (KeyID 0) → RCX = page type, RDX = owner object id. */
+registerLeaf(LEAF["TDH.PHYMEM.PAGE.RDMD"], (m, c) => {
+  const lo = c.regs.lo(REG.RCX);
+  const hi = c.regs.hi(REG.RCX);
+  if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const hpa = low52(lo, hi);
+  if (m.keyIdOf(hpa) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const pfn = hpa / 4096;
+  if (!m.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
+  c.regs.set(REG.RCX, u64FromNumber(m.pamt.type(pfn)));
+  c.regs.set(REG.RDX, u64FromNumber(m.pamt.owner(pfn)));
+  return SUCCESS;
+});

@@ -1,0 +1,94 @@
+/**
+ * Extension leaves (03-module.md 3.3): TDH.EXT.MEM.ADD donates pages to the extension memory pool from
+ * an HPA_LIST_INFO, resuming from the FIRST_ENTRY it writes back; TDH.EXT.INIT initialises the
+ * extensions once the pool is full, keeping its progress inside the module.
+ */
+import { checkEntries, withFirstEntry } from "../common/formats.js";
+import { LEAF, REG, STATUS } from "../common/status.js";
+import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { PT } from "./pamt.js";
+
+/**
+ * TDH.EXT.MEM.ADD: RCX = HPA_LIST_INFO. Operand rules 1–4 first (OPERAND_INVALID, RCX), then entries
+ * FIRST_ENTRY..LAST_ENTRY one at a time as private operand pages that become pool pages. RCX comes back
+ * with FIRST_ENTRY = the next unprocessed entry on every return (success, error, interruption, pool
+ * full). Pages already added stay added when an entry fails (behaviour `extAddKeepsPartial`).
+ */
+registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
+  const op = c.regs.get(REG.RCX);
+  const d = m.decodeListInfo(op);
+  if (d.violation !== null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
+  const { firstEntry, lastEntry, rootHpa } = d.fields;
+  const root = m.readRoot(rootHpa);
+  const bad = checkEntries("hpa-list-info", root, firstEntry, lastEntry);
+  if (bad !== null) {
+    c.regs.set(REG.RCX, withFirstEntry(op, bad.entry ?? firstEntry));
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  }
+  const pool = m.objects.get(m.ext.poolObject)!;
+  const required = m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
+  const addedHere: number[] = [];
+  for (let i = firstEntry; i <= lastEntry; i++) {
+    if (m.ext.poolPages >= required) {
+      c.regs.set(REG.RCX, withFirstEntry(op, i));
+      return st(STATUS.TDX_EXT_MEMORY_POOL_FULL);
+    }
+    // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); rule 4 made bits 11:0 and 63:52 zero.
+    const hpa = root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!;
+    const bad2 = m.privatePageStatus(hpa, 1, REG.RCX);
+    if (bad2 !== null) {
+      if (!m.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(m, p);
+      c.regs.set(REG.RCX, withFirstEntry(op, m.behaviours.extAddKeepsPartial ? i : firstEntry));
+      return bad2;
+    }
+    const pfn = hpa / 4096;
+    m.claimPage(pfn, PT.EXT_POOL, pool);
+    m.ext.poolPages++;
+    addedHere.push(pfn);
+    c.units++;
+    if (i < lastEntry && m.interrupts.afterUnit()) {
+      c.regs.set(REG.RCX, withFirstEntry(op, i + 1));
+      return st(STATUS.TDX_INTERRUPTED_RESUMABLE);
+    }
+  }
+  c.regs.set(REG.RCX, withFirstEntry(op, lastEntry + 1));
+  return SUCCESS;
+});
+
+function unaddPoolPage(m: TdxModule, pfn: number): void {
+  const pool = m.objects.get(m.ext.poolObject)!;
+  m.releasePage(pfn);
+  const i = pool.pages.lastIndexOf(pfn);
+  if (i >= 0) pool.pages.splice(i, 1);
+  m.ext.poolPages--;
+}
+
+/**
+ * TDH.EXT.INIT: no operands. Needs at least MEMORY_POOL_REQUIRED_PAGES in the pool, else
+ * TDX_OP_STATE_INCORRECT (ledger `ext-init-state`), as is a second INIT. Writes every pool page with the
+ * global KeyID, one unit per page, resumable with the original (empty) inputs via the extension slot.
+ */
+registerLeaf(LEAF["TDH.EXT.INIT"], (m, c) => {
+  const f = m.beginResumable(c, null, []);
+  if (!("progress" in f)) return f;
+  const pool = m.objects.get(m.ext.poolObject)!;
+  if (f.progress === 0 && (m.ext.initialized || m.ext.poolPages < m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES)) {
+    m.endResumable(f, null);
+    return st(STATUS.TDX_OP_STATE_INCORRECT);
+  }
+  const pages = pool.pages;
+  while (f.progress < pages.length) {
+    if (!m.writePrivate(pages[f.progress]!, c.cause)) {
+      m.endResumable(f, null);
+      return st(STATUS.TDX_SYS_SHUTDOWN);
+    }
+    f.progress++;
+    c.units++;
+    if (f.progress < pages.length && m.interrupts.afterUnit()) return m.interrupted(c, []);
+  }
+  m.ext.initialized = true;
+  pool.state = "initialized";
+  m.endResumable(f, null);
+  return SUCCESS;
+});

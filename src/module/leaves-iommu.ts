@@ -1,0 +1,151 @@
+/**
+ * Trusted IOMMU leaves (03-module.md 3.3): TDH.IOMMU.SETUP takes an IOMMU_MT (two queue blocks of
+ * 2^iq_order pages plus IOMMU_MT_PAGE_COUNT order-0 pages) as control pages of one DMA remapping unit;
+ * TDH.IOMMU.CLEAR gives them back. Both keep their progress inside the module and must be re-issued
+ * with the original inputs.
+ */
+import { checkEntries } from "../common/formats.js";
+import { LEAF, REG, STATUS } from "../common/status.js";
+import { low52, u64FromNumber } from "../common/u64.js";
+import type { U64 } from "../common/u64.js";
+import { type CallContext, type InFlight, type ModuleObject, registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { PT } from "./pamt.js";
+
+/** Per-module IOMMU state: unit register base → object id of its live (or in-progress) setup. */
+const unitsOf = new WeakMap<TdxModule, Map<number, number>>();
+
+function units(m: TdxModule): Map<number, number> {
+  let u = unitsOf.get(m);
+  if (u === undefined) {
+    u = new Map();
+    unitsOf.set(m, u);
+  }
+  return u;
+}
+
+interface SetupData {
+  readonly obj: ModuleObject;
+  /** The entries as read at the first call: [hpa, pages] each. */
+  readonly entries: readonly (readonly [number, number])[];
+  readonly rootHpa: number;
+}
+
+/** Root page recorded for each live IOMMU object (CLEAR must name the same root). */
+const rootOf = new WeakMap<ModuleObject, number>();
+
+/**
+ * TDH.IOMMU.SETUP: RCX = unit register base, RDX = IOMMU_MT root. Unknown or non-TDX-capable unit →
+ * OPERAND_INVALID (RCX); a unit already set up → OP_STATE_INCORRECT (ledger `iommu-setup-twice`); bad
+ * operand or entries → OPERAND_INVALID (RDX); then every page as a private operand page (RDX), claimed
+ * one entry per unit of work. On an error every page this setup claimed is released again (ledger
+ * `setup-rollback`). Out RCX = IOMMU id.
+ */
+registerLeaf(LEAF["TDH.IOMMU.SETUP"], (m, c) => {
+  // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4).
+  const key = "iommu-setup";
+  const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
+  if (!("progress" in f)) return f;
+  const refuse = (s: ReturnType<typeof st>) => {
+    m.endResumable(f, key);
+    return s;
+  };
+  const regBase = low52(c.regs.lo(REG.RCX), c.regs.hi(REG.RCX));
+  const unit = m.platform.iommus.find((u) => u.regBase === regBase && c.regs.hi(REG.RCX) < 0x10_0000);
+  if (unit === undefined || !unit.tdxCapable) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RCX));
+  const live = units(m).get(regBase);
+  if (live !== undefined && m.objects.get(live)?.state !== "setting-up") return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
+  const d = m.decodeMt(c.regs.get(REG.RDX));
+  if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
+  const queuePages = 2 ** m.platform.metadata.iqOrder;
+  if (f.data === undefined) {
+    const count = m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+    const root = m.readRoot(d.fields.rootHpa);
+    if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
+      m.endResumable(f, key);
+      return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    }
+    const entries: [number, number][] = [];
+    for (let i = 0; i < count; i++) {
+      // Rule 4 held: bits 63:52 are zero and bits 11:0 hold NUM_PAGES, which the address drops.
+      const hpa = root[2 * i + 1]! * 0x1_0000_0000 + ((root[2 * i]! & 0xffff_f000) >>> 0);
+      entries.push([hpa, i < 2 ? queuePages : 1]);
+    }
+    const obj = m.newObject("iommu", unit.name);
+    obj.state = "setting-up";
+    units(m).set(regBase, obj.id);
+    f.data = { obj, entries, rootHpa: d.fields.rootHpa } satisfies SetupData;
+  }
+  const data = f.data as SetupData;
+  while (f.progress < data.entries.length) {
+    const [hpa, pages] = data.entries[f.progress]!;
+    const bad = m.privatePageStatus(hpa, pages, REG.RDX, key);
+    if (bad !== null) {
+      for (const p of data.obj.pages) m.releasePage(p);
+      units(m).delete(regBase);
+      m.dropObject(data.obj.id);
+      m.endResumable(f, key);
+      return bad;
+    }
+    for (let i = 0; i < pages; i++) {
+      const pfn = hpa / 4096 + i;
+      m.claimPage(pfn, PT.IOMMU_MT, data.obj);
+      m.locks.set(pfn, key);
+      f.locked.push(pfn);
+    }
+    f.progress++;
+    c.units++;
+    if (f.progress < data.entries.length && m.interrupts.afterUnit()) return m.interrupted(c, [REG.RCX, REG.RDX]);
+  }
+  // The module initialises the queues and tables through its global KeyID.
+  for (const pfn of data.obj.pages) {
+    if (!m.writePrivate(pfn, c.cause)) {
+      m.endResumable(f, key);
+      return st(STATUS.TDX_SYS_SHUTDOWN);
+    }
+  }
+  data.obj.state = "live";
+  rootOf.set(data.obj, data.rootHpa);
+  m.endResumable(f, key);
+  c.regs.set(REG.RCX, u64FromNumber(data.obj.id));
+  return SUCCESS;
+});
+
+/**
+ * TDH.IOMMU.CLEAR: RCX = IOMMU id, RDX = the same root PA as at setup (else OPERAND_INVALID RDX, ledger
+ * `iommu-clear-root`). Pages return to PT_NDA one entry per unit of work, with the module's dirty lines
+ * still cached. Resumable with the original inputs.
+ */
+registerLeaf(LEAF["TDH.IOMMU.CLEAR"], (m, c) => {
+  const key = "iommu-clear";
+  const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
+  if (!("progress" in f)) return f;
+  if (f.progress > 0) return clearPages(m, c, f, key, f.data as ModuleObject);
+  const id = c.regs.hi(REG.RCX) === 0 ? c.regs.lo(REG.RCX) : -1;
+  const obj = m.objects.get(id);
+  if (obj === undefined || obj.kind !== "iommu" || obj.state !== "live") {
+    m.endResumable(f, key);
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  }
+  const d = m.decodeMt(c.regs.get(REG.RDX));
+  if (d.violation !== null || d.fields.rootHpa !== rootOf.get(obj)) {
+    m.endResumable(f, key);
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+  }
+  obj.state = "clearing";
+  f.data = obj;
+  return clearPages(m, c, f, key, obj);
+});
+
+function clearPages(m: TdxModule, c: CallContext, f: InFlight, key: string, obj: ModuleObject): U64 {
+  const pages = obj.pages;
+  while (f.progress < pages.length) {
+    m.releasePage(pages[f.progress]!);
+    f.progress++;
+    c.units++;
+    if (f.progress < pages.length && m.interrupts.afterUnit()) return m.interrupted(c, [REG.RCX, REG.RDX]);
+  }
+  for (const [base, oid] of units(m)) if (oid === obj.id) units(m).delete(base);
+  m.dropObject(obj.id);
+  m.endResumable(f, key);
+  return SUCCESS;
+}

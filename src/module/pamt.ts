@@ -1,0 +1,147 @@
+/**
+ * The module side: the PAMT, one { page type, owner } entry per 4 KiB page of every TDMR (03-module.md
+ * 3.2), kept in lazily created sections of 1024 pages so a 1 TiB platform costs nothing until pages
+ * change state.
+ *
+ * Reserved areas read as PT_RSVD and everything else starts PT_NDA (free). The page types of the
+ * extension pool, SPDM session metadata and IDE stream metadata are model-defined (numbers ≥ 32, ledger
+ * `model-page-types`), the others are the prototype source's.
+ */
+import type { TdmrSpec } from "../hw/platform.js";
+
+/** PAMT page types. */
+export const PT = Object.freeze({
+  NDA: 0,
+  RSVD: 1,
+  REG: 3,
+  TDR: 4,
+  TDCX: 5,
+  TDVPR: 6,
+  EPT: 8,
+  IOMMU_MT: 11,
+  /** Model-defined: extension memory pool page. */
+  EXT_POOL: 32,
+  /** Model-defined: SPDM session metadata page. */
+  SPDM_MT: 33,
+  /** Model-defined: IDE stream metadata page. */
+  IDE_MT: 34,
+});
+
+/** Name of a page type. */
+export function ptName(t: number): string {
+  for (const [n, v] of Object.entries(PT)) if (v === t) return `PT_${n}`;
+  return `PT_${t}`;
+}
+
+const SECTION = 1024;
+
+interface Section {
+  readonly type: Uint8Array;
+  readonly owner: Uint32Array;
+}
+
+interface TdmrPfns {
+  readonly start: number;
+  readonly end: number;
+  readonly reserved: readonly { start: number; end: number }[];
+}
+
+/** The PAMT over a platform's TDMRs. */
+export class Pamt {
+  private readonly tdmrs: readonly TdmrPfns[];
+  private readonly sections = new Map<number, Section>();
+  /** Pages not PT_NDA and not PT_RSVD (module-owned), for conservation checks. */
+  private ownedCount = 0;
+
+  constructor(tdmrs: readonly TdmrSpec[]) {
+    this.tdmrs = tdmrs.map((t) => ({
+      start: t.base / 4096,
+      end: (t.base + t.size) / 4096,
+      reserved: t.reserved.map((r) => ({ start: r.base / 4096, end: (r.base + r.size) / 4096 })),
+    }));
+  }
+
+  /** Index of the TDMR covering `pfn`, or −1. */
+  tdmrIndex(pfn: number): number {
+    for (let i = 0; i < this.tdmrs.length; i++) {
+      const t = this.tdmrs[i]!;
+      if (pfn >= t.start && pfn < t.end) return i;
+    }
+    return -1;
+  }
+
+  /** True when a TDMR covers `pfn`. */
+  inTdmr(pfn: number): boolean {
+    return this.tdmrIndex(pfn) >= 0;
+  }
+
+  private reservedByLayout(pfn: number): boolean {
+    for (const t of this.tdmrs) {
+      if (pfn < t.start || pfn >= t.end) continue;
+      for (const r of t.reserved) if (pfn >= r.start && pfn < r.end) return true;
+    }
+    return false;
+  }
+
+  private section(pfn: number, create: boolean): Section | undefined {
+    const key = Math.floor(pfn / SECTION);
+    let s = this.sections.get(key);
+    if (s === undefined && create) {
+      s = { type: new Uint8Array(SECTION), owner: new Uint32Array(SECTION) };
+      const base = key * SECTION;
+      for (let i = 0; i < SECTION; i++) if (this.reservedByLayout(base + i)) s.type[i] = PT.RSVD;
+      this.sections.set(key, s);
+    }
+    return s;
+  }
+
+  /** Page type of `pfn` (PT_NDA for untouched pages, PT_RSVD in reserved areas). Valid for pfn in a TDMR. */
+  type(pfn: number): number {
+    const s = this.section(pfn, false);
+    if (s === undefined) return this.reservedByLayout(pfn) ? PT.RSVD : PT.NDA;
+    return s.type[pfn % SECTION]!;
+  }
+
+  /** Owner object id of `pfn` (0: none). */
+  owner(pfn: number): number {
+    return this.section(pfn, false)?.owner[pfn % SECTION] ?? 0;
+  }
+
+  /** True when `pfn` is module-owned: in a TDMR and neither PT_NDA nor PT_RSVD. */
+  isPrivate(pfn: number): boolean {
+    const t = this.type(pfn);
+    return t !== PT.NDA && t !== PT.RSVD && this.inTdmr(pfn);
+  }
+
+  /** Sets a page's type and owner. Valid for pfn in a TDMR and not reserved. */
+  set(pfn: number, type: number, owner: number): void {
+    const s = this.section(pfn, true)!;
+    const i = pfn % SECTION;
+    const was = s.type[i]!;
+    const wasOwned = was !== PT.NDA && was !== PT.RSVD;
+    const isOwned = type !== PT.NDA && type !== PT.RSVD;
+    if (wasOwned !== isOwned) this.ownedCount += isOwned ? 1 : -1;
+    s.type[i] = type;
+    s.owner[i] = owner;
+  }
+
+  /** Number of module-owned pages. */
+  get ownedPages(): number {
+    return this.ownedCount;
+  }
+
+  /** Every module-owned page: [pfn, type, owner], in section order. */
+  *owned(): Iterable<[number, number, number]> {
+    for (const [key, s] of this.sections) {
+      for (let i = 0; i < SECTION; i++) {
+        const t = s.type[i]!;
+        if (t !== PT.NDA && t !== PT.RSVD) yield [key * SECTION + i, t, s.owner[i]!];
+      }
+    }
+  }
+
+  /** Number of sections allocated (memory the PAMT spends). */
+  get sectionCount(): number {
+    return this.sections.size;
+  }
+}
