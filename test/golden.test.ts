@@ -1,0 +1,47 @@
+/**
+ * Golden transcripts: every SEAMCALL of a bring-up and teardown, decoded, compared line by line with a
+ * committed file. A change to the model that alters them fails here until it is accepted on purpose
+ * with `npm run accept-golden`, which rewrites the files (review the diff before committing).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { extensionsBringUp } from "../src/host/flows/extensions.js";
+import { iommuClearAll, iommuSetupAll } from "../src/host/flows/iommu.js";
+import { checkConservation } from "../src/model/conservation.js";
+import { describeCall, formatCall } from "../src/model/describe-call.js";
+import { machine } from "./support/machine.js";
+
+const accept = process.env.UPDATE_GOLDEN === "1";
+
+function transcript(): string {
+  const m = machine({ interrupts: { kind: "every", k: 256 } });
+  const lines: string[] = [`# platform ${m.platform.name}, interrupts every 256 units`];
+  m.module.onCall = (r) => lines.push(formatCall(describeCall(r, m.platform.keyIds.shift)));
+  lines.push("## extensions bring-up");
+  const ext = extensionsBringUp(m.kernel);
+  lines.push(`## -> ok=${ext.ok} interrupts=${ext.interrupts}`, "## iommu setup");
+  const s = iommuSetupAll(m.kernel, m.platform.iommus);
+  lines.push(`## -> ok=${s.result.ok} ${JSON.stringify(s.result.details)}`, "## iommu teardown");
+  const c = iommuClearAll(m.kernel, s.setups);
+  const cons = checkConservation(m);
+  lines.push(`## -> ok=${c.ok}`, `## conservation ok=${cons.ok} ${JSON.stringify(cons.totals)}`, `## hazards ${m.cache.hazards.length}`);
+  return `${lines.join("\n")}\n`;
+}
+
+describe("golden transcript", () => {
+  it("bring-up and teardown on the default platform", () => {
+    const file = fileURLToPath(new URL("./golden/bringup-teardown.txt", import.meta.url));
+    const got = transcript();
+    if (accept) {
+      writeFileSync(file, got);
+      return;
+    }
+    expect(existsSync(file), "golden file missing: run npm run accept-golden").toBe(true);
+    const want = readFileSync(file, "utf8");
+    const gl = got.split("\n");
+    const wl = want.split("\n");
+    const firstDiff = gl.findIndex((l, i) => l !== wl[i]);
+    expect(firstDiff === -1 && gl.length === wl.length ? null : { line: firstDiff + 1, got: gl[firstDiff], want: wl[firstDiff] }).toBeNull();
+  });
+});
