@@ -4,11 +4,12 @@
  * and they are connected only by the SEAMCALL function and physical memory (STYLE.md 5); the cache is
  * hardware both sides go through.
  */
+
+import { createHostKernel, type HostKernel, type HostPolicy } from "./host/kernel.js";
+import { PageAllocator } from "./host/page-alloc.js";
 import { CacheModel } from "./hw/cache.js";
 import { PhysMem } from "./hw/physmem.js";
 import { defaultPlatform, hostReservedPfnRanges, type Platform, validatePlatform } from "./hw/platform.js";
-import { createHostKernel, type HostKernel, type HostPolicy } from "./host/kernel.js";
-import { PageAllocator } from "./host/page-alloc.js";
 import { type Behaviours, type InterruptPlan, TdxModule } from "./module/index.js";
 
 /** Options of {@link createMachine}. */

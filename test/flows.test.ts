@@ -44,7 +44,9 @@ describe("flows end to end", () => {
     expect(m.cache.hazards).toEqual([]);
     expect(m.module.reports).toEqual([]);
     const ext = m.module.callsByLeaf.get(LEAF["TDH.EXT.MEM.ADD"])!;
-    expect(ext - r.ext.interrupts + (m.module.callsByLeaf.get(LEAF["TDH.EXT.INIT"]) ?? 0)).toBeGreaterThanOrEqual(25);
+    expect(
+      ext - r.ext.interrupts + (m.module.callsByLeaf.get(LEAF["TDH.EXT.INIT"]) ?? 0),
+    ).toBeGreaterThanOrEqual(25);
     if (interrupts.kind === "none") {
       expect(ext).toBe(25);
       expect(r.ext.interrupts).toBe(0);
@@ -148,7 +150,9 @@ describe("wrong hosts, caught", () => {
     expect(m.module.reports[0]!.cause).toMatch(/TDH\.IOMMU\.SETUP/);
     const strict = machine({ policy: { staleRoot: true }, behaviours: { moduleOwnedSharedPage: "reject" } });
     extensionsBringUp(strict.kernel);
-    expect(iommuSetupAll(strict.kernel, strict.platform.iommus).result.failedStatus).toBe("TDX_OPERAND_INVALID(RDX)");
+    expect(iommuSetupAll(strict.kernel, strict.platform.iommus).result.failedStatus).toBe(
+      "TDX_OPERAND_INVALID(RDX)",
+    );
     expect(strict.module.reports).toEqual([]);
   });
 });
@@ -164,7 +168,14 @@ describe("fault injection, one at a time", () => {
   it("knows its injection points", () => {
     expect(allocPoints).toBeGreaterThan(4 * 18);
     expect(callsByLeaf.map(([l]) => l).sort()).toEqual(
-      [LEAF["TDH.SYS.RD"], LEAF["TDH.EXT.MEM.ADD"], LEAF["TDH.EXT.INIT"], LEAF["TDH.IOMMU.SETUP"], LEAF["TDH.IOMMU.CLEAR"], LEAF["TDH.PHYMEM.PAGE.WBINVD"]].sort(),
+      [
+        LEAF["TDH.SYS.RD"],
+        LEAF["TDH.EXT.MEM.ADD"],
+        LEAF["TDH.EXT.INIT"],
+        LEAF["TDH.IOMMU.SETUP"],
+        LEAF["TDH.IOMMU.CLEAR"],
+        LEAF["TDH.PHYMEM.PAGE.WBINVD"],
+      ].sort(),
     );
   });
 

@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isTdxpaError } from "../src/common/errors.js";
-import { HPA_ARRAY_T, HPA_LIST_INFO, IOMMU_MT, IOMMU_MT_ENTRY, LAYOUTS, LIST_ENTRY } from "../src/common/fields.js";
+import {
+  HPA_ARRAY_T,
+  HPA_LIST_INFO,
+  IOMMU_MT,
+  IOMMU_MT_ENTRY,
+  LAYOUTS,
+  LIST_ENTRY,
+} from "../src/common/fields.js";
 import {
   checkEntries,
   decodeHpaArray,
@@ -31,7 +38,8 @@ const oracle = {
   hpaArray: (hpa: number, count: number) => (BigInt(count - 1) << 55n) | BigInt(hpa),
   iommuMtEntry: (hpa: number, pages: number) => BigInt(hpa) | BigInt(pages === 1 ? 0 : pages),
   // Rule 1 for each operand layout: the reserved bit ranges must be zero.
-  hpaListInfoValid: (v: bigint) => bits(v, 2, 0) === 0n && bits(v, 54, 52) === 0n && bits(v, 11, 3) <= bits(v, 63, 55),
+  hpaListInfoValid: (v: bigint) =>
+    bits(v, 2, 0) === 0n && bits(v, 54, 52) === 0n && bits(v, 11, 3) <= bits(v, 63, 55),
   hpaArrayValid: (v: bigint) => bits(v, 11, 0) === 0n && bits(v, 54, 52) === 0n,
   iommuMtValid: (v: bigint) => bits(v, 11, 0) === 0n && bits(v, 63, 52) === 0n,
 };
@@ -60,7 +68,10 @@ describe("layouts are data that cover 64 bits exactly", () => {
       ["LAST_ENTRY", 55, 9],
     ]);
     expect(HPA_ARRAY_T.fields.find((f) => f.name === "SIZE")).toMatchObject({ lsb: 55, width: 9 });
-    expect(IOMMU_MT.fields.filter((f) => f.reserved).map((f) => f.name)).toEqual(["RESERVED_11_0", "RESERVED_63_52"]);
+    expect(IOMMU_MT.fields.filter((f) => f.reserved).map((f) => f.name)).toEqual([
+      "RESERVED_11_0",
+      "RESERVED_63_52",
+    ]);
     expect(IOMMU_MT_ENTRY.fields[0]).toMatchObject({ name: "NUM_PAGES", reserved: false });
     expect(LIST_ENTRY.fields[0]).toMatchObject({ reserved: true });
   });
@@ -80,7 +91,11 @@ describe("vectors", () => {
           count: (want.lastEntry as number) + 1,
           rootHpa: hex(want.rootHpa as string),
         });
-        const re = encodeHpaListInfo({ rootHpa: d.fields.rootHpa, count: d.fields.count, firstEntry: d.fields.firstEntry });
+        const re = encodeHpaListInfo({
+          rootHpa: d.fields.rootHpa,
+          count: d.fields.count,
+          firstEntry: d.fields.firstEntry,
+        });
         expect(re).toEqual({ lo, hi });
         break;
       }
@@ -139,14 +154,17 @@ describe("encoders match the bigint oracle", () => {
     fc.assert(
       fc.property(arbHpa, arbCount, fc.nat(511), (root, count, f) => {
         const first = f % count;
-        expect(B(encodeHpaListInfo({ rootHpa: root, count, firstEntry: first }))).toBe(oracle.hpaListInfo(root, count, first));
+        expect(B(encodeHpaListInfo({ rootHpa: root, count, firstEntry: first }))).toBe(
+          oracle.hpaListInfo(root, count, first),
+        );
       }),
     );
   });
   it("HPA_ARRAY_T and singleton", () => {
     fc.assert(
       fc.property(arbHpa, arbCount, (hpa, count) => {
-        const v = count === 1 ? encodeHpaArray({ count, pageHpa: hpa }) : encodeHpaArray({ count, rootHpa: hpa });
+        const v =
+          count === 1 ? encodeHpaArray({ count, pageHpa: hpa }) : encodeHpaArray({ count, rootHpa: hpa });
         expect(B(v)).toBe(oracle.hpaArray(hpa, count));
       }),
     );
@@ -196,7 +214,13 @@ describe("decoders agree with the oracle on any u64 and never throw", () => {
       fc.property(arbU64, (v) => {
         const d = decodeHpaListInfo(v.lo, v.hi);
         fc.pre(d.violation === null);
-        expect(encodeHpaListInfo({ rootHpa: d.fields.rootHpa, count: d.fields.count, firstEntry: d.fields.firstEntry })).toEqual(v);
+        expect(
+          encodeHpaListInfo({
+            rootHpa: d.fields.rootHpa,
+            count: d.fields.count,
+            firstEntry: d.fields.firstEntry,
+          }),
+        ).toEqual(v);
       }),
     );
   });
@@ -228,7 +252,9 @@ describe("rule order and details", () => {
     expect(hpaListInfoCursor(d)).toBe(0x100010);
     expect(B(r) & ((1n << 52n) - 8n)).toBe(0x100010n);
     const full = encodeHpaListInfo({ rootHpa: 0x100000, count: 512 });
-    expect(decodeHpaListInfo(withFirstEntry(full, 512).lo, withFirstEntry(full, 512).hi).fields.firstEntry).toBe(0);
+    expect(
+      decodeHpaListInfo(withFirstEntry(full, 512).lo, withFirstEntry(full, 512).hi).fields.firstEntry,
+    ).toBe(0);
   });
   it("IOMMU_MT entries by position: queue blocks carry NUM_PAGES, the rest 0", () => {
     const w = new Uint32Array(1024);
@@ -242,7 +268,11 @@ describe("rule order and details", () => {
     expect(checkEntries("iommu-mt", w, 0, 2, 2)).toBeNull();
     expect(checkEntries("iommu-mt", w, 0, 2, 4)).toMatchObject({ rule: "entry-num-pages", entry: 0 });
     put(2, encodeIommuMtEntry(0x30000000, 2));
-    expect(checkEntries("iommu-mt", w, 0, 2, 2)).toMatchObject({ rule: "entry-num-pages", entry: 2, bits: "11:0" });
+    expect(checkEntries("iommu-mt", w, 0, 2, 2)).toMatchObject({
+      rule: "entry-num-pages",
+      entry: 2,
+      bits: "11:0",
+    });
     put(1, { lo: 0x20001002, hi: 0 });
     expect(checkEntries("iommu-mt", w, 0, 2, 2)).toMatchObject({ rule: "entry-alignment", entry: 1 });
     // The same page as a list: NUM_PAGES bits are reserved there.
@@ -254,7 +284,7 @@ describe("rule order and details", () => {
 describe("HPA_LINKED_LIST", () => {
   const store = (pages: U64[][], hpas: number[]) => {
     const m = new Map<number, U64[]>();
-    pages.forEach((p, i) => m.set(hpas[i]!, p));
+    for (const [i, p] of pages.entries()) m.set(hpas[i]!, p);
     return (h: number, e: number) => m.get(h)?.[e] ?? { lo: 0xffffffff, hi: 0xffffffff };
   };
   it.each([0, 1, 510, 511, 512, 1022, 1023, 1100])("round trip of %i data pages", (n) => {
@@ -278,19 +308,39 @@ describe("HPA_LINKED_LIST", () => {
     loop[1]![511] = encodeListEntry(0x9000_0000);
     expect(readLinkedList(store(loop, lists), lists[0]!, 16).violation?.rule).toBe("list-cycle");
     pages[0]![3] = { lo: 0x1000_0001, hi: 0 };
-    expect(readLinkedList(store(pages, lists), lists[0]!, 16).violation).toMatchObject({ rule: "list-entry", entry: 3 });
+    expect(readLinkedList(store(pages, lists), lists[0]!, 16).violation).toMatchObject({
+      rule: "list-entry",
+      entry: 3,
+    });
   });
   it("refuses the wrong number of list pages", () => {
-    expect(() => layoutLinkedList([0x1000], Array.from({ length: 512 }, (_, i) => i * 4096))).toThrow(/exactly 2/);
+    expect(() =>
+      layoutLinkedList(
+        [0x1000],
+        Array.from({ length: 512 }, (_, i) => i * 4096),
+      ),
+    ).toThrow(/exactly 2/);
   });
 });
 
 describe("encoder refusals name the value and the range", () => {
   const cases: [string, () => unknown, RegExp][] = [
-    ["count 0", () => encodeHpaListInfo({ rootHpa: 0x1000, count: 0 }), /count: 0 is out of range; allowed 1\.\.512/],
+    [
+      "count 0",
+      () => encodeHpaListInfo({ rootHpa: 0x1000, count: 0 }),
+      /count: 0 is out of range; allowed 1\.\.512/,
+    ],
     ["count 513", () => encodeHpaListInfo({ rootHpa: 0x1000, count: 513 }), /513 .*1\.\.512/],
-    ["first past count", () => encodeHpaListInfo({ rootHpa: 0x1000, count: 3, firstEntry: 3 }), /first: 3 .*0\.\.2/],
-    ["unaligned root", () => encodeHpaListInfo({ rootHpa: 0x1001, count: 1 }), /root: 0x1001 .*4 KiB aligned/],
+    [
+      "first past count",
+      () => encodeHpaListInfo({ rootHpa: 0x1000, count: 3, firstEntry: 3 }),
+      /first: 3 .*0\.\.2/,
+    ],
+    [
+      "unaligned root",
+      () => encodeHpaListInfo({ rootHpa: 0x1001, count: 1 }),
+      /root: 0x1001 .*4 KiB aligned/,
+    ],
     ["root 2^52", () => encodeIommuMt(2 ** 52), /2\^52/],
     ["negative", () => encodeListEntry(-4096), /-4096/],
     ["NaN", () => encodeListEntry(Number.NaN), /NaN/],

@@ -25,7 +25,11 @@ function transcript(): string {
   lines.push(`## -> ok=${s.result.ok} ${JSON.stringify(s.result.details)}`, "## iommu teardown");
   const c = iommuClearAll(m.kernel, s.setups);
   const cons = checkConservation(m);
-  lines.push(`## -> ok=${c.ok}`, `## conservation ok=${cons.ok} ${JSON.stringify(cons.totals)}`, `## hazards ${m.cache.hazards.length}`);
+  lines.push(
+    `## -> ok=${c.ok}`,
+    `## conservation ok=${cons.ok} ${JSON.stringify(cons.totals)}`,
+    `## hazards ${m.cache.hazards.length}`,
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -42,6 +46,10 @@ describe("golden transcript", () => {
     const gl = got.split("\n");
     const wl = want.split("\n");
     const firstDiff = gl.findIndex((l, i) => l !== wl[i]);
-    expect(firstDiff === -1 && gl.length === wl.length ? null : { line: firstDiff + 1, got: gl[firstDiff], want: wl[firstDiff] }).toBeNull();
+    expect(
+      firstDiff === -1 && gl.length === wl.length
+        ? null
+        : { line: firstDiff + 1, got: gl[firstDiff], want: wl[firstDiff] },
+    ).toBeNull();
   });
 });

@@ -2,9 +2,21 @@
 import { describe, expect, it } from "vitest";
 import { encodeHpaListInfo, encodeIommuMt, encodeListEntry } from "../src/common/formats.js";
 import { parseU64, u64ToBigint } from "../src/common/u64.js";
-import { PT } from "../src/module/index.js";
 import { METADATA_FIELD_IDS } from "../src/hw/platform.js";
-import { call, hpa, iommuMt, listInfo, machine, pages, REG, rootWith, statusOf, units, want } from "./support/machine.js";
+import { PT } from "../src/module/index.js";
+import {
+  call,
+  hpa,
+  iommuMt,
+  listInfo,
+  machine,
+  pages,
+  REG,
+  rootWith,
+  statusOf,
+  units,
+  want,
+} from "./support/machine.js";
 
 const GiB = 2 ** 30;
 
@@ -24,7 +36,11 @@ describe("SEAMCALL entry (RAX)", () => {
 
   it("leaves registers the leaf does not write unchanged", () => {
     const m = machine();
-    const inputs = { [REG.RDX]: parseU64(METADATA_FIELD_IDS.IOMMU_MT_PAGE_COUNT), [REG.R9]: hpa(0x1234_5000), [REG.R14]: hpa(77) };
+    const inputs = {
+      [REG.RDX]: parseU64(METADATA_FIELD_IDS.IOMMU_MT_PAGE_COUNT),
+      [REG.R9]: hpa(0x1234_5000),
+      [REG.R14]: hpa(77),
+    };
     const r = call(m, "TDH.SYS.RD", inputs);
     expect(statusOf(r)).toBe("TDX_SUCCESS");
     expect(r.get(REG.R8)).toEqual({ lo: 16, hi: 0 });
@@ -38,7 +54,13 @@ describe("TDH.SYS.RD", () => {
   it("reads every configured field", () => {
     const m = machine();
     const md = m.platform.metadata;
-    const read = (id: string) => u64ToBigint(...(Object.values(call(m, "TDH.SYS.RD", { [REG.RDX]: parseU64(id) }).get(REG.R8)) as [number, number]));
+    const read = (id: string) =>
+      u64ToBigint(
+        ...(Object.values(call(m, "TDH.SYS.RD", { [REG.RDX]: parseU64(id) }).get(REG.R8)) as [
+          number,
+          number,
+        ]),
+      );
     expect(read(METADATA_FIELD_IDS.MEMORY_POOL_REQUIRED_PAGES)).toBe(BigInt(md.MEMORY_POOL_REQUIRED_PAGES));
     expect(read(METADATA_FIELD_IDS.EXT_REQUIRED)).toBe(1n);
     expect(read(METADATA_FIELD_IDS.SPDM_MT_PAGE_COUNT)).toBe(BigInt(md.SPDM_MT_PAGE_COUNT));
@@ -48,7 +70,9 @@ describe("TDH.SYS.RD", () => {
   });
   it("unknown field → METADATA_FIELD_NOT_READABLE(RDX)", () => {
     const m = machine();
-    expect(statusOf(call(m, "TDH.SYS.RD", { [REG.RDX]: parseU64("0x3100000200000001") }))).toBe(want("TDX_METADATA_FIELD_NOT_READABLE", "RDX"));
+    expect(statusOf(call(m, "TDH.SYS.RD", { [REG.RDX]: parseU64("0x3100000200000001") }))).toBe(
+      want("TDX_METADATA_FIELD_NOT_READABLE", "RDX"),
+    );
   });
 });
 
@@ -56,12 +80,22 @@ describe("TDH.EXT.MEM.ADD", () => {
   it("adds pages, writes FIRST_ENTRY back (wrapping 512 to 0) and marks them PT_EXT_POOL", () => {
     const m = machine();
     const ps = pages(m, 3);
-    const r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, ps.map((p) => p.hpa)) });
+    const r = call(m, "TDH.EXT.MEM.ADD", {
+      [REG.RCX]: listInfo(
+        m,
+        ps.map((p) => p.hpa),
+      ),
+    });
     expect(statusOf(r)).toBe("TDX_SUCCESS");
     expect((r.lo(REG.RCX) >>> 3) & 0x1ff).toBe(3);
     for (const p of ps) expect(m.module.pamt.type(p.pfn)).toBe(PT.EXT_POOL);
     const full = pages(m, 512);
-    const r2 = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, full.map((p) => p.hpa)) });
+    const r2 = call(m, "TDH.EXT.MEM.ADD", {
+      [REG.RCX]: listInfo(
+        m,
+        full.map((p) => p.hpa),
+      ),
+    });
     expect(statusOf(r2)).toBe("TDX_SUCCESS");
     expect((r2.lo(REG.RCX) >>> 3) & 0x1ff).toBe(0);
     expect(m.module.ext.poolPages).toBe(515);
@@ -70,7 +104,12 @@ describe("TDH.EXT.MEM.ADD", () => {
   it("interrupted: returns FIRST_ENTRY of the next entry; re-issue as returned finishes", () => {
     const m = machine({ interrupts: { kind: "every", k: 2 } });
     const ps = pages(m, 5);
-    const r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, ps.map((p) => p.hpa)) });
+    const r = call(m, "TDH.EXT.MEM.ADD", {
+      [REG.RCX]: listInfo(
+        m,
+        ps.map((p) => p.hpa),
+      ),
+    });
     expect(statusOf(r)).toBe("TDX_INTERRUPTED_RESUMABLE");
     expect((r.lo(REG.RCX) >>> 3) & 0x1ff).toBe(2);
     const r2 = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: r.get(REG.RCX) });
@@ -83,20 +122,48 @@ describe("TDH.EXT.MEM.ADD", () => {
   it("re-issue with the original operand re-adds page 0 → PAGE_METADATA_INCORRECT(RCX)", () => {
     const m = machine({ interrupts: { kind: "every", k: 2 } });
     const ps = pages(m, 5);
-    const op = listInfo(m, ps.map((p) => p.hpa));
+    const op = listInfo(
+      m,
+      ps.map((p) => p.hpa),
+    );
     expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: op }))).toBe("TDX_INTERRUPTED_RESUMABLE");
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: op }))).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RCX"));
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: op }))).toBe(
+      want("TDX_PAGE_METADATA_INCORRECT", "RCX"),
+    );
   });
 
   const operandCases: [string, (m: ReturnType<typeof machine>) => ReturnType<typeof listInfo>][] = [
-    ["reserved bits 2:0", (m) => ({ ...listInfo(m, [pages(m, 1)[0]!.hpa]), lo: listInfo(m, [pages(m, 1)[0]!.hpa]).lo | 1 })],
-    ["FIRST > LAST", (m) => encodeHpaListInfo({ rootHpa: rootWith(m, []), count: 3, firstEntry: 2 }) && { lo: (rootWith(m, []) | (5 << 3)) >>> 0, hi: 0x0100_0000 }],
-    ["root with a private KeyID", (m) => encodeHpaListInfo({ rootHpa: rootWith(m, []) + 48 * 2 ** 46, count: 1 })],
-    ["root inside the module's range", (m) => encodeHpaListInfo({ rootHpa: m.platform.moduleRange.base, count: 1 })],
-    ["entry with bits 11:0 set", (m) => encodeHpaListInfo({ rootHpa: rootWith(m, [{ lo: pages(m, 1)[0]!.hpa + 2, hi: 0 }]), count: 1 })],
-    ["entry with bits 63:52 set", (m) => encodeHpaListInfo({ rootHpa: rootWith(m, [{ lo: pages(m, 1)[0]!.hpa, hi: 0x0010_0000 }]), count: 1 })],
+    [
+      "reserved bits 2:0",
+      (m) => ({ ...listInfo(m, [pages(m, 1)[0]!.hpa]), lo: listInfo(m, [pages(m, 1)[0]!.hpa]).lo | 1 }),
+    ],
+    [
+      "FIRST > LAST",
+      (m) =>
+        encodeHpaListInfo({ rootHpa: rootWith(m, []), count: 3, firstEntry: 2 }) && {
+          lo: (rootWith(m, []) | (5 << 3)) >>> 0,
+          hi: 0x0100_0000,
+        },
+    ],
+    [
+      "root with a private KeyID",
+      (m) => encodeHpaListInfo({ rootHpa: rootWith(m, []) + 48 * 2 ** 46, count: 1 }),
+    ],
+    [
+      "root inside the module's range",
+      (m) => encodeHpaListInfo({ rootHpa: m.platform.moduleRange.base, count: 1 }),
+    ],
+    [
+      "entry with bits 11:0 set",
+      (m) => encodeHpaListInfo({ rootHpa: rootWith(m, [{ lo: pages(m, 1)[0]!.hpa + 2, hi: 0 }]), count: 1 }),
+    ],
+    [
+      "entry with bits 63:52 set",
+      (m) =>
+        encodeHpaListInfo({ rootHpa: rootWith(m, [{ lo: pages(m, 1)[0]!.hpa, hi: 0x0010_0000 }]), count: 1 }),
+    ],
     ["entry with a private KeyID", (m) => listInfo(m, [pages(m, 1)[0]!.hpa + 48 * 2 ** 46])],
-    ["root outside memory (reads all ones)", (m) => encodeHpaListInfo({ rootHpa: 3 * GiB, count: 1 })],
+    ["root outside memory (reads all ones)", () => encodeHpaListInfo({ rootHpa: 3 * GiB, count: 1 })],
   ];
   it.each(operandCases)("%s → OPERAND_INVALID(RCX)", (_n, make) => {
     const m = machine();
@@ -126,7 +193,9 @@ describe("TDH.EXT.MEM.ADD", () => {
   it("reserved-area page (PT_RSVD) and a page given twice → PAGE_METADATA_INCORRECT(RCX)", () => {
     const m = machine();
     const rsvd = m.platform.tdmrs[1]!.reserved[0]!.base;
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [rsvd]) }))).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RCX"));
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [rsvd]) }))).toBe(
+      want("TDX_PAGE_METADATA_INCORRECT", "RCX"),
+    );
     const p = pages(m, 1)[0]!;
     const r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [p.hpa, p.hpa]) });
     expect(statusOf(r)).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RCX"));
@@ -138,13 +207,23 @@ describe("TDH.EXT.MEM.ADD", () => {
     const mt = iommuMt(m);
     const r = call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand });
     expect(statusOf(r)).toBe("TDX_INTERRUPTED_RESUMABLE");
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.singles[0]!.hpa]) }))).toBe(want("TDX_OPERAND_BUSY", "RCX"));
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.singles[0]!.hpa]) }))).toBe(
+      want("TDX_OPERAND_BUSY", "RCX"),
+    );
   });
 
   it("pool full → TDX_EXT_MEMORY_POOL_FULL, success-class, remaining pages left with the host", () => {
-    const m = machine({}, { ...machine().platform, metadata: { ...machine().platform.metadata, MEMORY_POOL_REQUIRED_PAGES: 2 } });
+    const m = machine(
+      {},
+      { ...machine().platform, metadata: { ...machine().platform.metadata, MEMORY_POOL_REQUIRED_PAGES: 2 } },
+    );
     const ps = pages(m, 4);
-    const r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, ps.map((p) => p.hpa)) });
+    const r = call(m, "TDH.EXT.MEM.ADD", {
+      [REG.RCX]: listInfo(
+        m,
+        ps.map((p) => p.hpa),
+      ),
+    });
     expect(statusOf(r)).toBe("TDX_EXT_MEMORY_POOL_FULL");
     expect(r.hi(REG.RAX) >>> 31).toBe(0);
     expect((r.lo(REG.RCX) >>> 3) & 0x1ff).toBe(2);
@@ -155,7 +234,10 @@ describe("TDH.EXT.MEM.ADD", () => {
 describe("TDH.EXT.INIT", () => {
   const small = () => {
     const base = machine().platform;
-    return machine({ interrupts: { kind: "every", k: 4 } }, { ...base, metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: 10 } });
+    return machine(
+      { interrupts: { kind: "every", k: 4 } },
+      { ...base, metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: 10 } },
+    );
   };
   it("before the pool is full → OP_STATE_INCORRECT", () => {
     const m = small();
@@ -164,12 +246,20 @@ describe("TDH.EXT.INIT", () => {
   it("interrupted, resumed with the original inputs, then refuses a second INIT", () => {
     const m = small();
     const ps = pages(m, 10);
-    let r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, ps.map((p) => p.hpa)) });
-    while (statusOf(r) === "TDX_INTERRUPTED_RESUMABLE") r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: r.get(REG.RCX) });
+    let r = call(m, "TDH.EXT.MEM.ADD", {
+      [REG.RCX]: listInfo(
+        m,
+        ps.map((p) => p.hpa),
+      ),
+    });
+    while (statusOf(r) === "TDX_INTERRUPTED_RESUMABLE")
+      r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: r.get(REG.RCX) });
     expect(statusOf(r)).toBe("TDX_SUCCESS");
     expect(statusOf(call(m, "TDH.EXT.INIT"))).toBe("TDX_INTERRUPTED_RESUMABLE");
     // Another extension call while INIT is in flight: the queue has depth 1.
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [pages(m, 1)[0]!.hpa]) }))).toBe(want("TDX_OPERAND_BUSY"));
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [pages(m, 1)[0]!.hpa]) }))).toBe(
+      want("TDX_OPERAND_BUSY"),
+    );
     expect(statusOf(call(m, "TDH.EXT.INIT"))).toBe("TDX_INTERRUPTED_RESUMABLE");
     expect(statusOf(call(m, "TDH.EXT.INIT"))).toBe("TDX_SUCCESS");
     expect(m.module.ext.initialized).toBe(true);
@@ -185,15 +275,28 @@ describe("TDH.IOMMU.SETUP / CLEAR", () => {
     const r = call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand });
     expect(statusOf(r)).toBe("TDX_SUCCESS");
     const id = r.get(REG.RCX);
-    const all = [mt.blocks[0]!.pfn, mt.blocks[0]!.pfn + 1, mt.blocks[1]!.pfn + 1, ...mt.singles.map((p) => p.pfn)];
+    const all = [
+      mt.blocks[0]!.pfn,
+      mt.blocks[0]!.pfn + 1,
+      mt.blocks[1]!.pfn + 1,
+      ...mt.singles.map((p) => p.pfn),
+    ];
     for (const pfn of all) expect(m.module.pamt.type(pfn)).toBe(PT.IOMMU_MT);
     expect(m.module.pamt.owner(mt.singles[0]!.pfn)).toBe(id.lo);
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: iommuMt(m).operand }))).toBe(
-      want("TDX_OP_STATE_INCORRECT", "RCX"),
+    expect(
+      statusOf(
+        call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: iommuMt(m).operand }),
+      ),
+    ).toBe(want("TDX_OP_STATE_INCORRECT", "RCX"));
+    expect(
+      statusOf(call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: id, [REG.RDX]: encodeIommuMt(mt.rootHpa + 4096) })),
+    ).toBe(want("TDX_OPERAND_INVALID", "RDX"));
+    expect(
+      statusOf(call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: { lo: 999, hi: 0 }, [REG.RDX]: mt.operand })),
+    ).toBe(want("TDX_OPERAND_INVALID", "RCX"));
+    expect(statusOf(call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: id, [REG.RDX]: mt.operand }))).toBe(
+      "TDX_SUCCESS",
     );
-    expect(statusOf(call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: id, [REG.RDX]: encodeIommuMt(mt.rootHpa + 4096) }))).toBe(want("TDX_OPERAND_INVALID", "RDX"));
-    expect(statusOf(call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: { lo: 999, hi: 0 }, [REG.RDX]: mt.operand }))).toBe(want("TDX_OPERAND_INVALID", "RCX"));
-    expect(statusOf(call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: id, [REG.RDX]: mt.operand }))).toBe("TDX_SUCCESS");
     for (const pfn of all) {
       expect(m.module.pamt.type(pfn)).toBe(PT.NDA);
       expect(m.cache.dirtyKeyIds(pfn)).toEqual([m.platform.keyIds.global]);
@@ -203,20 +306,37 @@ describe("TDH.IOMMU.SETUP / CLEAR", () => {
   it("unknown unit and non-TDX-capable unit → OPERAND_INVALID(RCX)", () => {
     const m = machine();
     const mt = iommuMt(m);
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(0xfee0_0000), [REG.RDX]: mt.operand }))).toBe(want("TDX_OPERAND_INVALID", "RCX"));
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).incapable), [REG.RDX]: mt.operand }))).toBe(want("TDX_OPERAND_INVALID", "RCX"));
+    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(0xfee0_0000), [REG.RDX]: mt.operand }))).toBe(
+      want("TDX_OPERAND_INVALID", "RCX"),
+    );
+    expect(
+      statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).incapable), [REG.RDX]: mt.operand })),
+    ).toBe(want("TDX_OPERAND_INVALID", "RCX"));
   });
 
   it("bad operand, wrong NUM_PAGES, a used page → RDX statuses; pages rolled back", () => {
     const m = machine();
     const u = hpa(units(m).capable);
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: u, [REG.RDX]: { lo: 0x1001, hi: 0 } }))).toBe(want("TDX_OPERAND_INVALID", "RDX"));
+    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: u, [REG.RDX]: { lo: 0x1001, hi: 0 } }))).toBe(
+      want("TDX_OPERAND_INVALID", "RDX"),
+    );
     const flat = pages(m, 18);
-    const wrongNum = encodeIommuMt(rootWith(m, flat.map((p) => encodeListEntry(p.hpa))));
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: u, [REG.RDX]: wrongNum }))).toBe(want("TDX_OPERAND_INVALID", "RDX"));
+    const wrongNum = encodeIommuMt(
+      rootWith(
+        m,
+        flat.map((p) => encodeListEntry(p.hpa)),
+      ),
+    );
+    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: u, [REG.RDX]: wrongNum }))).toBe(
+      want("TDX_OPERAND_INVALID", "RDX"),
+    );
     const mt = iommuMt(m);
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.singles[5]!.hpa]) }))).toBe("TDX_SUCCESS");
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: u, [REG.RDX]: mt.operand }))).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RDX"));
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.singles[5]!.hpa]) }))).toBe(
+      "TDX_SUCCESS",
+    );
+    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: u, [REG.RDX]: mt.operand }))).toBe(
+      want("TDX_PAGE_METADATA_INCORRECT", "RDX"),
+    );
     expect(m.module.pamt.type(mt.singles[0]!.pfn)).toBe(PT.NDA);
     expect(m.module.pamt.type(mt.blocks[0]!.pfn)).toBe(PT.NDA);
   });
@@ -228,7 +348,9 @@ describe("TDH.IOMMU.SETUP / CLEAR", () => {
     const r = call(m, "TDH.IOMMU.SETUP", inputs);
     expect(statusOf(r)).toBe("TDX_INTERRUPTED_RESUMABLE");
     expect(r.get(REG.RDX)).not.toEqual(mt.operand);
-    expect(statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: inputs[REG.RCX], [REG.RDX]: r.get(REG.RDX) }))).toBe(want("TDX_INVALID_RESUMPTION"));
+    expect(
+      statusOf(call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: inputs[REG.RCX], [REG.RDX]: r.get(REG.RDX) })),
+    ).toBe(want("TDX_INVALID_RESUMPTION"));
     let s = "";
     for (let i = 0; i < 10 && s !== "TDX_SUCCESS"; i++) s = statusOf(call(m, "TDH.IOMMU.SETUP", inputs));
     expect(s).toBe("TDX_SUCCESS");
@@ -241,14 +363,24 @@ describe("TDH.PHYMEM.PAGE.WBINVD / RDMD", () => {
     const p = pages(m, 1)[0]!;
     const g = m.platform.keyIds.global;
     m.cache.moduleWrite(p.pfn, g);
-    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(p.hpa) }))).toBe(want("TDX_OPERAND_INVALID", "RCX"));
-    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(p.hpa + 1) }))).toBe(want("TDX_OPERAND_INVALID", "RCX"));
-    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(600 * GiB + g * 2 ** 46) }))).toBe(want("TDX_OPERAND_ADDR_RANGE_ERROR", "RCX"));
-    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(p.hpa + g * 2 ** 46) }))).toBe("TDX_SUCCESS");
+    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(p.hpa) }))).toBe(
+      want("TDX_OPERAND_INVALID", "RCX"),
+    );
+    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(p.hpa + 1) }))).toBe(
+      want("TDX_OPERAND_INVALID", "RCX"),
+    );
+    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(600 * GiB + g * 2 ** 46) }))).toBe(
+      want("TDX_OPERAND_ADDR_RANGE_ERROR", "RCX"),
+    );
+    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(p.hpa + g * 2 ** 46) }))).toBe(
+      "TDX_SUCCESS",
+    );
     expect(m.cache.dirtyKeyIds(p.pfn)).toEqual([]);
     const q = pages(m, 1)[0]!;
     call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [q.hpa]) });
-    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(q.hpa + g * 2 ** 46) }))).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RCX"));
+    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpa(q.hpa + g * 2 ** 46) }))).toBe(
+      want("TDX_PAGE_METADATA_INCORRECT", "RCX"),
+    );
   });
   it("RDMD reports type and owner; outside TDMRs → ADDR_RANGE_ERROR(RCX)", () => {
     const m = machine();
@@ -258,8 +390,12 @@ describe("TDH.PHYMEM.PAGE.WBINVD / RDMD", () => {
     expect(statusOf(r)).toBe("TDX_SUCCESS");
     expect(r.lo(REG.RCX)).toBe(PT.EXT_POOL);
     expect(r.lo(REG.RDX)).toBe(m.module.ext.poolObject);
-    expect(call(m, "TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: hpa(m.platform.tdmrs[1]!.reserved[0]!.base) }).lo(REG.RCX)).toBe(PT.RSVD);
-    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: hpa(600 * GiB) }))).toBe(want("TDX_OPERAND_ADDR_RANGE_ERROR", "RCX"));
+    expect(
+      call(m, "TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: hpa(m.platform.tdmrs[1]!.reserved[0]!.base) }).lo(REG.RCX),
+    ).toBe(PT.RSVD);
+    expect(statusOf(call(m, "TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: hpa(600 * GiB) }))).toBe(
+      want("TDX_OPERAND_ADDR_RANGE_ERROR", "RCX"),
+    );
   });
 });
 
@@ -268,8 +404,12 @@ describe("forced statuses", () => {
     const m = machine();
     m.module.forceStatus({ leaf: 61, nth: 2, status: { lo: 0, hi: 0xc000_0202 } });
     const ps = pages(m, 2);
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [ps[0]!.hpa]) }))).toBe("TDX_SUCCESS");
-    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [ps[1]!.hpa]) }))).toBe("0xc000020200000000");
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [ps[0]!.hpa]) }))).toBe(
+      "TDX_SUCCESS",
+    );
+    expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [ps[1]!.hpa]) }))).toBe(
+      "0xc000020200000000",
+    );
     expect(m.module.pamt.type(ps[1]!.pfn)).toBe(PT.NDA);
   });
 });

@@ -3,15 +3,20 @@
  * the SEAMCALL interface (the only place the double is used: descriptor tests need no module).
  */
 import { describe, expect, it } from "vitest";
-import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, decodeIommuMtEntry, decodeListEntry } from "../src/common/formats.js";
 import { isTdxpaError } from "../src/common/errors.js";
-import { Regs } from "../src/common/seamcall.js";
+import {
+  decodeHpaArray,
+  decodeHpaListInfo,
+  decodeIommuMt,
+  decodeIommuMtEntry,
+  decodeListEntry,
+} from "../src/common/formats.js";
+import type { Regs } from "../src/common/seamcall.js";
 import { LEAF, REG } from "../src/common/status.js";
 import { low52 } from "../src/common/u64.js";
-import { PhysMem } from "../src/hw/physmem.js";
 import { createHostKernel, type HostKernel } from "../src/host/kernel.js";
-import { PageAllocator } from "../src/host/page-alloc.js";
 import { Page } from "../src/host/page.js";
+import { PageAllocator } from "../src/host/page-alloc.js";
 import {
   forEachChunk,
   ROOT_TAG,
@@ -20,6 +25,7 @@ import {
   tdxPageArrayDestroy,
   tdxPageArrayRepopulate,
 } from "../src/host/page-array.js";
+import { PhysMem } from "../src/hw/physmem.js";
 
 /** A host with 1 GiB of memory and a SEAMCALL double that records calls and answers per `answer`. */
 function host(answer: (r: Regs) => { lo: number; hi: number } = () => ({ lo: 0, hi: 0 })) {
@@ -50,11 +56,17 @@ describe("create", () => {
     const e = entries(k, a);
     for (let i = 0; i < 512; i++) {
       if (i < n) {
-        expect(decodeListEntry(e[i]!.lo, e[i]!.hi, i)).toEqual({ fields: { hpa: ps[i]!.hpa, numPages: 0 }, violation: null });
+        expect(decodeListEntry(e[i]!.lo, e[i]!.hi, i)).toEqual({
+          fields: { hpa: ps[i]!.hpa, numPages: 0 },
+          violation: null,
+        });
       } else expect(e[i]).toEqual({ lo: 0, hi: 0 });
     }
     const li = a.toHpaListInfo();
-    expect(decodeHpaListInfo(li.lo, li.hi)).toEqual({ fields: { firstEntry: 0, lastEntry: n - 1, count: n, rootHpa: a.rootHpa }, violation: null });
+    expect(decodeHpaListInfo(li.lo, li.hi)).toEqual({
+      fields: { firstEntry: 0, lastEntry: n - 1, count: n, rootHpa: a.rootHpa },
+      violation: null,
+    });
     const arr = decodeHpaArray(a.toHpaArray().lo, a.toHpaArray().hi).fields;
     if (n === 1) {
       expect(arr).toEqual({ count: 1, singleton: true, rootHpa: null, pageHpa: ps[0]!.hpa });
@@ -81,13 +93,41 @@ describe("create", () => {
   });
 
   const refusals: [string, (k: HostKernel) => unknown, RegExp][] = [
-    ["0 pages", (k) => tdxPageArrayCreate(k, order0(k, 1), 0), /nr_pages: 0 is out of range; allowed 1\.\.512/],
-    ["513 pages", (k) => tdxPageArrayCreate(k, order0(k, 513), 513), /nr_pages: 513 is out of range; allowed 1\.\.512 \(one root page holds 512 entries\)/],
-    ["no pointer array", (k) => tdxPageArrayCreate(k, null as unknown as Page[], 1), /pages: expected an array of 1 pages, got null/],
-    ["array shorter than nr_pages", (k) => tdxPageArrayCreate(k, order0(k, 2), 3), /pages\.length: 2 is out of range/],
-    ["a missing page", (k) => tdxPageArrayCreate(k, [order0(k, 1)[0]!, undefined as unknown as Page], 2), /pages\[1\]: expected a page, got undefined/],
-    ["a free page", (k) => tdxPageArrayCreate(k, [new Page(k.alloc, k.alloc.pfnToPage(0x100100).pfn)], 1), /is free: the caller must allocate/],
-    ["another host's page", (k) => tdxPageArrayCreate(k, [host().k.alloc.allocPage()!], 1), /a page of this host's allocator/],
+    [
+      "0 pages",
+      (k) => tdxPageArrayCreate(k, order0(k, 1), 0),
+      /nr_pages: 0 is out of range; allowed 1\.\.512/,
+    ],
+    [
+      "513 pages",
+      (k) => tdxPageArrayCreate(k, order0(k, 513), 513),
+      /nr_pages: 513 is out of range; allowed 1\.\.512 \(one root page holds 512 entries\)/,
+    ],
+    [
+      "no pointer array",
+      (k) => tdxPageArrayCreate(k, null as unknown as Page[], 1),
+      /pages: expected an array of 1 pages, got null/,
+    ],
+    [
+      "array shorter than nr_pages",
+      (k) => tdxPageArrayCreate(k, order0(k, 2), 3),
+      /pages\.length: 2 is out of range/,
+    ],
+    [
+      "a missing page",
+      (k) => tdxPageArrayCreate(k, [order0(k, 1)[0]!, undefined as unknown as Page], 2),
+      /pages\[1\]: expected a page, got undefined/,
+    ],
+    [
+      "a free page",
+      (k) => tdxPageArrayCreate(k, [new Page(k.alloc, k.alloc.pfnToPage(0x100100).pfn)], 1),
+      /is free: the caller must allocate/,
+    ],
+    [
+      "another host's page",
+      (k) => tdxPageArrayCreate(k, [host().k.alloc.allocPage()!], 1),
+      /a page of this host's allocator/,
+    ],
     ["NaN pages", (k) => tdxPageArrayCreate(k, order0(k, 1), Number.NaN), /NaN/],
     ["fractional", (k) => tdxPageArrayCreate(k, order0(k, 2), 1.5), /1\.5/],
   ];
@@ -166,7 +206,12 @@ describe("destroy", () => {
     a.markFlushOnFree();
     expect(tdxPageArrayDestroy(k, a)).toEqual({ writeBacks: 4, failedPfns: [] });
     const key = 48 * 2 ** 46;
-    expect(calls).toEqual([q.pfn, q.pfn + 1, ps[1]!.pfn, ps[2]!.pfn].map((pfn) => ({ leaf: LEAF["TDH.PHYMEM.PAGE.WBINVD"], rcx: pfn * 4096 + key })));
+    expect(calls).toEqual(
+      [q.pfn, q.pfn + 1, ps[1]!.pfn, ps[2]!.pfn].map((pfn) => ({
+        leaf: LEAF["TDH.PHYMEM.PAGE.WBINVD"],
+        rcx: pfn * 4096 + key,
+      })),
+    );
   });
   it("head-page-only mode (the 2026-04-16 diff) misses the tail of a block", () => {
     const { k, calls } = host();

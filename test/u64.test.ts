@@ -59,7 +59,9 @@ describe("u64 halves", () => {
   });
 
   it("parses hex and decimal exactly, including 2^64-1", () => {
-    expect(u64ToHex(...Object.values(parseU64("18446744073709551615")) as [number, number])).toBe("0xffffffffffffffff");
+    expect(u64ToHex(...(Object.values(parseU64("18446744073709551615")) as [number, number]))).toBe(
+      "0xffffffffffffffff",
+    );
     const v = parseU64("0xFF80_0000_1234_5000");
     expect(u64ToHex(v.lo, v.hi)).toBe("0xff80000012345000");
     expect(parseU64(" 4096 ")).toEqual({ lo: 4096, hi: 0 });

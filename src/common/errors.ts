@@ -59,7 +59,10 @@ export function describeValue(v: unknown): string {
 
 /** `NAME: VALUE is out of range; allowed RANGE`. */
 export function rangeError(name: string, value: unknown, allowed: string): TdxpaError {
-  return new TdxpaError("out-of-range", `${name}: ${describeValue(value)} is out of range; allowed ${allowed}`);
+  return new TdxpaError(
+    "out-of-range",
+    `${name}: ${describeValue(value)} is out of range; allowed ${allowed}`,
+  );
 }
 
 /** {@link rangeError} with the value already rendered (e.g. an address in hex): not quoted. */

@@ -20,8 +20,10 @@ export interface Layout {
   readonly fields: readonly Field[];
 }
 
-const f = (name: string, lsb: number, width: number, reserved = false): Field => Object.freeze({ name, lsb, width, reserved });
-const layout = (name: string, fields: Field[]): Layout => Object.freeze({ name, fields: Object.freeze(fields) });
+const f = (name: string, lsb: number, width: number, reserved = false): Field =>
+  Object.freeze({ name, lsb, width, reserved });
+const layout = (name: string, fields: Field[]): Layout =>
+  Object.freeze({ name, fields: Object.freeze(fields) });
 
 /** HPA_LIST_INFO operand (01-formats.md 1.1). */
 export const HPA_LIST_INFO = layout("HPA_LIST_INFO", [

@@ -21,7 +21,17 @@ import {
   LIST_ENTRY,
   readField,
 } from "./fields.js";
-import { bitRangeText, HPA_LIMIT, hpaHi, hpaLo, isPowerOfTwo, PAGE_SIZE, setBits, type U64, U64_ONES } from "./u64.js";
+import {
+  bitRangeText,
+  HPA_LIMIT,
+  hpaHi,
+  hpaLo,
+  isPowerOfTwo,
+  PAGE_SIZE,
+  setBits,
+  type U64,
+  U64_ONES,
+} from "./u64.js";
 
 /** Most entries one root page holds, and so most pages one operand names (01-formats.md 1.1). */
 export const MAX_ENTRIES = 512;
@@ -74,7 +84,13 @@ function violation(rule: Rule, message: string, extra: { entry?: number; field?:
 }
 
 /** Rule 1 (an operand) or the reserved part of rule 4 (an entry, at index `entry` when its position is known). */
-function reservedViolation(lo: number, hi: number, l: Layout, isEntry = false, entry?: number): Violation | null {
+function reservedViolation(
+  lo: number,
+  hi: number,
+  l: Layout,
+  isEntry = false,
+  entry?: number,
+): Violation | null {
   const fld = firstReservedSet(lo, hi, l);
   if (fld === null) return null;
   const where = entry === undefined ? l.name : `${l.name} ${entry}`;
@@ -94,7 +110,9 @@ export type SharedPageCheck = (hpa: number) => string | null;
 
 function rootViolation(name: string, hpa: number, check?: SharedPageCheck): Violation | null {
   const why = check?.(hpa) ?? null;
-  return why === null ? null : violation("root-not-shared", `${name}: root page 0x${hpa.toString(16)} ${why}`);
+  return why === null
+    ? null
+    : violation("root-not-shared", `${name}: root page 0x${hpa.toString(16)} ${why}`);
 }
 
 const PFN_LIST = fieldOf(HPA_LIST_INFO, "PFN");
@@ -110,9 +128,16 @@ const NUM_PAGES = fieldOf(IOMMU_MT_ENTRY, "NUM_PAGES");
 // Argument checks for encoders.
 
 function checkHpa(name: string, hpa: unknown): number {
-  if (typeof hpa !== "number" || !Number.isInteger(hpa) || hpa < 0 || hpa >= HPA_LIMIT || hpa % PAGE_SIZE !== 0) {
+  if (
+    typeof hpa !== "number" ||
+    !Number.isInteger(hpa) ||
+    hpa < 0 ||
+    hpa >= HPA_LIMIT ||
+    hpa % PAGE_SIZE !== 0
+  ) {
     const allowed = "a 4 KiB aligned address in 0..2^52-4096";
-    if (typeof hpa === "number" && Number.isSafeInteger(hpa) && hpa >= 0) throw rangeErrorShown(name, `0x${hpa.toString(16)}`, allowed);
+    if (typeof hpa === "number" && Number.isSafeInteger(hpa) && hpa >= 0)
+      throw rangeErrorShown(name, `0x${hpa.toString(16)}`, allowed);
     throw rangeError(name, hpa, allowed);
   }
   return hpa;
@@ -206,10 +231,16 @@ export function encodeHpaArray(a: { count: number; rootHpa?: number; pageHpa?: n
   const count = checkCount("hpa-array.count", a.count);
   let hpa: number;
   if (count === 1) {
-    if (a.pageHpa === undefined) throw rangeError("hpa-array.page", a.rootHpa === undefined ? undefined : "a root", "the one page's HPA: count 1 is singleton mode");
+    if (a.pageHpa === undefined)
+      throw rangeError(
+        "hpa-array.page",
+        a.rootHpa === undefined ? undefined : "a root",
+        "the one page's HPA: count 1 is singleton mode",
+      );
     hpa = checkHpa("hpa-array.page", a.pageHpa);
   } else {
-    if (a.rootHpa === undefined) throw rangeError("hpa-array.count", count, "1 with a page HPA (singleton), 2..512 with a root HPA");
+    if (a.rootHpa === undefined)
+      throw rangeError("hpa-array.count", count, "1 with a page HPA (singleton), 2..512 with a root HPA");
     hpa = checkHpa("hpa-array.root", a.rootHpa);
   }
   return setBits(hpaLo(hpa), hpaHi(hpa), SIZE.lsb, SIZE.width, count - 1);
@@ -224,7 +255,12 @@ export function decodeHpaArray(
   const size = readField(lo, hi, SIZE);
   const hpa = readField(lo, hi, PFN_ARRAY) * PAGE_SIZE;
   const singleton = size === 0;
-  const fields = { count: size + 1, singleton, rootHpa: singleton ? null : hpa, pageHpa: singleton ? hpa : null };
+  const fields = {
+    count: size + 1,
+    singleton,
+    rootHpa: singleton ? null : hpa,
+    pageHpa: singleton ? hpa : null,
+  };
   let v = reservedViolation(lo, hi, HPA_ARRAY_T);
   if (v === null && !singleton) v = rootViolation("HPA_ARRAY_T", hpa, checkRoot);
   return { fields, violation: v };
@@ -273,7 +309,11 @@ export function encodeIommuMtEntry(hpa: number, pages: number): U64 {
     throw rangeError("iommu-mt-entry.pages", pages, `1 or a power of two in 2..${MAX_NUM_PAGES}`);
   }
   if (p % (pages * PAGE_SIZE) !== 0) {
-    throw rangeError("iommu-mt-entry.hpa", `0x${p.toString(16)}`, `a multiple of ${pages} pages (0x${(pages * PAGE_SIZE).toString(16)})`);
+    throw rangeError(
+      "iommu-mt-entry.hpa",
+      `0x${p.toString(16)}`,
+      `a multiple of ${pages} pages (0x${(pages * PAGE_SIZE).toString(16)})`,
+    );
   }
   return { lo: (hpaLo(p) | (pages === 1 ? 0 : pages)) >>> 0, hi: hpaHi(p) };
 }
@@ -285,7 +325,11 @@ export interface Entry {
 }
 
 /** Decodes an HPA_LIST_INFO / HPA_ARRAY_T entry; `index` names it in the violation. */
-export function decodeListEntry(lo: number, hi: number, index?: number): { fields: Entry; violation: Violation | null } {
+export function decodeListEntry(
+  lo: number,
+  hi: number,
+  index?: number,
+): { fields: Entry; violation: Violation | null } {
   return {
     fields: { hpa: readField(lo, hi, PFN_ENTRY) * PAGE_SIZE, numPages: 0 },
     violation: reservedViolation(lo, hi, LIST_ENTRY, true, index),
@@ -314,12 +358,23 @@ export function decodeIommuMtEntry(
     const want = index < 2 ? position.queuePages : 0;
     if (numPages !== want) {
       const what = index < 2 ? `the queue block size ${want}` : "0 for an order-0 page";
-      return { fields, violation: violation("entry-num-pages", `${where}: NUM_PAGES (bits 11:0) is ${numPages}, must be ${what}`, extra) };
+      return {
+        fields,
+        violation: violation(
+          "entry-num-pages",
+          `${where}: NUM_PAGES (bits 11:0) is ${numPages}, must be ${what}`,
+          extra,
+        ),
+      };
     }
   } else if (numPages !== 0 && (numPages < 2 || !isPowerOfTwo(numPages))) {
     return {
       fields,
-      violation: violation("entry-num-pages", `${where}: NUM_PAGES (bits 11:0) is ${numPages}, must be 0 or a power of two >= 2`, extra),
+      violation: violation(
+        "entry-num-pages",
+        `${where}: NUM_PAGES (bits 11:0) is ${numPages}, must be 0 or a power of two >= 2`,
+        extra,
+      ),
     };
   }
   if (numPages >= 2 && hpa % (numPages * PAGE_SIZE) !== 0) {
@@ -375,10 +430,14 @@ export const LINKED_DATA_PER_PAGE = 511;
 export function layoutLinkedList(listHpas: readonly number[], dataHpas: readonly number[]): U64[][] {
   const need = Math.max(1, Math.ceil(dataHpas.length / LINKED_DATA_PER_PAGE));
   if (!Array.isArray(listHpas) || listHpas.length !== need) {
-    throw rangeError("linked-list.listPages", Array.isArray(listHpas) ? listHpas.length : listHpas, `exactly ${need} for ${dataHpas.length} data pages`);
+    throw rangeError(
+      "linked-list.listPages",
+      Array.isArray(listHpas) ? listHpas.length : listHpas,
+      `exactly ${need} for ${dataHpas.length} data pages`,
+    );
   }
-  listHpas.forEach((h, i) => checkHpa(`linked-list.listPages[${i}]`, h));
-  dataHpas.forEach((h, i) => checkHpa(`linked-list.data[${i}]`, h));
+  for (const [i, h] of listHpas.entries()) checkHpa(`linked-list.listPages[${i}]`, h);
+  for (const [i, h] of dataHpas.entries()) checkHpa(`linked-list.data[${i}]`, h);
   return listHpas.map((_, p) => {
     const page: U64[] = [];
     for (let e = 0; e < LINKED_DATA_PER_PAGE; e++) {
@@ -407,7 +466,14 @@ export function readLinkedList(
   let cur: number | null = firstHpa;
   while (cur !== null) {
     if (seen.has(cur) || listHpas.length >= maxListPages) {
-      return { listHpas, dataHpas, violation: violation("list-cycle", `HPA_LINKED_LIST: list page 0x${cur.toString(16)} makes the chain loop or exceed ${maxListPages} pages`) };
+      return {
+        listHpas,
+        dataHpas,
+        violation: violation(
+          "list-cycle",
+          `HPA_LINKED_LIST: list page 0x${cur.toString(16)} makes the chain loop or exceed ${maxListPages} pages`,
+        ),
+      };
     }
     seen.add(cur);
     listHpas.push(cur);
@@ -419,7 +485,12 @@ export function readLinkedList(
         break;
       }
       const d = decodeListEntry(x.lo, x.hi, e);
-      if (d.violation !== null) return { listHpas, dataHpas, violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] } };
+      if (d.violation !== null)
+        return {
+          listHpas,
+          dataHpas,
+          violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] },
+        };
       dataHpas.push(d.fields.hpa);
     }
     const link = readEntry(cur, LINKED_DATA_PER_PAGE);
@@ -427,7 +498,12 @@ export function readLinkedList(
       cur = null;
     } else {
       const d = decodeListEntry(link.lo, link.hi, LINKED_DATA_PER_PAGE);
-      if (d.violation !== null) return { listHpas, dataHpas, violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] } };
+      if (d.violation !== null)
+        return {
+          listHpas,
+          dataHpas,
+          violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] },
+        };
       cur = d.fields.hpa;
     }
   }

@@ -15,7 +15,8 @@ export interface StatusKind {
   readonly modelDefined: boolean;
 }
 
-const kind = (name: string, hi: number, modelDefined = false): StatusKind => Object.freeze({ name, hi, modelDefined });
+const kind = (name: string, hi: number, modelDefined = false): StatusKind =>
+  Object.freeze({ name, hi, modelDefined });
 
 /** Every status the emulator returns, by name. */
 export const STATUS = Object.freeze({

@@ -64,7 +64,11 @@ export function parseU64(text: string, name = "value"): U64 {
   let v: bigint;
   if (HEX_RE.test(t)) {
     const digits = t.slice(2).replace(/_/g, "");
-    if (digits.length === 0) throw new TdxpaError("bad-format", `${name}: ${JSON.stringify(text)} is not a number; allowed 0x hex or decimal`);
+    if (digits.length === 0)
+      throw new TdxpaError(
+        "bad-format",
+        `${name}: ${JSON.stringify(text)} is not a number; allowed 0x hex or decimal`,
+      );
     v = BigInt(`0x${digits}`);
   } else if (DEC_RE.test(t)) {
     v = BigInt(t);
@@ -83,7 +87,8 @@ export function toU64(v: unknown, name = "value"): U64 {
   if (typeof v === "bigint") return u64FromBigint(v, name);
   if (typeof v === "string") return parseU64(v, name);
   if (typeof v === "number") {
-    if (!Number.isSafeInteger(v) || v < 0) throw rangeError(name, v, "0..2^53-1 as a number (use a bigint or string above)");
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw rangeError(name, v, "0..2^53-1 as a number (use a bigint or string above)");
     return u64FromNumber(v);
   }
   throw typeError(name, v, "a bigint, a safe integer or a 0x string");

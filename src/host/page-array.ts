@@ -37,7 +37,10 @@ export interface DestroyResult {
   readonly failedPfns: readonly number[];
 }
 
-const NO_DESTROY: DestroyResult = Object.freeze({ writeBacks: 0, failedPfns: Object.freeze([]) as readonly number[] });
+const NO_DESTROY: DestroyResult = Object.freeze({
+  writeBacks: 0,
+  failedPfns: Object.freeze([]) as readonly number[],
+});
 
 type State = "live" | "destroyed";
 
@@ -106,7 +109,9 @@ export class TdxPageArray {
   toHpaArray(): U64 {
     this.#checkLive("toHpaArray");
     const n = this.#pages.length;
-    return n === 1 ? encodeHpaArray({ count: 1, pageHpa: this.#pages[0]!.hpa }) : encodeHpaArray({ count: n, rootHpa: this.#root.hpa });
+    return n === 1
+      ? encodeHpaArray({ count: 1, pageHpa: this.#pages[0]!.hpa })
+      : encodeHpaArray({ count: n, rootHpa: this.#root.hpa });
   }
 
   /** Release input of a DELETE call: 0 when singleton, else the root page (the module writes the released list there). */
@@ -131,7 +136,10 @@ export class TdxPageArray {
   _repoint(k: HostKernel, pages: readonly Page[]): void {
     this.#checkLive("repopulate");
     if (this.#flushOnFree) {
-      throw stateError("tdx_page_array_repopulate", "refused while a write-back is owed (flushOnFree is set): destroy the descriptor first");
+      throw stateError(
+        "tdx_page_array_repopulate",
+        "refused while a write-back is owed (flushOnFree is set): destroy the descriptor first",
+      );
     }
     const old = this.#pages.length;
     this.#pages = pages;
@@ -140,7 +148,8 @@ export class TdxPageArray {
 
   /** @internal destroy's body. */
   _destroy(k: HostKernel, mode: WriteBackMode): DestroyResult {
-    if (this.#state === "destroyed") throw stateError("tdx_page_array_destroy", "descriptor already destroyed (double destroy)");
+    if (this.#state === "destroyed")
+      throw stateError("tdx_page_array_destroy", "descriptor already destroyed (double destroy)");
     let writeBacks = 0;
     const failedPfns: number[] = [];
     if (this.#flushOnFree) {
@@ -159,7 +168,8 @@ export class TdxPageArray {
   }
 
   #checkLive(op: string): void {
-    if (this.#state === "destroyed") throw stateError(`tdx_page_array.${op}`, "descriptor was destroyed (use after free)");
+    if (this.#state === "destroyed")
+      throw stateError(`tdx_page_array.${op}`, "descriptor was destroyed (use after free)");
   }
 }
 
@@ -188,16 +198,23 @@ function populateRoot(k: HostKernel, rootPfn: number, pages: readonly Page[], cl
 function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown): readonly Page[] {
   if (typeof nrPages !== "number" || !Number.isInteger(nrPages) || nrPages < 1 || nrPages > MAX_ENTRIES) {
     // The limit is the root page: 4096 bytes hold 512 eight-byte entries, and one operand names one root.
-    throw rangeError(`${fn}.nr_pages`, nrPages, `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`);
+    throw rangeError(
+      `${fn}.nr_pages`,
+      nrPages,
+      `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`,
+    );
   }
   if (!Array.isArray(pages)) throw typeError(`${fn}.pages`, pages, `an array of ${nrPages} pages`);
-  if (pages.length < nrPages) throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
+  if (pages.length < nrPages)
+    throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
   const out: Page[] = new Array(nrPages);
   for (let i = 0; i < nrPages; i++) {
     const p: unknown = pages[i];
     if (!(p instanceof Page)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
-    if (p.db !== k.alloc) throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
-    if (p.refCount === 0) throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
+    if (p.db !== k.alloc)
+      throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
+    if (p.refCount === 0)
+      throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
     out[i] = p;
   }
   return out;
@@ -208,7 +225,11 @@ function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown)
  * populated with their HPAs. Returns null when the root page cannot be allocated (-ENOMEM).
  * @example const arr = tdxPageArrayCreate(k, pages, pages.length); arr?.toHpaListInfo();
  */
-export function tdxPageArrayCreate(k: HostKernel, pages: readonly Page[], nrPages: number): TdxPageArray | null {
+export function tdxPageArrayCreate(
+  k: HostKernel,
+  pages: readonly Page[],
+  nrPages: number,
+): TdxPageArray | null {
   const checked = checkPages("tdx_page_array_create", k, pages, nrPages);
   const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
   if (root === null) return null;
@@ -228,7 +249,8 @@ export function tdxPageArrayRepopulate(
   nrPages: number,
 ): TdxPageArray | null {
   if (array === null || array === undefined) return tdxPageArrayCreate(k, pages, nrPages);
-  if (!(array instanceof TdxPageArray)) throw typeError("tdx_page_array_repopulate.array", array, "a TdxPageArray or null");
+  if (!(array instanceof TdxPageArray))
+    throw typeError("tdx_page_array_repopulate.array", array, "a TdxPageArray or null");
   const checked = checkPages("tdx_page_array_repopulate", k, pages, nrPages);
   array._repoint(k, checked);
   return array;
@@ -239,10 +261,16 @@ export function tdxPageArrayRepopulate(
  * KeyID for every 4 KiB page covered (or only each head page, in `head-page-only` mode, to reproduce the
  * 2026-04-16 diff); then frees the root. Never frees the data pages. Destroy of null is a no-op.
  */
-export function tdxPageArrayDestroy(k: HostKernel, array: TdxPageArray | null, mode: WriteBackMode = k.policy.writeBack): DestroyResult {
+export function tdxPageArrayDestroy(
+  k: HostKernel,
+  array: TdxPageArray | null,
+  mode: WriteBackMode = k.policy.writeBack,
+): DestroyResult {
   if (array === null || array === undefined) return NO_DESTROY;
-  if (!(array instanceof TdxPageArray)) throw typeError("tdx_page_array_destroy.array", array, "a TdxPageArray or null");
-  if (mode !== "every-page" && mode !== "head-page-only") throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page" or "head-page-only"');
+  if (!(array instanceof TdxPageArray))
+    throw typeError("tdx_page_array_destroy.array", array, "a TdxPageArray or null");
+  if (mode !== "every-page" && mode !== "head-page-only")
+    throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page" or "head-page-only"');
   return array._destroy(k, mode);
 }
 
@@ -252,7 +280,8 @@ export type PageSource = readonly Page[] | { readonly first: Page; readonly coun
 function sourceLength(src: PageSource): number {
   if (Array.isArray(src)) return src.length;
   const run = src as { first?: unknown; count?: unknown };
-  if (!(run.first instanceof Page)) throw typeError("for_each_chunk.pages", src, "an array of pages or { first, count }");
+  if (!(run.first instanceof Page))
+    throw typeError("for_each_chunk.pages", src, "an array of pages or { first, count }");
   if (typeof run.count !== "number" || !Number.isSafeInteger(run.count) || run.count < 0) {
     throw rangeError("for_each_chunk.pages.count", run.count, "0..2^53-1");
   }
@@ -281,7 +310,12 @@ export function forEachChunk(
   chunkSize = MAX_ENTRIES,
 ): { array: TdxPageArray | null; chunks: number; completed: boolean } {
   const total = sourceLength(pages);
-  if (typeof chunkSize !== "number" || !Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_ENTRIES) {
+  if (
+    typeof chunkSize !== "number" ||
+    !Number.isInteger(chunkSize) ||
+    chunkSize < 1 ||
+    chunkSize > MAX_ENTRIES
+  ) {
     throw rangeError("for_each_chunk.chunkSize", chunkSize, `1..${MAX_ENTRIES}`);
   }
   let array: TdxPageArray | null = null;

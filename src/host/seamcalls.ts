@@ -24,7 +24,12 @@ export interface CallResult {
  * Issues leaf `leaf` with the given input registers (by register id) and returns status and outputs.
  * @example tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: fieldId }).regs.get(REG.R8)
  */
-export function tdxCall(k: HostKernel, leaf: LeafName, inputs: Readonly<Record<number, U64>> = {}, version = 0): CallResult {
+export function tdxCall(
+  k: HostKernel,
+  leaf: LeafName,
+  inputs: Readonly<Record<number, U64>> = {},
+  version = 0,
+): CallResult {
   const regs = new RegFile();
   regs.set(REG.RAX, leafRax(LEAF[leaf], version));
   for (const [r, v] of Object.entries(inputs)) regs.set(Number(r), v);
@@ -120,7 +125,9 @@ export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; v
 
 /** TDH.PHYMEM.PAGE.RDMD of page `pfn`: status, page type and owner (for tools and tests). */
 export function pageRdmd(k: HostKernel, pfn: number): { status: U64; type: number; owner: number } {
-  const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) } });
+  const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", {
+    [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) },
+  });
   const good = ok(r.status);
   return { status: r.status, type: good ? r.regs.lo(REG.RCX) : -1, owner: good ? r.regs.lo(REG.RDX) : -1 };
 }
@@ -164,12 +171,21 @@ export function extInit(k: HostKernel): RetryResult {
  */
 export function iommuSetup(k: HostKernel, regBase: number, array: TdxPageArray): RetryResult {
   flushBeforeHandoff(k, array);
-  const r = retryWithOriginal(k, callRegs("TDH.IOMMU.SETUP", { [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) }, [REG.RDX]: array.toIommuMt() }));
+  const r = retryWithOriginal(
+    k,
+    callRegs("TDH.IOMMU.SETUP", {
+      [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
+      [REG.RDX]: array.toIommuMt(),
+    }),
+  );
   if (ok(r.status)) array.markFlushOnFree();
   return r;
 }
 
 /** `tdh_iommu_clear`: takes the unit's pages back (same root as at setup). */
 export function iommuClear(k: HostKernel, iommuId: U64, array: TdxPageArray): RetryResult {
-  return retryWithOriginal(k, callRegs("TDH.IOMMU.CLEAR", { [REG.RCX]: iommuId, [REG.RDX]: array.toIommuMt() }));
+  return retryWithOriginal(
+    k,
+    callRegs("TDH.IOMMU.CLEAR", { [REG.RCX]: iommuId, [REG.RDX]: array.toIommuMt() }),
+  );
 }

@@ -22,7 +22,10 @@
 import type { PhysMem } from "./physmem.js";
 
 /** The three hazard kinds. */
-export type HazardKind = "dirty-host-lines-on-private" | "private-lines-on-host-page" | "host-access-to-private";
+export type HazardKind =
+  | "dirty-host-lines-on-private"
+  | "private-lines-on-host-page"
+  | "host-access-to-private";
 
 /** One hazard event. */
 export interface Hazard {
@@ -69,7 +72,13 @@ export class CacheModel {
   readonly hazards: Hazard[] = [];
   /** Private pages whose integrity a stale KeyID-0 write-back broke. */
   readonly poisoned = new Set<number>();
-  readonly stats: CacheStats = { clflushes: 0, pageWbinvds: 0, wholeCacheWbinvds: 0, evictions: 0, damagedPages: 0 };
+  readonly stats: CacheStats = {
+    clflushes: 0,
+    pageWbinvds: 0,
+    wholeCacheWbinvds: 0,
+    evictions: 0,
+    damagedPages: 0,
+  };
   /** What the current operation is, for hazard causes; the machine and the host set it. */
   cause = "host";
   /** Probe into the module's PAMT: true when the page is private (set by the machine wiring). */
@@ -160,11 +169,21 @@ export class CacheModel {
   /** The host reads (`write` false) or writes page `pfn` through KeyID 0. Checks hazards 2 and 3. */
   hostAccess(pfn: number, write: boolean): void {
     if (this.isPrivate(pfn)) {
-      this.hazard("host-access-to-private", pfn, [0], `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} which the PAMT says is private`);
+      this.hazard(
+        "host-access-to-private",
+        pfn,
+        [0],
+        `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} which the PAMT says is private`,
+      );
     } else {
       const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
       if (priv.length > 0) {
-        this.hazard("private-lines-on-host-page", pfn, priv, `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} with dirty lines of KeyID ${priv.join(",")} still cached`);
+        this.hazard(
+          "private-lines-on-host-page",
+          pfn,
+          priv,
+          `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} with dirty lines of KeyID ${priv.join(",")} still cached`,
+        );
       }
     }
     if (write) this.markDirty(pfn, 0);
@@ -180,7 +199,12 @@ export class CacheModel {
   hostFree(pfn: number): void {
     const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
     if (priv.length > 0) {
-      this.hazard("private-lines-on-host-page", pfn, priv, `page 0x${pfn.toString(16)} went back to the allocator with dirty lines of KeyID ${priv.join(",")}`);
+      this.hazard(
+        "private-lines-on-host-page",
+        pfn,
+        priv,
+        `page 0x${pfn.toString(16)} went back to the allocator with dirty lines of KeyID ${priv.join(",")}`,
+      );
     }
   }
 
@@ -195,7 +219,12 @@ export class CacheModel {
   becomePrivate(pfn: number): void {
     if (!this.dirtyKeyIds(pfn).includes(0)) return;
     if (this.clflushBeforeAlloc) {
-      this.hazard("dirty-host-lines-on-private", pfn, [0], `page 0x${pfn.toString(16)} became private with dirty KeyID-0 lines while the module requires CLFLUSH_BEFORE_ALLOC`);
+      this.hazard(
+        "dirty-host-lines-on-private",
+        pfn,
+        [0],
+        `page 0x${pfn.toString(16)} became private with dirty KeyID-0 lines while the module requires CLFLUSH_BEFORE_ALLOC`,
+      );
       this.makeStale(pfn, 0);
     } else {
       // The module does not ask for the flush: it takes care of host lines itself (model assumption).

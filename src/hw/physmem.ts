@@ -48,7 +48,8 @@ export class PhysMem {
    * @example new PhysMem([{ base: 0x1_0000_0000, size: 2 ** 40 }]) // 1 TiB from 4 GiB up
    */
   constructor(ranges: readonly MemRange[]) {
-    if (!Array.isArray(ranges) || ranges.length === 0) throw rangeError("physmem.ranges", ranges, "1 or more ranges");
+    if (!Array.isArray(ranges) || ranges.length === 0)
+      throw rangeError("physmem.ranges", ranges, "1 or more ranges");
     const pfnRanges = ranges.map((r, i) => {
       const base = checkInt(`physmem.ranges[${i}].base`, r?.base, 0, 2 ** 52 - PAGE_SIZE);
       const size = checkInt(`physmem.ranges[${i}].size`, r?.size, PAGE_SIZE, 2 ** 52 - base);
@@ -61,7 +62,11 @@ export class PhysMem {
       const prev = pfnRanges[i - 1]!;
       const cur = pfnRanges[i]!;
       if (cur.startPfn < prev.startPfn + prev.pages) {
-        throw rangeError("physmem.ranges", `0x${(cur.startPfn * PAGE_SIZE).toString(16)}`, "non-overlapping ranges");
+        throw rangeError(
+          "physmem.ranges",
+          `0x${(cur.startPfn * PAGE_SIZE).toString(16)}`,
+          "non-overlapping ranges",
+        );
       }
     }
     this.ranges = Object.freeze(pfnRanges.map((r) => Object.freeze(r)));

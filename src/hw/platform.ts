@@ -104,7 +104,10 @@ export function defaultPlatform(): Platform {
   const s0: MemRange = { base: 4 * GIB, size: 254 * GIB };
   const s1: MemRange = { base: 258 * GIB, size: 256 * GIB };
   const moduleRange: MemRange = { base: 2 * GIB - 64 * MIB, size: 64 * MIB };
-  const pamt = (r: MemRange): MemRange => ({ base: r.base, size: Math.ceil(r.size / 256 / PAGE_SIZE) * PAGE_SIZE });
+  const pamt = (r: MemRange): MemRange => ({
+    base: r.base,
+    size: Math.ceil(r.size / 256 / PAGE_SIZE) * PAGE_SIZE,
+  });
   return {
     name: "default-2s-512g",
     memory: [low, s0, s1],
@@ -143,7 +146,12 @@ export function defaultPlatform(): Platform {
  */
 export function uniformPlatform(totalBytes: number, overrides: Partial<Platform> = {}): Platform {
   const d = defaultPlatform();
-  if (typeof totalBytes !== "number" || !Number.isInteger(totalBytes) || totalBytes < GIB || totalBytes % GIB !== 0) {
+  if (
+    typeof totalBytes !== "number" ||
+    !Number.isInteger(totalBytes) ||
+    totalBytes < GIB ||
+    totalBytes % GIB !== 0
+  ) {
     throw rangeError("platform.totalBytes", totalBytes, "a whole number of GiB, at least 1 GiB");
   }
   const main: MemRange = { base: 4 * GIB, size: totalBytes };
@@ -153,7 +161,11 @@ export function uniformPlatform(totalBytes: number, overrides: Partial<Platform>
     memory: [{ base: 0, size: 2 * GIB }, main],
     tdmrs: [
       d.tdmrs[0]!,
-      { base: main.base, size: main.size, reserved: [{ base: main.base, size: Math.ceil(main.size / 256 / PAGE_SIZE) * PAGE_SIZE }] },
+      {
+        base: main.base,
+        size: main.size,
+        reserved: [{ base: main.base, size: Math.ceil(main.size / 256 / PAGE_SIZE) * PAGE_SIZE }],
+      },
     ],
     ...overrides,
   };
@@ -162,11 +174,27 @@ export function uniformPlatform(totalBytes: number, overrides: Partial<Platform>
 function checkRange(path: string, r: unknown, align: number): MemRange {
   if (typeof r !== "object" || r === null) throw typeError(path, r, "{ base, size }");
   const { base, size } = r as { base?: unknown; size?: unknown };
-  if (typeof base !== "number" || !Number.isSafeInteger(base) || base < 0 || base % align !== 0 || base >= 2 ** 52) {
+  if (
+    typeof base !== "number" ||
+    !Number.isSafeInteger(base) ||
+    base < 0 ||
+    base % align !== 0 ||
+    base >= 2 ** 52
+  ) {
     throw rangeError(`${path}.base`, base, `a multiple of 0x${align.toString(16)} below 2^52`);
   }
-  if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0 || size % align !== 0 || base + size > 2 ** 52) {
-    throw rangeError(`${path}.size`, size, `a positive multiple of 0x${align.toString(16)} ending below 2^52`);
+  if (
+    typeof size !== "number" ||
+    !Number.isSafeInteger(size) ||
+    size <= 0 ||
+    size % align !== 0 ||
+    base + size > 2 ** 52
+  ) {
+    throw rangeError(
+      `${path}.size`,
+      size,
+      `a positive multiple of 0x${align.toString(16)} ending below 2^52`,
+    );
   }
   return { base, size };
 }
@@ -175,7 +203,8 @@ const inside = (a: MemRange, b: MemRange) => a.base >= b.base && a.base + a.size
 const overlaps = (a: MemRange, b: MemRange) => a.base < b.base + b.size && b.base < a.base + a.size;
 
 function checkCountField(path: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw rangeError(path, v, `${min}..${max}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    throw rangeError(path, v, `${min}..${max}`);
 }
 
 /**
@@ -184,32 +213,53 @@ function checkCountField(path: string, v: unknown, min: number, max: number): vo
  */
 export function validatePlatform(p: Platform): Platform {
   if (typeof p !== "object" || p === null) throw typeError("platform", p, "an object");
-  if (typeof p.name !== "string" || p.name.length === 0) throw typeError("platform.name", p.name, "a non-empty string");
-  if (!Array.isArray(p.memory) || p.memory.length === 0) throw typeError("platform.memory", p.memory, "a non-empty array of ranges");
+  if (typeof p.name !== "string" || p.name.length === 0)
+    throw typeError("platform.name", p.name, "a non-empty string");
+  if (!Array.isArray(p.memory) || p.memory.length === 0)
+    throw typeError("platform.memory", p.memory, "a non-empty array of ranges");
   const mem = p.memory.map((r, i) => checkRange(`platform.memory[${i}]`, r, PAGE_SIZE));
-  if (!Array.isArray(p.tdmrs) || p.tdmrs.length === 0) throw typeError("platform.tdmrs", p.tdmrs, "a non-empty array of TDMRs");
+  if (!Array.isArray(p.tdmrs) || p.tdmrs.length === 0)
+    throw typeError("platform.tdmrs", p.tdmrs, "a non-empty array of TDMRs");
   p.tdmrs.forEach((t, i) => {
     const path = `platform.tdmrs[${i}]`;
     const r = checkRange(path, t, GIB);
-    if (!mem.some((m) => inside(r, m))) throw rangeError(path, `0x${r.base.toString(16)}+0x${r.size.toString(16)}`, "a range inside one memory range");
+    if (!mem.some((m) => inside(r, m)))
+      throw rangeError(
+        path,
+        `0x${r.base.toString(16)}+0x${r.size.toString(16)}`,
+        "a range inside one memory range",
+      );
     p.tdmrs.forEach((o, j) => {
-      if (j < i && overlaps(r, o)) throw rangeError(path, `0x${r.base.toString(16)}`, `a range not overlapping tdmrs[${j}]`);
+      if (j < i && overlaps(r, o))
+        throw rangeError(path, `0x${r.base.toString(16)}`, `a range not overlapping tdmrs[${j}]`);
     });
     const reserved: readonly MemRange[] = t.reserved;
-    if (!Array.isArray(reserved) || reserved.length > 16) throw rangeError(`${path}.reserved`, reserved, "an array of at most 16 reserved areas");
+    if (!Array.isArray(reserved) || reserved.length > 16)
+      throw rangeError(`${path}.reserved`, reserved, "an array of at most 16 reserved areas");
     reserved.forEach((ra, k) => {
       const rr = checkRange(`${path}.reserved[${k}]`, ra, PAGE_SIZE);
-      if (!inside(rr, r)) throw rangeError(`${path}.reserved[${k}]`, `0x${rr.base.toString(16)}`, "an area inside its TDMR");
+      if (!inside(rr, r))
+        throw rangeError(`${path}.reserved[${k}]`, `0x${rr.base.toString(16)}`, "an area inside its TDMR");
       reserved.forEach((o, j) => {
-        if (j < k && overlaps(rr, o)) throw rangeError(`${path}.reserved[${k}]`, `0x${rr.base.toString(16)}`, `an area not overlapping reserved[${j}]`);
+        if (j < k && overlaps(rr, o))
+          throw rangeError(
+            `${path}.reserved[${k}]`,
+            `0x${rr.base.toString(16)}`,
+            `an area not overlapping reserved[${j}]`,
+          );
       });
     });
   });
   const mr = checkRange("platform.moduleRange", p.moduleRange, PAGE_SIZE);
-  if (!mem.some((m) => inside(mr, m))) throw rangeError("platform.moduleRange", `0x${mr.base.toString(16)}`, "a range inside memory");
+  if (!mem.some((m) => inside(mr, m)))
+    throw rangeError("platform.moduleRange", `0x${mr.base.toString(16)}`, "a range inside memory");
   for (const [i, t] of p.tdmrs.entries()) {
     if (overlaps(mr, t) && !t.reserved.some((ra: MemRange) => inside(mr, ra))) {
-      throw rangeError("platform.moduleRange", `0x${mr.base.toString(16)}`, `outside every TDMR or inside a reserved area (tdmrs[${i}])`);
+      throw rangeError(
+        "platform.moduleRange",
+        `0x${mr.base.toString(16)}`,
+        `outside every TDMR or inside a reserved area (tdmrs[${i}])`,
+      );
     }
   }
   const k = p.keyIds;
@@ -217,7 +267,12 @@ export function validatePlatform(p: Platform): Platform {
   checkCountField("platform.keyIds.shift", k.shift, 32, 51);
   checkCountField("platform.keyIds.bits", k.bits, 1, 52 - k.shift);
   for (const r of mem) {
-    if (r.base + r.size > 2 ** k.shift) throw rangeError("platform.memory", `0x${(r.base + r.size).toString(16)}`, `ranges below 2^${k.shift} (the KeyID shift)`);
+    if (r.base + r.size > 2 ** k.shift)
+      throw rangeError(
+        "platform.memory",
+        `0x${(r.base + r.size).toString(16)}`,
+        `ranges below 2^${k.shift} (the KeyID shift)`,
+      );
   }
   const nKeys = 2 ** k.bits;
   checkCountField("platform.keyIds.firstPrivate", k.firstPrivate, 1, nKeys - 1);
@@ -225,27 +280,49 @@ export function validatePlatform(p: Platform): Platform {
   checkCountField("platform.keyIds.global", k.global, k.firstPrivate, k.firstPrivate + k.privateCount - 1);
   const md = p.metadata;
   if (typeof md !== "object" || md === null) throw typeError("platform.metadata", md, "an object");
-  checkCountField("platform.metadata.MEMORY_POOL_REQUIRED_PAGES", md.MEMORY_POOL_REQUIRED_PAGES, 0, 0xffff_ffff);
+  checkCountField(
+    "platform.metadata.MEMORY_POOL_REQUIRED_PAGES",
+    md.MEMORY_POOL_REQUIRED_PAGES,
+    0,
+    0xffff_ffff,
+  );
   checkCountField("platform.metadata.EXT_REQUIRED", md.EXT_REQUIRED, 0, 1);
   checkCountField("platform.metadata.IDE_MT_PAGE_COUNT", md.IDE_MT_PAGE_COUNT, 1, 512);
   checkCountField("platform.metadata.SPDM_MT_PAGE_COUNT", md.SPDM_MT_PAGE_COUNT, 1, 512);
   checkCountField("platform.metadata.IOMMU_MT_PAGE_COUNT", md.IOMMU_MT_PAGE_COUNT, 0, 510);
   checkCountField("platform.metadata.SPDM_MAX_DEV_INFO_PAGES", md.SPDM_MAX_DEV_INFO_PAGES, 1, 512);
   checkCountField("platform.metadata.iqOrder", md.iqOrder, 1, 10);
-  if (!Array.isArray(md.TDX_FEATURES0_BITS)) throw typeError("platform.metadata.TDX_FEATURES0_BITS", md.TDX_FEATURES0_BITS, "an array of bit numbers");
-  md.TDX_FEATURES0_BITS.forEach((b, i) => checkCountField(`platform.metadata.TDX_FEATURES0_BITS[${i}]`, b, 0, 63));
-  if (typeof p.clflushBeforeAlloc !== "boolean") throw typeError("platform.clflushBeforeAlloc", p.clflushBeforeAlloc, "a boolean");
+  if (!Array.isArray(md.TDX_FEATURES0_BITS))
+    throw typeError("platform.metadata.TDX_FEATURES0_BITS", md.TDX_FEATURES0_BITS, "an array of bit numbers");
+  for (const [i, b] of md.TDX_FEATURES0_BITS.entries()) {
+    checkCountField(`platform.metadata.TDX_FEATURES0_BITS[${i}]`, b, 0, 63);
+  }
+  if (typeof p.clflushBeforeAlloc !== "boolean")
+    throw typeError("platform.clflushBeforeAlloc", p.clflushBeforeAlloc, "a boolean");
   if (!Array.isArray(p.iommus)) throw typeError("platform.iommus", p.iommus, "an array");
   const bases = new Set<number>();
   p.iommus.forEach((u, i) => {
-    if (typeof u !== "object" || u === null) throw typeError(`platform.iommus[${i}]`, u, "{ name, regBase, tdxCapable }");
-    if (typeof u.name !== "string" || u.name === "") throw typeError(`platform.iommus[${i}].name`, u.name, "a non-empty string");
-    if (typeof u.regBase !== "number" || !Number.isSafeInteger(u.regBase) || u.regBase < 0 || u.regBase % PAGE_SIZE !== 0 || u.regBase >= 2 ** 52) {
+    if (typeof u !== "object" || u === null)
+      throw typeError(`platform.iommus[${i}]`, u, "{ name, regBase, tdxCapable }");
+    if (typeof u.name !== "string" || u.name === "")
+      throw typeError(`platform.iommus[${i}].name`, u.name, "a non-empty string");
+    if (
+      typeof u.regBase !== "number" ||
+      !Number.isSafeInteger(u.regBase) ||
+      u.regBase < 0 ||
+      u.regBase % PAGE_SIZE !== 0 ||
+      u.regBase >= 2 ** 52
+    ) {
       throw rangeError(`platform.iommus[${i}].regBase`, u.regBase, "a 4 KiB aligned address below 2^52");
     }
-    if (bases.has(u.regBase)) throw stateError(`platform.iommus[${i}].regBase`, `0x${u.regBase.toString(16)} is used by another unit`);
+    if (bases.has(u.regBase))
+      throw stateError(
+        `platform.iommus[${i}].regBase`,
+        `0x${u.regBase.toString(16)} is used by another unit`,
+      );
     bases.add(u.regBase);
-    if (typeof u.tdxCapable !== "boolean") throw typeError(`platform.iommus[${i}].tdxCapable`, u.tdxCapable, "a boolean");
+    if (typeof u.tdxCapable !== "boolean")
+      throw typeError(`platform.iommus[${i}].tdxCapable`, u.tdxCapable, "a boolean");
   });
   return p;
 }

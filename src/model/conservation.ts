@@ -8,9 +8,10 @@
  * which neither side can do. Cost is proportional to allocated blocks and module-owned pages, not to
  * the size of memory, so it runs after every step of a flow on a 1 TiB machine.
  */
-import { ptName } from "../module/pamt.js";
+
 import { STRANDED_TAG } from "../host/kernel.js";
 import type { Machine } from "../machine.js";
+import { ptName } from "../module/pamt.js";
 
 /** Counts of 4 KiB pages by place. They add up to `total` when the check passes. */
 export interface ConservationTotals {
@@ -53,16 +54,25 @@ export function checkConservation(m: Machine): ConservationReport {
     const obj = module.objects.get(owner);
     const name = obj?.name ?? `object ${owner}`;
     byObject[name] = (byObject[name] ?? 0) + 1;
-    if (obj === undefined) flag(`page ${hex(pfn)} is ${ptName(type)} owned by object ${owner}, which the module no longer has`);
-    if (alloc.isReserved(pfn)) flag(`page ${hex(pfn)} is module-owned (${ptName(type)}) but reserved in the allocator`);
-    else if (alloc.isFree(pfn)) flag(`page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but free in the host allocator`);
+    if (obj === undefined)
+      flag(`page ${hex(pfn)} is ${ptName(type)} owned by object ${owner}, which the module no longer has`);
+    if (alloc.isReserved(pfn))
+      flag(`page ${hex(pfn)} is module-owned (${ptName(type)}) but reserved in the allocator`);
+    else if (alloc.isFree(pfn))
+      flag(`page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but free in the host allocator`);
     if (ledger.stranded.has(pfn)) continue;
-    if (!ledger.donated.has(pfn)) flag(`page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but the host holds it for its own use`);
+    if (!ledger.donated.has(pfn))
+      flag(
+        `page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but the host holds it for its own use`,
+      );
     else moduleOwned++;
   }
 
   for (const pfn of ledger.donated.keys()) {
-    if (!module.pamt.isPrivate(pfn)) flag(`page ${hex(pfn)}: the host believes it donated it (${ledger.donated.get(pfn)}) but the module does not own it`);
+    if (!module.pamt.isPrivate(pfn))
+      flag(
+        `page ${hex(pfn)}: the host believes it donated it (${ledger.donated.get(pfn)}) but the module does not own it`,
+      );
   }
 
   const reported = new Set<number>();
@@ -70,7 +80,8 @@ export function checkConservation(m: Machine): ConservationReport {
   let strandedTagged = 0;
   for (const pfn of ledger.stranded.keys()) {
     if (!reported.has(pfn)) flag(`page ${hex(pfn)} is stranded but was never reported`);
-    if (alloc.isFree(pfn)) flag(`stranded page ${hex(pfn)} is free in the allocator (a stranded page was reused)`);
+    if (alloc.isFree(pfn))
+      flag(`stranded page ${hex(pfn)} is free in the allocator (a stranded page was reused)`);
     else if (alloc.tagOf(pfn) === STRANDED_TAG) strandedTagged++;
     else flag(`stranded page ${hex(pfn)} carries allocator tag ${alloc.tagOf(pfn)}, not ${STRANDED_TAG}`);
   }
@@ -82,7 +93,10 @@ export function checkConservation(m: Machine): ConservationReport {
     flag(`allocator shows ${taggedStranded} pages tagged stranded, the host's ledger ${strandedTagged}`);
   }
   const hostHeld = s.allocatedPages - moduleOwned - taggedStranded;
-  if (hostHeld < 0) flag(`more pages module-owned or stranded (${moduleOwned + taggedStranded}) than allocated (${s.allocatedPages})`);
+  if (hostHeld < 0)
+    flag(
+      `more pages module-owned or stranded (${moduleOwned + taggedStranded}) than allocated (${s.allocatedPages})`,
+    );
   const totals: ConservationTotals = {
     total: s.totalPages,
     free: s.freePages,
@@ -91,8 +105,13 @@ export function checkConservation(m: Machine): ConservationReport {
     moduleOwned,
     stranded,
   };
-  if (totals.free + totals.reserved + totals.hostHeld + totals.moduleOwned + totals.stranded !== totals.total) {
-    flag(`pages by place add up to ${totals.free + totals.reserved + totals.hostHeld + totals.moduleOwned + totals.stranded}, not ${totals.total}`);
+  if (
+    totals.free + totals.reserved + totals.hostHeld + totals.moduleOwned + totals.stranded !==
+    totals.total
+  ) {
+    flag(
+      `pages by place add up to ${totals.free + totals.reserved + totals.hostHeld + totals.moduleOwned + totals.stranded}, not ${totals.total}`,
+    );
   }
   return { ok: count === 0, totals, byObject, violations, violationCount: count };
 }

@@ -114,14 +114,32 @@ export function describeCall(r: CallRecord, keyIdShift: number): CallDescription
     }
   }
   const s = decodeStatus(r.status.lo, r.status.hi);
-  return { seq: r.seq, leaf: r.leafName, inputs, outputs, status: r.statusText, statusName: s.name, units: r.units, forced: r.forced };
+  return {
+    seq: r.seq,
+    leaf: r.leafName,
+    inputs,
+    outputs,
+    status: r.statusText,
+    statusName: s.name,
+    units: r.units,
+    forced: r.forced,
+  };
 }
 
 /** One line: `#12 TDH.EXT.MEM.ADD RCX=HPA_LIST_INFO{…} -> TDX_SUCCESS RCX=… units=512`. */
 export function formatCall(d: CallDescription): string {
   const ins = Object.entries(d.inputs).map(([k, v]) => `${k}=${v}`);
   const outs = Object.entries(d.outputs).map(([k, v]) => `${k}=${v}`);
-  return [`#${d.seq}`, d.leaf, ...ins, "->", d.status, ...outs, d.units > 0 ? `units=${d.units}` : "", d.forced ? "(forced)" : ""]
+  return [
+    `#${d.seq}`,
+    d.leaf,
+    ...ins,
+    "->",
+    d.status,
+    ...outs,
+    d.units > 0 ? `units=${d.units}` : "",
+    d.forced ? "(forced)" : "",
+  ]
     .filter((x) => x !== "")
     .join(" ");
 }

@@ -49,7 +49,7 @@ export class InterruptSource {
   taken = 0;
 
   constructor(readonly plan: InterruptPlan = { kind: "none" }) {
-    this.state = plan.kind === "random" ? (plan.seed >>> 0) || 0x9e3779b9 : 1;
+    this.state = plan.kind === "random" ? plan.seed >>> 0 || 0x9e3779b9 : 1;
   }
 
   /** Called at the start of every call. */

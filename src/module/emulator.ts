@@ -8,10 +8,10 @@
  * shared page checks of 03-module.md 3.2 in the module's order, the object registry, the resumption
  * bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in `leaves-*.ts`.
  */
-import { decodeIommuMt, decodeHpaArray, decodeHpaListInfo, type SharedPageCheck } from "../common/formats.js";
-import { type Regs, NR_REGS } from "../common/seamcall.js";
+import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";
+import { NR_REGS, type Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, leafName, REG, STATUS, type StatusKind, statusText } from "../common/status.js";
-import { type U64 } from "../common/u64.js";
+import type { U64 } from "../common/u64.js";
 import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
@@ -199,7 +199,17 @@ export class TdxModule {
     const key = `${name} ${statusText(status)}`;
     this.statusCounts.set(key, (this.statusCounts.get(key) ?? 0) + 1);
     if (this.onCall !== null && regsIn !== null) {
-      this.onCall({ seq, leaf, leafName: name, regsIn, regsOut: regs.w.slice(), status, statusText: statusText(status), units: c.units, forced });
+      this.onCall({
+        seq,
+        leaf,
+        leafName: name,
+        regsIn,
+        regsOut: regs.w.slice(),
+        status,
+        statusText: statusText(status),
+        units: c.units,
+        forced,
+      });
     }
   };
 
@@ -262,7 +272,11 @@ export class TdxModule {
       const mode = this.behaviours.moduleOwnedSharedPage;
       if (mode === "reject") return "is a page the module owns";
       if (mode === "report") {
-        this.report("module-owned-shared-page", pfn, `shared operand page 0x${(pfn * 4096).toString(16)} is owned by the module (object ${this.pamt.owner(pfn)})`);
+        this.report(
+          "module-owned-shared-page",
+          pfn,
+          `shared operand page 0x${(pfn * 4096).toString(16)} is owned by the module (object ${this.pamt.owner(pfn)})`,
+        );
       }
     }
     return null;
@@ -274,15 +288,23 @@ export class TdxModule {
    * TDMR → OPERAND_ADDR_RANGE_ERROR; not locked by another call → OPERAND_BUSY; PT_NDA in every page →
    * PAGE_METADATA_INCORRECT. Returns the failing status (with `operand`), or null.
    */
-  privatePageStatus(hpa: number, pages: number, operand: number, lockHolder: string | null = null): U64 | null {
-    if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0) return st(STATUS.TDX_OPERAND_INVALID, operand);
+  privatePageStatus(
+    hpa: number,
+    pages: number,
+    operand: number,
+    lockHolder: string | null = null,
+  ): U64 | null {
+    if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
+      return st(STATUS.TDX_OPERAND_INVALID, operand);
     const pfn = hpa / 4096;
-    for (let i = 0; i < pages; i++) if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
+    for (let i = 0; i < pages; i++)
+      if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
     for (let i = 0; i < pages; i++) {
       const holder = this.locks.get(pfn + i);
       if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);
     }
-    for (let i = 0; i < pages; i++) if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);
+    for (let i = 0; i < pages; i++)
+      if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);
     return null;
   }
 
@@ -306,7 +328,12 @@ export class TdxModule {
    */
   writePrivate(pfn: number, cause: string): boolean {
     if (this.cache.poisoned.has(pfn)) {
-      this.report("poison-consumed", pfn, `module touched poisoned page 0x${(pfn * 4096).toString(16)}: integrity check failed`, cause);
+      this.report(
+        "poison-consumed",
+        pfn,
+        `module touched poisoned page 0x${(pfn * 4096).toString(16)}: integrity check failed`,
+        cause,
+      );
       this.shutdown = true;
       return false;
     }
@@ -342,7 +369,8 @@ export class TdxModule {
    */
   readRoot(rootHpa: number): Uint32Array {
     const pfn = Math.floor(this.stripKeyId(rootHpa) / 4096);
-    if (!this.mem.contains(pfn)) return new Uint32Array(1024).fill(this.behaviours.unbackedReadsAllOnes ? 0xffff_ffff : 0);
+    if (!this.mem.contains(pfn))
+      return new Uint32Array(1024).fill(this.behaviours.unbackedReadsAllOnes ? 0xffff_ffff : 0);
     return this.mem.words(pfn).slice();
   }
 
@@ -363,10 +391,12 @@ export class TdxModule {
     const cur = key === null ? this.extSlot : this.resumables.get(key);
     if (cur !== undefined && cur !== null) {
       if (cur.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);
-      for (let i = 0; i < inputs.length; i++) if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);
+      for (let i = 0; i < inputs.length; i++)
+        if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);
       return cur;
     }
-    if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf)) return st(STATUS.TDX_OPERAND_BUSY);
+    if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf))
+      return st(STATUS.TDX_OPERAND_BUSY);
     const f: InFlight = { leaf: c.leaf, inputs, progress: 0, locked: [] };
     if (key === null) this.extSlot = f;
     else this.resumables.set(key, f);
@@ -389,7 +419,7 @@ export class TdxModule {
    */
   interrupted(c: CallContext, inputRegs: readonly number[]): U64 {
     if (this.behaviours.clobberInputsOnInterrupt) {
-      for (const r of inputRegs) c.regs.setHalves(r, 0xdead_0000 | c.seq % 0x1_0000, 0xc10b_b3d0);
+      for (const r of inputRegs) c.regs.setHalves(r, 0xdead_0000 | (c.seq % 0x1_0000), 0xc10b_b3d0);
     }
     return st(STATUS.TDX_INTERRUPTED_RESUMABLE);
   }

@@ -6,6 +6,6 @@ import "./leaves-core.js";
 import "./leaves-ext.js";
 import "./leaves-iommu.js";
 
-export { DEFAULT_BEHAVIOURS, type Behaviours, type InterruptPlan, InterruptSource } from "./behaviours.js";
+export { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
 export { type CallRecord, type ModelReport, type ModuleObject, TdxModule } from "./emulator.js";
 export { Pamt, PT, ptName } from "./pamt.js";

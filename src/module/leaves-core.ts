@@ -3,7 +3,7 @@
  * of one page under one KeyID) and TDH.PHYMEM.PAGE.RDMD (read a PAMT entry) (03-module.md 3.3).
  */
 import { LEAF, REG, STATUS } from "../common/status.js";
-import { getBits, low52, u64FromNumber, u64ToHex, setBits } from "../common/u64.js";
+import { getBits, low52, setBits, u64FromNumber, u64ToHex } from "../common/u64.js";
 import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
 import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
 import { PT } from "./pamt.js";
@@ -11,7 +11,9 @@ import { PT } from "./pamt.js";
 /** TDH.SYS.RD: RDX = field id → R8 = value; unknown field → TDX_METADATA_FIELD_NOT_READABLE. */
 registerLeaf(LEAF["TDH.SYS.RD"], (m, c) => {
   const id = u64ToHex(c.regs.lo(REG.RDX), c.regs.hi(REG.RDX));
-  const name = (Object.keys(METADATA_FIELD_IDS) as MetadataFieldName[]).find((n) => METADATA_FIELD_IDS[n].toLowerCase() === id);
+  const name = (Object.keys(METADATA_FIELD_IDS) as MetadataFieldName[]).find(
+    (n) => METADATA_FIELD_IDS[n].toLowerCase() === id,
+  );
   if (name === undefined) return st(STATUS.TDX_METADATA_FIELD_NOT_READABLE, REG.RDX);
   c.regs.set(REG.R8, metadataValue(m, name));
   return SUCCESS;
@@ -35,7 +37,8 @@ function metadataValue(m: TdxModule, name: MetadataFieldName): { lo: number; hi:
 registerLeaf(LEAF["TDH.PHYMEM.PAGE.WBINVD"], (m, c) => {
   const lo = c.regs.lo(REG.RCX);
   const hi = c.regs.hi(REG.RCX);
-  if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0)
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const hpa = low52(lo, hi);
   const keyId = m.keyIdOf(hpa);
   if (!m.isPrivateKeyId(keyId)) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
@@ -51,7 +54,8 @@ registerLeaf(LEAF["TDH.PHYMEM.PAGE.WBINVD"], (m, c) => {
 registerLeaf(LEAF["TDH.PHYMEM.PAGE.RDMD"], (m, c) => {
   const lo = c.regs.lo(REG.RCX);
   const hi = c.regs.hi(REG.RCX);
-  if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0)
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const hpa = low52(lo, hi);
   if (m.keyIdOf(hpa) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const pfn = hpa / 4096;

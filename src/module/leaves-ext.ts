@@ -73,7 +73,10 @@ registerLeaf(LEAF["TDH.EXT.INIT"], (m, c) => {
   const f = m.beginResumable(c, null, []);
   if (!("progress" in f)) return f;
   const pool = m.objects.get(m.ext.poolObject)!;
-  if (f.progress === 0 && (m.ext.initialized || m.ext.poolPages < m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES)) {
+  if (
+    f.progress === 0 &&
+    (m.ext.initialized || m.ext.poolPages < m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES)
+  ) {
     m.endResumable(f, null);
     return st(STATUS.TDX_OP_STATE_INCORRECT);
   }

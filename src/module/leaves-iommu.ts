@@ -6,9 +6,17 @@
  */
 import { checkEntries } from "../common/formats.js";
 import { LEAF, REG, STATUS } from "../common/status.js";
-import { low52, u64FromNumber } from "../common/u64.js";
 import type { U64 } from "../common/u64.js";
-import { type CallContext, type InFlight, type ModuleObject, registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { low52, u64FromNumber } from "../common/u64.js";
+import {
+  type CallContext,
+  type InFlight,
+  type ModuleObject,
+  registerLeaf,
+  SUCCESS,
+  st,
+  type TdxModule,
+} from "./emulator.js";
 import { PT } from "./pamt.js";
 
 /** Per-module IOMMU state: unit register base → object id of its live (or in-progress) setup. */
@@ -53,7 +61,8 @@ registerLeaf(LEAF["TDH.IOMMU.SETUP"], (m, c) => {
   const unit = m.platform.iommus.find((u) => u.regBase === regBase && c.regs.hi(REG.RCX) < 0x10_0000);
   if (unit === undefined || !unit.tdxCapable) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RCX));
   const live = units(m).get(regBase);
-  if (live !== undefined && m.objects.get(live)?.state !== "setting-up") return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
+  if (live !== undefined && m.objects.get(live)?.state !== "setting-up")
+    return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
   const d = m.decodeMt(c.regs.get(REG.RDX));
   if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
   const queuePages = 2 ** m.platform.metadata.iqOrder;
@@ -94,7 +103,8 @@ registerLeaf(LEAF["TDH.IOMMU.SETUP"], (m, c) => {
     }
     f.progress++;
     c.units++;
-    if (f.progress < data.entries.length && m.interrupts.afterUnit()) return m.interrupted(c, [REG.RCX, REG.RDX]);
+    if (f.progress < data.entries.length && m.interrupts.afterUnit())
+      return m.interrupted(c, [REG.RCX, REG.RDX]);
   }
   // The module initialises the queues and tables through its global KeyID.
   for (const pfn of data.obj.pages) {

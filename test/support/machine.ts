@@ -1,11 +1,16 @@
 /** Test helpers: a machine, raw SEAMCALLs, and pages. */
-import { encodeHpaListInfo, encodeIommuMt, encodeIommuMtEntry, encodeListEntry } from "../../src/common/formats.js";
+import {
+  encodeHpaListInfo,
+  encodeIommuMt,
+  encodeIommuMtEntry,
+  encodeListEntry,
+} from "../../src/common/formats.js";
 import { leafRax, Regs } from "../../src/common/seamcall.js";
 import { LEAF, type LeafName, REG, STATUS, type StatusName, statusText } from "../../src/common/status.js";
 import { hpaHi, hpaLo, type U64 } from "../../src/common/u64.js";
 import type { Page } from "../../src/host/page.js";
-import { createMachine, type Machine, type MachineOptions } from "../../src/machine.js";
 import type { Platform } from "../../src/hw/platform.js";
+import { createMachine, type Machine, type MachineOptions } from "../../src/machine.js";
 
 export { REG, STATUS };
 
@@ -59,14 +64,23 @@ export function rootWith(m: Machine, entries: readonly U64[]): number {
 
 /** An HPA_LIST_INFO operand listing `hpas` (entries as plain list entries). */
 export function listInfo(m: Machine, hpas: readonly number[]): U64 {
-  return encodeHpaListInfo({ rootHpa: rootWith(m, hpas.map((h) => encodeListEntry(h))), count: hpas.length });
+  return encodeHpaListInfo({
+    rootHpa: rootWith(
+      m,
+      hpas.map((h) => encodeListEntry(h)),
+    ),
+    count: hpas.length,
+  });
 }
 
 /** An IOMMU_MT for the default metadata: two 2-page queue blocks and 16 order-0 pages. */
 export function iommuMt(m: Machine): { operand: U64; rootHpa: number; blocks: Page[]; singles: Page[] } {
   const blocks = [m.alloc.allocPages(1, { tag: "q" })!, m.alloc.allocPages(1, { tag: "q" })!];
   const singles = pages(m, m.platform.metadata.IOMMU_MT_PAGE_COUNT, "mt");
-  const rootHpa = rootWith(m, [...blocks.map((b) => encodeIommuMtEntry(b.hpa, 2)), ...singles.map((p) => encodeIommuMtEntry(p.hpa, 1))]);
+  const rootHpa = rootWith(m, [
+    ...blocks.map((b) => encodeIommuMtEntry(b.hpa, 2)),
+    ...singles.map((p) => encodeIommuMtEntry(p.hpa, 1)),
+  ]);
   return { operand: encodeIommuMt(rootHpa), rootHpa, blocks, singles };
 }
 

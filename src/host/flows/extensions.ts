@@ -56,11 +56,13 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
       });
       tdxPageArrayDestroy(k, run.array);
       rec.details.chunks = run.chunks;
-      if (run.array === null && !run.completed) failed ??= { step: "tdx_page_array_create (root page)", status: null };
+      if (run.array === null && !run.completed)
+        failed ??= { step: "tdx_page_array_create (root page)", status: null };
       if (failed !== null || full) {
         // Fatal: the module may hold any of these pages; none may ever go back to the allocator.
         const f = failed as { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null;
-        const why = f === null ? "TDH.EXT.MEM.ADD: pool full before all pages were added" : `${f.step} failed`;
+        const why =
+          f === null ? "TDH.EXT.MEM.ADD: pool full before all pages were added" : `${f.step} failed`;
         const pfns = Array.from({ length: n }, (_, i) => first.pfn + i);
         strandPages(k, pfns, `extensions bring-up: ${why}`);
         rec.stranded += n;

@@ -5,13 +5,14 @@
  * TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the unit's
  * pages and its root page forever (2.6).
  */
+
+import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
+import { hpaHi, hpaLo } from "../../common/u64.js";
 import { type HostKernel, strandPages } from "../kernel.js";
 import type { Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
-import { encodeIommuMt } from "../../common/formats.js";
-import { hpaHi, hpaLo } from "../../common/u64.js";
 import { callRegs, iommuClear, iommuSetup, ok, retryWithOriginal, sysRd } from "../seamcalls.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
@@ -68,12 +69,19 @@ export function allocIommuMtPages(k: HostKernel, count: number): Page[] | null {
  * extension pool page, say) as the root, as a stale pointer would. Falls back to the right root when it
  * has donated nothing.
  */
-function iommuSetupStaleRoot(k: HostKernel, regBase: number, array: TdxPageArray): ReturnType<typeof iommuSetup> {
+function iommuSetupStaleRoot(
+  k: HostKernel,
+  regBase: number,
+  array: TdxPageArray,
+): ReturnType<typeof iommuSetup> {
   const stale = k.ledger.donated.keys().next();
   if (stale.done === true) return iommuSetup(k, regBase, array);
   return retryWithOriginal(
     k,
-    callRegs("TDH.IOMMU.SETUP", { [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) }, [REG.RDX]: encodeIommuMt(stale.value * 4096) }),
+    callRegs("TDH.IOMMU.SETUP", {
+      [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
+      [REG.RDX]: encodeIommuMt(stale.value * 4096),
+    }),
   );
 }
 
@@ -91,7 +99,8 @@ export function iommuSetupAll(
     const pages = allocIommuMtPages(k, md.value.lo);
     if (pages === null) return { result: rec.fail(`allocate IOMMU_MT for ${u.name}`, null), setups };
     // Wrong host `duplicatePage`: the last order-0 page appears twice (the list keeps its length).
-    const listed = k.policy.duplicatePage && pages.length > 3 ? [...pages.slice(0, -1), pages[pages.length - 2]!] : pages;
+    const listed =
+      k.policy.duplicatePage && pages.length > 3 ? [...pages.slice(0, -1), pages[pages.length - 2]!] : pages;
     const array = tdxPageArrayCreate(k, listed, listed.length);
     if (array === null) {
       freeMtPages(k, pages);
@@ -150,7 +159,12 @@ export function iommuClearAll(k: HostKernel, setups: readonly IommuSetupRecord[]
  * pages whose write-back failed are stranded instead. Returns true when nothing was stranded. The
  * wrong host of policy `freeBeforeWriteBack` frees the pages first and writes back too late.
  */
-export function releaseAndFree(k: HostKernel, array: TdxPageArray, pages: readonly Page[], rec: FlowRecorder): boolean {
+export function releaseAndFree(
+  k: HostKernel,
+  array: TdxPageArray,
+  pages: readonly Page[],
+  rec: FlowRecorder,
+): boolean {
   if (k.policy.freeBeforeWriteBack) {
     for (const p of pages) k.alloc.freePages(p, p.order);
     tdxPageArrayDestroy(k, array);

@@ -28,7 +28,15 @@ export class FlowRecorder {
   constructor(readonly flow: string) {}
 
   ok(): FlowResult {
-    return { flow: this.flow, ok: true, failedStep: null, failedStatus: null, interrupts: this.interrupts, strandedPages: this.stranded, details: this.details };
+    return {
+      flow: this.flow,
+      ok: true,
+      failedStep: null,
+      failedStatus: null,
+      interrupts: this.interrupts,
+      strandedPages: this.stranded,
+      details: this.details,
+    };
   }
 
   fail(step: string, status: U64 | null): FlowResult {
