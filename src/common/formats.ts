@@ -8,7 +8,7 @@
  * naming the rule, the field and its bits. The module emulator uses the same decoders, with its own
  * check of rule 3 (the root page must be a shared HPA), so host, module and CLI agree by construction.
  */
-import { rangeError, rangeErrorShown } from "./errors.js";
+import { rangeError, rangeErrorShown, typeError } from "./errors.js";
 import {
   type Field,
   fieldOf,
@@ -23,6 +23,7 @@ import {
 } from "./fields.js";
 import {
   bitRangeText,
+  checkHalves,
   HPA_LIMIT,
   hpaHi,
   hpaLo,
@@ -166,6 +167,8 @@ export interface HpaListInfo {
  * @example encodeHpaListInfo({ rootHpa: 0x12345000, count: 512 }) // { lo: 0x12345000, hi: 0xff800000 }
  */
 export function encodeHpaListInfo(a: { rootHpa: number; count: number; firstEntry?: number }): U64 {
+  if (typeof a !== "object" || a === null)
+    throw typeError("hpa-list-info", a, "{ rootHpa, count, firstEntry? }");
   const root = checkHpa("hpa-list-info.root", a.rootHpa);
   const count = checkCount("hpa-list-info.count", a.count);
   const first = a.firstEntry ?? 0;
@@ -183,6 +186,7 @@ export function decodeHpaListInfo(
   hi: number,
   checkRoot?: SharedPageCheck,
 ): { fields: HpaListInfo; violation: Violation | null } {
+  checkHalves("hpa-list-info", lo, hi);
   const firstEntry = readField(lo, hi, FIRST);
   const lastEntry = readField(lo, hi, LAST);
   const rootHpa = readField(lo, hi, PFN_LIST) * PAGE_SIZE;
@@ -228,6 +232,7 @@ export interface HpaArray {
  * @example encodeHpaArray({ count: 1, pageHpa: 0x76543000 }) // 0x0000000076543000
  */
 export function encodeHpaArray(a: { count: number; rootHpa?: number; pageHpa?: number }): U64 {
+  if (typeof a !== "object" || a === null) throw typeError("hpa-array", a, "{ count, rootHpa | pageHpa }");
   const count = checkCount("hpa-array.count", a.count);
   let hpa: number;
   if (count === 1) {
@@ -252,6 +257,7 @@ export function decodeHpaArray(
   hi: number,
   checkRoot?: SharedPageCheck,
 ): { fields: HpaArray; violation: Violation | null } {
+  checkHalves("hpa-array", lo, hi);
   const size = readField(lo, hi, SIZE);
   const hpa = readField(lo, hi, PFN_ARRAY) * PAGE_SIZE;
   const singleton = size === 0;
@@ -281,6 +287,7 @@ export function decodeIommuMt(
   hi: number,
   checkRoot?: SharedPageCheck,
 ): { fields: { rootHpa: number }; violation: Violation | null } {
+  checkHalves("iommu-mt", lo, hi);
   const rootHpa = readField(lo, hi, PFN_MT) * PAGE_SIZE;
   const v = reservedViolation(lo, hi, IOMMU_MT) ?? rootViolation("IOMMU_MT", rootHpa, checkRoot);
   return { fields: { rootHpa }, violation: v };
@@ -330,6 +337,7 @@ export function decodeListEntry(
   hi: number,
   index?: number,
 ): { fields: Entry; violation: Violation | null } {
+  checkHalves("entry", lo, hi);
   return {
     fields: { hpa: readField(lo, hi, PFN_ENTRY) * PAGE_SIZE, numPages: 0 },
     violation: reservedViolation(lo, hi, LIST_ENTRY, true, index),
@@ -346,6 +354,7 @@ export function decodeIommuMtEntry(
   hi: number,
   position?: { index: number; queuePages: number },
 ): { fields: Entry; violation: Violation | null } {
+  checkHalves("iommu-mt-entry", lo, hi);
   const numPages = readField(lo, hi, NUM_PAGES);
   const hpa = readField(lo, hi, PFN_ENTRY) * PAGE_SIZE;
   const fields = { hpa, numPages };
@@ -428,6 +437,7 @@ export const LINKED_DATA_PER_PAGE = 511;
  * (all ones).
  */
 export function layoutLinkedList(listHpas: readonly number[], dataHpas: readonly number[]): U64[][] {
+  if (!Array.isArray(dataHpas)) throw typeError("linked-list.data", dataHpas, "an array of page HPAs");
   const need = Math.max(1, Math.ceil(dataHpas.length / LINKED_DATA_PER_PAGE));
   if (!Array.isArray(listHpas) || listHpas.length !== need) {
     throw rangeError(

@@ -5,7 +5,7 @@
  * hint, 47:40 class, 39:32 detail, 31:0 operand id (or per-error information). Two statuses are the same
  * kind when bits 63:32 match; bits 31:0 carry the operand. Values here are the high halves (bits 63:32).
  */
-import { getBits, type U64, u64ToHex } from "./u64.js";
+import { checkHalves, getBits, type U64, u64ToHex } from "./u64.js";
 
 /** A known status kind: its name and the high half (bits 63:32) of its value. */
 export interface StatusKind {
@@ -91,8 +91,9 @@ export interface StatusInfo {
   readonly modelDefined: boolean;
 }
 
-/** Decodes a status value per 03-module.md 3.1. Never throws for any (lo, hi). */
+/** Decodes a status value per 03-module.md 3.1. Never throws for any u64 (throws a typed error for non-halves). */
 export function decodeStatus(lo: number, hi: number): StatusInfo {
+  checkHalves("status", lo, hi);
   const k = BY_HI.get(hi >>> 0);
   return {
     raw: u64ToHex(lo, hi),

@@ -38,6 +38,15 @@ export function u64FromBigint(v: bigint, name = "value"): U64 {
   return { lo: Number(v & 0xffff_ffffn), hi: Number(v >> 32n) };
 }
 
+/**
+ * Checks that (lo, hi) are two unsigned 32-bit integers (the public decoders' arguments); throws a
+ * typed error naming the bad half otherwise.
+ */
+export function checkHalves(name: string, lo: unknown, hi: unknown): void {
+  if (typeof lo !== "number" || lo >>> 0 !== lo) throw typeError(`${name}.lo`, lo, "an integer in 0..2^32-1");
+  if (typeof hi !== "number" || hi >>> 0 !== hi) throw typeError(`${name}.hi`, hi, "an integer in 0..2^32-1");
+}
+
 /** Public edge: halves to a bigint. */
 export function u64ToBigint(lo: number, hi: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);

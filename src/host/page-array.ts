@@ -279,6 +279,8 @@ export type PageSource = readonly Page[] | { readonly first: Page; readonly coun
 
 function sourceLength(src: PageSource): number {
   if (Array.isArray(src)) return src.length;
+  if (typeof src !== "object" || src === null)
+    throw typeError("for_each_chunk.pages", src, "an array of pages or { first, count }");
   const run = src as { first?: unknown; count?: unknown };
   if (!(run.first instanceof Page))
     throw typeError("for_each_chunk.pages", src, "an array of pages or { first, count }");
