@@ -32,7 +32,7 @@ const spoof = {
     return "0x1000";
   },
 };
-export const HOSTILE: readonly [string, unknown][] = [
+const HOSTILE: readonly [string, unknown][] = [
   ["null", null],
   ["undefined", undefined],
   ["NaN", Number.NaN],
