@@ -6,7 +6,7 @@
  * in scenario files. {@link validatePlatform} checks every rule the spec states and throws a typed error
  * naming the path of the first bad value. {@link defaultPlatform} looks like a two-socket server.
  */
-import { rangeError, stateError, TdxpaError, typeError } from "../common/errors.js";
+import { rangeError, stateError, typeError } from "../common/errors.js";
 import { PAGE_SIZE } from "../common/u64.js";
 import type { MemRange } from "./physmem.js";
 
@@ -338,5 +338,3 @@ export function hostReservedPfnRanges(p: Platform): { startPfn: number; pages: n
 export function platformPages(p: Platform): number {
   return p.memory.reduce((s, r) => s + r.size / PAGE_SIZE, 0);
 }
-
-export { TdxpaError };

@@ -9,8 +9,8 @@
  * bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in `leaves-*.ts`.
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";
-import { NR_REGS, type Regs } from "../common/seamcall.js";
-import { isStatus, LEAF, leafName, REG, STATUS, type StatusKind, statusText } from "../common/status.js";
+import type { Regs } from "../common/seamcall.js";
+import { LEAF, leafName, REG, STATUS, type StatusKind, statusText } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
@@ -424,14 +424,8 @@ export class TdxModule {
     return st(STATUS.TDX_INTERRUPTED_RESUMABLE);
   }
 
-  /** True when a status is an extension-class call that holds the queue slot (for tests). */
+  /** True when `leaf` is an extension call (shares the queue slot of depth 1). */
   isExtensionLeaf(leaf: number): boolean {
     return EXTENSION_LEAVES.has(leaf);
   }
 }
-
-/** Number of registers a call can carry. */
-export const REG_COUNT = NR_REGS;
-
-/** True when `s` is of kind `k`. */
-export { isStatus };
