@@ -55,6 +55,7 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
       clflushBeforeAlloc: platform.clflushBeforeAlloc,
     },
     ...(opts.policy === undefined ? {} : { policy: opts.policy }),
+    modelReport: (kind, pfn, message) => module.report(kind, pfn, message, "host release check"),
   });
   return { platform, mem, alloc, cache, module, kernel };
 }

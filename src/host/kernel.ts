@@ -56,6 +56,13 @@ export interface HostPolicy {
   readonly duplicatePage: boolean;
   /** Wrong host: passes a stale pointer, a page it already gave the module, as the IOMMU_MT root. */
   readonly staleRoot: boolean;
+  /** Wrong host: the SPDM/IDE create wrappers do not set the flush flag, so destroy skips the write-back. */
+  readonly forgetFlushFlag: boolean;
+  /**
+   * Wrong host: passes the session's own metadata pages (already private) as TDH.SPDM.CONNECT's
+   * device-info buffer, instead of fresh shared pages.
+   */
+  readonly devInfoInMetadata: boolean;
 }
 
 /** The correct host. */
@@ -67,6 +74,8 @@ export const DEFAULT_POLICY: HostPolicy = Object.freeze({
   iqOrder: 1,
   duplicatePage: false,
   staleRoot: false,
+  forgetFlushFlag: false,
+  devInfoInMetadata: false,
 });
 
 /** Tag the allocator shows for pages stranded forever by the failure policy (02-kapi.md 2.6). */
@@ -122,6 +131,11 @@ export interface HostKernel {
   readonly policy: HostPolicy;
   readonly ledger: HostLedger;
   readonly extLock: ExtLock;
+  /**
+   * The model's channel for checks the kernel does not make (a successful DELETE that did not return
+   * every page, 02-kapi.md 2.6): the machine wires it to the module's model reports. Not a kernel API.
+   */
+  readonly modelReport: (kind: "release-list-short", pfn: number, message: string) => void;
 }
 
 /** Builds a {@link HostKernel}; `cpu` defaults to {@link PLAIN_CPU}, `policy` to {@link DEFAULT_POLICY}. */
@@ -132,6 +146,7 @@ export function createHostKernel(parts: {
   sysinfo: TdxSysInfo;
   cpu?: HostCpu;
   policy?: Partial<HostPolicy>;
+  modelReport?: HostKernel["modelReport"];
 }): HostKernel {
   checkInt("sysinfo.keyIdShift", parts.sysinfo.keyIdShift, 12, 51);
   checkInt("sysinfo.globalKeyId", parts.sysinfo.globalKeyId, 0, 2 ** (52 - parts.sysinfo.keyIdShift) - 1);
@@ -146,6 +161,7 @@ export function createHostKernel(parts: {
     policy,
     ledger: new HostLedger(),
     extLock: new ExtLock(),
+    modelReport: parts.modelReport ?? (() => {}),
   };
 }
 

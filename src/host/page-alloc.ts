@@ -55,6 +55,8 @@ export interface PageAllocHooks {
   readonly onZero?: (pfn: number) => void;
   /** Called for each page of a block that went back to the free lists, after it was freed. */
   readonly onFree?: (pfn: number) => void;
+  /** Called once per successful allocation: first PFN, number of 4 KiB pages, tag. */
+  readonly onAlloc?: (pfn: number, pages: number, tag: string) => void;
 }
 
 /** Options of the {@link PageAllocator} constructor. */
@@ -310,6 +312,7 @@ export class PageAllocator implements PageFrameDb {
     if (p < 0) return null;
     this.markBlock(p, order, tagId);
     if (opts?.zero === true) for (let i = 0; i < POW[order]!; i++) this.zeroPage(p + i);
+    this.hooks.onAlloc?.(p, POW[order]!, this.tagNames[tagId]!);
     return new Page(this, p);
   }
 
@@ -334,6 +337,7 @@ export class PageAllocator implements PageFrameDb {
       if (p < 0) break;
       this.markBlock(p, 0, tagId);
       if (zero) this.zeroPage(p);
+      this.hooks.onAlloc?.(p, 1, this.tagNames[tagId]!);
       out.push(new Page(this, p));
     }
     this.calls = base + n;
@@ -368,6 +372,7 @@ export class PageAllocator implements PageFrameDb {
     this.allocated += n;
     this.tagPages[tagId] = this.tagPages[tagId]! + n;
     if (opts?.zero === true) for (let q = s; q < e; q++) this.zeroPage(q);
+    this.hooks.onAlloc?.(s, n, this.tagNames[tagId]!);
     return new Page(this, s);
   }
 

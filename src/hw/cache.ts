@@ -122,7 +122,12 @@ export class CacheModel {
     if (!s.dirty.includes(keyId)) s.dirty.push(keyId);
   }
 
-  private drop(pfn: number, keyId: number, writeBack: boolean): void {
+  /**
+   * Drops `pfn`'s lines of `keyId`, writing back what they hold. `how` says who wrote them back: a
+   * sanctioned flush (CLFLUSH, PAGE.WBINVD, done before the page changes hands) or an uncontrolled
+   * eviction (what the flushes exist to prevent).
+   */
+  private drop(pfn: number, keyId: number, how: "flush" | "evict"): void {
     const s = this.lines.get(pfn);
     if (s === undefined) return;
     const i = s.dirty.indexOf(keyId);
@@ -131,23 +136,26 @@ export class CacheModel {
     const stale = s.stale?.get(keyId);
     if (s.stale?.has(keyId)) {
       s.stale.delete(keyId);
-      if (writeBack) this.writeStale(pfn, keyId, stale ?? ZERO_PAGE);
+      this.writeStale(pfn, keyId, stale ?? ZERO_PAGE, how);
     }
     if (s.dirty.length === 0) this.lines.delete(pfn);
   }
 
   /**
-   * A stale line reaches memory. Memory encryption makes this damage whatever the bytes: stale KeyID-0
-   * (plaintext) lines over a private page break its integrity (the page is *poisoned*: the module's next
-   * use of it fails), and stale private lines over a host page leave ciphertext the host reads as
-   * garbage. The page's bytes change accordingly, so the damage shows in its contents.
+   * A stale line reaches memory. Memory encryption makes an eviction damage whatever the bytes: stale
+   * KeyID-0 (plaintext) lines over a private page break its integrity (the page is *poisoned*: the
+   * module's next use of it fails), and stale private lines over a host page leave ciphertext the host
+   * reads as garbage. The page's bytes change accordingly, so the damage shows in its contents. A
+   * sanctioned flush of a page between owners writes the same bytes but damages nothing (ledger
+   * `stale-writeback-damage`), except plaintext flushed over a page that is already private.
    */
-  private writeStale(pfn: number, keyId: number, bytes: Uint8Array | null): void {
-    this.stats.damagedPages++;
+  private writeStale(pfn: number, keyId: number, bytes: Uint8Array | null, how: "flush" | "evict"): void {
+    const overPrivate = keyId === 0 && this.isPrivate(pfn);
+    if (how === "evict" || overPrivate) this.stats.damagedPages++;
     if (keyId === 0) {
       if (bytes === null) this.mem.zero(pfn);
       else this.mem.page(pfn).set(bytes);
-      this.poisoned.add(pfn);
+      if (overPrivate) this.poisoned.add(pfn);
     } else {
       const page = this.mem.page(pfn);
       for (let i = 0; i < page.length; i++) page[i] = ((bytes?.[i] ?? 0) ^ scramble(keyId, i)) & 0xff;
@@ -192,7 +200,7 @@ export class CacheModel {
   /** CLFLUSH of every line of `pfn` (KeyID 0): writes back and drops the host's dirty lines. */
   clflushPage(pfn: number): void {
     this.stats.clflushes++;
-    this.drop(pfn, 0, true);
+    this.drop(pfn, 0, "flush");
   }
 
   /** The host allocator takes `pfn` back (a free). Checks hazard 2. */
@@ -228,7 +236,7 @@ export class CacheModel {
       this.makeStale(pfn, 0);
     } else {
       // The module does not ask for the flush: it takes care of host lines itself (model assumption).
-      this.drop(pfn, 0, true);
+      this.drop(pfn, 0, "flush");
     }
   }
 
@@ -240,7 +248,7 @@ export class CacheModel {
   /** TDH.PHYMEM.PAGE.WBINVD: writes back and drops `pfn`'s lines of `keyId`. */
   pageWbinvd(pfn: number, keyId: number): void {
     this.stats.pageWbinvds++;
-    this.drop(pfn, keyId, true);
+    this.drop(pfn, keyId, "flush");
   }
 
   /** A whole-cache write-back (WBINVD on every package): every dirty line goes to memory. */
@@ -256,7 +264,7 @@ export class CacheModel {
   evictNow(): number {
     const before = this.stats.damagedPages;
     for (const [pfn, s] of [...this.lines]) {
-      for (const k of [...s.dirty]) this.drop(pfn, k, true);
+      for (const k of [...s.dirty]) this.drop(pfn, k, "evict");
       this.stats.evictions++;
     }
     return this.stats.damagedPages - before;

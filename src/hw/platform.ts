@@ -8,6 +8,13 @@
  */
 import { rangeError, stateError, typeError } from "../common/errors.js";
 import { PAGE_SIZE } from "../common/u64.js";
+import {
+  defaultDevices,
+  defaultRootPorts,
+  type PcieDeviceSpec,
+  type RootPortSpec,
+  validateDevices,
+} from "./devices.js";
 import type { MemRange } from "./physmem.js";
 
 /** 1 GiB: TDMR base and size granularity. */
@@ -71,6 +78,10 @@ export interface Platform {
   /** Whether the module requires the host to CLFLUSH pages before handing them over as private. */
   readonly clflushBeforeAlloc: boolean;
   readonly iommus: readonly IommuSpec[];
+  /** PCIe devices with a DOE mailbox and an SPDM responder (src/hw/devices.ts); none when absent. */
+  readonly devices?: readonly PcieDeviceSpec[];
+  /** PCIe root ports with IDE stream slots; none when absent. */
+  readonly rootPorts?: readonly RootPortSpec[];
 }
 
 /** Metadata field ids for TDH.SYS.RD (03-module.md 3.3), as hex strings of the u64. */
@@ -94,7 +105,8 @@ export type MetadataFieldName = keyof typeof METADATA_FIELD_IDS;
  * The default platform: a two-socket server with 512 GiB of memory in two sockets (plus the low 2 GiB
  * below the PCI hole), three TDMRs whose reserved areas hold the PAMT and the module's range, 64 KeyIDs
  * of which 16 are TDX's, and six IOMMU units of which two (the integrated graphics and a legacy unit)
- * are not TDX-capable. Metadata values are the late-2025 figures of 02-kapi.md 2.5.
+ * are not TDX-capable. Metadata values are the late-2025 figures of 02-kapi.md 2.5. Three PCIe devices
+ * (an NVMe SSD, a NIC, a GPU) sit behind two root ports with four IDE stream slots each.
  */
 export function defaultPlatform(): Platform {
   // Physical layout: [0, 2 GiB) low memory, [4 GiB, 258 GiB) socket 0, [258 GiB, 514 GiB) socket 1.
@@ -137,6 +149,8 @@ export function defaultPlatform(): Platform {
       { name: "dmar4-socket1-pcie1", regBase: 0xfec2_1000, tdxCapable: true },
       { name: "dmar5-socket1-legacy", regBase: 0xfec2_2000, tdxCapable: false },
     ],
+    devices: defaultDevices(),
+    rootPorts: defaultRootPorts(),
   };
 }
 
@@ -324,6 +338,7 @@ export function validatePlatform(p: Platform): Platform {
     if (typeof u.tdxCapable !== "boolean")
       throw typeError(`platform.iommus[${i}].tdxCapable`, u.tdxCapable, "a boolean");
   });
+  validateDevices(p.devices, p.rootPorts);
   return p;
 }
 

@@ -34,8 +34,33 @@ const OPERANDS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> =
     [REG.RCX, "id"],
     [REG.RDX, "hpa"],
   ],
+  [LEAF["TDH.SPDM.CONNECT"]]: [
+    [REG.RCX, "id"],
+    [REG.R8, "hpa"],
+    [REG.R9, "hpa"],
+    [REG.R10, "hpa-array"],
+  ],
+  [LEAF["TDH.SPDM.DISCONNECT"]]: [
+    [REG.RCX, "id"],
+    [REG.R8, "hpa"],
+    [REG.R9, "hpa"],
+  ],
+  [LEAF["TDH.SPDM.MNG"]]: [
+    [REG.RCX, "id"],
+    [REG.RDX, "id"],
+    [REG.R8, "hpa"],
+    [REG.R9, "hpa"],
+  ],
+  [LEAF["TDH.IDE.STREAM.KM"]]: [
+    [REG.RCX, "id"],
+    [REG.RDX, "id"],
+    [REG.R8, "hpa"],
+    [REG.R9, "hpa"],
+  ],
+  [LEAF["TDH.IDE.STREAM.BLOCK"]]: [[REG.RCX, "id"]],
   [LEAF["TDH.IDE.STREAM.CREATE"]]: [
     [REG.RCX, "id"],
+    [REG.RDX, "u64"],
     [REG.R8, "hpa-array"],
   ],
   [LEAF["TDH.IDE.STREAM.DELETE"]]: [
@@ -49,6 +74,11 @@ const OUTPUTS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = 
   [LEAF["TDH.SYS.RD"]]: [[REG.R8, "u64"]],
   [LEAF["TDH.EXT.MEM.ADD"]]: [[REG.RCX, "hpa-list-info"]],
   [LEAF["TDH.IOMMU.SETUP"]]: [[REG.RCX, "id"]],
+  [LEAF["TDH.SPDM.CREATE"]]: [[REG.RCX, "id"]],
+  [LEAF["TDH.SPDM.CONNECT"]]: [[REG.RCX, "u64"]],
+  [LEAF["TDH.SPDM.DELETE"]]: [[REG.RCX, "hpa-array"]],
+  [LEAF["TDH.IDE.STREAM.CREATE"]]: [[REG.RCX, "id"]],
+  [LEAF["TDH.IDE.STREAM.DELETE"]]: [[REG.RCX, "hpa-array"]],
   [LEAF["TDH.PHYMEM.PAGE.RDMD"]]: [
     [REG.RCX, "u64"],
     [REG.RDX, "id"],

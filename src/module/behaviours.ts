@@ -21,6 +21,12 @@ export interface Behaviours {
   readonly unbackedReadsAllOnes: boolean;
   /** Wrong-module variant (issue 4): DELETE succeeds but leaves one page out of its released list. */
   readonly deleteOmitsOnePage: boolean;
+  /**
+   * Ledger `spdm-key-refresh`: after this many SPDM messages on a session since its last key update, the
+   * next TDH.SPDM.MNG (other than KEY_UPDATE), TDH.SPDM.DISCONNECT or TDH.IDE.STREAM.KM returns
+   * TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH. 0: never.
+   */
+  readonly spdmKeyRefreshAfter: number;
 }
 
 /** The spec's defaults. */
@@ -31,6 +37,7 @@ export const DEFAULT_BEHAVIOURS: Behaviours = Object.freeze({
   clobberInputsOnInterrupt: true,
   unbackedReadsAllOnes: true,
   deleteOmitsOnePage: false,
+  spdmKeyRefreshAfter: 0,
 });
 
 /** How interrupts are injected: deterministic, so every run can be replayed (03-module.md 3.4). */

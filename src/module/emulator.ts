@@ -128,7 +128,7 @@ export function registerLeaf(leaf: number, h: LeafHandler): void {
 export class TdxModule {
   readonly pamt: Pamt;
   readonly behaviours: Behaviours;
-  readonly interrupts: InterruptSource;
+  interrupts: InterruptSource;
   readonly objects = new Map<number, ModuleObject>();
   readonly reports: ModelReport[] = [];
   /** Per-leaf call counts (for forced statuses) and per "leaf status" totals (for reports). */
@@ -148,6 +148,10 @@ export class TdxModule {
   readonly locks = new Map<number, string>();
   private readonly forced: ForcedStatus[] = [];
   private nextObjectId = 1;
+  /** Pages made private and pages released since creation (for reports: donated and returned). */
+  readonly pageCounts = { claimed: 0, released: 0 };
+  /** Observer of model reports as they happen (traces). */
+  onReport: ((r: ModelReport) => void) | null = null;
   /** Extension state: pool pages added and whether EXT.INIT completed. */
   readonly ext = { poolObject: 0, poolPages: 0, initialized: false };
 
@@ -212,6 +216,11 @@ export class TdxModule {
       });
     }
   };
+
+  /** Replaces the interrupt plan from now on (scenario steps change schedules mid-run). */
+  setInterrupts(plan: InterruptPlan): void {
+    this.interrupts = new InterruptSource(plan);
+  }
 
   /** Forces `status` on the `nth` call of `leaf` (counted from creation); the call then has no effect. */
   forceStatus(f: ForcedStatus): void {
@@ -313,11 +322,13 @@ export class TdxModule {
     this.pamt.set(pfn, type, owner.id);
     this.cache.becomePrivate(pfn);
     owner.pages.push(pfn);
+    this.pageCounts.claimed++;
   }
 
   /** Returns a page to PT_NDA; lines dirty under private KeyIDs stay in the cache (now stale). */
   releasePage(pfn: number): void {
     this.pamt.set(pfn, PT.NDA, 0);
+    this.pageCounts.released++;
     this.cache.leavePrivate(pfn);
     this.cache.poisoned.delete(pfn);
   }
@@ -343,7 +354,9 @@ export class TdxModule {
 
   /** Records a model report. */
   report(kind: ModelReport["kind"], pfn: number, message: string, cause = this.cache.cause): void {
-    this.reports.push({ kind, pfn, cause, message });
+    const r: ModelReport = { kind, pfn, cause, message };
+    this.reports.push(r);
+    this.onReport?.(r);
   }
 
   // ---- operand decoding with the module's rule 3 --------------------------------------------------

@@ -5,6 +5,8 @@
 import "./leaves-core.js";
 import "./leaves-ext.js";
 import "./leaves-iommu.js";
+import "./leaves-spdm.js";
+import "./leaves-ide.js";
 
 export { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
 export { type CallRecord, type ModelReport, type ModuleObject, TdxModule } from "./emulator.js";

@@ -52,6 +52,8 @@ export class Pamt {
   private readonly sections = new Map<number, Section>();
   /** Pages not PT_NDA and not PT_RSVD (module-owned), for conservation checks. */
   private ownedCount = 0;
+  /** Observer of every entry change (traces); null when nobody listens. */
+  onChange: ((pfn: number, from: number, to: number, owner: number) => void) | null = null;
 
   constructor(tdmrs: readonly TdmrSpec[]) {
     this.tdmrs = tdmrs.map((t) => ({
@@ -123,6 +125,7 @@ export class Pamt {
     if (wasOwned !== isOwned) this.ownedCount += isOwned ? 1 : -1;
     s.type[i] = type;
     s.owner[i] = owner;
+    this.onChange?.(pfn, was, type, owner);
   }
 
   /** Number of module-owned pages. */

@@ -1,0 +1,213 @@
+/**
+ * The SPDM session flows (02-kapi.md 2.5): connect = TDH.SPDM.CREATE (SPDM_MT_PAGE_COUNT pages) →
+ * TDH.SPDM.CONNECT (a temporary device-info buffer of SPDM_MAX_DEV_INFO_PAGES shared pages, read back
+ * and checked against what the device holds, then freed); teardown = TDH.SPDM.DISCONNECT →
+ * TDH.SPDM.DELETE → destroy (write-back) → free.
+ *
+ * Failure policy (2.6): a failed DISCONNECT or DELETE strands the session's pages and root forever. The
+ * model, unlike the kernel, also checks that a successful DELETE returned every page given at CREATE
+ * ({@link checkReleased}) and records a `release-list-short` model report when it did not.
+ */
+import { decodeHpaArray } from "../../common/formats.js";
+import { REG } from "../../common/status.js";
+import type { U64 } from "../../common/u64.js";
+import { deviceInfoOf, type PcieDeviceSpec } from "../../hw/devices.js";
+import { type HostKernel, mapPageForRead, strandPages } from "../kernel.js";
+import type { Page } from "../page.js";
+import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
+import { ok, sysRd } from "../seamcalls.js";
+import { type SpdmChannel, spdmConnect, spdmCreate, spdmDelete, spdmDisconnect } from "../spdm.js";
+import { coveredPfns, releaseAndFree } from "./iommu.js";
+import { FlowRecorder, type FlowResult } from "./result.js";
+
+/** Allocator tags. */
+export const SPDM_MT_TAG = "tdx:spdm-mt";
+export const SPDM_MSG_TAG = "tdx:spdm-msg";
+export const SPDM_DEVINFO_TAG = "tdx:spdm-devinfo";
+
+/** A session the host created: what it needs to use and tear it down. */
+export interface SpdmSessionRecord {
+  readonly device: PcieDeviceSpec;
+  readonly channel: SpdmChannel;
+  readonly spdmId: U64;
+  readonly array: TdxPageArray;
+  readonly pages: readonly Page[];
+  connected: boolean;
+  /** Device-info bytes the module wrote at CONNECT. */
+  deviceInfoBytes: number;
+}
+
+/** Allocates `n` zeroed order-0 pages with `tag`, or null (freeing what it got). */
+export function allocZeroed(k: HostKernel, n: number, tag: string): Page[] | null {
+  const got: Page[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = k.alloc.allocPage({ tag, zero: true });
+    if (p === null) {
+      for (const q of got) k.alloc.freePages(q, 0);
+      return null;
+    }
+    got.push(p);
+  }
+  return got;
+}
+
+function freeAll(k: HostKernel, pages: readonly Page[]): void {
+  for (const p of pages) k.alloc.freePages(p, p.order);
+}
+
+/**
+ * The model's release check: the list a successful DELETE returned in RCX (singleton: the page; else
+ * entries in the root page the module wrote) must name every page of `array`. Reports the first missing
+ * page through `k.modelReport` and returns the missing PFNs.
+ */
+export function checkReleased(k: HostKernel, out: U64, pages: readonly Page[], what: string): number[] {
+  const d = decodeHpaArray(out.lo, out.hi);
+  const got = new Set<number>();
+  if (out.lo !== 0 || out.hi !== 0) {
+    if (d.fields.singleton) got.add(d.fields.pageHpa! / 4096);
+    else {
+      const w = mapPageForRead(k, d.fields.rootHpa! / 4096);
+      const words = new Uint32Array(w.buffer, w.byteOffset, 1024);
+      for (let i = 0; i < d.fields.count; i++)
+        got.add(Math.floor((words[2 * i + 1]! * 2 ** 32 + words[2 * i]!) / 4096));
+    }
+  }
+  const missing = coveredPfns(pages).filter((p) => !got.has(p));
+  if (missing.length > 0)
+    k.modelReport(
+      "release-list-short",
+      missing[0]!,
+      `${what}: DELETE succeeded but its released list lacks ${missing.length} page(s), first 0x${(missing[0]! * 4096).toString(16)}`,
+    );
+  return missing;
+}
+
+/** Runs `fn` holding the extension lock as `who`; null when someone else holds it. */
+export function withExtLock<T>(k: HostKernel, who: string, fn: () => T): T | null {
+  if (!k.extLock.tryAcquire(who)) return null;
+  try {
+    return fn();
+  } finally {
+    k.extLock.release(who);
+  }
+}
+
+/**
+ * Creates and connects a session with `device`: message pages, metadata pages, CREATE, a temporary
+ * device-info buffer, CONNECT, read-back check, buffer freed. On a failure after CREATE the session is
+ * torn down again. Returns the flow result and the session (null when it failed).
+ */
+export function spdmSessionConnect(
+  k: HostKernel,
+  device: PcieDeviceSpec,
+): { result: FlowResult; session: SpdmSessionRecord | null } {
+  const rec = new FlowRecorder(`spdm-connect ${device.name}`);
+  const mtCount = sysRd(k, "SPDM_MT_PAGE_COUNT");
+  if (!ok(mtCount.status))
+    return { result: rec.fail("TDH.SYS.RD SPDM_MT_PAGE_COUNT", mtCount.status), session: null };
+  const infoCount = sysRd(k, "SPDM_MAX_DEV_INFO_PAGES");
+  if (!ok(infoCount.status))
+    return { result: rec.fail("TDH.SYS.RD SPDM_MAX_DEV_INFO_PAGES", infoCount.status), session: null };
+  const msg = allocZeroed(k, 2, SPDM_MSG_TAG);
+  if (msg === null) return { result: rec.fail("allocate SPDM message pages", null), session: null };
+  const pages = allocZeroed(k, mtCount.value.lo, SPDM_MT_TAG);
+  const array = pages === null ? null : tdxPageArrayCreate(k, pages, pages.length);
+  if (pages === null || array === null) {
+    if (pages !== null) freeAll(k, pages);
+    freeAll(k, msg);
+    return { result: rec.fail(`allocate SPDM_MT for ${device.name}`, null), session: null };
+  }
+  const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]! };
+  const who = `spdm ${device.name}`;
+  const c = withExtLock(k, who, () => spdmCreate(k, device, array));
+  if (c === null || !ok(c.status)) {
+    // Not taken: the module rolled back, the pages are the host's again (no write-back owed).
+    tdxPageArrayDestroy(k, array);
+    freeAll(k, pages);
+    freeAll(k, msg);
+    return { result: rec.fail(`TDH.SPDM.CREATE ${device.name}`, c?.status ?? null), session: null };
+  }
+  for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, who);
+  const s: SpdmSessionRecord = {
+    device,
+    channel,
+    spdmId: c.regs.get(REG.RCX),
+    array,
+    pages,
+    connected: false,
+    deviceInfoBytes: 0,
+  };
+  const unwind = (step: string, status: U64 | null) => {
+    const t = spdmSessionTeardown(k, s);
+    rec.stranded += t.strandedPages;
+    rec.interrupts += t.interrupts;
+    return { result: rec.fail(step, status), session: null };
+  };
+  // The temporary device-info buffer: fresh shared pages (the wrong host reuses its metadata pages).
+  const wrong = k.policy.devInfoInMetadata;
+  const infoPages = wrong
+    ? pages.slice(0, infoCount.value.lo)
+    : allocZeroed(k, infoCount.value.lo, SPDM_DEVINFO_TAG);
+  const info = infoPages === null ? null : tdxPageArrayCreate(k, infoPages, infoPages.length);
+  if (infoPages === null || info === null) {
+    if (infoPages !== null && !wrong) freeAll(k, infoPages);
+    return unwind(`allocate device-info buffer for ${device.name}`, null);
+  }
+  const r = withExtLock(k, who, () => spdmConnect(k, channel, s.spdmId, info));
+  const dropInfo = () => {
+    tdxPageArrayDestroy(k, info);
+    if (!wrong) freeAll(k, infoPages);
+  };
+  if (r === null || !ok(r.status)) {
+    dropInfo();
+    if (r !== null) rec.interrupts += r.interrupts;
+    return unwind(`TDH.SPDM.CONNECT ${device.name}`, r?.status ?? null);
+  }
+  rec.interrupts += r.interrupts;
+  s.connected = true;
+  s.deviceInfoBytes = r.regs.lo(REG.RCX);
+  rec.details.messages = r.messages;
+  rec.details.deviceInfoBytes = s.deviceInfoBytes;
+  // Read the device information back and check it is what the device holds.
+  const got = new Uint8Array(infoPages.length * 4096);
+  infoPages.forEach((p, i) => {
+    got.set(mapPageForRead(k, p.pfn), i * 4096);
+  });
+  const want = deviceInfoOf(device);
+  const same = s.deviceInfoBytes === want.length && want.every((b, i) => got[i] === b);
+  dropInfo();
+  if (!same) return unwind(`device info of ${device.name} differs from the device's data`, null);
+  return { result: rec.ok(), session: s };
+}
+
+/**
+ * Tears a session down: DISCONNECT (when connected), DELETE, the model's release check, destroy
+ * (write-back) and free; the message pages are freed. A failed DISCONNECT or DELETE strands the metadata
+ * pages and the root page forever.
+ */
+export function spdmSessionTeardown(k: HostKernel, s: SpdmSessionRecord): FlowResult {
+  const rec = new FlowRecorder(`spdm-teardown ${s.device.name}`);
+  const who = `spdm ${s.device.name}`;
+  const pfns = coveredPfns(s.pages);
+  const strand = (step: string, status: U64 | null) => {
+    strandPages(k, [...pfns, s.array.rootPage.pfn], `${step} failed`);
+    rec.stranded += pfns.length + 1;
+    freeAll(k, [s.channel.requestPage, s.channel.responsePage]);
+    return rec.fail(step, status);
+  };
+  if (s.connected) {
+    const d = withExtLock(k, who, () => spdmDisconnect(k, s.channel, s.spdmId));
+    if (d !== null) rec.interrupts += d.interrupts;
+    if (d === null || !ok(d.status)) return strand(`TDH.SPDM.DISCONNECT ${s.device.name}`, d?.status ?? null);
+    s.connected = false;
+  }
+  const r = withExtLock(k, who, () => spdmDelete(k, s.spdmId, s.array));
+  if (r === null || !ok(r.status)) return strand(`TDH.SPDM.DELETE ${s.device.name}`, r?.status ?? null);
+  const missing = checkReleased(k, r.regs.get(REG.RCX), s.pages, `TDH.SPDM.DELETE ${s.device.name}`);
+  rec.details.missingFromRelease = missing.length;
+  // The kernel trusts a successful DELETE (2.6): every page is the host's again.
+  for (const pfn of pfns) k.ledger.donated.delete(pfn);
+  const clean = releaseAndFree(k, s.array, s.pages, rec);
+  freeAll(k, [s.channel.requestPage, s.channel.responsePage]);
+  return clean ? rec.ok() : rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${s.device.name}`, null);
+}

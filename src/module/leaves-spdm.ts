@@ -1,0 +1,320 @@
+/**
+ * SPDM session leaves (03-module.md 3.3): TDH.SPDM.CREATE takes SPDM_MT_PAGE_COUNT metadata pages for a
+ * session with one device; TDH.SPDM.CONNECT / DISCONNECT / MNG are extension calls that talk to the
+ * device through the host (TDX_SPDM_REQUEST, see spdm-common.ts); TDH.SPDM.DELETE gives the pages back.
+ *
+ * Register convention (ledger `spdm-regs`): RCX = SPDM id (CREATE: function id); R8 = request page HPA,
+ * R9 = response page HPA (shared pages, each holding one DOE data object); CONNECT R10 = HPA_ARRAY_T of
+ * exactly SPDM_MAX_DEV_INFO_PAGES shared pages the module fills with the device information (u32 cert
+ * chain length, cert chain, u32 measurement record length, record, as the device reported them) through
+ * KeyID 0, RCX out = bytes written; MNG RDX = operation (0 HEARTBEAT, 1 KEY_UPDATE, 2 device-info
+ * recollection into R10, or no buffer when R10 is all ones).
+ *
+ * Session states: created → (CONNECT) connected → (DISCONNECT) disconnected → (CONNECT) connected …;
+ * DELETE from created or disconnected with no IDE stream attached (ledger `spdm-delete-state`).
+ *
+ * The exchange is a fixed sequence of SPDM 1.2 requests with real headers and codes (ledger
+ * `spdm-sequence`): CONNECT = GET_VERSION, GET_CAPABILITIES, NEGOTIATE_ALGORITHMS, GET_DIGESTS,
+ * GET_CERTIFICATE (1 KiB portions until the remainder is 0), CHALLENGE, GET_MEASUREMENTS (all blocks),
+ * KEY_EXCHANGE, FINISH; DISCONNECT = END_SESSION; MNG = HEARTBEAT | KEY_UPDATE | the GET_DIGESTS …
+ * GET_MEASUREMENTS part of CONNECT. It does no cryptography: nonces, signatures and key shares are
+ * zero-filled fields of the right size (ledger `spdm-no-crypto`).
+ */
+import { LEAF, REG, STATUS } from "../common/status.js";
+import { u64FromNumber } from "../common/u64.js";
+import { CERT_PORTION_MAX, get16, SPDM } from "../hw/devices.js";
+import {
+  type CallContext,
+  type ModuleObject,
+  registerLeaf,
+  SUCCESS,
+  st,
+  type TdxModule,
+} from "./emulator.js";
+import { PT } from "./pamt.js";
+import {
+  claimArray,
+  type Exchange,
+  type ExchangeStep,
+  messagePages,
+  objectIn,
+  releaseObject,
+  runExchange,
+  type SessionData,
+  sharedArrayPages,
+  spdmRequest,
+  tables,
+  writeShared,
+} from "./spdm-common.js";
+
+/** Sessions by device ("segment:requester id") → object id: one session per device (ledger `spdm-one-session`). */
+const byDevice = new WeakMap<TdxModule, Map<string, number>>();
+
+function deviceSessions(m: TdxModule): Map<string, number> {
+  let t = byDevice.get(m);
+  if (t === undefined) {
+    t = new Map();
+    byDevice.set(m, t);
+  }
+  return t;
+}
+
+/**
+ * TDH.SPDM.CREATE: RCX = function id (bits 15:0 requester id, 23:16 segment, 24 segment valid, 63:25
+ * reserved); no such device → OPERAND_INVALID (RCX); the device already has a session →
+ * OP_STATE_INCORRECT (RCX). RDX = HPA_ARRAY_T of exactly SPDM_MT_PAGE_COUNT pages (else OPERAND_INVALID
+ * RDX), each a private operand page that becomes PT_SPDM_MT of the new session. Out RCX = SPDM id.
+ * Shares the extension queue: OPERAND_BUSY while an extension call is in flight.
+ */
+registerLeaf(LEAF["TDH.SPDM.CREATE"], (m, c) => {
+  if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
+  const lo = c.regs.lo(REG.RCX);
+  if (c.regs.hi(REG.RCX) !== 0 || lo >>> 25 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const rid = lo & 0xffff;
+  const segment = (lo >>> 24) & 1 ? (lo >>> 16) & 0xff : 0;
+  const devices = m.platform.devices ?? [];
+  const device = devices.find((d) => d.requesterId === rid && d.segment === segment);
+  if (device === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const key = `${segment}:${rid}`;
+  if (deviceSessions(m).has(key)) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+  const obj = claimArray(
+    m,
+    c,
+    REG.RDX,
+    m.platform.metadata.SPDM_MT_PAGE_COUNT,
+    PT.SPDM_MT,
+    "spdm",
+    `spdm ${device.name}`,
+  );
+  if (!("pages" in obj)) return obj;
+  const rootPortIndex = (m.platform.rootPorts ?? []).findIndex((p) => p.name === device.rootPort);
+  tables(m).sessions.set(obj, { device, rootPortIndex, streams: new Set(), messages: 0 });
+  deviceSessions(m).set(key, obj.id);
+  c.regs.set(REG.RCX, u64FromNumber(obj.id));
+  return SUCCESS;
+});
+
+/** The session named in RCX, with its data, or null. */
+function sessionIn(m: TdxModule, c: CallContext): { obj: ModuleObject; s: SessionData } | null {
+  const obj = objectIn(m, c, REG.RCX, "spdm");
+  const s = obj === null ? undefined : tables(m).sessions.get(obj);
+  return obj === null || s === undefined ? null : { obj, s };
+}
+
+/** True when the key-refresh knob says the session's keys must be updated before this call. */
+export function needsKeyRefresh(m: TdxModule, s: SessionData): boolean {
+  const n = m.behaviours.spdmKeyRefreshAfter;
+  return n > 0 && s.messages >= n;
+}
+
+/**
+ * The device-information part of an exchange: GET_DIGESTS, GET_CERTIFICATE in portions, GET_MEASUREMENTS.
+ * Returns the step source and the collected info.
+ */
+function infoSteps(): { next: () => ExchangeStep | null; info: () => Uint8Array } {
+  let phase = 0;
+  const chunks: Uint8Array[] = [];
+  let certLen = 0;
+  let remainder = 1;
+  let record = new Uint8Array(0);
+  const next = (): ExchangeStep | null => {
+    if (phase === 0) {
+      phase = 1;
+      return { request: spdmRequest(SPDM.GET_DIGESTS) };
+    }
+    if (phase === 1 && remainder > 0) {
+      const body = [certLen & 0xff, certLen >>> 8, CERT_PORTION_MAX & 0xff, CERT_PORTION_MAX >>> 8];
+      return {
+        request: spdmRequest(SPDM.GET_CERTIFICATE, 0, 0, body),
+        take: (rsp) => {
+          const portion = get16(rsp, 4);
+          if (portion === 0 || rsp.length < 8 + portion) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+          chunks.push(rsp.slice(8, 8 + portion));
+          certLen += portion;
+          remainder = get16(rsp, 6);
+          return null;
+        },
+      };
+    }
+    if (phase === 1) {
+      phase = 2;
+      return {
+        request: spdmRequest(SPDM.GET_MEASUREMENTS, 0, 0xff),
+        take: (rsp) => {
+          const len = (rsp[5] ?? 0) | ((rsp[6] ?? 0) << 8) | ((rsp[7] ?? 0) << 16);
+          if (rsp.length < 8 + len) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+          record = rsp.slice(8, 8 + len);
+          return null;
+        },
+      };
+    }
+    return null;
+  };
+  const info = () => {
+    const out = new Uint8Array(8 + certLen + record.length);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, certLen, true);
+    let at = 4;
+    for (const ch of chunks) {
+      out.set(ch, at);
+      at += ch.length;
+    }
+    dv.setUint32(at, record.length, true);
+    out.set(record, at + 4);
+    return out;
+  };
+  return { next, info };
+}
+
+/** Steps from a fixed list of requests. */
+function fixedSteps(steps: readonly ExchangeStep[]): () => ExchangeStep | null {
+  let i = 0;
+  return () => steps[i++] ?? null;
+}
+
+const EXT_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10];
+
+/**
+ * TDH.SPDM.CONNECT: RCX = SPDM id (unknown → OPERAND_INVALID RCX; not created/disconnected →
+ * OP_STATE_INCORRECT RCX), R8/R9 message pages, R10 device-info buffer (see the file's doc). Runs the
+ * CONNECT sequence; on success the session is connected and RCX = bytes of device info written.
+ */
+registerLeaf(LEAF["TDH.SPDM.CONNECT"], (m, c) => {
+  const f = m.beginResumable(c, null, EXT_INPUTS);
+  if (!("progress" in f)) return f;
+  return runExchange(m, c, f, EXT_INPUTS, () => {
+    const ss = sessionIn(m, c);
+    if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+    if (ss.obj.state !== "created" && ss.obj.state !== "disconnected")
+      return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+    const pages = messagePages(m, c);
+    if (!("req" in pages)) return pages;
+    const buf = sharedArrayPages(m, c, REG.R10, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
+    if (!Array.isArray(buf)) return buf;
+    const before = fixedSteps([
+      { request: spdmRequest(SPDM.GET_VERSION) },
+      { request: spdmRequest(SPDM.GET_CAPABILITIES, 0, 0, new Uint8Array(16)) },
+      { request: spdmRequest(SPDM.NEGOTIATE_ALGORITHMS, 0, 0, new Uint8Array(28)) },
+    ]);
+    const info = infoSteps();
+    const after = fixedSteps([
+      { request: spdmRequest(SPDM.CHALLENGE, 0, 0, new Uint8Array(32)) },
+      { request: spdmRequest(SPDM.KEY_EXCHANGE, 0, 0, new Uint8Array(4 + 32 + 96)) },
+      { request: spdmRequest(SPDM.FINISH, 0, 0, new Uint8Array(48)) },
+    ]);
+    const ex: Exchange & { reqPfn: number; rspPfn: number } = {
+      session: ss.s,
+      reqPfn: pages.req,
+      rspPfn: pages.rsp,
+      next: () => before() ?? info.next() ?? after(),
+      finish: () => {
+        const bytes = info.info();
+        if (!writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
+        ss.obj.state = "connected";
+        ss.s.messages = 0;
+        c.regs.set(REG.RCX, u64FromNumber(bytes.length));
+        return SUCCESS;
+      },
+    };
+    return ex;
+  });
+});
+
+/**
+ * TDH.SPDM.DISCONNECT: RCX = SPDM id; the session must be connected with no IDE stream attached (else
+ * OP_STATE_INCORRECT RCX, ledger `spdm-delete-state`); R8/R9 message pages. END_SESSION, then the session
+ * is disconnected.
+ */
+registerLeaf(LEAF["TDH.SPDM.DISCONNECT"], (m, c) => {
+  const f = m.beginResumable(c, null, EXT_INPUTS);
+  if (!("progress" in f)) return f;
+  return runExchange(m, c, f, EXT_INPUTS, () => {
+    const ss = sessionIn(m, c);
+    if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+    if (ss.obj.state !== "connected" || ss.s.streams.size > 0)
+      return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+    if (needsKeyRefresh(m, ss.s)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
+    const pages = messagePages(m, c);
+    if (!("req" in pages)) return pages;
+    return {
+      session: ss.s,
+      reqPfn: pages.req,
+      rspPfn: pages.rsp,
+      next: fixedSteps([{ request: spdmRequest(SPDM.END_SESSION) }]),
+      finish: () => {
+        ss.obj.state = "disconnected";
+        return SUCCESS;
+      },
+    };
+  });
+});
+
+/** TDH.SPDM.MNG operations (RDX). */
+export const SPDM_MNG_OP = Object.freeze({ HEARTBEAT: 0, KEY_UPDATE: 1, RECOLLECT: 2 });
+
+/**
+ * TDH.SPDM.MNG: RCX = SPDM id (connected, else OP_STATE_INCORRECT RCX), RDX = operation (else
+ * OPERAND_INVALID RDX), R8/R9 message pages, R10 = device-info buffer for RECOLLECT (all ones: none).
+ * HEARTBEAT; KEY_UPDATE (resets the key-refresh count); RECOLLECT re-reads digests, certificate and
+ * measurements and writes them into R10 when given, RCX = bytes.
+ */
+registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
+  const f = m.beginResumable(c, null, EXT_INPUTS);
+  if (!("progress" in f)) return f;
+  return runExchange(m, c, f, EXT_INPUTS, () => {
+    const ss = sessionIn(m, c);
+    if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+    const op = c.regs.hi(REG.RDX) === 0 ? c.regs.lo(REG.RDX) : -1;
+    if (op !== 0 && op !== 1 && op !== 2) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    if (ss.obj.state !== "connected") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+    if (op !== SPDM_MNG_OP.KEY_UPDATE && needsKeyRefresh(m, ss.s))
+      return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
+    const pages = messagePages(m, c);
+    if (!("req" in pages)) return pages;
+    const base = { session: ss.s, reqPfn: pages.req, rspPfn: pages.rsp };
+    if (op === SPDM_MNG_OP.HEARTBEAT)
+      return { ...base, next: fixedSteps([{ request: spdmRequest(SPDM.HEARTBEAT) }]), finish: () => SUCCESS };
+    if (op === SPDM_MNG_OP.KEY_UPDATE) {
+      return {
+        ...base,
+        next: fixedSteps([{ request: spdmRequest(SPDM.KEY_UPDATE, 1, 0x5a) }]),
+        finish: () => {
+          ss.s.messages = 0;
+          return SUCCESS;
+        },
+      };
+    }
+    const none = c.regs.lo(REG.R10) === 0xffff_ffff && c.regs.hi(REG.R10) === 0xffff_ffff;
+    const buf = none ? [] : sharedArrayPages(m, c, REG.R10, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
+    if (!Array.isArray(buf)) return buf;
+    const info = infoSteps();
+    return {
+      ...base,
+      next: info.next,
+      finish: () => {
+        const bytes = info.info();
+        if (!none && !writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
+        c.regs.set(REG.RCX, u64FromNumber(none ? 0 : bytes.length));
+        return SUCCESS;
+      },
+    };
+  });
+});
+
+/**
+ * TDH.SPDM.DELETE: RCX = SPDM id (unknown → OPERAND_INVALID RCX); the session must be created or
+ * disconnected and have no IDE stream attached (else OP_STATE_INCORRECT RCX); RDX = release input (see
+ * `releaseObject`). Pages return to PT_NDA; out RCX = HPA_ARRAY_T of the released pages. Shares the
+ * extension queue: OPERAND_BUSY while an extension call is in flight.
+ */
+registerLeaf(LEAF["TDH.SPDM.DELETE"], (m, c) => {
+  if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
+  const ss = sessionIn(m, c);
+  if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  if ((ss.obj.state !== "created" && ss.obj.state !== "disconnected") || ss.s.streams.size > 0)
+    return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+  const bad = releaseObject(m, c, ss.obj);
+  if (bad !== null) return bad;
+  deviceSessions(m).delete(`${ss.s.device.segment}:${ss.s.device.requesterId}`);
+  return SUCCESS;
+});

@@ -1,0 +1,331 @@
+/**
+ * What the SPDM and IDE leaves share (03-module.md 3.3): the per-module session and stream state,
+ * claiming an HPA_ARRAY_T of metadata pages, giving them back through a DELETE's release input, the
+ * message pages, and the engine that runs an SPDM exchange through the host.
+ *
+ * The exchange: an extension call that needs the device writes one SPDM request, wrapped in a DOE data
+ * object (PCIe 6.0 6.30.1), into the host's request page (R8, KeyID 0) and returns TDX_SPDM_REQUEST.
+ * The host forwards it to the device's DOE mailbox, writes the answer into the response page (R9) and
+ * re-issues the call with its original inputs; the module validates the answer's DOE and SPDM headers
+ * (a wrong one → TDX_OPERAND_INVALID on R9, ledger `spdm-bad-response`) and sends the next request, until
+ * the exchange is done. Progress lives in the extension slot, so the usual resumption rules of 3.4 apply.
+ * No cryptography is done anywhere (ledger `spdm-no-crypto`).
+ */
+import { checkEntries, encodeHpaArray, encodeListEntry } from "../common/formats.js";
+import { REG, STATUS } from "../common/status.js";
+import { hpaHi, hpaLo, low52, type U64, U64_ZERO } from "../common/u64.js";
+import {
+  DOE_MAX_BYTES,
+  doeUnwrap,
+  doeWrap,
+  type PcieDeviceSpec,
+  responseCode,
+  SPDM,
+  SPDM_VERSION,
+} from "../hw/devices.js";
+import {
+  type CallContext,
+  type InFlight,
+  type ModuleObject,
+  type ObjectKind,
+  SUCCESS,
+  st,
+  type TdxModule,
+} from "./emulator.js";
+
+/** An SPDM session's module-side state (its object's `state` is created/connected/disconnected). */
+export interface SessionData {
+  readonly device: PcieDeviceSpec;
+  /** Index of the device's root port in `platform.rootPorts`. */
+  readonly rootPortIndex: number;
+  /** Ids of the IDE streams attached to the session. */
+  readonly streams: Set<number>;
+  /** SPDM messages exchanged since the last key update (for the key-refresh knob). */
+  messages: number;
+}
+
+/** An IDE stream's module-side state (its object's `state` is created/keyed/stopped/blocked). */
+export interface StreamData {
+  readonly session: ModuleObject;
+  readonly rootPortIndex: number;
+  readonly slot: number;
+}
+
+interface Tables {
+  readonly sessions: WeakMap<ModuleObject, SessionData>;
+  readonly streams: WeakMap<ModuleObject, StreamData>;
+  /** "port:slot" → stream object id. */
+  readonly slots: Map<string, number>;
+}
+
+const tablesOf = new WeakMap<TdxModule, Tables>();
+
+/** The SPDM/IDE tables of module `m`. */
+export function tables(m: TdxModule): Tables {
+  let t = tablesOf.get(m);
+  if (t === undefined) {
+    t = { sessions: new WeakMap(), streams: new WeakMap(), slots: new Map() };
+    tablesOf.set(m, t);
+  }
+  return t;
+}
+
+/** The live object of `kind` named by a register (an id in its low half), or null. */
+export function objectIn(m: TdxModule, c: CallContext, reg: number, kind: ObjectKind): ModuleObject | null {
+  if (c.regs.hi(reg) !== 0) return null;
+  const o = m.objects.get(c.regs.lo(reg));
+  return o !== undefined && o.kind === kind ? o : null;
+}
+
+// ---- metadata pages ---------------------------------------------------------------------------------
+
+/**
+ * Reads the HPA_ARRAY_T in `reg`: rules 1 and 3, exactly `count` entries (singleton when 1), rule 4 on
+ * each entry. Returns the page HPAs, or OPERAND_INVALID (reg).
+ */
+export function arrayPages(m: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
+  const d = m.decodeArray(c.regs.get(reg));
+  if (d.violation !== null || d.fields.count !== count) return st(STATUS.TDX_OPERAND_INVALID, reg);
+  if (d.fields.singleton) return [d.fields.pageHpa!];
+  const root = m.readRoot(d.fields.rootHpa!);
+  if (checkEntries("hpa-array", root, 0, count - 1) !== null) return st(STATUS.TDX_OPERAND_INVALID, reg);
+  const out: number[] = [];
+  // Rule 4 held: bits 11:0 and 63:52 are zero.
+  for (let i = 0; i < count; i++) out.push(root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!);
+  return out;
+}
+
+/**
+ * Claims the `count` pages of the HPA_ARRAY_T in `reg` as private metadata pages of a new object: each
+ * page checked as a private operand page (03-module.md 3.2) then claimed, in entry order; on an error the
+ * pages claimed so far are released again (ledger `setup-rollback`). The module initialises them with its
+ * global KeyID. Returns the object, or the failing status.
+ */
+export function claimArray(
+  m: TdxModule,
+  c: CallContext,
+  reg: number,
+  count: number,
+  type: number,
+  kind: ObjectKind,
+  name: string,
+): ModuleObject | U64 {
+  const hpas = arrayPages(m, c, reg, count);
+  if (!Array.isArray(hpas)) return hpas;
+  const obj = m.newObject(kind, name);
+  for (const hpa of hpas) {
+    const bad = m.privatePageStatus(hpa, 1, reg);
+    if (bad !== null) {
+      for (const p of obj.pages) m.releasePage(p);
+      m.dropObject(obj.id);
+      return bad;
+    }
+    m.claimPage(hpa / 4096, type, obj);
+    c.units++;
+  }
+  for (const pfn of obj.pages) {
+    if (!m.writePrivate(pfn, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
+  }
+  obj.state = "created";
+  return obj;
+}
+
+/** A shared page named by a plain HPA in `reg`, as its PFN: aligned, below 2^52, backed, rule 3. */
+export function sharedPageIn(m: TdxModule, c: CallContext, reg: number): number | null {
+  const lo = c.regs.lo(reg);
+  const hi = c.regs.hi(reg);
+  if (hi >>> 20 !== 0 || (lo & 0xfff) !== 0) return null;
+  const hpa = low52(lo, hi);
+  const pfn = Math.floor(m.stripKeyId(hpa) / 4096);
+  if (m.sharedPageProblem(hpa) !== null || m.keyIdOf(hpa) !== 0 || !m.mem.contains(pfn)) return null;
+  return pfn;
+}
+
+/**
+ * The release half of TDH.SPDM.DELETE / TDH.IDE.STREAM.DELETE: RDX = release input, 0 when the object
+ * holds one page, else a shared page for the released list (behaviour `releaseSingletonStrict`; a
+ * multi-page object with 0, or anything that is not a valid shared page → OPERAND_INVALID RDX). Pages
+ * return to PT_NDA; the list (HPA entries) is written into the RDX page with KeyID 0; out RCX =
+ * HPA_ARRAY_T of the released pages (singleton: the page itself). The wrong module
+ * `deleteOmitsOnePage` keeps the last page private and leaves it out of the list.
+ * Returns null on success (the object is dropped), or the failing status before anything changed.
+ */
+export function releaseObject(m: TdxModule, c: CallContext, obj: ModuleObject): U64 | null {
+  const single = obj.pages.length === 1;
+  const isZero = c.regs.lo(REG.RDX) === 0 && c.regs.hi(REG.RDX) === 0;
+  let listPfn: number | null = null;
+  if (isZero) {
+    if (!single) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+  } else {
+    if (single && m.behaviours.releaseSingletonStrict) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    listPfn = sharedPageIn(m, c, REG.RDX);
+    if (listPfn === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+  }
+  const released = m.behaviours.deleteOmitsOnePage ? obj.pages.slice(0, -1) : obj.pages.slice();
+  for (const pfn of released) {
+    m.releasePage(pfn);
+    c.units++;
+  }
+  if (listPfn !== null) {
+    const w = m.mem.words(listPfn);
+    w.fill(0);
+    released.forEach((pfn, i) => {
+      const e = encodeListEntry(pfn * 4096);
+      w[2 * i] = e.lo;
+      w[2 * i + 1] = e.hi;
+    });
+    m.cache.moduleWrite(listPfn, 0);
+  }
+  let out: U64 = U64_ZERO;
+  if (released.length === 1) out = encodeHpaArray({ count: 1, pageHpa: released[0]! * 4096 });
+  else if (released.length > 1 && listPfn !== null)
+    out = encodeHpaArray({ count: released.length, rootHpa: listPfn * 4096 });
+  c.regs.set(REG.RCX, out);
+  m.dropObject(obj.id);
+  return null;
+}
+
+// ---- the SPDM exchange engine -----------------------------------------------------------------------
+
+/** One request of an exchange and what to do with its answer. */
+export interface ExchangeStep {
+  /** The SPDM request message. */
+  readonly request: Uint8Array;
+  /** Takes the validated response; returns a status to fail the call, or null. */
+  readonly take?: (rsp: Uint8Array) => U64 | null;
+}
+
+/** A scripted exchange: the next request given the answers so far, and the effect at the end. */
+export interface Exchange {
+  /** The session the messages go to. */
+  readonly session: SessionData;
+  /** The next step, or null when done. */
+  next(): ExchangeStep | null;
+  /** The call's effect once every answer was taken; returns its status. */
+  finish(): U64;
+  /** Undo state changes when the call fails part-way. */
+  abort?(): void;
+}
+
+interface ExchangeFlight {
+  readonly ex: Exchange;
+  readonly reqPfn: number;
+  readonly rspPfn: number;
+  started: boolean;
+  /** The step whose request the host holds (its answer is expected in the response page). */
+  pending: ExchangeStep | null;
+  /** The step to send on the next entry (after an interrupt). */
+  queued: ExchangeStep | null;
+}
+
+/** An SPDM request message: version (1.0 for GET_VERSION, else 1.2), code, params, body. */
+export function spdmRequest(code: number, p1 = 0, p2 = 0, body: readonly number[] | Uint8Array = []) {
+  const b = new Uint8Array(4 + body.length);
+  b[0] = code === SPDM.GET_VERSION ? SPDM_VERSION.V10 : SPDM_VERSION.V12;
+  b[1] = code;
+  b[2] = p1;
+  b[3] = p2;
+  b.set(body, 4);
+  return b;
+}
+
+/**
+ * Checks the message pages (R8 request, R9 response: shared pages, else OPERAND_INVALID on that
+ * register) and returns their PFNs.
+ */
+export function messagePages(m: TdxModule, c: CallContext): { req: number; rsp: number } | U64 {
+  const req = sharedPageIn(m, c, REG.R8);
+  if (req === null) return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
+  const rsp = sharedPageIn(m, c, REG.R9);
+  if (rsp === null || rsp === req) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+  return { req, rsp };
+}
+
+/**
+ * Runs (or resumes) an exchange in the extension slot `f`. `start` is called on the first entry only:
+ * it validates the operands and builds the exchange (or returns a status, which ends the call).
+ */
+export function runExchange(
+  m: TdxModule,
+  c: CallContext,
+  f: InFlight,
+  inputRegs: readonly number[],
+  start: () => (Exchange & { reqPfn: number; rspPfn: number }) | U64,
+): U64 {
+  const fail = (s: U64, x?: ExchangeFlight) => {
+    x?.ex.abort?.();
+    m.endResumable(f, null);
+    return s;
+  };
+  if (f.data === undefined) {
+    const ex = start();
+    if (!("next" in ex)) return fail(ex);
+    f.data = { ex, reqPfn: ex.reqPfn, rspPfn: ex.rspPfn, started: false, pending: null, queued: null };
+  }
+  const x = f.data as ExchangeFlight;
+  if (x.pending !== null) {
+    const rsp = doeUnwrap(m.mem.page(x.rspPfn), DOE_MAX_BYTES);
+    const sent = x.pending.request;
+    const wantVer = sent[1] === SPDM.GET_VERSION ? SPDM_VERSION.V10 : SPDM_VERSION.V12;
+    if (rsp === null || rsp.length < 4 || rsp[0] !== wantVer || rsp[1] !== responseCode(sent[1]!))
+      return fail(st(STATUS.TDX_OPERAND_INVALID, REG.R9), x);
+    const bad = x.pending.take?.(rsp) ?? null;
+    if (bad !== null) return fail(bad, x);
+    x.pending = null;
+    x.ex.session.messages++;
+    c.units++;
+    x.queued = x.ex.next();
+    if (x.queued !== null && m.interrupts.afterUnit()) return m.interrupted(c, inputRegs);
+  } else if (!x.started) {
+    x.started = true;
+    x.queued = x.ex.next();
+  }
+  if (x.queued === null) {
+    const s = x.ex.finish();
+    if (s.hi >>> 31 !== 0) return fail(s, x);
+    m.endResumable(f, null);
+    return s;
+  }
+  const obj = doeWrap(x.queued.request);
+  const page = m.mem.page(x.reqPfn);
+  page.fill(0);
+  page.set(obj);
+  m.cache.moduleWrite(x.reqPfn, 0);
+  x.pending = x.queued;
+  x.queued = null;
+  return st(STATUS.TDX_SPDM_REQUEST);
+}
+
+/**
+ * Writes `info` across the shared pages `hpas` with KeyID 0 (device information for the host). Returns
+ * false when it does not fit.
+ */
+export function writeShared(m: TdxModule, hpas: readonly number[], info: Uint8Array): boolean {
+  if (info.length > hpas.length * 4096) return false;
+  hpas.forEach((hpa, i) => {
+    const pfn = Math.floor(m.stripKeyId(hpa) / 4096);
+    const page = m.mem.page(pfn);
+    page.fill(0);
+    page.set(info.subarray(i * 4096, (i + 1) * 4096));
+    m.cache.moduleWrite(pfn, 0);
+  });
+  return true;
+}
+
+/** The entries of a shared-buffer HPA_ARRAY_T in `reg` (each a shared page), or OPERAND_INVALID (reg). */
+export function sharedArrayPages(m: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
+  const hpas = arrayPages(m, c, reg, count);
+  if (!Array.isArray(hpas)) return hpas;
+  for (const hpa of hpas) {
+    if (m.sharedPageProblem(hpa) !== null || !m.mem.contains(Math.floor(m.stripKeyId(hpa) / 4096)))
+      return st(STATUS.TDX_OPERAND_INVALID, reg);
+  }
+  return hpas;
+}
+
+/** `hpa` as a u64 (for outputs). */
+export function hpaU64(hpa: number): U64 {
+  return { lo: hpaLo(hpa), hi: hpaHi(hpa) };
+}
+
+export { SUCCESS };
