@@ -18,6 +18,8 @@ export interface CliIo {
   readStdin(): Promise<string>;
   /** True when standard output is a terminal that may be styled; plain text otherwise. */
   isTTY: boolean;
+  /** Rewrites a progress line on standard error; absent unless standard error is a terminal. */
+  progress?: (s: string) => void;
 }
 
 /** Exit statuses of `tdxpa` (also listed by `tdxpa --help`). */
@@ -108,6 +110,13 @@ export function processIo(): CliIo {
     err: (s) => {
       process.stderr.write(`${s}\n`);
     },
+    ...(process.stderr.isTTY
+      ? {
+          progress: (s: string) => {
+            process.stderr.write(`\r\x1b[K${s}`);
+          },
+        }
+      : {}),
     readStdin: async () => {
       process.stdin.setEncoding("utf8");
       let text = "";

@@ -12,11 +12,13 @@ import { isTdxpaError } from "../common/errors.js";
 import { decodeCommand } from "./decode.js";
 import { encodeCommand } from "./encode.js";
 import { type CliIo, EXIT, oneLine, processIo, type Subcommand, UsageError } from "./io.js";
+import { runCommand } from "./run.js";
+import { vectorsCommand } from "./vectors.js";
 
 export type { CliIo } from "./io.js";
 
 /** Every subcommand, in the order `tdxpa --help` lists them. New ones (run, inspect, …) slot in here. */
-export const SUBCOMMANDS: readonly Subcommand[] = [decodeCommand, encodeCommand];
+export const SUBCOMMANDS: readonly Subcommand[] = [runCommand, decodeCommand, encodeCommand, vectorsCommand];
 
 /**
  * The `version` of this package's package.json, found relative to this file: `../../package.json` from

@@ -1,0 +1,110 @@
+/**
+ * `tdxpa run [scenario]`: the main job. Runs a scenario file (YAML or JSON), or the default scenario,
+ * on a fresh simulated machine and prints a short report; `--trace` writes every event; `--json`
+ * prints the report as JSON. Exit 0 when clean, 1 when a hazard, a conservation failure or an unmet
+ * expectation was found, 2 for a usage error or an invalid scenario.
+ */
+import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
+import "../scenario/index.js";
+import { renderReport } from "../scenario/report-text.js";
+import { type RunReport, runScenario } from "../scenario/runner.js";
+import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { fromDoc, loadScenario } from "./scenario-file.js";
+import { openTrace, type TraceFormat, type TraceWriter } from "./trace-file.js";
+
+const OPTIONS: OptionSpec = {
+  trace: { type: "string" },
+  "trace-format": { type: "string" },
+  json: { type: "boolean" },
+  "no-page-events": { type: "boolean" },
+};
+
+const HELP = `usage: tdxpa run [scenario.yaml|scenario.json] [options]
+
+Runs a scenario on a fresh simulated machine (the default scenario when no file is given: extensions
+bring-up, IOMMU setup, an SPDM session and an IDE stream per device, full teardown) and prints each
+step with its SEAMCALLs by leaf and status, pages and MiB by state, interrupts, hazards, and the page
+conservation check.
+
+options:
+  --trace FILE            write every event (SEAMCALLs decoded, page state changes, allocations,
+                          frees, hazards, model reports, steps) to FILE
+  --trace-format FORMAT   jsonl (default: JSON Lines) or chrome (Trace Event format for Perfetto
+                          and chrome://tracing)
+  --no-page-events        leave per-page events (PAMT changes, frees) out of the trace
+  --json                  print the report as one JSON object
+
+exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
+expectation, 2 usage error or invalid scenario.
+
+examples:
+  tdxpa run
+  tdxpa run scenarios/no-clflush.yaml
+  tdxpa run scenarios/default.yaml --trace run.jsonl
+  tdxpa run --trace run.trace.json --trace-format chrome
+  tdxpa run scenarios/pool-1m.yaml --json`;
+
+/** The `run` subcommand. */
+export const runCommand: Subcommand = {
+  name: "run",
+  summary: "run a scenario (or the default bring-up) on a simulated machine and report",
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("run", args, OPTIONS);
+    if (positionals.length > 1)
+      throw new UsageError(
+        `run: one scenario file at most, got ${positionals.length}; see 'tdxpa run --help'`,
+      );
+    const format = (values["trace-format"] ?? "jsonl") as string;
+    if (format !== "jsonl" && format !== "chrome")
+      throw new UsageError(`run: --trace-format: "${format}" is not jsonl or chrome`);
+    if (values["trace-format"] !== undefined && values.trace === undefined)
+      throw new UsageError("run: --trace-format needs --trace FILE");
+    const file = positionals[0];
+    const scenario =
+      file === undefined ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC) : loadScenario(file);
+    let trace: TraceWriter | null = null;
+    if (typeof values.trace === "string") {
+      try {
+        trace = openTrace(values.trace, format as TraceFormat, scenario.name);
+      } catch (e) {
+        throw new UsageError(
+          `run: --trace: cannot write ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
+        );
+      }
+    }
+    let report: RunReport;
+    let calls = 0;
+    let last = 0;
+    const progress = io.progress;
+    try {
+      report = runScenario(scenario, {
+        pageEvents: values["no-page-events"] !== true,
+        onEvent: (e) => {
+          trace?.sink(e);
+          if (progress !== undefined && e.type === "seamcall") {
+            calls++;
+            const now = Date.now();
+            if (now - last > 100) {
+              last = now;
+              progress(`tdxpa run: ${calls} SEAMCALLs (${e.leaf})`);
+            }
+          }
+        },
+        progress: (done, total, label) => progress?.(`tdxpa run: step ${done}/${total} ${label}`),
+      });
+      trace?.commit();
+    } catch (e) {
+      trace?.abort();
+      throw e;
+    }
+    progress?.("");
+    if (values.json === true)
+      io.out(JSON.stringify({ ...report, trace: values.trace ?? null, traceEvents: trace?.events() ?? 0 }));
+    else {
+      io.out(renderReport(report));
+      if (trace !== null) io.out(`trace: ${values.trace} (${format}, ${trace.events()} events)`);
+    }
+    return report.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
+  },
+};

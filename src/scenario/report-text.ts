@@ -1,0 +1,74 @@
+/**
+ * The readable report of a run (what `tdxpa run` prints): each step with its SEAMCALLs by leaf and
+ * status, pages and MiB by state, interrupts and hazards; then totals, the conservation check,
+ * hazards, model reports, expectations and the verdict.
+ */
+import type { PageStates, RunReport } from "./runner.js";
+
+const mib = (pages: number) => `${(pages / 256).toFixed(pages % 256 === 0 ? 0 : 2)} MiB`;
+const pg = (n: number) => `${n} (${mib(n)})`;
+
+function pagesLine(p: PageStates): string {
+  return `donated ${pg(p.donated)}, module-held ${pg(p.moduleHeld)}, returned ${pg(p.returned)}, stranded ${pg(p.stranded)}`;
+}
+
+/** Renders a run report as plain text lines. */
+export function renderReport(r: RunReport): string {
+  const out: string[] = [];
+  out.push(`scenario: ${r.scenario}`, `platform: ${r.platform}`, "");
+  for (const p of r.phases) {
+    out.push(
+      `[${p.index}] ${p.label}: ${p.ok ? "ok" : "FAILED"}${p.detail === null ? "" : ` (${p.detail})`}`,
+    );
+    const leaves = Object.entries(p.calls);
+    const w = Math.max(0, ...leaves.map(([l]) => l.length));
+    for (const [leaf, statuses] of leaves) {
+      out.push(
+        `    ${leaf.padEnd(w)}  ${Object.entries(statuses)
+          .map(([s, n]) => `${s} x${n}`)
+          .join(", ")}`,
+      );
+    }
+    if (leaves.length > 0 || p.hazards > 0) {
+      out.push(
+        `    pages: ${pagesLine(p.pages)}`,
+        `    interrupts resumed: ${p.interrupts}; hazards: ${p.hazards}`,
+      );
+    }
+  }
+  const t = r.totals;
+  out.push(
+    "",
+    `totals: ${t.calls} SEAMCALLs, ${t.interrupts} interrupts resumed, ${t.hazards} hazards, ${t.reports} model reports`,
+    `pages: ${pagesLine(t.pages)}`,
+  );
+  const c = r.conservation;
+  const objs = Object.entries(c.byObject)
+    .map(([o, n]) => `${o} ${n}`)
+    .join(", ");
+  out.push(
+    `conservation: ${c.ok ? "ok" : `FAILED (${c.violationCount} violations)`}; free ${c.totals.free}, host-held ${c.totals.hostHeld}, module-owned ${c.totals.moduleOwned}${objs ? ` [${objs}]` : ""}, stranded ${c.totals.stranded}, reserved ${c.totals.reserved} of ${c.totals.total} pages`,
+  );
+  for (const v of c.violations.slice(0, 10)) out.push(`  violation: ${v}`);
+  if (r.hazards.length > 0) {
+    out.push(
+      `hazards (${t.hazards}${t.hazards > r.hazards.length ? `, first ${r.hazards.length} shown` : ""}):`,
+    );
+    for (const h of r.hazards)
+      out.push(
+        `  ${h.kind} page 0x${(h.pfn * 4096).toString(16)} KeyID ${h.keyIds.join(",")} by ${h.cause}: ${h.message}`,
+      );
+  }
+  if (r.reports.length > 0) {
+    out.push(`model reports (${t.reports}):`);
+    for (const m of r.reports) out.push(`  ${m.kind} by ${m.cause}: ${m.message}`);
+  }
+  if (r.expectations.length > 0) {
+    const met = r.expectations.filter((e) => e.ok).length;
+    out.push(`expectations: ${met}/${r.expectations.length} met`);
+    for (const e of r.expectations) if (!e.ok) out.push(`  NOT MET at step ${e.step}: ${e.message}`);
+  }
+  for (const u of r.unexpected) out.push(`unexpected: ${u}`);
+  out.push(`result: ${r.ok ? "clean" : "problems found"} (exit ${r.exitCode})`);
+  return out.join("\n");
+}

@@ -1,0 +1,414 @@
+/**
+ * Runs a validated scenario on a fresh machine and reports what happened: per step (phase) the
+ * SEAMCALLs by leaf and status, interrupts, hazards and pages by state; at the end the conservation
+ * check, hazards, model reports and every expectation with its verdict. The exit code is 0 when the run
+ * is clean or everything it found was expected, 1 otherwise.
+ */
+import { leafRax, Regs } from "../common/seamcall.js";
+import { LEAF, REG, statusText } from "../common/status.js";
+import { type U64, u64ToHex } from "../common/u64.js";
+import type { FlowResult } from "../host/flows/result.js";
+import type { Page } from "../host/page.js";
+import { tdxPageArrayCreate } from "../host/page-array.js";
+import { pageRdmd } from "../host/seamcalls.js";
+import type { Hazard } from "../hw/cache.js";
+import { createMachine, type Machine } from "../machine.js";
+import { type ConservationReport, checkConservation } from "../model/conservation.js";
+import { attachEvents, type EventSink } from "../model/events.js";
+import type { ModelReport } from "../module/emulator.js";
+import { PT } from "../module/pamt.js";
+import { FLOWS, type FlowState } from "./flows.js";
+import type { Scenario, StateExpect, Step } from "./schema.js";
+
+/** Pages by state, as a run report counts them. */
+export interface PageStates {
+  /** Pages handed to the module so far (cumulative). */
+  readonly donated: number;
+  /** Pages the module holds now. */
+  readonly moduleHeld: number;
+  /** Pages the module gave back so far (cumulative). */
+  readonly returned: number;
+  /** Pages the host stranded forever. */
+  readonly stranded: number;
+}
+
+/** One step's figures. */
+export interface PhaseReport {
+  readonly index: number;
+  readonly label: string;
+  readonly ok: boolean;
+  /** Why it failed, or a note (null when ok and nothing to say). */
+  readonly detail: string | null;
+  /** SEAMCALLs in this step: leaf → status → count. */
+  readonly calls: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly interrupts: number;
+  readonly hazards: number;
+  readonly pages: PageStates;
+}
+
+/** An expectation and its verdict. */
+export interface ExpectationResult {
+  readonly step: number;
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+/** The whole run. */
+export interface RunReport {
+  readonly scenario: string;
+  readonly platform: string;
+  readonly ok: boolean;
+  readonly exitCode: 0 | 1;
+  readonly phases: readonly PhaseReport[];
+  readonly totals: {
+    readonly calls: number;
+    readonly interrupts: number;
+    readonly hazards: number;
+    readonly reports: number;
+    readonly pages: PageStates;
+  };
+  /** The first 20 hazards (all are in a trace). */
+  readonly hazards: readonly Hazard[];
+  readonly reports: readonly ModelReport[];
+  readonly conservation: ConservationReport;
+  readonly expectations: readonly ExpectationResult[];
+  /** Findings no expectation declared (these make the exit code 1). */
+  readonly unexpected: readonly string[];
+}
+
+/** Options of {@link runScenario}. */
+export interface RunOptions {
+  /** Receives every model event (traces). */
+  readonly onEvent?: EventSink;
+  /** Include one event per PAMT change and per freed page (default true). */
+  readonly pageEvents?: boolean;
+  /** Called after each step: steps done, steps total, the step's label. */
+  readonly progress?: (done: number, total: number, label: string) => void;
+}
+
+function stepLabel(s: Step): string {
+  switch (s.kind) {
+    case "flow":
+      return `flow ${s.flow}`;
+    case "seamcall":
+      return `seamcall ${s.leaf}`;
+    case "alloc":
+      return `alloc ${s.name} (${s.pages}${s.order > 0 ? ` x order ${s.order}` : ""}${s.contiguous ? ", contiguous" : ""})`;
+    case "root":
+      return `root ${s.name} (${s.format} of ${s.of})`;
+    case "inject-alloc":
+      return s.nth !== null
+        ? `inject allocation ${s.nth} fails`
+        : `inject ${s.count} allocation(s) tagged ${s.tag} fail`;
+    case "inject-status":
+      return `inject ${statusText(s.status)} on ${s.leaf} call ${s.nth}`;
+    case "interrupts":
+      return `interrupts ${s.plan.kind === "every" ? `every ${s.plan.k}` : s.plan.kind === "random" ? `random p=${s.plan.p} seed=${s.plan.seed}` : "none"}`;
+    case "evict":
+      return "evict now";
+    case "expect":
+      return "expect";
+  }
+}
+
+function pageStates(m: Machine): PageStates {
+  return {
+    donated: m.module.pageCounts.claimed,
+    moduleHeld: m.module.pamt.ownedPages,
+    returned: m.module.pageCounts.released,
+    stranded: m.kernel.ledger.stranded.size,
+  };
+}
+
+function callDelta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [key, n] of after) {
+    const d = n - (before.get(key) ?? 0);
+    if (d <= 0) continue;
+    const i = key.indexOf(" ");
+    const leaf = key.slice(0, i);
+    const st = key.slice(i + 1);
+    out[leaf] ??= {};
+    out[leaf][st] = d;
+  }
+  return out;
+}
+
+/** Runs `s` and returns its report. Never throws for anything a scenario can express. */
+export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
+  const m = createMachine(s.platform, {
+    behaviours: s.behaviours,
+    interrupts: s.interrupts,
+    policy: s.policy,
+  });
+  const events =
+    opts.onEvent === undefined
+      ? null
+      : attachEvents(m, opts.onEvent, { pages: opts.pageEvents !== false, frees: opts.pageEvents !== false });
+  const state: FlowState = { iommus: [], extra: new Map() };
+  const sets = new Map<string, Page[]>();
+  const operands = new Map<string, U64>();
+  const phases: PhaseReport[] = [];
+  const expectations: ExpectationResult[] = [];
+  const declared = { hazards: false, reports: false, conservationFail: false, flowFail: false };
+  const unexpected: string[] = [];
+
+  const resolve = (v: { u64: U64 } | { ref: string; index: number | null }): U64 => {
+    if ("u64" in v) return v.u64;
+    const op = operands.get(v.ref);
+    if (op !== undefined && v.index === null) return op;
+    const pages = sets.get(v.ref) ?? [];
+    const p = pages[v.index ?? 0];
+    const hpa = p?.hpa ?? 0;
+    return { lo: hpa % 2 ** 32, hi: Math.floor(hpa / 2 ** 32) };
+  };
+
+  for (const [index, step] of s.steps.entries()) {
+    const label = stepLabel(step);
+    const before = new Map(m.module.statusCounts);
+    const hazardsBefore = m.cache.hazards.length;
+    events && opts.onEvent!({ type: "phase", t: events.now(), name: label, edge: "begin" });
+    let ok = true;
+    let detail: string | null = null;
+    const expect = (cond: boolean, message: string) => {
+      expectations.push({ step: index, ok: cond, message });
+      if (!cond) ok = false;
+    };
+    switch (step.kind) {
+      case "flow": {
+        const results: FlowResult[] = FLOWS.get(step.flow)!(m, state);
+        const failed = results.find((r) => !r.ok);
+        ok = failed === undefined;
+        const stranded = results.reduce((n, r) => n + r.strandedPages, 0);
+        if (failed !== undefined)
+          detail = `${failed.flow}: ${failed.failedStep}${failed.failedStatus === null ? "" : ` -> ${failed.failedStatus}`}`;
+        const e = step.expect;
+        if (e !== null) {
+          if (e.ok !== undefined) {
+            if (!e.ok) declared.flowFail = true;
+            expect(
+              ok === e.ok,
+              `flow ${step.flow} ${e.ok ? "succeeds" : "fails"} (${ok ? "succeeded" : `failed: ${detail}`})`,
+            );
+          }
+          if (e.failedStatus !== undefined)
+            expect(
+              failed?.failedStatus === e.failedStatus,
+              `flow ${step.flow} fails with ${e.failedStatus} (got ${failed?.failedStatus ?? "no failure"})`,
+            );
+          if (e.stranded !== undefined)
+            expect(
+              stranded === e.stranded,
+              `flow ${step.flow} strands ${e.stranded} pages (got ${stranded})`,
+            );
+          ok = expectations.filter((x) => x.step === index).every((x) => x.ok);
+        } else if (!ok) unexpected.push(`step ${index} (${label}) failed: ${detail}`);
+        break;
+      }
+      case "seamcall": {
+        const r = new Regs();
+        r.set(REG.RAX, leafRax(LEAF[step.leaf]));
+        for (const [reg, v] of Object.entries(step.regs)) r.set(Number(reg), resolve(v));
+        m.kernel.seamcall(r);
+        const st = statusText(r.get(REG.RAX));
+        detail = st;
+        // The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD.
+        for (const v of Object.values(step.regs)) {
+          if (!("ref" in v)) continue;
+          for (const p of sets.get(v.ref) ?? []) {
+            for (let i = 0; i < p.nrPages; i++) {
+              const md = pageRdmd(m.kernel, p.pfn + i);
+              if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0)
+                m.kernel.ledger.donated.set(p.pfn + i, `scenario ${v.ref}`);
+              else m.kernel.ledger.donated.delete(p.pfn + i);
+            }
+          }
+        }
+        if (step.expect !== null) {
+          if (step.expect.status !== null)
+            expect(
+              st === step.expect.status ||
+                u64ToHex(r.lo(REG.RAX), r.hi(REG.RAX)) === step.expect.status.toLowerCase(),
+              `${step.leaf} returns ${step.expect.status} (got ${st})`,
+            );
+          for (const [reg, want] of Object.entries(step.expect.regs)) {
+            const got = r.get(Number(reg));
+            expect(
+              got.lo === want.lo && got.hi === want.hi,
+              `${step.leaf} returns register ${reg} = ${u64ToHex(want.lo, want.hi)} (got ${u64ToHex(got.lo, got.hi)})`,
+            );
+          }
+        }
+        break;
+      }
+      case "alloc": {
+        const tag = `scenario:${step.name}`;
+        let pages: Page[] = [];
+        if (step.contiguous) {
+          const first = m.alloc.allocContigPages(step.pages, { tag, zero: step.zero });
+          if (first !== null) pages = Array.from({ length: step.pages }, (_, i) => first.nth(i));
+        } else if (step.order > 0) {
+          for (let i = 0; i < step.pages; i++) {
+            const b = m.alloc.allocPages(step.order, { tag, zero: step.zero });
+            if (b === null) break;
+            pages.push(b);
+          }
+        } else pages = m.alloc.allocPagesBulk(step.pages, { tag, zero: step.zero });
+        sets.set(step.name, pages);
+        if (pages.length < step.pages) {
+          ok = false;
+          detail = `got ${pages.length} of ${step.pages}`;
+          unexpected.push(`step ${index} (${label}): allocation failed, ${detail}`);
+        }
+        break;
+      }
+      case "root": {
+        const pages = sets.get(step.of) ?? [];
+        const n = Math.min(512, pages.length);
+        const a = n === 0 ? null : tdxPageArrayCreate(m.kernel, pages.slice(0, n), n);
+        if (a === null) {
+          ok = false;
+          detail = "could not build the root page";
+          unexpected.push(`step ${index} (${label}): ${detail}`);
+          break;
+        }
+        operands.set(
+          step.name,
+          step.format === "hpa-list-info"
+            ? a.toHpaListInfo()
+            : step.format === "hpa-array"
+              ? a.toHpaArray()
+              : a.toIommuMt(),
+        );
+        detail = `root page 0x${a.rootHpa.toString(16)}, ${n} entries`;
+        break;
+      }
+      case "inject-alloc":
+        if (step.nth !== null) m.alloc.failNth(m.alloc.allocCount + step.nth);
+        else m.alloc.failTag(step.tag!, step.count);
+        break;
+      case "inject-status":
+        m.module.forceStatus({
+          leaf: LEAF[step.leaf],
+          nth: (m.module.callsByLeaf.get(LEAF[step.leaf]) ?? 0) + step.nth,
+          status: step.status,
+        });
+        break;
+      case "interrupts":
+        m.module.setInterrupts(step.plan);
+        break;
+      case "evict": {
+        const n = m.cache.evictNow();
+        detail = `${n} page(s) damaged`;
+        break;
+      }
+      case "expect":
+        checkState(m, step.expect, (cond, msg) => expect(cond, msg), declared);
+        break;
+    }
+    const after = m.module.statusCounts;
+    const calls = callDelta(before, after);
+    let interrupts = 0;
+    for (const leaf of Object.values(calls)) interrupts += leaf.TDX_INTERRUPTED_RESUMABLE ?? 0;
+    phases.push({
+      index,
+      label,
+      ok,
+      detail,
+      calls,
+      interrupts,
+      hazards: m.cache.hazards.length - hazardsBefore,
+      pages: pageStates(m),
+    });
+    events && opts.onEvent!({ type: "phase", t: events.now(), name: label, edge: "end" });
+    opts.progress?.(index + 1, s.steps.length, label);
+  }
+
+  const conservation = checkConservation(m);
+  if (m.cache.hazards.length > 0 && !declared.hazards)
+    unexpected.push(`${m.cache.hazards.length} hazard(s) found`);
+  if (m.module.reports.length > 0 && !declared.reports)
+    unexpected.push(`${m.module.reports.length} model report(s)`);
+  if (!conservation.ok && !declared.conservationFail)
+    unexpected.push(`conservation check failed: ${conservation.violations[0]}`);
+  events?.detach();
+  const ok = unexpected.length === 0 && expectations.every((e) => e.ok);
+  let calls = 0;
+  let interrupts = 0;
+  for (const p of phases) {
+    for (const l of Object.values(p.calls)) for (const n of Object.values(l)) calls += n;
+    interrupts += p.interrupts;
+  }
+  return {
+    scenario: s.name,
+    platform: s.platform.name,
+    ok,
+    exitCode: ok ? 0 : 1,
+    phases,
+    totals: {
+      calls,
+      interrupts,
+      hazards: m.cache.hazards.length,
+      reports: m.module.reports.length,
+      pages: pageStates(m),
+    },
+    hazards: m.cache.hazards.slice(0, 20),
+    reports: m.module.reports.slice(0, 20),
+    conservation,
+    expectations,
+    unexpected,
+  };
+}
+
+function checkState(
+  m: Machine,
+  e: StateExpect,
+  expect: (cond: boolean, msg: string) => void,
+  declared: { hazards: boolean; reports: boolean; conservationFail: boolean },
+): void {
+  if (e.hazards !== undefined) {
+    if (typeof e.hazards === "number") {
+      if (e.hazards > 0) declared.hazards = true;
+      expect(m.cache.hazards.length === e.hazards, `${e.hazards} hazard(s) (got ${m.cache.hazards.length})`);
+    } else {
+      for (const [kind, n] of Object.entries(e.hazards)) {
+        if (n > 0) declared.hazards = true;
+        const got = m.cache.hazards.filter((h) => h.kind === kind).length;
+        expect(got === n, `${n} ${kind} hazard(s) (got ${got})`);
+      }
+    }
+  }
+  if (e.reports !== undefined) {
+    if (e.reports > 0) declared.reports = true;
+    expect(
+      m.module.reports.length === e.reports,
+      `${e.reports} model report(s) (got ${m.module.reports.length})`,
+    );
+  }
+  if (e.damagedPages !== undefined)
+    expect(
+      m.cache.stats.damagedPages === e.damagedPages,
+      `${e.damagedPages} damaged page(s) (got ${m.cache.stats.damagedPages})`,
+    );
+  if (e.conservation !== undefined || e.pages !== undefined) {
+    const c = checkConservation(m);
+    if (e.conservation === "fail") declared.conservationFail = true;
+    if (e.conservation !== undefined)
+      expect(
+        c.ok === (e.conservation === "ok"),
+        `conservation ${e.conservation} (got ${c.ok ? "ok" : `fail: ${c.violations[0]}`})`,
+      );
+    for (const [k, n] of Object.entries(e.pages ?? {})) {
+      const got = c.totals[k as keyof typeof c.totals];
+      expect(got === n, `${n} page(s) ${k} (got ${got})`);
+    }
+  }
+}
+
+/** MiB of `pages` 4 KiB pages. */
+export function mib(pages: number): number {
+  return pages / 256;
+}
