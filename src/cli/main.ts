@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { isTdxpaError } from "../common/errors.js";
 import { decodeCommand } from "./decode.js";
 import { encodeCommand } from "./encode.js";
+import { inspectCommand } from "./inspect.js";
 import { type CliIo, EXIT, oneLine, processIo, type Subcommand, UsageError } from "./io.js";
 import { runCommand } from "./run.js";
 import { vectorsCommand } from "./vectors.js";
@@ -18,7 +19,13 @@ import { vectorsCommand } from "./vectors.js";
 export type { CliIo } from "./io.js";
 
 /** Every subcommand, in the order `tdxpa --help` lists them. New ones (run, inspect, …) slot in here. */
-export const SUBCOMMANDS: readonly Subcommand[] = [runCommand, decodeCommand, encodeCommand, vectorsCommand];
+export const SUBCOMMANDS: readonly Subcommand[] = [
+  runCommand,
+  inspectCommand,
+  decodeCommand,
+  encodeCommand,
+  vectorsCommand,
+];
 
 /**
  * The `version` of this package's package.json, found relative to this file: `../../package.json` from

@@ -9,10 +9,11 @@ import type { Machine } from "../machine.js";
 import type { ModelReport } from "../module/emulator.js";
 import { ptName } from "../module/pamt.js";
 import { type CallDescription, describeCall } from "./describe-call.js";
+import { type RootView, readRootView } from "./root-pages.js";
 
 /** One event. `t` is the model's virtual time: units of work done so far (a SEAMCALL's units advance it). */
 export type ModelEvent =
-  | ({ readonly type: "seamcall"; readonly t: number } & CallDescription)
+  | ({ readonly type: "seamcall"; readonly t: number; readonly root?: RootView } & CallDescription)
   | {
       readonly type: "page";
       readonly t: number;
@@ -46,12 +47,18 @@ export type Detach = () => void;
 export function attachEvents(
   m: Machine,
   sink: EventSink,
-  opts: { pages?: boolean; frees?: boolean } = {},
+  opts: { pages?: boolean; frees?: boolean; roots?: boolean } = {},
 ): { detach: Detach; now: () => number } {
   let t = 0;
   const shift = m.platform.keyIds.shift;
+  const roots = opts.roots !== false;
   m.module.onCall = (r) => {
-    sink({ type: "seamcall", t, ...describeCall(r, shift) });
+    const root = roots ? readRootView(m.mem, m.platform, r.leaf, r.regsIn) : null;
+    sink(
+      root === null
+        ? { type: "seamcall", t, ...describeCall(r, shift) }
+        : { type: "seamcall", t, ...describeCall(r, shift), root },
+    );
     t += Math.max(1, r.units);
   };
   if (opts.pages !== false) {

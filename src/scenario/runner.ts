@@ -84,6 +84,8 @@ export interface RunOptions {
   readonly pageEvents?: boolean;
   /** Called after each step: steps done, steps total, the step's label. */
   readonly progress?: (done: number, total: number, label: string) => void;
+  /** Called with the machine after the last step (for inspection tools). */
+  readonly onDone?: (m: Machine) => void;
 }
 
 function stepLabel(s: Step): string {
@@ -151,6 +153,8 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   const state: FlowState = { iommus: [], extra: new Map() };
   const sets = new Map<string, Page[]>();
   const operands = new Map<string, U64>();
+  /** Operand name → the page set it lists (so a raw call's pages can be followed). */
+  const listedSet = new Map<string, string>();
   const phases: PhaseReport[] = [];
   const expectations: ExpectationResult[] = [];
   const declared = { hazards: false, reports: false, conservationFail: false, flowFail: false };
@@ -218,7 +222,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         // The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD.
         for (const v of Object.values(step.regs)) {
           if (!("ref" in v)) continue;
-          for (const p of sets.get(v.ref) ?? []) {
+          for (const p of sets.get(listedSet.get(v.ref) ?? v.ref) ?? []) {
             for (let i = 0; i < p.nrPages; i++) {
               const md = pageRdmd(m.kernel, p.pfn + i);
               if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0)
@@ -275,6 +279,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           unexpected.push(`step ${index} (${label}): ${detail}`);
           break;
         }
+        listedSet.set(step.name, step.of);
         operands.set(
           step.name,
           step.format === "hpa-list-info"
@@ -327,6 +332,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     opts.progress?.(index + 1, s.steps.length, label);
   }
 
+  opts.onDone?.(m);
   const conservation = checkConservation(m);
   if (m.cache.hazards.length > 0 && !declared.hazards)
     unexpected.push(`${m.cache.hazards.length} hazard(s) found`);

@@ -1,0 +1,439 @@
+/**
+ * Section 1, "populate vs C": ns per entry to populate a 512-entry root page, and ns per operand to
+ * encode and decode HPA_LIST_INFO / HPA_ARRAY_T operands and IOMMU_MT entries, side by side with the C
+ * program bench/populate.c doing the same work (compiled here with `cc -O2`, run as a child process).
+ *
+ * Populate rows, from the whole API down to the bare loop:
+ * - `tdxPageArrayRepopulate`: an existing descriptor repointed at 512 allocated order-0 pages of a
+ *   default-platform machine (argument checks of every page, then the root write);
+ * - `root write (populateRoot)`: the loop of populateRoot in src/host/page-array.ts (not exported, so
+ *   replicated here): map the root, then per entry `p.db.compoundOrder(p.pfn)` and the two word stores;
+ * - `raw loop`: (pfn, order) records into a Uint32Array, the exact work of the C row.
+ * All three are compared with the same C row. Rounds of JS and C are interleaved (JS round r, then C
+ * round r in a fresh child) so a burst of machine noise hits both sides of a ratio alike. A full run
+ * times at least 200,000 populates per JS populate row (the C side does more in the same time).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  decodeHpaArray,
+  decodeHpaListInfo,
+  decodeIommuMtEntry,
+  encodeHpaArray,
+  encodeHpaListInfo,
+  encodeIommuMtEntry,
+} from "../src/common/formats.js";
+import { type HostKernel, mapPageForWrite } from "../src/host/kernel.js";
+import type { Page } from "../src/host/page.js";
+import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayRepopulate } from "../src/host/page-array.js";
+import { createMachine } from "../src/machine.js";
+import {
+  calibrate,
+  consume,
+  fmt,
+  fmtSpread,
+  printTable,
+  type Spread,
+  spread,
+  timeRound,
+  type Workload,
+} from "./harness.js";
+
+const N = 512;
+
+/** Options of the section. */
+export interface PopulateOptions {
+  readonly rounds: number;
+  /** Target duration of one JS round of one row. */
+  readonly jsTargetMs: number;
+  /** Target duration of one C round of one row. */
+  readonly cTargetMs: number;
+  /** Least number of populates each JS populate row times over all rounds (rounds grow to reach it). */
+  readonly minPopulates: number;
+}
+
+/** One row of the table (and of results.json). */
+export interface PopulateRow {
+  readonly name: string;
+  readonly unit: string;
+  readonly js: Spread;
+  readonly jsItersPerRound: number;
+  readonly cRow: string;
+  readonly c: Spread | null;
+  readonly cItersPerRound: number | null;
+  /** median(JS) / median(C), null when C was skipped. */
+  readonly ratio: number | null;
+}
+
+/** What the section returns. */
+export interface PopulateResult {
+  readonly rounds: number;
+  readonly rows: readonly PopulateRow[];
+  readonly c: { readonly status: "ran" | "skipped"; readonly reason?: string; readonly compiler?: string };
+  /** Checks that JS and C computed identical root pages and operands (and that repopulate matches the raw loop). */
+  readonly checks: Record<string, boolean>;
+  readonly populateWithin3x: boolean | null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inputs: the same formulas as make_inputs() in populate.c.
+
+interface Rec {
+  readonly pfn: number;
+  readonly order: number;
+}
+
+function inputs() {
+  const recs: Rec[] = [];
+  const roots: number[] = [];
+  const counts: number[] = [];
+  const mtHpas: number[] = [];
+  const mtPages: number[] = [];
+  for (let i = 0; i < N; i++) {
+    recs.push({ pfn: 0x100000 + 2 * i, order: 0 });
+    roots.push((0x100000 + 37 * i) * 4096);
+    counts.push(2 + (i % 511));
+    mtHpas.push((0x100000 + 2048 * i) * 4096);
+    mtPages.push(1 << (i % 12));
+  }
+  const encList = roots.map((r, i) => encodeHpaListInfo({ rootHpa: r, count: counts[i]! }));
+  const encArr = roots.map((r, i) => encodeHpaArray({ count: counts[i]!, rootHpa: r }));
+  const encMt = mtHpas.map((h, i) => encodeIommuMtEntry(h, mtPages[i]!));
+  return { recs, roots, counts, mtHpas, mtPages, encList, encArr, encMt };
+}
+
+/** The C row's entry formula, over records, into 1024 u32 words. */
+function rawPopulate(w: Uint32Array, recs: readonly Rec[]): void {
+  for (let i = 0; i < recs.length; i++) {
+    const r = recs[i]!;
+    const pfn = r.pfn;
+    const order = r.order;
+    w[2 * i] = (((pfn % 0x10_0000) << 12) | (order === 0 ? 0 : 1 << order)) >>> 0;
+    w[2 * i + 1] = Math.floor(pfn / 0x10_0000);
+  }
+}
+
+/** The body of populateRoot (src/host/page-array.ts), replicated because it is not exported. */
+function populateRootReplica(k: HostKernel, rootPfn: number, pages: readonly Page[]): Uint32Array {
+  const w = mapPageForWrite(k, rootPfn);
+  const n = pages.length;
+  for (let i = 0; i < n; i++) {
+    const p = pages[i]!;
+    const pfn = p.pfn;
+    const order = p.db.compoundOrder(pfn);
+    w[2 * i] = (((pfn % 0x10_0000) << 12) | (order === 0 ? 0 : 1 << order)) >>> 0;
+    w[2 * i + 1] = Math.floor(pfn / 0x10_0000);
+  }
+  return w;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+/** The checksum of populate.c: h = h * 31 + v over u64 values, mod 2^64, as 0x + 16 hex digits. */
+function hash64(values: Iterable<{ lo: number; hi: number }>): string {
+  let h = 0n;
+  for (const v of values) h = (h * 31n + ((BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0))) & MASK64;
+  return `0x${h.toString(16).padStart(16, "0")}`;
+}
+
+function wordsAsU64(w: Uint32Array, n: number): { lo: number; hi: number }[] {
+  return Array.from({ length: n }, (_, i) => ({ lo: w[2 * i]!, hi: w[2 * i + 1]! }));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The C side
+
+interface CRun {
+  rows: Record<string, { iters: number; ns: number[] }>;
+  checksums: Record<string, string>;
+}
+
+const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
+const C_SRC = `${BENCH_DIR}populate.c`;
+const C_BIN = `${BENCH_DIR}out/populate`;
+
+/** Compiles populate.c; returns null and a reason when that is not possible. */
+function compileC(): { ok: true; compiler: string } | { ok: false; reason: string } {
+  mkdirSync(`${BENCH_DIR}out`, { recursive: true });
+  const v = spawnSync("cc", ["--version"], { encoding: "utf8" });
+  if (v.error !== undefined) {
+    const code = (v.error as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      reason: code === "ENOENT" ? "no `cc` on PATH" : `cc --version failed: ${v.error.message}`,
+    };
+  }
+  const r = spawnSync("cc", ["-O2", "-o", C_BIN, C_SRC], { encoding: "utf8" });
+  if (r.error !== undefined || r.status !== 0) {
+    return {
+      ok: false,
+      reason: `cc -O2 failed: ${r.error?.message ?? r.stderr.trim().split("\n").slice(0, 3).join(" | ")}`,
+    };
+  }
+  return { ok: true, compiler: (v.stdout.split("\n")[0] ?? "cc").trim() };
+}
+
+function runC(targetMs: number, rounds: number, iters: readonly number[] | null): CRun {
+  const args = [String(targetMs), String(rounds)];
+  if (iters !== null) args.push(iters.join(","));
+  const r = spawnSync(C_BIN, args, { encoding: "utf8", maxBuffer: 1 << 20 });
+  if (r.error !== undefined || r.status !== 0) {
+    throw new Error(`bench/out/populate failed: ${r.error?.message ?? `exit ${r.status}: ${r.stderr}`}`);
+  }
+  return JSON.parse(r.stdout) as CRun;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/** Runs section 1 and prints its table. */
+export function benchPopulate(o: PopulateOptions): PopulateResult {
+  const inp = inputs();
+
+  // A descriptor over 512 order-0 pages of a default-platform machine (with its cache model wired in).
+  const m = createMachine();
+  const k = m.kernel;
+  const pages = m.alloc.allocPagesBulk(N, { tag: "bench:populate" });
+  if (pages.length !== N) throw new Error("bench: could not allocate 512 pages");
+  const created = tdxPageArrayCreate(k, pages, N);
+  if (created === null) throw new Error("bench: tdxPageArrayCreate returned null");
+  const arr: TdxPageArray = created;
+  const rootPfn = arr.rootPage.pfn;
+  const scratch = new Uint32Array(2 * N);
+
+  const workloads: (Workload & { cRow: string; unit: string })[] = [
+    {
+      name: "populate: tdxPageArrayRepopulate",
+      cRow: "populate",
+      unit: "ns/entry",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          const a = tdxPageArrayRepopulate(k, arr, pages, N);
+          s ^= a === null ? 1 : a.nrPages;
+        }
+        return s;
+      },
+    },
+    {
+      name: "populate: root write (populateRoot)",
+      cRow: "populate",
+      unit: "ns/entry",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) s ^= populateRootReplica(k, rootPfn, pages)[(it * 7) & 1023]!;
+        return s;
+      },
+    },
+    {
+      name: "populate: raw loop (pfn, order) records",
+      cRow: "populate",
+      unit: "ns/entry",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          rawPopulate(scratch, inp.recs);
+          s ^= scratch[(it * 7) & 1023]!;
+        }
+        return s;
+      },
+    },
+    {
+      name: "encode HPA_LIST_INFO",
+      cRow: "encode-hpa-list-info",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++)
+            s ^= encodeHpaListInfo({ rootHpa: inp.roots[i]!, count: inp.counts[i]! }).hi;
+        }
+        return s;
+      },
+    },
+    {
+      name: "decode HPA_LIST_INFO",
+      cRow: "decode-hpa-list-info",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++) {
+            const v = inp.encList[i]!;
+            const d = decodeHpaListInfo(v.lo, v.hi);
+            s ^= d.fields.rootHpa + d.fields.count + d.fields.firstEntry + (d.violation === null ? 0 : 1);
+          }
+        }
+        return s;
+      },
+    },
+    {
+      name: "encode HPA_ARRAY_T",
+      cRow: "encode-hpa-array",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++)
+            s ^= encodeHpaArray({ count: inp.counts[i]!, rootHpa: inp.roots[i]! }).hi;
+        }
+        return s;
+      },
+    },
+    {
+      name: "decode HPA_ARRAY_T",
+      cRow: "decode-hpa-array",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++) {
+            const v = inp.encArr[i]!;
+            const d = decodeHpaArray(v.lo, v.hi);
+            s ^= (d.fields.rootHpa ?? 0) + d.fields.count + (d.violation === null ? 0 : 1);
+          }
+        }
+        return s;
+      },
+    },
+    {
+      name: "encode IOMMU_MT entry",
+      cRow: "encode-iommu-mt-entry",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++) s ^= encodeIommuMtEntry(inp.mtHpas[i]!, inp.mtPages[i]!).lo;
+        }
+        return s;
+      },
+    },
+    {
+      name: "decode IOMMU_MT entry",
+      cRow: "decode-iommu-mt-entry",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++) {
+            const v = inp.encMt[i]!;
+            const d = decodeIommuMtEntry(v.lo, v.hi);
+            s ^= d.fields.hpa + d.fields.numPages + (d.violation === null ? 0 : 1);
+          }
+        }
+        return s;
+      },
+    },
+  ];
+
+  // Correctness first: a benchmark of code that computes something else is meaningless.
+  const checks: Record<string, boolean> = {};
+  tdxPageArrayRepopulate(k, arr, pages, N);
+  const viaApi = wordsAsU64(m.mem.words(rootPfn), N);
+  rawPopulate(
+    scratch,
+    pages.map((p) => ({ pfn: p.pfn, order: 0 })),
+  );
+  checks["repopulate root == raw loop over the same pages"] =
+    hash64(viaApi) === hash64(wordsAsU64(scratch, N));
+
+  const comp = compileC();
+  const cStatus: PopulateResult["c"] = comp.ok
+    ? { status: "ran", compiler: comp.compiler }
+    : { status: "skipped", reason: comp.reason };
+  if (!comp.ok) console.log(`\n[populate] C baseline skipped: ${comp.reason}`);
+
+  const minPopIters = Math.ceil(o.minPopulates / o.rounds);
+  const jsIters = workloads.map((w) =>
+    calibrate(w, o.jsTargetMs, undefined, w.cRow === "populate" ? minPopIters : 1),
+  );
+  const jsValues: number[][] = workloads.map(() => []);
+  const cValues = new Map<string, number[]>();
+  let cIters: number[] | null = null;
+  let cRowOrder: string[] = [];
+  let cChecksums: Record<string, string> | null = null;
+  for (let r = 0; r < o.rounds; r++) {
+    for (let i = 0; i < workloads.length; i++) jsValues[i]!.push(timeRound(workloads[i]!, jsIters[i]!));
+    if (comp.ok) {
+      const run = runC(o.cTargetMs, 1, cIters);
+      if (cIters === null) {
+        cRowOrder = Object.keys(run.rows);
+        cIters = cRowOrder.map((name) => run.rows[name]!.iters);
+      }
+      for (const [name, row] of Object.entries(run.rows)) {
+        const list = cValues.get(name) ?? [];
+        list.push(...row.ns);
+        cValues.set(name, list);
+      }
+      cChecksums = run.checksums;
+    }
+  }
+
+  if (cChecksums !== null) {
+    rawPopulate(scratch, inp.recs);
+    checks["C root page == JS raw loop"] = cChecksums.root === hash64(wordsAsU64(scratch, N));
+    checks["C HPA_LIST_INFO operands == JS"] = cChecksums.hpaListInfo === hash64(inp.encList);
+    checks["C HPA_ARRAY_T operands == JS"] = cChecksums.hpaArray === hash64(inp.encArr);
+    checks["C IOMMU_MT entries == JS"] = cChecksums.iommuMtEntry === hash64(inp.encMt);
+  }
+
+  const rows: PopulateRow[] = workloads.map((w, i) => {
+    const js = spread(jsValues[i]!);
+    const cv = cValues.get(w.cRow);
+    const c = cv === undefined ? null : spread(cv);
+    const ci = cIters === null ? null : (cIters[cRowOrder.indexOf(w.cRow)] ?? null);
+    return {
+      name: w.name,
+      unit: w.unit,
+      js,
+      jsItersPerRound: jsIters[i]!,
+      cRow: w.cRow,
+      c,
+      cItersPerRound: ci,
+      ratio: c === null ? null : js.median / c.median,
+    };
+  });
+
+  printTable(
+    `1. populate and operand codecs vs C (${o.rounds} interleaved rounds; figures are min / median / max over rounds)`,
+    ["row", "unit", "JS min / med / max", "C min / med / max", "JS/C (med)", "JS units timed"],
+    rows.map((r) => [
+      r.name,
+      r.unit,
+      fmtSpread(r.js, 2),
+      r.c === null ? "skipped" : fmtSpread(r.c, 2),
+      r.ratio === null ? "-" : `${fmt(r.ratio, 2)}x`,
+      (r.jsItersPerRound * N * o.rounds).toLocaleString("en-US"),
+    ]),
+  );
+  const pops = rows.filter((r) => r.cRow === "populate");
+  for (const r of pops) {
+    console.log(
+      `   ${r.name}: ${(r.jsItersPerRound * o.rounds).toLocaleString("en-US")} populates of 512 timed` +
+        (r.cItersPerRound === null ? "" : `; C: ${(r.cItersPerRound * o.rounds).toLocaleString("en-US")}`),
+    );
+  }
+  for (const [name, ok] of Object.entries(checks))
+    console.log(`   check: ${name}: ${ok ? "yes" : "NO (MISMATCH)"}`);
+  const full = rows[0]!;
+  const raw = rows[2]!;
+  let within: boolean | null = null;
+  if (full.ratio !== null && raw.ratio !== null) {
+    within = full.ratio <= 3;
+    console.log(
+      `   target "populate within 3x of C": tdxPageArrayRepopulate ${fmt(full.ratio, 1)}x -> ${within ? "MET" : "NOT MET"}; ` +
+        `root write ${fmt(rows[1]!.ratio ?? Number.NaN, 1)}x; raw loop ${fmt(raw.ratio, 1)}x -> ${raw.ratio <= 3 ? "met" : "not met"}`,
+    );
+  }
+  consume(arr.nrPages);
+  return { rounds: o.rounds, rows, c: cStatus, checks, populateWithin3x: within };
+}

@@ -1,0 +1,192 @@
+/**
+ * `tdxpa inspect`: shows what a host handed over. From a scenario (run up to a step) or from a JSON
+ * Lines trace: the root page of each SEAMCALL that takes a page list, entries decoded with any rule they
+ * break; and, after a scenario, the PAMT state of a page range next to the allocator's and the cache's
+ * view of each page.
+ */
+import { readFileSync } from "node:fs";
+import { parseU64, u64ToNumber } from "../common/u64.js";
+import type { Machine } from "../machine.js";
+import type { ModelEvent } from "../model/events.js";
+import type { RootView } from "../model/root-pages.js";
+import { ptName } from "../module/pamt.js";
+import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
+import "../scenario/index.js";
+import { runScenario } from "../scenario/runner.js";
+import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { fromDoc, loadScenario } from "./scenario-file.js";
+
+const OPTIONS: OptionSpec = {
+  trace: { type: "string" },
+  step: { type: "string" },
+  call: { type: "string" },
+  pamt: { type: "string" },
+  all: { type: "boolean" },
+  json: { type: "boolean" },
+};
+
+const HELP = `usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
+       tdxpa inspect --trace FILE.jsonl [--call SEQ] [--all] [--json]
+
+Shows the root page of every SEAMCALL that takes a page list (HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT),
+entries decoded, with the rule an entry breaks. With a scenario (default: the default scenario) it runs
+steps 0..N (--step, default the last) and shows the calls of step N; --call picks one call by its
+sequence number. --pamt shows, after step N, each page of a range: PAMT type and owner, allocator
+state and tag, dirty KeyIDs. With --trace it reads a JSON Lines trace written by 'tdxpa run --trace'.
+
+options:
+  --step N            run steps 0..N and show step N's calls
+  --call SEQ          show only SEAMCALL number SEQ (as numbered in traces and reports)
+  --pamt HPA[:PAGES]  PAMT state of PAGES pages (default 1, at most 4096) from HPA
+  --all               print every entry (default: the first 8 and the last of each list)
+  --json              one JSON object
+
+examples:
+  tdxpa inspect --call 4
+  tdxpa inspect scenarios/duplicate-page.yaml --step 0
+  tdxpa inspect --step 0 --pamt 0x100000:8
+  tdxpa run --trace run.jsonl && tdxpa inspect --trace run.jsonl --call 105`;
+
+interface CallView {
+  readonly seq: number;
+  readonly leaf: string;
+  readonly status: string;
+  readonly root: RootView;
+}
+
+function int(name: string, v: string, max: number): number {
+  const n = u64ToNumber(...(Object.values(parseU64(v, `inspect --${name}`)) as [number, number]));
+  if (n === null || n > max)
+    throw new UsageError(`inspect: --${name}: ${v} is out of range; allowed 0..${max}`);
+  return n;
+}
+
+function render(c: CallView, all: boolean): string[] {
+  const r = c.root;
+  const out = [
+    `#${c.seq} ${c.leaf} -> ${c.status}`,
+    `  ${r.register} ${r.format}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${r.rootHpa}`}, ${r.count} entries`,
+  ];
+  const shown =
+    all || r.entries.length <= 9 ? r.entries : [...r.entries.slice(0, 8), r.entries[r.entries.length - 1]!];
+  for (const [i, e] of shown.entries()) {
+    if (!all && i === 8 && r.entries.length > 9) out.push(`    … ${r.entries.length - 9} more`);
+    out.push(
+      `    [${String(e.index).padStart(3)}] ${e.raw}  hpa ${e.hpa}${e.numPages > 0 ? `  NUM_PAGES ${e.numPages}` : ""}${e.error === null ? "" : `  INVALID: ${e.error}`}`,
+    );
+  }
+  return out;
+}
+
+function pamtRows(m: Machine, startHpa: number, pages: number) {
+  const rows = [];
+  for (let i = 0; i < pages; i++) {
+    const pfn = Math.floor(startHpa / 4096) + i;
+    const inTdmr = m.module.pamt.inTdmr(pfn);
+    const owner = inTdmr ? m.module.pamt.owner(pfn) : 0;
+    rows.push({
+      hpa: `0x${(pfn * 4096).toString(16)}`,
+      type: inTdmr ? ptName(m.module.pamt.type(pfn)) : "(not in a TDMR)",
+      owner: owner === 0 ? null : `${owner} ${m.module.objects.get(owner)?.name ?? "(gone)"}`,
+      allocator: !m.mem.contains(pfn)
+        ? "no memory"
+        : m.alloc.isReserved(pfn)
+          ? "reserved"
+          : m.alloc.isFree(pfn)
+            ? "free"
+            : `allocated (${m.alloc.tagOf(pfn)})`,
+      dirtyKeyIds: [...m.cache.dirtyKeyIds(pfn)],
+    });
+  }
+  return rows;
+}
+
+/** The `inspect` subcommand. */
+export const inspectCommand: Subcommand = {
+  name: "inspect",
+  summary: "show root pages a host handed over, and the PAMT state of pages",
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("inspect", args, OPTIONS);
+    if (positionals.length > 1)
+      throw new UsageError("inspect: one scenario file at most; see 'tdxpa inspect --help'");
+    const callSeq = typeof values.call === "string" ? int("call", values.call, 2 ** 40) : null;
+    const all = values.all === true;
+    const calls: CallView[] = [];
+    let pamt: ReturnType<typeof pamtRows> | null = null;
+    if (typeof values.trace === "string") {
+      if (positionals.length > 0 || values.step !== undefined || values.pamt !== undefined) {
+        throw new UsageError("inspect: --trace reads a trace; --step, --pamt and a scenario need a run");
+      }
+      let text: string;
+      try {
+        text = readFileSync(values.trace, "utf8");
+      } catch (e) {
+        throw new UsageError(
+          `inspect: cannot read ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
+        );
+      }
+      for (const [n, line] of text.split("\n").entries()) {
+        if (line.trim() === "") continue;
+        let e: ModelEvent;
+        try {
+          e = JSON.parse(line) as ModelEvent;
+        } catch {
+          throw new UsageError(
+            `inspect: ${values.trace}:${n + 1}: not a JSON Lines trace (write one with 'tdxpa run --trace FILE')`,
+          );
+        }
+        if (typeof e !== "object" || e === null || typeof e.type !== "string")
+          throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event`);
+        if (e.type === "seamcall" && e.root !== undefined && (callSeq === null || e.seq === callSeq))
+          calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+      }
+    } else {
+      const scenario =
+        positionals[0] === undefined
+          ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC)
+          : loadScenario(positionals[0]);
+      const last = scenario.steps.length - 1;
+      const step = typeof values.step === "string" ? int("step", values.step, last) : last;
+      let pamtRange: [number, number] | null = null;
+      if (typeof values.pamt === "string") {
+        const [h, p] = values.pamt.split(":");
+        const hpa = int("pamt", h ?? "", 2 ** 52 - 4096);
+        pamtRange = [hpa - (hpa % 4096), p === undefined ? 1 : Math.max(1, int("pamt", p, 4096))];
+      }
+      let current = -1;
+      runScenario(
+        { ...scenario, steps: scenario.steps.slice(0, step + 1) },
+        {
+          pageEvents: false,
+          onEvent: (e) => {
+            if (e.type === "phase" && e.edge === "begin") current++;
+            if (e.type !== "seamcall" || e.root === undefined) return;
+            if (callSeq !== null ? e.seq === callSeq : current === step)
+              calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+          },
+          onDone: (m) => {
+            if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
+          },
+        },
+      );
+    }
+    if (callSeq !== null && calls.length === 0)
+      throw new UsageError(`inspect: no SEAMCALL #${callSeq} with a page list in that run`);
+    if (values.json === true) {
+      io.out(JSON.stringify({ calls, pamt }));
+      return EXIT.OK;
+    }
+    if (calls.length === 0) io.out("no SEAMCALL with a page list in that step");
+    for (const c of calls) io.out(render(c, all).join("\n"));
+    if (pamt !== null) {
+      io.out("PAMT:");
+      for (const r of pamt as ReturnType<typeof pamtRows>) {
+        io.out(
+          `  ${r.hpa}  ${r.type.padEnd(16)} owner ${r.owner ?? "-"}  ${r.allocator}${r.dirtyKeyIds.length > 0 ? `  dirty KeyIDs ${r.dirtyKeyIds.join(",")}` : ""}`,
+        );
+      }
+    }
+    return EXIT.OK;
+  },
+};

@@ -1,0 +1,138 @@
+/**
+ * What a SEAMCALL's root page said: for each leaf that takes a page list, which register names the list,
+ * in which format, and the entries as the page holds them after the call (decoded, with any rule a
+ * module would apply to them). Used by traces and `tdxpa inspect` so a user sees exactly what a host
+ * handed over. Reads simulated memory from the model's vantage point (no cache effects).
+ */
+import {
+  decodeHpaArray,
+  decodeHpaListInfo,
+  decodeIommuMt,
+  decodeIommuMtEntry,
+  decodeListEntry,
+  type ListFormat,
+} from "../common/formats.js";
+import { LEAF, REG } from "../common/status.js";
+import { u64ToHex } from "../common/u64.js";
+import type { PhysMem } from "../hw/physmem.js";
+import type { Platform } from "../hw/platform.js";
+
+/** Register holding the page list, and its format, per leaf (03-module.md 3.3). */
+export const LIST_OPERANDS: Readonly<Record<number, { readonly reg: number; readonly format: ListFormat }>> =
+  {
+    [LEAF["TDH.EXT.MEM.ADD"]]: { reg: REG.RCX, format: "hpa-list-info" },
+    [LEAF["TDH.IOMMU.SETUP"]]: { reg: REG.RDX, format: "iommu-mt" },
+    [LEAF["TDH.IOMMU.CLEAR"]]: { reg: REG.RDX, format: "iommu-mt" },
+    [LEAF["TDH.SPDM.CREATE"]]: { reg: REG.RDX, format: "hpa-array" },
+    [LEAF["TDH.SPDM.CONNECT"]]: { reg: REG.R10, format: "hpa-array" },
+    [LEAF["TDH.IDE.STREAM.CREATE"]]: { reg: REG.R8, format: "hpa-array" },
+  };
+
+/** One decoded root entry. */
+export interface RootEntry {
+  readonly index: number;
+  readonly raw: string;
+  readonly hpa: string;
+  readonly numPages: number;
+  /** The rule the entry breaks, or null. */
+  readonly error: string | null;
+}
+
+/** A call's page list as the root page holds it. */
+export interface RootView {
+  readonly register: string;
+  readonly format: ListFormat;
+  /** The root page, or null when the list is a singleton (no root page). */
+  readonly rootHpa: string | null;
+  readonly count: number;
+  readonly entries: readonly RootEntry[];
+}
+
+const REG_NAME: Record<number, string> = {
+  [REG.RCX]: "RCX",
+  [REG.RDX]: "RDX",
+  [REG.R8]: "R8",
+  [REG.R10]: "R10",
+};
+
+/**
+ * The page list of a call with input registers `regsIn`, read from `mem`; null when the leaf takes no
+ * list or the operand does not decode. At most `limit` entries are decoded.
+ */
+export function readRootView(
+  mem: PhysMem,
+  platform: Platform,
+  leaf: number,
+  regsIn: Uint32Array,
+  limit = 512,
+): RootView | null {
+  const spec = LIST_OPERANDS[leaf];
+  if (spec === undefined) return null;
+  const lo = regsIn[2 * spec.reg]!;
+  const hi = regsIn[2 * spec.reg + 1]!;
+  let rootHpa: number | null;
+  let first = 0;
+  let count: number;
+  if (spec.format === "hpa-list-info") {
+    const d = decodeHpaListInfo(lo, hi);
+    if (d.violation !== null && d.violation.rule !== "first-after-last") return null;
+    rootHpa = d.fields.rootHpa;
+    first = 0;
+    count = d.fields.count;
+  } else if (spec.format === "hpa-array") {
+    const d = decodeHpaArray(lo, hi);
+    if (d.violation !== null) return null;
+    if (d.fields.singleton) {
+      const hpa = d.fields.pageHpa!;
+      return {
+        register: REG_NAME[spec.reg]!,
+        format: spec.format,
+        rootHpa: null,
+        count: 1,
+        entries: [
+          {
+            index: 0,
+            raw: u64ToHex(lo & 0xffff_f000, hi & 0x000f_ffff),
+            hpa: `0x${hpa.toString(16)}`,
+            numPages: 0,
+            error: null,
+          },
+        ],
+      };
+    }
+    rootHpa = d.fields.rootHpa!;
+    count = d.fields.count;
+  } else {
+    const d = decodeIommuMt(lo, hi);
+    if (d.violation !== null) return null;
+    rootHpa = d.fields.rootHpa;
+    count = platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+  }
+  const pfn = Math.floor((rootHpa % 2 ** platform.keyIds.shift) / 4096);
+  const page = mem.contains(pfn) ? mem.peek(pfn) : undefined;
+  const words = page === undefined ? null : new Uint32Array(page.buffer, page.byteOffset, 1024);
+  const queuePages = 2 ** platform.metadata.iqOrder;
+  const entries: RootEntry[] = [];
+  for (let i = first; i < Math.min(count, first + limit); i++) {
+    const elo = words === null ? (mem.contains(pfn) ? 0 : 0xffff_ffff) : words[2 * i]!;
+    const ehi = words === null ? (mem.contains(pfn) ? 0 : 0xffff_ffff) : words[2 * i + 1]!;
+    const d =
+      spec.format === "iommu-mt"
+        ? decodeIommuMtEntry(elo, ehi, { index: i, queuePages })
+        : decodeListEntry(elo, ehi, i);
+    entries.push({
+      index: i,
+      raw: u64ToHex(elo, ehi),
+      hpa: `0x${d.fields.hpa.toString(16)}`,
+      numPages: d.fields.numPages,
+      error: d.violation?.message ?? null,
+    });
+  }
+  return {
+    register: REG_NAME[spec.reg]!,
+    format: spec.format,
+    rootHpa: `0x${rootHpa.toString(16)}`,
+    count,
+    entries,
+  };
+}
