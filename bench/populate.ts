@@ -6,8 +6,9 @@
  * Populate rows, from the whole API down to the bare loop:
  * - `tdxPageArrayRepopulate`: an existing descriptor repointed at 512 allocated order-0 pages of a
  *   default-platform machine (argument checks of every page, then the root write);
- * - `root write (populateRoot)`: the loop of populateRoot in src/host/page-array.ts (not exported, so
- *   replicated here): map the root, then per entry `p.db.compoundOrder(p.pfn)` and the two word stores;
+ * - `root write (populateRoot)`: populateRoot of src/host/page-array.ts itself (exported for this
+ *   bench): map the root, then per entry the two word stores from the block orders the argument check
+ *   looked up;
  * - `raw loop`: (pfn, order) records into a Uint32Array, the exact work of the C row.
  * All three are compared with the same C row. Rounds of JS and C are interleaved (JS round r, then C
  * round r in a fresh child) so a burst of machine noise hits both sides of a ratio alike. A full run
@@ -24,9 +25,8 @@ import {
   encodeHpaListInfo,
   encodeIommuMtEntry,
 } from "../src/common/formats.js";
-import { type HostKernel, mapPageForWrite } from "../src/host/kernel.js";
 import type { Page } from "../src/host/page.js";
-import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayRepopulate } from "../src/host/page-array.js";
+import { populateRoot, type TdxPageArray, tdxPageArrayCreate, tdxPageArrayRepopulate } from "../src/host/page-array.js";
 import { createMachine } from "../src/machine.js";
 import {
   calibrate,
@@ -114,20 +114,6 @@ function rawPopulate(w: Uint32Array, recs: readonly Rec[]): void {
   }
 }
 
-/** The body of populateRoot (src/host/page-array.ts), replicated because it is not exported. */
-function populateRootReplica(k: HostKernel, rootPfn: number, pages: readonly Page[]): Uint32Array {
-  const w = mapPageForWrite(k, rootPfn);
-  const n = pages.length;
-  for (let i = 0; i < n; i++) {
-    const p = pages[i]!;
-    const pfn = p.pfn;
-    const order = p.db.compoundOrder(pfn);
-    w[2 * i] = (((pfn % 0x10_0000) << 12) | (order === 0 ? 0 : 1 << order)) >>> 0;
-    w[2 * i + 1] = Math.floor(pfn / 0x10_0000);
-  }
-  return w;
-}
-
 const MASK64 = (1n << 64n) - 1n;
 
 /** The checksum of populate.c: h = h * 31 + v over u64 values, mod 2^64, as 0x + 16 hex digits. */
@@ -199,6 +185,7 @@ export function benchPopulate(o: PopulateOptions): PopulateResult {
   if (created === null) throw new Error("bench: tdxPageArrayCreate returned null");
   const arr: TdxPageArray = created;
   const rootPfn = arr.rootPage.pfn;
+  const orders = Int8Array.from(pages, (p) => m.alloc.liveOrder(p.pfn));
   const scratch = new Uint32Array(2 * N);
 
   const workloads: (Workload & { cRow: string; unit: string })[] = [
@@ -223,7 +210,10 @@ export function benchPopulate(o: PopulateOptions): PopulateResult {
       unitsPerIter: N,
       run: (iters) => {
         let s = 0;
-        for (let it = 0; it < iters; it++) s ^= populateRootReplica(k, rootPfn, pages)[(it * 7) & 1023]!;
+        for (let it = 0; it < iters; it++) {
+          populateRoot(k, rootPfn, pages, orders, N);
+          s ^= k.mem.words(rootPfn)[(it * 7) & 1023]!;
+        }
         return s;
       },
     },

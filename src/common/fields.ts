@@ -18,12 +18,18 @@ export interface Field {
 export interface Layout {
   readonly name: string;
   readonly fields: readonly Field[];
+  /** Masks of all reserved bits, per half (derived from `fields`, for the fast path of rule checks). */
+  readonly reservedLo: number;
+  readonly reservedHi: number;
 }
 
 const f = (name: string, lsb: number, width: number, reserved = false): Field =>
   Object.freeze({ name, lsb, width, reserved });
-const layout = (name: string, fields: Field[]): Layout =>
-  Object.freeze({ name, fields: Object.freeze(fields) });
+function layout(name: string, fields: Field[]): Layout {
+  let m = { lo: 0, hi: 0 };
+  for (const fld of fields) if (fld.reserved) m = setBits(m.lo, m.hi, fld.lsb, fld.width, 2 ** fld.width - 1);
+  return Object.freeze({ name, fields: Object.freeze(fields), reservedLo: m.lo, reservedHi: m.hi });
+}
 
 /** HPA_LIST_INFO operand (01-formats.md 1.1). */
 export const HPA_LIST_INFO = layout("HPA_LIST_INFO", [
@@ -85,6 +91,7 @@ export function writeField(v: U64, fld: Field, value: number): U64 {
 
 /** The first reserved field of `l` that is non-zero in (lo, hi), or null. */
 export function firstReservedSet(lo: number, hi: number, l: Layout): Field | null {
+  if (((lo & l.reservedLo) | (hi & l.reservedHi)) === 0) return null;
   for (const fld of l.fields) if (fld.reserved && getBits(lo, hi, fld.lsb, fld.width) !== 0) return fld;
   return null;
 }

@@ -122,6 +122,9 @@ export function u64Equal(a: U64, b: U64): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Bit fields. A field is (lsb, width) with 0 ≤ lsb, 1 ≤ width, lsb + width ≤ 64.
 
+/** 2^i for i in 0..32. */
+const POW2: readonly number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
+
 /** Mask of the low `width` bits as an unsigned 32-bit number. Valid for width in 0..32. */
 function mask32(width: number): number {
   return width >= 32 ? 0xffff_ffff : ((1 << width) - 1) >>> 0;
@@ -139,7 +142,7 @@ export function getBits(lo: number, hi: number, lsb: number, width: number): num
   const lowWidth = 32 - lsb;
   const low = lo >>> lsb;
   const high = (hi & mask32(end - 32)) >>> 0;
-  return high * 2 ** lowWidth + low;
+  return high * POW2[lowWidth]! + low;
 }
 
 /**

@@ -8,6 +8,7 @@
  * through it, so the hardware layer can watch every host access (the cache model of 03-module.md 3.5).
  */
 import { checkInt } from "../common/errors.js";
+import { PfnLabelMap } from "../common/pfn-map.js";
 import type { SeamcallFn } from "../common/seamcall.js";
 import { PAGE_SIZE } from "../common/u64.js";
 import type { PhysMem } from "../hw/physmem.js";
@@ -94,7 +95,7 @@ export interface StrandReport {
  */
 export class HostLedger {
   /** PFN → name of the module object the host gave the page to. */
-  readonly donated = new Map<number, string>();
+  readonly donated = new PfnLabelMap();
   /** PFN → reason, for pages stranded forever. */
   readonly stranded = new Map<number, string>();
   /** Every stranding, in order. */

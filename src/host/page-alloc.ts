@@ -463,6 +463,19 @@ export class PageAllocator implements PageFrameDb {
     return h < 0 ? 0 : this.sec(h)!.refs[h % SECTION_PAGES]!;
   }
 
+  /**
+   * One lookup for callers that walk many pages (the descriptor's populate): the order of the block
+   * `pfn` heads when it is allocated (0 for an order-0 page or a tail page of an allocated block), or −1
+   * when the frame is free, reserved or outside memory. Never throws; valid for any integer `pfn`.
+   */
+  liveOrder(pfn: number): number {
+    const sec = this.sec(pfn);
+    if (sec === undefined) return -1;
+    const off = pfn % SECTION_PAGES;
+    if (sec.refs[off]! > 0) return sec.order[off]!;
+    return this.headOf(pfn) >= 0 ? 0 : -1;
+  }
+
   /** Order of the allocated block `pfn` heads; 0 for an order-0 page, a tail page or a free frame. */
   compoundOrder(pfn: number): number {
     this.checkMemPfn("compoundOrder.pfn", pfn);

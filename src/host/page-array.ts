@@ -62,7 +62,7 @@ export class TdxPageArray {
     return this.#pages.length;
   }
 
-  /** The caller's pages, in entry order (a multi-page block appears as its head page). */
+  /** The caller's pages, in entry order (a multi-page block appears as its head page). The descriptor keeps the caller's array, as the kernel's does: do not change it while the descriptor uses it. */
   get pages(): readonly Page[] {
     return this.#pages;
   }
@@ -133,7 +133,7 @@ export class TdxPageArray {
   }
 
   /** @internal repopulate's body, after argument checks. */
-  _repoint(k: HostKernel, pages: readonly Page[]): void {
+  _repoint(k: HostKernel, pages: readonly Page[], orders: Int8Array): void {
     this.#checkLive("repopulate");
     if (this.#flushOnFree) {
       throw stateError(
@@ -143,7 +143,7 @@ export class TdxPageArray {
     }
     const old = this.#pages.length;
     this.#pages = pages;
-    populateRoot(k, this.#root.pfn, pages, old);
+    populateRoot(k, this.#root.pfn, pages, orders, old);
   }
 
   /** @internal destroy's body. */
@@ -176,15 +176,16 @@ export class TdxPageArray {
 /**
  * Writes the root page: entry i = HPA of pages[i], OR-ed with the block's page count when pages[i]
  * heads a block of more than one page (01-formats.md 1.2); entries from `pages.length` up to
- * `clearUpTo` are zeroed (an encoder leaves unused entries zero).
+ * `clearUpTo` are zeroed (an encoder leaves unused entries zero). `orders[i]` is pages[i]'s block order,
+ * looked up once by {@link checkPages}. Exported for the benchmark only.
+ * @internal
  */
-function populateRoot(k: HostKernel, rootPfn: number, pages: readonly Page[], clearUpTo: number): void {
+export function populateRoot(k: HostKernel, rootPfn: number, pages: readonly Page[], orders: Int8Array, clearUpTo: number): void {
   const w = mapPageForWrite(k, rootPfn);
   const n = pages.length;
   for (let i = 0; i < n; i++) {
-    const p = pages[i]!;
-    const pfn = p.pfn;
-    const order = p.db.compoundOrder(pfn);
+    const pfn = pages[i]!.pfn;
+    const order = orders[i]!;
     // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits; the high half is pfn >> 20.
     w[2 * i] = (((pfn % 0x10_0000) << 12) | (order === 0 ? 0 : 1 << order)) >>> 0;
     w[2 * i + 1] = Math.floor(pfn / 0x10_0000);
@@ -195,29 +196,32 @@ function populateRoot(k: HostKernel, rootPfn: number, pages: readonly Page[], cl
   }
 }
 
-function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown): readonly Page[] {
+/** Reused per call: block orders of the pages being checked (at most 512). */
+const ORDERS = new Int8Array(MAX_ENTRIES);
+
+/**
+ * Checks the caller's arguments and returns the pages (a copy of the first `nrPages`) and their block
+ * orders (valid until the next call). One allocator lookup per page.
+ */
+function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown): { pages: readonly Page[]; orders: Int8Array } {
   if (typeof nrPages !== "number" || !Number.isInteger(nrPages) || nrPages < 1 || nrPages > MAX_ENTRIES) {
     // The limit is the root page: 4096 bytes hold 512 eight-byte entries, and one operand names one root.
-    throw rangeError(
-      `${fn}.nr_pages`,
-      nrPages,
-      `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`,
-    );
+    throw rangeError(`${fn}.nr_pages`, nrPages, `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`);
   }
   if (!Array.isArray(pages)) throw typeError(`${fn}.pages`, pages, `an array of ${nrPages} pages`);
-  if (pages.length < nrPages)
-    throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
-  const out: Page[] = new Array(nrPages);
+  if (pages.length < nrPages) throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
+  // Like the kernel's descriptor, this one keeps the caller's array (not a copy) when it is exact.
+  const out: readonly Page[] = pages.length === nrPages ? pages : pages.slice(0, nrPages);
+  const alloc = k.alloc;
   for (let i = 0; i < nrPages; i++) {
-    const p: unknown = pages[i];
+    const p: unknown = out[i];
     if (!(p instanceof Page)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
-    if (p.db !== k.alloc)
-      throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
-    if (p.refCount === 0)
-      throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
-    out[i] = p;
+    if (p.db !== alloc) throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
+    const order = alloc.liveOrder(p.pfn);
+    if (order < 0) throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
+    ORDERS[i] = order;
   }
-  return out;
+  return { pages: out, orders: ORDERS };
 }
 
 /**
@@ -233,8 +237,8 @@ export function tdxPageArrayCreate(
   const checked = checkPages("tdx_page_array_create", k, pages, nrPages);
   const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
   if (root === null) return null;
-  populateRoot(k, root.pfn, checked, 0);
-  return new TdxPageArray(checked, root);
+  populateRoot(k, root.pfn, checked.pages, checked.orders, 0);
+  return new TdxPageArray(checked.pages, root);
 }
 
 /**
@@ -252,7 +256,7 @@ export function tdxPageArrayRepopulate(
   if (!(array instanceof TdxPageArray))
     throw typeError("tdx_page_array_repopulate.array", array, "a TdxPageArray or null");
   const checked = checkPages("tdx_page_array_repopulate", k, pages, nrPages);
-  array._repoint(k, checked);
+  array._repoint(k, checked.pages, checked.orders);
   return array;
 }
 

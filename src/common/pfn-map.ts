@@ -1,0 +1,93 @@
+/**
+ * A map from page frame numbers to short labels, stored in lazily created sections of 1024 frames
+ * (typed arrays of label ids), with the Map methods the model uses. A 1,048,576-page pool costs 2 KiB
+ * per 1024 pages instead of a hash-map entry per page, and the cost per page stays flat as it grows.
+ */
+
+const SECTION = 1024;
+
+/** PFN → label, Map-like. Labels are interned; at most 65,535 distinct labels. */
+export class PfnLabelMap {
+  private readonly sections = new Map<number, Uint16Array>();
+  private readonly labels: string[] = [""];
+  private readonly ids = new Map<string, number>();
+  private count = 0;
+  private lastKey = -1;
+  private lastSec: Uint16Array | undefined;
+
+  private sec(pfn: number, create: boolean): Uint16Array | undefined {
+    const key = Math.floor(pfn / SECTION);
+    if (key === this.lastKey) return this.lastSec;
+    let s = this.sections.get(key);
+    if (s === undefined) {
+      if (!create) return undefined;
+      s = new Uint16Array(SECTION);
+      this.sections.set(key, s);
+    }
+    this.lastKey = key;
+    this.lastSec = s;
+    return s;
+  }
+
+  private idOf(label: string): number {
+    let id = this.ids.get(label);
+    if (id === undefined) {
+      id = this.labels.length;
+      if (id > 0xffff) throw new RangeError("PfnLabelMap: more than 65535 distinct labels");
+      this.labels.push(label);
+      this.ids.set(label, id);
+    }
+    return id;
+  }
+
+  /** Number of PFNs with a label. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Labels `pfn`. */
+  set(pfn: number, label: string): this {
+    const s = this.sec(pfn, true)!;
+    const i = pfn % SECTION;
+    if (s[i] === 0) this.count++;
+    s[i] = this.idOf(label);
+    return this;
+  }
+
+  /** The label of `pfn`, or undefined. */
+  get(pfn: number): string | undefined {
+    const id = this.sec(pfn, false)?.[pfn % SECTION] ?? 0;
+    return id === 0 ? undefined : this.labels[id];
+  }
+
+  /** True when `pfn` has a label. */
+  has(pfn: number): boolean {
+    return (this.sec(pfn, false)?.[pfn % SECTION] ?? 0) !== 0;
+  }
+
+  /** Removes `pfn`'s label; true when it had one. */
+  delete(pfn: number): boolean {
+    const s = this.sec(pfn, false);
+    const i = pfn % SECTION;
+    if (s === undefined || s[i] === 0) return false;
+    s[i] = 0;
+    this.count--;
+    return true;
+  }
+
+  /** Every labelled PFN, in section order. */
+  *keys(): IterableIterator<number> {
+    for (const [pfn] of this.entries()) yield pfn;
+  }
+
+  /** Every [PFN, label], in section order. */
+  *entries(): IterableIterator<[number, string]> {
+    for (const [key, s] of this.sections) {
+      for (let i = 0; i < SECTION; i++) if (s[i] !== 0) yield [key * SECTION + i, this.labels[s[i]!]!];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, string]> {
+    return this.entries();
+  }
+}
