@@ -8,7 +8,7 @@
  * failure between the two renames can leave the JSON new and the header old; both say their seed).
  * DIR is created when missing. Any failure to write is a usage error: one line, exit 2.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseU64, u64ToNumber } from "../common/u64.js";
 import {
@@ -91,6 +91,12 @@ export function writeFilesAtomically(dir: string, files: readonly (readonly [str
   const tag = `${process.pid}.${Date.now().toString(36)}`;
   const temps: string[] = [];
   const finals = files.map(([name]) => join(dir, name));
+  // Refuse up front what a rename would refuse half-way (a directory where a file goes), so one file is
+  // never replaced while the other is not.
+  for (const f of finals) {
+    if (existsSync(f) && !statSync(f).isFile())
+      throw new UsageError(`vectors: cannot write ${f}: it exists and is not a regular file`);
+  }
   try {
     for (const [name, text] of files) {
       const tmp = join(dir, `.${name}.${tag}.tmp`);

@@ -89,7 +89,7 @@ export type Origin =
 /** A JSON scalar. */
 export type JsonScalar = string | number | boolean | null;
 
-/** The broken rule as a vector records it (formats.ts's {@link Violation}, minus nothing). */
+/** The broken rule as a vector records it: formats.ts's {@link Violation}, keys in a fixed order. */
 export interface VectorViolation {
   readonly rule: Rule;
   readonly ref: string;
@@ -211,12 +211,14 @@ function fmix32(h: number): number {
 }
 
 /**
- * xorshift32 seeded with `seed` (0..2^32−1).
+ * xorshift32 seeded with `seed` (0..2^32−1). `stream` (0..2^32−1) picks an independent sequence for the
+ * same seed, so each part of the vectors has its own and adding a vector to one does not shift another.
  * @example const r = xorshift32(1); r.u32(); r.below(512);
  */
-export function xorshift32(seed: number): Rng {
+export function xorshift32(seed: number, stream = 0): Rng {
   checkInt("vectors.seed", seed, 0, 0xffff_ffff);
-  let x = fmix32(seed ^ 0x9e37_79b9);
+  checkInt("vectors.stream", stream, 0, 0xffff_ffff);
+  let x = fmix32((seed ^ fmix32(stream ^ 0x9e37_79b9)) >>> 0);
   if (x === 0) x = 0x6d2b_79f5; // 0 is xorshift's fixed point
   const u32 = (): number => {
     x ^= x << 13;
@@ -776,10 +778,10 @@ export function generateVectors(opts: GenerateOptions = {}): VectorSet {
     ...workedVectors(),
     ...boundaryVectors(),
     ...reservedBitVectors(),
-    ...randomVectors(xorshift32(seed)),
+    ...randomVectors(xorshift32(seed, 0)),
   ];
-  const statuses = statusVectors(xorshift32((seed + 1) >>> 0));
-  const descriptors = descriptorVectors(xorshift32((seed + 2) >>> 0));
+  const statuses = statusVectors(xorshift32(seed, 1));
+  const descriptors = descriptorVectors(xorshift32(seed, 2));
   const valid = formats.filter((f) => f.valid).length;
   return {
     version: VECTORS_VERSION,
@@ -875,6 +877,19 @@ export function vectorsHeader(set: VectorSet): string {
     "#include <stdint.h>",
     "#endif",
     "",
+    "/* The arrays may be partly used by a test; keep -Wunused-const-variable quiet. */",
+    "#if defined(__GNUC__) || defined(__clang__)",
+    "#define TDXPA_MAYBE_UNUSED __attribute__((__unused__))",
+    "#else",
+    "#define TDXPA_MAYBE_UNUSED",
+    "#endif",
+    "",
+    "#ifdef __cplusplus",
+    "#define TDXPA_STATIC_ASSERT static_assert",
+    "#else",
+    "#define TDXPA_STATIC_ASSERT _Static_assert",
+    "#endif",
+    "",
     `#define TDXPA_VECTORS_VERSION ${set.version}`,
     `#define TDXPA_VECTORS_SEED ${set.seed}u`,
     `#define TDXPA_FORMAT_VECTOR_COUNT ${c.formats}`,
@@ -947,7 +962,7 @@ export function vectorsHeader(set: VectorSet): string {
     "",
   );
 
-  L.push("static const struct tdxpa_format_vector tdxpa_format_vectors[] = {");
+  L.push("static const struct tdxpa_format_vector tdxpa_format_vectors[] TDXPA_MAYBE_UNUSED = {");
   for (const v of set.formats) {
     const f = v.fields;
     const [bh, bl] = bitsPair(v.violation?.bits);
@@ -964,7 +979,7 @@ export function vectorsHeader(set: VectorSet): string {
   }
   L.push("};", "");
 
-  L.push("static const struct tdxpa_status_vector tdxpa_status_vectors[] = {");
+  L.push("static const struct tdxpa_status_vector tdxpa_status_vectors[] TDXPA_MAYBE_UNUSED = {");
   for (const s of set.statuses) {
     const f = s.fields;
     L.push(
@@ -975,14 +990,14 @@ export function vectorsHeader(set: VectorSet): string {
   }
   L.push("};", "");
 
-  L.push("static const struct tdxpa_page_vector tdxpa_descriptor_pages[] = {");
+  L.push("static const struct tdxpa_page_vector tdxpa_descriptor_pages[] TDXPA_MAYBE_UNUSED = {");
   for (const d of set.descriptors) {
     L.push(`\t/* ${d.name} */`);
     for (const p of d.pages) L.push(`\t{ ${ull(p.pfn)}, ${p.order} },`);
   }
   L.push("};", "");
 
-  L.push("static const uint64_t tdxpa_descriptor_root_entries[] = {");
+  L.push("static const uint64_t tdxpa_descriptor_root_entries[] TDXPA_MAYBE_UNUSED = {");
   for (const d of set.descriptors) {
     L.push(`\t/* ${d.name} */`);
     for (let i = 0; i < d.rootEntries.length; i += 4) {
@@ -996,7 +1011,7 @@ export function vectorsHeader(set: VectorSet): string {
   }
   L.push("};", "");
 
-  L.push("static const struct tdxpa_descriptor_vector tdxpa_descriptor_vectors[] = {");
+  L.push("static const struct tdxpa_descriptor_vector tdxpa_descriptor_vectors[] TDXPA_MAYBE_UNUSED = {");
   let first = 0;
   for (const d of set.descriptors) {
     L.push(
@@ -1010,7 +1025,7 @@ export function vectorsHeader(set: VectorSet): string {
   L.push("};", "");
 
   const check = (arr: string, n: string) =>
-    `_Static_assert(sizeof(${arr}) / sizeof(${arr}[0]) == ${n}, "${arr} size");`;
+    `TDXPA_STATIC_ASSERT(sizeof(${arr}) / sizeof(${arr}[0]) == ${n}, "${arr} size");`;
   L.push(
     check("tdxpa_format_vectors", "TDXPA_FORMAT_VECTOR_COUNT"),
     check("tdxpa_status_vectors", "TDXPA_STATUS_VECTOR_COUNT"),
