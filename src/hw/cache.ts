@@ -19,6 +19,7 @@
  * The cache is hardware: it asks the module's PAMT only through the `isPrivate` probe the machine wires
  * in, which is the model's vantage point, not something a host could do.
  */
+import { TdxpaError } from "../common/errors.js";
 import type { PhysMem } from "./physmem.js";
 
 /** The three hazard kinds. */
@@ -48,13 +49,10 @@ function scramble(keyId: number, i: number): number {
 /** Marker for a stale snapshot of an all-zero page (no bytes kept). */
 const ZERO_PAGE = null;
 
-/** Dirty-line state of one page: KeyIDs with dirty lines, and stale bytes for lines of a former owner. */
-interface PageLines {
-  /** KeyIDs with dirty lines. Usually one or two. */
-  dirty: number[];
-  /** Stale lines by KeyID: the bytes they would write back (null: an all-zero page). */
-  stale?: Map<number, Uint8Array | null>;
-}
+/** Pages per bookkeeping section. */
+const SECTION = 1024;
+/** KeyIDs the model can tell apart per page (one bit each in a byte). */
+const MAX_SLOTS = 8;
 
 /** Counters for reports and benchmarks. */
 export interface CacheStats {
@@ -68,7 +66,19 @@ export interface CacheStats {
 
 /** The per-page cache state and hazard detector. */
 export class CacheModel {
-  private readonly lines = new Map<number, PageLines>();
+  /**
+   * Per page, a byte whose bit s says "dirty under the KeyID in slot s"; kept in lazily created
+   * sections of 1024 pages so a million-page pool costs 1 KiB per 1024 pages, flat as it grows.
+   */
+  private readonly dirty = new Map<number, Uint8Array>();
+  private lastKey = -1;
+  private lastSec: Uint8Array | undefined;
+  /** Slot → KeyID, and back. Slot 0 is KeyID 0 (the host's). */
+  private readonly slotKeyId: number[] = [0];
+  private readonly keyIdSlot = new Map<number, number>([[0, 0]]);
+  private dirtyCount = 0;
+  /** Stale lines by page and KeyID: the bytes they would write back (null: an all-zero page). */
+  private readonly stale = new Map<number, Map<number, Uint8Array | null>>();
   readonly hazards: Hazard[] = [];
   /** Private pages whose integrity a stale KeyID-0 write-back broke. */
   readonly poisoned = new Set<number>();
@@ -98,28 +108,51 @@ export class CacheModel {
     this.onHazard?.(h);
   }
 
-  private state(pfn: number): PageLines {
-    let s = this.lines.get(pfn);
+  private sec(pfn: number, create: boolean): Uint8Array | undefined {
+    const key = Math.floor(pfn / SECTION);
+    if (key === this.lastKey) return this.lastSec;
+    let sec = this.dirty.get(key);
+    if (sec === undefined) {
+      if (!create) return undefined;
+      sec = new Uint8Array(SECTION);
+      this.dirty.set(key, sec);
+    }
+    this.lastKey = key;
+    this.lastSec = sec;
+    return sec;
+  }
+
+  private slotOf(keyId: number): number {
+    let s = this.keyIdSlot.get(keyId);
     if (s === undefined) {
-      s = { dirty: [] };
-      this.lines.set(pfn, s);
+      s = this.slotKeyId.length;
+      if (s >= MAX_SLOTS) throw new TdxpaError("no-memory", `cache model: KeyID ${keyId} is the ${s + 1}th KeyID used; the model tracks at most ${MAX_SLOTS}`);
+      this.slotKeyId.push(keyId);
+      this.keyIdSlot.set(keyId, s);
     }
     return s;
   }
 
   /** KeyIDs with dirty lines on `pfn` (empty when clean). */
   dirtyKeyIds(pfn: number): readonly number[] {
-    return this.lines.get(pfn)?.dirty ?? [];
+    const bits = this.sec(pfn, false)?.[pfn % SECTION] ?? 0;
+    if (bits === 0) return [];
+    const out: number[] = [];
+    for (let s = 0; s < this.slotKeyId.length; s++) if ((bits >>> s) & 1) out.push(this.slotKeyId[s]!);
+    return out;
   }
 
   /** Number of pages with any dirty line. */
   get dirtyPages(): number {
-    return this.lines.size;
+    return this.dirtyCount;
   }
 
   private markDirty(pfn: number, keyId: number): void {
-    const s = this.state(pfn);
-    if (!s.dirty.includes(keyId)) s.dirty.push(keyId);
+    const sec = this.sec(pfn, true)!;
+    const i = pfn % SECTION;
+    const was = sec[i]!;
+    if (was === 0) this.dirtyCount++;
+    sec[i] = was | (1 << this.slotOf(keyId));
   }
 
   /**
@@ -128,17 +161,21 @@ export class CacheModel {
    * eviction (what the flushes exist to prevent).
    */
   private drop(pfn: number, keyId: number, how: "flush" | "evict"): void {
-    const s = this.lines.get(pfn);
-    if (s === undefined) return;
-    const i = s.dirty.indexOf(keyId);
-    if (i < 0) return;
-    s.dirty.splice(i, 1);
-    const stale = s.stale?.get(keyId);
-    if (s.stale?.has(keyId)) {
-      s.stale.delete(keyId);
-      this.writeStale(pfn, keyId, stale ?? ZERO_PAGE, how);
+    const sec = this.sec(pfn, false);
+    const slot = this.keyIdSlot.get(keyId);
+    if (sec === undefined || slot === undefined) return;
+    const i = pfn % SECTION;
+    const bits = sec[i]!;
+    if (((bits >>> slot) & 1) === 0) return;
+    sec[i] = bits & ~(1 << slot);
+    if (sec[i] === 0) this.dirtyCount--;
+    const st = this.stale.get(pfn);
+    if (st?.has(keyId)) {
+      const bytes = st.get(keyId) ?? ZERO_PAGE;
+      st.delete(keyId);
+      if (st.size === 0) this.stale.delete(pfn);
+      this.writeStale(pfn, keyId, bytes, how);
     }
-    if (s.dirty.length === 0) this.lines.delete(pfn);
   }
 
   /**
@@ -164,12 +201,15 @@ export class CacheModel {
 
   /** Dirty lines of `keyId` on `pfn` become stale: keep the bytes they hold now. */
   private makeStale(pfn: number, keyId: number): void {
-    const s = this.lines.get(pfn);
-    if (s === undefined || !s.dirty.includes(keyId)) return;
-    s.stale ??= new Map();
-    if (s.stale.has(keyId)) return;
+    if (!this.dirtyKeyIds(pfn).includes(keyId)) return;
+    let st = this.stale.get(pfn);
+    if (st === undefined) {
+      st = new Map();
+      this.stale.set(pfn, st);
+    }
+    if (st.has(keyId)) return;
     const cur = this.mem.peek(pfn);
-    s.stale.set(keyId, cur === undefined || cur.every((b) => b === 0) ? ZERO_PAGE : cur.slice());
+    st.set(keyId, cur === undefined || cur.every((b) => b === 0) ? ZERO_PAGE : cur.slice());
   }
 
   // ---- host side (KeyID 0) ------------------------------------------------------------------------
@@ -263,9 +303,13 @@ export class CacheModel {
    */
   evictNow(): number {
     const before = this.stats.damagedPages;
-    for (const [pfn, s] of [...this.lines]) {
-      for (const k of [...s.dirty]) this.drop(pfn, k, "evict");
-      this.stats.evictions++;
+    for (const [key, sec] of this.dirty) {
+      for (let i = 0; i < SECTION; i++) {
+        if (sec[i] === 0) continue;
+        const pfn = key * SECTION + i;
+        for (const k of this.dirtyKeyIds(pfn)) this.drop(pfn, k, "evict");
+        this.stats.evictions++;
+      }
     }
     return this.stats.damagedPages - before;
   }
