@@ -25,8 +25,12 @@ import {
   encodeHpaListInfo,
   encodeIommuMtEntry,
 } from "../src/common/formats.js";
-import type { Page } from "../src/host/page.js";
-import { populateRoot, type TdxPageArray, tdxPageArrayCreate, tdxPageArrayRepopulate } from "../src/host/page-array.js";
+import {
+  populateRoot,
+  type TdxPageArray,
+  tdxPageArrayCreate,
+  tdxPageArrayRepopulate,
+} from "../src/host/page-array.js";
 import { createMachine } from "../src/machine.js";
 import {
   calibrate,

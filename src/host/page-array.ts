@@ -180,7 +180,13 @@ export class TdxPageArray {
  * looked up once by {@link checkPages}. Exported for the benchmark only.
  * @internal
  */
-export function populateRoot(k: HostKernel, rootPfn: number, pages: readonly Page[], orders: Int8Array, clearUpTo: number): void {
+export function populateRoot(
+  k: HostKernel,
+  rootPfn: number,
+  pages: readonly Page[],
+  orders: Int8Array,
+  clearUpTo: number,
+): void {
   const w = mapPageForWrite(k, rootPfn);
   const n = pages.length;
   for (let i = 0; i < n; i++) {
@@ -203,13 +209,23 @@ const ORDERS = new Int8Array(MAX_ENTRIES);
  * Checks the caller's arguments and returns the pages (a copy of the first `nrPages`) and their block
  * orders (valid until the next call). One allocator lookup per page.
  */
-function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown): { pages: readonly Page[]; orders: Int8Array } {
+function checkPages(
+  fn: string,
+  k: HostKernel,
+  pages: unknown,
+  nrPages: unknown,
+): { pages: readonly Page[]; orders: Int8Array } {
   if (typeof nrPages !== "number" || !Number.isInteger(nrPages) || nrPages < 1 || nrPages > MAX_ENTRIES) {
     // The limit is the root page: 4096 bytes hold 512 eight-byte entries, and one operand names one root.
-    throw rangeError(`${fn}.nr_pages`, nrPages, `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`);
+    throw rangeError(
+      `${fn}.nr_pages`,
+      nrPages,
+      `1..${MAX_ENTRIES} (one root page holds ${MAX_ENTRIES} entries)`,
+    );
   }
   if (!Array.isArray(pages)) throw typeError(`${fn}.pages`, pages, `an array of ${nrPages} pages`);
-  if (pages.length < nrPages) throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
+  if (pages.length < nrPages)
+    throw rangeError(`${fn}.pages.length`, pages.length, `at least nr_pages (${nrPages})`);
   // Like the kernel's descriptor, this one keeps the caller's array (not a copy) when it is exact.
   const out: readonly Page[] = pages.length === nrPages ? pages : pages.slice(0, nrPages);
   const alloc = k.alloc;
@@ -218,7 +234,8 @@ function checkPages(fn: string, k: HostKernel, pages: unknown, nrPages: unknown)
     if (!(p instanceof Page)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
     if (p.db !== alloc) throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
     const order = alloc.liveOrder(p.pfn);
-    if (order < 0) throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
+    if (order < 0)
+      throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
     ORDERS[i] = order;
   }
   return { pages: out, orders: ORDERS };

@@ -126,7 +126,11 @@ export class CacheModel {
     let s = this.keyIdSlot.get(keyId);
     if (s === undefined) {
       s = this.slotKeyId.length;
-      if (s >= MAX_SLOTS) throw new TdxpaError("no-memory", `cache model: KeyID ${keyId} is the ${s + 1}th KeyID used; the model tracks at most ${MAX_SLOTS}`);
+      if (s >= MAX_SLOTS)
+        throw new TdxpaError(
+          "no-memory",
+          `cache model: KeyID ${keyId} is the ${s + 1}th KeyID used; the model tracks at most ${MAX_SLOTS}`,
+        );
       this.slotKeyId.push(keyId);
       this.keyIdSlot.set(keyId, s);
     }
