@@ -70,14 +70,12 @@ export function readRootView(
   if (spec === undefined) return null;
   const lo = regsIn[2 * spec.reg]!;
   const hi = regsIn[2 * spec.reg + 1]!;
-  let rootHpa: number | null;
-  let first = 0;
+  let rootHpa: number;
   let count: number;
   if (spec.format === "hpa-list-info") {
     const d = decodeHpaListInfo(lo, hi);
     if (d.violation !== null && d.violation.rule !== "first-after-last") return null;
     rootHpa = d.fields.rootHpa;
-    first = 0;
     count = d.fields.count;
   } else if (spec.format === "hpa-array") {
     const d = decodeHpaArray(lo, hi);
@@ -113,7 +111,7 @@ export function readRootView(
   const words = page === undefined ? null : new Uint32Array(page.buffer, page.byteOffset, 1024);
   const queuePages = 2 ** platform.metadata.iqOrder;
   const entries: RootEntry[] = [];
-  for (let i = first; i < Math.min(count, first + limit); i++) {
+  for (let i = 0; i < Math.min(count, limit); i++) {
     const elo = words === null ? (mem.contains(pfn) ? 0 : 0xffff_ffff) : words[2 * i]!;
     const ehi = words === null ? (mem.contains(pfn) ? 0 : 0xffff_ffff) : words[2 * i + 1]!;
     const d =
