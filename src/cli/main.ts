@@ -49,6 +49,8 @@ Subcommands:
 ${SUBCOMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
 Run 'tdxpa <subcommand> --help' for its options and examples, e.g.
+  tdxpa run
+  tdxpa run scenarios/no-clflush.yaml --trace run.jsonl
   tdxpa decode hpa-list-info 0xFF80000012345000
   tdxpa encode hpa-list-info --root 0x12345000 --count 512
 
@@ -57,9 +59,11 @@ Options:
   -V, --version   print the version
 
 Exit status:
-  ${EXIT.OK}   success (every value valid)
-  ${EXIT.INVALID}   some value invalid or unparsable
-  ${EXIT.USAGE}   usage error: unknown subcommand, kind or option; missing or out-of-range input
+  ${EXIT.OK}   success (every value valid; a run clean or everything it found expected)
+  ${EXIT.INVALID}   problems found: a value invalid or unparsable (decode), or a hazard, a conservation
+      failure or an unmet expectation (run)
+  ${EXIT.USAGE}   usage error: unknown subcommand, kind or option; missing or out-of-range input;
+      an invalid scenario file
   ${EXIT.INTERNAL}  internal error (a bug in tdxpa)`;
 }
 
