@@ -357,6 +357,24 @@ describe("TDH.IOMMU.SETUP / CLEAR", () => {
   });
 });
 
+describe("a forced error on the re-issue of an interrupted call", () => {
+  it("ends the call and rolls back what it claimed (ledger forced-status-aborts)", () => {
+    const m = machine({ interrupts: { kind: "every", k: 5 } });
+    const mt = iommuMt(m);
+    const inputs = { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand };
+    expect(statusOf(call(m, "TDH.IOMMU.SETUP", inputs))).toBe("TDX_INTERRUPTED_RESUMABLE");
+    expect(m.module.pamt.type(mt.blocks[0]!.pfn)).toBe(PT.IOMMU_MT);
+    m.module.forceStatus({ leaf: 128, nth: 2, status: { lo: 0, hi: 0xc000_0300 } });
+    expect(statusOf(call(m, "TDH.IOMMU.SETUP", inputs))).toBe("TDX_PAGE_METADATA_INCORRECT");
+    for (const p of [mt.blocks[0]!.pfn, mt.blocks[0]!.pfn + 1, mt.singles[0]!.pfn]) expect(m.module.pamt.type(p)).toBe(PT.NDA);
+    expect(m.module.locks.size).toBe(0);
+    // The unit is free for a new setup.
+    let s = statusOf(call(m, "TDH.IOMMU.SETUP", inputs));
+    while (s === "TDX_INTERRUPTED_RESUMABLE") s = statusOf(call(m, "TDH.IOMMU.SETUP", inputs));
+    expect(s).toBe("TDX_SUCCESS");
+  });
+});
+
 describe("TDH.PHYMEM.PAGE.WBINVD / RDMD", () => {
   it("WBINVD drops the page's lines of that KeyID; checks KeyID, TDMR and PT_NDA", () => {
     const m = machine();

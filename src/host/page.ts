@@ -21,6 +21,13 @@ export interface PageFrameDb {
   tagOf(pfn: number): string | null;
 }
 
+/** Every 4 KiB PFN the pages cover (a 2^k block counts 2^k), in order. */
+export function coveredPfns(pages: readonly Page[]): number[] {
+  const out: number[] = [];
+  for (const p of pages) for (let i = 0; i < p.nrPages; i++) out.push(p.pfn + i);
+  return out;
+}
+
 /** A handle on one page frame. */
 export class Page {
   constructor(

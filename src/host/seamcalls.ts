@@ -10,6 +10,7 @@ import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js"
 import { hpaHi, hpaLo, parseU64, type U64 } from "../common/u64.js";
 import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
 import { type HostKernel, hpaWithKeyId } from "./kernel.js";
+import { coveredPfns } from "./page.js";
 import type { TdxPageArray } from "./page-array.js";
 
 /** Status and output registers of one SEAMCALL. */
@@ -133,18 +134,17 @@ export function pageRdmd(k: HostKernel, pfn: number): { status: U64; type: numbe
 }
 
 /**
- * CLFLUSH of every 4 KiB page `array` covers, before handing it over as private memory, as the host
- * policy says: when the module asks (CLFLUSH_BEFORE_ALLOC), always, or never. Returns pages flushed.
+ * CLFLUSH of every 4 KiB page about to be handed over as private memory (a descriptor's, or any list
+ * of PFNs), as the host policy says: when the module asks (CLFLUSH_BEFORE_ALLOC), always, or never.
+ * Returns pages flushed.
  */
-export function flushBeforeHandoff(k: HostKernel, array: TdxPageArray): number {
+export function flushBeforeHandoff(k: HostKernel, what: TdxPageArray | Iterable<number>): number {
   const p = k.policy.clflush;
   if (p === "never" || (p === "if-required" && k.sysinfo.clflushBeforeAlloc === false)) return 0;
   let n = 0;
-  for (const page of array.pages) {
-    for (let i = 0; i < page.nrPages; i++) {
-      k.cpu.clflushPage(page.pfn + i);
-      n++;
-    }
+  for (const pfn of "pages" in what ? coveredPfns(what.pages) : what) {
+    k.cpu.clflushPage(pfn);
+    n++;
   }
   return n;
 }

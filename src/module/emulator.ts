@@ -119,9 +119,18 @@ export const SUCCESS: U64 = Object.freeze({ lo: 0, hi: 0 });
 
 const handlers = new Map<number, LeafHandler>();
 
-/** Registers a leaf implementation (each `leaves-*.ts` file registers its own). */
-export function registerLeaf(leaf: number, h: LeafHandler): void {
+/** Undoes the progress of an in-flight call of a leaf that failed (see {@link TdxModule.abortInFlight}). */
+export type AbortHandler = (m: TdxModule, f: InFlight) => void;
+
+const aborters = new Map<number, AbortHandler>();
+
+/**
+ * Registers a leaf implementation (each `leaves-*.ts` file registers its own), and optionally how to
+ * undo the progress an interrupted call of it kept inside the module when a later re-issue fails.
+ */
+export function registerLeaf(leaf: number, h: LeafHandler, abort?: AbortHandler): void {
   handlers.set(leaf, h);
+  if (abort !== undefined) aborters.set(leaf, abort);
 }
 
 /** The emulated TDX Module. */
@@ -192,6 +201,9 @@ export class TdxModule {
       if (f !== undefined) {
         status = f.status;
         forced = true;
+        // A forced error on a re-issue ends the interrupted call it would have resumed, as a real
+        // error inside that call would (ledger `forced-status-aborts`).
+        if (status.hi >>> 31 === 1) this.abortInFlight(leaf);
       } else {
         this.cache.cause = c.cause;
         this.interrupts.enter();
@@ -414,6 +426,22 @@ export class TdxModule {
     if (key === null) this.extSlot = f;
     else this.resumables.set(key, f);
     return f;
+  }
+
+  /**
+   * Ends every in-flight call of `leaf`, undoing its progress with the leaf's abort handler (pages it
+   * claimed go back to PT_NDA), and frees its slot.
+   */
+  abortInFlight(leaf: number): void {
+    if (this.extSlot !== null && this.extSlot.leaf === leaf) {
+      aborters.get(leaf)?.(this, this.extSlot);
+      this.endResumable(this.extSlot, null);
+    }
+    for (const [key, f] of [...this.resumables]) {
+      if (f.leaf !== leaf) continue;
+      aborters.get(leaf)?.(this, f);
+      this.endResumable(f, key);
+    }
   }
 
   /** Ends a resumable call (done or failed): unlocks its pages and frees its slot. */

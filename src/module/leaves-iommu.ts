@@ -89,9 +89,7 @@ registerLeaf(LEAF["TDH.IOMMU.SETUP"], (m, c) => {
     const [hpa, pages] = data.entries[f.progress]!;
     const bad = m.privatePageStatus(hpa, pages, REG.RDX, key);
     if (bad !== null) {
-      for (const p of data.obj.pages) m.releasePage(p);
-      units(m).delete(regBase);
-      m.dropObject(data.obj.id);
+      abortSetup(m, f);
       m.endResumable(f, key);
       return bad;
     }
@@ -118,7 +116,16 @@ registerLeaf(LEAF["TDH.IOMMU.SETUP"], (m, c) => {
   m.endResumable(f, key);
   c.regs.set(REG.RCX, u64FromNumber(data.obj.id));
   return SUCCESS;
-});
+}, abortSetup);
+
+/** Undoes an interrupted SETUP: the pages it claimed go back to PT_NDA (as `setup-rollback`). */
+function abortSetup(m: TdxModule, f: InFlight): void {
+  const data = f.data as SetupData | undefined;
+  if (data === undefined) return;
+  for (const p of data.obj.pages) m.releasePage(p);
+  for (const [base, oid] of units(m)) if (oid === data.obj.id) units(m).delete(base);
+  m.dropObject(data.obj.id);
+}
 
 /**
  * TDH.IOMMU.CLEAR: RCX = IOMMU id, RDX = the same root PA as at setup (else OPERAND_INVALID RDX, ledger

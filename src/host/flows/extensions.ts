@@ -56,8 +56,12 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
       });
       tdxPageArrayDestroy(k, run.array);
       rec.details.chunks = run.chunks;
-      if (run.array === null && !run.completed)
-        failed ??= { step: "tdx_page_array_create (root page)", status: null };
+      if (run.array === null && !run.completed) {
+        // The root page could not be allocated: no page ever reached the module, so the pool goes
+        // back to the allocator instead of being stranded.
+        k.alloc.freeContigRange(first.pfn, n);
+        return rec.fail("tdx_page_array_create (root page)", null);
+      }
       if (failed !== null || full) {
         // Fatal: the module may hold any of these pages; none may ever go back to the allocator.
         const f = failed as { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null;

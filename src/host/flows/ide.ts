@@ -18,7 +18,8 @@ import {
   KM_OP,
   streamSelector,
 } from "../spdm.js";
-import { coveredPfns, releaseAndFree } from "./iommu.js";
+import { coveredPfns } from "../page.js";
+import { releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 import { allocZeroed, checkReleased, type SpdmSessionRecord, withExtLock } from "./spdm.js";
 

@@ -11,7 +11,7 @@ import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { hpaHi, hpaLo } from "../../common/u64.js";
 import { type HostKernel, strandPages } from "../kernel.js";
-import type { Page } from "../page.js";
+import { coveredPfns, type Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
 import { callRegs, iommuClear, iommuSetup, ok, retryWithOriginal, sysRd } from "../seamcalls.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
@@ -34,12 +34,6 @@ function freeMtPages(k: HostKernel, pages: readonly Page[]): void {
   for (const p of pages) k.alloc.freePages(p, p.order);
 }
 
-/** Every 4 KiB PFN the pages cover. */
-export function coveredPfns(pages: readonly Page[]): number[] {
-  const out: number[] = [];
-  for (const p of pages) for (let i = 0; i < p.nrPages; i++) out.push(p.pfn + i);
-  return out;
-}
 
 /**
  * Allocates an IOMMU_MT's pages: two 2^iqOrder queue blocks (zeroed) and `count` zeroed order-0

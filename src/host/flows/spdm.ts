@@ -17,7 +17,8 @@ import type { Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
 import { ok, sysRd } from "../seamcalls.js";
 import { type SpdmChannel, spdmConnect, spdmCreate, spdmDelete, spdmDisconnect } from "../spdm.js";
-import { coveredPfns, releaseAndFree } from "./iommu.js";
+import { coveredPfns } from "../page.js";
+import { releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** Allocator tags. */
