@@ -366,7 +366,8 @@ describe("a forced error on the re-issue of an interrupted call", () => {
     expect(m.module.pamt.type(mt.blocks[0]!.pfn)).toBe(PT.IOMMU_MT);
     m.module.forceStatus({ leaf: 128, nth: 2, status: { lo: 0, hi: 0xc000_0300 } });
     expect(statusOf(call(m, "TDH.IOMMU.SETUP", inputs))).toBe("TDX_PAGE_METADATA_INCORRECT");
-    for (const p of [mt.blocks[0]!.pfn, mt.blocks[0]!.pfn + 1, mt.singles[0]!.pfn]) expect(m.module.pamt.type(p)).toBe(PT.NDA);
+    for (const p of [mt.blocks[0]!.pfn, mt.blocks[0]!.pfn + 1, mt.singles[0]!.pfn])
+      expect(m.module.pamt.type(p)).toBe(PT.NDA);
     expect(m.module.locks.size).toBe(0);
     // The unit is free for a new setup.
     let s = statusOf(call(m, "TDH.IOMMU.SETUP", inputs));

@@ -48,75 +48,79 @@ const rootOf = new WeakMap<ModuleObject, number>();
  * one entry per unit of work. On an error every page this setup claimed is released again (ledger
  * `setup-rollback`). Out RCX = IOMMU id.
  */
-registerLeaf(LEAF["TDH.IOMMU.SETUP"], (m, c) => {
-  // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4).
-  const key = "iommu-setup";
-  const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
-  if (!("progress" in f)) return f;
-  const refuse = (s: ReturnType<typeof st>) => {
+registerLeaf(
+  LEAF["TDH.IOMMU.SETUP"],
+  (m, c) => {
+    // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4).
+    const key = "iommu-setup";
+    const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
+    if (!("progress" in f)) return f;
+    const refuse = (s: ReturnType<typeof st>) => {
+      m.endResumable(f, key);
+      return s;
+    };
+    const regBase = low52(c.regs.lo(REG.RCX), c.regs.hi(REG.RCX));
+    const unit = m.platform.iommus.find((u) => u.regBase === regBase && c.regs.hi(REG.RCX) < 0x10_0000);
+    if (unit === undefined || !unit.tdxCapable) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RCX));
+    const live = units(m).get(regBase);
+    if (live !== undefined && m.objects.get(live)?.state !== "setting-up")
+      return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
+    const d = m.decodeMt(c.regs.get(REG.RDX));
+    if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
+    const queuePages = 2 ** m.platform.metadata.iqOrder;
+    if (f.data === undefined) {
+      const count = m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+      const root = m.readRoot(d.fields.rootHpa);
+      if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
+        m.endResumable(f, key);
+        return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+      }
+      const entries: [number, number][] = [];
+      for (let i = 0; i < count; i++) {
+        // Rule 4 held: bits 63:52 are zero and bits 11:0 hold NUM_PAGES, which the address drops.
+        const hpa = root[2 * i + 1]! * 0x1_0000_0000 + ((root[2 * i]! & 0xffff_f000) >>> 0);
+        entries.push([hpa, i < 2 ? queuePages : 1]);
+      }
+      const obj = m.newObject("iommu", unit.name);
+      obj.state = "setting-up";
+      units(m).set(regBase, obj.id);
+      f.data = { obj, entries, rootHpa: d.fields.rootHpa } satisfies SetupData;
+    }
+    const data = f.data as SetupData;
+    while (f.progress < data.entries.length) {
+      const [hpa, pages] = data.entries[f.progress]!;
+      const bad = m.privatePageStatus(hpa, pages, REG.RDX, key);
+      if (bad !== null) {
+        abortSetup(m, f);
+        m.endResumable(f, key);
+        return bad;
+      }
+      for (let i = 0; i < pages; i++) {
+        const pfn = hpa / 4096 + i;
+        m.claimPage(pfn, PT.IOMMU_MT, data.obj);
+        m.locks.set(pfn, key);
+        f.locked.push(pfn);
+      }
+      f.progress++;
+      c.units++;
+      if (f.progress < data.entries.length && m.interrupts.afterUnit())
+        return m.interrupted(c, [REG.RCX, REG.RDX]);
+    }
+    // The module initialises the queues and tables through its global KeyID.
+    for (const pfn of data.obj.pages) {
+      if (!m.writePrivate(pfn, c.cause)) {
+        m.endResumable(f, key);
+        return st(STATUS.TDX_SYS_SHUTDOWN);
+      }
+    }
+    data.obj.state = "live";
+    rootOf.set(data.obj, data.rootHpa);
     m.endResumable(f, key);
-    return s;
-  };
-  const regBase = low52(c.regs.lo(REG.RCX), c.regs.hi(REG.RCX));
-  const unit = m.platform.iommus.find((u) => u.regBase === regBase && c.regs.hi(REG.RCX) < 0x10_0000);
-  if (unit === undefined || !unit.tdxCapable) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RCX));
-  const live = units(m).get(regBase);
-  if (live !== undefined && m.objects.get(live)?.state !== "setting-up")
-    return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
-  const d = m.decodeMt(c.regs.get(REG.RDX));
-  if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
-  const queuePages = 2 ** m.platform.metadata.iqOrder;
-  if (f.data === undefined) {
-    const count = m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
-    const root = m.readRoot(d.fields.rootHpa);
-    if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
-      m.endResumable(f, key);
-      return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-    }
-    const entries: [number, number][] = [];
-    for (let i = 0; i < count; i++) {
-      // Rule 4 held: bits 63:52 are zero and bits 11:0 hold NUM_PAGES, which the address drops.
-      const hpa = root[2 * i + 1]! * 0x1_0000_0000 + ((root[2 * i]! & 0xffff_f000) >>> 0);
-      entries.push([hpa, i < 2 ? queuePages : 1]);
-    }
-    const obj = m.newObject("iommu", unit.name);
-    obj.state = "setting-up";
-    units(m).set(regBase, obj.id);
-    f.data = { obj, entries, rootHpa: d.fields.rootHpa } satisfies SetupData;
-  }
-  const data = f.data as SetupData;
-  while (f.progress < data.entries.length) {
-    const [hpa, pages] = data.entries[f.progress]!;
-    const bad = m.privatePageStatus(hpa, pages, REG.RDX, key);
-    if (bad !== null) {
-      abortSetup(m, f);
-      m.endResumable(f, key);
-      return bad;
-    }
-    for (let i = 0; i < pages; i++) {
-      const pfn = hpa / 4096 + i;
-      m.claimPage(pfn, PT.IOMMU_MT, data.obj);
-      m.locks.set(pfn, key);
-      f.locked.push(pfn);
-    }
-    f.progress++;
-    c.units++;
-    if (f.progress < data.entries.length && m.interrupts.afterUnit())
-      return m.interrupted(c, [REG.RCX, REG.RDX]);
-  }
-  // The module initialises the queues and tables through its global KeyID.
-  for (const pfn of data.obj.pages) {
-    if (!m.writePrivate(pfn, c.cause)) {
-      m.endResumable(f, key);
-      return st(STATUS.TDX_SYS_SHUTDOWN);
-    }
-  }
-  data.obj.state = "live";
-  rootOf.set(data.obj, data.rootHpa);
-  m.endResumable(f, key);
-  c.regs.set(REG.RCX, u64FromNumber(data.obj.id));
-  return SUCCESS;
-}, abortSetup);
+    c.regs.set(REG.RCX, u64FromNumber(data.obj.id));
+    return SUCCESS;
+  },
+  abortSetup,
+);
 
 /** Undoes an interrupted SETUP: the pages it claimed go back to PT_NDA (as `setup-rollback`). */
 function abortSetup(m: TdxModule, f: InFlight): void {

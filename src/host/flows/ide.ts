@@ -8,6 +8,7 @@ import { REG } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { type HostKernel, strandPages } from "../kernel.js";
 import type { Page } from "../page.js";
+import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
 import { ok, sysRd } from "../seamcalls.js";
 import {
@@ -18,7 +19,6 @@ import {
   KM_OP,
   streamSelector,
 } from "../spdm.js";
-import { coveredPfns } from "../page.js";
 import { releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 import { allocZeroed, checkReleased, type SpdmSessionRecord, withExtLock } from "./spdm.js";

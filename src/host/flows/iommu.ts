@@ -34,7 +34,6 @@ function freeMtPages(k: HostKernel, pages: readonly Page[]): void {
   for (const p of pages) k.alloc.freePages(p, p.order);
 }
 
-
 /**
  * Allocates an IOMMU_MT's pages: two 2^iqOrder queue blocks (zeroed) and `count` zeroed order-0
  * pages. Returns null (freeing what it got) when an allocation fails.

@@ -14,10 +14,10 @@ import type { U64 } from "../../common/u64.js";
 import { deviceInfoOf, type PcieDeviceSpec } from "../../hw/devices.js";
 import { type HostKernel, mapPageForRead, strandPages } from "../kernel.js";
 import type { Page } from "../page.js";
+import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
 import { ok, sysRd } from "../seamcalls.js";
 import { type SpdmChannel, spdmConnect, spdmCreate, spdmDelete, spdmDisconnect } from "../spdm.js";
-import { coveredPfns } from "../page.js";
 import { releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
