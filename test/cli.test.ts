@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
+import { main, SUBCOMMANDS } from "../src/cli/main.js";
 import {
   decodeHpaArray,
   decodeHpaListInfo,
@@ -792,5 +792,19 @@ describe("the built command", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${VERSION}\n`);
     expect(r.status).toBe(0);
+  });
+});
+
+describe("--help on every subcommand", () => {
+  it.each(SUBCOMMANDS.map((c) => c.name))("tdxpa %s --help prints its help with examples and exits 0", async (name) => {
+    for (const flag of ["--help", "-h"]) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main([name, flag], { out: (s) => out.push(s), err: (s) => err.push(s), readStdin: async () => "", isTTY: false });
+      expect(code).toBe(0);
+      expect(err).toEqual([]);
+      expect(out.join("\n")).toMatch(/usage: tdxpa /i);
+      expect(out.join("\n")).toMatch(/examples?:/i);
+    }
   });
 });

@@ -9,10 +9,12 @@
  */
 import { readFileSync } from "node:fs";
 import { isTdxpaError } from "../common/errors.js";
+import { compareCommand } from "./compare.js";
 import { decodeCommand } from "./decode.js";
 import { encodeCommand } from "./encode.js";
 import { inspectCommand } from "./inspect.js";
 import { type CliIo, EXIT, oneLine, processIo, type Subcommand, UsageError } from "./io.js";
+import { reportCommand } from "./report.js";
 import { runCommand } from "./run.js";
 import { vectorsCommand } from "./vectors.js";
 
@@ -21,10 +23,12 @@ export type { CliIo } from "./io.js";
 /** Every subcommand, in the order `tdxpa --help` lists them. New ones (run, inspect, …) slot in here. */
 export const SUBCOMMANDS: readonly Subcommand[] = [
   runCommand,
+  reportCommand,
   inspectCommand,
   decodeCommand,
   encodeCommand,
   vectorsCommand,
+  compareCommand,
 ];
 
 /**
@@ -84,6 +88,12 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   if (cmd === undefined) {
     const names = SUBCOMMANDS.map((c) => c.name).join(", ");
     throw new UsageError(`unknown subcommand '${first}'; subcommands: ${names}; see 'tdxpa --help'`);
+  }
+  // `--help` / `-h` anywhere before `--` shows the subcommand's help, whatever else was given.
+  const end = rest.indexOf("--");
+  if ((end < 0 ? rest : rest.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
+    io.out(cmd.help);
+    return EXIT.OK;
   }
   return cmd.run(rest, io);
 }

@@ -1,0 +1,485 @@
+/**
+ * What every design of the comparison shares: the SEAMCALL wrappers at the operand level (a design
+ * passes the u64 its own encoder built), and the flows of 02-kapi.md 2.5 written once against a small
+ * binding, so the designs differ only in their own data structure and life cycle.
+ *
+ * The wrappers are the kernel's `tdh_*` functions with the descriptor argument replaced by the operand
+ * it encodes to; they reuse src/host/seamcalls.ts and src/host/spdm.ts for everything that takes no
+ * page list (retry rules, the DOE loop, KM, BLOCK, DISCONNECT). The failure policy is 02-kapi.md 2.6 as
+ * the draft's flows apply it: a refused CREATE/SETUP gives the pages back (free, no write-back); a
+ * failed DISCONNECT/DELETE/CLEAR strands them; the design decides what a successful release does.
+ */
+import { isStatus, REG, STATUS } from "../common/status.js";
+import { getBits, hpaHi, hpaLo, type U64 } from "../common/u64.js";
+import { EXT_POOL_TAG } from "../host/flows/extensions.js";
+import { IDE_MT_TAG } from "../host/flows/ide.js";
+import { IOMMU_TAG } from "../host/flows/iommu.js";
+import { coveredPfns } from "../host/page.js";
+import {
+  allocZeroed,
+  checkReleased,
+  SPDM_DEVINFO_TAG,
+  SPDM_MSG_TAG,
+  SPDM_MT_TAG,
+  withExtLock,
+} from "../host/flows/spdm.js";
+import { type HostKernel, mapPageForRead, strandPages } from "../host/kernel.js";
+import type { Page } from "../host/page.js";
+import {
+  type CallResult,
+  callRegs,
+  extInit,
+  flushBeforeHandoff,
+  ok,
+  type RetryResult,
+  retryWithOriginal,
+  retryWithReturned,
+  sysRd,
+} from "../host/seamcalls.js";
+import {
+  type ExchangeResult,
+  functionId,
+  ideStreamBlock,
+  ideStreamKm,
+  KM_OP,
+  type SpdmChannel,
+  spdmDisconnect,
+  spdmExchange,
+  streamSelector,
+} from "../host/spdm.js";
+import { deviceInfoOf, type PcieDeviceSpec } from "../hw/devices.js";
+import { FEATURE_BITS } from "../hw/platform.js";
+import type { Machine } from "../machine.js";
+import { type FlowOutcome, outcome } from "./design.js";
+
+export { coveredPfns, EXT_POOL_TAG, IDE_MT_TAG, IOMMU_TAG, SPDM_DEVINFO_TAG, SPDM_MT_TAG };
+
+// ---------------------------------------------------------------------------------------------------
+// Operand-level SEAMCALL wrappers (02-kapi.md 2.3, 2.4)
+
+const hpaReg = (hpa: number): U64 => ({ lo: hpaLo(hpa), hi: hpaHi(hpa) });
+
+/** TDH.EXT.MEM.ADD of one HPA_LIST_INFO, resumed with the returned operand (the right rule). */
+export function extMemAddOp(k: HostKernel, listInfo: U64): RetryResult {
+  const regs = callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo });
+  return k.policy.extAddResume === "returned" ? retryWithReturned(k, regs) : retryWithOriginal(k, regs);
+}
+
+/** TDH.IOMMU.SETUP of the unit at `regBase` with an IOMMU_MT operand; RCX out = IOMMU id. */
+export function iommuSetupOp(k: HostKernel, regBase: number, mt: U64): RetryResult {
+  return retryWithOriginal(k, callRegs("TDH.IOMMU.SETUP", { [REG.RCX]: hpaReg(regBase), [REG.RDX]: mt }));
+}
+
+/** TDH.IOMMU.CLEAR: the same IOMMU_MT operand as at setup. */
+export function iommuClearOp(k: HostKernel, iommuId: U64, mt: U64): RetryResult {
+  return retryWithOriginal(k, callRegs("TDH.IOMMU.CLEAR", { [REG.RCX]: iommuId, [REG.RDX]: mt }));
+}
+
+function once(k: HostKernel, leaf: Parameters<typeof callRegs>[0], inputs: Record<number, U64>): CallResult {
+  const regs = callRegs(leaf, inputs);
+  k.seamcall(regs);
+  return { status: regs.get(REG.RAX), regs };
+}
+
+/** TDH.SPDM.CREATE with an HPA_ARRAY_T of metadata pages; RCX out = SPDM id. */
+export function spdmCreateOp(k: HostKernel, device: PcieDeviceSpec, array: U64): CallResult {
+  return once(k, "TDH.SPDM.CREATE", { [REG.RCX]: functionId(device), [REG.RDX]: array });
+}
+
+/** TDH.SPDM.CONNECT with an HPA_ARRAY_T device-info buffer; RCX out = bytes written. */
+export function spdmConnectOp(k: HostKernel, ch: SpdmChannel, spdmId: U64, devInfo: U64): ExchangeResult {
+  return spdmExchange(k, ch, "TDH.SPDM.CONNECT", spdmId, { [REG.RCX]: spdmId, [REG.R10]: devInfo });
+}
+
+/** TDH.SPDM.DELETE with a release input (0 or a page for the released list); RCX out = the list. */
+export function spdmDeleteOp(k: HostKernel, spdmId: U64, release: U64): CallResult {
+  return once(k, "TDH.SPDM.DELETE", { [REG.RCX]: spdmId, [REG.RDX]: release });
+}
+
+/** TDH.IDE.STREAM.CREATE with an HPA_ARRAY_T of metadata pages; RCX out = stream id. */
+export function ideStreamCreateOp(k: HostKernel, spdmId: U64, selector: U64, array: U64): CallResult {
+  return once(k, "TDH.IDE.STREAM.CREATE", { [REG.RCX]: spdmId, [REG.RDX]: selector, [REG.R8]: array });
+}
+
+/** TDH.IDE.STREAM.DELETE with a release input; RCX out = the released list. */
+export function ideStreamDeleteOp(k: HostKernel, streamId: U64, release: U64): CallResult {
+  return once(k, "TDH.IDE.STREAM.DELETE", { [REG.RCX]: streamId, [REG.RDX]: release });
+}
+
+
+/**
+ * `kvcalloc(n, sizeof(struct page *))` for a page-pointer array: a slab object up to 4 KiB (not
+ * page-allocator memory: returns undefined), beyond that kvmalloc's first attempt, one `alloc_pages` of
+ * the next power-of-two order (12,800 entries = 100 KiB = an order-5 block of 32 pages). Null on -ENOMEM.
+ */
+export function kvcallocPointers(k: HostKernel, n: number, tag: string): Page | null | undefined {
+  const bytes = n * 8;
+  if (bytes <= 4096) return undefined;
+  return k.alloc.allocPages(Math.ceil(Math.log2(Math.ceil(bytes / 4096))), { tag });
+}
+
+/** Frees each page by its own order. */
+export function freeEach(k: HostKernel, pages: readonly Page[]): void {
+  for (const p of pages) k.alloc.freePages(p, p.order);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Extensions bring-up, written once over a design's pool feeder
+
+/** How a design describes the extension pool to TDH.EXT.MEM.ADD. */
+export interface PoolFeeder<H> {
+  /** Allocates the `n` pool pages and the design's description of them; null on -ENOMEM. */
+  open(k: HostKernel, n: number): H | null;
+  /** PFN of pool page `i`. */
+  pfnAt(h: H, i: number): number;
+  /** HPA_LIST_INFO of pool pages [offset, offset+count), count ≤ 512; null on -ENOMEM. */
+  chunk(k: HostKernel, h: H, offset: number, count: number): U64 | null;
+  /** CLFLUSH before the hand-off of that chunk (a design without it does nothing). */
+  flush(k: HostKernel, h: H, offset: number, count: number): void;
+  /** Fatal failure: strand every pool page (and whatever else the design cannot trust), free the rest. */
+  strand(k: HostKernel, h: H, reason: string): void;
+  /** Success: free the description; the pool pages stay with the module. */
+  close(k: HostKernel, h: H): void;
+}
+
+/**
+ * The extensions flow: TDX_FEATURES0, MEMORY_POOL_REQUIRED_PAGES, EXT_REQUIRED; the pool fed in
+ * chunks of at most 512 entries (one root page holds 512, 01-formats.md 1.1); then TDH.EXT.INIT.
+ */
+export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome {
+  const features = sysRd(k, "TDX_FEATURES0");
+  if (!ok(features.status)) return outcome("TDH.SYS.RD TDX_FEATURES0");
+  if (getBits(features.value.lo, features.value.hi, FEATURE_BITS.EXTENSIONS, 1) === 0) return outcome(null);
+  const req = sysRd(k, "MEMORY_POOL_REQUIRED_PAGES");
+  if (!ok(req.status)) return outcome("TDH.SYS.RD MEMORY_POOL_REQUIRED_PAGES");
+  const extReq = sysRd(k, "EXT_REQUIRED");
+  if (!ok(extReq.status)) return outcome("TDH.SYS.RD EXT_REQUIRED");
+  const n = req.value.lo;
+  const who = "extensions";
+  if (!k.extLock.tryAcquire(who)) return outcome("extension lock");
+  try {
+    if (n > 0) {
+      const h = d.open(k, n);
+      if (h === null) return outcome(`allocate ${n} pool pages`);
+      for (let off = 0; off < n; off += 512) {
+        const count = Math.min(512, n - off);
+        const op = d.chunk(k, h, off, count);
+        if (op === null) {
+          d.strand(k, h, "extensions: root page allocation failed");
+          return outcome("root page");
+        }
+        d.flush(k, h, off, count);
+        const r = extMemAddOp(k, op);
+        if (!ok(r.status) || isStatus(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
+          d.strand(k, h, `extensions: TDH.EXT.MEM.ADD at page ${off} failed`);
+          return outcome(`TDH.EXT.MEM.ADD at page ${off}`);
+        }
+        for (let i = off; i < off + count; i++) k.ledger.donated.set(d.pfnAt(h, i), "extension memory pool");
+      }
+      d.close(k, h);
+    }
+    if (extReq.value.lo !== 0 && !ok(extInit(k).status)) {
+      strandDonated(k, "extension memory pool", "extensions: TDH.EXT.INIT failed");
+      return outcome("TDH.EXT.INIT");
+    }
+    return outcome(null);
+  } finally {
+    k.extLock.release(who);
+  }
+}
+
+function strandDonated(k: HostKernel, owner: string, reason: string): void {
+  const pfns = [...k.ledger.donated].filter(([, o]) => o === owner).map(([p]) => p);
+  strandPages(k, pfns, reason);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Control-page hand-offs (IOMMU_MT, SPDM and IDE metadata, the device-info buffer)
+
+/** The format of a hand-off operand. */
+export type HandoffFormat = "iommu-mt" | "hpa-array";
+
+/** How a design allocates, describes, hands over and takes back one set of control pages. */
+export interface Handoff<H> {
+  /** Two 2^iq_order queue blocks and `count` order-0 pages; null on -ENOMEM (nothing kept). */
+  allocIommuMt(k: HostKernel, count: number): H | null;
+  /** `count` zeroed order-0 pages tagged `tag`; null on -ENOMEM (nothing kept). */
+  allocArray(k: HostKernel, count: number, tag: string): H | null;
+  /** The data pages (heads of blocks), in entry order. */
+  pages(h: H): readonly Page[];
+  /** The hand-off operand in `fmt`; null on -ENOMEM. May be called again for CLEAR (same root). */
+  operand(k: HostKernel, h: H, fmt: HandoffFormat): U64 | null;
+  /** The call that took the pages as private succeeded: destroy now owes a write-back. */
+  handedOver(k: HostKernel, h: H): void;
+  /** DELETE's release input (0 for one page, else a page the module writes the list into); null on -ENOMEM. */
+  releaseInput(k: HostKernel, h: H): U64 | null;
+  /**
+   * After a successful DELETE/CLEAR (`released`: RCX out of DELETE, null for CLEAR): whatever the design
+   * checks, write-back, free. Returns false when it stranded pages instead.
+   */
+  release(k: HostKernel, h: H, released: U64 | null): boolean;
+  /** A failed teardown: strand the pages per the design's policy. */
+  abandon(k: HostKernel, h: H, reason: string): void;
+  /** Never taken by the module (or rolled back): free without write-back. */
+  free(k: HostKernel, h: H): void;
+}
+
+function donate(k: HostKernel, pages: readonly Page[], owner: string): void {
+  for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, owner);
+}
+
+function undonate(k: HostKernel, pages: readonly Page[]): void {
+  for (const pfn of coveredPfns(pages)) k.ledger.donated.delete(pfn);
+}
+
+/** Hand-off of `h` by `call` (with CLFLUSH first); true when the module took the pages. */
+function handOver<H>(
+  k: HostKernel,
+  b: Handoff<H>,
+  h: H,
+  fmt: HandoffFormat,
+  owner: string,
+  call: (op: U64) => CallResult | null,
+): CallResult | null {
+  const op = b.operand(k, h, fmt);
+  if (op === null) return null;
+  flushBeforeHandoff(k, coveredPfns(b.pages(h)));
+  const r = call(op);
+  if (r === null || !ok(r.status)) return r;
+  b.handedOver(k, h);
+  donate(k, b.pages(h), owner);
+  return r;
+}
+
+/** Takes `h` back with `call` (given the release input when `needsList`), then releases it. */
+function takeBack<H>(
+  k: HostKernel,
+  b: Handoff<H>,
+  h: H,
+  what: string,
+  call: (release: U64) => CallResult | null,
+  needsList: boolean,
+): boolean {
+  const rel = needsList ? b.releaseInput(k, h) : { lo: 0, hi: 0 };
+  const r = rel === null ? null : call(rel);
+  if (r === null || !ok(r.status)) {
+    b.abandon(k, h, `${what} failed`);
+    return false;
+  }
+  const out = needsList ? r.regs.get(REG.RCX) : null;
+  // The model's check (not a kernel check): a successful DELETE must list every page it was given.
+  if (out !== null) checkReleased(k, out, b.pages(h), what);
+  undonate(k, b.pages(h));
+  return b.release(k, h, out);
+}
+
+/** The IOMMU flow: set up every TDX-capable unit, then clear each and release its pages. */
+export function iommuFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
+  const k = m.kernel;
+  const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
+  if (!ok(md.status)) return outcome("TDH.SYS.RD IOMMU_MT_PAGE_COUNT");
+  const units: { name: string; id: U64; h: H }[] = [];
+  let failed: string | null = null;
+  for (const u of m.platform.iommus) {
+    const h = b.allocIommuMt(k, md.value.lo);
+    if (h === null) {
+      failed = `allocate IOMMU_MT for ${u.name}`;
+      break;
+    }
+    const r = handOver(k, b, h, "iommu-mt", `iommu ${u.name}`, (op) => iommuSetupOp(k, u.regBase, op));
+    if (r !== null && ok(r.status)) {
+      units.push({ name: u.name, id: r.regs.get(REG.RCX), h });
+      continue;
+    }
+    b.free(k, h);
+    if (r !== null && isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) continue;
+    failed = `TDH.IOMMU.SETUP ${u.name}`;
+    break;
+  }
+  for (const u of units) {
+    const mt = () => b.operand(k, u.h, "iommu-mt");
+    const clear = (_: U64) => {
+      const op = mt();
+      return op === null ? null : iommuClearOp(k, u.id, op);
+    };
+    if (!takeBack(k, b, u.h, `TDH.IOMMU.CLEAR ${u.name}`, clear, false)) failed ??= `teardown ${u.name}`;
+  }
+  return outcome(failed);
+}
+
+/** One SPDM session as the shared flows keep it. */
+interface Session<H> {
+  readonly device: PcieDeviceSpec;
+  readonly channel: SpdmChannel;
+  readonly msg: readonly Page[];
+  readonly id: U64;
+  readonly h: H;
+  connected: boolean;
+}
+
+/** Creates and connects a session; on a failure after CREATE it is taken down again. */
+function sessionUp<H>(k: HostKernel, b: Handoff<H>, device: PcieDeviceSpec): Session<H> | string {
+  const mt = sysRd(k, "SPDM_MT_PAGE_COUNT");
+  const info = sysRd(k, "SPDM_MAX_DEV_INFO_PAGES");
+  if (!ok(mt.status) || !ok(info.status)) return "TDH.SYS.RD SPDM page counts";
+  const who = `spdm ${device.name}`;
+  const msg = allocZeroed(k, 2, SPDM_MSG_TAG);
+  if (msg === null) return `allocate SPDM message pages for ${device.name}`;
+  const h = b.allocArray(k, mt.value.lo, SPDM_MT_TAG);
+  if (h === null) {
+    freeEach(k, msg);
+    return `allocate SPDM_MT for ${device.name}`;
+  }
+  const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]! };
+  const c = handOver(k, b, h, "hpa-array", who, (op) =>
+    withExtLock(k, who, () => spdmCreateOp(k, device, op)),
+  );
+  if (c === null || !ok(c.status)) {
+    b.free(k, h);
+    freeEach(k, msg);
+    return `TDH.SPDM.CREATE ${device.name}`;
+  }
+  const s: Session<H> = { device, channel, msg, id: c.regs.get(REG.RCX), h, connected: false };
+  const step = connect(k, b, s, info.value.lo);
+  if (step === null) return s;
+  sessionDown(k, b, s);
+  return step;
+}
+
+/** CONNECT with a temporary device-info buffer, read back and checked; returns the failing step or null. */
+function connect<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, infoPages: number): string | null {
+  const name = s.device.name;
+  const info = b.allocArray(k, infoPages, SPDM_DEVINFO_TAG);
+  if (info === null) return `allocate device-info buffer for ${name}`;
+  const op = b.operand(k, info, "hpa-array");
+  const r = op === null ? null : withExtLock(k, `spdm ${name}`, () => spdmConnectOp(k, s.channel, s.id, op));
+  let step: string | null = r === null || !ok(r.status) ? `TDH.SPDM.CONNECT ${name}` : null;
+  if (r !== null && step === null) {
+    s.connected = true;
+    const want = deviceInfoOf(s.device);
+    const got = new Uint8Array(b.pages(info).length * 4096);
+    b.pages(info).forEach((p, i) => {
+      got.set(mapPageForRead(k, p.pfn), i * 4096);
+    });
+    if (r.regs.lo(REG.RCX) !== want.length || !want.every((x, i) => got[i] === x))
+      step = `device info of ${name} differs from the device's data`;
+  }
+  b.free(k, info);
+  return step;
+}
+
+/** DISCONNECT (when connected), DELETE, release; the message pages are freed. */
+function sessionDown<H>(k: HostKernel, b: Handoff<H>, s: Session<H>): boolean {
+  const who = `spdm ${s.device.name}`;
+  let good = true;
+  if (s.connected) {
+    const d = withExtLock(k, who, () => spdmDisconnect(k, s.channel, s.id));
+    if (d === null || !ok(d.status)) {
+      b.abandon(k, s.h, `TDH.SPDM.DISCONNECT ${s.device.name} failed`);
+      good = false;
+    }
+    s.connected = false;
+  }
+  if (good) {
+    const del = (rel: U64) => withExtLock(k, who, () => spdmDeleteOp(k, s.id, rel));
+    good = takeBack(k, b, s.h, `TDH.SPDM.DELETE ${s.device.name}`, del, true);
+  }
+  freeEach(k, s.msg);
+  return good;
+}
+
+/** The SPDM flow: a session with every device, then each torn down. */
+export function spdmFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
+  const k = m.kernel;
+  const sessions: Session<H>[] = [];
+  let failed: string | null = null;
+  for (const d of m.platform.devices ?? []) {
+    const s = sessionUp(k, b, d);
+    if (typeof s === "string") failed ??= s;
+    else sessions.push(s);
+  }
+  for (const s of sessions) if (!sessionDown(k, b, s)) failed ??= `teardown ${s.device.name}`;
+  return outcome(failed);
+}
+
+/** One IDE stream. */
+interface Stream<H> {
+  readonly session: Session<H>;
+  readonly id: U64;
+  readonly h: H;
+  keyed: boolean;
+}
+
+function streamUp<H>(
+  k: HostKernel,
+  b: Handoff<H>,
+  s: Session<H>,
+  port: number,
+  slot: number,
+): Stream<H> | string {
+  const name = s.device.name;
+  const count = sysRd(k, "IDE_MT_PAGE_COUNT");
+  if (!ok(count.status)) return "TDH.SYS.RD IDE_MT_PAGE_COUNT";
+  const h = b.allocArray(k, count.value.lo, IDE_MT_TAG);
+  if (h === null) return `allocate IDE_MT for ${name}`;
+  const sel = streamSelector(port, slot);
+  const c = handOver(k, b, h, "hpa-array", `ide ${name}`, (op) => ideStreamCreateOp(k, s.id, sel, op));
+  if (c === null || !ok(c.status)) {
+    b.free(k, h);
+    return `TDH.IDE.STREAM.CREATE ${name}`;
+  }
+  const st: Stream<H> = { session: s, id: c.regs.get(REG.RCX), h, keyed: false };
+  const km = withExtLock(k, `ide ${name}`, () => ideStreamKm(k, s.channel, s.id, st.id, KM_OP.SETUP));
+  if (km !== null && ok(km.status)) {
+    st.keyed = true;
+    return st;
+  }
+  streamDown(k, b, st);
+  return `TDH.IDE.STREAM.KM SETUP ${name}`;
+}
+
+function streamDown<H>(k: HostKernel, b: Handoff<H>, st: Stream<H>): boolean {
+  const s = st.session;
+  const name = s.device.name;
+  if (st.keyed) {
+    const km = withExtLock(k, `ide ${name}`, () => ideStreamKm(k, s.channel, s.id, st.id, KM_OP.STOP));
+    st.keyed = false;
+    if (km === null || !ok(km.status)) {
+      b.abandon(k, st.h, `TDH.IDE.STREAM.KM STOP ${name} failed`);
+      return false;
+    }
+  }
+  if (!ok(ideStreamBlock(k, st.id).status)) {
+    b.abandon(k, st.h, `TDH.IDE.STREAM.BLOCK ${name} failed`);
+    return false;
+  }
+  const del = (rel: U64) => ideStreamDeleteOp(k, st.id, rel);
+  return takeBack(k, b, st.h, `TDH.IDE.STREAM.DELETE ${name}`, del, true);
+}
+
+/** The IDE flow: per device a session and a stream in the next slot of its root port; then all down. */
+export function ideFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
+  const k = m.kernel;
+  const ports = m.platform.rootPorts ?? [];
+  const used = new Map<number, number>();
+  const sessions: Session<H>[] = [];
+  const streams: Stream<H>[] = [];
+  let failed: string | null = null;
+  for (const d of m.platform.devices ?? []) {
+    const s = sessionUp(k, b, d);
+    if (typeof s === "string") {
+      failed ??= s;
+      continue;
+    }
+    sessions.push(s);
+    const port = ports.findIndex((p) => p.name === d.rootPort);
+    const slot = used.get(port) ?? 0;
+    used.set(port, slot + 1);
+    const st = streamUp(k, b, s, port, slot);
+    if (typeof st === "string") failed ??= st;
+    else streams.push(st);
+  }
+  for (const st of streams) if (!streamDown(k, b, st)) failed ??= `stream teardown ${st.session.device.name}`;
+  for (const s of sessions) if (!sessionDown(k, b, s)) failed ??= `teardown ${s.device.name}`;
+  return outcome(failed);
+}
