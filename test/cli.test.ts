@@ -796,15 +796,23 @@ describe("the built command", () => {
 });
 
 describe("--help on every subcommand", () => {
-  it.each(SUBCOMMANDS.map((c) => c.name))("tdxpa %s --help prints its help with examples and exits 0", async (name) => {
-    for (const flag of ["--help", "-h"]) {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await main([name, flag], { out: (s) => out.push(s), err: (s) => err.push(s), readStdin: async () => "", isTTY: false });
-      expect(code).toBe(0);
-      expect(err).toEqual([]);
-      expect(out.join("\n")).toMatch(/usage: tdxpa /i);
-      expect(out.join("\n")).toMatch(/examples?:/i);
-    }
-  });
+  it.each(SUBCOMMANDS.map((c) => c.name))(
+    "tdxpa %s --help prints its help with examples and exits 0",
+    async (name) => {
+      for (const flag of ["--help", "-h"]) {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main([name, flag], {
+          out: (s) => out.push(s),
+          err: (s) => err.push(s),
+          readStdin: async () => "",
+          isTTY: false,
+        });
+        expect(code).toBe(0);
+        expect(err).toEqual([]);
+        expect(out.join("\n")).toMatch(/usage: tdxpa /i);
+        expect(out.join("\n")).toMatch(/examples?:/i);
+      }
+    },
+  );
 });

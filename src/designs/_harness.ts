@@ -14,7 +14,6 @@ import { getBits, hpaHi, hpaLo, type U64 } from "../common/u64.js";
 import { EXT_POOL_TAG } from "../host/flows/extensions.js";
 import { IDE_MT_TAG } from "../host/flows/ide.js";
 import { IOMMU_TAG } from "../host/flows/iommu.js";
-import { coveredPfns } from "../host/page.js";
 import {
   allocZeroed,
   checkReleased,
@@ -25,6 +24,7 @@ import {
 } from "../host/flows/spdm.js";
 import { type HostKernel, mapPageForRead, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
+import { coveredPfns } from "../host/page.js";
 import {
   type CallResult,
   callRegs,
@@ -105,7 +105,6 @@ export function ideStreamCreateOp(k: HostKernel, spdmId: U64, selector: U64, arr
 export function ideStreamDeleteOp(k: HostKernel, streamId: U64, release: U64): CallResult {
   return once(k, "TDH.IDE.STREAM.DELETE", { [REG.RCX]: streamId, [REG.RDX]: release });
 }
-
 
 /**
  * `kvcalloc(n, sizeof(struct page *))` for a page-pointer array: a slab object up to 4 KiB (not
