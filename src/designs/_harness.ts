@@ -139,6 +139,8 @@ export interface PoolFeeder<H> {
   strand(k: HostKernel, h: H, reason: string): void;
   /** Success: free the description; the pool pages stay with the module. */
   close(k: HostKernel, h: H): void;
+  /** Nothing reached the module (the first chunk could not be built): free the pool and the description. */
+  discard(k: HostKernel, h: H): void;
 }
 
 /**
@@ -164,7 +166,9 @@ export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome 
         const count = Math.min(512, n - off);
         const op = d.chunk(k, h, off, count);
         if (op === null) {
-          d.strand(k, h, "extensions: root page allocation failed");
+          // Before the first chunk no page reached the module: give the pool back (as the draft does).
+          if (off === 0) d.discard(k, h);
+          else d.strand(k, h, "extensions: root page allocation failed");
           return outcome("root page");
         }
         d.flush(k, h, off, count);

@@ -79,6 +79,10 @@ const pool: PoolFeeder<Pool> = {
   close: (k, p) => {
     if (p.list !== null) hpaListFree(k, p.list);
   },
+  discard: (k, p) => {
+    if (p.list !== null) hpaListFree(k, p.list);
+    k.alloc.freeContigRange(p.first.pfn, p.n);
+  },
 };
 
 /** Why hpa_list cannot express the control-page flows. */

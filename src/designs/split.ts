@@ -290,6 +290,10 @@ const pool: PoolFeeder<SplitPool> = {
     builtFree(k, p.built);
     pageListDrop(k, p.list);
   },
+  discard: (k, p) => {
+    builtFree(k, p.built);
+    pageListFree(k, p.list);
+  },
 };
 
 /** The split design. */

@@ -248,6 +248,7 @@ const pool: PoolFeeder<V2PageArray> = {
   },
   strand: (k, a, reason) => v2CtrlLeak(k, a, reason),
   close: (k, a) => v2Forget(k, a),
+  discard: (k, a) => v2Free(k, a),
 };
 
 /** The v2 design. */
