@@ -361,3 +361,15 @@ describe("encoder refusals name the value and the range", () => {
     }
   });
 });
+
+describe("IOMMU_MT queue entries", () => {
+  it("need NUM_PAGES >= 2 even when the caller claims a 1-page queue", () => {
+    const e = encodeIommuMtEntry(0x20000000, 1);
+    expect(decodeIommuMtEntry(e.lo, e.hi, { index: 0, queuePages: 1 }).violation?.rule).toBe(
+      "entry-num-pages",
+    );
+    expect(decodeIommuMtEntry(1 | 0x20000000, 0, { index: 1, queuePages: 1 }).violation?.rule).toBe(
+      "entry-num-pages",
+    );
+  });
+});

@@ -138,8 +138,20 @@ export const inspectCommand: Subcommand = {
         }
         if (typeof e !== "object" || e === null || typeof e.type !== "string")
           throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event`);
-        if (e.type === "seamcall" && e.root !== undefined && (callSeq === null || e.seq === callSeq))
-          calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+        if (e.type === "seamcall" && e.root !== undefined) {
+          // A hand-edited or foreign line must not reach the renderer malformed (it would crash it).
+          const r = e.root as unknown as { entries?: unknown } | null;
+          if (
+            typeof e.seq !== "number" ||
+            typeof r !== "object" ||
+            r === null ||
+            !Array.isArray(r.entries) ||
+            !r.entries.every((x) => typeof x === "object" && x !== null)
+          )
+            throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event (malformed seamcall)`);
+          if (callSeq === null || e.seq === callSeq)
+            calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+        }
       }
     } else {
       const scenario =

@@ -64,6 +64,7 @@ export const runCommand: Subcommand = {
     const scenario =
       file === undefined ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC) : loadScenario(file);
     let trace: TraceWriter | null = null;
+    if (values.trace === "") throw new UsageError("run: --trace needs a file name");
     if (typeof values.trace === "string") {
       try {
         trace = openTrace(values.trace, format as TraceFormat, scenario.name);
@@ -93,10 +94,18 @@ export const runCommand: Subcommand = {
         },
         progress: (done, total, label) => progress?.(`tdxpa run: step ${done}/${total} ${label}`),
       });
-      trace?.commit();
     } catch (e) {
       trace?.abort();
       throw e;
+    }
+    try {
+      trace?.commit();
+    } catch (e) {
+      // The rename into place failed (a directory of that name, say): a usage error, and no file left.
+      trace?.abort();
+      throw new UsageError(
+        `run: --trace: cannot write ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
+      );
     }
     progress?.("");
     if (values.json === true)

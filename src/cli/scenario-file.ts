@@ -42,7 +42,12 @@ export function loadScenario(file: string): Scenario {
         `${file}:${pos ? `${pos.line}:${pos.col}:` : ""} bad YAML: ${err.message.split("\n")[0]}`,
       );
     }
-    doc = d.toJS({ maxAliasCount: 100 });
+    try {
+      doc = d.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // yaml refuses an alias bomb ("billion laughs") here with a plain Error: a bad file, not a bug.
+      throw new UsageError(`${file}: bad YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
   }
   return fromDoc(file, doc);
 }

@@ -9,7 +9,7 @@
  * DIR is created when missing. Any failure to write is a usage error: one line, exit 2.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseU64, u64ToNumber } from "../common/u64.js";
 import {
   DEFAULT_SEED,
@@ -79,12 +79,30 @@ function fsMessage(e: unknown): string {
 }
 
 /**
+ * `mkdir -p` one level at a time. Node 20's `mkdirSync(dir, { recursive: true })` never returns for a
+ * path under /proc (it retries the ENOENT forever); a plain mkdirSync throws there, as it should.
+ */
+function makeDirs(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error("it exists and is not a directory");
+    return;
+  }
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirs(parent);
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST") throw e;
+  }
+}
+
+/**
  * Writes every `[name, text]` into `dir` atomically: all to temporary names first, then renames.
  * On any failure the temporary files are removed and a {@link UsageError} names the path.
  */
 export function writeFilesAtomically(dir: string, files: readonly (readonly [string, string])[]): string[] {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (e) {
     throw new UsageError(`vectors: cannot create output directory ${dir}: ${fsMessage(e)}`);
   }

@@ -365,8 +365,10 @@ export function decodeIommuMtEntry(
   const extra = position === undefined ? { field: NUM_PAGES } : { entry: index, field: NUM_PAGES };
   if (position !== undefined) {
     const want = index < 2 ? position.queuePages : 0;
-    if (numPages !== want) {
-      const what = index < 2 ? `the queue block size ${want}` : "0 for an order-0 page";
+    // Entries 0 and 1 are queue blocks: NUM_PAGES is a power of two of at least 2 (1.4 rule 4) and the
+    // module's configured size, so a queue size below 2 accepts nothing there.
+    if (numPages !== want || (index < 2 && numPages < 2)) {
+      const what = index < 2 ? `the queue block size ${want} (a power of two >= 2)` : "0 for an order-0 page";
       return {
         fields,
         violation: violation(

@@ -1,0 +1,115 @@
+/**
+ * The fuzz driver: runs each target of src/reliability/fuzz-targets.ts on inputs from
+ * `arbitraries.ts` with fast-check, in batches, until its share of the time box is spent; shrinks any
+ * failing input and returns it as a regression vector (target, seed, input as hex). No file access:
+ * `fuzz/index.ts` prints and saves, `test/fuzz.test.ts` asserts.
+ */
+import fc from "fast-check";
+import { toHex } from "../src/reliability/bytes.js";
+import { type FuzzTarget, judge, TARGETS } from "../src/reliability/fuzz-targets.js";
+import { ARBITRARIES } from "./arbitraries.js";
+
+/** A saved counterexample. */
+export interface RegressionVector {
+  readonly target: string;
+  readonly seed: number;
+  readonly input: string;
+  readonly problem: string;
+}
+
+/** Figures of one target. */
+export interface TargetFigures {
+  readonly target: string;
+  readonly executions: number;
+  readonly ms: number;
+  readonly perSecond: number;
+  readonly failures: number;
+}
+
+/** Options of {@link fuzz}. */
+export interface FuzzOptions {
+  readonly seconds: number;
+  readonly seed: number;
+  /** Target names (default: all). */
+  readonly targets?: readonly string[];
+  /** Share of the time box per target (default: equal shares, the SEAMCALL entry gets 3 shares). */
+  readonly weights?: Readonly<Record<string, number>>;
+  /** Inputs per fast-check batch (default 2000). */
+  readonly batch?: number;
+  readonly onBatch?: (target: string, executions: number) => void;
+}
+
+/** What a fuzz run found. */
+export interface FuzzResult {
+  readonly seed: number;
+  readonly seconds: number;
+  readonly figures: readonly TargetFigures[];
+  readonly executions: number;
+  readonly vectors: readonly RegressionVector[];
+}
+
+const DEFAULT_WEIGHTS: Record<string, number> = { seamcall: 3 };
+
+function runTarget(t: FuzzTarget, ms: number, seed: number, batch: number, onBatch?: FuzzOptions["onBatch"]) {
+  const arb = ARBITRARIES[t.name];
+  if (arb === undefined) throw new Error(`no arbitrary for target ${t.name}`);
+  const t0 = performance.now();
+  let executions = 0;
+  const vectors: RegressionVector[] = [];
+  let lastProblem = "";
+  for (let b = 0; performance.now() - t0 < ms; b++) {
+    const s = (seed + b * 7919) | 0;
+    const details = fc.check(
+      fc.property(arb, (input) => {
+        const v = judge(t, input);
+        if (!v.ok) lastProblem = v.problem;
+        return v.ok;
+      }),
+      { seed: s, numRuns: batch, endOnFailure: false },
+    );
+    executions += details.numRuns;
+    onBatch?.(t.name, executions);
+    if (details.failed && details.counterexample !== null) {
+      const input = details.counterexample[0];
+      const v = judge(t, input);
+      const problem = v.ok ? lastProblem : v.problem;
+      if (vectors.some((x) => x.problem === problem)) continue;
+      vectors.push({ target: t.name, seed: s, input: toHex(input), problem });
+      if (vectors.length >= 5) break;
+    }
+  }
+  const elapsed = performance.now() - t0;
+  return {
+    figures: {
+      target: t.name,
+      executions,
+      ms: Math.round(elapsed),
+      perSecond: Math.round((executions / elapsed) * 1000),
+      failures: vectors.length,
+    },
+    vectors,
+  };
+}
+
+/** Runs the fuzz campaign. */
+export function fuzz(o: FuzzOptions): FuzzResult {
+  const targets = TARGETS.filter((t) => o.targets === undefined || o.targets.includes(t.name));
+  const weights = { ...DEFAULT_WEIGHTS, ...o.weights };
+  const total = targets.reduce((s, t) => s + (weights[t.name] ?? 1), 0);
+  const figures: TargetFigures[] = [];
+  const vectors: RegressionVector[] = [];
+  for (const t of targets) {
+    const share = ((weights[t.name] ?? 1) / total) * o.seconds * 1000;
+    const batch = o.batch ?? (t.name === "seamcall" ? 200 : 2000);
+    const r = runTarget(t, share, o.seed, batch, o.onBatch);
+    figures.push(r.figures);
+    vectors.push(...r.vectors);
+  }
+  return {
+    seed: o.seed,
+    seconds: o.seconds,
+    figures,
+    executions: figures.reduce((s, f) => s + f.executions, 0),
+    vectors,
+  };
+}

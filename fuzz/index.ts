@@ -1,0 +1,100 @@
+/**
+ * `npm run fuzz`: the time-boxed fuzz campaign (default 60 s, `--seconds N`, `--seed S`, `--target
+ * NAME` repeatable), then, unless `--no-faults`, the exhaustive single-fault campaign and seeded
+ * multi-fault schedules of src/reliability/faults.ts, and, with `--size`, the size runs of
+ * src/reliability/size.ts. Prints executions per second and totals per target; saves every
+ * counterexample as a regression vector in test/vectors/regressions.json (replayed by
+ * test/fuzz.test.ts). Exit 1 when anything was found.
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import {
+  cleanProfile,
+  defaultFaultConfig,
+  runMultiFaults,
+  runSingleFaults,
+} from "../src/reliability/faults.js";
+import { seamcallStats } from "../src/reliability/fuzz-targets.js";
+import { bigPoolRun, manyDevicesRun } from "../src/reliability/size.js";
+import { fuzz, type RegressionVector } from "./driver.js";
+
+const REGRESSIONS = new URL("../test/vectors/regressions.json", import.meta.url);
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "60" },
+    seed: { type: "string" },
+    target: { type: "string", multiple: true },
+    "no-faults": { type: "boolean" },
+    size: { type: "boolean" },
+    json: { type: "boolean" },
+  },
+});
+const seconds = Number(values.seconds);
+if (!Number.isFinite(seconds) || seconds <= 0) {
+  console.error(`fuzz: --seconds: ${values.seconds} is not a positive number`);
+  process.exit(2);
+}
+const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
+if (!Number.isSafeInteger(seed)) {
+  console.error(`fuzz: --seed: ${values.seed} is not an integer`);
+  process.exit(2);
+}
+
+const date = new Date().toISOString();
+console.log(`fuzz: ${seconds} s, seed ${seed}, ${date}, node ${process.version}`);
+const r = fuzz({ seconds, seed, ...(values.target === undefined ? {} : { targets: values.target }) });
+for (const f of r.figures)
+  console.log(
+    `  ${f.target.padEnd(13)} ${String(f.executions).padStart(9)} executions  ${String(f.perSecond).padStart(7)}/s  ${f.failures} failing`,
+  );
+console.log(
+  `  total         ${String(r.executions).padStart(9)} executions in ${seconds} s; SEAMCALL programs ${seamcallStats.programs}, SEAMCALLs ${seamcallStats.calls} (${seamcallStats.success} success-class)`,
+);
+let found = r.vectors.length;
+if (r.vectors.length > 0) {
+  let saved: RegressionVector[] = [];
+  try {
+    saved = JSON.parse(readFileSync(REGRESSIONS, "utf8")) as RegressionVector[];
+  } catch {}
+  for (const v of r.vectors) {
+    console.log(`  FOUND ${v.target}: ${v.problem}\n        input ${v.input}`);
+    if (!saved.some((x) => x.target === v.target && x.input === v.input)) saved.push(v);
+  }
+  const tmp = `${REGRESSIONS.pathname}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(saved, null, 2)}\n`);
+  renameSync(tmp, REGRESSIONS);
+  console.log(`  saved to test/vectors/regressions.json (${saved.length} vectors)`);
+}
+
+if (values["no-faults"] !== true) {
+  const cfg = defaultFaultConfig();
+  const profile = cleanProfile(cfg);
+  const single = runSingleFaults(cfg, { profile });
+  const multi = runMultiFaults(cfg, { k: 3, schedules: 1000, seed, profile });
+  for (const [name, x] of [
+    ["single faults", single],
+    ["multi faults (k=3)", multi],
+  ] as const) {
+    console.log(
+      `${name}: ${x.pointsCovered}/${x.pointsTotal} points, ${x.runs} runs in ${Math.round(x.ms)} ms, ${x.faultsFired} faults fired; conservation failures ${x.conservationFailures}, hazards ${x.hazards}, model reports ${x.modelReports}, untyped exceptions ${x.untypedExceptions}, typed ${x.typedExceptions}, unreported stranding ${x.unreportedStranding}; stranded ${x.strandedPages} pages in ${x.runsStranding} runs ${JSON.stringify(x.strandedByFlow)}`,
+    );
+    for (const f of x.findings) console.log(`  FOUND ${f.faults.join(", ")}: ${f.problem}`);
+    found +=
+      x.conservationFailures +
+      x.hazards +
+      x.modelReports +
+      x.untypedExceptions +
+      x.typedExceptions +
+      x.unreportedStranding;
+  }
+}
+
+if (values.size === true) {
+  for (const s of [bigPoolRun(), manyDevicesRun()]) {
+    console.log(`size ${s.name}: ${JSON.stringify(s)}`);
+    if (!s.ok) found++;
+  }
+}
+
+process.exitCode = found === 0 ? 0 : 1;
