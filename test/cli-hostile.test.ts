@@ -14,27 +14,11 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main, SUBCOMMANDS } from "../src/cli/main.js";
+import { SUBCOMMANDS } from "../src/cli/main.js";
+import { type CliRun, runCli } from "./support/cli.js";
 
-interface Run {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-async function run(argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readStdin: async () => "",
-    isTTY: false,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+type Run = CliRun;
+const run = runCli;
 
 const dir = mkdtempSync(join(tmpdir(), "tdxpa-hostile-"));
 const LONG = "9".repeat(100_000);

@@ -7,8 +7,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { codeSize } from "../src/cli/compare.js";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
 import { LEAF } from "../src/common/status.js";
 import {
   compareDesigns,
@@ -26,6 +24,7 @@ import { V2_DESIGN, V2_PAGES_TAG, v2AllocContig, v2Create } from "../src/designs
 import { defaultPlatform } from "../src/hw/platform.js";
 import { createMachine } from "../src/machine.js";
 import { checkConservation } from "../src/model/conservation.js";
+import { type CliRun, runCli } from "./support/cli.js";
 
 const PLATFORM = defaultPlatform();
 const MD = PLATFORM.metadata;
@@ -205,23 +204,11 @@ describe("CLFLUSH_BEFORE_ALLOC and hpa_list", () => {
   });
 });
 
-interface Run {
-  code: number;
-  out: string;
-  err: string[];
-}
+type Run = Omit<CliRun, "out"> & { out: string };
 
 async function run(argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readStdin: async () => "",
-    isTTY: false,
-  };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err };
+  const r = await runCli(argv);
+  return { ...r, out: r.out.join("\n") };
 }
 
 describe("tdxpa compare", () => {

@@ -11,8 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
 import { fromDoc, loadScenario } from "../src/cli/scenario-file.js";
 import { u64ToHex } from "../src/common/u64.js";
 import type { ModelEvent } from "../src/model/events.js";
@@ -23,6 +21,7 @@ import { categories, mapFrame, mapLayout } from "../src/report/map.js";
 import { BASE, countsAt, entryRuns, expandEntryRuns, type ReportModel } from "../src/report/model.js";
 import { DEFAULT_SCENARIO_DOC } from "../src/scenario/default.js";
 import type { RunReport } from "../src/scenario/runner.js";
+import { runCli } from "./support/cli.js";
 
 const ROOT = new URL("../", import.meta.url);
 const SCENARIOS = [
@@ -252,23 +251,7 @@ describe("HTML is self-contained", () => {
   });
 });
 
-interface Run {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-async function cli(argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readStdin: async () => "",
-    isTTY: false,
-  };
-  return { code: await main(argv, io), out, err };
-}
+const cli = runCli;
 
 describe("tdxpa report", () => {
   it("writes the report of the default scenario atomically", async () => {

@@ -18,8 +18,6 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
 import { LAYOUTS } from "../src/common/fields.js";
 import {
   checkEntries,
@@ -49,6 +47,7 @@ import {
   vectorsJson,
   xorshift32,
 } from "../src/vectors/generate.js";
+import { type CliRun, runCli } from "./support/cli.js";
 
 const ROOT = new URL("../", import.meta.url);
 const VERSION = (JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")) as { version: string })
@@ -202,23 +201,8 @@ function projectEncode(kind: FormatKind, f: Record<string, JsonScalar>): U64 {
 
 // ---- Fixtures ----
 
-interface Run {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-async function run(argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readStdin: async () => "",
-    isTTY: false,
-  };
-  return { code: await main(argv, io), out, err };
-}
+type Run = CliRun;
+const run = runCli;
 
 function expectUsageError(r: Run, message: RegExp): void {
   expect(r.code).toBe(2);

@@ -43,7 +43,7 @@ import {
   type Rule,
   type Violation,
 } from "../common/formats.js";
-import { decodeStatus, REG, STATUS, status } from "../common/status.js";
+import { decodeStatus, REG, STATUS, type StatusInfo, status } from "../common/status.js";
 import {
   hpaHi,
   hpaLo,
@@ -119,17 +119,7 @@ export interface StatusVector {
   readonly raw: string;
   readonly origin: Origin;
   readonly note: string;
-  readonly fields: {
-    readonly name: string | null;
-    readonly error: boolean;
-    readonly nonRecoverable: boolean;
-    readonly fatal: boolean;
-    readonly hostRecoverabilityHint: boolean;
-    readonly class: number;
-    readonly detail: number;
-    readonly operandId: number;
-    readonly modelDefined: boolean;
-  };
+  readonly fields: Omit<StatusInfo, "raw">;
 }
 
 /** One page handed to `tdx_page_array_create`: its PFN and block order. */
