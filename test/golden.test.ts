@@ -80,21 +80,6 @@ describe("golden transcript", () => {
   });
 
   it("bring-up and teardown on the default platform", () => {
-    const file = fileURLToPath(new URL("./golden/bringup-teardown.txt", import.meta.url));
-    const got = transcript();
-    if (accept) {
-      writeFileSync(file, got);
-      return;
-    }
-    expect(existsSync(file), "golden file missing: run npm run accept-golden").toBe(true);
-    const want = readFileSync(file, "utf8");
-    const gl = got.split("\n");
-    const wl = want.split("\n");
-    const firstDiff = gl.findIndex((l, i) => l !== wl[i]);
-    expect(
-      firstDiff === -1 && gl.length === wl.length
-        ? null
-        : { line: firstDiff + 1, got: gl[firstDiff], want: wl[firstDiff] },
-    ).toBeNull();
+    compareGolden("bringup-teardown.txt", transcript());
   });
 });
