@@ -22,7 +22,6 @@ import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } 
 import { loadScenario } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
-  help: { type: "boolean", short: "h" },
   json: { type: "boolean" },
   "no-faults": { type: "boolean" },
   "fault-pool": { type: "string" },
@@ -222,10 +221,6 @@ export const compareCommand: Subcommand = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("compare", args, OPTIONS);
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT.OK;
-    }
     if (positionals.length > 1)
       throw new UsageError(`compare: one scenario file at most, got ${positionals.length}`);
     let faultPool: number | undefined;

@@ -230,12 +230,7 @@ export const decodeCommand: Subcommand = {
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("decode", args, {
       json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     });
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT.OK;
-    }
     const [kindName, ...rest] = positionals;
     if (kindName === undefined) throw new UsageError(`decode: missing <kind>; kinds: ${KIND_NAMES}`);
     const kind = KINDS.find((k) => k.name === kindName);

@@ -109,10 +109,9 @@ const FORMS: readonly Form[] = [
 
 const FORM_NAMES = FORMS.map((f) => f.name).join(", ");
 
-/** Every option any form takes, plus --json and --help, for `util.parseArgs`. */
+/** Every option any form takes, plus --json, for `util.parseArgs` (`--help` is handled by the dispatcher). */
 const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
   ...Object.fromEntries(FORMS.flatMap((f) => f.options.map((o) => [o.name, { type: "string" as const }]))),
 };
 
@@ -169,17 +168,13 @@ export const encodeCommand: Subcommand = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("encode", args, OPTIONS);
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT.OK;
-    }
     const [formName, ...extra] = positionals;
     if (formName === undefined) throw new UsageError(`encode: missing <form>; forms: ${FORM_NAMES}`);
     const form = FORMS.find((f) => f.name === formName);
     if (form === undefined) throw new UsageError(`encode: unknown form '${formName}'; forms: ${FORM_NAMES}`);
     if (extra.length > 0) throw new UsageError(`encode ${form.name}: unexpected argument '${extra[0]}'`);
     for (const [name, value] of Object.entries(values)) {
-      if (value === undefined || name === "json" || name === "help") continue;
+      if (value === undefined || name === "json") continue;
       if (!form.options.some((o) => o.name === name)) {
         throw new UsageError(
           `encode ${form.name}: --${name} does not apply; usage: tdxpa encode ${form.name} ${form.usage}`,

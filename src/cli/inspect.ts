@@ -10,11 +10,10 @@ import type { Machine } from "../machine.js";
 import type { ModelEvent } from "../model/events.js";
 import type { RootView } from "../model/root-pages.js";
 import { ptName } from "../module/pamt.js";
-import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
 import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { fromDoc, loadScenario } from "./scenario-file.js";
+import { scenarioFromArgs } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   trace: { type: "string" },
@@ -108,8 +107,6 @@ export const inspectCommand: Subcommand = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("inspect", args, OPTIONS);
-    if (positionals.length > 1)
-      throw new UsageError("inspect: one scenario file at most; see 'tdxpa inspect --help'");
     const callSeq = typeof values.call === "string" ? int("call", values.call, 2 ** 40) : null;
     const all = values.all === true;
     const calls: CallView[] = [];
@@ -154,10 +151,7 @@ export const inspectCommand: Subcommand = {
         }
       }
     } else {
-      const scenario =
-        positionals[0] === undefined
-          ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC)
-          : loadScenario(positionals[0]);
+      const scenario = scenarioFromArgs("inspect", positionals);
       const last = scenario.steps.length - 1;
       const step = typeof values.step === "string" ? int("step", values.step, last) : last;
       let pamtRange: [number, number] | null = null;

@@ -11,14 +11,12 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { buildReport } from "../report/build.js";
 import { renderReportHtml } from "../report/html.js";
-import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { fromDoc, loadScenario } from "./scenario-file.js";
+import { scenarioFromArgs } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   out: { type: "string", short: "o" },
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 };
 
 const HELP = `usage: tdxpa report [scenario.yaml|scenario.json] --out FILE [--json]
@@ -79,20 +77,10 @@ export const reportCommand: Subcommand = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("report", args, OPTIONS);
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT.OK;
-    }
-    if (positionals.length > 1)
-      throw new UsageError(
-        `report: one scenario file at most, got ${positionals.length}; see 'tdxpa report --help'`,
-      );
     const out = values.out;
     if (typeof out !== "string" || out === "")
       throw new UsageError("report: --out FILE is required; see 'tdxpa report --help'");
-    const file = positionals[0];
-    const scenario =
-      file === undefined ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC) : loadScenario(file);
+    const scenario = scenarioFromArgs("report", positionals);
     const bundle = readPageBundle();
     const progress = io.progress;
     const { model, run } = buildReport(scenario, {

@@ -4,12 +4,11 @@
  * prints the report as JSON. Exit 0 when clean, 1 when a hazard, a conservation failure or an unmet
  * expectation was found, 2 for a usage error or an invalid scenario.
  */
-import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import "../scenario/index.js";
 import { renderReport } from "../scenario/report-text.js";
 import { type RunReport, runScenario } from "../scenario/runner.js";
 import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { fromDoc, loadScenario } from "./scenario-file.js";
+import { scenarioFromArgs } from "./scenario-file.js";
 import { openTrace, type TraceFormat, type TraceWriter } from "./trace-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -51,18 +50,12 @@ export const runCommand: Subcommand = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("run", args, OPTIONS);
-    if (positionals.length > 1)
-      throw new UsageError(
-        `run: one scenario file at most, got ${positionals.length}; see 'tdxpa run --help'`,
-      );
     const format = (values["trace-format"] ?? "jsonl") as string;
     if (format !== "jsonl" && format !== "chrome")
       throw new UsageError(`run: --trace-format: "${format}" is not jsonl or chrome`);
     if (values["trace-format"] !== undefined && values.trace === undefined)
       throw new UsageError("run: --trace-format needs --trace FILE");
-    const file = positionals[0];
-    const scenario =
-      file === undefined ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC) : loadScenario(file);
+    const scenario = scenarioFromArgs("run", positionals);
     let trace: TraceWriter | null = null;
     if (values.trace === "") throw new UsageError("run: --trace needs a file name");
     if (typeof values.trace === "string") {

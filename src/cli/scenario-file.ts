@@ -6,8 +6,23 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { isTdxpaError } from "../common/errors.js";
+import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import { parseScenario, type Scenario } from "../scenario/schema.js";
 import { UsageError } from "./io.js";
+
+/**
+ * The scenario a subcommand was given: at most one file, or the default scenario when none.
+ * @example scenarioFromArgs("run", positionals)
+ */
+export function scenarioFromArgs(cmd: string, positionals: readonly string[]): Scenario {
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `${cmd}: one scenario file at most, got ${positionals.length}; see 'tdxpa ${cmd} --help'`,
+    );
+  }
+  const file = positionals[0];
+  return file === undefined ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC) : loadScenario(file);
+}
 
 /** Loads and validates `file`. */
 export function loadScenario(file: string): Scenario {

@@ -26,7 +26,6 @@ const OPTIONS: OptionSpec = {
   out: { type: "string", short: "o" },
   seed: { type: "string" },
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 };
 
 const HELP = `Usage: tdxpa vectors [--out DIR] [--seed N] [--json]
@@ -151,10 +150,6 @@ export const vectorsCommand: Subcommand = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("vectors", args, OPTIONS);
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT.OK;
-    }
     if (positionals.length > 0)
       throw new UsageError(`vectors: unexpected argument '${positionals[0]}'; see 'tdxpa vectors --help'`);
     const out = values.out;
