@@ -75,19 +75,27 @@ function interruptedStatus(s: U64): boolean {
 }
 
 /**
- * Resume with the returned operand: re-issues with the register file exactly as the module returned it
- * (TDH.EXT.MEM.ADD, whose RCX carries the advanced FIRST_ENTRY).
+ * Issues the call in `regs` until it is no longer TDX_INTERRUPTED_RESUMABLE (at most MAX_RESUMES
+ * re-issues), calling `prepare` before each re-issue.
  */
-export function retryWithReturned(k: HostKernel, regs: Regs): RetryResult {
-  const rax = regs.get(REG.RAX);
+function retryLoop(k: HostKernel, regs: Regs, prepare: () => void): RetryResult {
   let interrupts = 0;
   for (;;) {
     k.seamcall(regs);
     const status = regs.get(REG.RAX);
     if (!interruptedStatus(status) || interrupts >= MAX_RESUMES) return { status, regs, interrupts };
     interrupts++;
-    regs.set(REG.RAX, rax);
+    prepare();
   }
+}
+
+/**
+ * Resume with the returned operand: re-issues with the register file exactly as the module returned it
+ * (TDH.EXT.MEM.ADD, whose RCX carries the advanced FIRST_ENTRY); only RAX gets the leaf back.
+ */
+export function retryWithReturned(k: HostKernel, regs: Regs): RetryResult {
+  const rax = regs.get(REG.RAX);
+  return retryLoop(k, regs, () => regs.set(REG.RAX, rax));
 }
 
 /**
@@ -97,14 +105,7 @@ export function retryWithReturned(k: HostKernel, regs: Regs): RetryResult {
  */
 export function retryWithOriginal(k: HostKernel, regs: Regs): RetryResult {
   const saved = regs.clone();
-  let interrupts = 0;
-  for (;;) {
-    k.seamcall(regs);
-    const status = regs.get(REG.RAX);
-    if (!interruptedStatus(status) || interrupts >= MAX_RESUMES) return { status, regs, interrupts };
-    interrupts++;
-    regs.copyFrom(saved);
-  }
+  return retryLoop(k, regs, () => regs.copyFrom(saved));
 }
 
 /** A register file for `leaf` with the given inputs. */

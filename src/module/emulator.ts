@@ -109,6 +109,22 @@ export interface ModuleOptions {
   readonly interrupts?: InterruptPlan;
 }
 
+/**
+ * Leaf-family state kept per module instance (IOMMU units, SPDM sessions, …) without the emulator core
+ * knowing its shape: `const units = perModule(() => new Map())`, then `units(m)`.
+ */
+export function perModule<T>(init: () => T): (m: TdxModule) => T {
+  const states = new WeakMap<TdxModule, T>();
+  return (m) => {
+    let s = states.get(m);
+    if (s === undefined) {
+      s = init();
+      states.set(m, s);
+    }
+    return s;
+  };
+}
+
 /** Builds a status value. */
 export function st(k: StatusKind, operand = 0): U64 {
   return { lo: operand >>> 0, hi: k.hi };

@@ -12,6 +12,7 @@ import {
   type CallContext,
   type InFlight,
   type ModuleObject,
+  perModule,
   registerLeaf,
   SUCCESS,
   st,
@@ -20,16 +21,7 @@ import {
 import { PT } from "./pamt.js";
 
 /** Per-module IOMMU state: unit register base → object id of its live (or in-progress) setup. */
-const unitsOf = new WeakMap<TdxModule, Map<number, number>>();
-
-function units(m: TdxModule): Map<number, number> {
-  let u = unitsOf.get(m);
-  if (u === undefined) {
-    u = new Map();
-    unitsOf.set(m, u);
-  }
-  return u;
-}
+const units = perModule(() => new Map<number, number>());
 
 interface SetupData {
   readonly obj: ModuleObject;

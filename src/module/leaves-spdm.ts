@@ -26,6 +26,7 @@ import { CERT_PORTION_MAX, get16, SPDM } from "../hw/devices.js";
 import {
   type CallContext,
   type ModuleObject,
+  perModule,
   registerLeaf,
   SUCCESS,
   st,
@@ -48,16 +49,7 @@ import {
 } from "./spdm-common.js";
 
 /** Sessions by device ("segment:requester id") → object id: one session per device (ledger `spdm-one-session`). */
-const byDevice = new WeakMap<TdxModule, Map<string, number>>();
-
-function deviceSessions(m: TdxModule): Map<string, number> {
-  let t = byDevice.get(m);
-  if (t === undefined) {
-    t = new Map();
-    byDevice.set(m, t);
-  }
-  return t;
-}
+const deviceSessions = perModule(() => new Map<string, number>());
 
 /**
  * TDH.SPDM.CREATE: RCX = function id (bits 15:0 requester id, 23:16 segment, 24 segment valid, 63:25

@@ -28,6 +28,7 @@ import {
   type InFlight,
   type ModuleObject,
   type ObjectKind,
+  perModule,
   SUCCESS,
   st,
   type TdxModule,
@@ -58,17 +59,12 @@ interface Tables {
   readonly slots: Map<string, number>;
 }
 
-const tablesOf = new WeakMap<TdxModule, Tables>();
-
 /** The SPDM/IDE tables of module `m`. */
-export function tables(m: TdxModule): Tables {
-  let t = tablesOf.get(m);
-  if (t === undefined) {
-    t = { sessions: new WeakMap(), streams: new WeakMap(), slots: new Map() };
-    tablesOf.set(m, t);
-  }
-  return t;
-}
+export const tables: (m: TdxModule) => Tables = perModule(() => ({
+  sessions: new WeakMap(),
+  streams: new WeakMap(),
+  slots: new Map(),
+}));
 
 /** The live object of `kind` named by a register (an id in its low half), or null. */
 export function objectIn(m: TdxModule, c: CallContext, reg: number, kind: ObjectKind): ModuleObject | null {
