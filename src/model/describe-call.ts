@@ -9,10 +9,19 @@ import { low52, u64ToHex } from "../common/u64.js";
 import { METADATA_FIELD_IDS } from "../hw/platform.js";
 import type { CallRecord } from "../module/emulator.js";
 
-type Kind = "hpa-list-info" | "hpa-array" | "iommu-mt" | "field-id" | "hpa" | "hpa-keyid" | "id" | "u64";
+/** How an operand register is shown. */
+export type Kind =
+  | "hpa-list-info"
+  | "hpa-array"
+  | "iommu-mt"
+  | "field-id"
+  | "hpa"
+  | "hpa-keyid"
+  | "id"
+  | "u64";
 
 /** Operand registers and their kinds, per leaf (03-module.md 3.3). */
-const OPERANDS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = {
+export const OPERANDS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = {
   [LEAF["TDH.SYS.RD"]]: [[REG.RDX, "field-id"]],
   [LEAF["TDH.EXT.MEM.ADD"]]: [[REG.RCX, "hpa-list-info"]],
   [LEAF["TDH.EXT.INIT"]]: [],

@@ -12,21 +12,23 @@ import {
   decodeListEntry,
   type ListFormat,
 } from "../common/formats.js";
-import { LEAF, REG } from "../common/status.js";
+import { regName } from "../common/status.js";
 import { u64ToHex } from "../common/u64.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
+import { OPERANDS } from "./describe-call.js";
 
-/** Register holding the page list, and its format, per leaf (03-module.md 3.3). */
+const LIST_FORMATS: readonly string[] = ["hpa-list-info", "hpa-array", "iommu-mt"];
+
+/** Register holding the page list, and its format, per leaf: the list-format operands of {@link OPERANDS}. */
 export const LIST_OPERANDS: Readonly<Record<number, { readonly reg: number; readonly format: ListFormat }>> =
-  {
-    [LEAF["TDH.EXT.MEM.ADD"]]: { reg: REG.RCX, format: "hpa-list-info" },
-    [LEAF["TDH.IOMMU.SETUP"]]: { reg: REG.RDX, format: "iommu-mt" },
-    [LEAF["TDH.IOMMU.CLEAR"]]: { reg: REG.RDX, format: "iommu-mt" },
-    [LEAF["TDH.SPDM.CREATE"]]: { reg: REG.RDX, format: "hpa-array" },
-    [LEAF["TDH.SPDM.CONNECT"]]: { reg: REG.R10, format: "hpa-array" },
-    [LEAF["TDH.IDE.STREAM.CREATE"]]: { reg: REG.R8, format: "hpa-array" },
-  };
+  Object.fromEntries(
+    Object.entries(OPERANDS).flatMap(([leaf, ops]) =>
+      ops
+        .filter(([, kind]) => LIST_FORMATS.includes(kind))
+        .map(([reg, kind]) => [leaf, { reg, format: kind as ListFormat }]),
+    ),
+  );
 
 /** One decoded root entry. */
 export interface RootEntry {
@@ -47,13 +49,6 @@ export interface RootView {
   readonly count: number;
   readonly entries: readonly RootEntry[];
 }
-
-const REG_NAME: Record<number, string> = {
-  [REG.RCX]: "RCX",
-  [REG.RDX]: "RDX",
-  [REG.R8]: "R8",
-  [REG.R10]: "R10",
-};
 
 /**
  * The page list of a call with input registers `regsIn`, read from `mem`; null when the leaf takes no
@@ -83,7 +78,7 @@ export function readRootView(
     if (d.fields.singleton) {
       const hpa = d.fields.pageHpa!;
       return {
-        register: REG_NAME[spec.reg]!,
+        register: regName(spec.reg)!,
         format: spec.format,
         rootHpa: null,
         count: 1,
@@ -127,7 +122,7 @@ export function readRootView(
     });
   }
   return {
-    register: REG_NAME[spec.reg]!,
+    register: regName(spec.reg)!,
     format: spec.format,
     rootHpa: `0x${rootHpa.toString(16)}`,
     count,
