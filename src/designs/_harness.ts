@@ -11,18 +11,18 @@
  */
 import { isStatus, REG, STATUS } from "../common/status.js";
 import { getBits, hpaHi, hpaLo, type U64 } from "../common/u64.js";
-import { EXT_POOL_TAG } from "../host/flows/extensions.js";
+import { EXT_POOL_OWNER, EXT_POOL_TAG } from "../host/flows/extensions.js";
 import { IDE_MT_TAG } from "../host/flows/ide.js";
 import { IOMMU_TAG } from "../host/flows/iommu.js";
+import { checkReleased, SPDM_DEVINFO_TAG, SPDM_MSG_TAG, SPDM_MT_TAG } from "../host/flows/spdm.js";
 import {
   allocZeroed,
-  checkReleased,
-  SPDM_DEVINFO_TAG,
-  SPDM_MSG_TAG,
-  SPDM_MT_TAG,
+  freeEach,
+  type HostKernel,
+  mapPageForRead,
+  strandDonated,
   withExtLock,
-} from "../host/flows/spdm.js";
-import { type HostKernel, mapPageForRead, strandPages } from "../host/kernel.js";
+} from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { coveredPfns } from "../host/page.js";
 import {
@@ -117,11 +117,6 @@ export function kvcallocPointers(k: HostKernel, n: number, tag: string): Page | 
   return k.alloc.allocPages(Math.ceil(Math.log2(Math.ceil(bytes / 4096))), { tag });
 }
 
-/** Frees each page by its own order. */
-export function freeEach(k: HostKernel, pages: readonly Page[]): void {
-  for (const p of pages) k.alloc.freePages(p, p.order);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Extensions bring-up, written once over a design's pool feeder
 
@@ -157,8 +152,7 @@ export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome 
   if (!ok(extReq.status)) return outcome("TDH.SYS.RD EXT_REQUIRED");
   const n = req.value.lo;
   const who = "extensions";
-  if (!k.extLock.tryAcquire(who)) return outcome("extension lock");
-  try {
+  const result = withExtLock(k, who, (): FlowOutcome => {
     if (n > 0) {
       const h = d.open(k, n);
       if (h === null) return outcome(`allocate ${n} pool pages`);
@@ -177,23 +171,17 @@ export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome 
           d.strand(k, h, `extensions: TDH.EXT.MEM.ADD at page ${off} failed`);
           return outcome(`TDH.EXT.MEM.ADD at page ${off}`);
         }
-        for (let i = off; i < off + count; i++) k.ledger.donated.set(d.pfnAt(h, i), "extension memory pool");
+        for (let i = off; i < off + count; i++) k.ledger.donated.set(d.pfnAt(h, i), EXT_POOL_OWNER);
       }
       d.close(k, h);
     }
     if (extReq.value.lo !== 0 && !ok(extInit(k).status)) {
-      strandDonated(k, "extension memory pool", "extensions: TDH.EXT.INIT failed");
+      strandDonated(k, EXT_POOL_OWNER, "extensions: TDH.EXT.INIT failed");
       return outcome("TDH.EXT.INIT");
     }
     return outcome(null);
-  } finally {
-    k.extLock.release(who);
-  }
-}
-
-function strandDonated(k: HostKernel, owner: string, reason: string): void {
-  const pfns = [...k.ledger.donated].filter(([, o]) => o === owner).map(([p]) => p);
-  strandPages(k, pfns, reason);
+  });
+  return result ?? outcome("extension lock");
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -22,14 +22,13 @@ import {
   MAX_ENTRIES,
 } from "../common/formats.js";
 import { hpaHi, hpaLo, type U64, U64_ZERO } from "../common/u64.js";
-import { type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
+import { freeEach, type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls.js";
 import {
   coveredPfns,
   EXT_POOL_TAG,
   extensionsFlow,
-  freeEach,
   type Handoff,
   type HandoffFormat,
   IOMMU_TAG,

@@ -19,7 +19,7 @@ import {
   MAX_ENTRIES,
 } from "../common/formats.js";
 import { type U64, U64_ZERO } from "../common/u64.js";
-import { type HostKernel, mapPageForRead, mapPageForWrite, strandPages } from "../host/kernel.js";
+import { freeEach, type HostKernel, mapPageForRead, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls.js";
 import type { Machine } from "../machine.js";
@@ -27,7 +27,6 @@ import {
   coveredPfns,
   EXT_POOL_TAG,
   extensionsFlow,
-  freeEach,
   type Handoff,
   IOMMU_TAG,
   ideFlow,

@@ -12,6 +12,7 @@ import { PfnLabelMap } from "../common/pfn-map.js";
 import type { SeamcallFn } from "../common/seamcall.js";
 import { PAGE_SIZE } from "../common/u64.js";
 import type { PhysMem } from "../hw/physmem.js";
+import type { Page } from "./page.js";
 import type { PageAllocator } from "./page-alloc.js";
 
 /** What the host needs from the CPU beyond plain memory: notice of accesses, and CLFLUSH. */
@@ -164,6 +165,42 @@ export function createHostKernel(parts: {
     extLock: new ExtLock(),
     modelReport: parts.modelReport ?? (() => {}),
   };
+}
+
+/** Frees each page (a block by its own order): `__free_pages` over a caller's list. */
+export function freeEach(k: HostKernel, pages: readonly Page[]): void {
+  for (const p of pages) k.alloc.freePages(p, p.order);
+}
+
+/** Allocates `n` zeroed order-0 pages with `tag`, or null (freeing what it got). */
+export function allocZeroed(k: HostKernel, n: number, tag: string): Page[] | null {
+  const got: Page[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = k.alloc.allocPage({ tag, zero: true });
+    if (p === null) {
+      freeEach(k, got);
+      return null;
+    }
+    got.push(p);
+  }
+  return got;
+}
+
+/** Runs `fn` holding the extension lock as `who`; null when someone else holds it. */
+export function withExtLock<T>(k: HostKernel, who: string, fn: () => T): T | null {
+  if (!k.extLock.tryAcquire(who)) return null;
+  try {
+    return fn();
+  } finally {
+    k.extLock.release(who);
+  }
+}
+
+/** Strands every page the host's ledger says it donated to `owner`; returns how many. */
+export function strandDonated(k: HostKernel, owner: string, reason: string): number {
+  const pfns = [...k.ledger.donated].filter(([, o]) => o === owner).map(([p]) => p);
+  strandPages(k, pfns, reason);
+  return pfns.length;
 }
 
 /**

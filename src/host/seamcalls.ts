@@ -38,12 +38,6 @@ export function tdxCall(
   return { status: regs.get(REG.RAX), regs };
 }
 
-/** Re-issues a call from a saved register file (inputs as they were, or as the module returned them). */
-export function tdxCallRegs(k: HostKernel, regs: Regs): CallResult {
-  k.seamcall(regs);
-  return { status: regs.get(REG.RAX), regs };
-}
-
 /** True when a status is TDX_SUCCESS or another success-class status (bit 63 clear). */
 export function ok(s: U64): boolean {
   return s.hi >>> 31 === 0;

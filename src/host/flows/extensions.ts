@@ -7,10 +7,13 @@
 import { isStatus, STATUS } from "../../common/status.js";
 import { getBits } from "../../common/u64.js";
 import { FEATURE_BITS } from "../../hw/platform.js";
-import { type HostKernel, strandPages } from "../kernel.js";
+import { type HostKernel, strandDonated, strandPages, withExtLock } from "../kernel.js";
 import { forEachChunk, tdxPageArrayDestroy } from "../page-array.js";
 import { extInit, extMemAdd, ok, sysRd } from "../seamcalls.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
+
+/** The host ledger's name for what the pool pages were donated to. */
+export const EXT_POOL_OWNER = "extension memory pool";
 
 /** Allocator tag of extension pool pages. */
 export const EXT_POOL_TAG = "tdx:ext-pool";
@@ -33,8 +36,7 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
   if (!ok(extReq.status)) return rec.fail("TDH.SYS.RD EXT_REQUIRED", extReq.status);
   const n = opts.pages ?? req.value.lo;
   rec.details.poolPages = n;
-  if (!k.extLock.tryAcquire("extensions")) return rec.fail("extension lock", null);
-  try {
+  const result = withExtLock(k, "extensions", (): FlowResult => {
     if (n > 0) {
       const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
       if (first === null) return rec.fail(`alloc_contig_pages(${n})`, null);
@@ -51,7 +53,7 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
           failed = { step: `TDH.EXT.MEM.ADD chunk ${chunk}`, status: r.status };
           return false;
         }
-        for (const p of array.pages) k.ledger.donated.set(p.pfn, "extension memory pool");
+        for (const p of array.pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
         return true;
       });
       tdxPageArrayDestroy(k, run.array);
@@ -78,14 +80,11 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
       rec.interrupts += r.interrupts;
       if (!ok(r.status)) {
         // The pool pages stay with the module; the host records them stranded and never reuses them.
-        const pfns = [...k.ledger.donated].filter(([, o]) => o === "extension memory pool").map(([p]) => p);
-        strandPages(k, pfns, "extensions bring-up: TDH.EXT.INIT failed");
-        rec.stranded += pfns.length;
+        rec.stranded += strandDonated(k, EXT_POOL_OWNER, "extensions bring-up: TDH.EXT.INIT failed");
         return rec.fail("TDH.EXT.INIT", r.status);
       }
     }
     return rec.ok();
-  } finally {
-    k.extLock.release("extensions");
-  }
+  });
+  return result ?? rec.fail("extension lock", null);
 }

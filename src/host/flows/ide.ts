@@ -6,7 +6,7 @@
  */
 import { REG } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
-import { type HostKernel, strandPages } from "../kernel.js";
+import { allocZeroed, freeEach, type HostKernel, strandPages, withExtLock } from "../kernel.js";
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
@@ -21,7 +21,7 @@ import {
 } from "../spdm.js";
 import { releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
-import { allocZeroed, checkReleased, type SpdmSessionRecord, withExtLock } from "./spdm.js";
+import { checkReleased, type SpdmSessionRecord } from "./spdm.js";
 
 /** Allocator tag of IDE stream metadata pages. */
 export const IDE_MT_TAG = "tdx:ide-mt";
@@ -55,13 +55,13 @@ export function ideStreamSetup(
   const pages = allocZeroed(k, count.value.lo, IDE_MT_TAG);
   const array = pages === null ? null : tdxPageArrayCreate(k, pages, pages.length);
   if (pages === null || array === null) {
-    if (pages !== null) for (const p of pages) k.alloc.freePages(p, 0);
+    if (pages !== null) freeEach(k, pages);
     return { result: rec.fail(`allocate IDE_MT for ${name}`, null), stream: null };
   }
   const c = ideStreamCreate(k, session.spdmId, streamSelector(rootPortIndex, slot), array);
   if (!ok(c.status)) {
     tdxPageArrayDestroy(k, array);
-    for (const p of pages) k.alloc.freePages(p, 0);
+    freeEach(k, pages);
     return { result: rec.fail(`TDH.IDE.STREAM.CREATE ${name}`, c.status), stream: null };
   }
   for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, `ide ${name}`);

@@ -10,7 +10,7 @@ import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { hpaHi, hpaLo } from "../../common/u64.js";
-import { type HostKernel, strandPages } from "../kernel.js";
+import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
 import { coveredPfns, type Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
 import { callRegs, iommuClear, iommuSetup, ok, retryWithOriginal, sysRd } from "../seamcalls.js";
@@ -29,11 +29,6 @@ export interface IommuSetupRecord {
   readonly pages: readonly Page[];
 }
 
-/** Frees the data pages of an IOMMU_MT (each block by its own order). */
-function freeMtPages(k: HostKernel, pages: readonly Page[]): void {
-  for (const p of pages) k.alloc.freePages(p, p.order);
-}
-
 /**
  * Allocates an IOMMU_MT's pages: two 2^iqOrder queue blocks (zeroed) and `count` zeroed order-0
  * pages. Returns null (freeing what it got) when an allocation fails.
@@ -41,7 +36,7 @@ function freeMtPages(k: HostKernel, pages: readonly Page[]): void {
 export function allocIommuMtPages(k: HostKernel, count: number): Page[] | null {
   const got: Page[] = [];
   const fail = () => {
-    freeMtPages(k, got);
+    freeEach(k, got);
     return null;
   };
   for (let q = 0; q < 2; q++) {
@@ -49,12 +44,9 @@ export function allocIommuMtPages(k: HostKernel, count: number): Page[] | null {
     if (b === null) return fail();
     got.push(b);
   }
-  for (let i = 0; i < count; i++) {
-    const p = k.alloc.allocPage({ tag: IOMMU_TAG, zero: true });
-    if (p === null) return fail();
-    got.push(p);
-  }
-  return got;
+  const singles = allocZeroed(k, count, IOMMU_TAG);
+  if (singles === null) return fail();
+  return [...got, ...singles];
 }
 
 /**
@@ -96,7 +88,7 @@ export function iommuSetupAll(
       k.policy.duplicatePage && pages.length > 3 ? [...pages.slice(0, -1), pages[pages.length - 2]!] : pages;
     const array = tdxPageArrayCreate(k, listed, listed.length);
     if (array === null) {
-      freeMtPages(k, pages);
+      freeEach(k, pages);
       return { result: rec.fail(`tdx_page_array_create for ${u.name}`, null), setups };
     }
     const r = k.policy.staleRoot ? iommuSetupStaleRoot(k, u.regBase, array) : iommuSetup(k, u.regBase, array);
@@ -108,7 +100,7 @@ export function iommuSetupAll(
     }
     // Not taken: the module rolled back, so the pages are the host's again (no write-back owed).
     tdxPageArrayDestroy(k, array);
-    freeMtPages(k, pages);
+    freeEach(k, pages);
     if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) {
       skipped++;
       continue;
@@ -159,7 +151,7 @@ export function releaseAndFree(
   rec: FlowRecorder,
 ): boolean {
   if (k.policy.freeBeforeWriteBack) {
-    for (const p of pages) k.alloc.freePages(p, p.order);
+    freeEach(k, pages);
     tdxPageArrayDestroy(k, array);
     return true;
   }

@@ -12,7 +12,14 @@ import { decodeHpaArray } from "../../common/formats.js";
 import { REG } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { deviceInfoOf, type PcieDeviceSpec } from "../../hw/devices.js";
-import { type HostKernel, mapPageForRead, strandPages } from "../kernel.js";
+import {
+  allocZeroed,
+  freeEach,
+  type HostKernel,
+  mapPageForRead,
+  strandPages,
+  withExtLock,
+} from "../kernel.js";
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
@@ -36,24 +43,6 @@ export interface SpdmSessionRecord {
   connected: boolean;
   /** Device-info bytes the module wrote at CONNECT. */
   deviceInfoBytes: number;
-}
-
-/** Allocates `n` zeroed order-0 pages with `tag`, or null (freeing what it got). */
-export function allocZeroed(k: HostKernel, n: number, tag: string): Page[] | null {
-  const got: Page[] = [];
-  for (let i = 0; i < n; i++) {
-    const p = k.alloc.allocPage({ tag, zero: true });
-    if (p === null) {
-      for (const q of got) k.alloc.freePages(q, 0);
-      return null;
-    }
-    got.push(p);
-  }
-  return got;
-}
-
-function freeAll(k: HostKernel, pages: readonly Page[]): void {
-  for (const p of pages) k.alloc.freePages(p, p.order);
 }
 
 /**
@@ -83,16 +72,6 @@ export function checkReleased(k: HostKernel, out: U64, pages: readonly Page[], w
   return missing;
 }
 
-/** Runs `fn` holding the extension lock as `who`; null when someone else holds it. */
-export function withExtLock<T>(k: HostKernel, who: string, fn: () => T): T | null {
-  if (!k.extLock.tryAcquire(who)) return null;
-  try {
-    return fn();
-  } finally {
-    k.extLock.release(who);
-  }
-}
-
 /**
  * Creates and connects a session with `device`: message pages, metadata pages, CREATE, a temporary
  * device-info buffer, CONNECT, read-back check, buffer freed. On a failure after CREATE the session is
@@ -114,8 +93,8 @@ export function spdmSessionConnect(
   const pages = allocZeroed(k, mtCount.value.lo, SPDM_MT_TAG);
   const array = pages === null ? null : tdxPageArrayCreate(k, pages, pages.length);
   if (pages === null || array === null) {
-    if (pages !== null) freeAll(k, pages);
-    freeAll(k, msg);
+    if (pages !== null) freeEach(k, pages);
+    freeEach(k, msg);
     return { result: rec.fail(`allocate SPDM_MT for ${device.name}`, null), session: null };
   }
   const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]! };
@@ -124,8 +103,8 @@ export function spdmSessionConnect(
   if (c === null || !ok(c.status)) {
     // Not taken: the module rolled back, the pages are the host's again (no write-back owed).
     tdxPageArrayDestroy(k, array);
-    freeAll(k, pages);
-    freeAll(k, msg);
+    freeEach(k, pages);
+    freeEach(k, msg);
     return { result: rec.fail(`TDH.SPDM.CREATE ${device.name}`, c?.status ?? null), session: null };
   }
   for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, who);
@@ -151,13 +130,13 @@ export function spdmSessionConnect(
     : allocZeroed(k, infoCount.value.lo, SPDM_DEVINFO_TAG);
   const info = infoPages === null ? null : tdxPageArrayCreate(k, infoPages, infoPages.length);
   if (infoPages === null || info === null) {
-    if (infoPages !== null && !wrong) freeAll(k, infoPages);
+    if (infoPages !== null && !wrong) freeEach(k, infoPages);
     return unwind(`allocate device-info buffer for ${device.name}`, null);
   }
   const r = withExtLock(k, who, () => spdmConnect(k, channel, s.spdmId, info));
   const dropInfo = () => {
     tdxPageArrayDestroy(k, info);
-    if (!wrong) freeAll(k, infoPages);
+    if (!wrong) freeEach(k, infoPages);
   };
   if (r === null || !ok(r.status)) {
     dropInfo();
@@ -193,7 +172,7 @@ export function spdmSessionTeardown(k: HostKernel, s: SpdmSessionRecord): FlowRe
   const strand = (step: string, status: U64 | null) => {
     strandPages(k, [...pfns, s.array.rootPage.pfn], `${step} failed`);
     rec.stranded += pfns.length + 1;
-    freeAll(k, [s.channel.requestPage, s.channel.responsePage]);
+    freeEach(k, [s.channel.requestPage, s.channel.responsePage]);
     return rec.fail(step, status);
   };
   if (s.connected) {
@@ -209,6 +188,6 @@ export function spdmSessionTeardown(k: HostKernel, s: SpdmSessionRecord): FlowRe
   // The kernel trusts a successful DELETE (2.6): every page is the host's again.
   for (const pfn of pfns) k.ledger.donated.delete(pfn);
   const clean = releaseAndFree(k, s.array, s.pages, rec);
-  freeAll(k, [s.channel.requestPage, s.channel.responsePage]);
+  freeEach(k, [s.channel.requestPage, s.channel.responsePage]);
   return clean ? rec.ok() : rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${s.device.name}`, null);
 }
