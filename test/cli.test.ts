@@ -2,7 +2,7 @@
  * The `tdxpa` command line (src/cli): decode and encode, global options, usage errors and exit statuses.
  *
  * Every test but one calls `main` directly with a capturing {@link CliIo}; the last spawns the built
- * `bin/tdxpa.js` when `dist/cli/main.js` exists. Vectors are the worked values of 01-formats.md 1.5 plus
+ * `bin/tdxpa.js` when `dist/cli/main.js` exists. Vectors are the worked values of docs/spec/01-formats.md 1.5 plus
  * one value per rule of 1.4; violation messages are compared with the library decoder's own, since the
  * CLI must relay them unchanged.
  */
@@ -368,7 +368,7 @@ describe("decode: values that break a rule", () => {
     const r = await run(["decode", v.kind, v.value]);
     expect(r.code).toBe(1);
     expect(r.err).toEqual([]);
-    expect(r.lines[0]).toContain(`${v.kind}  invalid: rule ${v.rule} (01-formats.md ${v.ref})`);
+    expect(r.lines[0]).toContain(`${v.kind}  invalid: rule ${v.rule} (docs/spec/01-formats.md ${v.ref})`);
     expect(r.lines[1]).toMatch(/^ {2}error +/);
     expect(r.lines[1]).toContain(decoderMessage(v.kind, v.value));
   });

@@ -1,5 +1,5 @@
 /**
- * The design comparison (src/designs, `tdxpa compare`; 02-kapi.md 2.7): every design runs the flows it
+ * The design comparison (src/designs, `tdxpa compare`; docs/spec/02-kapi.md 2.7): every design runs the flows it
  * can express cleanly; the figures that follow from the rules (chunks of 512, one root per descriptor,
  * a write-back per covered page) are pinned, computed from the platform's metadata where they depend on
  * it; v2's ctrl_leak on a short released list; the head-page-only write-back's hazards; hpa_list's

@@ -5,7 +5,7 @@
  * TDH.IOMMU.CLEAR / TDH.SPDM.DELETE / TDH.IDE.STREAM.DELETE, with injected release failures that strand
  * pages, re-issue a hand-over, change the interrupt schedule, destroy and free) checked after every step
  * against a small independent model of who holds each page: free, host-held, module-owned (by which
- * object) or stranded. The model is written here from 02-kapi.md 2.2–2.6 and 03-module.md 3.2–3.3, not
+ * object) or stranded. The model is written here from docs/spec/02-kapi.md 2.2–2.6 and docs/spec/03-module.md 3.2–3.3, not
  * from the project's conservation code; the real state is read the way a host can (the allocator,
  * TDH.PHYMEM.PAGE.RDMD, the host's ledger), and checkConservation must hold too.
  */

@@ -1,5 +1,5 @@
 /**
- * The tdx_page_array descriptor (02-kapi.md 2.1–2.2) on simulated memory, with a recording double of
+ * The tdx_page_array descriptor (docs/spec/02-kapi.md 2.1–2.2) on simulated memory, with a recording double of
  * the SEAMCALL interface (the only place the double is used: descriptor tests need no module).
  */
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 /**
  * `tdxpa vectors` and src/vectors/generate.ts: determinism, every vector re-checked against the
- * project's decoders and encoders AND an independent bigint oracle written from 01-formats.md (so a
- * decoder bug cannot silently enter the vectors), the descriptor vectors against 02-kapi.md 2.2, the C
+ * project's decoders and encoders AND an independent bigint oracle written from docs/spec/01-formats.md (so a
+ * decoder bug cannot silently enter the vectors), the descriptor vectors against docs/spec/02-kapi.md 2.2, the C
  * header's shape, the CLI's files and errors, and, when `cc` exists, test/c/vectors_test.c compiled
  * against the generated header.
  */

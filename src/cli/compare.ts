@@ -1,6 +1,6 @@
 /**
  * `tdxpa compare [scenario]`: runs every `tdx_page_array` design (src/designs) through the same flows
- * on the same platform and prints one column per design (02-kapi.md 2.7). A scenario file supplies the
+ * on the same platform and prints one column per design (docs/spec/02-kapi.md 2.7). A scenario file supplies the
  * platform, module behaviours and interrupt schedule; its steps and host policy are not used (each
  * design brings its own host code). `--json` prints the comparison as one JSON object.
  *

@@ -1,6 +1,6 @@
 /**
  * `tdxpa decode <kind> <value>…`: decodes u64 operands, root-page entries and statuses and reports which
- * rule of 01-formats.md 1.4 a value breaks.
+ * rule of docs/spec/01-formats.md 1.4 a value breaks.
  *
  * All bit work is the library's: values are parsed with `parseU64`, decoded with the decoders of
  * `common/formats.ts` and `common/status.ts`, and printed with `u64ToHex`. Decoders are called without a
@@ -170,7 +170,7 @@ function toText(io: CliIo, kind: string, raw: string, d: Decoded): string {
   const v = d.violation;
   const verdict =
     v !== null
-      ? style(io, "red", `invalid: rule ${v.rule} (01-formats.md ${v.ref})`)
+      ? style(io, "red", `invalid: rule ${v.rule} (docs/spec/01-formats.md ${v.ref})`)
       : d.title !== undefined
         ? style(io, "bold", d.title)
         : style(io, "green", "valid");
@@ -195,7 +195,7 @@ async function collectValues(values: string[], io: CliIo): Promise<string[]> {
 const HELP = `Usage: tdxpa decode <kind> <value>... [--json]
        tdxpa decode <kind> - [--json]     (one value per line from standard input)
 
-Decodes 64-bit values and checks them against 01-formats.md 1.4: reserved bits
+Decodes 64-bit values and checks them against docs/spec/01-formats.md 1.4: reserved bits
 clear (rule 1), FIRST_ENTRY <= LAST_ENTRY (rule 2), and for a lone IOMMU_MT entry
 NUM_PAGES 0 or a power of two >= 2 with the block aligned (rule 4). Rule 3 (the
 root page is a shared HPA) needs the module's memory map and is not checked.
@@ -225,7 +225,8 @@ Exit status: 0 every value valid, 1 any value invalid or unparsable, 2 usage err
 /** The `decode` subcommand. */
 export const decodeCommand: Subcommand = {
   name: "decode",
-  summary: "decode u64 operands, root-page entries and statuses; check them against 01-formats.md 1.4",
+  summary:
+    "decode u64 operands, root-page entries and statuses; check them against docs/spec/01-formats.md 1.4",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("decode", args, {

@@ -1,6 +1,6 @@
 /**
  * `tdxpa encode <form> --option <number>…`: builds a page-list operand or an IOMMU_MT entry from its
- * fields (01-formats.md 1.1 and 1.2) and prints it as `0x` + 16 lowercase hex digits.
+ * fields (docs/spec/01-formats.md 1.1 and 1.2) and prints it as `0x` + 16 lowercase hex digits.
  *
  * Numbers are parsed with `parseU64` (hex or decimal, exact up to 2^64−1) and handed to the encoders of
  * `common/formats.ts`, which check every range and throw a typed error naming the value and the allowed
@@ -140,7 +140,7 @@ function reader(form: Form, values: Record<string, string | boolean | undefined>
 
 const HELP = `Usage: tdxpa encode <form> <options> [--json]
 
-Builds a 64-bit value from its fields (01-formats.md 1.1, 1.2) and prints it as
+Builds a 64-bit value from its fields (docs/spec/01-formats.md 1.1, 1.2) and prints it as
 "0x" + 16 lowercase hex digits.
 
 Forms:

@@ -30,14 +30,14 @@ const OPTIONS: OptionSpec = {
 
 const HELP = `Usage: tdxpa vectors [--out DIR] [--seed N] [--json]
 
-Writes test vectors of the page-list formats (01-formats.md) and of the tdx_page_array
-descriptor (02-kapi.md 2.1-2.2) for other implementations, e.g. a kernel KUnit test:
+Writes test vectors of the page-list formats (docs/spec/01-formats.md) and of the tdx_page_array
+descriptor (docs/spec/02-kapi.md 2.1-2.2) for other implementations, e.g. a kernel KUnit test:
 
   DIR/${JSON_FILE}   every vector, u64 values as "0x" + 16 hex digits
   DIR/${HEADER_FILE}    the same as static const C arrays (uint64_t, 0x...ULL)
 
 Format vectors are u64 operands, root-page entries and statuses with their expected decode
-(fields; rule, spec ref and bits when invalid): the worked values of 01-formats.md 1.5,
+(fields; rule, spec ref and bits when invalid): the worked values of docs/spec/01-formats.md 1.5,
 boundary values, every reserved bit of every layout, and seeded pseudo-random values.
 Descriptor vectors are pages in, operands and root entries out, from tdx_page_array_create
 run on a small simulated host. The same seed always gives byte-identical files.

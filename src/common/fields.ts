@@ -1,5 +1,5 @@
 /**
- * Bit layouts of the page-list operands and root-page entries, as data (01-formats.md 1.1 and 1.2).
+ * Bit layouts of the page-list operands and root-page entries, as data (docs/spec/01-formats.md 1.1 and 1.2).
  *
  * Each layout lists every bit of the u64 exactly once, low to high, so a test can check coverage and a
  * decoder can report a reserved field by its bit range. Names are the specification's.

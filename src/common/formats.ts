@@ -1,10 +1,10 @@
 /**
  * The page-list formats: HPA_LIST_INFO, HPA_ARRAY_T (with singleton mode), IOMMU_MT, their root-page
- * entries, and HPA_LINKED_LIST pages (01-formats.md 1.1–1.4).
+ * entries, and HPA_LINKED_LIST pages (docs/spec/01-formats.md 1.1–1.4).
  *
  * Encoders are host-side helpers: they take numbers (HPAs below 2^52, counts) and throw a typed error
  * naming the value and the allowed range when given one that cannot be encoded. Decoders never throw for
- * any u64: they return the fields and, when a rule of 01-formats.md 1.4 fails, a {@link Violation}
+ * any u64: they return the fields and, when a rule of docs/spec/01-formats.md 1.4 fails, a {@link Violation}
  * naming the rule, the field and its bits. The module emulator uses the same decoders, with its own
  * check of rule 3 (the root page must be a shared HPA), so host, module and CLI agree by construction.
  */

@@ -3,7 +3,7 @@
  *
  * A call is a register file: RAX in holds the leaf (bits 15:0) and version (23:16); inputs sit in RCX,
  * RDX, R8..R15; the module overwrites the registers it outputs and returns the completion status in RAX
- * (03-module.md 3.1). The register file is a Uint32Array of u64 halves, so a call moves no objects.
+ * (docs/spec/03-module.md 3.1). The register file is a Uint32Array of u64 halves, so a call moves no objects.
  */
 import { type U64, u64ToHex } from "./u64.js";
 

@@ -1,5 +1,5 @@
 /**
- * TDX completion statuses and SEAMCALL leaf numbers (03-module.md 3.1).
+ * TDX completion statuses and SEAMCALL leaf numbers (docs/spec/03-module.md 3.1).
  *
  * A status is a u64 returned in RAX: bit 63 error, 62 non-recoverable, 61 fatal, 60 host-recoverability
  * hint, 47:40 class, 39:32 detail, 31:0 operand id (or per-error information). Two statuses are the same

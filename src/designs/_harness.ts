@@ -1,11 +1,11 @@
 /**
  * What every design of the comparison shares: the SEAMCALL wrappers at the operand level (a design
- * passes the u64 its own encoder built), and the flows of 02-kapi.md 2.5 written once against a small
+ * passes the u64 its own encoder built), and the flows of docs/spec/02-kapi.md 2.5 written once against a small
  * binding, so the designs differ only in their own data structure and life cycle.
  *
  * The wrappers are the kernel's `tdh_*` functions with the descriptor argument replaced by the operand
  * it encodes to; they reuse src/host/seamcalls.ts and src/host/spdm.ts for everything that takes no
- * page list (retry rules, the DOE loop, KM, BLOCK, DISCONNECT). The failure policy is 02-kapi.md 2.6 as
+ * page list (retry rules, the DOE loop, KM, BLOCK, DISCONNECT). The failure policy is docs/spec/02-kapi.md 2.6 as
  * the draft's flows apply it: a refused CREATE/SETUP gives the pages back (free, no write-back); a
  * failed DISCONNECT/DELETE/CLEAR strands them; the design decides what a successful release does.
  */

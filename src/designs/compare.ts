@@ -1,5 +1,5 @@
 /**
- * The design comparison (02-kapi.md 2.7): every design through the same flows on the same platform,
+ * The design comparison (docs/spec/02-kapi.md 2.7): every design through the same flows on the same platform,
  * each flow on a fresh machine, with the figures measured from the machine (allocator, cache model,
  * module, ledger), never declared by the design. Then, per flow, the full single-fault injection: the
  * clean run counts the flow's allocation calls and SEAMCALLs; for each one a fresh machine where

@@ -1,5 +1,5 @@
 /**
- * The common shape of every `tdx_page_array` design the comparison runs (02-kapi.md 2.7): a name, a
+ * The common shape of every `tdx_page_array` design the comparison runs (docs/spec/02-kapi.md 2.7): a name, a
  * one-line description, the host policy it needs, the allocator tags of the pages it allocates for
  * itself (root pages and other metadata, as opposed to the data pages handed to the module), and one
  * entry per flow: a function that runs the flow on a fresh machine, or the reason the design cannot

@@ -1,5 +1,5 @@
 /**
- * Design "draft" (2026-04-14, 02-kapi.md 2.1–2.6): the caller allocates; a descriptor names at most 512
+ * Design "draft" (2026-04-14, docs/spec/02-kapi.md 2.1–2.6): the caller allocates; a descriptor names at most 512
  * pages, owns one root page and a flush flag; destroy writes back and frees the root. This is the
  * project's own host code, so this module only delegates to the flows of src/host/flows (which use
  * src/host/page-array.ts) and adds nothing of its own.

@@ -1,5 +1,5 @@
 /**
- * Design "hpa_list" (the 2026-06 TDX Module Extensions series, 02-kapi.md 2.7): no generic descriptor;
+ * Design "hpa_list" (the 2026-06 TDX Module Extensions series, docs/spec/02-kapi.md 2.7): no generic descriptor;
  * a plain array of 512 HPAs in one page, refilled for each chunk of the extension pool and passed as
  * HPA_LIST_INFO. It issues no CLFLUSH (the series dropped it for extension memory) and has no release
  * path: no flag, no write-back, no released list, because the pool is never returned.

@@ -1,5 +1,5 @@
 /**
- * Design "split" (the reviewers' suggestion in the 2026-04 thread, 02-kapi.md 2.2 "stays open"): "a
+ * Design "split" (the reviewers' suggestion in the 2026-04 thread, docs/spec/02-kapi.md 2.2 "stays open"): "a
  * list of pages" and "how pages are handed to the module" are two concepts, so two types.
  *
  * - {@link PageList}: a generic list of pages, allocated on its own (order-0 pages, blocks of one order,

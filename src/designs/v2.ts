@@ -1,5 +1,5 @@
 /**
- * Design v2 (Linux TDX Connect series v1/v2, 2025-11 and 2026-03; 02-kapi.md 2.7): the descriptor
+ * Design v2 (Linux TDX Connect series v1/v2, 2025-11 and 2026-03; docs/spec/02-kapi.md 2.7): the descriptor
  * allocates its own pages through an allocator callback (bulk order-0 pages, one contiguous run, or an
  * IOMMU_MT of two queue blocks and order-0 pages), can hold more than 512 of them and feeds a sliding
  * 512-entry window into its root page (`offset`, `nents`, `populate(array, offset)`).

@@ -5,7 +5,7 @@
  * (`page_address`/`kmap`), the CPU's cache-line flush instruction, the SEAMCALL instruction and the
  * facts the driver learned from the module at initialisation (the global KeyID and where KeyID bits sit
  * in a physical address). Host code receives one of these and touches memory and the module only
- * through it, so the hardware layer can watch every host access (the cache model of 03-module.md 3.5).
+ * through it, so the hardware layer can watch every host access (the cache model of docs/spec/03-module.md 3.5).
  */
 import { checkInt } from "../common/errors.js";
 import { PfnLabelMap } from "../common/pfn-map.js";

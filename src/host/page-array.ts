@@ -1,9 +1,9 @@
 /**
- * `tdx_page_array`: a thin, exact descriptor of one TDX Module page list (02-kapi.md 2.1–2.2), as the
+ * `tdx_page_array`: a thin, exact descriptor of one TDX Module page list (docs/spec/02-kapi.md 2.1–2.2), as the
  * 2026-04-14 draft defines it.
  *
  * The caller allocates the pages; a descriptor names 1..512 of them (one root page holds 512 entries,
- * 01-formats.md 1.1), owns one root page that lists their HPAs, and remembers whether a SEAMCALL wrapper
+ * docs/spec/01-formats.md 1.1), owns one root page that lists their HPAs, and remembers whether a SEAMCALL wrapper
  * handed the pages to the module as private memory (`flushOnFree`, the kernel's
  * `need_phymem_page_wbinvd`). Destroy writes back those pages' caches with PAGE.WBINVD, one call per
  * 4 KiB page, then frees the root. It never frees the data pages: their owner is whoever allocated them.

@@ -1,5 +1,5 @@
 /**
- * Host-side SEAMCALL wrappers (02-kapi.md 2.3): each builds the register file for one leaf, issues the
+ * Host-side SEAMCALL wrappers (docs/spec/02-kapi.md 2.3): each builds the register file for one leaf, issues the
  * SEAMCALL through the kernel context and returns the status with the output registers.
  *
  * Wrappers that take a page list take a {@link TdxPageArray} and encode its operand themselves; the

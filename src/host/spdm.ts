@@ -1,5 +1,5 @@
 /**
- * Host-side wrappers of the SPDM and IDE leaves (02-kapi.md 2.3, 2.4) and the DOE forwarding loop.
+ * Host-side wrappers of the SPDM and IDE leaves (docs/spec/02-kapi.md 2.3, 2.4) and the DOE forwarding loop.
  *
  * The create wrappers hand metadata pages to the module as private memory: they CLFLUSH first (per
  * policy) and set the descriptor's flush flag on success. The device-info buffer of TDH.SPDM.CONNECT is

@@ -1,5 +1,5 @@
 /**
- * The cache model of 03-module.md 3.5: which KeyIDs hold dirty lines of each 4 KiB page, and the three
+ * The cache model of docs/spec/03-module.md 3.5: which KeyIDs hold dirty lines of each 4 KiB page, and the three
  * hazards that make the flushes necessary.
  *
  * Cache lines are tagged with the KeyID they were written through and lines of different KeyIDs are not

@@ -1,5 +1,5 @@
 /**
- * PCIe devices and root ports of the simulated platform (03-module.md 3.6): each device has a DOE
+ * PCIe devices and root ports of the simulated platform (docs/spec/03-module.md 3.6): each device has a DOE
  * mailbox (PCIe 6.0 6.30) behind which sits an SPDM 1.2 responder (DMTF DSP0274) that answers from the
  * device's own data (certificate chain, measurement blocks, capabilities); each root port has a number of
  * IDE stream slots.

@@ -2,7 +2,7 @@
  * Simulated host physical memory (DRAM): a set of address ranges whose page contents exist only once
  * a page is used.
  *
- * Follows 03-module.md 3.2 ("a real host has terabytes; the model must handle that without touching
+ * Follows docs/spec/03-module.md 3.2 ("a real host has terabytes; the model must handle that without touching
  * every page"): a 1 TiB machine costs a few objects until pages are written. Reading a page that was
  * never written yields zeros, as freshly booted memory in this model does. Reading an address that no
  * range covers yields all ones, as a read that no memory decodes does on real hardware (ledger entry

@@ -1,6 +1,6 @@
 /**
  * A simulated TDX machine: memory ranges, TDMRs with reserved areas, the KeyID layout, the module's
- * metadata values and the IOMMU units (03-module.md 3.2 and 3.6).
+ * metadata values and the IOMMU units (docs/spec/03-module.md 3.2 and 3.6).
  *
  * A platform is plain data (JSON-friendly: numbers below 2^53, no bigint) so users can write their own
  * in scenario files. {@link validatePlatform} checks every rule the spec states and throws a typed error

@@ -1,5 +1,5 @@
 /**
- * Named, switchable behaviours for every point where the sources are silent (03-module.md items marked
+ * Named, switchable behaviours for every point where the sources are silent (docs/spec/03-module.md items marked
  * "(assumption)"). Each has the spec's default; docs/ASSUMPTIONS.md is the ledger that explains them.
  * A scenario or test can flip one to see what a different module would do.
  */

@@ -1,11 +1,11 @@
 /**
  * The module side: an emulator of the TDX Module's handling of the SEAMCALLs that take page lists
- * (03-module.md). It is reached only through {@link TdxModule.seamcall} (a register file in, status and
+ * (docs/spec/03-module.md). It is reached only through {@link TdxModule.seamcall} (a register file in, status and
  * registers out) and simulated physical memory: it reads root pages from memory as the real module
  * would and never looks at a host object (STYLE.md 5).
  *
  * This file holds the entry (RAX decoding, dispatch, forced statuses, the record of every call), the
- * shared page checks of 03-module.md 3.2 in the module's order, the object registry, the resumption
+ * shared page checks of docs/spec/03-module.md 3.2 in the module's order, the object registry, the resumption
  * bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in `leaves-*.ts`.
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";

@@ -1,6 +1,6 @@
 /**
  * Module leaves that take no page list: TDH.SYS.RD (metadata), TDH.PHYMEM.PAGE.WBINVD (cache write-back
- * of one page under one KeyID) and TDH.PHYMEM.PAGE.RDMD (read a PAMT entry) (03-module.md 3.3).
+ * of one page under one KeyID) and TDH.PHYMEM.PAGE.RDMD (read a PAMT entry) (docs/spec/03-module.md 3.3).
  */
 import { LEAF, REG, STATUS } from "../common/status.js";
 import { getBits, low52, setBits, u64FromNumber, u64ToHex } from "../common/u64.js";

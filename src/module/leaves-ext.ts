@@ -1,5 +1,5 @@
 /**
- * Extension leaves (03-module.md 3.3): TDH.EXT.MEM.ADD donates pages to the extension memory pool from
+ * Extension leaves (docs/spec/03-module.md 3.3): TDH.EXT.MEM.ADD donates pages to the extension memory pool from
  * an HPA_LIST_INFO, resuming from the FIRST_ENTRY it writes back; TDH.EXT.INIT initialises the
  * extensions once the pool is full, keeping its progress inside the module.
  */

@@ -1,5 +1,5 @@
 /**
- * IDE stream leaves (03-module.md 3.3, 02-kapi.md 2.3): TDH.IDE.STREAM.CREATE takes IDE_MT_PAGE_COUNT
+ * IDE stream leaves (docs/spec/03-module.md 3.3, docs/spec/02-kapi.md 2.3): TDH.IDE.STREAM.CREATE takes IDE_MT_PAGE_COUNT
  * metadata pages for a stream of a connected SPDM session in one root port stream slot;
  * TDH.IDE.STREAM.KM programs, refreshes or stops its keys through the device (an extension call that
  * returns TDX_SPDM_REQUEST like TDH.SPDM.CONNECT, carrying PCIe IDE_KM objects in SPDM VENDOR_DEFINED

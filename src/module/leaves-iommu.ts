@@ -1,5 +1,5 @@
 /**
- * Trusted IOMMU leaves (03-module.md 3.3): TDH.IOMMU.SETUP takes an IOMMU_MT (two queue blocks of
+ * Trusted IOMMU leaves (docs/spec/03-module.md 3.3): TDH.IOMMU.SETUP takes an IOMMU_MT (two queue blocks of
  * 2^iq_order pages plus IOMMU_MT_PAGE_COUNT order-0 pages) as control pages of one DMA remapping unit;
  * TDH.IOMMU.CLEAR gives them back. Both keep their progress inside the module and must be re-issued
  * with the original inputs.

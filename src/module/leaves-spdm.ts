@@ -1,5 +1,5 @@
 /**
- * SPDM session leaves (03-module.md 3.3): TDH.SPDM.CREATE takes SPDM_MT_PAGE_COUNT metadata pages for a
+ * SPDM session leaves (docs/spec/03-module.md 3.3): TDH.SPDM.CREATE takes SPDM_MT_PAGE_COUNT metadata pages for a
  * session with one device; TDH.SPDM.CONNECT / DISCONNECT / MNG are extension calls that talk to the
  * device through the host (TDX_SPDM_REQUEST, see spdm-common.ts); TDH.SPDM.DELETE gives the pages back.
  *

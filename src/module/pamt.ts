@@ -1,5 +1,5 @@
 /**
- * The module side: the PAMT, one { page type, owner } entry per 4 KiB page of every TDMR (03-module.md
+ * The module side: the PAMT, one { page type, owner } entry per 4 KiB page of every TDMR (docs/spec/03-module.md
  * 3.2), kept in lazily created sections of 1024 pages so a 1 TiB platform costs nothing until pages
  * change state.
  *

@@ -1,5 +1,5 @@
 /**
- * What the SPDM and IDE leaves share (03-module.md 3.3): the per-module session and stream state,
+ * What the SPDM and IDE leaves share (docs/spec/03-module.md 3.3): the per-module session and stream state,
  * claiming an HPA_ARRAY_T of metadata pages, giving them back through a DELETE's release input, the
  * message pages, and the engine that runs an SPDM exchange through the host.
  *

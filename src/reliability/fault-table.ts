@@ -1,9 +1,9 @@
 /**
  * The failing statuses each SEAMCALL leaf can return, in one table: the fault injector of
- * `faults.ts` forces each of them, in turn, on every call a clean run makes (03-module.md 3.1–3.4).
+ * `faults.ts` forces each of them, in turn, on every call a clean run makes (docs/spec/03-module.md 3.1–3.4).
  *
  * Each row was read off the leaf's implementation in `src/module/leaves-*.ts` and checked against
- * 03-module.md 3.3; the comment over each row names where the statuses come from. Two statuses are
+ * docs/spec/03-module.md 3.3; the comment over each row names where the statuses come from. Two statuses are
  * possible for every leaf and are added to every row by {@link failingStatuses}: TDX_OPERAND_INVALID
  * (RAX) (reserved RAX bits or an unsupported version, 3.1) and TDX_SYS_SHUTDOWN (the module consumed a
  * poisoned line, 3.5). TDX_INTERRUPTED_RESUMABLE is listed for leaves that can be interrupted, and the

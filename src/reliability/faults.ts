@@ -5,7 +5,7 @@
  * from `fault-table.ts`), then seeded random schedules of several faults. After each flow of every run
  * the model's conservation check (src/model/conservation.ts) must hold; a correct host must also cause
  * no cache hazard and no model report, must never throw, and must report every page it strands
- * (02-kapi.md 2.6).
+ * (docs/spec/02-kapi.md 2.6).
  *
  * The default sequence is `bring-up` then `teardown` on the default platform with the extension pool
  * cut to 1024 pages (MEMORY_POOL_REQUIRED_PAGES; 2 EXT.MEM.ADD chunks instead of 25), to keep each run

@@ -1,6 +1,6 @@
 /**
  * Robustness under size: the whole bring-up and teardown with a 1,048,576-page (4 GiB) extension pool,
- * and on a platform with hundreds of PCIe devices behind dozens of root ports (02-kapi.md 2.5), each
+ * and on a platform with hundreds of PCIe devices behind dozens of root ports (docs/spec/02-kapi.md 2.5), each
  * checked for conservation after every flow. Core code: the caller measures heap (no Node APIs here).
  */
 import { type PcieDeviceSpec, type RootPortSpec, requesterId } from "../hw/devices.js";

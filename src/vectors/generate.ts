@@ -1,6 +1,6 @@
 /**
  * Test vectors for other implementations of the page-list formats and the `tdx_page_array` descriptor
- * (01-formats.md 1.1–1.5, 02-kapi.md 2.1–2.2), e.g. a kernel KUnit test. `tdxpa vectors` writes them.
+ * (docs/spec/01-formats.md 1.1–1.5, docs/spec/02-kapi.md 2.1–2.2), e.g. a kernel KUnit test. `tdxpa vectors` writes them.
  *
  * Three sets, all plain data:
  * - **format vectors**: a u64 per format kind with its expected decode (fields, and for an invalid one
@@ -777,7 +777,7 @@ export function generateVectors(opts: GenerateOptions = {}): VectorSet {
     version: VECTORS_VERSION,
     seed,
     generator: opts.generator ?? "tdxpa vectors",
-    spec: "01-formats.md 1.1-1.5, 02-kapi.md 2.1-2.2, 03-module.md 3.1 (statuses)",
+    spec: "docs/spec/01-formats.md 1.1-1.5, docs/spec/02-kapi.md 2.1-2.2, docs/spec/03-module.md 3.1 (statuses)",
     counts: {
       formats: formats.length,
       valid,
@@ -889,12 +889,12 @@ export function vectorsHeader(set: VectorSet): string {
     `#define TDXPA_DESCRIPTOR_VECTOR_COUNT ${c.descriptors}`,
     `#define TDXPA_DESCRIPTOR_PAGE_COUNT ${c.descriptorPages}`,
     "",
-    "/* Which u64 a format vector is (01-formats.md 1.1, 1.2). */",
+    "/* Which u64 a format vector is (docs/spec/01-formats.md 1.1, 1.2). */",
     "enum tdxpa_kind {",
     ...FORMAT_KINDS.map((k, i) => `\t${C_KIND[k]} = ${i + 1},`),
     "};",
     "",
-    "/* Why a value is invalid (01-formats.md 1.4); NONE for a valid one. */",
+    "/* Why a value is invalid (docs/spec/01-formats.md 1.4); NONE for a valid one. */",
     "enum tdxpa_rule {",
     "\tTDXPA_RULE_NONE = 0,",
     ...RULES.map((r, i) => `\t${cRule(r)} = ${i + 1}, /* ${r}, ${RULE_REF[r]} */`),

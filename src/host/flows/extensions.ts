@@ -1,5 +1,5 @@
 /**
- * The extensions bring-up flow (02-kapi.md 2.5): read the module's requirements, allocate the pool as
+ * The extensions bring-up flow (docs/spec/02-kapi.md 2.5): read the module's requirements, allocate the pool as
  * one contiguous block, feed it through one reusable descriptor in chunks of at most 512 with
  * TDH.EXT.MEM.ADD (resuming interrupted calls with the returned operand), then TDH.EXT.INIT when
  * EXT_REQUIRED. The pages are never returned; any failure is fatal and strands every page.

@@ -1,5 +1,5 @@
 /**
- * The IDE stream flows (02-kapi.md 2.5): setup = TDH.IDE.STREAM.CREATE (IDE_MT_PAGE_COUNT pages) →
+ * The IDE stream flows (docs/spec/02-kapi.md 2.5): setup = TDH.IDE.STREAM.CREATE (IDE_MT_PAGE_COUNT pages) →
  * TDH.IDE.STREAM.KM SETUP; teardown = KM STOP → TDH.IDE.STREAM.BLOCK → TDH.IDE.STREAM.DELETE → the
  * model's release check → destroy (write-back) → free. A failed STOP, BLOCK or DELETE strands the
  * stream's pages and root forever (2.6).

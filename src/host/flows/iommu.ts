@@ -1,5 +1,5 @@
 /**
- * The trusted IOMMU flows (02-kapi.md 2.5): for every DMA remapping unit, build an IOMMU_MT (two
+ * The trusted IOMMU flows (docs/spec/02-kapi.md 2.5): for every DMA remapping unit, build an IOMMU_MT (two
  * 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT order-0 pages), TDH.IOMMU.SETUP it, and skip units the
  * module refuses with an operand-invalid status on the register base (not TDX-capable). Teardown:
  * TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the unit's

@@ -1,6 +1,6 @@
 /**
  * What a host flow reports: success or the failing step and status, the SEAMCALLs it made, interrupts
- * it resumed, and pages it stranded under the failure policy (02-kapi.md 2.6).
+ * it resumed, and pages it stranded under the failure policy (docs/spec/02-kapi.md 2.6).
  */
 import { statusText } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";

@@ -1,5 +1,5 @@
 /**
- * The SPDM session flows (02-kapi.md 2.5): connect = TDH.SPDM.CREATE (SPDM_MT_PAGE_COUNT pages) →
+ * The SPDM session flows (docs/spec/02-kapi.md 2.5): connect = TDH.SPDM.CREATE (SPDM_MT_PAGE_COUNT pages) →
  * TDH.SPDM.CONNECT (a temporary device-info buffer of SPDM_MAX_DEV_INFO_PAGES shared pages, read back
  * and checked against what the device holds, then freed); teardown = TDH.SPDM.DISCONNECT →
  * TDH.SPDM.DELETE → destroy (write-back) → free.

@@ -1,5 +1,5 @@
 /**
- * TDX Connect bring-up and the whole-platform teardown (02-kapi.md 2.5): after the extensions and the
+ * TDX Connect bring-up and the whole-platform teardown (docs/spec/02-kapi.md 2.5): after the extensions and the
  * IOMMUs are up, one SPDM session and one IDE stream per device (the stream in the next free slot of
  * the device's root port, as the host counts them); teardown takes streams down, then sessions, then the
  * IOMMUs. A failure of one device does not stop the others; its pages are stranded per 2.6.
