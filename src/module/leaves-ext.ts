@@ -9,8 +9,9 @@ import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
 import { PT } from "./pamt.js";
 
 /**
- * TDH.EXT.MEM.ADD: RCX = HPA_LIST_INFO. Operand rules 1–4 first (OPERAND_INVALID, RCX), then entries
- * FIRST_ENTRY..LAST_ENTRY one at a time as private operand pages that become pool pages. RCX comes back
+ * TDH.EXT.MEM.ADD: RCX = HPA_LIST_INFO. Operand rules 1–3 first (OPERAND_INVALID, RCX), then entries
+ * FIRST_ENTRY..LAST_ENTRY one at a time: rule 4 on the entry (OPERAND_INVALID, RCX), the private operand
+ * page checks, and the page becomes a pool page. RCX comes back
  * with FIRST_ENTRY = the next unprocessed entry on every return (success, error, interruption, pool
  * full). Pages already added stay added when an entry fails (behaviour `extAddKeepsPartial`).
  */
@@ -21,11 +22,6 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
   if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
   const { firstEntry, lastEntry, rootHpa } = d.fields;
   const root = m.readRoot(rootHpa);
-  const bad = checkEntries("hpa-list-info", root, firstEntry, lastEntry);
-  if (bad !== null) {
-    c.regs.set(REG.RCX, withFirstEntry(op, bad.entry ?? firstEntry));
-    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  }
   const pool = m.objects.get(m.ext.poolObject)!;
   const required = m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
   const addedHere: number[] = [];
@@ -34,15 +30,19 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
       c.regs.set(REG.RCX, withFirstEntry(op, i));
       return st(STATUS.TDX_EXT_MEMORY_POOL_FULL);
     }
-    // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); rule 4 made bits 11:0 and 63:52 zero.
-    const hpa = root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!;
-    const bad2 = m.privatePageStatus(hpa, 1, REG.RCX);
+    // Entry i is validated here, inside the loop, as TDX Module 1.5 does (docs/spec/01-formats.md 1.4):
+    // a bad entry stops the call at i with every earlier entry already added.
+    const bad2 =
+      checkEntries("hpa-list-info", root, i, i) !== null
+        ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
+        : // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); its bits 11:0 and 63:52 are zero.
+          m.privatePageStatus(root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!, 1, REG.RCX);
     if (bad2 !== null) {
       if (!m.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(m, p);
       c.regs.set(REG.RCX, withFirstEntry(op, m.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
-    const pfn = hpa / 4096;
+    const pfn = (root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!) / 4096;
     m.claimPage(pfn, PT.EXT_POOL, pool);
     m.ext.poolPages++;
     addedHere.push(pfn);
