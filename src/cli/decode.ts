@@ -19,7 +19,7 @@ import {
   decodeIommuMtEntry,
   type Violation,
 } from "../common/formats.js";
-import { decodeStatus, regName } from "../common/status.js";
+import { decodeStatus, operandName } from "../common/status.js";
 import { hpaHi, hpaLo, parseU64, type U64, u64ToHex } from "../common/u64.js";
 import { type CliIo, EXIT, parseCommandArgs, type Subcommand, style, UsageError } from "./io.js";
 
@@ -126,10 +126,11 @@ const KINDS: readonly Kind[] = [
   },
   {
     name: "status",
-    summary: "a TDX completion status (RAX): name, error bit 63, class 47:40, detail 39:32, operand 31:0",
+    summary:
+      "a TDX completion status (RAX): name, error bit 63, class 47:40, detail 39:32, operand id 31:0 (errors only)",
     decode(v) {
       const s = decodeStatus(v.lo, v.hi);
-      const reg = regName(s.operandId);
+      const operand = s.operandId === null ? null : operandName(s.operandId);
       const model = s.modelDefined ? " (model-defined value)" : "";
       return {
         violation: null,
@@ -143,7 +144,15 @@ const KINDS: readonly Kind[] = [
           row("", null, "host hint", yesNo(s.hostRecoverabilityHint)),
           row("class", s.class, "class", hex2(s.class)),
           row("detail", s.detail, "detail", hex2(s.detail)),
-          row("operandId", s.operandId, "operand id", `${s.operandId}${reg === null ? "" : ` (${reg})`}`),
+          // Bits 31:0 name an operand only on an error; on a success-class status they are leaf-specific.
+          s.operandId === null
+            ? row("info", s.info, "info (31:0)", `0x${s.info.toString(16)}`)
+            : row(
+                "operandId",
+                s.operandId,
+                "operand id",
+                `${s.operandId}${operand === null ? "" : ` (${operand})`}`,
+              ),
         ],
       };
     },

@@ -96,7 +96,11 @@ export const statusTarget: FuzzTarget = {
     statusText(v);
     const back = parseU64(d.raw);
     check(same(back, v), () => `decodeStatus raw ${d.raw} does not round-trip ${u64ToHex(v.lo, v.hi)}`);
-    check(d.operandId === v.lo >>> 0, () => `operand id ${d.operandId} is not bits 31:0`);
+    check(d.info === v.lo >>> 0, () => `info ${d.info} is not bits 31:0`);
+    check(
+      d.operandId === (v.hi >>> 31 === 1 && v.hi >>> 0 !== 0x8000_ff00 ? v.lo >>> 0 : null),
+      () => `operand id ${d.operandId} of ${d.raw}: bits 31:0 are an operand id only on a module error`,
+    );
   },
 };
 

@@ -593,6 +593,7 @@ function statusVector(v: U64, origin: Origin, note: string): StatusVector {
       class: s.class,
       detail: s.detail,
       operandId: s.operandId,
+      info: s.info,
       modelDefined: s.modelDefined,
     },
   };
@@ -924,7 +925,7 @@ export function vectorsHeader(set: VectorSet): string {
     "\tuint8_t host_hint;\t/* bit 60 */",
     "\tuint8_t class_;\t\t/* bits 47:40 */",
     "\tuint8_t detail;\t\t/* bits 39:32 */",
-    "\tuint32_t operand_id;\t/* bits 31:0 */",
+    "\tuint32_t info;\t/* bits 31:0: the operand id on an error, leaf-specific on success */",
     "};",
     "",
     "struct tdxpa_page_vector {",
@@ -975,7 +976,7 @@ export function vectorsHeader(set: VectorSet): string {
     L.push(
       `\t{ .raw = ${ull(s.raw)}, .name = ${cString(f.name ?? "")}, .error = ${+f.error}, ` +
         `.non_recoverable = ${+f.nonRecoverable}, .fatal = ${+f.fatal}, .host_hint = ${+f.hostRecoverabilityHint}, ` +
-        `.class_ = 0x${f.class.toString(16)}, .detail = 0x${f.detail.toString(16)}, .operand_id = 0x${f.operandId.toString(16)}u },`,
+        `.class_ = 0x${f.class.toString(16)}, .detail = 0x${f.detail.toString(16)}, .info = 0x${f.info.toString(16)}u },`,
     );
   }
   L.push("};", "");

@@ -174,7 +174,7 @@ static int check_status(const struct tdxpa_status_vector *s)
 	return bits(v, 63, 63) == s->error && bits(v, 62, 62) == s->non_recoverable &&
 	       bits(v, 61, 61) == s->fatal && bits(v, 60, 60) == s->host_hint &&
 	       bits(v, 47, 40) == s->class_ && bits(v, 39, 32) == s->detail &&
-	       bits(v, 31, 0) == s->operand_id;
+	       bits(v, 31, 0) == s->info;
 }
 
 static int check_descriptor(const struct tdxpa_descriptor_vector *dv)
