@@ -10,7 +10,15 @@
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";
 import type { Regs } from "../common/seamcall.js";
-import { LEAF, leafName, REG, STATUS, type StatusKind, statusText } from "../common/status.js";
+import {
+  LEAF,
+  leafName,
+  REG,
+  RESOURCE_OPERAND,
+  STATUS,
+  type StatusKind,
+  statusText,
+} from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
@@ -133,6 +141,12 @@ export function st(k: StatusKind, operand = 0): U64 {
 /** TDX_SUCCESS. */
 export const SUCCESS: U64 = Object.freeze({ lo: 0, hi: 0 });
 
+/**
+ * TDX_OPERAND_BUSY on the extension queue: a BUSY names its resource (TDX Module 1.5), here the
+ * module's global resource SYS (ledger `ext-queue-resource`), never operand 0 (which would read as RAX).
+ */
+export const EXT_QUEUE_BUSY: U64 = Object.freeze(st(STATUS.TDX_OPERAND_BUSY, RESOURCE_OPERAND.SYS));
+
 const handlers = new Map<number, LeafHandler>();
 
 /** Undoes the progress of an in-flight call of a leaf that failed (see {@link TdxModule.abortInFlight}). */
@@ -206,10 +220,14 @@ export class TdxModule {
     let forced = false;
     let status: U64;
     const handler = handlers.get(leaf);
-    if (raxHi !== 0 || raxLo >>> 24 !== 0 || handler === undefined || version !== 0) {
+    // Entry order of TDX Module 1.5 (docs/spec/03-module.md 3.1): reserved bits and version, then
+    // shutdown (for every leaf, an unknown one included), then an unknown leaf.
+    if (raxHi !== 0 || raxLo >>> 24 !== 0 || version !== 0) {
       status = st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
     } else if (this.shutdown) {
       status = st(STATUS.TDX_SYS_SHUTDOWN);
+    } else if (handler === undefined) {
+      status = st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
     } else {
       const n = (this.callsByLeaf.get(leaf) ?? 0) + 1;
       this.callsByLeaf.set(leaf, n);
@@ -363,7 +381,7 @@ export class TdxModule {
 
   /**
    * The module writes one of its private pages through its global KeyID. Consuming a page whose integrity
-   * a stale host write-back broke shuts the module down (ledger `poison-shutdown`). Returns false then.
+   * a stale host write-back broke shuts the module down (ledger `stale-writeback-damage`). Returns false then.
    */
   writePrivate(pfn: number, cause: string): boolean {
     if (this.cache.poisoned.has(pfn)) {
@@ -431,13 +449,12 @@ export class TdxModule {
     });
     const cur = key === null ? this.extSlot : this.resumables.get(key);
     if (cur !== undefined && cur !== null) {
-      if (cur.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);
+      if (cur.leaf !== c.leaf) return EXT_QUEUE_BUSY;
       for (let i = 0; i < inputs.length; i++)
         if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);
       return cur;
     }
-    if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf))
-      return st(STATUS.TDX_OPERAND_BUSY);
+    if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf)) return EXT_QUEUE_BUSY;
     const f: InFlight = { leaf: c.leaf, inputs, progress: 0, locked: [] };
     if (key === null) this.extSlot = f;
     else this.resumables.set(key, f);

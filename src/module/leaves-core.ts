@@ -50,10 +50,17 @@ registerLeaf(LEAF["TDH.PHYMEM.PAGE.WBINVD"], (m, c) => {
   return SUCCESS;
 });
 
-/** TDH.PHYMEM.PAGE.RDMD: RCX = HPA (KeyID 0) → RCX = page type, RDX = owner object id. */
+/**
+ * TDH.PHYMEM.PAGE.RDMD (docs/spec/03-module.md 3.3, as TDX Module 1.5): RCX = page HPA, KeyID 0, bits 2:0
+ * the PAMT level to look at (only 0, 4 KiB: the model has no dynamic PAMT), bits 11:3 and 63:52 reserved.
+ * RCX, RDX and R8–R11 are cleared on entry, so they read 0 after an error. Out: RCX = page type, RDX =
+ * owner (for PT_IOMMU_MT the IOMMU id), R8 = the level reached (0), R9 = BEPOCH for PT_REG, PT_EPT and
+ * PT_IOMMU_MT pages (0: the model keeps no TLB epochs, ledger `rdmd-bepoch`), R10 = R11 = 0.
+ */
 registerLeaf(LEAF["TDH.PHYMEM.PAGE.RDMD"], (m, c) => {
   const lo = c.regs.lo(REG.RCX);
   const hi = c.regs.hi(REG.RCX);
+  for (const r of [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10, REG.R11]) c.regs.setHalves(r, 0, 0);
   if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0)
     return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const hpa = low52(lo, hi);
@@ -62,5 +69,6 @@ registerLeaf(LEAF["TDH.PHYMEM.PAGE.RDMD"], (m, c) => {
   if (!m.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
   c.regs.set(REG.RCX, u64FromNumber(m.pamt.type(pfn)));
   c.regs.set(REG.RDX, u64FromNumber(m.pamt.owner(pfn)));
+  // R8 = PAMT level 0 (4 KiB) and R9 = BEPOCH 0 stay as cleared on entry.
   return SUCCESS;
 });

@@ -5,7 +5,7 @@
  */
 import { checkEntries, withFirstEntry } from "../common/formats.js";
 import { LEAF, REG, STATUS } from "../common/status.js";
-import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { EXT_QUEUE_BUSY, registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
 import { PT } from "./pamt.js";
 
 /**
@@ -19,7 +19,7 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
   const op = c.regs.get(REG.RCX);
   const d = m.decodeListInfo(op);
   if (d.violation !== null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
+  if (m.extSlot !== null) return EXT_QUEUE_BUSY;
   const { firstEntry, lastEntry, rootHpa } = d.fields;
   const root = m.readRoot(rootHpa);
   const pool = m.objects.get(m.ext.poolObject)!;

@@ -43,8 +43,9 @@ const rootOf = new WeakMap<ModuleObject, number>();
 registerLeaf(
   LEAF["TDH.IOMMU.SETUP"],
   (m, c) => {
-    // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4).
-    const key = "iommu-setup";
+    // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4). Its
+    // progress is kept per unit (keyed by RCX), so SETUP of another unit meanwhile is a new call.
+    const key = `iommu-setup:${c.regs.hi(REG.RCX)}:${c.regs.lo(REG.RCX)}`;
     const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
     if (!("progress" in f)) return f;
     const refuse = (s: ReturnType<typeof st>) => {

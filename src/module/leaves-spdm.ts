@@ -25,6 +25,7 @@ import { u64FromNumber } from "../common/u64.js";
 import { CERT_PORTION_MAX, get16, SPDM } from "../hw/devices.js";
 import {
   type CallContext,
+  EXT_QUEUE_BUSY,
   type ModuleObject,
   perModule,
   registerLeaf,
@@ -59,7 +60,7 @@ const deviceSessions = perModule(() => new Map<string, number>());
  * Shares the extension queue: OPERAND_BUSY while an extension call is in flight.
  */
 registerLeaf(LEAF["TDH.SPDM.CREATE"], (m, c) => {
-  if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
+  if (m.extSlot !== null) return EXT_QUEUE_BUSY;
   const lo = c.regs.lo(REG.RCX);
   if (c.regs.hi(REG.RCX) !== 0 || lo >>> 25 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const rid = lo & 0xffff;
@@ -300,7 +301,7 @@ registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
  * extension queue: OPERAND_BUSY while an extension call is in flight.
  */
 registerLeaf(LEAF["TDH.SPDM.DELETE"], (m, c) => {
-  if (m.extSlot !== null) return st(STATUS.TDX_OPERAND_BUSY);
+  if (m.extSlot !== null) return EXT_QUEUE_BUSY;
   const ss = sessionIn(m, c);
   if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   if ((ss.obj.state !== "created" && ss.obj.state !== "disconnected") || ss.s.streams.size > 0)
