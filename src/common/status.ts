@@ -228,6 +228,8 @@ export const LEAF = Object.freeze({
   "TDH.SPDM.CONNECT": 142,
   "TDH.SPDM.DISCONNECT": 143,
   "TDH.SPDM.MNG": 144,
+  /** Minimal, for TDH.QUOTE.GET's TD (ledger `td-minimal`); last so existing fuzz programs keep their leaves. */
+  "TDH.MNG.CREATE": 9,
 });
 
 /** A leaf's name. */

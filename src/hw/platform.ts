@@ -54,6 +54,8 @@ export interface ModuleMetadata {
   readonly SPDM_MAX_DEV_INFO_PAGES: number;
   /** TDX_FEATURES0 bits as a list of bit numbers (6 TDX Connect, 39 extensions, 50 quoting). */
   readonly TDX_FEATURES0_BITS: readonly number[];
+  /** Largest quote TDH.QUOTE.GET produces, in bytes (u32; the June 2026 series sizes its buffer by it). */
+  readonly MAX_QUOTE_SIZE: number;
   /** Order of each IOMMU queue block: entries 0 and 1 of an IOMMU_MT carry NUM_PAGES = 2^iqOrder. */
   readonly iqOrder: number;
 }
@@ -93,6 +95,7 @@ export const METADATA_FIELD_IDS = Object.freeze({
   IOMMU_MT_PAGE_COUNT: "0x3000000100000003",
   SPDM_MAX_DEV_INFO_PAGES: "0x3000000100000007",
   TDX_FEATURES0: "0x0A00000300000008",
+  MAX_QUOTE_SIZE: "0x2300000200000002",
 });
 
 /** TDX_FEATURES0 bit numbers. */
@@ -138,6 +141,7 @@ export function defaultPlatform(): Platform {
       IOMMU_MT_PAGE_COUNT: 16,
       SPDM_MAX_DEV_INFO_PAGES: 4,
       TDX_FEATURES0_BITS: [FEATURE_BITS.TDX_CONNECT, FEATURE_BITS.EXTENSIONS, FEATURE_BITS.QUOTING],
+      MAX_QUOTE_SIZE: 4 * MIB,
       iqOrder: 1,
     },
     clflushBeforeAlloc: true,
@@ -306,6 +310,7 @@ export function validatePlatform(p: Platform): Platform {
   checkCountField("platform.metadata.IOMMU_MT_PAGE_COUNT", md.IOMMU_MT_PAGE_COUNT, 0, 510);
   checkCountField("platform.metadata.SPDM_MAX_DEV_INFO_PAGES", md.SPDM_MAX_DEV_INFO_PAGES, 1, 512);
   checkCountField("platform.metadata.iqOrder", md.iqOrder, 1, 10);
+  checkCountField("platform.metadata.MAX_QUOTE_SIZE", md.MAX_QUOTE_SIZE, 4096, 0xffff_ffff);
   if (!Array.isArray(md.TDX_FEATURES0_BITS))
     throw typeError("platform.metadata.TDX_FEATURES0_BITS", md.TDX_FEATURES0_BITS, "an array of bit numbers");
   for (const [i, b] of md.TDX_FEATURES0_BITS.entries()) {

@@ -65,6 +65,17 @@ export class InterruptSource {
   }
 
   /**
+   * Whether an interrupt is already pending when a call that keeps no progress starts (it then returns
+   * TDX_INTERRUPTED_RESTARTABLE). Only the seeded random plan has such interrupts (probability `p`): an
+   * "every k units" plan would restart such a call forever.
+   */
+  atEntry(): boolean {
+    if (this.plan.kind !== "random" || this.next() >= this.plan.p) return false;
+    this.taken++;
+    return true;
+  }
+
+  /**
    * Called after each unit of work when more remain; true means "return TDX_INTERRUPTED_RESUMABLE now".
    * A call always completes at least one unit, so progress is guaranteed.
    */

@@ -27,7 +27,7 @@ import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSourc
 import { Pamt, PT } from "./pamt.js";
 
 /** Kinds of objects the module keeps pages for. */
-export type ObjectKind = "ext-pool" | "iommu" | "spdm" | "ide";
+export type ObjectKind = "ext-pool" | "iommu" | "spdm" | "ide" | "td";
 
 /** A module object that owns pages (the PAMT owner field names it). */
 export interface ModuleObject {

@@ -7,6 +7,7 @@ import "./leaves-ext.js";
 import "./leaves-iommu.js";
 import "./leaves-spdm.js";
 import "./leaves-ide.js";
+import "./leaves-quote.js";
 
 export { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
 export { type CallRecord, type ModelReport, type ModuleObject, TdxModule } from "./emulator.js";

@@ -5,6 +5,7 @@
 
 import { extensionsBringUp } from "../host/flows/extensions.js";
 import { type IommuSetupRecord, iommuClearAll, iommuSetupAll } from "../host/flows/iommu.js";
+import { quoteFlow } from "../host/flows/quote.js";
 import type { FlowResult } from "../host/flows/result.js";
 import { type ConnectRecord, tdxConnectBringUp, tdxConnectTeardown } from "../host/flows/tdx-connect.js";
 import type { Machine } from "../machine.js";
@@ -62,3 +63,10 @@ registerFlow("tdx-connect-teardown", (m, s) => {
 });
 registerFlow("bring-up", (m, s) => BRING_UP.flatMap((n) => FLOWS.get(n)!(m, s)));
 registerFlow("teardown", (m, s) => TEARDOWN.flatMap((n) => FLOWS.get(n)!(m, s)));
+
+// DICE quoting (June 2026 series): the flow and its wrong-host variants (a list that loops, a list
+// shorter than the stated length, a private page in the list).
+registerFlow("quote", (m) => [quoteFlow(m.kernel)]);
+registerFlow("quote-loop", (m) => [quoteFlow(m.kernel, "loop")]);
+registerFlow("quote-short", (m) => [quoteFlow(m.kernel, "short")]);
+registerFlow("quote-private-page", (m) => [quoteFlow(m.kernel, "private-page")]);
