@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { LINKED_DATA_PER_PAGE, readLinkedList } from "../src/common/formats.js";
+import { LEAF } from "../src/common/status.js";
 import { parseU64 } from "../src/common/u64.js";
 import { quoteFlow } from "../src/host/flows/quote.js";
 import { hpaWithKeyId } from "../src/host/kernel.js";
@@ -21,6 +22,7 @@ import type { Machine } from "../src/machine.js";
 import { checkConservation } from "../src/model/conservation.js";
 import { PT } from "../src/module/index.js";
 import { buildModelQuote, QUOTE_CERT_BYTES } from "../src/module/leaves-quote.js";
+import { failingStatuses, statusValue } from "../src/reliability/fault-table.js";
 import { call, hpa, machine, REG, statusOf, want } from "./support/machine.js";
 
 const MiB = 2 ** 20;
@@ -270,5 +272,25 @@ describe("the quote flow", () => {
           quoteBytes: 10_384,
         });
     }
+  });
+});
+
+describe("the quote flow under single-fault injection", () => {
+  const leaves = ["TDH.MNG.CREATE", "TDH.QUOTE.GET", "TDH.PHYMEM.PAGE.RECLAIM"] as const;
+  const cases = leaves.flatMap((leaf) =>
+    failingStatuses(LEAF[leaf]).map((f) => [leaf, `${f.name}(${f.operand})`, f] as const),
+  );
+  it.each(cases)("%s forced %s: no page lost, no hazard", (leaf, _n, f) => {
+    const m = machine();
+    m.module.forceStatus({ leaf: LEAF[leaf], nth: 1, status: statusValue(f) });
+    const r = quoteFlow(m.kernel);
+    const c = checkConservation(m);
+    expect(c.violations).toEqual([]);
+    expect(m.cache.hazards).toEqual([]);
+    expect(c.totals.hostHeld).toBe(0);
+    const interrupt = f.name === "TDX_INTERRUPTED_RESUMABLE" || f.name === "TDX_INTERRUPTED_RESTARTABLE";
+    expect(r.ok).toBe(interrupt);
+    // Only a failed RECLAIM leaves the TDR with the module: stranded, reported, never reused.
+    expect(c.totals.stranded).toBe(leaf === "TDH.PHYMEM.PAGE.RECLAIM" ? 1 : 0);
   });
 });

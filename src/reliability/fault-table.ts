@@ -10,7 +10,7 @@
  * SPDM statuses for the leaves that run an SPDM exchange: forcing them is a spurious interruption or a
  * spurious request, which a correct host must survive.
  */
-import { LEAF, type LeafName, REG, STATUS, type StatusName } from "../common/status.js";
+import { LEAF, type LeafName, REG, RESOURCE_OPERAND, STATUS, type StatusName } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 
 /** One failing status: its kind and the operand id in bits 31:0 (0 when it names no operand). */
@@ -33,7 +33,7 @@ const privatePageChecks = (reg: number): FailingStatus[] => [
 const extensionResumable: FailingStatus[] = [
   s("TDX_INTERRUPTED_RESUMABLE"),
   s("TDX_INVALID_RESUMPTION"),
-  s("TDX_OPERAND_BUSY"),
+  s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
 ];
 
 /** Statuses of an SPDM exchange (spdm-common.ts `runExchange`, `messagePages`). */
@@ -55,11 +55,35 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
   ],
   // leaves-core.ts: reserved bits or a KeyID, outside every TDMR.
   "TDH.PHYMEM.PAGE.RDMD": [s("TDX_OPERAND_INVALID", REG.RCX), s("TDX_OPERAND_ADDR_RANGE_ERROR", REG.RCX)],
+  // leaves-quote.ts: the TDR page checks (RCX), a bad HKID (RDX).
+  "TDH.MNG.CREATE": [...privatePageChecks(REG.RCX), s("TDX_OPERAND_INVALID", REG.RDX)],
+  // leaves-quote.ts: reserved bits, outside every TDMR, not a TDR, a quote in flight.
+  "TDH.PHYMEM.PAGE.RECLAIM": [
+    s("TDX_OPERAND_INVALID", REG.RCX),
+    s("TDX_OPERAND_ADDR_RANGE_ERROR", REG.RCX),
+    s("TDX_PAGE_METADATA_INCORRECT", REG.RCX),
+    s("TDX_OPERAND_BUSY", REG.RCX),
+  ],
+  // leaves-quote.ts: interruption (with or without progress), a changed re-issue, and the checks of
+  // ledger `quote-checks` on every input register.
+  "TDH.QUOTE.GET": [
+    s("TDX_INTERRUPTED_RESUMABLE"),
+    s("TDX_INTERRUPTED_RESTARTABLE"),
+    s("TDX_INVALID_RESUMPTION"),
+    s("TDX_OPERAND_INVALID", REG.RCX),
+    s("TDX_OPERAND_ADDR_RANGE_ERROR", REG.RCX),
+    s("TDX_PAGE_METADATA_INCORRECT", REG.RCX),
+    s("TDX_OPERAND_INVALID", REG.RDX),
+    s("TDX_OPERAND_INVALID", REG.R8),
+    s("TDX_OPERAND_INVALID", REG.R9),
+    s("TDX_OPERAND_INVALID", REG.R10),
+    s("TDX_OPERAND_INVALID", REG.R11),
+  ],
   // leaves-ext.ts: operand rules 1–4, the extension slot busy, the private page checks per entry, an
   // interruption between entries, and the (success-class) pool-full status.
   "TDH.EXT.MEM.ADD": [
     ...privatePageChecks(REG.RCX),
-    s("TDX_OPERAND_BUSY"),
+    s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
     s("TDX_INTERRUPTED_RESUMABLE"),
     s("TDX_EXT_MEMORY_POOL_FULL"),
   ],
@@ -82,7 +106,7 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
   // leaves-spdm.ts: extension slot busy, bad function id or no such device (RCX), a session exists
   // (RCX), HPA_ARRAY_T rules and the private page checks (RDX).
   "TDH.SPDM.CREATE": [
-    s("TDX_OPERAND_BUSY"),
+    s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     ...privatePageChecks(REG.RDX),
@@ -116,7 +140,7 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
   // leaves-spdm.ts + spdm-common.ts `releaseObject`: slot busy, unknown session, wrong state or a
   // stream attached, a bad release input (RDX).
   "TDH.SPDM.DELETE": [
-    s("TDX_OPERAND_BUSY"),
+    s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     s("TDX_OPERAND_INVALID", REG.RDX),
