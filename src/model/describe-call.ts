@@ -76,6 +76,19 @@ export const OPERANDS: Readonly<Record<number, readonly (readonly [number, Kind]
     [REG.RCX, "id"],
     [REG.RDX, "hpa"],
   ],
+  [LEAF["TDH.MNG.CREATE"]]: [
+    [REG.RCX, "hpa"],
+    [REG.RDX, "u64"],
+  ],
+  [LEAF["TDH.PHYMEM.PAGE.RECLAIM"]]: [[REG.RCX, "hpa"]],
+  [LEAF["TDH.QUOTE.GET"]]: [
+    [REG.RCX, "hpa"],
+    [REG.RDX, "u64"],
+    [REG.R8, "hpa"],
+    [REG.R9, "u64"],
+    [REG.R10, "hpa"],
+    [REG.R11, "u64"],
+  ],
 };
 
 /** Outputs worth showing on success, per leaf. */
@@ -88,6 +101,7 @@ const OUTPUTS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = 
   [LEAF["TDH.SPDM.DELETE"]]: [[REG.RCX, "hpa-array"]],
   [LEAF["TDH.IDE.STREAM.CREATE"]]: [[REG.RCX, "id"]],
   [LEAF["TDH.IDE.STREAM.DELETE"]]: [[REG.RCX, "hpa-array"]],
+  [LEAF["TDH.QUOTE.GET"]]: [[REG.RCX, "u64"]],
   [LEAF["TDH.PHYMEM.PAGE.RDMD"]]: [
     [REG.RCX, "u64"],
     [REG.RDX, "id"],
