@@ -12,6 +12,7 @@ import { isTdxpaError } from "../common/errors.js";
 import { compareCommand } from "./compare.js";
 import { decodeCommand } from "./decode.js";
 import { encodeCommand } from "./encode.js";
+import { execCommand, serveCommand } from "./exec.js";
 import { inspectCommand } from "./inspect.js";
 import { type CliIo, EXIT, oneLine, processIo, type Subcommand, UsageError } from "./io.js";
 import { reportCommand } from "./report.js";
@@ -29,6 +30,8 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   encodeCommand,
   vectorsCommand,
   compareCommand,
+  execCommand,
+  serveCommand,
 ];
 
 /**
