@@ -83,7 +83,11 @@ export function execVerdict(
 }
 
 /** Wires a socket to a session; resolves when the client's end closes (or `stop` is called). */
-function serveChannel(channel: Socket, session: ExecSession): { done: Promise<void>; stop: () => void } {
+function serveChannel(
+  channel: Socket,
+  session: ExecSession,
+  maxBacklog = MAX_BACKLOG,
+): { done: Promise<void>; stop: () => void } {
   let finish!: () => void;
   const done = new Promise<void>((resolve) => {
     finish = resolve;
@@ -98,10 +102,10 @@ function serveChannel(channel: Socket, session: ExecSession): { done: Promise<vo
   channel.on("data", (chunk: Buffer) => {
     if (ended) return;
     let reply = session.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    if (!session.closed && channel.writableLength + reply.length > MAX_BACKLOG) {
+    if (!session.closed && channel.writableLength + reply.length > maxBacklog) {
       const err = session.abort(
         PROTO_ERROR.NOT_READING,
-        `more than ${MAX_BACKLOG} bytes of replies not read by the client`,
+        `more than ${maxBacklog} bytes of replies not read by the client`,
       );
       reply = err;
     }
@@ -136,6 +140,8 @@ export interface ExecOptions extends ExecSessionOptions {
   readonly onOutput?: (text: string) => void;
   /** Extra environment variables. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Reply bytes a client may leave unread before the session ends (default 16 MiB). */
+  readonly maxBacklog?: number;
 }
 
 /** Thrown when the program cannot be started at all (ENOENT, EACCES): a usage error. */
@@ -165,7 +171,7 @@ export async function execProgram(opts: ExecOptions): Promise<ExecOutcome> {
   child.stdout?.on("data", (b: Buffer) => out(b.toString("utf8")));
   child.stderr?.on("data", (b: Buffer) => out(b.toString("utf8")));
   const channel = child.stdio[3] as Socket;
-  const served = serveChannel(channel, session);
+  const served = serveChannel(channel, session, opts.maxBacklog);
   let timedOut = false;
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
     child.once("error", (e) =>

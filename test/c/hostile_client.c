@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Hostile and careless clients of the tdxpa wire protocol (docs/PROTOCOL.md), for test/exec.test.ts:
+ * each mode breaks one rule, and `tdxpa exec` must answer with one clear line, the report up to that
+ * point and its documented exit status, without hanging. Usage: hostile_client MODE.
+ */
+#define _GNU_SOURCE
+#include <linux/bug.h>
+#include <linux/mm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <tdxpa.h>
+#include <unistd.h>
+
+static void put32(unsigned char *p, unsigned int v) { for (int i = 0; i < 4; i++) p[i] = (v >> (8 * i)) & 0xff; }
+
+/* Reads until the server closes the channel (it does after an error reply). */
+static void drain(void)
+{
+	unsigned char b[4096];
+	while (read(3, b, sizeof(b)) > 0)
+		;
+}
+
+static void send_raw(const void *p, size_t n)
+{
+	if (write(3, p, n) != (ssize_t)n)
+		exit(9);
+}
+
+/* A valid HELLO, its reply read and dropped. */
+static void hello_raw(void)
+{
+	unsigned char f[16] = { 0 }, rep[1024];
+	put32(f, 8);
+	f[4] = 1;
+	put32(f + 8, 0x41505854u);
+	f[12] = 1;
+	send_raw(f, 16);
+	(void)!read(3, rep, sizeof(rep));
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(mode, "garbage")) {
+		send_raw("GET / HTTP/1.1\r\n\r\n", 18);
+		drain();
+		return 0;
+	}
+	if (!strcmp(mode, "oversized")) {
+		unsigned char f[8] = { 0 };
+		hello_raw();
+		put32(f, 0x7fffffffu);
+		f[4] = 5;
+		send_raw(f, 8);
+		drain();
+		return 0;
+	}
+	if (!strcmp(mode, "unknown-type")) {
+		unsigned char f[8] = { 0 };
+		hello_raw();
+		f[4] = 77;
+		send_raw(f, 8);
+		drain();
+		return 0;
+	}
+	if (!strcmp(mode, "no-hello")) {
+		unsigned char f[8] = { 0 };
+		f[4] = 9;
+		send_raw(f, 8);
+		drain();
+		return 0;
+	}
+	if (!strcmp(mode, "bad-version")) {
+		unsigned char f[16] = { 0 };
+		put32(f, 8);
+		f[4] = 1;
+		put32(f + 8, 0x41505854u);
+		f[12] = 99;
+		send_raw(f, 16);
+		drain();
+		return 0;
+	}
+	if (!strcmp(mode, "truncated")) {
+		unsigned char f[12] = { 0 };
+		hello_raw();
+		put32(f, 128);
+		f[4] = 7;
+		send_raw(f, 12); /* a SEAMCALL header and 4 of its 128 bytes, then a clean exit */
+		return 0;
+	}
+	if (!strcmp(mode, "crash-mid-seamcall")) {
+		unsigned char f[40] = { 0 };
+		hello_raw();
+		put32(f, 128);
+		f[4] = 7;
+		send_raw(f, 40);
+		raise(SIGSEGV);
+		return 0;
+	}
+	if (!strcmp(mode, "never-sends")) {
+		for (;;)
+			pause();
+	}
+	if (!strcmp(mode, "not-reading")) {
+		unsigned char f[8 * 512] = { 0 };
+		hello_raw();
+		for (int i = 0; i < 512; i++)
+			f[8 * i + 4] = 9; /* PING, empty */
+		for (;;)
+			send_raw(f, sizeof(f));
+	}
+	if (!strcmp(mode, "no-free")) {
+		struct page *p = alloc_pages(GFP_KERNEL | __GFP_ZERO, 2);
+		return p == NULL;
+	}
+	if (!strcmp(mode, "double-free")) {
+		struct page *p = alloc_page(GFP_KERNEL);
+		__free_page(p);
+		__free_page(p);
+		return 0;
+	}
+	if (!strcmp(mode, "use-after-free")) {
+		struct page *p = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		unsigned char *a = page_address(p);
+		__free_page(p);
+		return a[0]; /* the fault reads a page the allocator has back */
+	}
+	if (!strcmp(mode, "warn")) {
+		WARN_ON(argc > 0);
+		return 0;
+	}
+	if (!strcmp(mode, "fork")) {
+		/* The child keeps the channel open and sleeps; the parent frees its page and exits 0. */
+		struct page *p = alloc_page(GFP_KERNEL);
+		pid_t c = fork();
+		if (c == 0) {
+			for (;;)
+				pause();
+		}
+		__free_page(p);
+		tdxpa_bye();
+		return c < 0;
+	}
+	if (!strcmp(mode, "exit-3")) {
+		tdxpa_connect();
+		return 3;
+	}
+	fprintf(stderr, "unknown mode %s\n", mode);
+	return 64;
+}
