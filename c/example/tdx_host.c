@@ -32,6 +32,7 @@
 #include <linux/slab.h>
 #include <stdio.h>
 #include <tdxpa.h>
+#include <time.h>
 
 /* ---- operand layouts (docs/spec/01-formats.md 1.1-1.2), from the generated field table ---------- */
 #define FIELD_MASK(layout, field) \
@@ -488,9 +489,24 @@ static int tdx_iommu_setup_all(void)
 	return 0;
 }
 
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 int main(void)
 {
+	tdxpa_connect();
+	double t0 = now_ms();
 	int ret = tdx_ext_bringup();
+	double t1 = now_ms();
+	struct tdxpa_stats s = tdxpa_stats();
+
+	printf("tdx_host: extensions bring-up %.2f ms; libtdxpa so far: %llu requests, %llu round trips, "
+	       "%llu page faults, %llu pages written back\n",
+	       t1 - t0, s.requests, s.round_trips, s.faults, s.pages_written_back);
 
 	if (ret == 0) {
 		unsigned int set_up;
