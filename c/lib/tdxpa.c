@@ -29,6 +29,7 @@ enum { MARK_ENTER = 0, MARK_EXIT = 1, MARK_WARN = 2, MARK_STRAND = 3 };
 #define MAX_PAYLOAD (65536 + 64)
 #define MAX_BULK 8192
 #define MAX_TEXT 256
+#define MAX_RANGE_PAGES (1u << 21)
 #define PAGE_BYTES 4096ull
 
 /* Exit status of a program whose channel broke (documented in docs/C-HARNESS.md). */
@@ -476,7 +477,7 @@ void tdxpa_clflush_pages(unsigned long long pfn, unsigned int npages)
 	if (last_frame >= 0 && obuf[last_frame + 4] == MSG_CLFLUSH && (size_t)last_frame + 8 + 16 == olen) {
 		unsigned char *prev = obuf + last_frame + 8;
 		uint32_t count = get32(prev + 8);
-		if (get64(prev) + count == pfn && (uint64_t)count + npages <= (1u << 30)) {
+		if (get64(prev) + count == pfn && (uint64_t)count + npages <= MAX_RANGE_PAGES) {
 			put32(prev + 8, count + npages);
 			return;
 		}

@@ -75,8 +75,11 @@ export interface SessionReport extends RunReport {
 const MAX_MARK_DEPTH = 64;
 /** Most findings listed (all are counted). */
 const MAX_FINDINGS = 50;
-/** Most pages one CLFLUSH or STRAND mark may name. */
-const MAX_RANGE_PAGES = 1 << 30;
+/**
+ * Most pages one contiguous allocation, CLFLUSH or STRAND mark may name (8 GiB): bounds the work one
+ * frame can ask for. A 1,048,576-page pool fits.
+ */
+export const MAX_RANGE_PAGES = 1 << 21;
 
 const TYPE_NAMES: Record<number, string> = {
   [MSG.HELLO]: "hello",
@@ -391,7 +394,8 @@ export class ExecSession {
           );
         }
         case ALLOC_KIND.CONTIG: {
-          if (order !== 0 || count < 1) return bad(`alloc_contig_pages: order ${order}, count ${count}`);
+          if (order !== 0 || count < 1 || count > MAX_RANGE_PAGES)
+            return bad(`alloc_contig_pages: order ${order}, count ${count} (order 0, 1..${MAX_RANGE_PAGES})`);
           const p = a.allocContigPages(count, { tag, zero });
           return p === null ? reply(RESULT.ENOMEM, []) : reply(RESULT.OK, [p.pfn]);
         }
