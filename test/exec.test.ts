@@ -132,6 +132,18 @@ describe("the example host under tdxpa exec", () => {
     expect(o.exitCode).toBe(EXEC_EXIT.FINDINGS);
   });
 
+  it("the kernel's probe rule: TDX_OPERAND_INVALID on any operand (here RDX, a queue size the module does not take) skips the unit, and its pages are written back", async () => {
+    const o = await run(bin("tdx_host"), [], scenario({ platform: { metadata: { iqOrder: 2 } } }));
+    expect(o.output).toContain("IOMMU 0 set up, 6 skipped, 0 cleared: ok");
+    const setup = o.report.phases.find((p) => p.label === "tdx_iommu_setup_all")!;
+    expect(setup.calls["TDH.IOMMU.SETUP"]).toEqual({
+      "TDX_OPERAND_INVALID(RDX)": 4,
+      "TDX_OPERAND_INVALID(RCX)": 2,
+    });
+    expect(setup.calls["TDH.PHYMEM.PAGE.WBINVD"]).toEqual({ TDX_SUCCESS: 6 * 20 });
+    expect(o.exitCode).toBe(EXEC_EXIT.OK);
+  });
+
   it("no CLFLUSH although the module asks: every IOMMU page becomes private dirty, exit 1", async () => {
     const o = await run(bin("tdx_host_no_clflush"));
     expect(o.report.totals.hazards).toBe(80);
