@@ -275,6 +275,21 @@ describe("hostile and careless clients", () => {
     expect(o.exitCode).toBe(EXEC_EXIT.FINDINGS);
   });
 
+  it("the host reads what the module wrote into its page (the mirror is refreshed after a SEAMCALL)", async () => {
+    let out = "";
+    const o = await execProgram({
+      scenario: DEFAULT,
+      program: bin("hostile_client"),
+      args: ["release-list"],
+      timeoutMs: 30_000,
+      onOutput: (t) => {
+        out += t;
+      },
+    });
+    expect(out).toContain("release list seen");
+    expect(o.exitCode).toBe(EXEC_EXIT.OK);
+  });
+
   it("a program that exits non-zero: exit 3", async () => {
     const o = await hostile("exit-3");
     expect(o.verdict).toBe("program exited with status 3");

@@ -5,6 +5,8 @@
  * point and its documented exit status, without hanging. Usage: hostile_client MODE.
  */
 #define _GNU_SOURCE
+#include <asm/cacheflush.h>
+#include <asm/tdx.h>
 #include <linux/bug.h>
 #include <linux/mm.h>
 #include <signal.h>
@@ -146,6 +148,40 @@ int main(int argc, char **argv)
 		__free_page(p);
 		tdxpa_bye();
 		return c < 0;
+	}
+	if (!strcmp(mode, "release-list")) {
+		/* The module writes the released list into the host's root page: the host must read it. */
+		struct tdx_module_args a = { .rdx = TDX_MD_SPDM_MT_PAGE_COUNT };
+		struct page *pages[16], *root;
+		unsigned int n;
+
+		if (seamcall_ret(TDH_SYS_RD, &a) != TDX_SUCCESS || a.r8 < 2 || a.r8 > 16)
+			return 10;
+		n = (unsigned int)a.r8;
+		for (unsigned int i = 0; i < n; i++)
+			pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		root = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		u64 *e = page_address(root);
+		for (unsigned int i = 0; i < n; i++) {
+			e[i] = page_to_phys(pages[i]);
+			clflush_cache_range(page_address(pages[i]), PAGE_SIZE);
+		}
+		struct tdx_module_args c = { .rcx = 0x1700, .rdx = page_to_phys(root) | ((u64)(n - 1) << 55) };
+		if (seamcall_ret(TDH_SPDM_CREATE, &c) != TDX_SUCCESS)
+			return 11;
+		memset(e, 0, PAGE_SIZE); /* the host reuses its root page for the release list */
+		struct tdx_module_args d = { .rcx = c.rcx, .rdx = page_to_phys(root) };
+		if (seamcall_ret(TDH_SPDM_DELETE, &d) != TDX_SUCCESS)
+			return 12;
+		bool seen = e[0] == page_to_phys(pages[0]) && e[n - 1] == page_to_phys(pages[n - 1]);
+		printf("release list %s\n", seen ? "seen" : "stale");
+		for (unsigned int i = 0; i < n; i++) {
+			struct tdx_module_args w = { .rcx = set_hkid_to_hpa(page_to_phys(pages[i]), tdx_global_keyid_get()) };
+			seamcall(TDH_PHYMEM_PAGE_WBINVD, &w);
+			__free_page(pages[i]);
+		}
+		__free_page(root);
+		return seen ? 0 : 13;
 	}
 	if (!strcmp(mode, "exit-3")) {
 		tdxpa_connect();
