@@ -71,7 +71,9 @@ Exit status:
       failure or an unmet expectation (run)
   ${EXIT.USAGE}   usage error: unknown subcommand, kind or option; missing or out-of-range input;
       an invalid scenario file
-  ${EXIT.INTERNAL}  internal error (a bug in tdxpa)`;
+  ${EXIT.INTERNAL}  internal error (a bug in tdxpa)
+  exec and serve also use 3 to 6 (the program failed, crashed, timed out, broke the protocol);
+      see 'tdxpa exec --help'`;
 }
 
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
