@@ -6,7 +6,7 @@
  * status, never a hang. The C is built once per file into a temporary directory.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -288,6 +288,29 @@ describe("hostile and careless clients", () => {
     });
     expect(out).toContain("release list seen");
     expect(o.exitCode).toBe(EXEC_EXIT.OK);
+  });
+
+  it("every allocator shim, with the kernel's page arithmetic, freeing all it took: clean, exit 0", async () => {
+    const o = await hostile("tour");
+    expect(o.report.unexpected).toEqual([]);
+    expect(o.report.conservation.totals.hostHeld).toBe(0);
+    expect(o.report.requests.alloc).toBe(5);
+    expect(o.exitCode).toBe(EXEC_EXIT.OK);
+  });
+
+  it("a crash with --trace: exit 4, the trace is written whole (every line JSON), no temporary file left", async () => {
+    const trace = join(dir, "crash.jsonl");
+    const r = await runCli(["exec", "--trace", trace, "--", bin("hostile_client"), "crash-after-calls"]);
+    expect(r.code).toBe(EXEC_EXIT.PROGRAM_SIGNALED);
+    const lines = r.out.join("\n").split("\n");
+    expect(lines.at(-1)).toBe("exec: program killed by signal SIGSEGV (exit 4)");
+    expect(lines).toContain("totals: 1 SEAMCALLs, 0 interrupts resumed, 0 hazards, 0 model reports");
+    const events = readFileSync(trace, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => e.type)).toEqual(["alloc", "seamcall"]);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
 
   it("a program that exits non-zero: exit 3", async () => {

@@ -258,7 +258,7 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
 	unsigned char *a = si->si_addr;
 	(void)sig;
 	(void)ctx;
-	if (tdxpa_mirror != NULL && a >= tdxpa_mirror && a < tdxpa_mirror + plat.pfn_limit * PAGE_BYTES) {
+	if (si->si_code > 0 && tdxpa_mirror != NULL && a >= tdxpa_mirror && a < tdxpa_mirror + plat.pfn_limit * PAGE_BYTES) {
 		unsigned long long pfn = (unsigned long long)(a - tdxpa_mirror) / PAGE_BYTES;
 		stats.faults++;
 		if (mstate[pfn] == SLOT_ABSENT) {
@@ -277,8 +277,13 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
 			return;
 		}
 	}
-	/* Not ours: the previous handler (or the default action) takes the repeated fault. */
+	/*
+	 * Not ours: the previous handler (or the default action) takes the repeated fault; a SIGSEGV sent
+	 * by kill() or raise() is not repeated by returning, so it is raised again.
+	 */
 	sigaction(SIGSEGV, &old_segv, NULL);
+	if (si->si_code <= 0)
+		raise(SIGSEGV);
 }
 
 /* ---- connection ---------------------------------------------------------------------------------- */

@@ -105,6 +105,15 @@ int main(int argc, char **argv)
 		raise(SIGSEGV);
 		return 0;
 	}
+	if (!strcmp(mode, "crash-after-calls")) {
+		struct tdx_module_args a = { .rdx = TDX_MD_TDX_FEATURES0 };
+		struct page *p = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		seamcall_ret(TDH_SYS_RD, &a);
+		tdxpa_sync();
+		(void)p;
+		raise(SIGSEGV);
+		return 0;
+	}
 	if (!strcmp(mode, "never-sends")) {
 		for (;;)
 			pause();
@@ -182,6 +191,40 @@ int main(int argc, char **argv)
 		}
 		__free_page(root);
 		return seen ? 0 : 13;
+	}
+	if (!strcmp(mode, "tour")) {
+		/* Every allocator shim, with the kernel's page arithmetic, freeing everything: a clean run. */
+		struct page *blk = alloc_pages(GFP_KERNEL | __GFP_COMP, 3);
+		if (!blk || compound_order(blk) != 3 || compound_nr(blk) != 8 || compound_head(blk + 5) != blk ||
+		    page_to_pfn(nth_page(blk, 5)) != page_to_pfn(blk) + 5 || pfn_to_page(page_to_pfn(blk)) != blk ||
+		    page_to_phys(blk) != (phys_addr_t)page_to_pfn(blk) << PAGE_SHIFT || !PageTail(blk + 1))
+			return 20;
+		struct folio *f = folio_alloc(GFP_KERNEL | __GFP_ZERO, 2);
+		if (!f || folio_nr_pages(f) != 4 || folio_page(f, 3) != &f->page + 3)
+			return 21;
+		struct page *arr[40] = { NULL };
+		if (alloc_pages_bulk(GFP_KERNEL, 40, arr) != 40)
+			return 22;
+		struct page *run = alloc_contig_pages(300, GFP_KERNEL | __GFP_ZERO, NUMA_NO_NODE, NULL);
+		if (!run)
+			return 23;
+		unsigned char *a = page_address(run + 299);
+		if (a[4095] != 0)
+			return 24;
+		a[0] = 0x5a; /* written back before the free */
+		struct page *one = alloc_page(GFP_KERNEL);
+		get_page(one);
+		put_page(one);
+		if (page_ref_count(one) != 1)
+			return 25;
+		put_page(one);
+		__free_pages(blk, 3);
+		folio_put(f);
+		for (int i = 0; i < 40; i++)
+			__free_page(arr[i]);
+		free_contig_range(page_to_pfn(run), 300);
+		printf("tour ok\n");
+		return 0;
 	}
 	if (!strcmp(mode, "exit-3")) {
 		tdxpa_connect();
