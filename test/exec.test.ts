@@ -386,7 +386,10 @@ describe("tdxpa exec and serve on the command line", () => {
     const out = join(dir, "r.html");
     const r = await runCli(["exec", "--report", out, "--", bin("tdx_host_head_page_only")]);
     expect(r.code).toBe(1);
-    expect(readFileSync(out, "utf8")).toContain("<html");
+    const html = readFileSync(out, "utf8");
+    expect(html).toContain("<html");
+    expect(html).toContain('"hazards":8');
+    expect(html).toContain("tdx_iommu_clear_all");
   });
 
   it("serve: a program started separately attaches with TDXPA_SOCKET and gets the same report", async () => {
