@@ -2,8 +2,8 @@
  * `tdxpa exec [scenario] [options] -- PROGRAM [ARGS…]` and `tdxpa serve --socket PATH [scenario]`: run
  * a host program written in C (built against the shims in c/, docs/C-HARNESS.md) against the emulator
  * over the wire protocol (docs/PROTOCOL.md), and print the same report as `tdxpa run`. The scenario
- * file gives the platform, the module behaviours and interrupts and the host policy; its steps are not
- * run (the program is the host). Traces and the HTML report work as on scenario runs.
+ * file gives the platform and the module's behaviours and interrupts; its steps and host policy are
+ * not used (the program is the host). Traces and the HTML report work as on scenario runs.
  */
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import type { ModelEvent } from "../model/events.js";
@@ -35,8 +35,8 @@ of 5, 4, 6, 3, 1 is the status.`;
 
 const EXEC_HELP = `usage: tdxpa exec [scenario.yaml|scenario.json] [options] -- PROGRAM [ARGS...]
 
-Builds a machine (the scenario's platform, module behaviours, interrupts and host policy; the
-default platform without one; the scenario's steps are not run), starts PROGRAM with the protocol
+Builds a machine (the scenario's platform, module behaviours and interrupts; the default
+scenario's without one; its steps and host policy are not used: PROGRAM is the host), starts PROGRAM with the protocol
 channel connected (an inherited socket, its descriptor number in TDXPA_FD), serves it until it exits,
 then prints the same report as 'tdxpa run': SEAMCALLs by leaf and status per top-level function the
 program marked, pages by state, hazards with the page and the call that caused them, conservation.
