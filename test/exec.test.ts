@@ -190,6 +190,18 @@ describe("the C host and the TypeScript flows agree", () => {
       },
     ],
     ["no CLFLUSH", "tdx_host_no_clflush", { host: { policy: { clflush: "never" } } }],
+    [
+      "no TDX-capable IOMMU",
+      "tdx_host",
+      {
+        platform: {
+          iommus: [
+            { name: "dmar0", regBase: 0xfed90000, tdxCapable: false },
+            { name: "dmar1", regBase: 0xfed91000, tdxCapable: false },
+          ],
+        },
+      },
+    ],
   ];
   it.each(cases)(
     "%s: same SEAMCALLs (leaf, operands, root pages, status, outputs), same end state",
