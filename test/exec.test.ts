@@ -3,10 +3,11 @@
  * warning-clean and with ASan+UBSan, run clean; each wrong build caught with its finding and exit 1;
  * the C host and the TypeScript flows agree call for call (leaf, operands, root page contents, status,
  * outputs) and on the end state; hostile clients end with one line, the report so far and their exit
- * status, never a hang. The C is built once per file into a temporary directory.
+ * status, never a hang. The C is built once per file into a temporary directory, with `cc` and the
+ * flags of c/Makefile.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,14 +28,8 @@ const SAN = "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 let dir = "";
 const bin = (name: string) => join(dir, "b", name);
 
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "tdxpa-exec-"));
-  execFileSync("make", ["-s", "-C", C_DIR, `BUILD=${join(dir, "b")}`, "all"], { stdio: "pipe" });
-  execFileSync(
-    "make",
-    ["-s", "-C", C_DIR, `BUILD=${join(dir, "a")}`, `CFLAGS=-O1 -g ${SAN}`, join(dir, "a", "tdx_host")],
-    { stdio: "pipe" },
-  );
+/** `cc` with the Makefile's flags (c/Makefile); the tests do not need `make`. */
+function cc(out: string, sources: string[], extra: string[] = []): void {
   execFileSync(
     "cc",
     [
@@ -42,16 +37,33 @@ beforeAll(() => {
       "-Wall",
       "-Wextra",
       "-Werror",
-      "-O1",
+      ...extra,
       "-I",
       join(C_DIR, "include"),
       "-o",
-      bin("hostile_client"),
-      new URL("test/c/hostile_client.c", ROOT).pathname,
-      bin("libtdxpa.a"),
+      out,
+      ...sources,
     ],
     { stdio: "pipe" },
   );
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "tdxpa-exec-"));
+  mkdirSync(join(dir, "b"));
+  mkdirSync(join(dir, "a"));
+  const lib = join(C_DIR, "lib/tdxpa.c");
+  const host = join(C_DIR, "example/tdx_host.c");
+  cc(bin("tdxpa.o"), [lib], ["-O2", "-c"]);
+  const variants: [string, string[]][] = [
+    ["tdx_host", []],
+    ["tdx_host_head_page_only", ["-DTDXPA_WRONG_HEAD_PAGE_ONLY"]],
+    ["tdx_host_original_operand", ["-DTDXPA_WRONG_ORIGINAL_OPERAND"]],
+    ["tdx_host_no_clflush", ["-DTDXPA_WRONG_NO_CLFLUSH"]],
+  ];
+  for (const [name, flags] of variants) cc(bin(name), [host, bin("tdxpa.o")], ["-O2", ...flags]);
+  cc(join(dir, "a", "tdx_host"), [host, lib], ["-O1", "-g", ...SAN.split(" ")]);
+  cc(bin("hostile_client"), [new URL("test/c/hostile_client.c", ROOT).pathname, bin("tdxpa.o")], ["-O1"]);
 }, 120_000);
 
 afterAll(() => {
