@@ -13,6 +13,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { benchAlloc } from "./alloc.js";
 import { BenchFailure, benchBringUp } from "./bringup.js";
+import { benchExec } from "./exec.js";
 import { hasGc, sinkOf } from "./harness.js";
 import { benchMemory } from "./memory.js";
 import { benchPopulate } from "./populate.js";
@@ -29,11 +30,13 @@ const cfg = quick
       populate: { rounds: 3, jsTargetMs: 25, cTargetMs: 15, minPopulates: 0 },
       alloc: { rounds: 3, targetMs: 25 },
       bringUp: { largePages: 262_144, smallRuns: 5, largeRuns: 1, warmMs: 1000 },
+      exec: { roundTrips: 2000, bringUpRuns: 3 },
     }
   : {
       populate: { rounds: 7, jsTargetMs: 150, cTargetMs: 80, minPopulates: 200_000 },
       alloc: { rounds: 7, targetMs: 100 },
       bringUp: { largePages: 1_048_576, smallRuns: 15, largeRuns: 3, warmMs: 1500 },
+      exec: { roundTrips: 20_000, bringUpRuns: 9 },
     };
 
 const started = performance.now();
@@ -66,6 +69,7 @@ try {
   results.allocator = benchAlloc(cfg.alloc);
   results.memory = benchMemory();
   results.bringUp = benchBringUp(cfg.bringUp);
+  results.exec = await benchExec(cfg.exec);
 } catch (e) {
   results.failure = e instanceof Error ? e.message : String(e);
   save();

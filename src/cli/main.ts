@@ -12,6 +12,7 @@ import { isTdxpaError } from "../common/errors.js";
 import { compareCommand } from "./compare.js";
 import { decodeCommand } from "./decode.js";
 import { encodeCommand } from "./encode.js";
+import { execCommand, serveCommand } from "./exec.js";
 import { inspectCommand } from "./inspect.js";
 import { type CliIo, EXIT, oneLine, processIo, type Subcommand, UsageError } from "./io.js";
 import { reportCommand } from "./report.js";
@@ -29,6 +30,8 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   encodeCommand,
   vectorsCommand,
   compareCommand,
+  execCommand,
+  serveCommand,
 ];
 
 /**
@@ -68,7 +71,9 @@ Exit status:
       failure or an unmet expectation (run)
   ${EXIT.USAGE}   usage error: unknown subcommand, kind or option; missing or out-of-range input;
       an invalid scenario file
-  ${EXIT.INTERNAL}  internal error (a bug in tdxpa)`;
+  ${EXIT.INTERNAL}  internal error (a bug in tdxpa)
+  exec and serve also use 3 to 6 (the program failed, crashed, timed out, broke the protocol);
+      see 'tdxpa exec --help'`;
 }
 
 async function dispatch(argv: string[], io: CliIo): Promise<number> {

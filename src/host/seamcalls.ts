@@ -162,19 +162,19 @@ export function extInit(k: HostKernel): RetryResult {
 
 /**
  * `tdh_iommu_setup`: hands the descriptor's pages (IOMMU_MT) to the module as the control pages of the
- * unit at `regBase`; on success sets the flush flag and returns the IOMMU id in RCX.
+ * unit at `regBase` and returns the IOMMU id in RCX. The flush flag is set before the call, whatever its
+ * result (02-kapi.md 2.3): a failed or partly done call may already have touched the pages.
  */
 export function iommuSetup(k: HostKernel, regBase: number, array: TdxPageArray): RetryResult {
   flushBeforeHandoff(k, array);
-  const r = retryWithOriginal(
+  array.markFlushOnFree();
+  return retryWithOriginal(
     k,
     callRegs("TDH.IOMMU.SETUP", {
       [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
       [REG.RDX]: array.toIommuMt(),
     }),
   );
-  if (ok(r.status)) array.markFlushOnFree();
-  return r;
 }
 
 /** `tdh_iommu_clear`: takes the unit's pages back (same root as at setup). */

@@ -1,7 +1,8 @@
 /**
  * The trusted IOMMU flows (docs/spec/02-kapi.md 2.5): for every DMA remapping unit, build an IOMMU_MT (two
- * 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT order-0 pages), TDH.IOMMU.SETUP it, and skip units the
- * module refuses with an operand-invalid status on the register base (not TDX-capable). Teardown:
+ * 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT order-0 pages), set the flush flag and TDH.IOMMU.SETUP
+ * it; skip units the module refuses with TDX_OPERAND_INVALID on the register base (not TDX-capable;
+ * their pages written back and freed); any other failure clears the units already set up and fails. Teardown:
  * TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the unit's
  * pages and its root page forever (2.6).
  */
@@ -98,15 +99,26 @@ export function iommuSetupAll(
       setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
       continue;
     }
-    // Not taken: the module rolled back, so the pages are the host's again (no write-back owed).
-    tdxPageArrayDestroy(k, array);
-    freeEach(k, pages);
+    // Not taken: the module rolled back, so the pages are the host's again. The flag was set before
+    // the call, so destroy writes their caches back first (02-kapi.md 2.3).
+    const clean = releaseAndFree(k, array, pages, rec);
+    if (!clean) {
+      // A write-back failed: those pages are stranded; give up like any other failure.
+      rec.stranded += iommuClearAll(k, setups).strandedPages;
+      rec.details.unitsSetUp = 0;
+      return { result: rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${u.name}`, null), setups: [] };
+    }
+    // Not TDX-capable: TDX_OPERAND_INVALID on the register base. (The kernel skips on any operand id,
+    // 02-kapi.md 2.5; that change is helper #18's, and the C example follows the kernel.)
     if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) {
       skipped++;
       continue;
     }
-    rec.details.unitsSetUp = setups.length;
-    return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups };
+    // Any other failure clears every unit already set up and fails TDX Connect initialisation.
+    const cleared = iommuClearAll(k, setups);
+    rec.stranded += cleared.strandedPages;
+    rec.details.unitsSetUp = 0;
+    return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups: [] };
   }
   rec.details.unitsSetUp = setups.length;
   rec.details.unitsSkipped = skipped;
