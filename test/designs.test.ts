@@ -34,6 +34,8 @@ const capableUnits = PLATFORM.iommus.filter((u) => u.tdxCapable).length;
 const devices = PLATFORM.devices?.length ?? 0;
 /** 4 KiB pages of one IOMMU_MT: two 2^iqOrder queue blocks and the order-0 pages. */
 const IOMMU_MT_PAGES = 2 * 2 ** MD.iqOrder + MD.IOMMU_MT_PAGE_COUNT;
+/** Tail pages of the IOMMU queue blocks of every TDX-capable unit (written back by every-page designs only). */
+const QUEUE_TAILS = capableUnits * 2 * (2 ** MD.iqOrder - 1);
 
 const calls = (r: ReturnType<typeof runFlow>, leaf: keyof typeof LEAF) =>
   r.calls.filter((c) => c.leaf === LEAF[leaf]).length;
@@ -57,12 +59,14 @@ describe("every design runs the flows it can express, cleanly", () => {
   for (const d of DEFAULT_MODE) {
     for (const f of FLOW_NAMES) {
       if (isUnsupported(d.flows[f])) continue;
-      it(`${d.name} ${f}: ok, conservation ok, no hazards, nothing stranded or left over`, () => {
+      // v2 writes back the head page of each block only: the IOMMU queue blocks' tails stay dirty.
+      const hazards = d === V2_DESIGN && f === "iommu" ? QUEUE_TAILS : 0;
+      it(`${d.name} ${f}: ok, conservation ok, ${hazards} hazards, nothing stranded or left over`, () => {
         const r = runFlow(d, f, SETUP).figures;
         expect(r).toMatchObject({
           ok: true,
           conservationOk: true,
-          hazards: 0,
+          hazards,
           strandedPages: 0,
           hostHeldPages: 0,
           reports: 0,
@@ -102,19 +106,26 @@ describe("figures that follow from the rules (12,800-page pool)", () => {
     const r = runFlow(V2_DESIGN, "extensions", SETUP).figures;
     expect(r.pagesAllocated).toBe(pool + 1 + 32);
     expect(r.peakExtraPages).toBe(33);
-    expect(runFlow(DRAFT_DESIGN, "extensions", SETUP).figures.peakExtraPages).toBe(1);
+    // The 2026-04-16 diff's setup kvcalloc's a pointer per pool page too: root + order-5 block.
+    const d = runFlow(DRAFT_DESIGN, "extensions", SETUP).figures;
+    expect(d.peakExtraPages).toBe(33);
+    expect(d.pagesAllocated).toBe(pool + 1 + 32);
+    expect(runFlow(SPLIT_DESIGN, "extensions", SETUP).figures.peakExtraPages).toBe(33);
   });
 
-  it("write-backs = every covered page for the designs that write back every page", () => {
+  it("write-backs = every covered page for the designs that write back every page; v2 one per pages[i]", () => {
     const want = {
       iommu: capableUnits * IOMMU_MT_PAGES,
       spdm: devices * MD.SPDM_MT_PAGE_COUNT,
       ide: devices * (MD.SPDM_MT_PAGE_COUNT + MD.IDE_MT_PAGE_COUNT),
     };
     expect(want).toEqual({ iommu: 80, spdm: 24, ide: 36 });
-    for (const d of [V2_DESIGN, DRAFT_DESIGN, SPLIT_DESIGN])
+    for (const d of [DRAFT_DESIGN, SPLIT_DESIGN])
       for (const f of ["iommu", "spdm", "ide"] as const)
         expect(runFlow(d, f, SETUP).figures.writeBacks, `${d.name} ${f}`).toBe(want[f]);
+    const v2 = { ...want, iommu: want.iommu - QUEUE_TAILS };
+    for (const f of ["iommu", "spdm", "ide"] as const)
+      expect(runFlow(V2_DESIGN, f, SETUP).figures.writeBacks, `v2 ${f}`).toBe(v2[f]);
   });
 
   it("head-page-only write-back issues one per queue-block tail fewer and leaves that tail dirty", () => {
@@ -150,9 +161,9 @@ describe("figures that follow from the rules (12,800-page pool)", () => {
 describe("release and failure policy", () => {
   const omit: MachineSetup = { platform: PLATFORM, behaviours: { deleteOmitsOnePage: true } };
 
-  it("v2: a short released list goes to ctrl_leak, which strands every page and the root", () => {
+  it("v2: a short released list goes to ctrl_leak, which strands the data pages and frees the root", () => {
     const r = runFlow(V2_DESIGN, "spdm", omit).figures;
-    expect(r.strandedPages).toBe(devices * (MD.SPDM_MT_PAGE_COUNT + 1));
+    expect(r.strandedPages).toBe(devices * MD.SPDM_MT_PAGE_COUNT);
     expect(r.writeBacks).toBe(0);
     expect(r.hazards).toBe(0);
     // The only conservation finding is the module's own: a page left owned by a deleted session.
@@ -236,7 +247,7 @@ describe("tdxpa compare", () => {
     };
     expect(j.designs.map((d) => d.name)).toEqual(DESIGNS.map((d) => d.name));
     expect(j.injectionPoolPages).toBeNull();
-    expect(j.designs[0]?.flows.iommu?.clean?.writeBacks).toBe(80);
+    expect(j.designs[0]?.flows.iommu?.clean?.writeBacks).toBe(72);
     expect(j.designs.at(-1)?.flows.spdm?.supported).toBe(false);
     expect(j.codeSize.v2?.lines).toBeGreaterThan(100);
     expect(j.codeSize.hpa_list?.exportedFunctions).toBe(3);
