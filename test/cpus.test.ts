@@ -133,3 +133,18 @@ describe("two logical CPUs", () => {
     expect(() => addCpus(m, { cpus: 2, seed: 0, p: 1 }).submit(2, [])).toThrow(/1\.\.1/);
   });
 });
+
+describe("the shipped two-CPU scenario", () => {
+  it("contends (OPERAND_BUSY retried), both donations complete, conservation holds, exit 0", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parse } = await import("yaml");
+    const { parseScenario } = await import("../src/scenario/schema.js");
+    const { runScenario } = await import("../src/scenario/runner.js");
+    const s = parseScenario(parse(readFileSync("scenarios/two-cpus.yaml", "utf8")));
+    const r = runScenario(s);
+    expect(r.exitCode).toBe(0);
+    expect(r.conservation.ok).toBe(true);
+    expect(r.phases[6]?.calls["TDH.PHYMEM.PAGE.RDMD"]?.["TDX_OPERAND_BUSY(RCX)"]).toBe(1);
+    expect(r.phases[7]?.detail).toMatch(/^2 call\(s\) on other CPUs, 1 OPERAND_BUSY retried/);
+  });
+});
