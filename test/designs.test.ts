@@ -6,7 +6,7 @@
  * missing CLFLUSH; the CLI's table.
  */
 import { describe, expect, it } from "vitest";
-import { codeSize } from "../src/cli/compare.js";
+import { COMPARE_CAVEATS } from "../src/cli/compare.js";
 import { LEAF } from "../src/common/status.js";
 import {
   compareDesigns,
@@ -234,7 +234,7 @@ describe("tdxpa compare", () => {
     expect(r.out).toMatch(/MEMORY_POOL_REQUIRED_PAGES 2048 \(clean figures: 12800\)/);
   }, 30_000);
 
-  it("--json carries the same figures as the library and the code size", async () => {
+  it("--json carries the same figures as the library and the caveats, no code size", async () => {
     const r = await run(["compare", "--json", "--no-faults"]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as {
@@ -242,20 +242,24 @@ describe("tdxpa compare", () => {
         name: string;
         flows: Record<string, { supported: boolean; clean?: { writeBacks: number } }>;
       }[];
-      codeSize: Record<string, { lines: number; exportedFunctions: number } | null>;
+      caveats: string[];
       injectionPoolPages: number | null;
     };
     expect(j.designs.map((d) => d.name)).toEqual(DESIGNS.map((d) => d.name));
     expect(j.injectionPoolPages).toBeNull();
     expect(j.designs[0]?.flows.iommu?.clean?.writeBacks).toBe(72);
     expect(j.designs.at(-1)?.flows.spdm?.supported).toBe(false);
-    expect(j.codeSize.v2?.lines).toBeGreaterThan(100);
-    expect(j.codeSize.hpa_list?.exportedFunctions).toBe(3);
+    expect(j.caveats).toEqual([...COMPARE_CAVEATS]);
+    expect("codeSize" in j).toBe(false);
   });
 
-  it("measures code size from the source text, n/a when a source is missing", () => {
-    expect(codeSize(SPLIT_DESIGN)?.exportedFunctions).toBeGreaterThan(5);
-    expect(codeSize({ sources: ["src/designs/no-such-file.ts"], sharedSources: [] })).toBeNull();
+  it("prints no code-size figures (TypeScript ports say nothing of the kernel's C) and every caveat", async () => {
+    const r = await run(["compare", "--no-faults"]);
+    expect(r.out).not.toMatch(/lines of source|exported functions/);
+    for (const c of COMPARE_CAVEATS) expect(r.out).toContain(`caveat: ${c}`);
+    expect(r.out).toMatch(
+      /head-page-only write-back .* assume one TDH\.PHYMEM\.PAGE\.WBINVD writes back exactly one 4 KiB page/,
+    );
   });
 
   it("rejects bad usage with exit 2", async () => {
