@@ -69,5 +69,6 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
 export function addCpus(m: Machine, schedule: CpuSchedule): CpuScheduler {
   const s = new CpuScheduler(schedule, (cpu, regs) => m.module.onCpu(cpu, () => m.kernel.seamcall(regs)));
   m.module.onYieldPoint = () => s.point();
+  m.kernel.cpuRelax = () => s.relax();
   return s;
 }

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { LEAF, REG, STATUS, statusText } from "../src/common/status.js";
 import { hpaHi, hpaLo, type U64 } from "../src/common/u64.js";
+import { iommuSetupAll } from "../src/host/flows/iommu.js";
 import type { Page } from "../src/host/page.js";
 import { tdxPageArrayCreate } from "../src/host/page-array.js";
 import { callRegs } from "../src/host/seamcalls.js";
@@ -116,6 +117,21 @@ describe("two logical CPUs", () => {
     cpus.drain();
     const w = records.filter((x) => x.leaf === LEAF["TDH.PHYMEM.PAGE.WBINVD"]).map((x) => x.statusText);
     expect(w).toEqual(["TDX_OPERAND_BUSY(RCX)", "TDX_PAGE_METADATA_INCORRECT(RCX)"]);
+  });
+
+  it("CPU 0's retry of an OPERAND_BUSY call relaxes: the other CPUs' queued calls run meanwhile", () => {
+    const { m, a } = setup();
+    const cpus = addCpus(m, { cpus: 2, seed: 1, p: 0 });
+    cpus.submit(1, [{ leaf: LEAF["TDH.PHYMEM.PAGE.RDMD"], inputs: { [REG.RCX]: hpa(a[0]!) } }]);
+    m.module.forceStatus({
+      leaf: LEAF["TDH.IOMMU.SETUP"],
+      nth: 1,
+      status: { lo: 2, hi: STATUS.TDX_OPERAND_BUSY.hi },
+    });
+    const up = iommuSetupAll(m.kernel, m.platform.iommus);
+    expect(up.result.ok).toBe(true);
+    expect(cpus.pending).toBe(0);
+    expect(cpus.results.map((x) => statusText(x.status))).toEqual(["TDX_SUCCESS"]);
   });
 
   it("one CPU: the same calls never see OPERAND_BUSY", () => {

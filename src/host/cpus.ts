@@ -6,6 +6,7 @@
  * at the same time on real hardware would.
  *
  * Each program call is re-issued the way the kernel does: TDX_OPERAND_BUSY (contention) → retry;
+ * CPU 0's own retry loops retry OPERAND_BUSY too, and their `cpu_relax()` lets the other CPUs run;
  * TDX_INTERRUPTED_RESUMABLE → re-issue, TDH.EXT.MEM.ADD with RCX as returned, every other leaf with the
  * original inputs. Any other status ends that call and the program moves on.
  *
@@ -96,6 +97,15 @@ export class CpuScheduler {
     if (this.depth > 0 || this.pending === 0 || this.next() >= this.schedule.p) return;
     const ready = this.queues.flatMap((q, cpu) => (q.length > 0 ? [cpu] : []));
     this.step(ready[Math.floor(this.next() * ready.length)]!);
+  }
+
+  /**
+   * CPU 0's `cpu_relax()` while it retries a call refused with OPERAND_BUSY: every other CPU with a
+   * queued call issues it once, so whatever CPU 0 waits for can finish.
+   */
+  relax(): void {
+    if (this.depth > 0) return;
+    for (let cpu = 1; cpu < this.queues.length; cpu++) this.step(cpu);
   }
 
   /** Runs every queued call to its end (no call of CPU 0 is running: nothing contends any more). */
