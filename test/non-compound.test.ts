@@ -101,3 +101,34 @@ describe("the descriptor treats a non-compound page as the kernel does", () => {
     expect(() => m.alloc.allocPages(MAX_ORDER + 1, { tag: "t" })).toThrow(/0\.\.10/);
   });
 });
+
+describe("scenarios allocate non-compound blocks", () => {
+  it("`compound: false`: a root lists each block's first page alone (EXT.MEM.ADD donates only those); compound blocks carry NUM_PAGES, which a list entry may not", async () => {
+    const { parseScenario } = await import("../src/scenario/schema.js");
+    const { runScenario } = await import("../src/scenario/runner.js");
+    const steps = (compound: boolean) => [
+      { alloc: "blocks", pages: 3, order: 2, compound },
+      { root: "list", format: "hpa-list-info", of: "blocks" },
+      {
+        seamcall: "TDH.EXT.MEM.ADD",
+        regs: { RCX: "@list" },
+        expect: { status: compound ? "TDX_OPERAND_INVALID(RCX)" : "TDX_SUCCESS" },
+      },
+      { expect: { conservation: "ok", pages: { moduleOwned: compound ? 0 : 3 } } },
+    ];
+    for (const compound of [true, false]) {
+      const r = runScenario(
+        parseScenario({
+          name: "nc",
+          platform: { metadata: { MEMORY_POOL_REQUIRED_PAGES: 64 } },
+          steps: steps(compound),
+        }),
+      );
+      expect(
+        r.expectations.filter((e) => !e.ok),
+        String(compound),
+      ).toEqual([]);
+      expect(r.phases[0]!.label).toBe(`alloc blocks (3 x order 2${compound ? "" : " non-compound"})`);
+    }
+  });
+});

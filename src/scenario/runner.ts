@@ -98,7 +98,7 @@ function stepLabel(s: Step): string {
     case "join":
       return "join the other CPUs";
     case "alloc":
-      return `alloc ${s.name} (${s.pages}${s.order > 0 ? ` x order ${s.order}` : ""}${s.contiguous ? ", contiguous" : ""})`;
+      return `alloc ${s.name} (${s.pages}${s.order > 0 ? ` x order ${s.order}${s.compound ? "" : " non-compound"}` : ""}${s.contiguous ? ", contiguous" : ""})`;
     case "root":
       return `root ${s.name} (${s.format} of ${s.of})`;
     case "inject-alloc":
@@ -278,7 +278,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           if (first !== null) pages = Array.from({ length: step.pages }, (_, i) => first.nth(i));
         } else if (step.order > 0) {
           for (let i = 0; i < step.pages; i++) {
-            const b = m.alloc.allocPages(step.order, { tag, zero: step.zero });
+            const b = m.alloc.allocPages(step.order, { tag, zero: step.zero, compound: step.compound });
             if (b === null) break;
             pages.push(b);
           }

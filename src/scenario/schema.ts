@@ -67,6 +67,8 @@ export type Step =
       readonly order: number;
       readonly contiguous: boolean;
       readonly zero: boolean;
+      /** For order ≥ 1: `__GFP_COMP` (true, default) or 2^order pages of their own (false). */
+      readonly compound: boolean;
     }
   | {
       readonly kind: "root";
@@ -332,7 +334,7 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
       return { kind: "seamcall", leaf, regs, expect, cpu, schedule };
     }
     case "alloc": {
-      const o = obj(p, v, ["alloc", "pages", "order", "contiguous", "zero", "note"]);
+      const o = obj(p, v, ["alloc", "pages", "order", "contiguous", "zero", "compound", "note"]);
       const name = str(p.key("alloc"), o.alloc);
       if (!/^[A-Za-z_][\w-]*$/.test(name)) p.key("alloc").fail("a name of letters, digits, _ and -", name);
       names.add(name);
@@ -343,6 +345,7 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
         order: o.order === undefined ? 0 : int(p.key("order"), o.order, 0, 10),
         contiguous: o.contiguous === undefined ? false : bool(p.key("contiguous"), o.contiguous),
         zero: o.zero === undefined ? false : bool(p.key("zero"), o.zero),
+        compound: o.compound === undefined ? true : bool(p.key("compound"), o.compound),
       };
     }
     case "root": {
