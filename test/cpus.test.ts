@@ -164,5 +164,10 @@ describe("the shipped two-CPU scenario", () => {
     // CPU 1's donation ran inside CPU 0's IOMMU setup flow.
     expect(r.phases[7]?.calls["TDH.EXT.MEM.ADD"]?.TDX_SUCCESS).toBe(1);
     expect(r.phases[8]?.detail).toMatch(/^2 call\(s\) on other CPUs, 1 OPERAND_BUSY retried/);
+    // The trace names the CPU of every call not on CPU 0.
+    const onCpu: (number | undefined)[] = [];
+    runScenario(s, { onEvent: (e) => e.type === "seamcall" && onCpu.push(e.cpu), pageEvents: false });
+    expect(onCpu.filter((c) => c === 1)).toHaveLength(3); // RDMD busy, RDMD, EXT.MEM.ADD
+    expect(onCpu.filter((c) => c !== undefined && c !== 1)).toEqual([]);
   });
 });

@@ -56,6 +56,8 @@ export interface CallRecord {
   readonly units: number;
   /** Set when a forced status (fault injection) replaced the call. */
   readonly forced: boolean;
+  /** Logical CPU the call was issued on (0 unless other CPUs run: see {@link TdxModule.onCpu}). */
+  readonly cpu: number;
 }
 
 /** A status forced on the nth call of a leaf (fault injection for error-path tests). */
@@ -250,6 +252,7 @@ export class TdxModule {
         statusText: statusText(status),
         units: c.units,
         forced,
+        cpu: this.cpu,
       });
     }
   };
