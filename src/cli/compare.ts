@@ -98,6 +98,8 @@ export const COMPARE_CAVEATS: readonly string[] = Object.freeze([
   "CLFLUSH experiment, flag off: 0 hazards rests on ledger `no-clflush-when-not-required` (the module drops the host's lines itself); host-used memory is a model condition, not a measurement",
   "root pages of failed releases: v2's ctrl_leak frees the root (kernel v2 code); the draft's IOMMU flow strands it with the unit's pages (ledger `failure-strands-root`)",
   "code size is not compared: the columns are this project's TypeScript ports; the kernel diff of the 2026-04-14 draft was +316/-456 lines",
+  "`draft` and `draft/head-only` run this project's host code written to the 2026-04-14 draft (src/host), `v2` and `hpa_list` ports of the posted kernel code, `split` the reviewers' proposal, of which no kernel code exists",
+  "allocations and pages count page-allocator calls only; the kernel's slab allocations (the descriptor structs, pointer arrays up to 4 KiB) are not counted",
 ]);
 
 /** The comparison as text: one table per flow, then the CLFLUSH experiment and notes with caveats. */
