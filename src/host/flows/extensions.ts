@@ -23,7 +23,7 @@ export interface ExtensionsOptions {
   /** Overrides MEMORY_POOL_REQUIRED_PAGES as the amount to allocate (a host that gets the figure wrong). */
   readonly pages?: number;
   /**
-   * The 2026-04-16 diff's `kvcalloc(nr_pages, sizeof(struct page *))` before the pool: allocates the
+   * The 2026-04-16 diff's `kvcalloc(nr_pages, sizeof(struct page *))` beside the pool: allocates the
    * pointer array for `n` pages and returns what frees it, or null on -ENOMEM. Without it the flow makes
    * page handles one chunk at a time (`forEachChunk`) and allocates no pointer array.
    */
@@ -45,68 +45,58 @@ export function extensionsBringUp(k: HostKernel, opts: ExtensionsOptions = {}): 
   if (!ok(extReq.status)) return rec.fail("TDH.SYS.RD EXT_REQUIRED", extReq.status);
   const n = opts.pages ?? req.value.lo;
   rec.details.poolPages = n;
+  const freePointers = n > 0 && opts.pointerArray !== undefined ? opts.pointerArray(n) : () => {};
+  if (freePointers === null) return rec.fail(`kvcalloc(${n} page pointers)`, null);
   const result = withExtLock(k, "extensions", (): FlowResult => {
-    if (n > 0 && opts.pointerArray !== undefined) {
-      const free = opts.pointerArray(n);
-      if (free === null) return rec.fail(`kvcalloc(${n} page pointers)`, null);
-      try {
-        return addPool(k, rec, n, extReq.value.lo);
-      } finally {
-        free();
+    if (n > 0) {
+      const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
+      if (first === null) return rec.fail(`alloc_contig_pages(${n})`, null);
+      let failed: { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null = null;
+      let full = false;
+      const run = forEachChunk(k, { first, count: n }, (array, chunk) => {
+        const r = extMemAdd(k, array);
+        rec.interrupts += r.interrupts;
+        if (isStatus(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
+          full = true;
+          return false;
+        }
+        if (!ok(r.status)) {
+          failed = { step: `TDH.EXT.MEM.ADD chunk ${chunk}`, status: r.status };
+          return false;
+        }
+        for (const p of array.pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
+        return true;
+      });
+      tdxPageArrayDestroy(k, run.array);
+      rec.details.chunks = run.chunks;
+      if (run.array === null && !run.completed) {
+        // The root page could not be allocated: no page ever reached the module, so the pool goes
+        // back to the allocator instead of being stranded.
+        k.alloc.freeContigRange(first.pfn, n);
+        return rec.fail("tdx_page_array_create (root page)", null);
+      }
+      if (failed !== null || full) {
+        // Fatal: the module may hold any of these pages; none may ever go back to the allocator.
+        const f = failed as { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null;
+        const why =
+          f === null ? "TDH.EXT.MEM.ADD: pool full before all pages were added" : `${f.step} failed`;
+        const pfns = Array.from({ length: n }, (_, i) => first.pfn + i);
+        strandPages(k, pfns, `extensions bring-up: ${why}`);
+        rec.stranded += n;
+        return rec.fail(f?.step ?? "TDH.EXT.MEM.ADD (pool full)", f?.status ?? null);
       }
     }
-    return addPool(k, rec, n, extReq.value.lo);
-  });
-  return result ?? rec.fail("extension lock", null);
-}
-
-/** The pool (when `n` > 0) through TDH.EXT.MEM.ADD, then TDH.EXT.INIT when `extRequired` is non-zero. */
-function addPool(k: HostKernel, rec: FlowRecorder, n: number, extRequired: number): FlowResult {
-  if (n > 0) {
-    const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
-    if (first === null) return rec.fail(`alloc_contig_pages(${n})`, null);
-    let failed: { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null = null;
-    let full = false;
-    const run = forEachChunk(k, { first, count: n }, (array, chunk) => {
-      const r = extMemAdd(k, array);
+    if (extReq.value.lo !== 0) {
+      const r = extInit(k);
       rec.interrupts += r.interrupts;
-      if (isStatus(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
-        full = true;
-        return false;
-      }
       if (!ok(r.status)) {
-        failed = { step: `TDH.EXT.MEM.ADD chunk ${chunk}`, status: r.status };
-        return false;
+        // The pool pages stay with the module; the host records them stranded and never reuses them.
+        rec.stranded += strandDonated(k, EXT_POOL_OWNER, "extensions bring-up: TDH.EXT.INIT failed");
+        return rec.fail("TDH.EXT.INIT", r.status);
       }
-      for (const p of array.pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
-      return true;
-    });
-    tdxPageArrayDestroy(k, run.array);
-    rec.details.chunks = run.chunks;
-    if (run.array === null && !run.completed) {
-      // The root page could not be allocated: no page ever reached the module, so the pool goes
-      // back to the allocator instead of being stranded.
-      k.alloc.freeContigRange(first.pfn, n);
-      return rec.fail("tdx_page_array_create (root page)", null);
     }
-    if (failed !== null || full) {
-      // Fatal: the module may hold any of these pages; none may ever go back to the allocator.
-      const f = failed as { step: string; status: ReturnType<typeof extMemAdd>["status"] | null } | null;
-      const why = f === null ? "TDH.EXT.MEM.ADD: pool full before all pages were added" : `${f.step} failed`;
-      const pfns = Array.from({ length: n }, (_, i) => first.pfn + i);
-      strandPages(k, pfns, `extensions bring-up: ${why}`);
-      rec.stranded += n;
-      return rec.fail(f?.step ?? "TDH.EXT.MEM.ADD (pool full)", f?.status ?? null);
-    }
-  }
-  if (extRequired !== 0) {
-    const r = extInit(k);
-    rec.interrupts += r.interrupts;
-    if (!ok(r.status)) {
-      // The pool pages stay with the module; the host records them stranded and never reuses them.
-      rec.stranded += strandDonated(k, EXT_POOL_OWNER, "extensions bring-up: TDH.EXT.INIT failed");
-      return rec.fail("TDH.EXT.INIT", r.status);
-    }
-  }
-  return rec.ok();
+    return rec.ok();
+  });
+  freePointers();
+  return result ?? rec.fail("extension lock", null);
 }
