@@ -28,6 +28,8 @@ export interface CpuCall {
 
 /** How one program call ended. */
 export interface CpuCallResult {
+  /** The call as submitted. */
+  readonly call: CpuCall;
   readonly cpu: number;
   readonly leaf: string;
   readonly status: U64;
@@ -137,6 +139,7 @@ export class CpuScheduler {
     }
     q.shift();
     this.results.push({
+      call: p.call,
       cpu,
       leaf: leafName(p.call.leaf) ?? `leaf ${p.call.leaf}`,
       status,

@@ -7,7 +7,7 @@
 import { leafRax, Regs } from "../common/seamcall.js";
 import { LEAF, REG, statusText } from "../common/status.js";
 import { type U64, u64ToHex } from "../common/u64.js";
-import type { CpuScheduler } from "../host/cpus.js";
+import type { CpuCall, CpuScheduler } from "../host/cpus.js";
 import type { FlowResult } from "../host/flows/result.js";
 import type { Page } from "../host/page.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
@@ -164,9 +164,17 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   const unexpected: string[] = [];
   /** Logical CPUs beyond 0, created by the first call queued on one; its calls' reference registers. */
   let cpus: CpuScheduler | null = null;
-  /** Results of other CPUs' calls already reported by a join. */
+  /** Results of other CPUs' calls already reported by a join, and already followed. */
   let joined = 0;
-  const queuedRefs: RegValue[] = [];
+  let followed = 0;
+  /** Register values of each call queued on another CPU (to follow its pages once it is done). */
+  const queuedRefs = new Map<CpuCall, readonly RegValue[]>();
+  /** Follows the pages of other CPUs' calls that finished since the last time. */
+  const followOtherCpus = (): void => {
+    if (cpus === null) return;
+    for (; followed < cpus.results.length; followed++)
+      follow(queuedRefs.get(cpus.results[followed]!.call) ?? []);
+  };
 
   const resolve = (v: { u64: U64 } | { ref: string; index: number | null }): U64 => {
     if ("u64" in v) return v.u64;
@@ -241,8 +249,9 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           cpus ??= addCpus(m, sc);
           const inputs: Record<number, U64> = {};
           for (const [reg, v] of Object.entries(step.regs)) inputs[Number(reg)] = resolve(v);
-          cpus.submit(step.cpu, [{ leaf: LEAF[step.leaf], inputs }]);
-          queuedRefs.push(...Object.values(step.regs));
+          const call: CpuCall = { leaf: LEAF[step.leaf], inputs };
+          cpus.submit(step.cpu, [call]);
+          queuedRefs.set(call, Object.values(step.regs));
           detail = `queued on CPU ${step.cpu}`;
           break;
         }
@@ -333,7 +342,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           break;
         }
         cpus.drain();
-        follow(queuedRefs.splice(0));
+        followOtherCpus();
         const done = cpus.results.slice(joined);
         joined = cpus.results.length;
         const busy = done.reduce((n, x) => n + x.busyRetries, 0);
@@ -360,6 +369,8 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         checkState(m, step.expect, (cond, msg) => expect(cond, msg), declared);
         break;
     }
+    // Calls of other CPUs that finished during this step: the host follows their pages now.
+    followOtherCpus();
     const after = m.module.statusCounts;
     const calls = callDelta(before, after);
     let interrupts = 0;
@@ -380,7 +391,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   // Calls still queued on other CPUs run to their end before the final checks (as a join would).
   if (cpus !== null && cpus.pending > 0) {
     cpus.drain();
-    follow(queuedRefs.splice(0));
+    followOtherCpus();
   }
 
   opts.onDone?.(m);
