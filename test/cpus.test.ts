@@ -171,3 +171,39 @@ describe("the shipped two-CPU scenario", () => {
     expect(onCpu.filter((c) => c !== undefined && c !== 1)).toEqual([]);
   });
 });
+
+describe("scenario steps on other CPUs", () => {
+  it("a state check before the join already counts the pages another CPU's finished call donated", async () => {
+    const { parseScenario } = await import("../src/scenario/schema.js");
+    const { runScenario } = await import("../src/scenario/runner.js");
+    const r = runScenario(
+      parseScenario({
+        name: "pre-join",
+        platform: { metadata: { MEMORY_POOL_REQUIRED_PAGES: 16 } },
+        steps: [
+          { alloc: "a", pages: 8 },
+          { root: "la", format: "hpa-list-info", of: "a" },
+          { alloc: "b", pages: 8 },
+          { root: "lb", format: "hpa-list-info", of: "b" },
+          { seamcall: "TDH.EXT.MEM.ADD", regs: { RCX: "@lb" }, cpu: 1, schedule: { seed: 5, p: 1 } },
+          { seamcall: "TDH.EXT.MEM.ADD", regs: { RCX: "@la" }, expect: { status: "TDX_SUCCESS" } },
+          { expect: { conservation: "ok", pages: { moduleOwned: 16 } } },
+          { join: true, expect: { status: "TDX_SUCCESS" } },
+        ],
+      }),
+    );
+    expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it("rejects an expect on a call queued on another CPU, and a bad schedule, with the path", async () => {
+    const { parseScenario } = await import("../src/scenario/schema.js");
+    const bad = (step: unknown) => () => parseScenario({ name: "x", steps: [step] });
+    expect(bad({ seamcall: "TDH.SYS.RD", cpu: 1, expect: { status: "TDX_SUCCESS" } })).toThrow(
+      /^steps\[0\]\.expect: expected no expect on a call queued on another CPU/,
+    );
+    expect(bad({ seamcall: "TDH.SYS.RD", cpu: 1, schedule: { p: 2 } })).toThrow(/^steps\[0\]\.schedule\.p:/);
+    expect(bad({ seamcall: "TDH.SYS.RD", cpu: 64 })).toThrow(/^steps\[0\]\.cpu:/);
+    expect(bad({ join: 1 })).toThrow(/^steps\[0\]\.join: expected true/);
+  });
+});
