@@ -32,7 +32,7 @@ export const DOC_RUNS = Object.freeze({
   main: { file: null, faults: true },
   noClflush: { file: "scenarios/compare-no-clflush.yaml", faults: false },
   omit: { file: "scenarios/compare-delete-omits-page.yaml", faults: false },
-  interrupts: { file: "scenarios/compare-interrupts.yaml", faults: true, faultPool: 512 },
+  interrupts: { file: "scenarios/compare-interrupts.yaml", faults: true, faultPool: 256 },
 } satisfies Record<string, DocRun>);
 
 type RunName = keyof typeof DOC_RUNS;
