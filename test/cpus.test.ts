@@ -207,3 +207,25 @@ describe("scenario steps on other CPUs", () => {
     expect(bad({ join: 1 })).toThrow(/^steps\[0\]\.join: expected true/);
   });
 });
+
+describe("resumable calls on two CPUs", () => {
+  it("an IOMMU.SETUP on CPU 1 while CPU 0's SETUP runs never resumes its state: both units come up", async () => {
+    const { allocIommuMtPages } = await import("../src/host/flows/iommu.js");
+    const { m } = setup();
+    const cpus = addCpus(m, { cpus: 2, seed: 1, p: 1 });
+    const [u0, u1] = m.platform.iommus.filter((u) => u.tdxCapable);
+    const pages = allocIommuMtPages(m.kernel, m.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
+    const mt = tdxPageArrayCreate(m.kernel, pages, pages.length)!;
+    cpus.submit(1, [
+      {
+        leaf: LEAF["TDH.IOMMU.SETUP"],
+        inputs: { [REG.RCX]: { lo: hpaLo(u1!.regBase), hi: hpaHi(u1!.regBase) }, [REG.RDX]: mt.toIommuMt() },
+      },
+    ]);
+    const up = iommuSetupAll(m.kernel, [u0!]);
+    cpus.drain();
+    expect(up.result.ok).toBe(true);
+    expect(cpus.results.map((x) => statusText(x.status))).toEqual(["TDX_SUCCESS"]);
+    for (const p of pages) expect(m.module.pamt.type(p.pfn)).toBe(PT.IOMMU_MT);
+  });
+});

@@ -180,6 +180,8 @@ export class TdxModule {
    * {@link TdxModule.onCpu}). Null: one CPU, nothing interleaves.
    */
   onYieldPoint: (() => void) | null = null;
+  /** Resumable calls executing right now, with their CPU (another CPU's call may run inside one). */
+  private readonly running = new Map<InFlight, number>();
   private readonly forced: ForcedStatus[] = [];
   private nextObjectId = 1;
   /** Pages made private and pages released since creation (for reports: donated and returned). */
@@ -238,6 +240,8 @@ export class TdxModule {
     }
     // TDX Module 1.5: every PAMT lock the call took is released before the SEAMCALL returns.
     this.pamtLocks.releaseAll(this.cpu);
+    if (this.running.size > 0)
+      for (const [f, cpu] of this.running) if (cpu === this.cpu) this.running.delete(f);
     regs.set(REG.RAX, status);
     const key = `${name} ${statusText(status)}`;
     this.statusCounts.set(key, (this.statusCounts.get(key) ?? 0) + 1);
@@ -468,7 +472,8 @@ export class TdxModule {
    * For a leaf that keeps its progress inside the module: finds the call to resume, or starts a new
    * one. `key` names the object the call works on (null: the extension queue slot). Returns the
    * in-flight record, or a status when the re-issue is refused: different inputs → INVALID_RESUMPTION,
-   * another extension call in flight → OPERAND_BUSY.
+   * another extension call in flight → OPERAND_BUSY; the call it would resume executing right now on
+   * another logical CPU → OPERAND_BUSY naming the first input register (the object's resource).
    */
   beginResumable(c: CallContext, key: string | null, inputRegs: readonly number[]): InFlight | U64 {
     const inputs = new Uint32Array(inputRegs.length * 2);
@@ -478,9 +483,11 @@ export class TdxModule {
     });
     const cur = key === null ? this.extSlot : this.resumables.get(key);
     if (cur !== undefined && cur !== null) {
+      if (this.running.has(cur)) return st(STATUS.TDX_OPERAND_BUSY, inputRegs[0] ?? 0);
       if (cur.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);
       for (let i = 0; i < inputs.length; i++)
         if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);
+      this.running.set(cur, this.cpu);
       return cur;
     }
     if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf))
@@ -488,6 +495,7 @@ export class TdxModule {
     const f: InFlight = { leaf: c.leaf, inputs, progress: 0 };
     if (key === null) this.extSlot = f;
     else this.resumables.set(key, f);
+    this.running.set(f, this.cpu);
     return f;
   }
 
