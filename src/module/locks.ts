@@ -12,7 +12,15 @@
  *
  * Locks belong to a logical CPU (the call running on it) and every lock a call took is released before
  * its SEAMCALL returns ({@link PamtLocks.releaseAll}), also when the call is interrupted.
+ *
+ * Kept sparse: an entry exists only while held or while its host-priority bit is set, and few are at
+ * any time (a call holds the walk to the page or block it is claiming), so each level is a pair of small
+ * arrays searched linearly, and each CPU's held locks a flat array. A Map per level, with one object per
+ * lock, made a 1,048,576-page donation 30-40 % slower and 50 MB bigger (measured); this layout allocates
+ * nothing per walk.
  */
+
+import { rangeError } from "../common/errors.js";
 
 /** How a lock is taken. */
 export type LockMode = "shared" | "exclusive";
@@ -23,63 +31,100 @@ export type Requester = "host" | "guest";
 /** Outcome of an acquire. */
 export type LockResult = "ok" | "busy" | "busy-host-priority";
 
-interface LockState {
-  /** CPU holding it exclusively, or −1. */
-  exclusive: number;
-  /** Shared holders (one count per acquire). */
-  shared: number;
-  hostPriority: boolean;
-}
+/**
+ * One lock as a number (no object per lock): bits 6:0 the exclusive holder's CPU + 1 (0: none), bit 7
+ * the host-priority bit, bits 8 and up the shared count. 0 is a free lock with no priority bit.
+ */
+const EXCL_MASK = 0x7f;
+const PRIO = 0x80;
+const SHARED_ONE = 0x100;
+
+/** Largest CPU number the encoding holds. */
+export const MAX_LOCK_CPU = EXCL_MASK - 1;
 
 /** 4 KiB pages per 2 MiB and per 1 GiB PAMT entry. */
 const PAGES_2M = 512;
 const PAGES_1G = 512 * 512;
 
-/** The PAMT lock table, created empty (no lock held) and kept sparse. */
+/** PAMT levels, as indexes of {@link PamtLocks} level maps. */
+const L4K = 0;
+const L2M = 1;
+const L1G = 2;
+
+/** Entries of one PAMT level that are held or carry the host-priority bit: keys and encoded states. */
+class LevelLocks {
+  private readonly keys: number[] = [];
+  private readonly vals: number[] = [];
+
+  get(key: number): number {
+    const i = this.keys.lastIndexOf(key);
+    return i < 0 ? 0 : this.vals[i]!;
+  }
+
+  /** Sets the state of `key`; 0 (free, no priority bit) removes it. */
+  set(key: number, v: number): void {
+    const i = this.keys.lastIndexOf(key);
+    if (i >= 0) {
+      if (v !== 0) {
+        this.vals[i] = v;
+        return;
+      }
+      const last = this.keys.length - 1;
+      this.keys[i] = this.keys[last]!;
+      this.vals[i] = this.vals[last]!;
+      this.keys.pop();
+      this.vals.pop();
+    } else if (v !== 0) {
+      this.keys.push(key);
+      this.vals.push(v);
+    }
+  }
+}
+
+/** The PAMT lock table, created empty (no lock held). */
 export class PamtLocks {
-  private readonly entries = new Map<string, LockState>();
-  /** Per CPU: the locks it holds, in acquire order, to release in reverse. */
-  private readonly held = new Map<number, { key: string; mode: LockMode }[]>();
+  private readonly levels: readonly LevelLocks[] = [new LevelLocks(), new LevelLocks(), new LevelLocks()];
+  /** Per CPU: the locks it holds as (level × 2 + exclusive, entry index) pairs, in acquire order. */
+  private readonly held = new Map<number, number[]>();
   /** Acquire attempts refused (for reports and tests). */
   busyCount = 0;
 
-  private state(key: string): LockState {
-    let s = this.entries.get(key);
-    if (s === undefined) {
-      s = { exclusive: -1, shared: 0, hostPriority: false };
-      this.entries.set(key, s);
-    }
-    return s;
-  }
-
-  private take(cpu: number, key: string, mode: LockMode, who: Requester): LockResult {
-    const s = this.state(key);
-    if (who === "guest" && s.hostPriority) return "busy-host-priority";
-    const free = mode === "shared" ? s.exclusive < 0 : s.exclusive < 0 && s.shared === 0;
-    if (!free) {
-      if (who === "host" && mode === "exclusive") s.hostPriority = true;
-      return "busy";
-    }
-    if (mode === "shared") s.shared++;
-    else {
-      s.exclusive = cpu;
-      if (who === "host") s.hostPriority = false;
-    }
+  private heldList(cpu: number): number[] {
     let list = this.held.get(cpu);
     if (list === undefined) {
       list = [];
       this.held.set(cpu, list);
     }
-    list.push({ key, mode });
+    return list;
+  }
+
+  private take(
+    list: number[],
+    cpu: number,
+    level: number,
+    index: number,
+    excl: boolean,
+    who: Requester,
+  ): LockResult {
+    const map = this.levels[level]!;
+    const s = map.get(index);
+    if (who === "guest" && (s & PRIO) !== 0) return "busy-host-priority";
+    const free = excl ? s === 0 || s === PRIO : (s & EXCL_MASK) === 0;
+    if (!free) {
+      if (who === "host" && excl) map.set(index, s | PRIO);
+      return "busy";
+    }
+    if (excl) map.set(index, who === "host" ? cpu + 1 : (s & PRIO) | (cpu + 1));
+    else map.set(index, s + SHARED_ONE);
+    list.push(level * 2 + (excl ? 1 : 0), index);
     return "ok";
   }
 
-  private drop(key: string, mode: LockMode): void {
-    const s = this.entries.get(key);
-    if (s === undefined) return;
-    if (mode === "shared") s.shared--;
-    else s.exclusive = -1;
-    if (s.exclusive < 0 && s.shared === 0 && !s.hostPriority) this.entries.delete(key);
+  private drop(code: number, index: number): void {
+    const map = this.levels[code >> 1]!;
+    const s = map.get(index);
+    if (s === 0) return;
+    map.set(index, (code & 1) === 1 ? s & ~EXCL_MASK : s - SHARED_ONE);
   }
 
   /**
@@ -87,35 +132,32 @@ export class PamtLocks {
    * On any refusal nothing of this walk stays held and the refusal is returned.
    */
   acquire(cpu: number, pfn: number, mode: LockMode, who: Requester = "host"): LockResult {
-    const before = this.held.get(cpu)?.length ?? 0;
-    const steps: [string, LockMode][] = [
-      [`1g:${Math.floor(pfn / PAGES_1G)}`, "shared"],
-      [`2m:${Math.floor(pfn / PAGES_2M)}`, "shared"],
-      [`4k:${pfn}`, mode],
-    ];
-    for (const [key, m] of steps) {
-      const r = this.take(cpu, key, m, who);
-      if (r !== "ok") {
-        this.busyCount++;
-        const list = this.held.get(cpu) ?? [];
-        while (list.length > before) {
-          const h = list.pop()!;
-          this.drop(h.key, h.mode);
-        }
-        return r;
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu > MAX_LOCK_CPU)
+      throw rangeError("cpu", cpu, `0..${MAX_LOCK_CPU}`);
+    const list = this.heldList(cpu);
+    const before = list.length;
+    let r = this.take(list, cpu, L1G, Math.floor(pfn / PAGES_1G), false, who);
+    if (r === "ok") r = this.take(list, cpu, L2M, Math.floor(pfn / PAGES_2M), false, who);
+    if (r === "ok") r = this.take(list, cpu, L4K, pfn, mode === "exclusive", who);
+    if (r !== "ok") {
+      this.busyCount++;
+      while (list.length > before) {
+        const index = list.pop()!;
+        this.drop(list.pop()!, index);
       }
     }
-    return "ok";
+    return r;
   }
 
   /** Releases the walk to `pfn` that `cpu` took last (the leaf, then its 2M and 1G entries). */
   release(cpu: number, pfn: number): void {
     const list = this.held.get(cpu);
     if (list === undefined) return;
-    const leaf = `4k:${pfn}`;
-    for (let i = list.length - 1; i >= 2; i--) {
-      if (list[i]!.key !== leaf) continue;
-      for (const h of list.splice(i - 2, 3)) this.drop(h.key, h.mode);
+    // A walk is three pairs in a row: 1G, 2M, then the 4K leaf (code 0 or 1) holding `pfn`.
+    for (let i = list.length - 2; i >= 4; i -= 2) {
+      if (list[i]! >> 1 !== L4K || list[i + 1] !== pfn) continue;
+      for (let j = i - 4; j <= i; j += 2) this.drop(list[j]!, list[j + 1]!);
+      list.splice(i - 4, 6);
       return;
     }
   }
@@ -124,22 +166,22 @@ export class PamtLocks {
   releaseAll(cpu: number): number {
     const list = this.held.get(cpu);
     if (list === undefined || list.length === 0) return 0;
-    const n = list.length;
+    const n = list.length / 2;
     while (list.length > 0) {
-      const h = list.pop()!;
-      this.drop(h.key, h.mode);
+      const index = list.pop()!;
+      this.drop(list.pop()!, index);
     }
     return n;
   }
 
   /** Locks `cpu` holds now. */
   heldBy(cpu: number): number {
-    return this.held.get(cpu)?.length ?? 0;
+    return (this.held.get(cpu)?.length ?? 0) / 2;
   }
 
   /** The 4 KiB entry of `pfn`: its exclusive holder (−1 none), shared count and host-priority bit. */
   entry(pfn: number): { exclusive: number; shared: number; hostPriority: boolean } {
-    const s = this.entries.get(`4k:${pfn}`);
-    return s === undefined ? { exclusive: -1, shared: 0, hostPriority: false } : { ...s };
+    const s = this.levels[L4K]!.get(pfn);
+    return { exclusive: (s & EXCL_MASK) - 1, shared: s >>> 8, hostPriority: (s & PRIO) !== 0 };
   }
 }
