@@ -5,6 +5,7 @@
  * hardware both sides go through.
  */
 
+import { type CpuSchedule, CpuScheduler } from "./host/cpus.js";
 import { createHostKernel, type HostKernel, type HostPolicy } from "./host/kernel.js";
 import { PageAllocator } from "./host/page-alloc.js";
 import { CacheModel } from "./hw/cache.js";
@@ -58,4 +59,16 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
     modelReport: (kind, pfn, message) => module.report(kind, pfn, message, "host release check"),
   });
   return { platform, mem, alloc, cache, module, kernel };
+}
+
+/**
+ * Gives the machine more logical CPUs (docs/spec/03-module.md 3.2): a {@link CpuScheduler} whose calls
+ * run as SEAMCALLs on their own CPU, at the module's yield points of CPU 0's calls. Returns it.
+ * @example const cpus = addCpus(m, { cpus: 2, seed: 1, p: 0.5 }); cpus.submit(1, [call]); …; cpus.drain();
+ */
+export function addCpus(m: Machine, schedule: CpuSchedule): CpuScheduler {
+  const s = new CpuScheduler(schedule, (cpu, regs) => m.module.onCpu(cpu, () => m.kernel.seamcall(regs)));
+  m.module.onYieldPoint = () => s.point();
+  m.kernel.cpuRelax = () => s.relax();
+  return s;
 }

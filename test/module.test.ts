@@ -202,13 +202,15 @@ describe("TDH.EXT.MEM.ADD", () => {
     expect((r.lo(REG.RCX) >>> 3) & 0x1ff).toBe(1);
   });
 
-  it("a page locked by an interrupted IOMMU.SETUP → OPERAND_BUSY(RCX)", () => {
+  it("a page claimed by an interrupted IOMMU.SETUP is no longer PT_NDA → PAGE_METADATA_INCORRECT(RCX)", () => {
+    // TDX Module 1.5: the interrupted call released its locks before returning; the page is claimed.
     const m = machine({ interrupts: { kind: "every", k: 3 } });
     const mt = iommuMt(m);
     const r = call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand });
     expect(statusOf(r)).toBe("TDX_INTERRUPTED_RESUMABLE");
+    expect(m.module.pamtLocks.heldBy(0)).toBe(0);
     expect(statusOf(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.singles[0]!.hpa]) }))).toBe(
-      want("TDX_OPERAND_BUSY", "RCX"),
+      want("TDX_PAGE_METADATA_INCORRECT", "RCX"),
     );
   });
 
@@ -368,7 +370,7 @@ describe("a forced error on the re-issue of an interrupted call", () => {
     expect(statusOf(call(m, "TDH.IOMMU.SETUP", inputs))).toBe("TDX_PAGE_METADATA_INCORRECT");
     for (const p of [mt.blocks[0]!.pfn, mt.blocks[0]!.pfn + 1, mt.singles[0]!.pfn])
       expect(m.module.pamt.type(p)).toBe(PT.NDA);
-    expect(m.module.locks.size).toBe(0);
+    expect(m.module.pamtLocks.heldBy(0)).toBe(0);
     // The unit is free for a new setup.
     let s = statusOf(call(m, "TDH.IOMMU.SETUP", inputs));
     while (s === "TDX_INTERRUPTED_RESUMABLE") s = statusOf(call(m, "TDH.IOMMU.SETUP", inputs));

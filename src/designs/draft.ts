@@ -7,6 +7,9 @@
  * {@link DRAFT_HEAD_PAGE_ONLY} is the same code under the 2026-04-16 kernel diff's write-back rule
  * (policy `writeBack: "head-page-only"`): one PAGE.WBINVD per `pages[i]`, so only the head page of a
  * multi-page IOMMU queue block.
+ *
+ * One thing here is not the project's host code: the extensions flow allocates the 2026-04-16 diff's
+ * pointer array of every pool page ({@link draftExtensions}), which `tdxpa run`'s flow does without.
  */
 import { extensionsBringUp } from "../host/flows/extensions.js";
 import { iommuClearAll, iommuSetupAll } from "../host/flows/iommu.js";
@@ -15,6 +18,7 @@ import { type SpdmSessionRecord, spdmSessionConnect, spdmSessionTeardown } from 
 import { tdxConnectBringUp, tdxConnectTeardown } from "../host/flows/tdx-connect.js";
 import { ROOT_TAG } from "../host/page-array.js";
 import type { Machine } from "../machine.js";
+import { kvcallocPointers } from "./_harness.js";
 import { type Design, type FlowOutcome, outcome } from "./design.js";
 
 /** The first failing result's step, or null when all were ok. */
@@ -48,8 +52,27 @@ export function draftIde(m: Machine): FlowOutcome {
   return firstFailure([up.result, tdxConnectTeardown(m.kernel, up.built)]);
 }
 
+/** Allocator tag of the 2026-04-16 diff's extension `pages` pointer array. */
+export const DRAFT_PAGES_TAG = "draft:pages-array";
+
+/**
+ * Extensions as the 2026-04-16 diff sets them up: a `kvcalloc`'d array of MEMORY_POOL_REQUIRED_PAGES
+ * page pointers (12,800 entries: an order-5 block) beside the pool, freed when the setup ends.
+ */
+export function draftExtensions(m: Machine): FlowOutcome {
+  const k = m.kernel;
+  const pointerArray = (n: number): (() => void) | null => {
+    const block = kvcallocPointers(k, n, DRAFT_PAGES_TAG);
+    if (block === null) return null;
+    return () => {
+      if (block !== undefined) k.alloc.freePages(block, block.order);
+    };
+  };
+  return firstFailure([extensionsBringUp(k, { pointerArray })]);
+}
+
 const flows: Design["flows"] = {
-  extensions: (m) => firstFailure([extensionsBringUp(m.kernel)]),
+  extensions: draftExtensions,
   iommu: draftIommu,
   spdm: draftSpdm,
   ide: draftIde,
@@ -60,7 +83,7 @@ export const DRAFT_DESIGN: Design = {
   name: "draft",
   description: "2026-04-14: caller allocates, <= 512 per descriptor, root + flush flag, destroy writes back",
   rootTags: [ROOT_TAG],
-  metaTags: [],
+  metaTags: [DRAFT_PAGES_TAG],
   sources: ["src/designs/draft.ts", "src/host/page-array.ts"],
   sharedSources: [
     "src/host/flows/extensions.ts",

@@ -5,9 +5,12 @@
  * 512-entry window into its root page (`offset`, `nents`, `populate(array, offset)`).
  *
  * Release is `ctrl_release(array, nr_released, released_hpa)`: it compares the list the module
- * returned with what the descriptor holds, writes back every 4 KiB page with TDH.PHYMEM.PAGE.WBINVD
- * (there is no flag: everything released is written back) and frees. Any mismatch or error goes to
- * `ctrl_leak`: the descriptor is dropped and its pages, root included, are orphaned (stranded, 2.6).
+ * returned with what the descriptor holds, whole entries (the PFN and the NUM_PAGES bits a block's
+ * entry carries), accepting a one-page array's release either as the page itself or as the root; then
+ * one TDH.PHYMEM.PAGE.WBINVD per `pages[i]` (there is no flag: everything released is written back;
+ * the wrapper flushes one 4 KiB page, so a multi-page queue block's tail pages are not written back) and
+ * frees. Any mismatch or error goes to `ctrl_leak`, which frees the root page and the descriptor (and
+ * its `pages` pointer array) and orphans only the data pages (stranded, 2.6).
  *
  * The `pages` pointer array is modelled by {@link kvcallocPointers} (12,800 entries: an order-5 block).
  */
@@ -124,9 +127,9 @@ export function v2Populate(k: HostKernel, a: V2PageArray, offset: number): numbe
   const w = mapPageForWrite(k, a.root.pfn);
   for (let i = 0; i < MAX_ENTRIES; i++) {
     const p = i < nents ? a.pages[offset + i]! : null;
-    const n = p === null ? 1 : p.nrPages;
-    w[2 * i] = p === null ? 0 : (((p.pfn % 0x10_0000) << 12) | (n > 1 ? n : 0)) >>> 0;
-    w[2 * i + 1] = p === null ? 0 : Math.floor(p.pfn / 0x10_0000);
+    const [lo, hi] = p === null ? [0, 0] : entryOf(p);
+    w[2 * i] = lo;
+    w[2 * i + 1] = hi;
   }
   a.offset = offset;
   a.nents = nents;
@@ -145,9 +148,12 @@ export function v2ToHpaArray(a: V2PageArray): U64 {
     : encodeHpaArray({ count: a.nents, rootHpa: a.root.hpa });
 }
 
-/** DELETE's release input: 0 for one page, else the root (the module writes the list there). */
+/**
+ * `hpa_array_t_release_raw`: DELETE's release input, 0 when the current window holds one entry, else
+ * the root (the module writes the list there).
+ */
 export function v2ToReleaseInput(a: V2PageArray): U64 {
-  return a.nrPages === 1 ? U64_ZERO : encodeIommuMt(a.root.hpa);
+  return a.nents === 1 ? U64_ZERO : encodeIommuMt(a.root.hpa);
 }
 
 function freeDescriptor(k: HostKernel, a: V2PageArray, withRoot: boolean): void {
@@ -156,31 +162,48 @@ function freeDescriptor(k: HostKernel, a: V2PageArray, withRoot: boolean): void 
 }
 
 /**
- * `tdx_page_array_ctrl_leak`: drops the descriptor and orphans every page it allocated, root included
- * (stranded, never reused).
+ * `tdx_page_array_ctrl_leak`: frees the root page and the descriptor (with its pointer array) and
+ * orphans the data pages only (stranded, never reused): the root never reached the module as private
+ * memory, so the kernel gives it back.
  */
 export function v2CtrlLeak(k: HostKernel, a: V2PageArray, reason: string): void {
-  strandPages(k, [...coveredPfns(a.pages), a.root.pfn], `v2 ctrl_leak: ${reason}`);
-  freeDescriptor(k, a, false);
+  strandPages(k, coveredPfns(a.pages), `v2 ctrl_leak: ${reason}`);
+  freeDescriptor(k, a, true);
 }
 
-/** True when the list the module returned (`nrReleased` entries at `releasedHpa`) is the descriptor's. */
+/**
+ * The entry v2's populate wrote for a page: its HPA, OR-ed with its page count when it heads a block of
+ * more than one page, as [bits 31:0, bits 63:32].
+ */
+function entryOf(p: Page): [number, number] {
+  const n = p.nrPages;
+  return [(((p.pfn % 0x10_0000) << 12) | (n > 1 ? n : 0)) >>> 0, Math.floor(p.pfn / 0x10_0000)];
+}
+
+/**
+ * `tdx_page_array_validate_release`: true when the list the module returned (`nrReleased` entries at
+ * `releasedHpa`) is the window's. The count must be the window's; a one-page array matches when the
+ * released address is its page; otherwise (a one-page array too) the released address must be the root
+ * and every entry there must equal, whole, the entry populate wrote (PFN and NUM_PAGES bits).
+ */
 function sameList(k: HostKernel, a: V2PageArray, nrReleased: number, releasedHpa: number): boolean {
-  if (nrReleased !== a.nrPages) return false;
-  if (nrReleased === 1) return releasedHpa === a.pages[0]!.hpa;
+  const nents = Math.min(a.nrPages, MAX_ENTRIES);
+  if (nrReleased !== nents) return false;
+  if (a.nrPages === 1 && releasedHpa === a.pages[0]!.hpa) return true;
   if (releasedHpa !== a.root.hpa) return false;
   const w = mapPageForRead(k, a.root.pfn);
   const words = new Uint32Array(w.buffer, w.byteOffset, 1024);
-  for (let i = 0; i < nrReleased; i++) {
-    const pfn = ((words[2 * i]! >>> 12) | 0) + words[2 * i + 1]! * 0x10_0000;
-    if (pfn !== a.pages[i]!.pfn) return false;
+  for (let i = 0; i < nents; i++) {
+    const [lo, hi] = entryOf(a.pages[i]!);
+    if (words[2 * i] !== lo || words[2 * i + 1] !== hi) return false;
   }
   return true;
 }
 
 /**
- * `tdx_page_array_ctrl_release`: compares the returned list, writes back every 4 KiB page and frees
- * everything; on any mismatch or failed write-back it calls {@link v2CtrlLeak}. True when released.
+ * `tdx_page_array_ctrl_release`: compares the returned list, issues one PAGE.WBINVD per `pages[i]` (its
+ * head page: a block's tail pages keep whatever lines they hold) and frees everything; on any mismatch
+ * or failed write-back it calls {@link v2CtrlLeak}. True when released.
  */
 export function v2CtrlRelease(
   k: HostKernel,
@@ -196,9 +219,9 @@ export function v2CtrlRelease(
     );
     return false;
   }
-  for (const pfn of coveredPfns(a.pages)) {
-    if (!ok(pageWbinvd(k, pfn))) {
-      v2CtrlLeak(k, a, `TDH.PHYMEM.PAGE.WBINVD of 0x${(pfn * 4096).toString(16)} failed`);
+  for (const p of a.pages) {
+    if (!ok(pageWbinvd(k, p.pfn))) {
+      v2CtrlLeak(k, a, `TDH.PHYMEM.PAGE.WBINVD of 0x${p.hpa.toString(16)} failed`);
       return false;
     }
   }

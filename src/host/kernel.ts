@@ -138,6 +138,11 @@ export interface HostKernel {
    * every page, 02-kapi.md 2.6): the machine wires it to the module's model reports. Not a kernel API.
    */
   readonly modelReport: (kind: "release-list-short", pfn: number, message: string) => void;
+  /**
+   * `cpu_relax()` between the re-issues of a call the module refused with TDX_OPERAND_BUSY: other
+   * logical CPUs run meanwhile (the machine's CPU scheduler sets it; a no-op with one CPU).
+   */
+  cpuRelax: () => void;
 }
 
 /** Builds a {@link HostKernel}; `cpu` defaults to {@link PLAIN_CPU}, `policy` to {@link DEFAULT_POLICY}. */
@@ -164,6 +169,7 @@ export function createHostKernel(parts: {
     ledger: new HostLedger(),
     extLock: new ExtLock(),
     modelReport: parts.modelReport ?? (() => {}),
+    cpuRelax: () => {},
   };
 }
 

@@ -47,6 +47,13 @@ export interface AllocOptions {
   readonly tag?: string;
   /** Zero the page contents (`__GFP_ZERO`); without it a reused page keeps its old bytes. */
   readonly zero?: boolean;
+  /**
+   * For {@link PageAllocator.allocPages} of order ≥ 1: `__GFP_COMP` (default true), one compound page
+   * whose head reports the order (`compound_order`, `compound_nr`). False: `alloc_pages` without
+   * `__GFP_COMP`, 2^order pages that are each a page of their own (`compound_nr` 1, no head/tail
+   * relation), freed only by `__free_pages` with the order.
+   */
+  readonly compound?: boolean;
 }
 
 /** Observers of page-content events, so a cache model can see the kernel's writes and frees. */
@@ -186,6 +193,8 @@ export class PageAllocator implements PageFrameDb {
   private injected = 0;
   private readonly failAt = new Set<number>();
   private readonly failTags = new Map<string, number>();
+  /** Heads of allocated blocks of order ≥ 1 allocated without `__GFP_COMP`. */
+  private readonly nonCompound = new Set<number>();
 
   /**
    * @param mem the simulated DRAM; every range is managed.
@@ -301,7 +310,8 @@ export class PageAllocator implements PageFrameDb {
 
   /**
    * `alloc_pages`: a naturally aligned block of 2^order pages, refcount 1 on its head, recorded as one
-   * compound block. Returns null when no block is free (or a fault was injected).
+   * compound block (or, with `compound: false`, as 2^order pages that are not a compound page: see
+   * {@link AllocOptions.compound}). Returns null when no block is free (or a fault was injected).
    * Throws a typed error for an order outside 0..10 or not an integer.
    */
   allocPages(order: number, opts?: AllocOptions): Page | null {
@@ -311,6 +321,7 @@ export class PageAllocator implements PageFrameDb {
     const p = this.takeBlock(order);
     if (p < 0) return null;
     this.markBlock(p, order, tagId);
+    if (order > 0 && opts?.compound === false) this.nonCompound.add(p);
     if (opts?.zero === true) for (let i = 0; i < POW[order]!; i++) this.zeroPage(p + i);
     this.hooks.onAlloc?.(p, POW[order]!, this.tagNames[tagId]!);
     return new Page(this, p);
@@ -378,15 +389,22 @@ export class PageAllocator implements PageFrameDb {
 
   /**
    * `__free_pages` / `put_page`: drops one reference to the block `page` heads; at zero the block goes
-   * back to the free lists, merging with free buddies. `order`, when given, must be the block's order.
-   * Throws a typed error naming the PFN for a free page (double free), a tail page, a reserved page or
-   * a PFN outside memory.
+   * back to the free lists, merging with free buddies. `order`, when given, must be the block's order;
+   * a block allocated without `__GFP_COMP` must be given it (its head reports order 0).
+   * Throws a typed error naming the PFN for a free page (double free), a tail page, a reserved page,
+   * a non-compound block freed without its order, or a PFN outside memory.
    */
   freePages(page: Page, order?: number): void {
     const pfn = this.headPfn("freePages", page);
     const sec = this.sec(pfn)!;
     const off = pfn % SECTION_PAGES;
     const blockOrder = sec.order[off]!;
+    if (order === undefined && this.nonCompound.has(pfn)) {
+      throw stateError(
+        "freePages",
+        `pfn ${hex(pfn)} heads a non-compound order-${blockOrder} block: give its order (__free_pages(page, ${blockOrder}))`,
+      );
+    }
     if (order !== undefined) {
       checkInt("freePages.order", order, 0, MAX_ORDER);
       if (order !== blockOrder) {
@@ -460,35 +478,50 @@ export class PageAllocator implements PageFrameDb {
   refCount(pfn: number): number {
     this.checkMemPfn("refCount.pfn", pfn);
     const h = this.headOf(pfn);
-    return h < 0 ? 0 : this.sec(h)!.refs[h % SECTION_PAGES]!;
+    // A page inside a non-compound block is not a tail: its own count (the block's is on the first).
+    if (h < 0 || (h !== pfn && this.nonCompound.has(h))) return 0;
+    return this.sec(h)!.refs[h % SECTION_PAGES]!;
   }
 
   /**
    * One lookup for callers that walk many pages (the descriptor's populate): the order of the block
-   * `pfn` heads when it is allocated (0 for an order-0 page or a tail page of an allocated block), or −1
+   * `pfn` heads when it is allocated (0 for an order-0 page, a tail page of an allocated block or any
+   * page of a non-compound block), or −1
    * when the frame is free, reserved or outside memory. Never throws; valid for any integer `pfn`.
    */
   liveOrder(pfn: number): number {
     const sec = this.sec(pfn);
     if (sec === undefined) return -1;
     const off = pfn % SECTION_PAGES;
-    if (sec.refs[off]! > 0) return sec.order[off]!;
+    if (sec.refs[off]! > 0) return this.nonCompound.has(pfn) ? 0 : sec.order[off]!;
     return this.headOf(pfn) >= 0 ? 0 : -1;
   }
 
-  /** Order of the allocated block `pfn` heads; 0 for an order-0 page, a tail page or a free frame. */
+  /**
+   * `compound_order`: order of the compound block `pfn` heads; 0 for an order-0 page, a tail page, a
+   * free frame or any page of a block allocated without `__GFP_COMP` (its `compound_nr` is 1).
+   */
   compoundOrder(pfn: number): number {
     this.checkMemPfn("compoundOrder.pfn", pfn);
     const sec = this.sec(pfn);
     const off = pfn % SECTION_PAGES;
+    if (this.nonCompound.has(pfn)) return 0;
     return sec !== undefined && sec.refs[off]! > 0 ? sec.order[off]! : 0;
   }
 
-  /** Head PFN of the allocated block holding `pfn`; `pfn` itself when it is not inside a block. */
+  /**
+   * `compound_head`: head PFN of the compound block holding `pfn`; `pfn` itself when it is not inside
+   * one (a page of a non-compound block is its own head).
+   */
   compoundHead(pfn: number): number {
     this.checkMemPfn("compoundHead.pfn", pfn);
     const h = this.headOf(pfn);
-    return h < 0 ? pfn : h;
+    return h < 0 || this.nonCompound.has(h) ? pfn : h;
+  }
+
+  /** True when `pfn` heads an allocated block of order ≥ 1 allocated without `__GFP_COMP`. */
+  isNonCompoundHead(pfn: number): boolean {
+    return this.nonCompound.has(pfn);
   }
 
   /** Tag of the allocated block holding `pfn` ("untagged" when none was given); null when free or reserved. */
@@ -734,6 +767,7 @@ export class PageAllocator implements PageFrameDb {
     if (r > 0) return;
     const order = sec.order[off]!;
     const tag = sec.tag[off]!;
+    this.nonCompound.delete(pfn);
     sec.order[off] = 0;
     sec.tag[off] = 0;
     sec.live--;

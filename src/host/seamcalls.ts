@@ -59,26 +59,36 @@ export function pageWbinvd(k: HostKernel, pfn: number): U64 {
 export interface RetryResult extends CallResult {
   /** TDX_INTERRUPTED_RESUMABLE returns taken and re-issued. */
   readonly interrupts: number;
+  /** TDX_OPERAND_BUSY returns (contention with another logical CPU) re-issued. */
+  readonly busyRetries: number;
 }
 
 /** Most re-issues before a retry loop gives up (a module that never finishes is a bug, not a hang). */
 export const MAX_RESUMES = 1_000_000;
+
+/** Most OPERAND_BUSY re-issues of one call (contention that never clears is a bug, not a hang). */
+export const MAX_BUSY_RETRIES = 10_000;
 
 function interruptedStatus(s: U64): boolean {
   return isStatus(s, STATUS.TDX_INTERRUPTED_RESUMABLE);
 }
 
 /**
- * Issues the call in `regs` until it is no longer TDX_INTERRUPTED_RESUMABLE (at most MAX_RESUMES
- * re-issues), calling `prepare` before each re-issue.
+ * Issues the call in `regs` until it is neither TDX_INTERRUPTED_RESUMABLE (at most MAX_RESUMES
+ * re-issues) nor TDX_OPERAND_BUSY (contention: the kernel retries; at most MAX_BUSY_RETRIES, with
+ * `cpu_relax()` between, so other logical CPUs run), calling `prepare` before each re-issue.
  */
 function retryLoop(k: HostKernel, regs: Regs, prepare: () => void): RetryResult {
   let interrupts = 0;
+  let busyRetries = 0;
   for (;;) {
     k.seamcall(regs);
     const status = regs.get(REG.RAX);
-    if (!interruptedStatus(status) || interrupts >= MAX_RESUMES) return { status, regs, interrupts };
-    interrupts++;
+    if (isStatus(status, STATUS.TDX_OPERAND_BUSY) && busyRetries < MAX_BUSY_RETRIES) {
+      busyRetries++;
+      k.cpuRelax();
+    } else if (interruptedStatus(status) && interrupts < MAX_RESUMES) interrupts++;
+    else return { status, regs, interrupts, busyRetries };
     prepare();
   }
 }

@@ -21,6 +21,7 @@ import {
   type CallResult,
   callRegs,
   flushBeforeHandoff,
+  MAX_BUSY_RETRIES,
   MAX_RESUMES,
   ok,
   type RetryResult,
@@ -87,12 +88,18 @@ export function spdmExchange(
   let interrupts = 0;
   let messages = 0;
   let keyUpdates = 0;
+  let busyRetries = 0;
   for (let n = 0; ; n++) {
     k.seamcall(regs);
     const status = regs.get(REG.RAX);
     const again = () => regs.copyFrom(saved);
-    if (n >= MAX_RESUMES) return { status, regs, interrupts, messages, keyUpdates };
-    if (isStatus(status, STATUS.TDX_INTERRUPTED_RESUMABLE)) {
+    if (n >= MAX_RESUMES) return { status, regs, interrupts, messages, keyUpdates, busyRetries };
+    if (isStatus(status, STATUS.TDX_OPERAND_BUSY) && busyRetries < MAX_BUSY_RETRIES) {
+      // Contention with another logical CPU: retry, as every re-issue loop does.
+      busyRetries++;
+      k.cpuRelax();
+      again();
+    } else if (isStatus(status, STATUS.TDX_INTERRUPTED_RESUMABLE)) {
       interrupts++;
       again();
     } else if (isStatus(status, STATUS.TDX_SPDM_REQUEST)) {
@@ -104,9 +111,9 @@ export function spdmExchange(
       interrupts += u.interrupts;
       messages += u.messages;
       keyUpdates++;
-      if (!ok(u.status)) return { ...u, interrupts, messages, keyUpdates };
+      if (!ok(u.status)) return { ...u, interrupts, messages, keyUpdates, busyRetries };
       again();
-    } else return { status, regs, interrupts, messages, keyUpdates };
+    } else return { status, regs, interrupts, messages, keyUpdates, busyRetries };
   }
 }
 

@@ -45,6 +45,7 @@ export class ChromeTraceConverter {
               outputs: e.outputs,
               units: e.units,
               forced: e.forced,
+              ...(e.cpu === undefined ? {} : { cpu: e.cpu }),
             },
           },
         ];

@@ -13,7 +13,13 @@ import { type RootView, readRootView } from "./root-pages.js";
 
 /** One event. `t` is the model's virtual time: units of work done so far (a SEAMCALL's units advance it). */
 export type ModelEvent =
-  | ({ readonly type: "seamcall"; readonly t: number; readonly root?: RootView } & CallDescription)
+  | ({
+      readonly type: "seamcall";
+      readonly t: number;
+      readonly root?: RootView;
+      /** Logical CPU, present only for calls on a CPU other than 0. */
+      readonly cpu?: number;
+    } & CallDescription)
   | {
       readonly type: "page";
       readonly t: number;
@@ -54,10 +60,11 @@ export function attachEvents(
   const roots = opts.roots !== false;
   m.module.onCall = (r) => {
     const root = roots ? readRootView(m.mem, m.platform, r.leaf, r.regsIn) : null;
+    const cpu = r.cpu === 0 ? {} : { cpu: r.cpu };
     sink(
       root === null
-        ? { type: "seamcall", t, ...describeCall(r, shift) }
-        : { type: "seamcall", t, ...describeCall(r, shift), root },
+        ? { type: "seamcall", t, ...describeCall(r, shift), ...cpu }
+        : { type: "seamcall", t, ...describeCall(r, shift), root, ...cpu },
     );
     t += Math.max(1, r.units);
   };

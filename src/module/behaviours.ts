@@ -51,7 +51,8 @@ export type InterruptPlan =
 /** Decides, unit by unit, whether the running call is interrupted. Deterministic for a given plan. */
 export class InterruptSource {
   private state: number;
-  private sinceEntry = 0;
+  /** Units done since the running call entered (saved and restored around a nested call). */
+  unitsSinceEntry = 0;
   /** Interrupts injected so far. */
   taken = 0;
 
@@ -61,7 +62,7 @@ export class InterruptSource {
 
   /** Called at the start of every call. */
   enter(): void {
-    this.sinceEntry = 0;
+    this.unitsSinceEntry = 0;
   }
 
   /**
@@ -80,9 +81,9 @@ export class InterruptSource {
    * A call always completes at least one unit, so progress is guaranteed.
    */
   afterUnit(): boolean {
-    this.sinceEntry++;
+    this.unitsSinceEntry++;
     let fire = false;
-    if (this.plan.kind === "every") fire = this.sinceEntry >= this.plan.k;
+    if (this.plan.kind === "every") fire = this.unitsSinceEntry >= this.plan.k;
     else if (this.plan.kind === "random") fire = this.next() < this.plan.p;
     if (fire) this.taken++;
     return fire;

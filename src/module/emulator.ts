@@ -24,6 +24,7 @@ import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
 import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
+import { type LockMode, PamtLocks } from "./locks.js";
 import { Pamt, PT } from "./pamt.js";
 
 /** Kinds of objects the module keeps pages for. */
@@ -63,6 +64,8 @@ export interface CallRecord {
   readonly units: number;
   /** Set when a forced status (fault injection) replaced the call. */
   readonly forced: boolean;
+  /** Logical CPU the call was issued on (0 unless other CPUs run: see {@link TdxModule.onCpu}). */
+  readonly cpu: number;
 }
 
 /** A status forced on the nth call of a leaf (fault injection for error-path tests). */
@@ -80,8 +83,6 @@ export interface InFlight {
   readonly inputs: Uint32Array;
   /** Leaf-specific progress. */
   progress: number;
-  /** Pages locked by this call until it completes. */
-  readonly locked: number[];
   /** Leaf-specific scratch. */
   data?: unknown;
 }
@@ -183,8 +184,18 @@ export class TdxModule {
   extSlot: InFlight | null = null;
   /** Resumable non-extension calls in flight, by key (e.g. "iommu-setup:<regBase>"). */
   readonly resumables = new Map<string, InFlight>();
-  /** Pages locked by in-flight calls, with the lock holder's description. */
-  readonly locks = new Map<number, string>();
+  /** PAMT entry locks (shared/exclusive, host priority), held per logical CPU within one SEAMCALL. */
+  readonly pamtLocks = new PamtLocks();
+  /** The logical CPU the running SEAMCALL was issued on (0 unless a CPU scheduler runs others). */
+  cpu = 0;
+  /**
+   * Called at the model's concurrency points, while the running call holds PAMT locks (a page checked
+   * and locked, not yet claimed): a CPU scheduler may run another logical CPU's SEAMCALL here (with
+   * {@link TdxModule.onCpu}). Null: one CPU, nothing interleaves.
+   */
+  onYieldPoint: (() => void) | null = null;
+  /** Resumable calls executing right now, with their CPU (another CPU's call may run inside one). */
+  private readonly running = new Map<InFlight, number>();
   private readonly forced: ForcedStatus[] = [];
   private nextObjectId = 1;
   /** Pages made private and pages released since creation (for reports: donated and returned). */
@@ -245,6 +256,10 @@ export class TdxModule {
         this.cache.cause = "host";
       }
     }
+    // TDX Module 1.5: every PAMT lock the call took is released before the SEAMCALL returns.
+    this.pamtLocks.releaseAll(this.cpu);
+    if (this.running.size > 0)
+      for (const [f, cpu] of this.running) if (cpu === this.cpu) this.running.delete(f);
     regs.set(REG.RAX, status);
     const key = `${name} ${statusText(status)}`;
     this.statusCounts.set(key, (this.statusCounts.get(key) ?? 0) + 1);
@@ -259,9 +274,39 @@ export class TdxModule {
         statusText: statusText(status),
         units: c.units,
         forced,
+        cpu: this.cpu,
       });
     }
   };
+
+  /**
+   * Runs `fn` (a SEAMCALL issued on logical CPU `cpu`) from inside the running call, at one of its
+   * yield points, and restores the running call's CPU, cache cause and interrupt count afterwards: the
+   * other CPU's call happens between two steps of this one, as on real parallel hardware.
+   */
+  onCpu<T>(cpu: number, fn: () => T): T {
+    const saved = { cpu: this.cpu, cause: this.cache.cause, units: this.interrupts.unitsSinceEntry };
+    this.cpu = cpu;
+    try {
+      return fn();
+    } finally {
+      this.cpu = saved.cpu;
+      this.cache.cause = saved.cause;
+      this.interrupts.unitsSinceEntry = saved.units;
+    }
+  }
+
+  /**
+   * Takes the PAMT walk to `pfn` for the running call in `mode` (docs/spec/03-module.md 3.2); a refusal
+   * is TDX_OPERAND_BUSY naming `operand` (or TDX_OPERAND_BUSY_HOST_PRIORITY for a guest requester,
+   * which no modelled leaf is). Null when taken. The lock is released when the page is claimed, or when
+   * the SEAMCALL returns.
+   */
+  lockPage(pfn: number, mode: LockMode, operand: number): U64 | null {
+    const r = this.pamtLocks.acquire(this.cpu, pfn, mode);
+    if (r === "ok") return null;
+    return st(r === "busy" ? STATUS.TDX_OPERAND_BUSY : STATUS.TDX_OPERAND_BUSY_HOST_PRIORITY, operand);
+  }
 
   /** Replaces the interrupt plan from now on (scenario steps change schedules mid-run). */
   setInterrupts(plan: InterruptPlan): void {
@@ -340,31 +385,37 @@ export class TdxModule {
   /**
    * The private operand page checks for a block of `pages` pages at `hpa` (as an entry carries it,
    * KeyID bits included), in the module's order: aligned, KeyID 0, below 2^52 → OPERAND_INVALID; in a
-   * TDMR → OPERAND_ADDR_RANGE_ERROR; not locked by another call → OPERAND_BUSY; PT_NDA in every page →
-   * PAGE_METADATA_INCORRECT. Returns the failing status (with `operand`), or null.
+   * TDMR → OPERAND_ADDR_RANGE_ERROR; the PAMT entry locked exclusively for this call, else (another
+   * logical CPU's call holds it) OPERAND_BUSY; PT_NDA in every page → PAGE_METADATA_INCORRECT. Returns
+   * the failing status (with `operand`), or null with every page locked until {@link claimPage} (or the
+   * SEAMCALL's return) releases it; then another CPU's call may run ({@link onYieldPoint}).
    */
-  privatePageStatus(
-    hpa: number,
-    pages: number,
-    operand: number,
-    lockHolder: string | null = null,
-  ): U64 | null {
+  privatePageStatus(hpa: number, pages: number, operand: number): U64 | null {
     if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
       return st(STATUS.TDX_OPERAND_INVALID, operand);
     const pfn = hpa / 4096;
     for (let i = 0; i < pages; i++)
       if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
     for (let i = 0; i < pages; i++) {
-      const holder = this.locks.get(pfn + i);
-      if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);
+      const busy = this.lockPage(pfn + i, "exclusive", operand);
+      if (busy !== null) {
+        for (let j = 0; j < i; j++) this.pamtLocks.release(this.cpu, pfn + j);
+        return busy;
+      }
     }
-    for (let i = 0; i < pages; i++)
-      if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);
+    for (let i = 0; i < pages; i++) {
+      if (this.pamt.type(pfn + i) !== PT.NDA) {
+        for (let j = 0; j < pages; j++) this.pamtLocks.release(this.cpu, pfn + j);
+        return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);
+      }
+    }
+    this.onYieldPoint?.();
     return null;
   }
 
   /** Makes a checked page private: PAMT type and owner, cache hand-over (hazard 1 is checked here). */
   claimPage(pfn: number, type: number, owner: ModuleObject): void {
+    this.pamtLocks.release(this.cpu, pfn);
     this.pamt.set(pfn, type, owner.id);
     this.cache.becomePrivate(pfn);
     owner.pages.push(pfn);
@@ -439,7 +490,8 @@ export class TdxModule {
    * For a leaf that keeps its progress inside the module: finds the call to resume, or starts a new
    * one. `key` names the object the call works on (null: the extension queue slot). Returns the
    * in-flight record, or a status when the re-issue is refused: different inputs → INVALID_RESUMPTION,
-   * another extension call in flight → OPERAND_BUSY.
+   * another extension call in flight → OPERAND_BUSY; the call it would resume executing right now on
+   * another logical CPU → OPERAND_BUSY naming the first input register (the object's resource).
    */
   beginResumable(c: CallContext, key: string | null, inputRegs: readonly number[]): InFlight | U64 {
     const inputs = new Uint32Array(inputRegs.length * 2);
@@ -449,15 +501,18 @@ export class TdxModule {
     });
     const cur = key === null ? this.extSlot : this.resumables.get(key);
     if (cur !== undefined && cur !== null) {
+      if (this.running.has(cur)) return st(STATUS.TDX_OPERAND_BUSY, inputRegs[0] ?? 0);
       if (cur.leaf !== c.leaf) return EXT_QUEUE_BUSY;
       for (let i = 0; i < inputs.length; i++)
         if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);
+      this.running.set(cur, this.cpu);
       return cur;
     }
     if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf)) return EXT_QUEUE_BUSY;
-    const f: InFlight = { leaf: c.leaf, inputs, progress: 0, locked: [] };
+    const f: InFlight = { leaf: c.leaf, inputs, progress: 0 };
     if (key === null) this.extSlot = f;
     else this.resumables.set(key, f);
+    this.running.set(f, this.cpu);
     return f;
   }
 
@@ -477,10 +532,8 @@ export class TdxModule {
     }
   }
 
-  /** Ends a resumable call (done or failed): unlocks its pages and frees its slot. */
+  /** Ends a resumable call (done or failed): frees its slot. */
   endResumable(f: InFlight, key: string | null): void {
-    for (const p of f.locked) this.locks.delete(p);
-    f.locked.length = 0;
     if (key === null) {
       if (this.extSlot === f) this.extSlot = null;
     } else if (this.resumables.get(key) === f) this.resumables.delete(key);

@@ -44,6 +44,9 @@ registerLeaf(LEAF["TDH.PHYMEM.PAGE.WBINVD"], (m, c) => {
   if (!m.isPrivateKeyId(keyId)) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const pfn = m.stripKeyId(hpa) / 4096;
   if (!m.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
+  // TDX Module 1.5 walks to the page with the 4K entry shared (released before the call returns).
+  const busy = m.lockPage(pfn, "shared", REG.RCX);
+  if (busy !== null) return busy;
   if (m.pamt.type(pfn) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, REG.RCX);
   m.cache.pageWbinvd(pfn, keyId);
   c.units = 1;
@@ -67,6 +70,8 @@ registerLeaf(LEAF["TDH.PHYMEM.PAGE.RDMD"], (m, c) => {
   if (m.keyIdOf(hpa) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const pfn = hpa / 4096;
   if (!m.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
+  const busy = m.lockPage(pfn, "shared", REG.RCX);
+  if (busy !== null) return busy;
   c.regs.set(REG.RCX, u64FromNumber(m.pamt.type(pfn)));
   c.regs.set(REG.RDX, u64FromNumber(m.pamt.owner(pfn)));
   // R8 = PAMT level 0 (4 KiB) and R9 = BEPOCH 0 stay as cleared on entry.

@@ -82,7 +82,7 @@ registerLeaf(
     const data = f.data as SetupData;
     while (f.progress < data.entries.length) {
       const [hpa, pages] = data.entries[f.progress]!;
-      const bad = m.privatePageStatus(hpa, pages, REG.RDX, key);
+      const bad = m.privatePageStatus(hpa, pages, REG.RDX);
       if (bad !== null) {
         abortSetup(m, f);
         m.endResumable(f, key);
@@ -91,8 +91,6 @@ registerLeaf(
       for (let i = 0; i < pages; i++) {
         const pfn = hpa / 4096 + i;
         m.claimPage(pfn, PT.IOMMU_MT, data.obj);
-        m.locks.set(pfn, key);
-        f.locked.push(pfn);
       }
       f.progress++;
       c.units++;

@@ -7,18 +7,19 @@
 import { leafRax, Regs } from "../common/seamcall.js";
 import { LEAF, REG, statusText } from "../common/status.js";
 import { type U64, u64ToHex } from "../common/u64.js";
+import type { CpuCall, CpuScheduler } from "../host/cpus.js";
 import type { FlowResult } from "../host/flows/result.js";
 import type { Page } from "../host/page.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
 import { pageRdmd } from "../host/seamcalls.js";
 import type { Hazard } from "../hw/cache.js";
-import { createMachine, type Machine } from "../machine.js";
+import { addCpus, createMachine, type Machine } from "../machine.js";
 import { type ConservationReport, checkConservation } from "../model/conservation.js";
 import { attachEvents, type EventSink } from "../model/events.js";
 import type { ModelReport } from "../module/emulator.js";
 import { PT } from "../module/pamt.js";
 import { FLOWS, type FlowState } from "./flows.js";
-import type { Scenario, StateExpect, Step } from "./schema.js";
+import type { RegValue, Scenario, StateExpect, Step } from "./schema.js";
 
 /** Pages by state, as a run report counts them. */
 export interface PageStates {
@@ -93,9 +94,11 @@ function stepLabel(s: Step): string {
     case "flow":
       return `flow ${s.flow}`;
     case "seamcall":
-      return `seamcall ${s.leaf}`;
+      return `seamcall ${s.leaf}${s.cpu > 0 ? ` on CPU ${s.cpu}` : ""}`;
+    case "join":
+      return "join the other CPUs";
     case "alloc":
-      return `alloc ${s.name} (${s.pages}${s.order > 0 ? ` x order ${s.order}` : ""}${s.contiguous ? ", contiguous" : ""})`;
+      return `alloc ${s.name} (${s.pages}${s.order > 0 ? ` x order ${s.order}${s.compound ? "" : " non-compound"}` : ""}${s.contiguous ? ", contiguous" : ""})`;
     case "root":
       return `root ${s.name} (${s.format} of ${s.of})`;
     case "inject-alloc":
@@ -159,6 +162,19 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   const expectations: ExpectationResult[] = [];
   const declared = { hazards: false, reports: false, conservationFail: false, flowFail: false };
   const unexpected: string[] = [];
+  /** Logical CPUs beyond 0, created by the first call queued on one; its calls' reference registers. */
+  let cpus: CpuScheduler | null = null;
+  /** Results of other CPUs' calls already reported by a join, and already followed. */
+  let joined = 0;
+  let followed = 0;
+  /** Register values of each call queued on another CPU (to follow its pages once it is done). */
+  const queuedRefs = new Map<CpuCall, readonly RegValue[]>();
+  /** Follows the pages of other CPUs' calls that finished since the last time. */
+  const followOtherCpus = (): void => {
+    if (cpus === null) return;
+    for (; followed < cpus.results.length; followed++)
+      follow(queuedRefs.get(cpus.results[followed]!.call) ?? []);
+  };
 
   const resolve = (v: { u64: U64 } | { ref: string; index: number | null }): U64 => {
     if ("u64" in v) return v.u64;
@@ -168,6 +184,21 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     const p = pages[v.index ?? 0];
     const hpa = p?.hpa ?? 0;
     return { lo: hpa % 2 ** 32, hi: Math.floor(hpa / 2 ** 32) };
+  };
+
+  /** The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD of each listed page. */
+  const follow = (values: readonly RegValue[]): void => {
+    for (const v of values) {
+      if (!("ref" in v)) continue;
+      for (const p of sets.get(listedSet.get(v.ref) ?? v.ref) ?? []) {
+        for (let i = 0; i < p.nrPages; i++) {
+          const md = pageRdmd(m.kernel, p.pfn + i);
+          if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0)
+            m.kernel.ledger.donated.set(p.pfn + i, `scenario ${v.ref}`);
+          else m.kernel.ledger.donated.delete(p.pfn + i);
+        }
+      }
+    }
   };
 
   for (const [index, step] of s.steps.entries()) {
@@ -213,24 +244,24 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         break;
       }
       case "seamcall": {
+        if (step.cpu > 0) {
+          const sc = step.schedule ?? { cpus: Math.max(2, step.cpu + 1), seed: 1, p: 0.5 };
+          cpus ??= addCpus(m, sc);
+          const inputs: Record<number, U64> = {};
+          for (const [reg, v] of Object.entries(step.regs)) inputs[Number(reg)] = resolve(v);
+          const call: CpuCall = { leaf: LEAF[step.leaf], inputs };
+          cpus.submit(step.cpu, [call]);
+          queuedRefs.set(call, Object.values(step.regs));
+          detail = `queued on CPU ${step.cpu}`;
+          break;
+        }
         const r = new Regs();
         r.set(REG.RAX, leafRax(LEAF[step.leaf]));
         for (const [reg, v] of Object.entries(step.regs)) r.set(Number(reg), resolve(v));
         m.kernel.seamcall(r);
         const st = statusText(r.get(REG.RAX));
         detail = st;
-        // The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD.
-        for (const v of Object.values(step.regs)) {
-          if (!("ref" in v)) continue;
-          for (const p of sets.get(listedSet.get(v.ref) ?? v.ref) ?? []) {
-            for (let i = 0; i < p.nrPages; i++) {
-              const md = pageRdmd(m.kernel, p.pfn + i);
-              if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0)
-                m.kernel.ledger.donated.set(p.pfn + i, `scenario ${v.ref}`);
-              else m.kernel.ledger.donated.delete(p.pfn + i);
-            }
-          }
-        }
+        follow(Object.values(step.regs));
         if (step.expect !== null) {
           if (step.expect.status !== null)
             expect(
@@ -256,7 +287,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           if (first !== null) pages = Array.from({ length: step.pages }, (_, i) => first.nth(i));
         } else if (step.order > 0) {
           for (let i = 0; i < step.pages; i++) {
-            const b = m.alloc.allocPages(step.order, { tag, zero: step.zero });
+            const b = m.alloc.allocPages(step.order, { tag, zero: step.zero, compound: step.compound });
             if (b === null) break;
             pages.push(b);
           }
@@ -305,6 +336,30 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
       case "interrupts":
         m.module.setInterrupts(step.plan);
         break;
+      case "join": {
+        if (cpus === null) {
+          detail = "no other CPU";
+          break;
+        }
+        cpus.drain();
+        followOtherCpus();
+        const done = cpus.results.slice(joined);
+        joined = cpus.results.length;
+        const busy = done.reduce((n, x) => n + x.busyRetries, 0);
+        detail = `${done.length} call(s) on other CPUs, ${busy} OPERAND_BUSY retried: ${done.map((x) => `CPU ${x.cpu} ${x.leaf} ${statusText(x.status)}`).join(", ")}`;
+        const e = step.expect;
+        if (e !== null) {
+          if (e.status !== null)
+            for (const x of done)
+              expect(
+                statusText(x.status) === e.status,
+                `CPU ${x.cpu} ${x.leaf} returns ${e.status} (got ${statusText(x.status)})`,
+              );
+          if (e.busyRetries !== null)
+            expect(busy >= e.busyRetries, `at least ${e.busyRetries} OPERAND_BUSY retried (got ${busy})`);
+        }
+        break;
+      }
       case "evict": {
         const n = m.cache.evictNow();
         detail = `${n} page(s) damaged`;
@@ -314,6 +369,8 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         checkState(m, step.expect, (cond, msg) => expect(cond, msg), declared);
         break;
     }
+    // Calls of other CPUs that finished during this step: the host follows their pages now.
+    followOtherCpus();
     const after = m.module.statusCounts;
     const calls = callDelta(before, after);
     let interrupts = 0;
@@ -330,6 +387,11 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     });
     events && opts.onEvent!({ type: "phase", t: events.now(), name: label, edge: "end" });
     opts.progress?.(index + 1, s.steps.length, label);
+  }
+  // Calls still queued on other CPUs run to their end before the final checks (as a join would).
+  if (cpus !== null && cpus.pending > 0) {
+    cpus.drain();
+    followOtherCpus();
   }
 
   opts.onDone?.(m);

@@ -50,6 +50,15 @@ export type Step =
         readonly status: string | null;
         readonly regs: Readonly<Record<number, U64>>;
       } | null;
+      /** Logical CPU (0: the steps' own; ≥ 1: queued there, run interleaved, ended by a `join` step). */
+      readonly cpu: number;
+      /** The CPU schedule, given with the first call on another CPU (default seed 1, p 0.5). */
+      readonly schedule: { readonly cpus: number; readonly seed: number; readonly p: number } | null;
+    }
+  | {
+      readonly kind: "join";
+      /** Every queued call's final status, and the least number of OPERAND_BUSY retries among them all. */
+      readonly expect: { readonly status: string | null; readonly busyRetries: number | null } | null;
     }
   | {
       readonly kind: "alloc";
@@ -58,6 +67,8 @@ export type Step =
       readonly order: number;
       readonly contiguous: boolean;
       readonly zero: boolean;
+      /** For order ≥ 1: `__GFP_COMP` (true, default) or 2^order pages of their own (false). */
+      readonly compound: boolean;
     }
   | {
       readonly kind: "root";
@@ -226,7 +237,17 @@ function stateExpect(p: Path, v: unknown): StateExpect {
   return out;
 }
 
-const STEP_KEYS = ["flow", "seamcall", "alloc", "root", "inject", "interrupts", "evict", "expect"] as const;
+const STEP_KEYS = [
+  "flow",
+  "seamcall",
+  "alloc",
+  "root",
+  "inject",
+  "interrupts",
+  "evict",
+  "join",
+  "expect",
+] as const;
 
 function step(p: Path, v: unknown, names: Set<string>): Step {
   if (!isObj(v)) p.fail(`a step mapping with one of ${STEP_KEYS.join(", ")}`, v);
@@ -253,7 +274,23 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
       return { kind: "flow", flow, expect };
     }
     case "seamcall": {
-      const o = obj(p, v, ["seamcall", "regs", "expect", "note"]);
+      const o = obj(p, v, ["seamcall", "regs", "expect", "note", "cpu", "schedule"]);
+      const cpu = o.cpu === undefined ? 0 : int(p.key("cpu"), o.cpu, 0, 63);
+      let schedule: { cpus: number; seed: number; p: number } | null = null;
+      if (o.schedule !== undefined) {
+        const sc = obj(p.key("schedule"), o.schedule, ["cpus", "seed", "p"]);
+        const pv: unknown = sc.p === undefined ? 0.5 : sc.p;
+        if (typeof pv !== "number" || !(pv >= 0 && pv <= 1))
+          p.key("schedule").key("p").fail("a number in 0..1", pv);
+        schedule = {
+          cpus:
+            sc.cpus === undefined ? Math.max(2, cpu + 1) : int(p.key("schedule").key("cpus"), sc.cpus, 2, 64),
+          seed: sc.seed === undefined ? 1 : int(p.key("schedule").key("seed"), sc.seed, 0, 2 ** 32 - 1),
+          p: pv as number,
+        };
+      }
+      if (cpu > 0 && o.expect !== undefined)
+        p.key("expect").fail("no expect on a call queued on another CPU (a join step checks it)", o.expect);
       const leaf = oneOf(p.key("seamcall"), o.seamcall, Object.keys(LEAF) as LeafName[]);
       const regs: Record<number, RegValue> = {};
       if (o.regs !== undefined) {
@@ -294,10 +331,10 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
         }
         expect = { status, regs: out };
       }
-      return { kind: "seamcall", leaf, regs, expect };
+      return { kind: "seamcall", leaf, regs, expect, cpu, schedule };
     }
     case "alloc": {
-      const o = obj(p, v, ["alloc", "pages", "order", "contiguous", "zero", "note"]);
+      const o = obj(p, v, ["alloc", "pages", "order", "contiguous", "zero", "compound", "note"]);
       const name = str(p.key("alloc"), o.alloc);
       if (!/^[A-Za-z_][\w-]*$/.test(name)) p.key("alloc").fail("a name of letters, digits, _ and -", name);
       names.add(name);
@@ -308,6 +345,7 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
         order: o.order === undefined ? 0 : int(p.key("order"), o.order, 0, 10),
         contiguous: o.contiguous === undefined ? false : bool(p.key("contiguous"), o.contiguous),
         zero: o.zero === undefined ? false : bool(p.key("zero"), o.zero),
+        compound: o.compound === undefined ? true : bool(p.key("compound"), o.compound),
       };
     }
     case "root": {
@@ -366,6 +404,23 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
     case "interrupts":
       obj(p, v, ["interrupts", "note"]);
       return { kind: "interrupts", plan: interruptsOf(p.key("interrupts"), v.interrupts) };
+    case "join": {
+      const o = obj(p, v, ["join", "expect", "note"]);
+      if (o.join !== true) p.key("join").fail("true", o.join);
+      if (o.expect === undefined) return { kind: "join", expect: null };
+      const e = obj(p.key("expect"), o.expect, ["status", "busyRetries"]);
+      if (e.status !== undefined) statusOf(p.key("expect").key("status"), e.status);
+      return {
+        kind: "join",
+        expect: {
+          status: e.status === undefined ? null : String(e.status),
+          busyRetries:
+            e.busyRetries === undefined
+              ? null
+              : int(p.key("expect").key("busyRetries"), e.busyRetries, 0, 2 ** 31),
+        },
+      };
+    }
     case "evict":
       obj(p, v, ["evict", "note"]);
       if (v.evict !== true) p.key("evict").fail("true", v.evict);

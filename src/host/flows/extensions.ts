@@ -18,11 +18,20 @@ export const EXT_POOL_OWNER = "extension memory pool";
 /** Allocator tag of extension pool pages. */
 export const EXT_POOL_TAG = "tdx:ext-pool";
 
-/**
- * Runs the extensions bring-up. `pages` overrides MEMORY_POOL_REQUIRED_PAGES as the amount to
- * allocate (to model a host that gets the figure wrong).
- */
-export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}): FlowResult {
+/** Options of {@link extensionsBringUp}. */
+export interface ExtensionsOptions {
+  /** Overrides MEMORY_POOL_REQUIRED_PAGES as the amount to allocate (a host that gets the figure wrong). */
+  readonly pages?: number;
+  /**
+   * The 2026-04-16 diff's `kvcalloc(nr_pages, sizeof(struct page *))` beside the pool: allocates the
+   * pointer array for `n` pages and returns what frees it, or null on -ENOMEM. Without it the flow makes
+   * page handles one chunk at a time (`forEachChunk`) and allocates no pointer array.
+   */
+  readonly pointerArray?: (n: number) => (() => void) | null;
+}
+
+/** Runs the extensions bring-up (see {@link ExtensionsOptions}). */
+export function extensionsBringUp(k: HostKernel, opts: ExtensionsOptions = {}): FlowResult {
   const rec = new FlowRecorder("extensions");
   const features = sysRd(k, "TDX_FEATURES0");
   if (!ok(features.status)) return rec.fail("TDH.SYS.RD TDX_FEATURES0", features.status);
@@ -36,6 +45,8 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
   if (!ok(extReq.status)) return rec.fail("TDH.SYS.RD EXT_REQUIRED", extReq.status);
   const n = opts.pages ?? req.value.lo;
   rec.details.poolPages = n;
+  const freePointers = n > 0 && opts.pointerArray !== undefined ? opts.pointerArray(n) : () => {};
+  if (freePointers === null) return rec.fail(`kvcalloc(${n} page pointers)`, null);
   const result = withExtLock(k, "extensions", (): FlowResult => {
     if (n > 0) {
       const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
@@ -86,5 +97,6 @@ export function extensionsBringUp(k: HostKernel, opts: { pages?: number } = {}):
     }
     return rec.ok();
   });
+  freePointers();
   return result ?? rec.fail("extension lock", null);
 }
