@@ -106,7 +106,8 @@ describe("report model figures equal the run report's", () => {
       expect(calls, `step ${i} calls`).toBe(want);
       const at = countsAt(model, end);
       // The PAMT count includes stranded pages the module still owns; the map shows them stranded.
-      if (rp.pages.stranded === 0) expect(at[BASE.MODULE], `step ${i} module-held`).toBe(rp.pages.moduleHeld);
+      if (rp.pages.stranded === 0)
+        expect(at[BASE.MODULE], `step ${i} module-held`).toBe(rp.pages.moduleOwned);
       else expect(at[BASE.STRANDED], `step ${i} stranded`).toBe(rp.pages.stranded);
       expect(ph[3], `step ${i} ok`).toBe(rp.ok ? 1 : 0);
     });

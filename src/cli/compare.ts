@@ -18,7 +18,7 @@ import {
 } from "../designs/compare.js";
 import { FLOW_NAMES, FLOW_SUMMARY } from "../designs/design.js";
 import { defaultPlatform } from "../hw/platform.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 import { loadScenario } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -241,9 +241,7 @@ export const compareCommand: Subcommand = {
     });
     const sizes = c.designs.map((d) => codeSize(d));
     if (values.json === true) {
-      io.out(
-        JSON.stringify({ ...c, codeSize: Object.fromEntries(c.designs.map((d, i) => [d.name, sizes[i]])) }),
-      );
+      io.out(jsonLine({ ...c, codeSize: Object.fromEntries(c.designs.map((d, i) => [d.name, sizes[i]])) }));
     } else io.out(renderComparison(c, sizes));
     return conservationFailures(c) === 0 ? EXIT.OK : EXIT.INVALID;
   },

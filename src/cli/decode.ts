@@ -21,7 +21,7 @@ import {
 } from "../common/formats.js";
 import { decodeStatus, regName } from "../common/status.js";
 import { hpaHi, hpaLo, parseU64, type U64, u64ToHex } from "../common/u64.js";
-import { type CliIo, EXIT, parseCommandArgs, type Subcommand, style, UsageError } from "./io.js";
+import { type CliIo, EXIT, jsonLine, parseCommandArgs, type Subcommand, style, UsageError } from "./io.js";
 
 /** A JSON value as the decoder output carries it. */
 type Json = string | number | boolean | null;
@@ -247,7 +247,7 @@ export const decodeCommand: Subcommand = {
         // parseU64 throws a TdxpaError naming the text and the range; anything else is a bug.
         if (!isTdxpaError(e)) throw e;
         status = EXIT.INVALID;
-        if (json) io.out(JSON.stringify({ input, valid: false, error: e.message }));
+        if (json) io.out(jsonLine({ input, valid: false, error: e.message }));
         else
           io.out(
             `${i > 0 ? "\n" : ""}${input}  ${kind.name}  ${style(io, "red", "unparsable")}: ${e.message}`,
@@ -257,7 +257,7 @@ export const decodeCommand: Subcommand = {
       const raw = u64ToHex(v.lo, v.hi);
       const d = kind.decode(v);
       if (d.violation !== null) status = EXIT.INVALID;
-      if (json) io.out(JSON.stringify(toJson(raw, d)));
+      if (json) io.out(jsonLine(toJson(raw, d)));
       else io.out(`${i > 0 ? "\n" : ""}${toText(io, kind.name, raw, d)}`);
     });
     return status;

@@ -17,7 +17,7 @@ import {
   MAX_NUM_PAGES,
 } from "../common/formats.js";
 import { parseU64, type U64, u64ToHex, u64ToNumber } from "../common/u64.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 
 /** Allowed ranges, as the encoders word them, for numbers too large to pass to them. */
 const HPA_RANGE = "a 4 KiB aligned address in 0..2^52-4096";
@@ -183,7 +183,7 @@ export const encodeCommand: Subcommand = {
     }
     const v = form.encode(reader(form, values));
     const hex = u64ToHex(v.lo, v.hi);
-    io.out(values.json === true ? JSON.stringify({ kind: form.name, value: hex }) : hex);
+    io.out(values.json === true ? jsonLine({ kind: form.name, value: hex }) : hex);
     return EXIT.OK;
   },
 };

@@ -12,7 +12,7 @@ import type { RootView } from "../model/root-pages.js";
 import { ptName } from "../module/pamt.js";
 import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 import { scenarioFromArgs } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -180,7 +180,7 @@ export const inspectCommand: Subcommand = {
     if (callSeq !== null && calls.length === 0)
       throw new UsageError(`inspect: no SEAMCALL #${callSeq} with a page list in that run`);
     if (values.json === true) {
-      io.out(JSON.stringify({ calls, pamt }));
+      io.out(jsonLine({ calls, pamt }));
       return EXIT.OK;
     }
     if (calls.length === 0) io.out("no SEAMCALL with a page list in that step");

@@ -11,7 +11,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { buildReport } from "../report/build.js";
 import { renderReportHtml } from "../report/html.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 import { scenarioFromArgs } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -101,7 +101,7 @@ export const reportCommand: Subcommand = {
       ok: run.ok,
       exitCode: run.exitCode,
     };
-    if (values.json === true) io.out(JSON.stringify(summary));
+    if (values.json === true) io.out(jsonLine(summary));
     else
       io.out(
         `report: ${out} (${(summary.bytes / 1024).toFixed(0)} KiB): ${f.calls} SEAMCALLs, ${f.steps} steps, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; run ${run.ok ? "clean" : "found problems"} (exit ${run.exitCode})`,

@@ -20,7 +20,15 @@ import {
   vectorsHeader,
   vectorsJson,
 } from "../vectors/generate.js";
-import { EXIT, type OptionSpec, oneLine, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import {
+  EXIT,
+  jsonLine,
+  type OptionSpec,
+  oneLine,
+  parseCommandArgs,
+  type Subcommand,
+  UsageError,
+} from "./io.js";
 
 const OPTIONS: OptionSpec = {
   out: { type: "string", short: "o" },
@@ -164,7 +172,7 @@ export const vectorsCommand: Subcommand = {
     const c = set.counts;
     if (values.json === true) {
       io.out(
-        JSON.stringify({
+        jsonLine({
           json: resolve(jsonPath!),
           header: resolve(headerPath!),
           version: VECTORS_VERSION,

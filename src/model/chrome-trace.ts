@@ -1,59 +1,105 @@
 /**
- * Converts model events to the Trace Event format that Perfetto and chrome://tracing open: SEAMCALLs as
- * complete events on the module's track (duration = units of work, at least 1), steps as begin/end
- * events on the host's track, hazards and model reports as instant events, and counters of
- * module-owned and host-allocated pages. Timestamps are the model's virtual time in "µs" (units of
- * work), so a trace is the same on every machine.
+ * Converts model events to the Trace Event format that Perfetto and chrome://tracing open.
+ *
+ * Tracks: process "host" has one track for the scenario's steps and one per logical CPU, on which each
+ * host kAPI function (`tdh_ext_mem_add`, …; docs/spec/02-kapi.md 2.3) is a span around the SEAMCALLs it
+ * issued; process "IOMMU units" has one track per unit and process "devices" one per PCIe device (its
+ * SPDM session and IDE streams), each showing the SEAMCALLs that concern it (docs/spec/03-module.md).
+ * A call interrupted with TDX_INTERRUPTED_RESUMABLE has a flow arrow to its resumption. Hazards and
+ * model reports are instant events; module-owned and host-allocated pages are counters.
+ *
+ * Time: the model's clock counts units of work (a SEAMCALL's units advance it), not seconds. One unit
+ * is written as 1 ns (`ts` in µs is units / 1000) and `displayTimeUnit` is `ns`, so the figures a
+ * viewer shows are unit counts. A trace is the same on every machine.
  */
+import { u64ToHex } from "../common/u64.js";
+import { functionId } from "../host/spdm.js";
+import type { PcieDeviceSpec } from "../hw/devices.js";
 import type { ModelEvent } from "./events.js";
 
 /** One Trace Event object. */
 export type TraceEvent = Record<string, unknown>;
 
-/** Stateful converter (keeps the page counters). */
+/** The top-level fields of a Chrome trace file other than `traceEvents`. */
+export const CHROME_TRACE_META = Object.freeze({
+  displayTimeUnit: "ns",
+  otherData: { generator: "tdxpa", clock: "units of work: 1 ns of trace time = 1 unit" },
+});
+
+/** A whole Chrome trace file. */
+export interface ChromeTrace {
+  readonly displayTimeUnit: string;
+  readonly otherData: Readonly<Record<string, string>>;
+  readonly traceEvents: TraceEvent[];
+}
+
+/** What the converter knows of the platform, to name object tracks (optional). */
+export interface ChromeTraceOptions {
+  readonly iommus?: readonly { readonly name: string; readonly regBase: number }[];
+  readonly devices?: readonly PcieDeviceSpec[];
+}
+
+const PID = { host: 1, iommu: 2, device: 3 } as const;
+/** Track of the scenario's steps; logical CPU n is track n + 1. */
+const STEPS_TID = 0;
+const ts = (t: number) => t / 1000;
+
+/** Stateful converter (keeps page counters, track names and pending resumptions). */
 export class ChromeTraceConverter {
   private moduleOwned = 0;
   private hostAllocated = 0;
   private countersDirty = false;
+  private readonly tracks = new Map<string, { pid: number; tid: number }>();
+  private readonly iommuByRegBase = new Map<string, string>();
+  private readonly iommuById = new Map<string, string>();
+  private readonly deviceByFn = new Map<string, string>();
+  private readonly deviceBySession = new Map<string, string>();
+  private readonly deviceByStream = new Map<string, string>();
+  /** Interrupted call awaiting its resumption: `cpu leaf` → flow id. */
+  private readonly pendingResume = new Map<string, number>();
+  private nextFlow = 1;
+  private pendingMeta: TraceEvent[] = [];
 
-  /** Metadata events naming the process and tracks; emit once first. */
+  constructor(opts: ChromeTraceOptions = {}) {
+    for (const u of opts.iommus ?? []) this.iommuByRegBase.set(`0x${u.regBase.toString(16)}`, u.name);
+    for (const d of opts.devices ?? []) {
+      const f = functionId(d);
+      this.deviceByFn.set(u64ToHex(f.lo, f.hi), d.name);
+    }
+  }
+
+  /** Metadata events naming the processes and the steps track; emit once first. */
   header(title: string): TraceEvent[] {
     return [
-      { name: "process_name", ph: "M", pid: 1, tid: 0, args: { name: `tdxpa: ${title}` } },
-      { name: "thread_name", ph: "M", pid: 1, tid: 0, args: { name: "host" } },
-      { name: "thread_name", ph: "M", pid: 1, tid: 1, args: { name: "TDX Module" } },
+      { name: "process_name", ph: "M", pid: PID.host, tid: 0, args: { name: `tdxpa: ${title} (host)` } },
+      { name: "process_name", ph: "M", pid: PID.iommu, tid: 0, args: { name: "IOMMU units" } },
+      { name: "process_name", ph: "M", pid: PID.device, tid: 0, args: { name: "devices" } },
+      { name: "thread_name", ph: "M", pid: PID.host, tid: STEPS_TID, args: { name: "scenario steps" } },
     ];
   }
 
   /** The Trace Events for one model event (often none: page changes only move counters). */
   convert(e: ModelEvent): TraceEvent[] {
     switch (e.type) {
-      case "seamcall": {
-        const out: TraceEvent[] = [
-          {
-            name: e.leaf,
-            cat: "seamcall",
-            ph: "X",
-            ts: e.t,
-            dur: Math.max(1, e.units),
-            pid: 1,
-            tid: 1,
-            args: {
-              seq: e.seq,
-              status: e.status,
-              inputs: e.inputs,
-              outputs: e.outputs,
-              units: e.units,
-              forced: e.forced,
-            },
-          },
+      case "seamcall":
+        return this.seamcall(e);
+      case "kapi": {
+        const cpu = this.cpuTrack(0);
+        return [
+          ...this.flushMeta(),
+          { name: e.name, cat: "kapi", ph: e.edge === "begin" ? "B" : "E", ts: ts(e.t), ...cpu },
         ];
-        if (this.countersDirty) out.push(...this.counters(e.t + Math.max(1, e.units)));
-        return out;
       }
       case "phase":
         return [
-          { name: e.name, cat: "step", ph: e.edge === "begin" ? "B" : "E", ts: e.t, pid: 1, tid: 0 },
+          {
+            name: e.name,
+            cat: "step",
+            ph: e.edge === "begin" ? "B" : "E",
+            ts: ts(e.t),
+            pid: PID.host,
+            tid: STEPS_TID,
+          },
           ...(e.edge === "end" ? this.counters(e.t) : []),
         ];
       case "hazard":
@@ -63,9 +109,9 @@ export class ChromeTraceConverter {
             cat: "hazard",
             ph: "i",
             s: "g",
-            ts: e.t,
-            pid: 1,
-            tid: 0,
+            ts: ts(e.t),
+            pid: PID.host,
+            tid: STEPS_TID,
             args: { pfn: `0x${e.pfn.toString(16)}`, keyIds: e.keyIds, cause: e.cause, message: e.message },
           },
         ];
@@ -76,9 +122,9 @@ export class ChromeTraceConverter {
             cat: "report",
             ph: "i",
             s: "g",
-            ts: e.t,
-            pid: 1,
-            tid: 1,
+            ts: ts(e.t),
+            pid: PID.host,
+            tid: STEPS_TID,
             args: { pfn: `0x${e.pfn.toString(16)}`, cause: e.cause, message: e.message },
           },
         ];
@@ -102,16 +148,130 @@ export class ChromeTraceConverter {
     }
   }
 
-  private counters(ts: number): TraceEvent[] {
+  private seamcall(e: Extract<ModelEvent, { type: "seamcall" }>): TraceEvent[] {
+    const cpuNo = (e as { cpu?: number }).cpu ?? 0;
+    const cpu = this.cpuTrack(cpuNo);
+    const dur = ts(Math.max(1, e.units));
+    const args = {
+      seq: e.seq,
+      status: e.status,
+      inputs: e.inputs,
+      outputs: e.outputs,
+      units: e.units,
+      forced: e.forced,
+    };
+    const out: TraceEvent[] = [{ name: e.leaf, cat: "seamcall", ph: "X", ts: ts(e.t), dur, ...cpu, args }];
+    // Flow arrows: interrupted call → the next call of the same leaf on the same CPU (its resumption).
+    const key = `${cpuNo} ${e.leaf}`;
+    const resumed = this.pendingResume.get(key);
+    if (resumed !== undefined) {
+      out.push({ name: "resume", cat: "resume", ph: "f", bp: "e", id: resumed, ts: ts(e.t), ...cpu });
+      this.pendingResume.delete(key);
+    }
+    if (e.statusName === "TDX_INTERRUPTED_RESUMABLE") {
+      const id = this.nextFlow++;
+      out.push({ name: "resume", cat: "resume", ph: "s", id, ts: ts(e.t), ...cpu });
+      this.pendingResume.set(key, id);
+    }
+    const obj = this.objectTrack(e);
+    if (obj !== null)
+      out.push({
+        name: e.leaf,
+        cat: "object",
+        ph: "X",
+        ts: ts(e.t),
+        dur,
+        ...obj,
+        args: { seq: e.seq, status: e.status },
+      });
+    if (this.countersDirty) out.push(...this.counters(e.t + Math.max(1, e.units)));
+    return [...this.flushMeta(), ...out];
+  }
+
+  /** The IOMMU unit or device a call concerns (learning ids from successful creates), or null. */
+  private objectTrack(e: Extract<ModelEvent, { type: "seamcall" }>): { pid: number; tid: number } | null {
+    const rcxIn = e.inputs.RCX;
+    const rcxOut = e.outputs.RCX;
+    const okStatus = e.statusName === "TDX_SUCCESS";
+    switch (e.leaf) {
+      case "TDH.IOMMU.SETUP": {
+        const name = this.iommuByRegBase.get(rcxIn ?? "") ?? `IOMMU @${rcxIn}`;
+        if (okStatus && rcxOut !== undefined) this.iommuById.set(rcxOut, name);
+        return this.track(PID.iommu, name);
+      }
+      case "TDH.IOMMU.CLEAR":
+        return this.track(PID.iommu, this.iommuById.get(rcxIn ?? "") ?? `IOMMU id ${rcxIn}`);
+      case "TDH.SPDM.CREATE": {
+        const name = this.deviceByFn.get(rcxIn ?? "") ?? `device fn ${rcxIn}`;
+        if (okStatus && rcxOut !== undefined) this.deviceBySession.set(rcxOut, name);
+        return this.track(PID.device, name);
+      }
+      case "TDH.SPDM.CONNECT":
+      case "TDH.SPDM.DISCONNECT":
+      case "TDH.SPDM.MNG":
+      case "TDH.SPDM.DELETE":
+        return this.track(PID.device, this.deviceBySession.get(rcxIn ?? "") ?? `SPDM session ${rcxIn}`);
+      case "TDH.IDE.STREAM.CREATE": {
+        const name = this.deviceBySession.get(rcxIn ?? "") ?? `SPDM session ${rcxIn}`;
+        if (okStatus && rcxOut !== undefined) this.deviceByStream.set(rcxOut, name);
+        return this.track(PID.device, name);
+      }
+      case "TDH.IDE.STREAM.KM":
+      case "TDH.IDE.STREAM.BLOCK":
+      case "TDH.IDE.STREAM.DELETE":
+        return this.track(PID.device, this.deviceByStream.get(rcxIn ?? "") ?? `IDE stream ${rcxIn}`);
+      default:
+        return null;
+    }
+  }
+
+  private cpuTrack(cpu: number): { pid: number; tid: number } {
+    return this.track(PID.host, `CPU ${cpu}`, cpu + 1);
+  }
+
+  /** The track named `name` in process `pid`, named by a metadata event the first time it is used. */
+  private track(pid: number, name: string, tid?: number): { pid: number; tid: number } {
+    const key = `${pid} ${name}`;
+    let t = this.tracks.get(key);
+    if (t === undefined) {
+      t = { pid, tid: tid ?? this.tracks.size + 100 };
+      this.tracks.set(key, t);
+      this.pendingMeta.push({ name: "thread_name", ph: "M", pid, tid: t.tid, args: { name } });
+    }
+    return t;
+  }
+
+  private flushMeta(): TraceEvent[] {
+    const m = this.pendingMeta;
+    this.pendingMeta = [];
+    return m;
+  }
+
+  private counters(t: number): TraceEvent[] {
     this.countersDirty = false;
     return [
       {
         name: "pages",
         ph: "C",
-        ts,
-        pid: 1,
+        ts: ts(t),
+        pid: PID.host,
         args: { "module-owned": this.moduleOwned, "host-allocated": this.hostAllocated },
       },
     ];
   }
+}
+
+/**
+ * A whole Chrome trace of `events` (for a library user; `tdxpa run --trace x.json` streams the same).
+ * @example JSON.stringify(chromeTrace(events, "my run", { iommus: m.platform.iommus }))
+ */
+export function chromeTrace(
+  events: Iterable<ModelEvent>,
+  title: string,
+  opts: ChromeTraceOptions = {},
+): ChromeTrace {
+  const c = new ChromeTraceConverter(opts);
+  const traceEvents = c.header(title);
+  for (const e of events) traceEvents.push(...c.convert(e));
+  return { ...CHROME_TRACE_META, traceEvents };
 }

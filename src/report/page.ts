@@ -103,7 +103,7 @@ function main(): void {
       fig("hazards", "hazards", fmt(t.hazards), t.hazards > 0 ? "bad" : ""),
       fig("reports", "model reports", fmt(t.reports), t.reports > 0 ? "bad" : ""),
       fig("donated", "pages donated", `${fmt(t.pages.donated)}`),
-      fig("moduleHeld", "module-held now", fmt(t.pages.moduleHeld)),
+      fig("moduleOwned", "module-owned now", fmt(t.pages.moduleOwned)),
       fig("returned", "returned", fmt(t.pages.returned)),
       fig("stranded", "stranded", fmt(t.pages.stranded), t.pages.stranded > 0 ? "bad" : ""),
       fig(

@@ -143,7 +143,7 @@ async function checkCounts(page: Page, r: Report): Promise<void> {
   assert.equal((await legend(page))["host free"], r.model.figures.pagesInvolved, "all free at 0");
   for (const [i, ph] of r.model.phases.entries()) {
     await scrub(page, ph[2]!);
-    assert.equal(moduleOwned(await legend(page)), r.run.phases[i]!.pages.moduleHeld, `after step ${i}`);
+    assert.equal(moduleOwned(await legend(page)), r.run.phases[i]!.pages.moduleOwned, `after step ${i}`);
   }
 }
 

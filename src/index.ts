@@ -1,0 +1,116 @@
+/**
+ * The library entry point of `tdx-page-array` (the package's `.` export): build a machine on a platform,
+ * run the host's flows over the `tdx_page_array` descriptor against the emulated TDX Module, run
+ * scenarios, check page conservation and record traces. Follows docs/spec/01-formats.md (the page-list
+ * formats), docs/spec/02-kapi.md (the host side) and docs/spec/03-module.md (the module side).
+ *
+ * Everything here is free of Node APIs (it compiles with `"types": []`), so it also runs in a browser.
+ * The codecs alone, without the model, are in the `tdx-page-array/formats` subpath.
+ *
+ * @example
+ * import { createMachine, extensionsBringUp } from "tdx-page-array";
+ * const m = createMachine();
+ * const r = extensionsBringUp(m.kernel); // r.ok, r.interrupts, r.strandedPages
+ * @packageDocumentation
+ */
+
+export * from "./formats.js";
+// The host's flows.
+export { EXT_POOL_OWNER, EXT_POOL_TAG, extensionsBringUp } from "./host/flows/extensions.js";
+export { type IdeStreamRecord, ideStreamSetup, ideStreamTeardown } from "./host/flows/ide.js";
+export { type IommuSetupRecord, iommuClearAll, iommuSetupAll } from "./host/flows/iommu.js";
+export { FlowRecorder, type FlowResult } from "./host/flows/result.js";
+export { type SpdmSessionRecord, spdmSessionConnect, spdmSessionTeardown } from "./host/flows/spdm.js";
+export {
+  type ConnectRecord,
+  platformTeardown,
+  tdxConnectBringUp,
+  tdxConnectTeardown,
+} from "./host/flows/tdx-connect.js";
+export {
+  DEFAULT_POLICY,
+  ExtLock,
+  type HostKernel,
+  HostLedger,
+  type HostPolicy,
+  mapPageForRead,
+  mapPageForWrite,
+  STRANDED_TAG,
+  strandPages,
+} from "./host/kernel.js";
+export { Page } from "./host/page.js";
+export { PageAllocator } from "./host/page-alloc.js";
+// The descriptor and the host kernel (docs/spec/02-kapi.md).
+export {
+  type DestroyResult,
+  forEachChunk,
+  type PageSource,
+  ROOT_TAG,
+  TdxPageArray,
+  tdxPageArrayCreate,
+  tdxPageArrayDestroy,
+  tdxPageArrayRepopulate,
+  type WriteBackMode,
+} from "./host/page-array.js";
+export {
+  type CallResult,
+  extInit,
+  extMemAdd,
+  iommuClear,
+  iommuSetup,
+  MAX_RESUMES,
+  pageRdmd,
+  pageWbinvd,
+  retryWithOriginal,
+  retryWithReturned,
+  sysRd,
+  tdxCall,
+} from "./host/seamcalls.js";
+// Hardware and platforms.
+export { CacheModel, type Hazard } from "./hw/cache.js";
+export { PhysMem } from "./hw/physmem.js";
+export {
+  defaultPlatform,
+  GIB,
+  type IommuSpec,
+  MIB,
+  type Platform,
+  platformPages,
+  uniformPlatform,
+  validatePlatform,
+} from "./hw/platform.js";
+// The machine (the one place the two sides are wired).
+export { createMachine, type Machine, type MachineOptions } from "./machine.js";
+// The model's own view: conservation, events and traces.
+export {
+  type ChromeTrace,
+  ChromeTraceConverter,
+  chromeTrace,
+  type TraceEvent,
+} from "./model/chrome-trace.js";
+export { type ConservationReport, type ConservationTotals, checkConservation } from "./model/conservation.js";
+export { attachEvents, type EventSink, type ModelEvent } from "./model/events.js";
+// The emulated TDX Module (docs/spec/03-module.md).
+export {
+  type Behaviours,
+  type CallRecord,
+  DEFAULT_BEHAVIOURS,
+  type InterruptPlan,
+  type ModelReport,
+  Pamt,
+  PT,
+  ptName,
+  TdxModule,
+} from "./module/index.js";
+// Scenarios.
+export {
+  DEFAULT_SCENARIO_DOC,
+  FLOWS,
+  parseScenario,
+  type RunReport,
+  registerFlow,
+  renderReport,
+  runScenario,
+  type Scenario,
+} from "./scenario/index.js";
+export { verdictOf } from "./scenario/verdict.js";
