@@ -15,7 +15,6 @@
  */
 
 export * from "./formats.js";
-// The host's flows.
 export { EXT_POOL_OWNER, EXT_POOL_TAG, extensionsBringUp } from "./host/flows/extensions.js";
 export { type IdeStreamRecord, ideStreamSetup, ideStreamTeardown } from "./host/flows/ide.js";
 export { type IommuSetupRecord, iommuClearAll, iommuSetupAll } from "./host/flows/iommu.js";
@@ -40,7 +39,6 @@ export {
 } from "./host/kernel.js";
 export { Page } from "./host/page.js";
 export { PageAllocator } from "./host/page-alloc.js";
-// The descriptor and the host kernel (docs/spec/02-kapi.md).
 export {
   type DestroyResult,
   forEachChunk,
@@ -66,7 +64,6 @@ export {
   sysRd,
   tdxCall,
 } from "./host/seamcalls.js";
-// Hardware and platforms.
 export { CacheModel, type Hazard } from "./hw/cache.js";
 export { PhysMem } from "./hw/physmem.js";
 export {
@@ -79,9 +76,7 @@ export {
   uniformPlatform,
   validatePlatform,
 } from "./hw/platform.js";
-// The machine (the one place the two sides are wired).
 export { createMachine, type Machine, type MachineOptions } from "./machine.js";
-// The model's own view: conservation, events and traces.
 export {
   type ChromeTrace,
   ChromeTraceConverter,
@@ -90,7 +85,6 @@ export {
 } from "./model/chrome-trace.js";
 export { type ConservationReport, type ConservationTotals, checkConservation } from "./model/conservation.js";
 export { attachEvents, type EventSink, type ModelEvent } from "./model/events.js";
-// The emulated TDX Module (docs/spec/03-module.md).
 export {
   type Behaviours,
   type CallRecord,
@@ -102,7 +96,6 @@ export {
   ptName,
   TdxModule,
 } from "./module/index.js";
-// Scenarios.
 export {
   DEFAULT_SCENARIO_DOC,
   FLOWS,
