@@ -275,9 +275,21 @@ describe("tdxpa report", () => {
     expect(r.code).toBe(0);
     expect(r.out).toHaveLength(1);
     expect(r.out[0]).toMatch(
-      /^report: .*hazard\.html \(\d+ KiB\): 120 SEAMCALLs, .* 80 hazards; run clean \(exit 0\)$/,
+      /^report: .*hazard\.html \(\d+ KiB\): 7 scenario steps, 120 SEAMCALLs by the host, .* 80 hazards; result: findings, all expected \(exit 0\)$/,
     );
     expect(existsSync(out)).toBe(true);
+  });
+
+  it("counts the scenario's steps, not the slider's positions, and the host's calls apart from the runner's", async () => {
+    const out = join(dir, "raw.html");
+    const r = await cli(["report", "raw-seamcalls", "-o", out, "--json"]);
+    const j = JSON.parse(r.out[0]!);
+    expect(j.schemaVersion).toBe(1);
+    expect(j.steps).toBe(16);
+    expect(j.positions).toBeGreaterThan(j.steps);
+    expect(j.calls).toBe(8); // 2 SYS.RD, 5 EXT.MEM.ADD, 1 RDMD: the scenario's own calls
+    expect(j.bookkeepingCalls).toBe(19); // one RDMD per listed page after each raw call (3+3+3+5+5)
+    expect(j.verdict).toBe("findings, all expected");
   });
 
   it.each([

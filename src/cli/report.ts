@@ -94,17 +94,23 @@ export const reportCommand: Subcommand = {
       out,
       bytes: Buffer.byteLength(html),
       scenario: model.scenario,
-      calls: f.calls,
-      steps: f.steps,
+      /** The host's SEAMCALLs (the runner's bookkeeping RDMDs apart). */
+      calls: run.totals.calls,
+      bookkeepingCalls: run.totals.bookkeepingCalls,
+      /** The scenario's own steps. */
+      steps: scenario.steps.length,
+      /** Positions of the page map's time slider (each SEAMCALL, each batch of host actions). */
+      positions: f.steps,
       pages: f.pagesInvolved,
       hazards: f.hazards,
       ok: run.ok,
+      verdict: run.verdict,
       exitCode: run.exitCode,
     };
     if (values.json === true) io.out(jsonLine(summary));
     else
       io.out(
-        `report: ${out} (${(summary.bytes / 1024).toFixed(0)} KiB): ${f.calls} SEAMCALLs, ${f.steps} steps, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; run ${run.ok ? "clean" : "found problems"} (exit ${run.exitCode})`,
+        `report: ${out} (${(summary.bytes / 1024).toFixed(0)} KiB): ${summary.steps} scenario steps, ${summary.calls} SEAMCALLs by the host${summary.bookkeepingCalls > 0 ? ` (+${summary.bookkeepingCalls} bookkeeping RDMDs)` : ""}, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; result: ${run.verdict} (exit ${run.exitCode})`,
       );
     return run.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
   },
