@@ -27,7 +27,7 @@ const OPTIONS: OptionSpec = {
   "fault-pool": { type: "string" },
 };
 
-const HELP = `usage: tdxpa compare [scenario.yaml|scenario.json] [options]
+const HELP = `Usage: tdxpa compare [scenario.yaml|scenario.json] [options]
 
 Runs every design of the tdx_page_array kAPI (v2 2026-03, the 2026-04-14 draft, the draft with the
 2026-04-16 head-page-only write-back, the reviewers' split, the 2026-06 hpa_list) through the same
@@ -39,16 +39,16 @@ SEAMCALL of the clean run failed once, on a fresh machine each); the size of eac
 and the CLFLUSH_BEFORE_ALLOC experiment. A scenario file gives the platform, module behaviours and
 interrupts (its steps and host policy are ignored).
 
-options:
+Options:
   -h, --help         show this help
   --json             print the comparison as one JSON object
   --no-faults        skip the single-fault injection (fast)
   --fault-pool N     MEMORY_POOL_REQUIRED_PAGES of the injection runs (default: the platform's value,
                      at most 2048)
 
-exit status: 0 done, 1 a conservation failure was found, 2 usage error or invalid scenario.
+Exit status: 0 done, 1 a conservation failure was found, 2 usage error or invalid scenario.
 
-examples:
+Examples:
   tdxpa compare
   tdxpa compare --no-faults
   tdxpa compare scenarios/delete-omits-one-page.yaml

@@ -195,7 +195,7 @@ async function collectValues(values: string[], io: CliIo): Promise<string[]> {
 const HELP = `Usage: tdxpa decode <kind> <value>... [--json]
        tdxpa decode <kind> - [--json]     (one value per line from standard input)
 
-Decodes 64-bit values and checks them against 01-formats.md 1.4: reserved bits
+Decodes 64-bit values and checks them against docs/spec/01-formats.md 1.4: reserved bits
 clear (rule 1), FIRST_ENTRY <= LAST_ENTRY (rule 2), and for a lone IOMMU_MT entry
 NUM_PAGES 0 or a power of two >= 2 with the block aligned (rule 4). Rule 3 (the
 root page is a shared HPA) needs the module's memory map and is not checked.
@@ -213,14 +213,14 @@ Options:
                   {"input", "valid": false, "error"}.
   -h, --help      show this help
 
+Exit status: 0 every value valid, 1 any value invalid or unparsable, 2 usage error.
+
 Examples:
   tdxpa decode hpa-list-info 0xFF80000012345000
   tdxpa decode hpa-array --json 0x0100000000100000 0x0000000076543000
   tdxpa decode iommu-mt-entry 0x0000000020000002
   tdxpa decode status 0xC000010000000001
-  printf '0x1000\\n0x2002\\n' | tdxpa decode iommu-mt-entry --json -
-
-Exit status: 0 every value valid, 1 any value invalid or unparsable, 2 usage error.`;
+  printf '0x1000\\n0x2002\\n' | tdxpa decode iommu-mt-entry --json -`;
 
 /** The `decode` subcommand. */
 export const decodeCommand: Subcommand = {

@@ -140,7 +140,7 @@ function reader(form: Form, values: Record<string, string | boolean | undefined>
 
 const HELP = `Usage: tdxpa encode <form> <options> [--json]
 
-Builds a 64-bit value from its fields (01-formats.md 1.1, 1.2) and prints it as
+Builds a 64-bit value from its fields (docs/spec/01-formats.md 1.1, 1.2) and prints it as
 "0x" + 16 lowercase hex digits.
 
 Forms:
@@ -153,13 +153,13 @@ Options:
   --json          print {"kind": "<form>", "value": "0x..."} instead of the bare value
   -h, --help      show this help
 
+Exit status: 0 encoded, 2 usage error (unknown form, missing or out-of-range input).
+
 Examples:
   tdxpa encode hpa-list-info --root 0x12345000 --count 512     # 0xff80000012345000
   tdxpa encode hpa-array --count 3 --root 0x100000             # 0x0100000000100000
   tdxpa encode hpa-array --count 1 --page 0x76543000           # 0x0000000076543000
-  tdxpa encode iommu-mt-entry --hpa 0x20000000 --pages 2 --json
-
-Exit status: 0 encoded, 2 usage error (unknown form, missing or out-of-range input).`;
+  tdxpa encode iommu-mt-entry --hpa 0x20000000 --pages 2 --json`;
 
 /** The `encode` subcommand. */
 export const encodeCommand: Subcommand = {

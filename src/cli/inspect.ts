@@ -24,7 +24,7 @@ const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
 };
 
-const HELP = `usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
+const HELP = `Usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
        tdxpa inspect --trace FILE.jsonl [--call SEQ] [--all] [--json]
 
 Shows the root page of every SEAMCALL that takes a page list (HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT),
@@ -33,14 +33,17 @@ steps 0..N (--step, default the last) and shows the calls of step N; --call pick
 sequence number. --pamt shows, after step N, each page of a range: PAMT type and owner, allocator
 state and tag, dirty KeyIDs. With --trace it reads a JSON Lines trace written by 'tdxpa run --trace'.
 
-options:
+Options:
   --step N            run steps 0..N and show step N's calls
   --call SEQ          show only SEAMCALL number SEQ (as numbered in traces and reports)
   --pamt HPA[:PAGES]  PAMT state of PAGES pages (default 1, at most 4096) from HPA
   --all               print every entry (default: the first 8 and the last of each list)
   --json              one JSON object
+  -h, --help          show this help
 
-examples:
+Exit status: 0 shown, 2 usage error (bad option, no such call or step, unreadable trace or scenario).
+
+Examples:
   tdxpa inspect --call 4
   tdxpa inspect scenarios/duplicate-page.yaml --step 0
   tdxpa inspect --step 0 --pamt 0x100000:8

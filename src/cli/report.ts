@@ -19,7 +19,7 @@ const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
 };
 
-const HELP = `usage: tdxpa report [scenario.yaml|scenario.json] --out FILE [--json]
+const HELP = `Usage: tdxpa report [scenario.yaml|scenario.json] --out FILE [--json]
 
 Runs a scenario on a fresh simulated machine (the default scenario when no file is given) and writes
 one self-contained HTML file showing the run: a map of every page involved, coloured by state (host
@@ -28,15 +28,15 @@ a slider; the SEAMCALL timeline with decoded operands, statuses, interrupts and 
 call for its root page decoded and the pages it touched); the run's figures and each hazard with its
 page and the call that caused it. The file needs no server and no network: open it from disk.
 
-options:
+Options:
   -o, --out FILE   where to write the report (required); written atomically
   --json           print a one-line JSON summary instead of the text line
   -h, --help       show this help
 
-exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
+Exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
 expectation (the report is written either way), 2 usage error or invalid scenario.
 
-examples:
+Examples:
   tdxpa report --out report.html
   tdxpa report scenarios/no-clflush.yaml --out no-clflush.html
   tdxpa report scenarios/pool-1m.yaml -o pool.html`;

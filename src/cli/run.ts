@@ -18,7 +18,7 @@ const OPTIONS: OptionSpec = {
   "no-page-events": { type: "boolean" },
 };
 
-const HELP = `usage: tdxpa run [scenario] [options]
+const HELP = `Usage: tdxpa run [scenario] [options]
 
 Runs a scenario on a fresh simulated machine (the default scenario when none is given: extensions
 bring-up, IOMMU setup, an SPDM session and an IDE stream per device, full teardown) and prints each
@@ -27,7 +27,7 @@ status, pages and MiB by state, interrupts, hazards, and the page conservation c
 clean, findings (all expected) or problems found. A scenario is a file (YAML or JSON), the name of a
 shipped one (e.g. head-page-only), or - for standard input.
 
-options:
+Options:
   --trace FILE            write every event (SEAMCALLs decoded, host kAPI calls, page state changes,
                           allocations, frees, hazards, model reports, steps) to FILE
   --trace-format FORMAT   jsonl (JSON Lines) or chrome (Trace Event format for Perfetto and
@@ -36,10 +36,10 @@ options:
   --json                  print the report as one JSON object
   -h, --help              show this help
 
-exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
+Exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
 expectation, 2 usage error or invalid scenario.
 
-examples:
+Examples:
   tdxpa run
   tdxpa run head-page-only
   tdxpa run scenarios/no-clflush.yaml

@@ -38,14 +38,14 @@ const OPTIONS: OptionSpec = {
 
 const HELP = `Usage: tdxpa vectors [--out DIR] [--seed N] [--json]
 
-Writes test vectors of the page-list formats (01-formats.md) and of the tdx_page_array
-descriptor (02-kapi.md 2.1-2.2) for other implementations, e.g. a kernel KUnit test:
+Writes test vectors of the page-list formats (docs/spec/01-formats.md) and of the tdx_page_array
+descriptor (docs/spec/02-kapi.md 2.1-2.2) for other implementations, e.g. a kernel KUnit test:
 
   DIR/${JSON_FILE}   every vector, u64 values as "0x" + 16 hex digits
   DIR/${HEADER_FILE}    the same as static const C arrays (uint64_t, 0x...ULL)
 
 Format vectors are u64 operands, root-page entries and statuses with their expected decode
-(fields; rule, spec ref and bits when invalid): the worked values of 01-formats.md 1.5,
+(fields; rule, spec ref and bits when invalid): the worked values of docs/spec/01-formats.md 1.5,
 boundary values, every reserved bit of every layout, and seeded pseudo-random values.
 Descriptor vectors are pages in, operands and root entries out, from tdx_page_array_create
 run on a small simulated host. The same seed always gives byte-identical files.
@@ -56,13 +56,13 @@ Options:
   --json          print a one-line JSON summary (paths, counts) instead of text
   -h, --help      show this help
 
+Exit status: 0 written, 2 usage error (bad option or seed, output directory not writable).
+
 Examples:
   tdxpa vectors                                  # writes vectors/${JSON_FILE} and .h
   tdxpa vectors --out /tmp/tdx --seed 42
   tdxpa vectors --out build/kunit --json
-  cc -std=c11 -I vectors -o vectors_test test/c/vectors_test.c && ./vectors_test
-
-Exit status: 0 written, 2 usage error (bad option or seed, output directory not writable).`;
+  cc -std=c11 -I vectors -o vectors_test test/c/vectors_test.c && ./vectors_test`;
 
 /** The seed from `--seed`, or a usage error naming the text and the range. */
 function parseSeed(text: string | undefined): number {
