@@ -171,3 +171,44 @@ describe("help, completion, stdin, names", () => {
     for (const o of outs) expect(o.startsWith('{"schemaVersion":1,')).toBe(true);
   });
 });
+
+describe("tdxpa inspect: operand, FIRST_ENTRY, resume chain, --pamt alone", () => {
+  it("an interrupted EXT.MEM.ADD shows its operand as handed over, FIRST_ENTRY and its resume chain", async () => {
+    const r = await runCli(["inspect", "--call", "5"]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]!.split("\n").slice(0, 4)).toEqual([
+      "#5 TDH.EXT.MEM.ADD -> TDX_INTERRUPTED_RESUMABLE",
+      "  RCX = 0xff80000003300200 (the operand as handed over)",
+      "  RCX hpa-list-info: root page 0x3300000, FIRST_ENTRY 64, 512 entries",
+      "  resume chain: #4 -> #5 -> … -> #11 (8 calls); this is call 2 of 8",
+    ]);
+    const j = JSON.parse((await runCli(["inspect", "--call", "11", "--json"])).out[0]!);
+    expect(j.calls[0].resumeChain).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(j.calls[0].root.firstEntry).toBe(448);
+  });
+
+  it("a trace gives the same chain as the run", async () => {
+    const f = join(dir, "i.jsonl");
+    await runCli(["run", "--trace", f, "--no-page-events"]);
+    const j = JSON.parse((await runCli(["inspect", "--trace", f, "--call", "11", "--json"])).out[0]!);
+    expect(j.calls[0].resumeChain).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(j.calls[0].root.operand).toMatch(/^0x[0-9a-f]{16}$/);
+  });
+
+  it("a call that was not interrupted has no chain", async () => {
+    const r = await runCli(["inspect", "duplicate-page", "--step", "0"]);
+    expect(r.out[0]).toMatch(/^ {2}resume chain: none \(not interrupted, resumes nothing\)$/m);
+  });
+
+  it("--pamt without --call prints only the PAMT", async () => {
+    const r = await runCli(["inspect", "--step", "0", "--pamt", "0x3300000:2"]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe("PAMT:");
+    expect(r.out).toHaveLength(3);
+    const j = JSON.parse(
+      (await runCli(["inspect", "--step", "0", "--pamt", "0x3300000:2", "--json"])).out[0]!,
+    );
+    expect(j.calls).toEqual([]);
+    expect(j.pamt).toHaveLength(2);
+  });
+});

@@ -322,7 +322,7 @@ describe("tdxpa report", () => {
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     expect(r.out.join("\n")).toMatch(
-      /^usage: tdxpa report .*examples:\n {2}tdxpa report --out report\.html/s,
+      /^Usage: tdxpa report .*Examples:\n {2}tdxpa report --out report\.html/s,
     );
   });
 });

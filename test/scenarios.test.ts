@@ -370,7 +370,7 @@ describe("tdxpa inspect", () => {
     const r = await cli(["inspect", "--trace", f, "--call", "3"]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^#3 TDH\.EXT\.MEM\.ADD -> TDX_SUCCESS$/m);
-    expect(r.out).toMatch(/RCX hpa-list-info: root page 0x[0-9a-f]+, 3 entries/);
+    expect(r.out).toMatch(/RCX hpa-list-info: root page 0x[0-9a-f]+, FIRST_ENTRY 0, 3 entries/);
     const bad = await cli(["inspect", "--trace", "scenarios/default.yaml"]);
     expect(bad.code).toBe(2);
     expect(bad.err[0]).toMatch(/not a JSON Lines trace/);
