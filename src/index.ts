@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 
+export { PfnLabelMap } from "./common/pfn-map.js";
 export * from "./formats.js";
 export { EXT_POOL_OWNER, EXT_POOL_TAG, extensionsBringUp } from "./host/flows/extensions.js";
 export { type IdeStreamRecord, ideStreamSetup, ideStreamTeardown } from "./host/flows/ide.js";
@@ -26,6 +27,8 @@ export {
   tdxConnectBringUp,
   tdxConnectTeardown,
 } from "./host/flows/tdx-connect.js";
+export type { KapiListener } from "./host/kapi-trace.js";
+export type { HostCpu, StrandReport, TdxSysInfo } from "./host/kernel.js";
 export {
   DEFAULT_POLICY,
   ExtLock,
@@ -37,7 +40,16 @@ export {
   STRANDED_TAG,
   strandPages,
 } from "./host/kernel.js";
+export type { PageFrameDb } from "./host/page.js";
 export { Page } from "./host/page.js";
+export type {
+  AllocatedBlock,
+  AllocOptions,
+  LeakedBlock,
+  PageAllocatorOptions,
+  PageAllocHooks,
+  PageAllocStats,
+} from "./host/page-alloc.js";
 export { PageAllocator } from "./host/page-alloc.js";
 export {
   type DestroyResult,
@@ -50,6 +62,7 @@ export {
   tdxPageArrayRepopulate,
   type WriteBackMode,
 } from "./host/page-array.js";
+export type { RetryResult } from "./host/seamcalls.js";
 export {
   type CallResult,
   extInit,
@@ -64,8 +77,13 @@ export {
   sysRd,
   tdxCall,
 } from "./host/seamcalls.js";
+export type { SpdmChannel } from "./host/spdm.js";
+export type { CacheStats, HazardKind } from "./hw/cache.js";
 export { CacheModel, type Hazard } from "./hw/cache.js";
+export type { PcieDeviceSpec, RootPortSpec, SpdmResponderSpec } from "./hw/devices.js";
+export type { MemRange, PfnRange } from "./hw/physmem.js";
 export { PhysMem } from "./hw/physmem.js";
+export type { KeyIdLayout, ModuleMetadata, TdmrSpec } from "./hw/platform.js";
 export {
   defaultPlatform,
   GIB,
@@ -77,6 +95,7 @@ export {
   validatePlatform,
 } from "./hw/platform.js";
 export { createMachine, type Machine, type MachineOptions } from "./machine.js";
+export type { ChromeTraceOptions } from "./model/chrome-trace.js";
 export {
   type ChromeTrace,
   ChromeTraceConverter,
@@ -84,7 +103,19 @@ export {
   type TraceEvent,
 } from "./model/chrome-trace.js";
 export { type ConservationReport, type ConservationTotals, checkConservation } from "./model/conservation.js";
+export type { CallDescription } from "./model/describe-call.js";
+export type { Detach } from "./model/events.js";
 export { attachEvents, type EventSink, type ModelEvent } from "./model/events.js";
+export type { RootEntry, RootView } from "./model/root-pages.js";
+export { InterruptSource } from "./module/behaviours.js";
+export type {
+  CallContext,
+  ForcedStatus,
+  InFlight,
+  ModuleObject,
+  ModuleOptions,
+  ObjectKind,
+} from "./module/emulator.js";
 export {
   type Behaviours,
   type CallRecord,
@@ -96,6 +127,7 @@ export {
   ptName,
   TdxModule,
 } from "./module/index.js";
+export type { FlowState, NamedFlow } from "./scenario/flows.js";
 export {
   DEFAULT_SCENARIO_DOC,
   FLOWS,
@@ -106,4 +138,13 @@ export {
   runScenario,
   type Scenario,
 } from "./scenario/index.js";
+export type {
+  ExpectationResult,
+  PageStates,
+  PhaseReport,
+  RunOptions,
+  StepOutcome,
+} from "./scenario/runner.js";
+export type { FlowExpect, RegValue, StateExpect, Step } from "./scenario/schema.js";
+export type { Verdict, VerdictInput } from "./scenario/verdict.js";
 export { verdictOf } from "./scenario/verdict.js";
