@@ -12,10 +12,8 @@
  * is written as 1 ns (`ts` in µs is units / 1000) and `displayTimeUnit` is `ns`, so the figures a
  * viewer shows are unit counts. A trace is the same on every machine.
  */
-import { u64ToHex } from "../common/u64.js";
-import { functionId } from "../host/spdm.js";
-import type { PcieDeviceSpec } from "../hw/devices.js";
 import type { ModelEvent } from "./events.js";
+import { ObjectNamer, type ObjectNamerOptions } from "./object-names.js";
 
 /** One Trace Event object. */
 export type TraceEvent = Record<string, unknown>;
@@ -34,10 +32,7 @@ export interface ChromeTrace {
 }
 
 /** What the converter knows of the platform, to name object tracks (optional). */
-export interface ChromeTraceOptions {
-  readonly iommus?: readonly { readonly name: string; readonly regBase: number }[];
-  readonly devices?: readonly PcieDeviceSpec[];
-}
+export type ChromeTraceOptions = ObjectNamerOptions;
 
 const PID = { host: 1, iommu: 2, device: 3 } as const;
 /** Track of the scenario's steps; logical CPU n is track n + 1. */
@@ -50,22 +45,14 @@ export class ChromeTraceConverter {
   private hostAllocated = 0;
   private countersDirty = false;
   private readonly tracks = new Map<string, { pid: number; tid: number }>();
-  private readonly iommuByRegBase = new Map<string, string>();
-  private readonly iommuById = new Map<string, string>();
-  private readonly deviceByFn = new Map<string, string>();
-  private readonly deviceBySession = new Map<string, string>();
-  private readonly deviceByStream = new Map<string, string>();
+  private readonly namer: ObjectNamer;
   /** Interrupted call awaiting its resumption: `cpu leaf` → flow id. */
   private readonly pendingResume = new Map<string, number>();
   private nextFlow = 1;
   private pendingMeta: TraceEvent[] = [];
 
   constructor(opts: ChromeTraceOptions = {}) {
-    for (const u of opts.iommus ?? []) this.iommuByRegBase.set(`0x${u.regBase.toString(16)}`, u.name);
-    for (const d of opts.devices ?? []) {
-      const f = functionId(d);
-      this.deviceByFn.set(u64ToHex(f.lo, f.hi), d.name);
-    }
+    this.namer = new ObjectNamer(opts);
   }
 
   /** Metadata events naming the processes and the steps track; emit once first. */
@@ -188,41 +175,11 @@ export class ChromeTraceConverter {
     return [...this.flushMeta(), ...out];
   }
 
-  /** The IOMMU unit or device a call concerns (learning ids from successful creates), or null. */
+  /** The IOMMU unit's or device's track of a call, or null (the pool and unnamed calls have none). */
   private objectTrack(e: Extract<ModelEvent, { type: "seamcall" }>): { pid: number; tid: number } | null {
-    const rcxIn = e.inputs.RCX;
-    const rcxOut = e.outputs.RCX;
-    const okStatus = e.statusName === "TDX_SUCCESS";
-    switch (e.leaf) {
-      case "TDH.IOMMU.SETUP": {
-        const name = this.iommuByRegBase.get(rcxIn ?? "") ?? `IOMMU @${rcxIn}`;
-        if (okStatus && rcxOut !== undefined) this.iommuById.set(rcxOut, name);
-        return this.track(PID.iommu, name);
-      }
-      case "TDH.IOMMU.CLEAR":
-        return this.track(PID.iommu, this.iommuById.get(rcxIn ?? "") ?? `IOMMU id ${rcxIn}`);
-      case "TDH.SPDM.CREATE": {
-        const name = this.deviceByFn.get(rcxIn ?? "") ?? `device fn ${rcxIn}`;
-        if (okStatus && rcxOut !== undefined) this.deviceBySession.set(rcxOut, name);
-        return this.track(PID.device, name);
-      }
-      case "TDH.SPDM.CONNECT":
-      case "TDH.SPDM.DISCONNECT":
-      case "TDH.SPDM.MNG":
-      case "TDH.SPDM.DELETE":
-        return this.track(PID.device, this.deviceBySession.get(rcxIn ?? "") ?? `SPDM session ${rcxIn}`);
-      case "TDH.IDE.STREAM.CREATE": {
-        const name = this.deviceBySession.get(rcxIn ?? "") ?? `SPDM session ${rcxIn}`;
-        if (okStatus && rcxOut !== undefined) this.deviceByStream.set(rcxOut, name);
-        return this.track(PID.device, name);
-      }
-      case "TDH.IDE.STREAM.KM":
-      case "TDH.IDE.STREAM.BLOCK":
-      case "TDH.IDE.STREAM.DELETE":
-        return this.track(PID.device, this.deviceByStream.get(rcxIn ?? "") ?? `IDE stream ${rcxIn}`);
-      default:
-        return null;
-    }
+    const o = this.namer.observe(e);
+    if (o === null || o.kind === "pool") return null;
+    return this.track(o.kind === "iommu" ? PID.iommu : PID.device, o.name);
   }
 
   private cpuTrack(cpu: number): { pid: number; tid: number } {
