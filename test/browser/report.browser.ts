@@ -268,20 +268,18 @@ describe("HTML report in Chromium", { skip: SKIP ? `${CHROMIUM} missing and CI u
       assert.equal(groups.filter((g) => g.startsWith("IDE stream ")).length, 3);
       assert.equal(groups.at(-1), "host pages (never handed to the module)");
       // Nothing wider than the window, no section wider than its box, the map inside its panel.
-      const over = await page.evaluate(() => {
-        const out: string[] = [];
-        const root = document.scrollingElement!;
-        if (root.scrollWidth > window.innerWidth) out.push(`page ${root.scrollWidth} > ${window.innerWidth}`);
-        for (const el of document.querySelectorAll("section, header")) {
-          const e = el as HTMLElement;
-          if (e.scrollWidth > e.clientWidth + 1)
-            out.push(`${e.id || e.tagName} ${e.scrollWidth} > ${e.clientWidth}`);
-        }
-        const map = document.getElementById("map")!.getBoundingClientRect();
-        const panel = document.getElementById("map-panel")!.getBoundingClientRect();
-        if (map.right > panel.right) out.push(`map ${map.right} > panel ${panel.right}`);
+      // (Run in the page, as text: the tests compile without the DOM library.)
+      const over = (await page.evaluate(`(() => {
+        const out = [];
+        const root = document.scrollingElement;
+        if (root.scrollWidth > window.innerWidth) out.push("page " + root.scrollWidth + " > " + window.innerWidth);
+        for (const e of document.querySelectorAll("section, header"))
+          if (e.scrollWidth > e.clientWidth + 1) out.push((e.id || e.tagName) + " " + e.scrollWidth + " > " + e.clientWidth);
+        const map = document.getElementById("map").getBoundingClientRect();
+        const panel = document.getElementById("map-panel").getBoundingClientRect();
+        if (map.right > panel.right) out.push("map " + map.right + " > panel " + panel.right);
         return out;
-      });
+      })()`)) as string[];
       assert.deepEqual(over, [], `clipped at ${width} px`);
       await page.locator("#map-panel").screenshot({
         path: new URL(`docs/report-map-${width}.png`, ROOT).pathname,
