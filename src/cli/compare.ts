@@ -19,7 +19,7 @@ import {
 import { FLOW_NAMES, FLOW_SUMMARY } from "../designs/design.js";
 import { defaultPlatform } from "../hw/platform.js";
 import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { loadScenario } from "./scenario-file.js";
+import { loadScenario, resolveScenarioPath } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
@@ -51,7 +51,7 @@ Exit status: 0 done, 1 a conservation failure was found, 2 usage error or invali
 Examples:
   tdxpa compare
   tdxpa compare --no-faults
-  tdxpa compare scenarios/delete-omits-one-page.yaml
+  tdxpa compare no-tdx-iommu                       # a shipped scenario: its platform and behaviours
   tdxpa compare --json > designs.json`;
 
 /** Lines and exported functions of a design's files, or null when the sources are not present. */
@@ -231,7 +231,7 @@ export const compareCommand: Subcommand = {
         throw new UsageError(`compare: --fault-pool: "${v}" is not a page count in 1..1048576`);
     }
     const file = positionals[0];
-    const s = file === undefined ? null : loadScenario(file);
+    const s = file === undefined ? null : loadScenario(resolveScenarioPath(file));
     const c = compareDesigns({
       platform: s?.platform ?? defaultPlatform(),
       ...(s === null ? {} : { behaviours: s.behaviours, interrupts: s.interrupts }),
