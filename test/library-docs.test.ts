@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), "tdxpa-libdoc-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The ```ts blocks of a Markdown text, with the heading they follow. */
-export function tsBlocks(md: string): { heading: string; code: string }[] {
+function tsBlocks(md: string): { heading: string; code: string }[] {
   const out: { heading: string; code: string }[] = [];
   let heading = "";
   const re = /^(#{1,6} .*)$|^```ts\n([\s\S]*?)^```$/gm;
