@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { optionsOf } from "../src/cli/completion.js";
 import { SUBCOMMANDS } from "../src/cli/main.js";
+import { sortHazards } from "../src/scenario/runner.js";
 import { runCli } from "./support/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tdxpa-tools-"));
@@ -210,5 +211,91 @@ describe("tdxpa inspect: operand, FIRST_ENTRY, resume chain, --pamt alone", () =
     );
     expect(j.calls).toEqual([]);
     expect(j.pamt).toHaveLength(2);
+  });
+});
+
+describe("tdxpa run says what happened", () => {
+  it("a step that got the error its scenario expected says so, with the status", async () => {
+    const r = await runCli(["run", "raw-seamcalls"]);
+    expect(r.code).toBe(0);
+    const out = r.out.join("\n");
+    expect(out).toMatch(
+      /^\[5\] seamcall TDH\.EXT\.MEM\.ADD: failed as expected \(TDX_PAGE_METADATA_INCORRECT\(RCX\)\)$/m,
+    );
+    expect(out).toMatch(/^\[4\] seamcall TDH\.EXT\.MEM\.ADD: ok \(TDX_SUCCESS\)$/m);
+    expect(out).not.toMatch(/^\[5\] .*: ok/m);
+    const flow = (await runCli(["run", "duplicate-page"])).out.join("\n");
+    expect(flow).toMatch(
+      /^\[0\] flow iommu-setup: failed as expected \(TDX_PAGE_METADATA_INCORRECT\(RDX\)\)$/m,
+    );
+    expect(flow).toMatch(/^ {4}at iommu-setup: TDH\.IOMMU\.SETUP dmar0-socket0-pcie0 -> /m);
+  });
+
+  it("the verdict separates clean from findings, all expected", async () => {
+    expect((await runCli(["run"])).out.join("\n")).toMatch(/^result: clean \(exit 0\)$/m);
+    expect((await runCli(["run", "head-page-only"])).out.join("\n")).toMatch(
+      /^result: findings, all expected \(exit 0\)$/m,
+    );
+    const bad = await runCli(
+      ["run", "-"],
+      "name: x\nhost: { policy: { writeBack: head-page-only } }\nsteps:\n  - flow: iommu-setup\n  - flow: iommu-teardown\n",
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.out.join("\n")).toMatch(/^result: problems found \(exit 1\)$/m);
+  });
+
+  it("the runner's RDMD bookkeeping is counted apart from the host's SEAMCALLs", async () => {
+    const out = (await runCli(["run", "raw-seamcalls"])).out.join("\n");
+    expect(out).toMatch(/^totals: 8 SEAMCALLs by the host \(\+19 bookkeeping RDMDs by the runner\),/m);
+    expect(out).toMatch(/^ {4}runner bookkeeping: 3 TDH\.PHYMEM\.PAGE\.RDMD /m);
+    // Step 6 is the scenario's own RDMD: one host call in the step's table, three more as bookkeeping.
+    expect(out).toMatch(/^\[6\][^\n]*\n {4}TDH\.PHYMEM\.PAGE\.RDMD {2}TDX_SUCCESS x1$/m);
+  });
+
+  it("the clean default run explains the two IOMMU.SETUP OPERAND_INVALID as the probe of non-capable units", async () => {
+    const out = (await runCli(["run"])).out.join("\n");
+    expect(out).toMatch(/TDH\.IOMMU\.SETUP +TDX_SUCCESS x4, TDX_OPERAND_INVALID\(RCX\) x2/);
+    expect(out).toMatch(
+      /^ {4}note: TDH\.IOMMU\.SETUP TDX_OPERAND_INVALID\(RCX\) x2: the probe of units that are not TDX-capable \(dmar2-socket0-igfx, dmar5-socket1-legacy\)/m,
+    );
+  });
+
+  it("one vocabulary: module-owned everywhere, never module-held", async () => {
+    const out = (await runCli(["run"])).out.join("\n");
+    expect(out).toMatch(/module-owned 12800 \(50 MiB\)/);
+    expect(out).not.toMatch(/module-held/);
+  });
+
+  it("hazard lines label HPA and PFN and are sorted by page", async () => {
+    const r = await runCli(
+      ["run", "-"],
+      "name: x\nhost: { policy: { writeBack: head-page-only } }\nsteps:\n  - flow: iommu-setup\n  - flow: iommu-teardown\n  - expect: { hazards: 8 }\n",
+    );
+    const lines = r.out
+      .join("\n")
+      .split("\n")
+      .filter((l) => l.startsWith("  private-lines-on-host-page"));
+    expect(lines).toHaveLength(8);
+    const pfns = lines.map((l) => {
+      const m = /HPA 0x([0-9a-f]+) \(PFN 0x([0-9a-f]+)\)/.exec(l)!;
+      expect(Number.parseInt(m[1]!, 16)).toBe(Number.parseInt(m[2]!, 16) * 4096);
+      return Number.parseInt(m[2]!, 16);
+    });
+    expect(pfns).toEqual([...pfns].sort((a, b) => a - b));
+  });
+});
+
+describe("sortHazards", () => {
+  it("orders by PFN, then kind, then cause, whatever order they happened in", () => {
+    const h = (pfn: number, kind: string, cause = "host") =>
+      ({ kind, pfn, keyIds: [0], cause, message: "" }) as Parameters<typeof sortHazards>[0][number];
+    const sorted = sortHazards([h(9, "b"), h(3, "b"), h(9, "a", "z"), h(9, "a", "y"), h(1, "c")]);
+    expect(sorted.map((x) => `${x.pfn}${x.kind}${x.cause}`)).toEqual([
+      "1chost",
+      "3bhost",
+      "9ay",
+      "9az",
+      "9bhost",
+    ]);
   });
 });
