@@ -750,7 +750,7 @@ function main(): void {
         h(
           "tr",
           null,
-          ...["kind", "count", "pages", "caused by", "what happened"].map((s) => h("th", null, s)),
+          ...["kind", "count", "pages (HPA)", "caused by", "what happened"].map((s) => h("th", null, s)),
         ),
         ...rows,
       ),
