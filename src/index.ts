@@ -80,7 +80,7 @@ export {
 export type { SpdmChannel } from "./host/spdm.js";
 export type { CacheStats, HazardKind } from "./hw/cache.js";
 export { CacheModel, type Hazard } from "./hw/cache.js";
-export type { PcieDeviceSpec, RootPortSpec, SpdmResponderSpec } from "./hw/devices.js";
+export type { MeasurementSpec, PcieDeviceSpec, RootPortSpec, SpdmResponderSpec } from "./hw/devices.js";
 export type { MemRange, PfnRange } from "./hw/physmem.js";
 export { PhysMem } from "./hw/physmem.js";
 export type { KeyIdLayout, ModuleMetadata, TdmrSpec } from "./hw/platform.js";
@@ -106,6 +106,7 @@ export { type ConservationReport, type ConservationTotals, checkConservation } f
 export type { CallDescription } from "./model/describe-call.js";
 export type { Detach } from "./model/events.js";
 export { attachEvents, type EventSink, type ModelEvent } from "./model/events.js";
+export { type CallObject, ObjectNamer, type ObjectNamerOptions } from "./model/object-names.js";
 export type { RootEntry, RootView } from "./model/root-pages.js";
 export { InterruptSource } from "./module/behaviours.js";
 export type {
