@@ -26,4 +26,6 @@ await build({
   charset: "utf8",
   logLevel: "warning",
 });
-console.log(`report page: ${outfile} (${statSync(outfile).size} bytes)`);
+// Quiet under `npm run build --silent` (as `npm start` and `prepare` run it): only the run's output shows.
+if (process.env.npm_config_loglevel !== "silent")
+  console.log(`report page: ${outfile} (${statSync(outfile).size} bytes)`);

@@ -50,7 +50,12 @@ async function run(argv: string[], opts: { stdin?: string; isTTY?: boolean } = {
 
 /** Parses every stdout line as JSON (JSON Lines). */
 function jsonLines(r: Run): Record<string, unknown>[] {
-  return r.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return r.lines.map((l) => {
+    // Every --json object carries the output schema's version first; the rest is the record.
+    const { schemaVersion, ...rest } = JSON.parse(l) as Record<string, unknown>;
+    expect(schemaVersion).toBe(1);
+    return rest;
+  });
 }
 
 /** Asserts a usage-style failure: the exit status, nothing on stdout, one line `tdxpa: …` on stderr. */

@@ -275,6 +275,6 @@ describe("tdxpa compare", () => {
     expect((await run(["compare", "--bogus"])).code).toBe(2);
     const h = await run(["compare", "--help"]);
     expect(h.code).toBe(0);
-    expect(h.out).toMatch(/^usage: tdxpa compare/);
+    expect(h.out).toMatch(/^Usage: tdxpa compare/);
   });
 });

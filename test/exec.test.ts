@@ -328,7 +328,9 @@ describe("hostile and careless clients", () => {
     expect(r.code).toBe(EXEC_EXIT.PROGRAM_SIGNALED);
     const lines = r.out.join("\n").split("\n");
     expect(lines.at(-1)).toBe("exec: program killed by signal SIGSEGV (exit 4)");
-    expect(lines).toContain("totals: 1 SEAMCALLs, 0 interrupts resumed, 0 hazards, 0 model reports");
+    expect(lines).toContain(
+      "totals: 1 SEAMCALLs by the host, 0 interrupts resumed, 0 hazards, 0 model reports",
+    );
     const events = readFileSync(trace, "utf8")
       .trimEnd()
       .split("\n")

@@ -106,7 +106,8 @@ describe("report model figures equal the run report's", () => {
       expect(calls, `step ${i} calls`).toBe(want);
       const at = countsAt(model, end);
       // The PAMT count includes stranded pages the module still owns; the map shows them stranded.
-      if (rp.pages.stranded === 0) expect(at[BASE.MODULE], `step ${i} module-held`).toBe(rp.pages.moduleHeld);
+      if (rp.pages.stranded === 0)
+        expect(at[BASE.MODULE], `step ${i} module-held`).toBe(rp.pages.moduleOwned);
       else expect(at[BASE.STRANDED], `step ${i} stranded`).toBe(rp.pages.stranded);
       expect(ph[3], `step ${i} ok`).toBe(rp.ok ? 1 : 0);
     });
@@ -275,9 +276,21 @@ describe("tdxpa report", () => {
     expect(r.out).toHaveLength(1);
     // 160 = 120 + the 40 PAGE.WBINVD of the two skipped IOMMU units (flag set before TDH.IOMMU.SETUP).
     expect(r.out[0]).toMatch(
-      /^report: .*hazard\.html \(\d+ KiB\): 160 SEAMCALLs, .* 80 hazards; run clean \(exit 0\)$/,
+      /^report: .*hazard\.html \(\d+ KiB\): 7 scenario steps, 160 SEAMCALLs by the host, .* 80 hazards; result: findings, all expected \(exit 0\)$/,
     );
     expect(existsSync(out)).toBe(true);
+  });
+
+  it("counts the scenario's steps, not the slider's positions, and the host's calls apart from the runner's", async () => {
+    const out = join(dir, "raw.html");
+    const r = await cli(["report", "raw-seamcalls", "-o", out, "--json"]);
+    const j = JSON.parse(r.out[0]!);
+    expect(j.schemaVersion).toBe(1);
+    expect(j.steps).toBe(16);
+    expect(j.positions).toBeGreaterThan(j.steps);
+    expect(j.calls).toBe(8); // 2 SYS.RD, 5 EXT.MEM.ADD, 1 RDMD: the scenario's own calls
+    expect(j.bookkeepingCalls).toBe(19); // one RDMD per listed page after each raw call (3+3+3+5+5)
+    expect(j.verdict).toBe("findings, all expected");
   });
 
   it.each([
@@ -310,7 +323,7 @@ describe("tdxpa report", () => {
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     expect(r.out.join("\n")).toMatch(
-      /^usage: tdxpa report .*examples:\n {2}tdxpa report --out report\.html/s,
+      /^Usage: tdxpa report .*Examples:\n {2}tdxpa report --out report\.html/s,
     );
   });
 });

@@ -37,7 +37,7 @@ describe("tdxpa run (default scenario)", () => {
     expect(r.out).toMatch(
       /^conservation: ok; .*module-owned 12800 \[extension memory pool 12800\], stranded 0/m,
     );
-    expect(r.out).toMatch(/pages: donated \d+ \([\d.]+ MiB\), module-held 12800 \(50 MiB\)/);
+    expect(r.out).toMatch(/pages: donated \d+ \([\d.]+ MiB\), module-owned 12800 \(50 MiB\)/);
     expect(r.out).toMatch(/^result: clean \(exit 0\)$/m);
   });
   it("--json prints the report as one object", async () => {
@@ -242,29 +242,80 @@ describe("traces", () => {
     expect(add.root.entries.length).toBe(512);
     expect(rep.traceEvents).toBe(events.length);
   });
-  it("Chrome trace: valid JSON, X events per SEAMCALL, balanced steps, counters, metadata", async () => {
+  it("Chrome trace: a track per CPU, IOMMU unit and device; kAPI spans; resume arrows; counters", async () => {
     const f = join(dir, "t.json");
-    const r = await cli(["run", "--trace", f, "--trace-format", "chrome"]);
+    // The format is inferred from the .json name (no --trace-format).
+    const r = await cli(["run", "--trace", f]);
     expect(r.code).toBe(0);
+    expect(r.out).toMatch(/trace: .*t\.json \(chrome, \d+ events\)/);
     const t = JSON.parse(readFileSync(f, "utf8"));
+    expect(t.displayTimeUnit).toBe("ns");
+    expect(t.otherData.clock).toMatch(/1 ns of trace time = 1 unit/);
     const ev: Record<string, unknown>[] = t.traceEvents;
-    expect(Array.isArray(ev)).toBe(true);
-    const x = ev.filter((e) => e.ph === "X");
-    expect(x.length).toBeGreaterThan(600);
-    expect(
-      x.every(
-        (e) =>
-          typeof e.name === "string" && typeof e.ts === "number" && (e.dur as number) >= 1 && e.tid === 1,
-      ),
-    ).toBe(true);
-    expect(ev.filter((e) => e.ph === "B").length).toBe(ev.filter((e) => e.ph === "E").length);
-    expect(ev.filter((e) => e.ph === "B").length).toBe(4);
-    const counters = ev.filter((e) => e.ph === "C");
-    expect(counters.length).toBeGreaterThan(0);
-    expect((counters.at(-1)!.args as Record<string, number>)["module-owned"]).toBe(12_800);
-    expect(ev.filter((e) => e.ph === "M").length).toBe(3);
-    const ts = x.map((e) => e.ts as number);
+    const names = new Map<string, string>();
+    for (const e of ev.filter((e) => e.name === "thread_name"))
+      names.set(`${e.pid}/${e.tid}`, (e.args as { name: string }).name);
+    const trackOf = (e: Record<string, unknown>) => names.get(`${e.pid}/${e.tid}`);
+    // One SEAMCALL = one X on the CPU track (657 calls in the default run: 617 + the 40 PAGE.WBINVD of the two skipped IOMMU units).
+    const onCpu = ev.filter((e) => e.ph === "X" && e.cat === "seamcall");
+    expect(onCpu).toHaveLength(657);
+    expect(onCpu.every((e) => trackOf(e) === "CPU 0" && (e.dur as number) >= 0.001)).toBe(true);
+    const ts = onCpu.map((e) => e.ts as number);
     expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    // Object tracks: the four TDX-capable IOMMU units (and the two probed ones), three devices.
+    const objTracks = new Set(ev.filter((e) => e.cat === "object").map((e) => trackOf(e)));
+    for (const n of [
+      "dmar0-socket0-pcie0",
+      "dmar1-socket0-pcie1",
+      "dmar3-socket1-pcie0",
+      "dmar4-socket1-pcie1",
+    ])
+      expect(objTracks.has(n)).toBe(true);
+    expect(
+      [...objTracks].filter((n) => n !== undefined && ev.some((e) => e.pid === 3 && trackOf(e) === n)).length,
+    ).toBe(3);
+    // IOMMU.CLEAR lands on the unit's track (learned from SETUP's returned id).
+    const clears = ev.filter((e) => e.cat === "object" && e.name === "TDH.IOMMU.CLEAR");
+    expect(clears.map(trackOf).sort()).toEqual([
+      "dmar0-socket0-pcie0",
+      "dmar1-socket0-pcie1",
+      "dmar3-socket1-pcie0",
+      "dmar4-socket1-pcie1",
+    ]);
+    // kAPI spans balanced on the CPU track, and every SEAMCALL inside one.
+    const kapi = ev.filter((e) => e.cat === "kapi");
+    expect(kapi.filter((e) => e.ph === "B").length).toBe(kapi.filter((e) => e.ph === "E").length);
+    expect(kapi.some((e) => e.name === "tdh_ext_mem_add")).toBe(true);
+    let depth = 0;
+    let outside = 0;
+    for (const e of ev) {
+      if (e.cat === "kapi") depth += e.ph === "B" ? 1 : -1;
+      if (e.cat === "seamcall" && depth === 0) outside++;
+    }
+    expect(outside).toBe(0);
+    // Resume arrows: one start per TDX_INTERRUPTED_RESUMABLE (374), each finished once.
+    const starts = ev.filter((e) => e.cat === "resume" && e.ph === "s");
+    const finishes = ev.filter((e) => e.cat === "resume" && e.ph === "f");
+    expect(starts).toHaveLength(374);
+    expect(finishes.map((e) => e.id).sort()).toEqual(starts.map((e) => e.id).sort());
+    // Steps are balanced on their own track; counters end with the pool.
+    const steps = ev.filter((e) => e.cat === "step");
+    expect(steps.filter((e) => e.ph === "B")).toHaveLength(4);
+    expect(steps.filter((e) => e.ph === "E")).toHaveLength(4);
+    const counters = ev.filter((e) => e.ph === "C");
+    expect((counters.at(-1)!.args as Record<string, number>)["module-owned"]).toBe(12_800);
+  });
+  it("--trace x.jsonl stays JSON Lines, with kAPI events", async () => {
+    const f = join(dir, "t.jsonl");
+    expect((await cli(["run", "--trace", f, "--no-page-events"])).code).toBe(0);
+    const lines = readFileSync(f, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.filter((e) => e.type === "seamcall")).toHaveLength(657);
+    expect(lines.some((e) => e.type === "kapi" && e.name === "tdh_iommu_setup" && e.edge === "begin")).toBe(
+      true,
+    );
   });
   it("an unwritable trace path is a usage error and leaves nothing behind", async () => {
     const f = join(dir, "no-such-dir", "t.jsonl");
@@ -319,7 +370,7 @@ describe("tdxpa inspect", () => {
     const r = await cli(["inspect", "--trace", f, "--call", "3"]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^#3 TDH\.EXT\.MEM\.ADD -> TDX_SUCCESS$/m);
-    expect(r.out).toMatch(/RCX hpa-list-info: root page 0x[0-9a-f]+, 3 entries/);
+    expect(r.out).toMatch(/RCX hpa-list-info: root page 0x[0-9a-f]+, FIRST_ENTRY 0, 3 entries/);
     const bad = await cli(["inspect", "--trace", "scenarios/default.yaml"]);
     expect(bad.code).toBe(2);
     expect(bad.err[0]).toMatch(/not a JSON Lines trace/);

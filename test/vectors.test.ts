@@ -533,8 +533,10 @@ describe("the C header", () => {
 describe("tdxpa vectors (CLI)", () => {
   it("--json prints a one-line summary with absolute paths and the counts", () => {
     expect(summary).toEqual({
+      schemaVersion: 1,
       json: join(cliDir, JSON_FILE),
       header: join(cliDir, HEADER_FILE),
+      kunit: null,
       version: 1,
       seed: 1,
       counts: direct.counts,

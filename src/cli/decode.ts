@@ -21,7 +21,7 @@ import {
 } from "../common/formats.js";
 import { decodeStatus, operandName } from "../common/status.js";
 import { hpaHi, hpaLo, parseU64, type U64, u64ToHex } from "../common/u64.js";
-import { type CliIo, EXIT, parseCommandArgs, type Subcommand, style, UsageError } from "./io.js";
+import { type CliIo, EXIT, jsonLine, parseCommandArgs, type Subcommand, style, UsageError } from "./io.js";
 
 /** A JSON value as the decoder output carries it. */
 type Json = string | number | boolean | null;
@@ -222,14 +222,14 @@ Options:
                   {"input", "valid": false, "error"}.
   -h, --help      show this help
 
+Exit status: 0 every value valid, 1 any value invalid or unparsable, 2 usage error.
+
 Examples:
   tdxpa decode hpa-list-info 0xFF80000012345000
   tdxpa decode hpa-array --json 0x0100000000100000 0x0000000076543000
   tdxpa decode iommu-mt-entry 0x0000000020000002
   tdxpa decode status 0xC000010000000001
-  printf '0x1000\\n0x2002\\n' | tdxpa decode iommu-mt-entry --json -
-
-Exit status: 0 every value valid, 1 any value invalid or unparsable, 2 usage error.`;
+  printf '0x1000\\n0x2002\\n' | tdxpa decode iommu-mt-entry --json -`;
 
 /** The `decode` subcommand. */
 export const decodeCommand: Subcommand = {
@@ -257,7 +257,7 @@ export const decodeCommand: Subcommand = {
         // parseU64 throws a TdxpaError naming the text and the range; anything else is a bug.
         if (!isTdxpaError(e)) throw e;
         status = EXIT.INVALID;
-        if (json) io.out(JSON.stringify({ input, valid: false, error: e.message }));
+        if (json) io.out(jsonLine({ input, valid: false, error: e.message }));
         else
           io.out(
             `${i > 0 ? "\n" : ""}${input}  ${kind.name}  ${style(io, "red", "unparsable")}: ${e.message}`,
@@ -267,7 +267,7 @@ export const decodeCommand: Subcommand = {
       const raw = u64ToHex(v.lo, v.hi);
       const d = kind.decode(v);
       if (d.violation !== null) status = EXIT.INVALID;
-      if (json) io.out(JSON.stringify(toJson(raw, d)));
+      if (json) io.out(jsonLine(toJson(raw, d)));
       else io.out(`${i > 0 ? "\n" : ""}${toText(io, kind.name, raw, d)}`);
     });
     return status;

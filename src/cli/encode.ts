@@ -17,7 +17,7 @@ import {
   MAX_NUM_PAGES,
 } from "../common/formats.js";
 import { parseU64, type U64, u64ToHex, u64ToNumber } from "../common/u64.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 
 /** Allowed ranges, as the encoders word them, for numbers too large to pass to them. */
 const HPA_RANGE = "a 4 KiB aligned address in 0..2^52-4096";
@@ -153,13 +153,13 @@ Options:
   --json          print {"kind": "<form>", "value": "0x..."} instead of the bare value
   -h, --help      show this help
 
+Exit status: 0 encoded, 2 usage error (unknown form, missing or out-of-range input).
+
 Examples:
   tdxpa encode hpa-list-info --root 0x12345000 --count 512     # 0xff80000012345000
   tdxpa encode hpa-array --count 3 --root 0x100000             # 0x0100000000100000
   tdxpa encode hpa-array --count 1 --page 0x76543000           # 0x0000000076543000
-  tdxpa encode iommu-mt-entry --hpa 0x20000000 --pages 2 --json
-
-Exit status: 0 encoded, 2 usage error (unknown form, missing or out-of-range input).`;
+  tdxpa encode iommu-mt-entry --hpa 0x20000000 --pages 2 --json`;
 
 /** The `encode` subcommand. */
 export const encodeCommand: Subcommand = {
@@ -183,7 +183,7 @@ export const encodeCommand: Subcommand = {
     }
     const v = form.encode(reader(form, values));
     const hex = u64ToHex(v.lo, v.hi);
-    io.out(values.json === true ? JSON.stringify({ kind: form.name, value: hex }) : hex);
+    io.out(values.json === true ? jsonLine({ kind: form.name, value: hex }) : hex);
     return EXIT.OK;
   },
 };

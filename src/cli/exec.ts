@@ -12,7 +12,14 @@ import { ReportCollector } from "../report/model.js";
 import { renderReport } from "../scenario/report-text.js";
 import type { Scenario } from "../scenario/schema.js";
 import { EXEC_EXIT, type ExecOutcome, execProgram, SpawnError, serveOnce } from "./exec-host.js";
-import { type CliIo, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import {
+  type CliIo,
+  jsonLine,
+  type OptionSpec,
+  parseCommandArgs,
+  type Subcommand,
+  UsageError,
+} from "./io.js";
 import { readPageBundle } from "./report.js";
 import { scenarioFromArgs } from "./scenario-file.js";
 import { openTrace, type TraceFormat, type TraceWriter } from "./trace-file.js";
@@ -26,14 +33,14 @@ const COMMON: OptionSpec = {
   timeout: { type: "string" },
 };
 
-const EXIT_TEXT = `exit status: 0 the program exited 0 and nothing was found; 1 findings (a hazard, a model report,
+const EXIT_TEXT = `Exit status: 0 the program exited 0 and nothing was found; 1 findings (a hazard, a model report,
 a conservation failure, a kernel warning, pages not freed, allocator misuse); 2 usage error or the
 program could not be started; 3 the program exited non-zero; 4 the program was killed by a signal
 (named in the last line); 5 --timeout expired and the program was killed; 6 the program broke the
 protocol (malformed, oversized or truncated frame, replies not read). When several apply, the first
 of 5, 4, 6, 3, 1 is the status.`;
 
-const EXEC_HELP = `usage: tdxpa exec [scenario.yaml|scenario.json] [options] -- PROGRAM [ARGS...]
+const EXEC_HELP = `Usage: tdxpa exec [scenario.yaml|scenario.json] [options] -- PROGRAM [ARGS...]
 
 Builds a machine (the scenario's platform, module behaviours and interrupts; the default
 scenario's without one; its steps and host policy are not used: PROGRAM is the host), starts PROGRAM with the protocol
@@ -42,35 +49,37 @@ then prints the same report as 'tdxpa run': SEAMCALLs by leaf and status per top
 program marked, pages by state, hazards with the page and the call that caused them, conservation.
 PROGRAM is a host built against the C shims (docs/C-HARNESS.md); its own output goes to stderr.
 
-options:
+Options:
   --timeout SECONDS       kill the program (and its children) after SECONDS (default: no limit)
   --trace FILE            write every event to FILE (SEAMCALLs name the program's function)
   --trace-format FORMAT   jsonl (default) or chrome
   --no-page-events        leave per-page events out of the trace
   --report FILE.html      write the self-contained HTML report of the run
   --json                  print the report as one JSON object
+  -h, --help              show this help
 
 ${EXIT_TEXT}
 
-examples:
+Examples:
   make -C c && tdxpa exec -- c/build/tdx_host
   tdxpa exec --timeout 60 --trace run.jsonl -- c/build/tdx_host_head_page_only
   tdxpa exec scenarios/no-tdx-iommu.yaml --report host.html -- ./my_host`;
 
-const SERVE_HELP = `usage: tdxpa serve --socket PATH [scenario.yaml|scenario.json] [options]
+const SERVE_HELP = `Usage: tdxpa serve --socket PATH [scenario.yaml|scenario.json] [options]
 
 Like 'tdxpa exec', but listens on the Unix socket PATH for one program started separately (under gdb
 or valgrind, say) with TDXPA_SOCKET=PATH, serves it until it closes the channel, removes the socket
 and prints the report. PATH must not exist.
 
-options:
+Options:
   --socket PATH           where to listen (required)
   --timeout SECONDS       give up when no program finished within SECONDS
   --trace FILE, --trace-format FORMAT, --no-page-events, --report FILE.html, --json: as for exec
+  -h, --help              show this help
 
 ${EXIT_TEXT} (3 and 4 do not apply: serve does not see the program's status.)
 
-examples:
+Examples:
   tdxpa serve --socket /tmp/tdxpa.sock &
   TDXPA_SOCKET=/tmp/tdxpa.sock gdb -ex run c/build/tdx_host`;
 
@@ -168,7 +177,7 @@ async function runWithOutputs(
   }
   if (p.values.json === true)
     io.out(
-      JSON.stringify({
+      jsonLine({
         ...r,
         program: outcome.program,
         verdict: outcome.verdict,

@@ -12,7 +12,7 @@ import type { RootView } from "../model/root-pages.js";
 import { ptName } from "../module/pamt.js";
 import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 import { scenarioFromArgs } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -24,23 +24,28 @@ const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
 };
 
-const HELP = `usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
+const HELP = `Usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
        tdxpa inspect --trace FILE.jsonl [--call SEQ] [--all] [--json]
 
-Shows the root page of every SEAMCALL that takes a page list (HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT),
+Shows the root page of every SEAMCALL that takes a page list (HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT):
+the operand as handed over, FIRST_ENTRY, the resume chain of an interrupted call, and the
 entries decoded, with the rule an entry breaks. With a scenario (default: the default scenario) it runs
 steps 0..N (--step, default the last) and shows the calls of step N; --call picks one call by its
 sequence number. --pamt shows, after step N, each page of a range: PAMT type and owner, allocator
-state and tag, dirty KeyIDs. With --trace it reads a JSON Lines trace written by 'tdxpa run --trace'.
+state and tag, dirty KeyIDs; without --call it prints only the PAMT. With --trace it reads a JSON
+Lines trace written by 'tdxpa run --trace'.
 
-options:
+Options:
   --step N            run steps 0..N and show step N's calls
   --call SEQ          show only SEAMCALL number SEQ (as numbered in traces and reports)
   --pamt HPA[:PAGES]  PAMT state of PAGES pages (default 1, at most 4096) from HPA
   --all               print every entry (default: the first 8 and the last of each list)
   --json              one JSON object
+  -h, --help          show this help
 
-examples:
+Exit status: 0 shown, 2 usage error (bad option, no such call or step, unreadable trace or scenario).
+
+Examples:
   tdxpa inspect --call 4
   tdxpa inspect scenarios/duplicate-page.yaml --step 0
   tdxpa inspect --step 0 --pamt 0x100000:8
@@ -51,6 +56,45 @@ interface CallView {
   readonly leaf: string;
   readonly status: string;
   readonly root: RootView;
+  /**
+   * The calls of one interrupted-and-resumed operation this call belongs to, in order (a call that was
+   * not interrupted and resumes nothing has a chain of one: itself).
+   */
+  readonly resumeChain: readonly number[];
+}
+
+/**
+ * Follows interruptions: a call of a leaf right after that leaf returned TDX_INTERRUPTED_RESUMABLE is its
+ * resumption. Returns a function that takes each SEAMCALL in order and gives its (growing) chain.
+ */
+function resumeChains(): (seq: number, leaf: string, statusName: string | null) => number[] {
+  const pending = new Map<string, number[]>();
+  return (seq, leaf, statusName) => {
+    const chain = pending.get(leaf) ?? [];
+    chain.push(seq);
+    if (statusName === "TDX_INTERRUPTED_RESUMABLE") pending.set(leaf, chain);
+    else pending.delete(leaf);
+    return chain;
+  };
+}
+
+function chainText(c: CallView): string {
+  const ch = c.resumeChain;
+  if (ch.length <= 1) return "  resume chain: none (not interrupted, resumes nothing)";
+  const shown =
+    ch.length <= 6
+      ? ch.map((s) => `#${s}`).join(" -> ")
+      : `#${ch[0]} -> #${ch[1]} -> … -> #${ch[ch.length - 1]}`;
+  return `  resume chain: ${shown} (${ch.length} calls); this is call ${ch.indexOf(c.seq) + 1} of ${ch.length}`;
+}
+
+/** A trace written before RootView had `operand` and `firstEntry` still renders (they show as unknown). */
+function withOperand(r: RootView): RootView {
+  return {
+    ...r,
+    operand: typeof r.operand === "string" ? r.operand : "(not in this trace)",
+    firstEntry: r.firstEntry ?? null,
+  };
 }
 
 function int(name: string, v: string, max: number): number {
@@ -64,7 +108,9 @@ function render(c: CallView, all: boolean): string[] {
   const r = c.root;
   const out = [
     `#${c.seq} ${c.leaf} -> ${c.status}`,
-    `  ${r.register} ${r.format}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${r.rootHpa}`}, ${r.count} entries`,
+    `  ${r.register} = ${r.operand} (the operand as handed over)`,
+    `  ${r.register} ${r.format}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${r.rootHpa}`}${r.firstEntry === null ? "" : `, FIRST_ENTRY ${r.firstEntry}`}, ${r.count} entries`,
+    chainText(c),
   ];
   const shown =
     all || r.entries.length <= 9 ? r.entries : [...r.entries.slice(0, 8), r.entries[r.entries.length - 1]!];
@@ -123,6 +169,7 @@ export const inspectCommand: Subcommand = {
           `inspect: cannot read ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
         );
       }
+      const chainOf = resumeChains();
       for (const [n, line] of text.split("\n").entries()) {
         if (line.trim() === "") continue;
         let e: ModelEvent;
@@ -135,6 +182,7 @@ export const inspectCommand: Subcommand = {
         }
         if (typeof e !== "object" || e === null || typeof e.type !== "string")
           throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event`);
+        const chain = e.type === "seamcall" ? chainOf(e.seq, e.leaf, e.statusName) : [];
         if (e.type === "seamcall" && e.root !== undefined) {
           // A hand-edited or foreign line must not reach the renderer malformed (it would crash it).
           const r = e.root as unknown as { entries?: unknown } | null;
@@ -147,7 +195,13 @@ export const inspectCommand: Subcommand = {
           )
             throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event (malformed seamcall)`);
           if (callSeq === null || e.seq === callSeq)
-            calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+            calls.push({
+              seq: e.seq,
+              leaf: e.leaf,
+              status: e.status,
+              root: withOperand(e.root),
+              resumeChain: chain,
+            });
         }
       }
     } else {
@@ -161,15 +215,18 @@ export const inspectCommand: Subcommand = {
         pamtRange = [hpa - (hpa % 4096), p === undefined ? 1 : Math.max(1, int("pamt", p, 4096))];
       }
       let current = -1;
+      const chainOf = resumeChains();
       runScenario(
         { ...scenario, steps: scenario.steps.slice(0, step + 1) },
         {
           pageEvents: false,
           onEvent: (e) => {
             if (e.type === "phase" && e.edge === "begin") current++;
-            if (e.type !== "seamcall" || e.root === undefined) return;
+            if (e.type !== "seamcall") return;
+            const chain = chainOf(e.seq, e.leaf, e.statusName);
+            if (e.root === undefined) return;
             if (callSeq !== null ? e.seq === callSeq : current === step)
-              calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+              calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root, resumeChain: chain });
           },
           onDone: (m) => {
             if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
@@ -177,14 +234,18 @@ export const inspectCommand: Subcommand = {
         },
       );
     }
+    // --pamt without --call prints only the PAMT.
+    const showCalls = values.pamt === undefined || callSeq !== null;
     if (callSeq !== null && calls.length === 0)
       throw new UsageError(`inspect: no SEAMCALL #${callSeq} with a page list in that run`);
     if (values.json === true) {
-      io.out(JSON.stringify({ calls, pamt }));
+      io.out(jsonLine({ calls: showCalls ? calls : [], pamt }));
       return EXIT.OK;
     }
-    if (calls.length === 0) io.out("no SEAMCALL with a page list in that step");
-    for (const c of calls) io.out(render(c, all).join("\n"));
+    if (showCalls) {
+      if (calls.length === 0) io.out("no SEAMCALL with a page list in that step");
+      for (const c of calls) io.out(render(c, all).join("\n"));
+    }
     if (pamt !== null) {
       io.out("PAMT:");
       for (const r of pamt as ReturnType<typeof pamtRows>) {

@@ -85,6 +85,20 @@ export function parseCommandArgs(
   }
 }
 
+/**
+ * Version of the shape of every `--json` output of `tdxpa` (each object carries it as `schemaVersion`,
+ * first). Raised when a field is removed or changes meaning; adding fields keeps it.
+ */
+export const JSON_SCHEMA_VERSION = 1;
+
+/**
+ * `obj` as one line of JSON with `schemaVersion` first.
+ * @example io.out(jsonLine({ out, bytes })) // {"schemaVersion":1,"out":…,"bytes":…}
+ */
+export function jsonLine(obj: object): string {
+  return JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...obj });
+}
+
 /** Collapses a message to one line (newlines and runs of spaces become one space). */
 export function oneLine(s: string): string {
   return s.replace(/\s*[\r\n]+\s*/g, " ").trim();

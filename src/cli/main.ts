@@ -10,7 +10,9 @@
 import { readFileSync } from "node:fs";
 import { isTdxpaError } from "../common/errors.js";
 import { compareCommand } from "./compare.js";
+import { completionCommand } from "./completion.js";
 import { decodeCommand } from "./decode.js";
+import { diffCommand } from "./diff.js";
 import { encodeCommand } from "./encode.js";
 import { execCommand, serveCommand } from "./exec.js";
 import { inspectCommand } from "./inspect.js";
@@ -32,6 +34,8 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   compareCommand,
   execCommand,
   serveCommand,
+  diffCommand,
+  completionCommand(() => SUBCOMMANDS),
 ];
 
 /**
@@ -50,14 +54,16 @@ function globalHelp(): string {
   return `tdxpa ${packageVersion()}: the Linux tdx_page_array hand-off and the TDX Module side, as a model
 
 Usage: tdxpa <subcommand> [options] [arguments]
-       tdxpa --help | --version
+       tdxpa help [subcommand] | --help | --version
 
 Subcommands:
 ${SUBCOMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
-Run 'tdxpa <subcommand> --help' for its options and examples, e.g.
+Run 'tdxpa help <subcommand>' (or 'tdxpa <subcommand> --help') for its options and examples, e.g.
   tdxpa run
+  tdxpa run head-page-only
   tdxpa run scenarios/no-clflush.yaml --trace run.jsonl
+  tdxpa diff default head-page-only
   tdxpa decode hpa-list-info 0xFF80000012345000
   tdxpa encode hpa-list-info --root 0x12345000 --count 512
 
@@ -87,6 +93,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     io.out(packageVersion());
     return EXIT.OK;
   }
+  if (first === "help") return helpCommand(rest, io);
   if (first.startsWith("-") && first !== "-")
     throw new UsageError(`unknown option '${first}'; see 'tdxpa --help'`);
   const cmd = SUBCOMMANDS.find((c) => c.name === first);
@@ -101,6 +108,21 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     return EXIT.OK;
   }
   return cmd.run(rest, io);
+}
+
+/** `tdxpa help [subcommand]`: the global help, or one subcommand's. */
+function helpCommand(args: string[], io: CliIo): number {
+  if (args.length === 0) {
+    io.out(globalHelp());
+    return EXIT.OK;
+  }
+  const names = SUBCOMMANDS.map((c) => c.name).join(", ");
+  if (args.length > 1)
+    throw new UsageError(`help: one subcommand at most, got ${args.length}; subcommands: ${names}`);
+  const cmd = SUBCOMMANDS.find((c) => c.name === args[0]);
+  if (cmd === undefined) throw new UsageError(`help: unknown subcommand '${args[0]}'; subcommands: ${names}`);
+  io.out(cmd.help);
+  return EXIT.OK;
 }
 
 /** Prints one line for `e` on stderr and returns the exit status; never throws. */

@@ -11,7 +11,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { buildReport } from "../report/build.js";
 import { renderReportHtml } from "../report/html.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 import { scenarioFromArgs } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -19,7 +19,7 @@ const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
 };
 
-const HELP = `usage: tdxpa report [scenario.yaml|scenario.json] --out FILE [--json]
+const HELP = `Usage: tdxpa report [scenario.yaml|scenario.json] --out FILE [--json]
 
 Runs a scenario on a fresh simulated machine (the default scenario when no file is given) and writes
 one self-contained HTML file showing the run: a map of every page involved, coloured by state (host
@@ -28,15 +28,15 @@ a slider; the SEAMCALL timeline with decoded operands, statuses, interrupts and 
 call for its root page decoded and the pages it touched); the run's figures and each hazard with its
 page and the call that caused it. The file needs no server and no network: open it from disk.
 
-options:
+Options:
   -o, --out FILE   where to write the report (required); written atomically
   --json           print a one-line JSON summary instead of the text line
   -h, --help       show this help
 
-exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
+Exit status: 0 clean (or everything found was expected), 1 hazard, conservation failure or unmet
 expectation (the report is written either way), 2 usage error or invalid scenario.
 
-examples:
+Examples:
   tdxpa report --out report.html
   tdxpa report scenarios/no-clflush.yaml --out no-clflush.html
   tdxpa report scenarios/pool-1m.yaml -o pool.html`;
@@ -94,17 +94,23 @@ export const reportCommand: Subcommand = {
       out,
       bytes: Buffer.byteLength(html),
       scenario: model.scenario,
-      calls: f.calls,
-      steps: f.steps,
+      /** The host's SEAMCALLs (the runner's bookkeeping RDMDs apart). */
+      calls: run.totals.calls,
+      bookkeepingCalls: run.totals.bookkeepingCalls,
+      /** The scenario's own steps. */
+      steps: scenario.steps.length,
+      /** Positions of the page map's time slider (each SEAMCALL, each batch of host actions). */
+      positions: f.steps,
       pages: f.pagesInvolved,
       hazards: f.hazards,
       ok: run.ok,
+      verdict: run.verdict,
       exitCode: run.exitCode,
     };
-    if (values.json === true) io.out(JSON.stringify(summary));
+    if (values.json === true) io.out(jsonLine(summary));
     else
       io.out(
-        `report: ${out} (${(summary.bytes / 1024).toFixed(0)} KiB): ${f.calls} SEAMCALLs, ${f.steps} steps, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; run ${run.ok ? "clean" : "found problems"} (exit ${run.exitCode})`,
+        `report: ${out} (${(summary.bytes / 1024).toFixed(0)} KiB): ${summary.steps} scenario steps, ${summary.calls} SEAMCALLs by the host${summary.bookkeepingCalls > 0 ? ` (+${summary.bookkeepingCalls} bookkeeping RDMDs)` : ""}, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; result: ${run.verdict} (exit ${run.exitCode})`,
       );
     return run.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
   },

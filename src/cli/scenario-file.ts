@@ -1,14 +1,61 @@
 /**
  * Reads a scenario file (YAML or JSON, by extension; anything else is tried as YAML) and validates it.
  * Every problem becomes one UsageError line naming the file and, where it has one, the line and column
- * or the path inside the document.
+ * or the path inside the document. A bare name such as `head-page-only` that is not a file in the
+ * current directory names a shipped scenario (`scenarios/head-page-only.yaml` of this package), and `-`
+ * reads the scenario from standard input.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseDocument } from "yaml";
 import { isTdxpaError } from "../common/errors.js";
 import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import { parseScenario, type Scenario } from "../scenario/schema.js";
-import { UsageError } from "./io.js";
+import { type CliIo, UsageError } from "./io.js";
+
+/** The package's shipped scenarios: `../../scenarios/` from both src/cli and dist/cli. */
+const SHIPPED = new URL("../../scenarios/", import.meta.url);
+
+/** Names of the shipped scenarios (file names without `.yaml`), sorted; empty when none are found. */
+export function shippedScenarioNames(): string[] {
+  try {
+    return readdirSync(SHIPPED)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.slice(0, -".yaml".length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The file a scenario argument names: the argument itself when it is a path that exists or looks like
+ * one (it has a `/` or an extension); else the shipped scenario of that name when there is one.
+ * @example resolveScenarioPath("head-page-only") // ".../scenarios/head-page-only.yaml"
+ */
+export function resolveScenarioPath(arg: string): string {
+  if (existsSync(arg) || /[/\\]|\.(ya?ml|json)$/i.test(arg)) return arg;
+  const shipped = fileURLToPath(new URL(`${arg}.yaml`, SHIPPED));
+  if (/^[\w.-]+$/.test(arg) && existsSync(shipped)) return shipped;
+  const names = shippedScenarioNames();
+  throw new UsageError(
+    `${arg}: cannot read scenario: no such file, and no shipped scenario of that name${names.length > 0 ? ` (shipped: ${names.join(", ")})` : ""}`,
+  );
+}
+
+/**
+ * Like {@link scenarioFromArgs}, and `-` reads the scenario (YAML or JSON) from standard input.
+ * @example await scenarioFromArgsOrStdin("run", ["-"], io)
+ */
+export async function scenarioFromArgsOrStdin(
+  cmd: string,
+  positionals: readonly string[],
+  io: CliIo,
+): Promise<Scenario> {
+  if (positionals.length === 1 && positionals[0] === "-")
+    return parseScenarioText("<stdin>", await io.readStdin(), false);
+  return scenarioFromArgs(cmd, positionals);
+}
 
 /**
  * The scenario a subcommand was given: at most one file, or the default scenario when none.
@@ -21,7 +68,9 @@ export function scenarioFromArgs(cmd: string, positionals: readonly string[]): S
     );
   }
   const file = positionals[0];
-  return file === undefined ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC) : loadScenario(file);
+  return file === undefined
+    ? fromDoc("default scenario", DEFAULT_SCENARIO_DOC)
+    : loadScenario(resolveScenarioPath(file));
 }
 
 /** Loads and validates `file`. */
@@ -41,8 +90,13 @@ export function loadScenario(file: string): Scenario {
             : (e as Error).message;
     throw new UsageError(`${file}: cannot read scenario: ${why}`);
   }
+  return parseScenarioText(file, text, file.endsWith(".json"));
+}
+
+/** Parses and validates scenario `text` (JSON when `json`, else YAML, which also reads JSON), naming `file`. */
+export function parseScenarioText(file: string, text: string, json: boolean): Scenario {
   let doc: unknown;
-  if (file.endsWith(".json")) {
+  if (json) {
     try {
       doc = JSON.parse(text);
     } catch (e) {

@@ -4,7 +4,7 @@
  * so an error never leaves a partial trace behind.
  */
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { ChromeTraceConverter } from "../model/chrome-trace.js";
+import { CHROME_TRACE_META, ChromeTraceConverter, type ChromeTraceOptions } from "../model/chrome-trace.js";
 import type { ModelEvent } from "../model/events.js";
 
 /** Trace formats. */
@@ -22,8 +22,22 @@ export interface TraceWriter {
 
 const FLUSH_AT = 1 << 20;
 
-/** Opens a trace at `path` in `format`. */
-export function openTrace(path: string, format: TraceFormat, title: string): TraceWriter {
+/**
+ * The format a trace file name implies when `--trace-format` is not given: `chrome` for `.json`, else
+ * `jsonl` (JSON Lines, the default, e.g. for `.jsonl`).
+ * @example traceFormatOf("run.json") // "chrome"
+ */
+export function traceFormatOf(path: string): TraceFormat {
+  return /\.json$/i.test(path) ? "chrome" : "jsonl";
+}
+
+/** Opens a trace at `path` in `format`; `opts` names the object tracks of a Chrome trace. */
+export function openTrace(
+  path: string,
+  format: TraceFormat,
+  title: string,
+  opts: ChromeTraceOptions = {},
+): TraceWriter {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   let buf: string[] = [];
@@ -40,15 +54,13 @@ export function openTrace(path: string, format: TraceFormat, title: string): Tra
     buf = [];
     size = 0;
   };
-  const chrome = format === "chrome" ? new ChromeTraceConverter() : null;
+  const chrome = format === "chrome" ? new ChromeTraceConverter(opts) : null;
   const emit = (o: unknown) => {
     write(`${first ? "" : ",\n"}${JSON.stringify(o)}`);
     first = false;
   };
   if (chrome !== null) {
-    write(
-      '{"displayTimeUnit":"ns","otherData":{"generator":"tdxpa","clock":"units of work"},"traceEvents":[\n',
-    );
+    write(`${JSON.stringify(CHROME_TRACE_META).slice(0, -1)},"traceEvents":[\n`);
     for (const h of chrome.header(title)) emit(h);
   }
   return {

@@ -20,15 +20,25 @@ import {
   vectorsHeader,
   vectorsJson,
 } from "../vectors/generate.js";
-import { EXIT, type OptionSpec, oneLine, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
+import { KUNIT_FILE, kunitSuite } from "../vectors/kunit.js";
+import {
+  EXIT,
+  jsonLine,
+  type OptionSpec,
+  oneLine,
+  parseCommandArgs,
+  type Subcommand,
+  UsageError,
+} from "./io.js";
 
 const OPTIONS: OptionSpec = {
   out: { type: "string", short: "o" },
   seed: { type: "string" },
   json: { type: "boolean" },
+  kunit: { type: "boolean" },
 };
 
-const HELP = `Usage: tdxpa vectors [--out DIR] [--seed N] [--json]
+const HELP = `Usage: tdxpa vectors [--out DIR] [--seed N] [--kunit] [--json]
 
 Writes test vectors of the page-list formats (docs/spec/01-formats.md) and of the tdx_page_array
 descriptor (docs/spec/02-kapi.md 2.1-2.2) for other implementations, e.g. a kernel KUnit test:
@@ -44,17 +54,19 @@ run on a small simulated host. The same seed always gives byte-identical files.
 
 Options:
   -o, --out DIR   output directory, created if missing (default: vectors)
+  --kunit         also write DIR/${KUNIT_FILE}: a sample KUnit suite (kernel style) that runs
+                  the descriptor vectors on pages the kernel allocates
   --seed N        seed of the random vectors, 0..4294967295, decimal or 0x hex (default: ${DEFAULT_SEED})
   --json          print a one-line JSON summary (paths, counts) instead of text
   -h, --help      show this help
 
+Exit status: 0 written, 2 usage error (bad option or seed, output directory not writable).
+
 Examples:
   tdxpa vectors                                  # writes vectors/${JSON_FILE} and .h
   tdxpa vectors --out /tmp/tdx --seed 42
-  tdxpa vectors --out build/kunit --json
-  cc -std=c11 -I vectors -o vectors_test test/c/vectors_test.c && ./vectors_test
-
-Exit status: 0 written, 2 usage error (bad option or seed, output directory not writable).`;
+  tdxpa vectors --out build/kunit --kunit --json
+  cc -std=c11 -I vectors -o vectors_test test/c/vectors_test.c && ./vectors_test`;
 
 /** The seed from `--seed`, or a usage error naming the text and the range. */
 function parseSeed(text: string | undefined): number {
@@ -157,16 +169,19 @@ export const vectorsCommand: Subcommand = {
     const dir = typeof out === "string" ? out : "vectors";
     const seed = parseSeed(values.seed as string | undefined);
     const set = generateVectors({ seed, generator: `tdxpa ${packageVersion()} vectors` });
-    const [jsonPath, headerPath] = writeFilesAtomically(dir, [
+    const files: [string, string][] = [
       [JSON_FILE, vectorsJson(set)],
       [HEADER_FILE, vectorsHeader(set)],
-    ]);
+    ];
+    if (values.kunit === true) files.push([KUNIT_FILE, kunitSuite(set)]);
+    const [jsonPath, headerPath, kunitPath] = writeFilesAtomically(dir, files);
     const c = set.counts;
     if (values.json === true) {
       io.out(
-        JSON.stringify({
+        jsonLine({
           json: resolve(jsonPath!),
           header: resolve(headerPath!),
+          kunit: kunitPath === undefined ? null : resolve(kunitPath),
           version: VECTORS_VERSION,
           seed,
           counts: c,
@@ -174,7 +189,7 @@ export const vectorsCommand: Subcommand = {
       );
     } else {
       io.out(
-        `wrote ${jsonPath} and ${headerPath} (seed ${seed}): ${c.formats} format vectors ` +
+        `wrote ${jsonPath}${kunitPath === undefined ? " and" : ","} ${headerPath}${kunitPath === undefined ? "" : ` and ${kunitPath}`} (seed ${seed}): ${c.formats} format vectors ` +
           `(${c.valid} valid, ${c.invalid} invalid, ${c.random} random), ${c.statuses} status vectors, ` +
           `${c.descriptors} descriptor vectors (${c.descriptorPages} pages)`,
       );

@@ -21,6 +21,7 @@ import { attachEvents, type EventSink, type ModelEvent } from "../model/events.j
 import { PT } from "../module/pamt.js";
 import type { PageStates, PhaseReport, RunReport } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
+import { verdictOf } from "../scenario/verdict.js";
 import {
   ALLOC_FLAG,
   ALLOC_KIND,
@@ -249,9 +250,18 @@ export class ExecSession {
       platform: this.#scenario.platform.name,
       ok,
       exitCode: ok ? 0 : 1,
+      verdict: verdictOf({
+        ok,
+        hazards: m.cache.hazards.length,
+        reports: m.module.reports.length,
+        conservationOk: conservation.ok,
+        failedSteps: this.#phases.filter((p) => p.outcome !== "ok").length,
+        stranded: m.kernel.ledger.stranded.size,
+      }),
       phases: this.#phases,
       totals: {
         calls,
+        bookkeepingCalls: 0,
         interrupts,
         hazards: m.cache.hazards.length,
         reports: m.module.reports.length,
@@ -582,8 +592,12 @@ export class ExecSession {
       index: this.#phases.length,
       label: p.label,
       ok: hazards === 0 && warns.length === 0,
+      outcome: hazards === 0 && warns.length === 0 ? "ok" : "failed",
+      status: null,
       detail: warns.length > 0 ? `WARNING: ${warns[0]!.message}` : null,
+      notes: [],
       calls,
+      bookkeepingCalls: 0,
       interrupts,
       hazards,
       pages: this.#pageStates(),
@@ -599,7 +613,7 @@ export class ExecSession {
     const m = this.machine;
     return {
       donated: m.module.pageCounts.claimed,
-      moduleHeld: m.module.pamt.ownedPages,
+      moduleOwned: m.module.pamt.ownedPages,
       returned: m.module.pageCounts.released,
       stranded: m.kernel.ledger.stranded.size,
     };

@@ -9,6 +9,7 @@ import { leafRax, Regs as RegFile, type Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js";
 import { hpaHi, hpaLo, parseU64, type U64 } from "../common/u64.js";
 import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
+import { kapiSpan } from "./kapi-trace.js";
 import { type HostKernel, hpaWithKeyId } from "./kernel.js";
 import { coveredPfns } from "./page.js";
 import type { TdxPageArray } from "./page-array.js";
@@ -48,8 +49,10 @@ export function ok(s: U64): boolean {
  * page's private cache lines. Returns the status.
  */
 export function pageWbinvd(k: HostKernel, pfn: number): U64 {
-  const hpa = hpaWithKeyId(k, pfn * 4096, k.sysinfo.globalKeyId);
-  return tdxCall(k, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: { lo: hpaLo(hpa), hi: hpaHi(hpa) } }).status;
+  return kapiSpan(k, "tdh_phymem_page_wbinvd_hkid", () => {
+    const hpa = hpaWithKeyId(k, pfn * 4096, k.sysinfo.globalKeyId);
+    return tdxCall(k, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: { lo: hpaLo(hpa), hi: hpaHi(hpa) } }).status;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -125,17 +128,21 @@ export function callRegs(leaf: LeafName, inputs: Readonly<Record<number, U64>>):
 
 /** TDH.SYS.RD of a metadata field: the status and, on success, the value. */
 export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; value: U64 } {
-  const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(METADATA_FIELD_IDS[field]) });
-  return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+  return kapiSpan(k, "tdh_sys_rd", () => {
+    const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(METADATA_FIELD_IDS[field]) });
+    return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+  });
 }
 
 /** TDH.PHYMEM.PAGE.RDMD of page `pfn`: status, page type and owner (for tools and tests). */
 export function pageRdmd(k: HostKernel, pfn: number): { status: U64; type: number; owner: number } {
-  const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", {
-    [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) },
+  return kapiSpan(k, "tdh_phymem_page_rdmd", () => {
+    const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", {
+      [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) },
+    });
+    const good = ok(r.status);
+    return { status: r.status, type: good ? r.regs.lo(REG.RCX) : -1, owner: good ? r.regs.lo(REG.RDX) : -1 };
   });
-  const good = ok(r.status);
-  return { status: r.status, type: good ? r.regs.lo(REG.RCX) : -1, owner: good ? r.regs.lo(REG.RDX) : -1 };
 }
 
 /**
@@ -160,14 +167,18 @@ export function flushBeforeHandoff(k: HostKernel, what: TdxPageArray | Iterable<
  * set. Needs the extension lock.
  */
 export function extMemAdd(k: HostKernel, array: TdxPageArray): RetryResult {
-  flushBeforeHandoff(k, array);
-  const regs = callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: array.toHpaListInfo() });
-  return k.policy.extAddResume === "returned" ? retryWithReturned(k, regs) : retryWithOriginal(k, regs);
+  return kapiSpan(k, "tdh_ext_mem_add", () => {
+    flushBeforeHandoff(k, array);
+    const regs = callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: array.toHpaListInfo() });
+    return k.policy.extAddResume === "returned" ? retryWithReturned(k, regs) : retryWithOriginal(k, regs);
+  });
 }
 
 /** `tdh_ext_init`: initialises the extensions; resumed with the original (empty) inputs. */
 export function extInit(k: HostKernel): RetryResult {
-  return retryWithOriginal(k, callRegs("TDH.EXT.INIT", {}));
+  return kapiSpan(k, "tdh_ext_init", () => {
+    return retryWithOriginal(k, callRegs("TDH.EXT.INIT", {}));
+  });
 }
 
 /**
@@ -176,21 +187,25 @@ export function extInit(k: HostKernel): RetryResult {
  * result (02-kapi.md 2.3): a failed or partly done call may already have touched the pages.
  */
 export function iommuSetup(k: HostKernel, regBase: number, array: TdxPageArray): RetryResult {
-  flushBeforeHandoff(k, array);
-  array.markFlushOnFree();
-  return retryWithOriginal(
-    k,
-    callRegs("TDH.IOMMU.SETUP", {
-      [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
-      [REG.RDX]: array.toIommuMt(),
-    }),
-  );
+  return kapiSpan(k, "tdh_iommu_setup", () => {
+    flushBeforeHandoff(k, array);
+    array.markFlushOnFree();
+    return retryWithOriginal(
+      k,
+      callRegs("TDH.IOMMU.SETUP", {
+        [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
+        [REG.RDX]: array.toIommuMt(),
+      }),
+    );
+  });
 }
 
 /** `tdh_iommu_clear`: takes the unit's pages back (same root as at setup). */
 export function iommuClear(k: HostKernel, iommuId: U64, array: TdxPageArray): RetryResult {
-  return retryWithOriginal(
-    k,
-    callRegs("TDH.IOMMU.CLEAR", { [REG.RCX]: iommuId, [REG.RDX]: array.toIommuMt() }),
-  );
+  return kapiSpan(k, "tdh_iommu_clear", () => {
+    return retryWithOriginal(
+      k,
+      callRegs("TDH.IOMMU.CLEAR", { [REG.RCX]: iommuId, [REG.RDX]: array.toIommuMt() }),
+    );
+  });
 }

@@ -14,6 +14,7 @@
 import { isStatus, type LeafName, REG, STATUS } from "../common/status.js";
 import { hpaHi, hpaLo, type U64, U64_ONES, u64FromNumber } from "../common/u64.js";
 import { doeExchange, get32, type PcieDeviceSpec } from "../hw/devices.js";
+import { kapiSpan } from "./kapi-trace.js";
 import { type HostKernel, mapPageForRead, mapPageForWrite } from "./kernel.js";
 import type { Page } from "./page.js";
 import type { TdxPageArray } from "./page-array.js";
@@ -122,12 +123,17 @@ export function spdmExchange(
  * on success sets the flush flag (unless the wrong host `forgetFlushFlag`) and RCX holds the SPDM id.
  */
 export function spdmCreate(k: HostKernel, device: PcieDeviceSpec, array: TdxPageArray): CallResult {
-  flushBeforeHandoff(k, array);
-  const regs = callRegs("TDH.SPDM.CREATE", { [REG.RCX]: functionId(device), [REG.RDX]: array.toHpaArray() });
-  k.seamcall(regs);
-  const status = regs.get(REG.RAX);
-  if (ok(status) && !k.policy.forgetFlushFlag) array.markFlushOnFree();
-  return { status, regs };
+  return kapiSpan(k, "tdh_spdm_create", () => {
+    flushBeforeHandoff(k, array);
+    const regs = callRegs("TDH.SPDM.CREATE", {
+      [REG.RCX]: functionId(device),
+      [REG.RDX]: array.toHpaArray(),
+    });
+    k.seamcall(regs);
+    const status = regs.get(REG.RAX);
+    if (ok(status) && !k.policy.forgetFlushFlag) array.markFlushOnFree();
+    return { status, regs };
+  });
 }
 
 /** `tdh_spdm_connect`: the device-info buffer is shared and temporary: no flush, no flag. RCX = bytes. */
@@ -137,15 +143,19 @@ export function spdmConnect(
   spdmId: U64,
   devInfo: TdxPageArray,
 ): ExchangeResult {
-  return spdmExchange(k, ch, "TDH.SPDM.CONNECT", spdmId, {
-    [REG.RCX]: spdmId,
-    [REG.R10]: devInfo.toHpaArray(),
+  return kapiSpan(k, "tdh_spdm_connect", () => {
+    return spdmExchange(k, ch, "TDH.SPDM.CONNECT", spdmId, {
+      [REG.RCX]: spdmId,
+      [REG.R10]: devInfo.toHpaArray(),
+    });
   });
 }
 
 /** `tdh_spdm_disconnect`. */
 export function spdmDisconnect(k: HostKernel, ch: SpdmChannel, spdmId: U64): ExchangeResult {
-  return spdmExchange(k, ch, "TDH.SPDM.DISCONNECT", spdmId, { [REG.RCX]: spdmId });
+  return kapiSpan(k, "tdh_spdm_disconnect", () => {
+    return spdmExchange(k, ch, "TDH.SPDM.DISCONNECT", spdmId, { [REG.RCX]: spdmId });
+  });
 }
 
 /** `tdh_spdm_mng`: operation `op`, optional output buffer (else all ones). */
@@ -156,18 +166,22 @@ export function spdmMng(
   op: number,
   out: TdxPageArray | null = null,
 ): ExchangeResult {
-  return spdmExchange(k, ch, "TDH.SPDM.MNG", spdmId, {
-    [REG.RCX]: spdmId,
-    [REG.RDX]: u64FromNumber(op),
-    [REG.R10]: out === null ? U64_ONES : out.toHpaArray(),
+  return kapiSpan(k, "tdh_spdm_mng", () => {
+    return spdmExchange(k, ch, "TDH.SPDM.MNG", spdmId, {
+      [REG.RCX]: spdmId,
+      [REG.RDX]: u64FromNumber(op),
+      [REG.R10]: out === null ? U64_ONES : out.toHpaArray(),
+    });
   });
 }
 
 /** `tdh_spdm_delete`: release input from the descriptor (0 when singleton, else its root). RCX = released list. */
 export function spdmDelete(k: HostKernel, spdmId: U64, array: TdxPageArray): CallResult {
-  const regs = callRegs("TDH.SPDM.DELETE", { [REG.RCX]: spdmId, [REG.RDX]: array.toReleaseInput() });
-  k.seamcall(regs);
-  return { status: regs.get(REG.RAX), regs };
+  return kapiSpan(k, "tdh_spdm_delete", () => {
+    const regs = callRegs("TDH.SPDM.DELETE", { [REG.RCX]: spdmId, [REG.RDX]: array.toReleaseInput() });
+    k.seamcall(regs);
+    return { status: regs.get(REG.RAX), regs };
+  });
 }
 
 /** Slot selector of TDH.IDE.STREAM.CREATE: bits 7:0 root port index, 15:8 stream slot. */
@@ -177,16 +191,18 @@ export function streamSelector(rootPortIndex: number, slot: number): U64 {
 
 /** `tdh_ide_stream_create`: hands the descriptor's pages over as stream metadata; sets the flush flag. */
 export function ideStreamCreate(k: HostKernel, spdmId: U64, selector: U64, array: TdxPageArray): CallResult {
-  flushBeforeHandoff(k, array);
-  const regs = callRegs("TDH.IDE.STREAM.CREATE", {
-    [REG.RCX]: spdmId,
-    [REG.RDX]: selector,
-    [REG.R8]: array.toHpaArray(),
+  return kapiSpan(k, "tdh_ide_stream_create", () => {
+    flushBeforeHandoff(k, array);
+    const regs = callRegs("TDH.IDE.STREAM.CREATE", {
+      [REG.RCX]: spdmId,
+      [REG.RDX]: selector,
+      [REG.R8]: array.toHpaArray(),
+    });
+    k.seamcall(regs);
+    const status = regs.get(REG.RAX);
+    if (ok(status) && !k.policy.forgetFlushFlag) array.markFlushOnFree();
+    return { status, regs };
   });
-  k.seamcall(regs);
-  const status = regs.get(REG.RAX);
-  if (ok(status) && !k.policy.forgetFlushFlag) array.markFlushOnFree();
-  return { status, regs };
 }
 
 /** `tdh_ide_stream_km`: SETUP, REFRESH or STOP through the stream's session's device. */
@@ -197,22 +213,31 @@ export function ideStreamKm(
   streamId: U64,
   op: number,
 ): ExchangeResult {
-  return spdmExchange(k, ch, "TDH.IDE.STREAM.KM", spdmId, {
-    [REG.RCX]: streamId,
-    [REG.RDX]: u64FromNumber(op),
+  return kapiSpan(k, "tdh_ide_stream_km", () => {
+    return spdmExchange(k, ch, "TDH.IDE.STREAM.KM", spdmId, {
+      [REG.RCX]: streamId,
+      [REG.RDX]: u64FromNumber(op),
+    });
   });
 }
 
 /** `tdh_ide_stream_block`. */
 export function ideStreamBlock(k: HostKernel, streamId: U64): CallResult {
-  const regs = callRegs("TDH.IDE.STREAM.BLOCK", { [REG.RCX]: streamId });
-  k.seamcall(regs);
-  return { status: regs.get(REG.RAX), regs };
+  return kapiSpan(k, "tdh_ide_stream_block", () => {
+    const regs = callRegs("TDH.IDE.STREAM.BLOCK", { [REG.RCX]: streamId });
+    k.seamcall(regs);
+    return { status: regs.get(REG.RAX), regs };
+  });
 }
 
 /** `tdh_ide_stream_delete`: release input from the descriptor. RCX = released list. */
 export function ideStreamDelete(k: HostKernel, streamId: U64, array: TdxPageArray): CallResult {
-  const regs = callRegs("TDH.IDE.STREAM.DELETE", { [REG.RCX]: streamId, [REG.RDX]: array.toReleaseInput() });
-  k.seamcall(regs);
-  return { status: regs.get(REG.RAX), regs };
+  return kapiSpan(k, "tdh_ide_stream_delete", () => {
+    const regs = callRegs("TDH.IDE.STREAM.DELETE", {
+      [REG.RCX]: streamId,
+      [REG.RDX]: array.toReleaseInput(),
+    });
+    k.seamcall(regs);
+    return { status: regs.get(REG.RAX), regs };
+  });
 }

@@ -225,7 +225,7 @@ export class CacheModel {
         "host-access-to-private",
         pfn,
         [0],
-        `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} which the PAMT says is private`,
+        `host ${write ? "wrote" : "read"} PFN 0x${pfn.toString(16)} which the PAMT says is private`,
       );
     } else {
       const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
@@ -234,7 +234,7 @@ export class CacheModel {
           "private-lines-on-host-page",
           pfn,
           priv,
-          `host ${write ? "wrote" : "read"} page 0x${pfn.toString(16)} with dirty lines of KeyID ${priv.join(",")} still cached`,
+          `host ${write ? "wrote" : "read"} PFN 0x${pfn.toString(16)} with dirty lines of KeyID ${priv.join(",")} still cached`,
         );
       }
     }
@@ -255,7 +255,7 @@ export class CacheModel {
         "private-lines-on-host-page",
         pfn,
         priv,
-        `page 0x${pfn.toString(16)} went back to the allocator with dirty lines of KeyID ${priv.join(",")}`,
+        `PFN 0x${pfn.toString(16)} went back to the allocator with dirty lines of KeyID ${priv.join(",")}`,
       );
     }
   }
@@ -275,7 +275,7 @@ export class CacheModel {
         "dirty-host-lines-on-private",
         pfn,
         [0],
-        `page 0x${pfn.toString(16)} became private with dirty KeyID-0 lines while the module requires CLFLUSH_BEFORE_ALLOC`,
+        `PFN 0x${pfn.toString(16)} became private with dirty KeyID-0 lines while the module requires CLFLUSH_BEFORE_ALLOC`,
       );
       this.makeStale(pfn, 0);
     } else {

@@ -4,6 +4,8 @@
  * are built from it. {@link attachEvents} wires a listener into a machine; with none attached the
  * model pays nothing for events.
  */
+
+import { setKapiListener } from "../host/kapi-trace.js";
 import type { Hazard } from "../hw/cache.js";
 import type { Machine } from "../machine.js";
 import type { ModelReport } from "../module/emulator.js";
@@ -38,7 +40,9 @@ export type ModelEvent =
   | { readonly type: "free"; readonly t: number; readonly pfn: number }
   | ({ readonly type: "hazard"; readonly t: number } & Hazard)
   | ({ readonly type: "report"; readonly t: number } & ModelReport)
-  | { readonly type: "phase"; readonly t: number; readonly name: string; readonly edge: "begin" | "end" };
+  | { readonly type: "phase"; readonly t: number; readonly name: string; readonly edge: "begin" | "end" }
+  /** A host kAPI function (`tdh_ext_mem_add`, …) began or ended; its SEAMCALLs fall in between. */
+  | { readonly type: "kapi"; readonly t: number; readonly name: string; readonly edge: "begin" | "end" };
 
 /** A listener of model events. */
 export type EventSink = (e: ModelEvent) => void;
@@ -48,12 +52,12 @@ export type Detach = () => void;
 
 /**
  * Attaches `sink` to every event source of `m`. Options turn off the high-volume kinds (page changes
- * and frees are one event per 4 KiB page). Returns a function that detaches it and a clock.
+ * and frees are one event per 4 KiB page; `kapi` spans are one pair per host kAPI call). Returns a function that detaches it and a clock.
  */
 export function attachEvents(
   m: Machine,
   sink: EventSink,
-  opts: { pages?: boolean; frees?: boolean; roots?: boolean } = {},
+  opts: { pages?: boolean; frees?: boolean; roots?: boolean; kapi?: boolean } = {},
 ): { detach: Detach; now: () => number } {
   let t = 0;
   const shift = m.platform.keyIds.shift;
@@ -86,6 +90,7 @@ export function attachEvents(
         }),
   };
   m.cache.onHazard = (h) => sink({ type: "hazard", t, ...h });
+  if (opts.kapi !== false) setKapiListener(m.kernel, (name, edge) => sink({ type: "kapi", t, name, edge }));
   m.module.onReport = (r) => sink({ type: "report", t, ...r });
   return {
     now: () => t,
@@ -95,6 +100,7 @@ export function attachEvents(
       m.alloc.hooks = hooks;
       m.cache.onHazard = null;
       m.module.onReport = null;
+      setKapiListener(m.kernel, null);
     },
   };
 }

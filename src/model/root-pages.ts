@@ -44,6 +44,10 @@ export interface RootEntry {
 export interface RootView {
   readonly register: string;
   readonly format: ListFormat;
+  /** The operand exactly as the register held it on entry (`0x` + 16 hex digits). */
+  readonly operand: string;
+  /** FIRST_ENTRY of an HPA_LIST_INFO operand (where the module starts or resumes), else null. */
+  readonly firstEntry: number | null;
   /** The root page, or null when the list is a singleton (no root page). */
   readonly rootHpa: string | null;
   readonly count: number;
@@ -67,10 +71,13 @@ export function readRootView(
   const hi = regsIn[2 * spec.reg + 1]!;
   let rootHpa: number;
   let count: number;
+  const operand = u64ToHex(lo, hi);
+  let firstEntry: number | null = null;
   if (spec.format === "hpa-list-info") {
     const d = decodeHpaListInfo(lo, hi);
     if (d.violation !== null && d.violation.rule !== "first-after-last") return null;
     rootHpa = d.fields.rootHpa;
+    firstEntry = d.fields.firstEntry;
     count = d.fields.count;
   } else if (spec.format === "hpa-array") {
     const d = decodeHpaArray(lo, hi);
@@ -80,6 +87,8 @@ export function readRootView(
       return {
         register: regName(spec.reg)!,
         format: spec.format,
+        operand,
+        firstEntry,
         rootHpa: null,
         count: 1,
         entries: [
@@ -124,6 +133,8 @@ export function readRootView(
   return {
     register: regName(spec.reg)!,
     format: spec.format,
+    operand,
+    firstEntry,
     rootHpa: `0x${rootHpa.toString(16)}`,
     count,
     entries,

@@ -21,6 +21,7 @@ header .platform{color:#64748b}
 .verdict{padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px}
 .verdict.ok{background:#dcfce7;color:#166534}
 .verdict.bad{background:#fee2e2;color:#991b1b}
+.verdict.warn{background:#fef3c7;color:#92400e}
 .figs{display:flex;flex-wrap:wrap;gap:6px}
 .fig{border:1px solid #e2e8f0;border-radius:6px;padding:3px 9px;background:#f8fafc;display:flex;flex-direction:column;min-width:88px}
 .fig .v{font-size:15px;font-weight:600}
@@ -35,6 +36,8 @@ section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:10px 
 #scrub{grid-column:1 / span 2}
 #tl-panel{grid-column:1 / span 2}
 #hazards{grid-column:1 / span 2;max-height:420px;overflow:auto}
+/* Narrow windows: one column, so neither the map nor the details are clipped (the browser test checks 1,000 px). */
+@media (max-width:1380px){main{grid-template-columns:minmax(0,1fr)}#map-panel,#detail,#scrub,#tl-panel,#hazards{grid-column:1;grid-row:auto}#detail{max-height:none}}
 #legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:4px 0 8px;font-size:12px}
 #legend .item{display:inline-flex;align-items:center;gap:5px}
 #legend i{display:inline-block;width:11px;height:11px;border-radius:2px;border:1px solid #cbd5e1}

@@ -2,7 +2,10 @@
  * The page map of the HTML report: lays the pages involved in a run out as a grid of cells and says
  * what each cell shows at a slider position. A cell is one page when there are few; with many it is a
  * block of `pagesPerCell` consecutive pages (a power of two, the smallest that keeps the grid within
- * `maxCells`), so the 1,048,576-page pool is 16,385 cells. Each contiguous PFN region starts a new row.
+ * `maxCells`), so the 1,048,576-page pool is 16,385 cells. Pages are grouped by the object they went
+ * to (the extension memory pool, each IOMMU unit, SPDM session and IDE stream, then host pages): each
+ * group starts with a label row, and each contiguous PFN region within it starts a new row. The number
+ * of columns follows the width the page has.
  *
  * A cell's colour is its hazard if any page in it has one, else stranded if any is, else the category
  * holding most of its pages (host free, host held, or module-owned by PAMT type). Core code.
@@ -22,7 +25,15 @@ export interface MapLayout {
   readonly cellSlot: Int32Array;
   /** Total pages on the map. */
   readonly pages: number;
+  /**
+   * Each object group: its label's first row (labels take {@link GROUP_LABEL_ROWS} rows), its label
+   * and its pages. Cells are numbered in PFN order; only their slots follow the groups.
+   */
+  readonly groupRows: readonly { readonly row: number; readonly label: string; readonly pages: number }[];
 }
+
+/** Rows a group's label takes above its cells. */
+export const GROUP_LABEL_ROWS = 2;
 
 /** Default grid size limits. */
 export const MAP_MAX_CELLS = 16384;
@@ -30,16 +41,22 @@ export const MAP_COLS = 128;
 
 /** Lays the model's pages out (see the file comment). */
 export function mapLayout(m: ReportModel, maxCells = MAP_MAX_CELLS, cols = MAP_COLS): MapLayout {
-  const regions: [number, number][] = [];
+  const groups = m.groups ?? ["pages"];
+  const byGroup: [number, number][][] = groups.map(() => []);
+  const groupPages: number[] = groups.map(() => 0);
   let pages = 0;
   for (let i = 0; i < m.runs.length; i += 3) {
     const pfn = m.runs[i]!;
     const n = m.runs[i + 1]!;
+    const g = m.runGroups?.[i / 3] ?? 0;
+    const regs = byGroup[g]!;
     pages += n;
-    const last = regions[regions.length - 1];
+    groupPages[g]! += n;
+    const last = regs[regs.length - 1];
     if (last !== undefined && last[0] + last[1] === pfn) last[1] += n;
-    else regions.push([pfn, n]);
+    else regs.push([pfn, n]);
   }
+  const regions = byGroup.flat();
   let ppc = 1;
   const cellsFor = (b: number) => regions.reduce((s, r) => s + Math.ceil(r[1] / b), 0);
   while (cellsFor(ppc) > maxCells) ppc *= 2;
@@ -49,22 +66,47 @@ export function mapLayout(m: ReportModel, maxCells = MAP_MAX_CELLS, cols = MAP_C
   const cellSlot = new Int32Array(n);
   let c = 0;
   let row = 0;
-  for (const [start, len] of regions) {
-    let col = 0;
-    for (let off = 0; off < len; off += ppc) {
-      if (col === cols) {
-        col = 0;
-        row++;
+  const groupRows: { row: number; label: string; pages: number }[] = [];
+  for (const [g, regs] of byGroup.entries()) {
+    if (regs.length === 0) continue;
+    groupRows.push({ row, label: groups[g]!, pages: groupPages[g]! });
+    row += GROUP_LABEL_ROWS;
+    for (const [start, len] of regs) {
+      let col = 0;
+      for (let off = 0; off < len; off += ppc) {
+        if (col === cols) {
+          col = 0;
+          row++;
+        }
+        cellPfn[c] = start + off;
+        cellPages[c] = Math.min(ppc, len - off);
+        cellSlot[c] = row * cols + col;
+        col++;
+        c++;
       }
-      cellPfn[c] = start + off;
-      cellPages[c] = Math.min(ppc, len - off);
-      cellSlot[c] = row * cols + col;
-      col++;
-      c++;
+      row++;
     }
-    row++;
   }
-  return { pagesPerCell: ppc, cols, rows: row, cellPfn, cellPages, cellSlot, pages };
+  // Number the cells in PFN order (what mapFrame, cellOf and cellsOfRanges walk); slots keep the groups.
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => cellPfn[a]! - cellPfn[b]!);
+  const sortedPfn = new Float64Array(n);
+  const sortedPages = new Int32Array(n);
+  const sortedSlot = new Int32Array(n);
+  order.forEach((from, to) => {
+    sortedPfn[to] = cellPfn[from]!;
+    sortedPages[to] = cellPages[from]!;
+    sortedSlot[to] = cellSlot[from]!;
+  });
+  return {
+    pagesPerCell: ppc,
+    cols,
+    rows: row,
+    cellPfn: sortedPfn,
+    cellPages: sortedPages,
+    cellSlot: sortedSlot,
+    pages,
+    groupRows,
+  };
 }
 
 /** Colour categories: 0 host free, 1 host held, 2 stranded, 3 + k module-owned of type `moduleTypes[k]`. */

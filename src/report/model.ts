@@ -26,6 +26,7 @@
 import { STATUS, type StatusName } from "../common/status.js";
 import type { Machine } from "../machine.js";
 import type { ModelEvent } from "../model/events.js";
+import { ObjectNamer } from "../model/object-names.js";
 import type { RootView } from "../model/root-pages.js";
 import type { RunReport } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
@@ -100,6 +101,8 @@ export interface ReportFigures {
 /** What the run report said (the figures `tdxpa run` prints). */
 export interface RunSummary {
   readonly ok: boolean;
+  /** `clean`, `findings, all expected` or `problems found` (src/scenario/verdict.ts). */
+  readonly verdict: RunReport["verdict"];
   readonly exitCode: 0 | 1;
   readonly totals: RunReport["totals"];
   readonly conservation: {
@@ -135,6 +138,13 @@ export interface ReportModel {
   readonly roots: RootRecord[];
   /** Page runs as flat `[first pfn, count, history index, …]`, by PFN. */
   readonly runs: number[];
+  /**
+   * The objects the map groups pages by, in display order: the extension memory pool, each IOMMU unit,
+   * each SPDM session, each IDE stream, other module objects, then the pages never handed to the module.
+   */
+  readonly groups: string[];
+  /** Group index of each run (`runs` has three numbers per run, this one per run). */
+  readonly runGroups: number[];
   /** Histories: `[position, state, …]`, ascending; a page is host free before its first entry. */
   readonly histories: number[][];
   /** Scenario steps: `[label string, first position, last position, ok 0|1, detail string or -1]`. */
@@ -283,7 +293,16 @@ export class ReportCollector {
   private strandReports: readonly { readonly pfns: readonly number[] }[] = [];
 
   /** @param scenario The scenario being run (its name, description and platform). */
+  private readonly namer: ObjectNamer;
+  /** Owner object id → label, learnt from the call that gave the object its first page. */
+  private readonly ownerLabel = new Map<number, string>();
+  private pendingOwners = new Set<number>();
+
   constructor(private readonly scenario: Scenario) {
+    this.namer = new ObjectNamer({
+      iommus: scenario.platform.iommus,
+      devices: scenario.platform.devices ?? [],
+    });
     this.state([0, -1, 0, 0, 0]);
   }
 
@@ -296,6 +315,7 @@ export class ReportCollector {
       case "page": {
         const pos = this.steps.length + 1;
         const module = e.to !== "PT_NDA" && e.to !== "PT_RSVD";
+        if (module && e.owner !== 0 && !this.ownerLabel.has(e.owner)) this.pendingOwners.add(e.owner);
         this.change(e.pfn, pos, (s) => [
           s[0],
           module ? this.str(e.to) : -1,
@@ -428,6 +448,10 @@ export class ReportCollector {
     this.stepTouch.push(this.pendingTouch);
     this.pendingTouch = [];
     this.lastSeq = e.seq;
+    const obj = this.namer.observe(e);
+    for (const owner of this.pendingOwners)
+      this.ownerLabel.set(owner, obj?.label ?? `module object #${owner}`);
+    this.pendingOwners.clear();
     const cls = statusClass(e.status);
     if (cls === CLS.INTERRUPTED) this.interrupts++;
     const resumes = this.interruptedByLeaf.get(e.leaf) ?? -1;
@@ -470,6 +494,52 @@ export class ReportCollector {
     const { sec, off } = this.section(pfn);
     const li = sec.last[off]! - 1;
     return li < 0 ? 0 : this.logPos.data[li]!;
+  }
+
+  /**
+   * Each run's object: the owner of its first module-owned state, labelled by the call that created or
+   * fed that object; runs never module-owned are host pages. Groups are ordered pool, IOMMU units, SPDM
+   * sessions, IDE streams, other objects, host pages; within a kind, by first PFN.
+   */
+  private group(
+    runs: readonly number[],
+    histories: readonly number[][],
+  ): { groups: string[]; runGroups: number[] } {
+    const HOST = "host pages (never handed to the module)";
+    const labels: string[] = [];
+    for (let i = 0; i < runs.length; i += 3) {
+      const hist = histories[runs[i + 2]!]!;
+      let label = HOST;
+      for (let j = 1; j < hist.length; j += 2) {
+        const st = this.states[hist[j]!]!;
+        if (st[1] >= 0 && st[2] !== 0) {
+          label = this.ownerLabel.get(st[2]) ?? `module object #${st[2]}`;
+          break;
+        }
+      }
+      labels.push(label);
+    }
+    const rank = (l: string) =>
+      l === "extension memory pool"
+        ? 0
+        : l.startsWith("IOMMU ")
+          ? 1
+          : l.startsWith("SPDM session ")
+            ? 2
+            : l.startsWith("IDE stream ")
+              ? 3
+              : l === HOST
+                ? 5
+                : 4;
+    const firstSeen = new Map<string, number>();
+    labels.forEach((l, i) => {
+      if (!firstSeen.has(l)) firstSeen.set(l, i);
+    });
+    const groups = [...firstSeen.keys()].sort(
+      (a, b) => rank(a) - rank(b) || firstSeen.get(a)! - firstSeen.get(b)!,
+    );
+    const index = new Map(groups.map((g, i) => [g, i]));
+    return { groups, runGroups: labels.map((l) => index.get(l)!) };
   }
 
   /** Places the host's strandings (see the file comment). */
@@ -562,6 +632,7 @@ export class ReportCollector {
         prev = hist;
       }
     }
+    const { groups, runGroups } = this.group(runs, histories);
     const c = run.conservation;
     const met = run.expectations.filter((e) => e.ok).length;
     return {
@@ -579,6 +650,8 @@ export class ReportCollector {
       touch,
       roots: this.roots,
       runs,
+      groups,
+      runGroups,
       histories,
       phases,
       hazards: this.hazards,
@@ -595,6 +668,7 @@ export class ReportCollector {
       },
       run: {
         ok: run.ok,
+        verdict: run.verdict,
         exitCode: run.exitCode,
         totals: run.totals,
         conservation: {

@@ -11,7 +11,16 @@
 import { decodeIommuMtEntry, decodeListEntry } from "../common/formats.js";
 import { u64ToHex } from "../common/u64.js";
 import { browser, type Canvas2d, type DomCanvas, type DomElement, type DomInput } from "./dom.js";
-import { CAT, categories, cellOf, cellsOfRanges, type MapFrame, mapFrame, mapLayout } from "./map.js";
+import {
+  CAT,
+  categories,
+  cellOf,
+  cellsOfRanges,
+  MAP_COLS,
+  type MapFrame,
+  mapFrame,
+  mapLayout,
+} from "./map.js";
 import { BASE_NAMES, baseOf, CLS, expandEntryRuns, type ReportModel, stateAt } from "./model.js";
 
 const b = browser();
@@ -22,6 +31,12 @@ const GUTTER = 92;
 const ROW_H = 22;
 const ENTRIES_SHOWN = 64;
 const HAZARDS_SHOWN = 200;
+/** Badge class of each verdict (src/scenario/verdict.ts). */
+const VERDICT_CLASS: Readonly<Record<string, string>> = {
+  clean: "ok",
+  "findings, all expected": "warn",
+  "problems found": "bad",
+};
 const COLOURS = ["#e2e8f0", "#60a5fa", "#111827"];
 const MODULE_COLOURS = ["#16a34a", "#9333ea", "#0d9488", "#d97706", "#db2777", "#4d7c0f", "#0369a1"];
 const HAZARD_COLOUR = "#dc2626";
@@ -65,7 +80,11 @@ function main(): void {
   const parseMs = b.performance.now() - t0;
   const S = m.steps.length;
   const str = (i: number) => m.strings[i] ?? "";
-  const layout = mapLayout(m);
+  // As many columns as the map's panel has room for (at most MAP_COLS), so nothing is clipped.
+  const room = ($("map-panel") as unknown as { clientWidth?: number }).clientWidth ?? 0;
+  const cols =
+    room > 0 ? Math.max(32, Math.min(MAP_COLS, Math.floor((room - 26 - GUTTER) / CELL))) : MAP_COLS;
+  const layout = mapLayout(m, undefined, cols);
   const cats = categories(m);
   const c = m.calls;
   const resumedBy = new Int32Array(c.seq.length).fill(-1);
@@ -78,6 +97,8 @@ function main(): void {
 
   // ---- summary -------------------------------------------------------------------------------
   const r = m.run;
+  // Green only for a clean run: findings the scenario expected are amber, never a green badge.
+  const verdict = r.verdict ?? (r.ok ? "clean" : "problems found");
   const t = r.totals;
   const fig = (key: string, label: string, value: string, cls = "") =>
     h("div", `fig ${cls}`, h("span", { class: "v", "data-fig": key }, value), h("span", "l", label));
@@ -89,8 +110,8 @@ function main(): void {
       h("h1", null, m.scenario),
       h(
         "span",
-        { class: `verdict ${r.ok ? "ok" : "bad"}`, "data-verdict": r.ok ? "clean" : "problems" },
-        r.ok ? "clean" : "problems found",
+        { class: `verdict ${VERDICT_CLASS[verdict] ?? "bad"}`, "data-verdict": verdict },
+        verdict,
         ` (exit ${r.exitCode})`,
       ),
     ),
@@ -98,12 +119,15 @@ function main(): void {
     h(
       "div",
       "figs",
-      fig("calls", "SEAMCALLs", fmt(t.calls)),
+      fig("calls", "SEAMCALLs by the host", fmt(t.calls)),
+      (t.bookkeepingCalls ?? 0) > 0
+        ? fig("bookkeeping", "runner's RDMDs (on the timeline too)", fmt(t.bookkeepingCalls))
+        : null,
       fig("interrupts", "interrupts resumed", fmt(t.interrupts)),
       fig("hazards", "hazards", fmt(t.hazards), t.hazards > 0 ? "bad" : ""),
       fig("reports", "model reports", fmt(t.reports), t.reports > 0 ? "bad" : ""),
       fig("donated", "pages donated", `${fmt(t.pages.donated)}`),
-      fig("moduleHeld", "module-held now", fmt(t.pages.moduleHeld)),
+      fig("moduleOwned", "module-owned now", fmt(t.pages.moduleOwned)),
       fig("returned", "returned", fmt(t.pages.returned)),
       fig("stranded", "stranded", fmt(t.pages.stranded), t.pages.stranded > 0 ? "bad" : ""),
       fig(
@@ -141,13 +165,14 @@ function main(): void {
   canvas.setAttribute("data-cells", String(layout.cellPfn.length));
   canvas.setAttribute("data-pages", String(layout.pages));
   canvas.setAttribute("data-pages-per-cell", String(layout.pagesPerCell));
+  canvas.setAttribute("data-groups", layout.groupRows.map((g) => g.label).join("|"));
   const ctx = canvas.getContext("2d") as Canvas2d;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   $("map-scale").textContent = `${fmt(layout.pages)} pages in ${fmt(m.runs.length / 3)} runs; ${
     layout.pagesPerCell === 1
       ? "1 cell = 1 page (4 KiB)"
       : `1 cell = ${fmt(layout.pagesPerCell)} pages (${mib(layout.pagesPerCell)})`
-  }; each row ${fmt(layout.cols * layout.pagesPerCell)} pages; a new PFN region starts a new row`;
+  }; each row ${fmt(layout.cols * layout.pagesPerCell)} pages; grouped by object (${fmt(layout.groupRows.length)} groups), a new PFN region starts a new row`;
 
   function drawMap(): void {
     frame = mapFrame(m, layout, cats, pos);
@@ -155,19 +180,29 @@ function main(): void {
     ctx.clearRect(0, 0, cssW, cssH);
     ctx.font = "10px ui-monospace, SFMono-Regular, Menlo, monospace";
     ctx.fillStyle = "#64748b";
+    for (const g of layout.groupRows) {
+      ctx.fillStyle = "#0f172a";
+      ctx.fillText(`${g.label}: ${fmt(g.pages)} page${g.pages === 1 ? "" : "s"}`, GUTTER, g.row * CELL + 10);
+    }
+    // An HPA in the gutter at the first cell of a row, at most one per four rows.
+    const rowStart = new Map<number, number>();
+    for (let i = 0; i < layout.cellPfn.length; i++) {
+      const slot = layout.cellSlot[i]!;
+      if (slot % layout.cols === 0) rowStart.set(slot / layout.cols, layout.cellPfn[i]!);
+    }
     let lastRow = -8;
+    ctx.fillStyle = "#64748b";
+    for (const [row, pfn] of [...rowStart].sort((x, y) => x[0] - y[0])) {
+      if (row - lastRow < 4) continue;
+      ctx.fillText(hpaOf(pfn), 2, row * CELL + CELL + 2);
+      lastRow = row;
+    }
     const dim = highlight.size > 0;
     const n = layout.cellPfn.length;
     for (let i = 0; i < n; i++) {
       const slot = layout.cellSlot[i]!;
       const row = Math.floor(slot / layout.cols);
       const col = slot - row * layout.cols;
-      if (col === 0 && row - lastRow >= 4) {
-        ctx.globalAlpha = 1;
-        ctx.fillStyle = "#64748b";
-        ctx.fillText(hpaOf(layout.cellPfn[i]!), 2, row * CELL + CELL + 2);
-        lastRow = row;
-      }
       ctx.globalAlpha = dim && !highlight.has(i) ? 0.22 : 1;
       ctx.fillStyle = f.cellHazard[i]! > 0 ? HAZARD_COLOUR : catColour(f.cellCat[i]!);
       ctx.fillRect(GUTTER + col * CELL, row * CELL, CELL - 1, CELL - 1);
@@ -669,27 +704,40 @@ function main(): void {
   if (m.figures.hazards === 0) {
     put(hz, h("h2", null, "Hazards"), h("p", "muted", "None: no page was at risk in this run."));
   } else {
-    const rows = m.hazards.slice(0, HAZARDS_SHOWN).map((x) => {
+    // Identical rows (same kind, same cause, same text but for the page) collapse into one with a count.
+    const groups = new Map<string, { first: number[]; pfns: number[] }>();
+    for (const x of m.hazards) {
+      const [, , kind, call, cause, message] = x as [number, number, number, number, number, number];
+      const key = `${kind} ${call >= 0 ? `#${call}` : cause} ${str(message).replace(/\b(PFN|page) 0x[0-9a-f]+/g, "$1 …")}`;
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, { first: x, pfns: [x[1]!] });
+      else g.pfns.push(x[1]!);
+    }
+    const rows = [...groups.values()].slice(0, HAZARDS_SHOWN).map(({ first: x, pfns }) => {
       const [p, pfn, kind, call, cause, message] = x as [number, number, number, number, number, number];
+      const lo = Math.min(...pfns);
+      const hi = Math.max(...pfns);
+      const n = pfns.length;
       const tr = h(
         "tr",
-        "hazard",
+        { class: "hazard", "data-count": String(n) },
         h("td", null, str(kind)),
-        h("td", "mono", hpaOf(pfn)),
+        h("td", "num", n > 1 ? `×${fmt(n)}` : "1"),
+        h("td", "mono", n > 1 ? `${hpaOf(lo)} … ${hpaOf(hi)}` : hpaOf(pfn)),
         h(
           "td",
           null,
           call >= 0 ? link(`#${c.seq[call]} ${str(c.leaf[call]!)}`, c.pos[call]!) : link(str(cause), p),
         ),
-        h("td", null, str(message)),
+        h("td", null, n > 1 ? str(message).replace(/\b(PFN|page) 0x[0-9a-f]+/g, "$1 …") : str(message)),
       );
       tr.addEventListener("click", () => {
         setPos(p, true);
-        const cell = cellOf(layout, pfn);
-        if (cell >= 0) {
-          highlight.add(cell);
-          drawMap();
+        for (const q of pfns) {
+          const cell = cellOf(layout, q);
+          if (cell >= 0) highlight.add(cell);
         }
+        drawMap();
       });
       return tr;
     });
@@ -699,11 +747,23 @@ function main(): void {
       h(
         "table",
         { class: "hz", "data-hazards": String(m.figures.hazards) },
-        h("tr", null, ...["kind", "page", "caused by", "what happened"].map((s) => h("th", null, s))),
+        h(
+          "tr",
+          null,
+          ...["kind", "count", "pages (HPA)", "caused by", "what happened"].map((s) => h("th", null, s)),
+        ),
         ...rows,
       ),
-      m.figures.hazards > rows.length
-        ? h("p", "muted", `${fmt(m.figures.hazards - rows.length)} more not listed.`)
+      m.figures.hazards > m.hazards.length || groups.size > rows.length
+        ? h(
+            "p",
+            "muted",
+            `${groups.size > rows.length ? `${fmt(groups.size - rows.length)} more kinds of row not listed. ` : ""}${
+              m.figures.hazards > m.hazards.length
+                ? `Only the first ${fmt(m.hazards.length)} hazards are listed (all are red on the map).`
+                : ""
+            }`,
+          )
         : null,
     );
   }

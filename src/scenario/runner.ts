@@ -5,7 +5,7 @@
  * is clean or everything it found was expected, 1 otherwise.
  */
 import { leafRax, Regs } from "../common/seamcall.js";
-import { LEAF, REG, statusText } from "../common/status.js";
+import { isSuccessClass, LEAF, REG, statusText } from "../common/status.js";
 import { type U64, u64ToHex } from "../common/u64.js";
 import type { CpuCall, CpuScheduler } from "../host/cpus.js";
 import type { FlowResult } from "../host/flows/result.js";
@@ -20,13 +20,14 @@ import type { ModelReport } from "../module/emulator.js";
 import { PT } from "../module/pamt.js";
 import { FLOWS, type FlowState } from "./flows.js";
 import type { RegValue, Scenario, StateExpect, Step } from "./schema.js";
+import { type Verdict, verdictOf } from "./verdict.js";
 
 /** Pages by state, as a run report counts them. */
 export interface PageStates {
   /** Pages handed to the module so far (cumulative). */
   readonly donated: number;
-  /** Pages the module holds now. */
-  readonly moduleHeld: number;
+  /** Pages the module owns now (PAMT type other than PT_NDA and PT_RSVD: the conservation check's term). */
+  readonly moduleOwned: number;
   /** Pages the module gave back so far (cumulative). */
   readonly returned: number;
   /** Pages the host stranded forever. */
@@ -38,14 +39,28 @@ export interface PhaseReport {
   readonly index: number;
   readonly label: string;
   readonly ok: boolean;
+  /**
+   * What happened: `ok` (the step did what it asked), `failed-as-expected` (it failed, and the scenario
+   * expected that failure), `failed` (it failed, or an expectation of the step was not met).
+   */
+  readonly outcome: StepOutcome;
+  /** The status a SEAMCALL step or a failed flow ended with (null for other steps and flows that succeeded). */
+  readonly status: string | null;
   /** Why it failed, or a note (null when ok and nothing to say). */
   readonly detail: string | null;
-  /** SEAMCALLs in this step: leaf → status → count. */
+  /** Explanations of results that look like failures but are part of a clean run (e.g. an IOMMU probe). */
+  readonly notes: readonly string[];
+  /** The host's SEAMCALLs in this step: leaf → status → count (the runner's own RDMDs are not here). */
   readonly calls: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** SEAMCALLs the runner made for its own bookkeeping (TDH.PHYMEM.PAGE.RDMD after a raw call). */
+  readonly bookkeepingCalls: number;
   readonly interrupts: number;
   readonly hazards: number;
   readonly pages: PageStates;
 }
+
+/** What a step did; see {@link PhaseReport.outcome}. */
+export type StepOutcome = "ok" | "failed-as-expected" | "failed";
 
 /** An expectation and its verdict. */
 export interface ExpectationResult {
@@ -60,15 +75,22 @@ export interface RunReport {
   readonly platform: string;
   readonly ok: boolean;
   readonly exitCode: 0 | 1;
+  /**
+   * `clean` (nothing found), `findings, all expected` (hazards, reports, failed steps or strandings,
+   * each declared by the scenario) or `problems found` (exit code 1).
+   */
+  readonly verdict: Verdict;
   readonly phases: readonly PhaseReport[];
   readonly totals: {
+    /** The host's SEAMCALLs (the runner's bookkeeping RDMDs are counted in `bookkeepingCalls`). */
     readonly calls: number;
+    readonly bookkeepingCalls: number;
     readonly interrupts: number;
     readonly hazards: number;
     readonly reports: number;
     readonly pages: PageStates;
   };
-  /** The first 20 hazards (all are in a trace). */
+  /** The first 20 hazards by page, then kind (all are in a trace, in the order they happened). */
   readonly hazards: readonly Hazard[];
   readonly reports: readonly ModelReport[];
   readonly conservation: ConservationReport;
@@ -119,7 +141,7 @@ function stepLabel(s: Step): string {
 function pageStates(m: Machine): PageStates {
   return {
     donated: m.module.pageCounts.claimed,
-    moduleHeld: m.module.pamt.ownedPages,
+    moduleOwned: m.module.pamt.ownedPages,
     returned: m.module.pageCounts.released,
     stranded: m.kernel.ledger.stranded.size,
   };
@@ -128,10 +150,11 @@ function pageStates(m: Machine): PageStates {
 function callDelta(
   before: Map<string, number>,
   after: Map<string, number>,
+  bookkept: Map<string, number> = new Map(),
 ): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const [key, n] of after) {
-    const d = n - (before.get(key) ?? 0);
+    const d = n - (before.get(key) ?? 0) - (bookkept.get(key) ?? 0);
     if (d <= 0) continue;
     const i = key.indexOf(" ");
     const leaf = key.slice(0, i);
@@ -186,8 +209,14 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     return { lo: hpa % 2 ** 32, hi: Math.floor(hpa / 2 ** 32) };
   };
 
-  /** The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD of each listed page. */
+  /** The runner's own TDH.PHYMEM.PAGE.RDMD calls in the current step, counted apart from the host's. */
+  let bookkept = new Map<string, number>();
+  /**
+   * The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD of each listed page.
+   * These calls are the runner's bookkeeping, not the scenario's: counted in `bookkept`.
+   */
   const follow = (values: readonly RegValue[]): void => {
+    const beforeBook = new Map(m.module.statusCounts);
     for (const v of values) {
       if (!("ref" in v)) continue;
       for (const p of sets.get(listedSet.get(v.ref) ?? v.ref) ?? []) {
@@ -199,6 +228,10 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         }
       }
     }
+    for (const [key, n] of m.module.statusCounts) {
+      const d = n - (beforeBook.get(key) ?? 0);
+      if (d > 0) bookkept.set(key, (bookkept.get(key) ?? 0) + d);
+    }
   };
 
   for (const [index, step] of s.steps.entries()) {
@@ -207,7 +240,12 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     const hazardsBefore = m.cache.hazards.length;
     events && opts.onEvent!({ type: "phase", t: events.now(), name: label, edge: "begin" });
     let ok = true;
+    /** The step itself failed (a flow or an allocation failed, a SEAMCALL returned an error). */
+    let failed = false;
+    let status: string | null = null;
     let detail: string | null = null;
+    const notes: string[] = [];
+    bookkept = new Map<string, number>();
     const expect = (cond: boolean, message: string) => {
       expectations.push({ step: index, ok: cond, message });
       if (!cond) ok = false;
@@ -215,11 +253,14 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     switch (step.kind) {
       case "flow": {
         const results: FlowResult[] = FLOWS.get(step.flow)!(m, state);
-        const failed = results.find((r) => !r.ok);
-        ok = failed === undefined;
+        const failedFlow = results.find((r) => !r.ok);
+        ok = failedFlow === undefined;
+        failed = !ok;
+        status = failedFlow?.failedStatus ?? null;
         const stranded = results.reduce((n, r) => n + r.strandedPages, 0);
-        if (failed !== undefined)
-          detail = `${failed.flow}: ${failed.failedStep}${failed.failedStatus === null ? "" : ` -> ${failed.failedStatus}`}`;
+        if (failedFlow !== undefined)
+          detail = `${failedFlow.flow}: ${failedFlow.failedStep}${failedFlow.failedStatus === null ? "" : ` -> ${failedFlow.failedStatus}`}`;
+        for (const r of results) notes.push(...flowNotes(r, m, state));
         const e = step.expect;
         if (e !== null) {
           if (e.ok !== undefined) {
@@ -231,8 +272,8 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           }
           if (e.failedStatus !== undefined)
             expect(
-              failed?.failedStatus === e.failedStatus,
-              `flow ${step.flow} fails with ${e.failedStatus} (got ${failed?.failedStatus ?? "no failure"})`,
+              failedFlow?.failedStatus === e.failedStatus,
+              `flow ${step.flow} fails with ${e.failedStatus} (got ${failedFlow?.failedStatus ?? "no failure"})`,
             );
           if (e.stranded !== undefined)
             expect(
@@ -260,7 +301,8 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         for (const [reg, v] of Object.entries(step.regs)) r.set(Number(reg), resolve(v));
         m.kernel.seamcall(r);
         const st = statusText(r.get(REG.RAX));
-        detail = st;
+        status = st;
+        failed = !isSuccessClass(r.get(REG.RAX));
         follow(Object.values(step.regs));
         if (step.expect !== null) {
           if (step.expect.status !== null)
@@ -295,6 +337,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         sets.set(step.name, pages);
         if (pages.length < step.pages) {
           ok = false;
+          failed = true;
           detail = `got ${pages.length} of ${step.pages}`;
           unexpected.push(`step ${index} (${label}): allocation failed, ${detail}`);
         }
@@ -306,6 +349,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         const a = n === 0 ? null : tdxPageArrayCreate(m.kernel, pages.slice(0, n), n);
         if (a === null) {
           ok = false;
+          failed = true;
           detail = "could not build the root page";
           unexpected.push(`step ${index} (${label}): ${detail}`);
           break;
@@ -372,15 +416,20 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     // Calls of other CPUs that finished during this step: the host follows their pages now.
     followOtherCpus();
     const after = m.module.statusCounts;
-    const calls = callDelta(before, after);
+    const calls = callDelta(before, after, bookkept);
     let interrupts = 0;
     for (const leaf of Object.values(calls)) interrupts += leaf.TDX_INTERRUPTED_RESUMABLE ?? 0;
+    const stepExpected = expectations.some((x) => x.step === index);
     phases.push({
       index,
       label,
       ok,
+      outcome: failed && ok && stepExpected ? "failed-as-expected" : ok ? "ok" : "failed",
+      status,
       detail,
+      notes,
       calls,
+      bookkeepingCalls: [...bookkept.values()].reduce((a, b) => a + b, 0),
       interrupts,
       hazards: m.cache.hazards.length - hazardsBefore,
       pages: pageStates(m),
@@ -405,9 +454,11 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   events?.detach();
   const ok = unexpected.length === 0 && expectations.every((e) => e.ok);
   let calls = 0;
+  let bookkeepingCalls = 0;
   let interrupts = 0;
   for (const p of phases) {
     for (const l of Object.values(p.calls)) for (const n of Object.values(l)) calls += n;
+    bookkeepingCalls += p.bookkeepingCalls;
     interrupts += p.interrupts;
   }
   return {
@@ -415,20 +466,57 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     platform: s.platform.name,
     ok,
     exitCode: ok ? 0 : 1,
+    verdict: verdictOf({
+      ok,
+      hazards: m.cache.hazards.length,
+      reports: m.module.reports.length,
+      conservationOk: conservation.ok,
+      failedSteps: phases.filter((p) => p.outcome !== "ok").length,
+      stranded: m.kernel.ledger.stranded.size,
+    }),
     phases,
     totals: {
       calls,
+      bookkeepingCalls,
       interrupts,
       hazards: m.cache.hazards.length,
       reports: m.module.reports.length,
       pages: pageStates(m),
     },
-    hazards: m.cache.hazards.slice(0, 20),
+    hazards: sortHazards(m.cache.hazards).slice(0, 20),
     reports: m.module.reports.slice(0, 20),
     conservation,
     expectations,
     unexpected,
   };
+}
+
+/** Hazards ordered by PFN, then kind, then cause (a stable order to read and to compare runs by). */
+export function sortHazards(hs: readonly Hazard[]): Hazard[] {
+  return [...hs].sort(
+    (a, b) =>
+      a.pfn - b.pfn ||
+      (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
+      (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0),
+  );
+}
+
+/**
+ * Explanations of flow results that look like failures in a clean run. TDH.IOMMU.SETUP on a unit that is
+ * not TDX-capable returns TDX_OPERAND_INVALID(RCX) and rolls back; the host probes every unit that way
+ * and skips the refused ones (docs/spec/02-kapi.md 2.5, IOMMU).
+ */
+function flowNotes(r: FlowResult, m: Machine, state: FlowState): string[] {
+  const skipped = Number(r.details.unitsSkipped ?? 0);
+  if (skipped === 0) return [];
+  const setUp = new Set(state.iommus.map((u) => u.name));
+  const names = m.platform.iommus
+    .filter((u) => !setUp.has(u.name))
+    .map((u) => u.name)
+    .join(", ");
+  return [
+    `TDH.IOMMU.SETUP TDX_OPERAND_INVALID(RCX) x${skipped}: the probe of ${skipped === 1 ? "a unit" : "units"} that ${skipped === 1 ? "is" : "are"} not TDX-capable (${names}); the module refused ${skipped === 1 ? "it" : "them"}, the host skipped ${skipped === 1 ? "it" : "them"}`,
+  ];
 }
 
 function checkState(

@@ -143,7 +143,7 @@ async function checkCounts(page: Page, r: Report): Promise<void> {
   assert.equal((await legend(page))["host free"], r.model.figures.pagesInvolved, "all free at 0");
   for (const [i, ph] of r.model.phases.entries()) {
     await scrub(page, ph[2]!);
-    assert.equal(moduleOwned(await legend(page)), r.run.phases[i]!.pages.moduleHeld, `after step ${i}`);
+    assert.equal(moduleOwned(await legend(page)), r.run.phases[i]!.pages.moduleOwned, `after step ${i}`);
   }
 }
 
@@ -205,6 +205,8 @@ describe("HTML report in Chromium", { skip: SKIP ? `${CHROMIUM} missing and CI u
     await checkCounts(page, r);
     await checkCall(page, r, "TDH.EXT.MEM.ADD");
     await checkCall(page, r, "TDH.IOMMU.SETUP");
+    assert.equal(await page.getAttribute(".verdict", "data-verdict"), "clean");
+    assert.equal(await page.getAttribute(".verdict", "class"), "verdict ok");
     console.log(
       `default: ${fmt(r.bytes)} bytes, ready in ${ms} ms (page: ${await page.getAttribute("body", "data-render-ms")} ms)`,
     );
@@ -219,12 +221,25 @@ describe("HTML report in Chromium", { skip: SKIP ? `${CHROMIUM} missing and CI u
     assert.equal(await page.getAttribute("table.hz", "data-hazards"), String(r.run.totals.hazards));
     const first = r.model.hazards[0]!;
     const call = first[3]!;
-    const firstRow = await page.$$eval("table.hz tr.hazard", (trs) =>
-      trs.length === 0 ? [] : [...trs[0]!.querySelectorAll("td")].map((td) => td.textContent ?? ""),
+    const rows = await page.$$eval("table.hz tr.hazard", (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+    );
+    const firstRow = rows[0]!;
+    // 80 hazards, 20 pages under each of 4 IOMMU.SETUP calls: identical rows collapse to 4 with a count.
+    assert.equal(rows.length, 4);
+    assert.deepEqual(
+      rows.map((x) => x[1]),
+      ["×20", "×20", "×20", "×20"],
     );
     assert.equal(firstRow[0], r.run.hazards[0]!.kind);
-    assert.equal(firstRow[1], `0x${(r.run.hazards[0]!.pfn * 4096).toString(16)}`);
-    assert.equal(firstRow[2], `#${r.model.calls.seq[call]} ${r.run.hazards[0]!.cause.split(" ")[0]}`);
+    assert.match(
+      firstRow[2]!,
+      new RegExp(`^0x${(r.run.hazards[0]!.pfn * 4096).toString(16)} … 0x[0-9a-f]+$`),
+    );
+    assert.equal(firstRow[3], `#${r.model.calls.seq[call]} ${r.run.hazards[0]!.cause.split(" ")[0]}`);
+    // Findings the scenario expected: an amber badge, never the green clean one beside red hazards.
+    assert.equal(await page.getAttribute(".verdict", "data-verdict"), "findings, all expected");
+    assert.equal(await page.getAttribute(".verdict", "class"), "verdict warn");
     await page.click("table.hz tr.hazard");
     await page.waitForSelector(`#map[data-pos="${first[0]}"]`);
     assert.match((await page.textContent("#detail h2")) ?? "", /^#\d+ TDH\.IOMMU\.SETUP/);
@@ -233,6 +248,45 @@ describe("HTML report in Chromium", { skip: SKIP ? `${CHROMIUM} missing and CI u
     await page.screenshot({ path: new URL("docs/report-hazard.png", ROOT).pathname, fullPage: true });
     await page.close();
   });
+
+  for (const width of [1400, 1000]) {
+    it(`the map grouped by object, nothing clipped at ${width} px; screenshot`, async () => {
+      const r = report("default");
+      const { page } = await open(r, { width, height: 1100 });
+      const groups = ((await page.getAttribute("#map", "data-groups")) ?? "").split("|");
+      assert.equal(groups[0], "extension memory pool");
+      assert.deepEqual(
+        groups.filter((g) => g.startsWith("IOMMU ")),
+        [
+          "IOMMU dmar0-socket0-pcie0",
+          "IOMMU dmar1-socket0-pcie1",
+          "IOMMU dmar3-socket1-pcie0",
+          "IOMMU dmar4-socket1-pcie1",
+        ],
+      );
+      assert.equal(groups.filter((g) => g.startsWith("SPDM session ")).length, 3);
+      assert.equal(groups.filter((g) => g.startsWith("IDE stream ")).length, 3);
+      assert.equal(groups.at(-1), "host pages (never handed to the module)");
+      // Nothing wider than the window, no section wider than its box, the map inside its panel.
+      // (Run in the page, as text: the tests compile without the DOM library.)
+      const over = (await page.evaluate(`(() => {
+        const out = [];
+        const root = document.scrollingElement;
+        if (root.scrollWidth > window.innerWidth) out.push("page " + root.scrollWidth + " > " + window.innerWidth);
+        for (const e of document.querySelectorAll("section, header"))
+          if (e.scrollWidth > e.clientWidth + 1) out.push((e.id || e.tagName) + " " + e.scrollWidth + " > " + e.clientWidth);
+        const map = document.getElementById("map").getBoundingClientRect();
+        const panel = document.getElementById("map-panel").getBoundingClientRect();
+        if (map.right > panel.right) out.push("map " + map.right + " > panel " + panel.right);
+        return out;
+      })()`)) as string[];
+      assert.deepEqual(over, [], `clipped at ${width} px`);
+      await page.locator("#map-panel").screenshot({
+        path: new URL(`docs/report-map-${width}.png`, ROOT).pathname,
+      });
+      await page.close();
+    });
+  }
 
   it("1,048,576-page pool: size and render time", async () => {
     const r = report("pool-1m");
