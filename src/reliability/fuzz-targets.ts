@@ -36,7 +36,8 @@ import { decodeStatus, LEAF, type LeafName, leafName, REG, statusText } from "..
 import { parseU64, type U64, u64ToHex } from "../common/u64.js";
 import type { Page } from "../host/page.js";
 import { pageRdmd } from "../host/seamcalls.js";
-import { forwardToDevice, functionId, streamSelector } from "../host/spdm.js";
+import { forwardToDevice, functionId } from "../host/spdm.js";
+import { rootPortDevfn } from "../hw/devices.js";
 import { defaultPlatform, METADATA_FIELD_IDS, type Platform } from "../hw/platform.js";
 import { createMachine, type Machine } from "../machine.js";
 import { checkConservation } from "../model/conservation.js";
@@ -522,9 +523,14 @@ function regValue(h: Harness, r: ByteReader): U64 {
       return v;
     }
     case 12: {
+      // stream_info: a root port's devfn (or one no port has), selective or not.
       const ports = p.rootPorts ?? [];
       const b = r.u8();
-      return streamSelector(ports.length === 0 ? 0 : b % (ports.length + 1), r.u8() % 6);
+      const devfn =
+        ports.length === 0 || b % (ports.length + 1) === ports.length
+          ? b
+          : rootPortDevfn(ports, b % ports.length);
+      return { lo: (devfn & 0xff) | ((r.u8() & 1) << 8), hi: 0 };
     }
     case 13:
       return ONES;

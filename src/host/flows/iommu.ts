@@ -1,15 +1,19 @@
 /**
- * The trusted IOMMU flows (02-kapi.md 2.5): for every DMA remapping unit, build an IOMMU_MT (two
- * 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT order-0 pages), TDH.IOMMU.SETUP it, and skip units the
- * module refuses with an operand-invalid status on the register base (not TDX-capable). Teardown:
- * TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the unit's
- * pages and its root page forever (2.6).
+ * The trusted IOMMU flows (docs/spec/02-kapi.md 2.5): behind the TDX Connect gate (`connect-state.ts`),
+ * for every DMA remapping unit, build an IOMMU_MT (two 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT
+ * order-0 pages) and probe it with TDH.IOMMU.SETUP, as the kernel does: TDX_OPERAND_INVALID with any
+ * operand id (compared under the status mask, on purpose) means "not TDX-capable", skip it; any other
+ * failure clears every unit already set up and fails TDX Connect initialisation. The create's flush flag
+ * is set before the call, so a skipped or failed unit's pages are written back before they are freed.
+ * Teardown: TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the
+ * unit's pages and its root page forever (2.6).
  */
 
 import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { hpaHi, hpaLo } from "../../common/u64.js";
+import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
 import { coveredPfns, type Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
@@ -77,6 +81,14 @@ export function iommuSetupAll(
 ): { result: FlowResult; setups: IommuSetupRecord[] } {
   const rec = new FlowRecorder("iommu-setup");
   const setups: IommuSetupRecord[] = [];
+  const gate = tdxConnectGate(k);
+  if (!gate.run) {
+    if ("skipped" in gate) {
+      rec.details.skipped = gate.skipped;
+      return { result: rec.ok(), setups };
+    }
+    return { result: rec.fail(gate.failedStep, gate.status), setups };
+  }
   const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
   if (!ok(md.status)) return { result: rec.fail("TDH.SYS.RD IOMMU_MT_PAGE_COUNT", md.status), setups };
   let skipped = 0;
@@ -98,15 +110,24 @@ export function iommuSetupAll(
       setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
       continue;
     }
-    // Not taken: the module rolled back, so the pages are the host's again (no write-back owed).
-    tdxPageArrayDestroy(k, array);
-    freeEach(k, pages);
-    if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) {
+    // Not taken: the module rolled back. Destroy writes back per the flush flag, then the pages go.
+    if (!releaseAndFree(k, array, pages, rec)) {
+      rec.details.unitsSetUp = setups.length;
+      return { result: rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${u.name}`, null), setups };
+    }
+    // The kernel's probe compares under the status mask (any operand id): not TDX-capable, skip.
+    if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID)) {
       skipped++;
       continue;
     }
-    rec.details.unitsSetUp = setups.length;
-    return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups };
+    // Any other failure: clear every unit set up so far, and TDX Connect initialisation fails.
+    rec.details.unitsSetUp = 0;
+    rec.details.unitsCleared = setups.length;
+    const cleared = iommuClearAll(k, setups);
+    rec.interrupts += cleared.interrupts;
+    rec.stranded += cleared.strandedPages;
+    failTdxConnect(k, `TDH.IOMMU.SETUP ${u.name} failed`);
+    return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups: [] };
   }
   rec.details.unitsSetUp = setups.length;
   rec.details.unitsSkipped = skipped;
