@@ -274,7 +274,7 @@ describe("tdxpa report", () => {
     expect(r.code).toBe(0);
     expect(r.out).toHaveLength(1);
     expect(r.out[0]).toMatch(
-      /^report: .*hazard\.html \(\d+ KiB\): 120 SEAMCALLs, .* 80 hazards; run clean \(exit 0\)$/,
+      /^report: .*hazard\.html \(\d+ KiB\): 161 SEAMCALLs, .* 80 hazards; run clean \(exit 0\)$/,
     );
     expect(existsSync(out)).toBe(true);
   });

@@ -95,9 +95,10 @@ export interface HostPolicy {
    */
   readonly poolGate: "ext-required" | "pool-count";
   /**
-   * Which ids the host reads the pool fields at (03-module.md 3.3): `"rfc-v2"` (the RFC–v2 TDX Connect
-   * series the 04-14/04-16 kAPI belongs to: MEMORY_POOL_REQUIRED_PAGES u16 at 0x3100000100000000,
-   * EXT_REQUIRED at 0x3100000100000001) or `"june"` (the June 2026 series' ids).
+   * Which ids the host reads the pool fields at (03-module.md 3.3): `"june"` (the June 2026 series'
+   * ids, MEMORY_POOL_REQUIRED_PAGES a u32; the default, so pools beyond 65,535 pages work) or
+   * `"rfc-v2"` (the RFC–v2 TDX Connect series the 04-14/04-16 kAPI belongs to: MEMORY_POOL_REQUIRED_PAGES
+   * a u16 at 0x3100000100000000, EXT_REQUIRED at 0x3100000100000001).
    */
   readonly metadataIds: "rfc-v2" | "june";
 }
@@ -118,7 +119,7 @@ export const DEFAULT_POLICY: HostPolicy = Object.freeze({
   extLockReentrant: true,
   segmentValid: "always",
   poolGate: "ext-required",
-  metadataIds: "rfc-v2",
+  metadataIds: "june",
 });
 
 /** Tag the allocator shows for pages stranded forever by the failure policy (02-kapi.md 2.6). */

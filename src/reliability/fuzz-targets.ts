@@ -36,7 +36,7 @@ import { decodeStatus, LEAF, type LeafName, leafName, REG, statusText } from "..
 import { parseU64, type U64, u64ToHex } from "../common/u64.js";
 import type { Page } from "../host/page.js";
 import { pageRdmd } from "../host/seamcalls.js";
-import { forwardToDevice, functionId } from "../host/spdm.js";
+import { forwardToDevice, functionId, writeSpdmConf } from "../host/spdm.js";
 import { rootPortDevfn } from "../hw/devices.js";
 import { defaultPlatform, METADATA_FIELD_IDS, type Platform } from "../hw/platform.js";
 import { createMachine, type Machine } from "../machine.js";
@@ -514,7 +514,8 @@ function regValue(h: Harness, r: ByteReader): U64 {
     case 7:
       return hpaU64(h.msg[0]!.hpa);
     case 8:
-      return hpaU64(h.msg[1]!.hpa);
+      // The response page, or (odd next byte) the spdm_conf page.
+      return hpaU64(h.msg[(r.u8() & 1) === 0 ? 1 : 5]!.hpa);
     case 9:
     case 10:
     case 11: {
@@ -579,12 +580,15 @@ function harness(r: ByteReader): Harness {
       releaseSingletonStrict: (cfg & 16) === 0,
       unbackedReadsAllOnes: (cfg & 32) === 0,
       spdmKeyRefreshAfter: (cfg & 64) === 0 ? 0 : 5,
+      startConfigured: (cfg & 128) !== 0,
     },
   });
   const pool = m.alloc.allocPagesBulk(64, { tag: "fuzz:pool", zero: true });
   const blocks: Page[] = [];
   for (let i = 0; i < 4; i++) blocks.push(m.alloc.allocPages(1, { tag: "fuzz:queue", zero: true })!);
   const msg = m.alloc.allocPagesBulk(6, { tag: "fuzz:msg", zero: true });
+  // msg[5] holds the host's spdm_conf (TDH.SPDM.CONNECT's RDX).
+  writeSpdmConf(m.kernel, msg[5]!.pfn);
   const pfns: number[] = [];
   for (const p of [...pool, ...blocks, ...msg]) for (let i = 0; i < p.nrPages; i++) pfns.push(p.pfn + i);
   return { m, pool, blocks, msg, pfns, ids: [], operands: [], claimed: 0, released: 0 };

@@ -92,6 +92,7 @@ export function iommuSetupAll(
   const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
   if (!ok(md.status)) return { result: rec.fail("TDH.SYS.RD IOMMU_MT_PAGE_COUNT", md.status), setups };
   let skipped = 0;
+  let wbFailed: string | null = null;
   for (const u of units) {
     const pages = allocIommuMtPages(k, md.value.lo);
     if (pages === null) return { result: rec.fail(`allocate IOMMU_MT for ${u.name}`, null), setups };
@@ -110,11 +111,9 @@ export function iommuSetupAll(
       setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
       continue;
     }
-    // Not taken: the module rolled back. Destroy writes back per the flush flag, then the pages go.
-    if (!releaseAndFree(k, array, pages, rec)) {
-      rec.details.unitsSetUp = setups.length;
-      return { result: rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${u.name}`, null), setups };
-    }
+    // Not taken: the module rolled back. Destroy writes back per the flush flag, then the pages go
+    // (pages whose write-back failed are stranded instead; the probe goes on).
+    if (!releaseAndFree(k, array, pages, rec)) wbFailed ??= `TDH.PHYMEM.PAGE.WBINVD ${u.name}`;
     // The kernel's probe compares under the status mask (any operand id): not TDX-capable, skip.
     if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID)) {
       skipped++;
@@ -131,7 +130,7 @@ export function iommuSetupAll(
   }
   rec.details.unitsSetUp = setups.length;
   rec.details.unitsSkipped = skipped;
-  return { result: rec.ok(), setups };
+  return { result: wbFailed === null ? rec.ok() : rec.fail(wbFailed, null), setups };
 }
 
 /**
