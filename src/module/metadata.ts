@@ -5,7 +5,7 @@
  * TDH.SYS.RD (34): RDX = field id → R8 = value, RDX = the next readable field id (all ones after the
  * last), as TDX Module 1.5 does so a host can enumerate: field id 0 returns the first readable field. An
  * id no field has → TDX_METADATA_FIELD_ID_INCORRECT (0xC0000C0000000000, no operand id); a known field
- * that cannot be read now (a feature field before SYS.CONFIG enabled TDX Connect) →
+ * that cannot be read now (a feature field before SYS.CONFIG) →
  * TDX_METADATA_FIELD_NOT_READABLE (ledger `sys-config`). The element size is bits 33:32 of the id
  * (0 u8, 1 u16, 2 u32, 3 u64); a value is masked to it. The pool fields exist at two ids (the RFC–v2 and
  * June 2026 vintages); the platform's `metadata.fieldIds` says which the module serves (default both).
@@ -17,7 +17,7 @@
  * platform's. A second SYS.CONFIG → TDX_OP_STATE_INCORRECT (ledger `sys-config`).
  */
 import { LEAF, REG, STATUS } from "../common/status.js";
-import { getBits, parseU64, setBits, type U64, U64_ONES, u64FromNumber, u64ToHex } from "../common/u64.js";
+import { parseU64, setBits, type U64, U64_ONES, u64FromNumber, u64ToHex } from "../common/u64.js";
 import { FEATURE_BITS, METADATA_FIELD_IDS, type Platform, RFC_V2_FIELD_IDS } from "../hw/platform.js";
 import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
 
@@ -26,7 +26,7 @@ export interface MetadataField {
   readonly name: string;
   /** The field id as a hex string of the u64. */
   readonly id: string;
-  /** Valid only after SYS.CONFIG enabled TDX Connect (the pool size, EXT_REQUIRED, the Connect page counts). */
+  /** Valid only after SYS.CONFIG (the pool size, EXT_REQUIRED, the Connect page counts). */
   readonly feature: boolean;
   /** Which `platform.metadata.fieldIds` choices serve it (null: every platform). */
   readonly vintage: "rfc-v2" | "june" | null;
@@ -227,9 +227,7 @@ function served(m: TdxModule, f: MetadataField): boolean {
 }
 
 function readable(m: TdxModule, f: MetadataField): boolean {
-  if (!f.feature) return true;
-  const s = configState(m);
-  return s.configured && getBits(s.features.lo, s.features.hi, FEATURE_BITS.TDX_CONNECT, 1) === 1;
+  return !f.feature || configState(m).configured;
 }
 
 /** The value of field `f` masked to its element size (bits 33:32 of its id). */
