@@ -333,4 +333,24 @@ describe("SPDM function id and the leaves the kernel calls once", () => {
     expect(all.length).toBeGreaterThan(100);
     for (const c of all) expect(c.status, c.leafName).toEqual({ lo: 0, hi: 0x8000_0003 });
   });
+
+  it("statuses are compared in full, as the kernel does: low bits on a success or an interrupt are not success", () => {
+    // TDX_SUCCESS with bits 31:0 set on the first IDE.STREAM.BLOCK: the kernel's `!= TDX_SUCCESS` fails it.
+    const m = mk();
+    m.module.forceStatus({ leaf: LEAF["TDH.IDE.STREAM.BLOCK"], nth: 1, status: { lo: 1, hi: 0 } });
+    const r = fullRun(m);
+    expect(r.down.ok).toBe(false);
+    expect(r.down.failedStep).toBe("TDH.IDE.STREAM.BLOCK nvme0-ssd");
+    expect(r.end.violations).toEqual([]);
+    // TDX_INTERRUPTED_RESUMABLE with a detail bit on EXT.INIT is not re-issued: the bring-up fails.
+    const m2 = mk();
+    m2.module.forceStatus({
+      leaf: LEAF["TDH.EXT.INIT"],
+      nth: 1,
+      status: { lo: 1, hi: STATUS.TDX_INTERRUPTED_RESUMABLE.hi },
+    });
+    const e = extensionsBringUp(m2.kernel);
+    expect(e.ok).toBe(false);
+    expect(m2.module.callsByLeaf.get(LEAF["TDH.EXT.INIT"])).toBe(1);
+  });
 });
