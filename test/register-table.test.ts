@@ -54,14 +54,18 @@ function exchange(
   inputs: Record<number, U64>,
   reqPfn: number,
   rspPfn: number,
+  checkLength = true,
 ): Regs {
   const d = m.platform.devices![0]!;
   for (let n = 0; n < 200; n++) {
     const r = call(m, leaf, inputs);
     if (r.get(REG.RAX).hi !== STATUS.TDX_SPDM_REQUEST.hi) return r;
+    // RCX out: the request length, the whole DOE frame the module wrote (DW1 counts DWs, header
+    // included); the host forwards that many bytes of its request page.
     const req = m.mem.page(reqPfn);
-    const dws = Math.max(2, Math.min(get32(req, 4) & 0x3_ffff, 1024));
-    const answer = doeExchange(d, req.slice(0, dws * 4));
+    if (checkLength && r.lo(REG.RCX) !== (get32(req, 4) & 0x3_ffff) * 4)
+      throw new Error(`RCX ${r.lo(REG.RCX)} is not the request frame's length`);
+    const answer = doeExchange(d, req.slice(0, r.lo(REG.RCX)));
     const rsp = m.mem.page(rspPfn);
     rsp.fill(0);
     rsp.set(answer.subarray(0, 4096));
@@ -220,6 +224,7 @@ describe("SPDM/IDE register table, by hand-built SEAMCALLs", () => {
       { ...s.connectIn, [REG.R8]: hpa(req.hpa), [REG.R9]: hpa(rsp.hpa) },
       req.pfn,
       rsp.pfn,
+      false,
     );
     expect(statusOf(bad)).toBe(want("TDX_OPERAND_INVALID", "R8"));
     expect(statusOf(exchange(m, "TDH.SPDM.CONNECT", s.connectIn, req.pfn, rsp.pfn))).toBe("TDX_SUCCESS");
@@ -237,6 +242,7 @@ describe("SPDM/IDE register table, by hand-built SEAMCALLs", () => {
       },
       req.pfn,
       rsp.pfn,
+      false,
     );
     expect(statusOf(mng)).toBe(want("TDX_OPERAND_INVALID", "R9"));
 
@@ -254,6 +260,7 @@ describe("SPDM/IDE register table, by hand-built SEAMCALLs", () => {
       },
       req.pfn,
       rsp.pfn,
+      false,
     );
     expect(statusOf(km)).toBe(want("TDX_OPERAND_INVALID", "R9"));
     expect(statusOf(call(m, "TDH.IDE.STREAM.BLOCK", { [REG.RCX]: s.id, [REG.RDX]: c.get(REG.RCX) }))).toBe(
@@ -276,6 +283,7 @@ describe("SPDM/IDE register table, by hand-built SEAMCALLs", () => {
       { [REG.RCX]: s.id, [REG.RDX]: hpa(req.hpa), [REG.R8]: hpa(rsp.hpa) },
       req.pfn,
       rsp.pfn,
+      false,
     );
     expect(statusOf(dis)).toBe(want("TDX_OPERAND_INVALID", "RDX"));
   });

@@ -114,14 +114,14 @@ export function withExtLockFor<T>(k: HostKernel, leaf: LeafName, who: string, fn
 }
 
 /**
- * Forwards one request: reads the raw DOE frame the module left in the request page (its length from
- * the header's DW1), passes it unchanged to the device's DOE mailbox and writes the raw answer frame
- * into the response page.
+ * Forwards one request: reads the raw DOE frame the module left in the request page, `length` bytes
+ * (RCX of the TDX_SPDM_REQUEST return; without it, the length in the frame header's DW1), passes it
+ * unchanged to the device's DOE mailbox and writes the raw answer frame into the response page.
  */
-export function forwardToDevice(k: HostKernel, ch: SpdmChannel): void {
+export function forwardToDevice(k: HostKernel, ch: SpdmChannel, length?: number): void {
   const req = mapPageForRead(k, ch.requestPage.pfn);
-  const dws = Math.min(get32(req, 4) & 0x3_ffff, 1024);
-  const answer = doeExchange(ch.device, req.slice(0, Math.max(dws, 2) * 4));
+  const bytes0 = length ?? Math.max(get32(req, 4) & 0x3_ffff, 2) * 4;
+  const answer = doeExchange(ch.device, req.slice(0, Math.min(bytes0, 4096)));
   const w = mapPageForWrite(k, ch.responsePage.pfn);
   const bytes = new Uint8Array(w.buffer, w.byteOffset, 4096);
   bytes.fill(0);
@@ -164,7 +164,7 @@ export function spdmExchange(
       interrupts++;
       again();
     } else if (isExactly(status, STATUS.TDX_SPDM_REQUEST)) {
-      forwardToDevice(k, ch);
+      forwardToDevice(k, ch, regs.hi(REG.RCX) === 0 ? regs.lo(REG.RCX) : 4096);
       messages++;
       again();
     } else if (isExactly(status, STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH) && keyUpdates < 3) {

@@ -598,7 +598,8 @@ function harness(r: ByteReader): Harness {
  * Runs a program of raw SEAMCALLs read from `input` on a fresh machine: a configuration (interrupt
  * plan, behaviours), then up to {@link MAX_PROGRAM_CALLS} steps, each a call of a known leaf (or a raw
  * RAX) with register tokens, a re-issue of the previous register file as returned, or the host
- * forwarding the module's SPDM request to a device. Throws {@link FuzzBug} on a conservation failure or
+ * forwarding the module's SPDM request to a device (then optionally re-issuing the previous call's
+ * inputs). Throws {@link FuzzBug} on a conservation failure or
  * a hang; returns the machine for inspection.
  */
 export function seamcallProgram(input: Uint8Array): Machine {
@@ -606,6 +607,7 @@ export function seamcallProgram(input: Uint8Array): Machine {
   const h = harness(r);
   seamcallStats.programs++;
   let last: Regs | null = null;
+  let lastIn: Regs | null = null;
   let lastRax: U64 = { lo: 0, hi: 0 };
   const devices = h.m.platform.devices ?? [];
   for (let step = 0; step < MAX_PROGRAM_CALLS && !r.done; step++) {
@@ -618,9 +620,10 @@ export function seamcallProgram(input: Uint8Array): Machine {
       // The host answers the module's SPDM request through a device; 230.. then re-issues the last call.
       const device = devices[op % devices.length]!;
       forwardToDevice(h.m.kernel, { device, requestPage: h.msg[0]!, responsePage: h.msg[1]! });
-      if (op < 230 || last === null) continue;
-      regs = last;
-      regs.set(REG.RAX, lastRax);
+      if (op < 230 || lastIn === null) continue;
+      // Re-issued with the original inputs, as a host must after TDX_SPDM_REQUEST (RCX came back
+      // holding the request length).
+      regs = lastIn.clone();
     } else {
       regs = new Regs();
       const rax: U64 =
@@ -633,6 +636,7 @@ export function seamcallProgram(input: Uint8Array): Machine {
       for (const reg of FUZZ_REGS) regs.set(reg, regValue(h, r));
     }
     lastRax = regs.get(REG.RAX);
+    lastIn = regs.clone();
     const t0 = now();
     h.m.module.seamcall(regs);
     const ms = now() - t0;

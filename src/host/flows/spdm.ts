@@ -81,7 +81,8 @@ export function checkReleased(k: HostKernel, out: U64, pages: readonly Page[], w
 /**
  * Creates and connects a session with `device`: message pages, metadata pages, CREATE, a temporary
  * device-info buffer, CONNECT, read-back check, buffer freed. On a failure after CREATE the session is
- * torn down again. Returns the flow result and the session (null when it failed).
+ * torn down again. Returns the flow result and the session (null when it failed, or when the TDX
+ * Connect gate skipped it: then the result is ok with `details.skipped`).
  */
 export function spdmSessionConnect(
   k: HostKernel,
@@ -90,11 +91,9 @@ export function spdmSessionConnect(
   const rec = new FlowRecorder(`spdm-connect ${device.name}`);
   const gate = tdxConnectGate(k);
   if (!gate.run) {
-    if ("skipped" in gate) rec.details.skipped = gate.skipped;
-    return {
-      result: "skipped" in gate ? rec.fail(gate.skipped, null) : rec.fail(gate.failedStep, gate.status),
-      session: null,
-    };
+    if (!("skipped" in gate)) return { result: rec.fail(gate.failedStep, gate.status), session: null };
+    rec.details.skipped = gate.skipped;
+    return { result: rec.ok(), session: null };
   }
   const mtCount = sysRd(k, "SPDM_MT_PAGE_COUNT");
   if (!ok(mtCount.status))
