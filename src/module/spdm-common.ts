@@ -5,7 +5,7 @@
  *
  * The exchange: an extension call that needs the device writes one SPDM request as a raw DOE frame
  * (PCIe 6.0 6.30.1, header included) into the host's request page (KeyID 0) and returns
- * TDX_SPDM_REQUEST. The host forwards the frame unchanged to the device's DOE mailbox, writes the raw
+ * TDX_SPDM_REQUEST with RCX = the request length in bytes. The host forwards the frame unchanged to the device's DOE mailbox, writes the raw
  * answer frame into the response page and re-issues the call with its original inputs; the module
  * validates the answer's DOE and SPDM headers (a wrong one → TDX_OPERAND_INVALID on the leaf's response
  * register, ledger `spdm-bad-response`) and sends the next request, until the exchange is done. Which
@@ -14,7 +14,7 @@
  */
 import { checkEntries, encodeHpaArray, encodeListEntry } from "../common/formats.js";
 import { REG, STATUS } from "../common/status.js";
-import { hpaHi, hpaLo, low52, type U64, U64_ZERO } from "../common/u64.js";
+import { hpaHi, hpaLo, low52, type U64, U64_ZERO, u64FromNumber } from "../common/u64.js";
 import {
   DOE_MAX_BYTES,
   doeUnwrap,
@@ -349,6 +349,8 @@ export function runExchange(
   m.cache.moduleWrite(x.reqPfn, 0);
   x.pending = x.queued;
   x.queued = null;
+  // RCX out: the request length in bytes (the whole DOE frame), which the host forwards.
+  c.regs.set(REG.RCX, u64FromNumber(obj.length));
   return st(STATUS.TDX_SPDM_REQUEST);
 }
 
