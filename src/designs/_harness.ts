@@ -261,11 +261,7 @@ function undonate(k: HostKernel, pages: readonly Page[]): void {
   for (const pfn of coveredPfns(pages)) k.ledger.donated.delete(pfn);
 }
 
-/**
- * Hand-off of `h` by `call` (with CLFLUSH first); true when the module took the pages. When the call
- * failed and the kernel's rule set the flush flag before it (policy `flushFlag: "before-call"`), every
- * page is written back (PAGE.WBINVD) before the caller frees it, as the draft's destroy does.
- */
+/** Hand-off of `h` by `call` (with CLFLUSH first); true when the module took the pages. */
 function handOver<H>(
   k: HostKernel,
   b: Handoff<H>,
@@ -278,14 +274,28 @@ function handOver<H>(
   if (op === null) return null;
   flushBeforeHandoff(k, coveredPfns(b.pages(h)));
   const r = call(op);
-  if (r === null || !ok(r.status)) {
-    if (r !== null && k.policy.flushFlag === "before-call")
-      for (const pfn of coveredPfns(b.pages(h))) pageWbinvd(k, pfn);
-    return r;
-  }
+  if (r === null || !ok(r.status)) return r;
   b.handedOver(k, h);
   donate(k, b.pages(h), owner);
   return r;
+}
+
+/**
+ * Gives back the pages of a hand-off the module refused (`r`, null when no SEAMCALL was issued). When
+ * the kernel's rule set the flush flag before the call (policy `flushFlag: "before-call"`), every page
+ * is written back first, as the draft's destroy does; a failed write-back abandons the pages (the
+ * design's failure policy) instead of freeing them.
+ */
+function dropRefused<H>(k: HostKernel, b: Handoff<H>, h: H, r: CallResult | null, what: string): void {
+  if (r !== null && k.policy.flushFlag === "before-call") {
+    for (const pfn of coveredPfns(b.pages(h))) {
+      if (!ok(pageWbinvd(k, pfn))) {
+        b.abandon(k, h, `${what}: PAGE.WBINVD of 0x${(pfn * 4096).toString(16)} failed`);
+        return;
+      }
+    }
+  }
+  b.free(k, h);
 }
 
 /** Takes `h` back with `call` (given the release input when `needsList`), then releases it. */
@@ -330,7 +340,7 @@ export function iommuFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
       units.push({ name: u.name, id: r.regs.get(REG.RCX), h });
       continue;
     }
-    b.free(k, h);
+    dropRefused(k, b, h, r, `TDH.IOMMU.SETUP ${u.name}`);
     // The kernel's probe: TDX_OPERAND_INVALID with any operand id (under the status mask) is a skip.
     if (r !== null && isStatus(r.status, STATUS.TDX_OPERAND_INVALID)) continue;
     failed = `TDH.IOMMU.SETUP ${u.name}`;
@@ -378,7 +388,7 @@ function sessionUp<H>(k: HostKernel, b: Handoff<H>, device: PcieDeviceSpec): Ses
     withExtLockFor(k, "TDH.SPDM.CREATE", who, () => spdmCreateOp(k, device, op)),
   );
   if (c === null || !ok(c.status)) {
-    b.free(k, h);
+    dropRefused(k, b, h, c, `TDH.SPDM.CREATE ${device.name}`);
     freeEach(k, msg);
     return `TDH.SPDM.CREATE ${device.name}`;
   }
@@ -460,7 +470,7 @@ function streamUp<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, devfn: number)
   const inputs = selectiveStream(s.device, devfn);
   const c = handOver(k, b, h, "hpa-array", `ide ${name}`, (op) => ideStreamCreateOp(k, s.id, inputs, op));
   if (c === null || !ok(c.status)) {
-    b.free(k, h);
+    dropRefused(k, b, h, c, `TDH.IDE.STREAM.CREATE ${name}`);
     return `TDH.IDE.STREAM.CREATE ${name}`;
   }
   const st: Stream<H> = { session: s, id: c.regs.get(REG.RCX), h, keyed: false };
