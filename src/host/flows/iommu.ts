@@ -65,6 +65,8 @@ function iommuSetupStaleRoot(
 ): ReturnType<typeof iommuSetup> {
   const stale = k.ledger.donated.keys().next();
   if (stale.done === true) return iommuSetup(k, regBase, array);
+  // The descriptor is still the host's own: its flush flag follows the same rule as `iommuSetup`.
+  if (k.policy.flushFlag === "before-call") array.markFlushOnFree();
   return retryWithOriginal(
     k,
     callRegs("TDH.IOMMU.SETUP", {
