@@ -56,7 +56,13 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
       clflushBeforeAlloc: platform.clflushBeforeAlloc,
     },
     ...(opts.policy === undefined ? {} : { policy: opts.policy }),
-    modelReport: (kind, pfn, message) => module.report(kind, pfn, message, "host release check"),
+    modelReport: (kind, pfn, message) =>
+      module.report(
+        kind,
+        pfn,
+        message,
+        kind === "release-list-short" ? "host release check" : "host extension lock",
+      ),
   });
   return { platform, mem, alloc, cache, module, kernel };
 }

@@ -31,11 +31,14 @@ const MD = PLATFORM.metadata;
 const SETUP: MachineSetup = { platform: PLATFORM };
 const DEFAULT_MODE = DESIGNS.filter((d) => d.policy === undefined);
 const capableUnits = PLATFORM.iommus.filter((u) => u.tdxCapable).length;
+const allUnits = PLATFORM.iommus.length;
 const devices = PLATFORM.devices?.length ?? 0;
 /** 4 KiB pages of one IOMMU_MT: two 2^iqOrder queue blocks and the order-0 pages. */
 const IOMMU_MT_PAGES = 2 * 2 ** MD.iqOrder + MD.IOMMU_MT_PAGE_COUNT;
 /** Tail pages of the IOMMU queue blocks of every TDX-capable unit (written back by every-page designs only). */
 const QUEUE_TAILS = capableUnits * 2 * (2 ** MD.iqOrder - 1);
+/** The same over every unit, skipped ones included (their flag is set before the refused SETUP). */
+const ALL_QUEUE_TAILS = allUnits * 2 * (2 ** MD.iqOrder - 1);
 
 const calls = (r: ReturnType<typeof runFlow>, leaf: keyof typeof LEAF) =>
   r.calls.filter((c) => c.leaf === LEAF[leaf]).length;
@@ -80,13 +83,13 @@ describe("figures that follow from the rules (12,800-page pool)", () => {
   const pool = MD.MEMORY_POOL_REQUIRED_PAGES;
   const chunks = Math.ceil(pool / 512);
 
-  it("every 512-entry design: 25 EXT.MEM.ADD calls, 1 root page, 3 SYS.RD + 25 + EXT.INIT SEAMCALLs", () => {
+  it("every 512-entry design: 25 EXT.MEM.ADD calls, 1 root page, 3 SYS.RD + SYS.CONFIG + 25 + EXT.INIT SEAMCALLs", () => {
     expect(pool).toBe(12_800);
     for (const d of DEFAULT_MODE) {
       const r = runFlow(d, "extensions", SETUP);
       expect(calls(r, "TDH.EXT.MEM.ADD"), d.name).toBe(25);
       expect(r.figures.rootPages, d.name).toBe(1);
-      expect(r.figures.seamcalls, d.name).toBe(3 + chunks + 1);
+      expect(r.figures.seamcalls, d.name).toBe(3 + 1 + chunks + 1);
     }
   });
 
@@ -114,32 +117,29 @@ describe("figures that follow from the rules (12,800-page pool)", () => {
   });
 
   it("write-backs = every covered page for the designs that write back every page; v2 one per pages[i]", () => {
+    // The flush flag is set before IOMMU.SETUP (the kernel): a skipped unit's pages are written back too.
     const want = {
-      iommu: capableUnits * IOMMU_MT_PAGES,
+      iommu: allUnits * IOMMU_MT_PAGES,
       spdm: devices * MD.SPDM_MT_PAGE_COUNT,
       ide: devices * (MD.SPDM_MT_PAGE_COUNT + MD.IDE_MT_PAGE_COUNT),
     };
-    expect(want).toEqual({ iommu: 80, spdm: 24, ide: 36 });
-    // The draft follows the kernel's rule (02-kapi.md 2.3): the flag is set before TDH.IOMMU.SETUP
-    // whatever its result, so a skipped (not TDX-capable) unit's pages are written back too.
-    const allUnits = PLATFORM.iommus.length;
+    expect(want).toEqual({ iommu: 120, spdm: 24, ide: 36 });
     for (const d of [DRAFT_DESIGN, SPLIT_DESIGN])
       for (const f of ["iommu", "spdm", "ide"] as const)
-        expect(runFlow(d, f, SETUP).figures.writeBacks, `${d.name} ${f}`).toBe(
-          d === DRAFT_DESIGN && f === "iommu" ? allUnits * IOMMU_MT_PAGES : want[f],
-        );
-    const v2 = { ...want, iommu: want.iommu - QUEUE_TAILS };
+        expect(runFlow(d, f, SETUP).figures.writeBacks, `${d.name} ${f}`).toBe(want[f]);
+    // v2 writes back one page per pages[i]: every queue block's tail is left out, skipped units' too.
+    const v2 = { ...want, iommu: want.iommu - ALL_QUEUE_TAILS };
     for (const f of ["iommu", "spdm", "ide"] as const)
       expect(runFlow(V2_DESIGN, f, SETUP).figures.writeBacks, `v2 ${f}`).toBe(v2[f]);
   });
 
   it("head-page-only write-back issues one per queue-block tail fewer and leaves that tail dirty", () => {
     const r = runFlow(DRAFT_HEAD_PAGE_ONLY, "iommu", SETUP).figures;
-    const tails = capableUnits * 2 * (2 ** MD.iqOrder - 1);
-    // Skipped units are written back too (flag set before SETUP), also head pages only.
-    const skippedTails = (PLATFORM.iommus.length - capableUnits) * 2 * (2 ** MD.iqOrder - 1);
-    expect(r.writeBacks).toBe(PLATFORM.iommus.length * IOMMU_MT_PAGES - tails - skippedTails);
-    expect(r.hazards).toBe(tails);
+    const tails = (n: number) => n * 2 * (2 ** MD.iqOrder - 1);
+    // Every unit's pages are written back (skipped ones too: the flag is set before the call), head
+    // pages only; only the set-up units' tails hold the module's lines.
+    expect(r.writeBacks).toBe(allUnits * IOMMU_MT_PAGES - tails(allUnits));
+    expect(r.hazards).toBe(tails(capableUnits));
     expect(r.conservationOk).toBe(true);
   });
 
@@ -254,7 +254,7 @@ describe("tdxpa compare", () => {
     };
     expect(j.designs.map((d) => d.name)).toEqual(DESIGNS.map((d) => d.name));
     expect(j.injectionPoolPages).toBeNull();
-    expect(j.designs[0]?.flows.iommu?.clean?.writeBacks).toBe(72);
+    expect(j.designs[0]?.flows.iommu?.clean?.writeBacks).toBe(allUnits * IOMMU_MT_PAGES - ALL_QUEUE_TAILS);
     expect(j.designs.at(-1)?.flows.spdm?.supported).toBe(false);
     expect(j.caveats).toEqual([...COMPARE_CAVEATS]);
     expect("codeSize" in j).toBe(false);

@@ -62,9 +62,23 @@ describe("fuzzing, fixed seed", () => {
   });
 
   it("a hand-built SEAMCALL program reaches a connected SPDM session and stays conserved", () => {
-    // cfg 0 (no interrupts), SPDM.CREATE of device 0 with 8 consecutive pool pages, CONNECT, 12 forwards.
+    // cfg 0 (no interrupts), SPDM.CREATE of device 0 with 8 consecutive pool pages, CONNECT (RCX the id,
+    // RDX the spdm_conf page, R8 the response page, R9 the request page, R10 4 pages), 12 forwards.
     const create = [10, 5, 0, 10, 7, ...Array.from({ length: 8 }, () => [0, 0, 0]).flat(), 0, 0, 0, 0];
-    const connect = [16, 14, 0, 0, 7, 8, 10, 3, ...Array.from({ length: 4 }, () => [10, 8, 0]).flat(), 0];
+    const connect = [
+      16,
+      14,
+      0,
+      8,
+      1,
+      8,
+      0,
+      7,
+      10,
+      3,
+      ...Array.from({ length: 4 }, () => [10, 8, 0]).flat(),
+      0,
+    ];
     expect(FUZZ_LEAVES.indexOf("TDH.SPDM.CREATE")).toBe(10);
     expect(FUZZ_LEAVES.indexOf("TDH.SPDM.CONNECT")).toBe(16);
     const m = seamcallProgram(

@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeHpaListInfo } from "../src/common/formats.js";
-import { LEAF, REG, STATUS } from "../src/common/status.js";
+import { isSuccessClass, LEAF, REG, STATUS } from "../src/common/status.js";
 import type { U64 } from "../src/common/u64.js";
 import { strandPages } from "../src/host/kernel.js";
 import type { Page } from "../src/host/page.js";
@@ -23,12 +23,14 @@ import {
   ideStreamCreate,
   ideStreamDelete,
   type SpdmChannel,
+  selectiveStream,
   spdmConnect,
   spdmCreate,
   spdmDelete,
   spdmDisconnect,
-  streamSelector,
+  writeSpdmConf,
 } from "../src/host/spdm.js";
+import { rootPortDevfn } from "../src/hw/devices.js";
 import { defaultPlatform } from "../src/hw/platform.js";
 import { createMachine, type Machine } from "../src/machine.js";
 import { checkConservation } from "../src/model/conservation.js";
@@ -202,7 +204,8 @@ class ExtAdd implements Cmd {
     // The model: the pool takes pages until it holds poolCap, then refuses the rest with POOL_FULL.
     const take = Math.min(s.pfns.length, model.poolCap - model.poolUsed);
     const r = extMemAdd(real.m.kernel, real.arrays[i]!);
-    expect(ok(r.status)).toBe(true);
+    // Success-class: TDX_SUCCESS or the pool-full status.
+    expect(isSuccessClass(r.status)).toBe(true);
     const full = r.status.hi === STATUS.TDX_EXT_MEMORY_POOL_FULL.hi;
     expect(full).toBe(take < s.pfns.length);
     const next = decodeHpaListInfo(r.regs.lo(REG.RCX), r.regs.hi(REG.RCX)).fields.firstEntry;
@@ -240,7 +243,14 @@ class SpdmCreate implements Cmd {
       real.spdmIds.set(this.device, r.regs.get(REG.RCX));
       const req = real.m.alloc.allocPage({ tag: "mbt:msg", zero: true })!;
       const rsp = real.m.alloc.allocPage({ tag: "mbt:msg", zero: true })!;
-      real.channels.set(this.device, { device: DEVICES[this.device]!, requestPage: req, responsePage: rsp });
+      const conf = real.m.alloc.allocPage({ tag: "mbt:msg", zero: true })!;
+      writeSpdmConf(real.m.kernel, conf.pfn);
+      real.channels.set(this.device, {
+        device: DEVICES[this.device]!,
+        requestPage: req,
+        responsePage: rsp,
+        confPage: conf,
+      });
       donate(real, s.pfns, `spdm ${this.device}`);
       s.owner = `spdm ${this.device}`;
       setPlace(model, s, `module:${s.owner}`);
@@ -289,11 +299,13 @@ class IdeCreate implements Cmd {
     const r = ideStreamCreate(
       real.m.kernel,
       real.spdmIds.get(this.device)!,
-      streamSelector(port, slot),
+      selectiveStream(DEVICES[this.device]!, rootPortDevfn(PLATFORM.rootPorts!, port)),
       real.arrays[i]!,
     );
     expect(ok(r.status), `IDE.STREAM.CREATE device ${this.device} slot ${slot}`).toBe(wantOk);
     if (wantOk) {
+      // The module picks the lowest free stream register block of the port: the model's slot.
+      expect(r.regs.lo(REG.RDX)).toBe(slot);
       const key = `${port}:${slot}`;
       real.streamIds.set(key, r.regs.get(REG.RCX));
       donate(real, s.pfns, `ide ${key}`);
@@ -330,9 +342,10 @@ class IdeDelete implements Cmd {
     const key = keys[this.pick % keys.length]!;
     const st = model.streams.get(key)!;
     const id = real.streamIds.get(key)!;
-    expect(ok(ideStreamBlock(real.m.kernel, id).status)).toBe(true);
+    const spdmId = real.spdmIds.get(st.device)!;
+    expect(ok(ideStreamBlock(real.m.kernel, spdmId, id).status)).toBe(true);
     if (this.fail) injectFailure(real, LEAF["TDH.IDE.STREAM.DELETE"]);
-    const r = ideStreamDelete(real.m.kernel, id, real.arrays[st.set]!);
+    const r = ideStreamDelete(real.m.kernel, spdmId, id, real.arrays[st.set]!);
     expect(ok(r.status)).toBe(!this.fail);
     released(model, real, st.set, !this.fail, `IDE.STREAM.DELETE ${key} failed`);
     model.streams.delete(key);
@@ -362,6 +375,7 @@ class SpdmDelete implements Cmd {
     released(model, real, ss.set, !this.fail, `SPDM.DELETE device ${this.device} failed`);
     real.m.alloc.freePages(ch.requestPage, 0);
     real.m.alloc.freePages(ch.responsePage, 0);
+    real.m.alloc.freePages(ch.confPage!, 0);
     model.sessions.delete(this.device);
     if (this.fail) model.dead.add(`device ${this.device}`);
     verify(model, real);
@@ -432,7 +446,7 @@ class Retry implements Cmd {
         ? iommuSetup(k, UNITS[[...model.units].find(([, x]) => x === i)![0]]!.regBase, a).status
         : s.kind === "spdm"
           ? spdmCreate(k, DEVICES[[...model.sessions].find(([, x]) => x.set === i)![0]]!, a).status
-          : ideStreamCreate(k, { lo: 0xffff, hi: 0 }, streamSelector(0, 7), a).status;
+          : ideStreamCreate(k, { lo: 0xffff, hi: 0 }, selectiveStream(DEVICES[0]!, 0), a).status;
     expect(ok(st)).toBe(false);
     verify(model, real);
   }

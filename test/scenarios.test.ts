@@ -181,6 +181,16 @@ describe("invalid scenarios: one clear line, exit 2", () => {
       /host\.policy\.clflush: expected one of if-required, always, never, got "sometimes"/,
     ],
     [
+      "bad flush-flag rule",
+      "name: x\nhost: { policy: { flushFlag: sometimes } }\nsteps: [ { flow: extensions } ]\n",
+      /host\.policy\.flushFlag: expected one of before-call, on-success, got "sometimes"/,
+    ],
+    [
+      "bad metadata vintage",
+      "name: x\nplatform: { metadata: { fieldIds: v3 } }\nsteps: [ { flow: extensions } ]\n",
+      /platform\.metadata\.fieldIds/,
+    ],
+    [
       "unknown behaviour",
       "name: x\nmodule: { behaviours: { lenient: true } }\nsteps: [ { flow: extensions } ]\n",
       /module\.behaviours\.lenient: expected one of the keys/,

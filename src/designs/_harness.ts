@@ -5,12 +5,17 @@
  *
  * The wrappers are the kernel's `tdh_*` functions with the descriptor argument replaced by the operand
  * it encodes to; they reuse src/host/seamcalls.ts and src/host/spdm.ts for everything that takes no
- * page list (retry rules, the DOE loop, KM, BLOCK, DISCONNECT). The failure policy is docs/spec/02-kapi.md 2.6 as
- * the draft's flows apply it: a refused CREATE/SETUP gives the pages back (free, no write-back); a
- * failed DISCONNECT/DELETE/CLEAR strands them; the design decides what a successful release does.
+ * page list (retry rules, the DOE loop, KM, BLOCK, DISCONNECT), on the register table of
+ * docs/spec/03-module.md 3.3. The failure policy is the kernel's as the draft's flows apply it
+ * (docs/spec/02-kapi.md 2.5, 2.6): a refused CREATE/SETUP gives the pages back, written back first when
+ * the flush flag is set before the call (policy `flushFlag`); the IOMMU probe skips a unit on
+ * TDX_OPERAND_INVALID with any operand id and stops at any other failure; a failed KM STOP or
+ * DISCONNECT is ignored; a failed BLOCK/DELETE/CLEAR strands the pages; the design decides what a
+ * successful release does.
  */
 import { isStatus, REG, STATUS } from "../common/status.js";
-import { getBits, hpaHi, hpaLo, type U64 } from "../common/u64.js";
+import { hpaHi, hpaLo, type U64 } from "../common/u64.js";
+import { tdxConnectGate } from "../host/connect-state.js";
 import { EXT_POOL_OWNER, EXT_POOL_TAG } from "../host/flows/extensions.js";
 import { IDE_MT_TAG } from "../host/flows/ide.js";
 import { IOMMU_TAG } from "../host/flows/iommu.js";
@@ -30,7 +35,9 @@ import {
   callRegs,
   extInit,
   flushBeforeHandoff,
+  isExactly,
   ok,
+  pageWbinvd,
   type RetryResult,
   retryWithOriginal,
   retryWithReturned,
@@ -42,12 +49,16 @@ import {
   ideStreamBlock,
   ideStreamKm,
   KM_OP,
+  lockOwner,
   type SpdmChannel,
+  type StreamCreateInputs,
+  selectiveStream,
   spdmDisconnect,
   spdmExchange,
-  streamSelector,
+  withExtLockFor,
+  writeSpdmConf,
 } from "../host/spdm.js";
-import { deviceInfoOf, type PcieDeviceSpec } from "../hw/devices.js";
+import { deviceInfoOf, type PcieDeviceSpec, rootPortDevfn } from "../hw/devices.js";
 import { FEATURE_BITS } from "../hw/platform.js";
 import type { Machine } from "../machine.js";
 import { type FlowOutcome, outcome } from "./design.js";
@@ -83,12 +94,23 @@ function once(k: HostKernel, leaf: Parameters<typeof callRegs>[0], inputs: Recor
 
 /** TDH.SPDM.CREATE with an HPA_ARRAY_T of metadata pages; RCX out = SPDM id. */
 export function spdmCreateOp(k: HostKernel, device: PcieDeviceSpec, array: U64): CallResult {
-  return once(k, "TDH.SPDM.CREATE", { [REG.RCX]: functionId(device), [REG.RDX]: array });
+  return once(k, "TDH.SPDM.CREATE", {
+    [REG.RCX]: functionId(device, k.policy.segmentValid),
+    [REG.RDX]: array,
+  });
 }
 
-/** TDH.SPDM.CONNECT with an HPA_ARRAY_T device-info buffer; RCX out = bytes written. */
+/** TDH.SPDM.CONNECT with the channel's spdm_conf page and an HPA_ARRAY_T device-info buffer; RCX out = bytes. */
 export function spdmConnectOp(k: HostKernel, ch: SpdmChannel, spdmId: U64, devInfo: U64): ExchangeResult {
-  return spdmExchange(k, ch, "TDH.SPDM.CONNECT", spdmId, { [REG.RCX]: spdmId, [REG.R10]: devInfo });
+  const conf = ch.confPage === undefined ? { lo: 0, hi: 0 } : hpaReg(ch.confPage.hpa);
+  return spdmExchange(
+    k,
+    ch,
+    "TDH.SPDM.CONNECT",
+    spdmId,
+    { [REG.RCX]: spdmId, [REG.RDX]: conf, [REG.R10]: devInfo },
+    { rsp: REG.R8, req: REG.R9 },
+  );
 }
 
 /** TDH.SPDM.DELETE with a release input (0 or a page for the released list); RCX out = the list. */
@@ -96,14 +118,30 @@ export function spdmDeleteOp(k: HostKernel, spdmId: U64, release: U64): CallResu
   return once(k, "TDH.SPDM.DELETE", { [REG.RCX]: spdmId, [REG.RDX]: release });
 }
 
-/** TDH.IDE.STREAM.CREATE with an HPA_ARRAY_T of metadata pages; RCX out = stream id. */
-export function ideStreamCreateOp(k: HostKernel, spdmId: U64, selector: U64, array: U64): CallResult {
-  return once(k, "TDH.IDE.STREAM.CREATE", { [REG.RCX]: spdmId, [REG.RDX]: selector, [REG.R8]: array });
+/** TDH.IDE.STREAM.CREATE with an HPA_ARRAY_T of metadata pages; RCX out = stream id, RDX = root-port IDE id. */
+export function ideStreamCreateOp(
+  k: HostKernel,
+  spdmId: U64,
+  inputs: StreamCreateInputs,
+  array: U64,
+): CallResult {
+  const n = (v: number): U64 => ({ lo: v >>> 0, hi: 0 });
+  return once(k, "TDH.IDE.STREAM.CREATE", {
+    [REG.RCX]: n(inputs.streamInfo),
+    [REG.RDX]: spdmId,
+    [REG.R8]: array,
+    [REG.R9]: n(inputs.streamCtrl),
+    [REG.R10]: n(inputs.rid[0]),
+    [REG.R11]: n(inputs.rid[1]),
+    [REG.R12]: n(inputs.addr[0]),
+    [REG.R13]: n(inputs.addr[1]),
+    [REG.R14]: n(inputs.addr[2]),
+  });
 }
 
-/** TDH.IDE.STREAM.DELETE with a release input; RCX out = the released list. */
-export function ideStreamDeleteOp(k: HostKernel, streamId: U64, release: U64): CallResult {
-  return once(k, "TDH.IDE.STREAM.DELETE", { [REG.RCX]: streamId, [REG.RDX]: release });
+/** TDH.IDE.STREAM.DELETE (RCX = SPDM id, RDX = stream id) with a release input in R8; RCX out = the list. */
+export function ideStreamDeleteOp(k: HostKernel, spdmId: U64, streamId: U64, release: U64): CallResult {
+  return once(k, "TDH.IDE.STREAM.DELETE", { [REG.RCX]: spdmId, [REG.RDX]: streamId, [REG.R8]: release });
 }
 
 /**
@@ -143,13 +181,13 @@ export interface PoolFeeder<H> {
  * chunks of at most 512 entries (one root page holds 512, 01-formats.md 1.1); then TDH.EXT.INIT.
  */
 export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome {
-  const features = sysRd(k, "TDX_FEATURES0");
-  if (!ok(features.status)) return outcome("TDH.SYS.RD TDX_FEATURES0");
-  if (getBits(features.value.lo, features.value.hi, FEATURE_BITS.EXTENSIONS, 1) === 0) return outcome(null);
+  const gate = tdxConnectGate(k, FEATURE_BITS.EXTENSIONS);
+  if (!gate.run) return outcome("skipped" in gate ? null : gate.failedStep);
   const req = sysRd(k, "MEMORY_POOL_REQUIRED_PAGES");
   if (!ok(req.status)) return outcome("TDH.SYS.RD MEMORY_POOL_REQUIRED_PAGES");
   const extReq = sysRd(k, "EXT_REQUIRED");
   if (!ok(extReq.status)) return outcome("TDH.SYS.RD EXT_REQUIRED");
+  if (k.policy.poolGate === "ext-required" && extReq.value.lo === 0) return outcome(null);
   const n = req.value.lo;
   const who = "extensions";
   const result = withExtLock(k, who, (): FlowOutcome => {
@@ -167,7 +205,7 @@ export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome 
         }
         d.flush(k, h, off, count);
         const r = extMemAddOp(k, op);
-        if (!ok(r.status) || isStatus(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
+        if (!ok(r.status) || isExactly(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
           d.strand(k, h, `extensions: TDH.EXT.MEM.ADD at page ${off} failed`);
           return outcome(`TDH.EXT.MEM.ADD at page ${off}`);
         }
@@ -242,6 +280,24 @@ function handOver<H>(
   return r;
 }
 
+/**
+ * Gives back the pages of a hand-off the module refused (`r`, null when no SEAMCALL was issued). When
+ * the kernel's rule set the flush flag before the call (policy `flushFlag: "before-call"`), every page
+ * is written back first, as the draft's destroy does; a failed write-back abandons the pages (the
+ * design's failure policy) instead of freeing them.
+ */
+function dropRefused<H>(k: HostKernel, b: Handoff<H>, h: H, r: CallResult | null, what: string): void {
+  if (r !== null && k.policy.flushFlag === "before-call") {
+    for (const pfn of coveredPfns(b.pages(h))) {
+      if (!ok(pageWbinvd(k, pfn))) {
+        b.abandon(k, h, `${what}: PAGE.WBINVD of 0x${(pfn * 4096).toString(16)} failed`);
+        return;
+      }
+    }
+  }
+  b.free(k, h);
+}
+
 /** Takes `h` back with `call` (given the release input when `needsList`), then releases it. */
 function takeBack<H>(
   k: HostKernel,
@@ -267,6 +323,8 @@ function takeBack<H>(
 /** The IOMMU flow: set up every TDX-capable unit, then clear each and release its pages. */
 export function iommuFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
   const k = m.kernel;
+  const gate = tdxConnectGate(k);
+  if (!gate.run) return outcome("skipped" in gate ? null : gate.failedStep);
   const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
   if (!ok(md.status)) return outcome("TDH.SYS.RD IOMMU_MT_PAGE_COUNT");
   const units: { name: string; id: U64; h: H }[] = [];
@@ -282,8 +340,9 @@ export function iommuFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
       units.push({ name: u.name, id: r.regs.get(REG.RCX), h });
       continue;
     }
-    b.free(k, h);
-    if (r !== null && isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) continue;
+    dropRefused(k, b, h, r, `TDH.IOMMU.SETUP ${u.name}`);
+    // The kernel's probe: TDX_OPERAND_INVALID with any operand id (under the status mask) is a skip.
+    if (r !== null && isStatus(r.status, STATUS.TDX_OPERAND_INVALID)) continue;
     failed = `TDH.IOMMU.SETUP ${u.name}`;
     break;
   }
@@ -310,23 +369,26 @@ interface Session<H> {
 
 /** Creates and connects a session; on a failure after CREATE it is taken down again. */
 function sessionUp<H>(k: HostKernel, b: Handoff<H>, device: PcieDeviceSpec): Session<H> | string {
+  const gate = tdxConnectGate(k);
+  if (!gate.run) return "skipped" in gate ? gate.skipped : gate.failedStep;
   const mt = sysRd(k, "SPDM_MT_PAGE_COUNT");
   const info = sysRd(k, "SPDM_MAX_DEV_INFO_PAGES");
   if (!ok(mt.status) || !ok(info.status)) return "TDH.SYS.RD SPDM page counts";
-  const who = `spdm ${device.name}`;
-  const msg = allocZeroed(k, 2, SPDM_MSG_TAG);
+  const who = lockOwner(device);
+  const msg = allocZeroed(k, 3, SPDM_MSG_TAG);
   if (msg === null) return `allocate SPDM message pages for ${device.name}`;
   const h = b.allocArray(k, mt.value.lo, SPDM_MT_TAG);
   if (h === null) {
     freeEach(k, msg);
     return `allocate SPDM_MT for ${device.name}`;
   }
-  const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]! };
+  const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]!, confPage: msg[2]! };
+  writeSpdmConf(k, msg[2]!.pfn);
   const c = handOver(k, b, h, "hpa-array", who, (op) =>
-    withExtLock(k, who, () => spdmCreateOp(k, device, op)),
+    withExtLockFor(k, "TDH.SPDM.CREATE", who, () => spdmCreateOp(k, device, op)),
   );
   if (c === null || !ok(c.status)) {
-    b.free(k, h);
+    dropRefused(k, b, h, c, `TDH.SPDM.CREATE ${device.name}`);
     freeEach(k, msg);
     return `TDH.SPDM.CREATE ${device.name}`;
   }
@@ -343,7 +405,12 @@ function connect<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, infoPages: numb
   const info = b.allocArray(k, infoPages, SPDM_DEVINFO_TAG);
   if (info === null) return `allocate device-info buffer for ${name}`;
   const op = b.operand(k, info, "hpa-array");
-  const r = op === null ? null : withExtLock(k, `spdm ${name}`, () => spdmConnectOp(k, s.channel, s.id, op));
+  const r =
+    op === null
+      ? null
+      : withExtLockFor(k, "TDH.SPDM.CONNECT", lockOwner(s.device), () =>
+          spdmConnectOp(k, s.channel, s.id, op),
+        );
   let step: string | null = r === null || !ok(r.status) ? `TDH.SPDM.CONNECT ${name}` : null;
   if (r !== null && step === null) {
     s.connected = true;
@@ -359,22 +426,15 @@ function connect<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, infoPages: numb
   return step;
 }
 
-/** DISCONNECT (when connected), DELETE, release; the message pages are freed. */
+/** DISCONNECT (when connected; a failure only warns, as v2), DELETE, release; the message pages are freed. */
 function sessionDown<H>(k: HostKernel, b: Handoff<H>, s: Session<H>): boolean {
-  const who = `spdm ${s.device.name}`;
-  let good = true;
+  const who = lockOwner(s.device);
   if (s.connected) {
-    const d = withExtLock(k, who, () => spdmDisconnect(k, s.channel, s.id));
-    if (d === null || !ok(d.status)) {
-      b.abandon(k, s.h, `TDH.SPDM.DISCONNECT ${s.device.name} failed`);
-      good = false;
-    }
+    withExtLockFor(k, "TDH.SPDM.DISCONNECT", who, () => spdmDisconnect(k, s.channel, s.id));
     s.connected = false;
   }
-  if (good) {
-    const del = (rel: U64) => withExtLock(k, who, () => spdmDeleteOp(k, s.id, rel));
-    good = takeBack(k, b, s.h, `TDH.SPDM.DELETE ${s.device.name}`, del, true);
-  }
+  const del = (rel: U64) => withExtLockFor(k, "TDH.SPDM.DELETE", who, () => spdmDeleteOp(k, s.id, rel));
+  const good = takeBack(k, b, s.h, `TDH.SPDM.DELETE ${s.device.name}`, del, true);
   freeEach(k, s.msg);
   return good;
 }
@@ -401,26 +461,22 @@ interface Stream<H> {
   keyed: boolean;
 }
 
-function streamUp<H>(
-  k: HostKernel,
-  b: Handoff<H>,
-  s: Session<H>,
-  port: number,
-  slot: number,
-): Stream<H> | string {
+function streamUp<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, devfn: number): Stream<H> | string {
   const name = s.device.name;
   const count = sysRd(k, "IDE_MT_PAGE_COUNT");
   if (!ok(count.status)) return "TDH.SYS.RD IDE_MT_PAGE_COUNT";
   const h = b.allocArray(k, count.value.lo, IDE_MT_TAG);
   if (h === null) return `allocate IDE_MT for ${name}`;
-  const sel = streamSelector(port, slot);
-  const c = handOver(k, b, h, "hpa-array", `ide ${name}`, (op) => ideStreamCreateOp(k, s.id, sel, op));
+  const inputs = selectiveStream(s.device, devfn);
+  const c = handOver(k, b, h, "hpa-array", `ide ${name}`, (op) => ideStreamCreateOp(k, s.id, inputs, op));
   if (c === null || !ok(c.status)) {
-    b.free(k, h);
+    dropRefused(k, b, h, c, `TDH.IDE.STREAM.CREATE ${name}`);
     return `TDH.IDE.STREAM.CREATE ${name}`;
   }
   const st: Stream<H> = { session: s, id: c.regs.get(REG.RCX), h, keyed: false };
-  const km = withExtLock(k, `ide ${name}`, () => ideStreamKm(k, s.channel, s.id, st.id, KM_OP.SETUP));
+  const km = withExtLockFor(k, "TDH.IDE.STREAM.KM", lockOwner(s.device), () =>
+    ideStreamKm(k, s.channel, s.id, st.id, KM_OP.SETUP),
+  );
   if (km !== null && ok(km.status)) {
     st.keyed = true;
     return st;
@@ -433,18 +489,17 @@ function streamDown<H>(k: HostKernel, b: Handoff<H>, st: Stream<H>): boolean {
   const s = st.session;
   const name = s.device.name;
   if (st.keyed) {
-    const km = withExtLock(k, `ide ${name}`, () => ideStreamKm(k, s.channel, s.id, st.id, KM_OP.STOP));
+    // A failed KM STOP is ignored (v2): BLOCK and DELETE still run.
+    withExtLockFor(k, "TDH.IDE.STREAM.KM", lockOwner(s.device), () =>
+      ideStreamKm(k, s.channel, s.id, st.id, KM_OP.STOP),
+    );
     st.keyed = false;
-    if (km === null || !ok(km.status)) {
-      b.abandon(k, st.h, `TDH.IDE.STREAM.KM STOP ${name} failed`);
-      return false;
-    }
   }
-  if (!ok(ideStreamBlock(k, st.id).status)) {
+  if (!ok(ideStreamBlock(k, s.id, st.id).status)) {
     b.abandon(k, st.h, `TDH.IDE.STREAM.BLOCK ${name} failed`);
     return false;
   }
-  const del = (rel: U64) => ideStreamDeleteOp(k, st.id, rel);
+  const del = (rel: U64) => ideStreamDeleteOp(k, s.id, st.id, rel);
   return takeBack(k, b, st.h, `TDH.IDE.STREAM.DELETE ${name}`, del, true);
 }
 
@@ -452,7 +507,6 @@ function streamDown<H>(k: HostKernel, b: Handoff<H>, st: Stream<H>): boolean {
 export function ideFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
   const k = m.kernel;
   const ports = m.platform.rootPorts ?? [];
-  const used = new Map<number, number>();
   const sessions: Session<H>[] = [];
   const streams: Stream<H>[] = [];
   let failed: string | null = null;
@@ -464,9 +518,7 @@ export function ideFlow<H>(m: Machine, b: Handoff<H>): FlowOutcome {
     }
     sessions.push(s);
     const port = ports.findIndex((p) => p.name === d.rootPort);
-    const slot = used.get(port) ?? 0;
-    used.set(port, slot + 1);
-    const st = streamUp(k, b, s, port, slot);
+    const st = streamUp(k, b, s, rootPortDevfn(ports, port));
     if (typeof st === "string") failed ??= st;
     else streams.push(st);
   }

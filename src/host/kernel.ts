@@ -65,6 +65,42 @@ export interface HostPolicy {
    * device-info buffer, instead of fresh shared pages.
    */
   readonly devInfoInMetadata: boolean;
+  /**
+   * When a create wrapper (IOMMU.SETUP, SPDM.CREATE, IDE.STREAM.CREATE) sets the descriptor's flush flag:
+   * `"before-call"`, whatever the result (the kernel, 02-kapi.md 2.3), so a failed or partly done create
+   * is destroyed with PAGE.WBINVD; `"on-success"` only when the call succeeded (an earlier design: a
+   * failed create is freed without a write-back, trusting the module's rollback).
+   */
+  readonly flushFlag: "before-call" | "on-success";
+  /**
+   * Which SPDM/IDE calls take the extension lock (02-kapi.md 2.4): `"v2"` CONNECT, DISCONNECT and MNG
+   * only (the kernel); `"all-spdm"` also SPDM.CREATE, SPDM.DELETE and IDE.STREAM.KM (an earlier design).
+   */
+  readonly extLockScope: "v2" | "all-spdm";
+  /**
+   * Whether the extension lock is re-entrant for its holder. `false` is v2's mutex: a
+   * KEY_REQUIRE_REFRESH during CONNECT makes the wrapper's MNG KEY_UPDATE take the lock CONNECT holds —
+   * a deadlock in the kernel, reported here as a host-bug finding (model report `ext-lock-deadlock`).
+   */
+  readonly extLockReentrant: boolean;
+  /**
+   * Bit 24 (segment valid) of TDH.SPDM.CREATE's function id: `"always"` (the kernel sets it whatever
+   * the segment), or `"non-zero-segment"` (the other reading of the kernel's code). Ledger `spdm-segment-valid`.
+   */
+  readonly segmentValid: "always" | "non-zero-segment";
+  /**
+   * The extensions bring-up's gate (02-kapi.md 2.5): `"ext-required"` skips everything when EXT_REQUIRED
+   * is 0 (the 04-16 diff and the June 2026 series); `"pool-count"` adds memory whenever
+   * MEMORY_POOL_REQUIRED_PAGES is non-zero and runs EXT.INIT only when EXT_REQUIRED (v2).
+   */
+  readonly poolGate: "ext-required" | "pool-count";
+  /**
+   * Which ids the host reads the pool fields at (03-module.md 3.3): `"june"` (the June 2026 series'
+   * ids, MEMORY_POOL_REQUIRED_PAGES a u32; the default, so pools beyond 65,535 pages work) or
+   * `"rfc-v2"` (the RFC–v2 TDX Connect series the 04-14/04-16 kAPI belongs to: MEMORY_POOL_REQUIRED_PAGES
+   * a u16 at 0x3100000100000000, EXT_REQUIRED at 0x3100000100000001).
+   */
+  readonly metadataIds: "rfc-v2" | "june";
 }
 
 /** The correct host. */
@@ -78,6 +114,12 @@ export const DEFAULT_POLICY: HostPolicy = Object.freeze({
   staleRoot: false,
   forgetFlushFlag: false,
   devInfoInMetadata: false,
+  flushFlag: "before-call",
+  extLockScope: "v2",
+  extLockReentrant: true,
+  segmentValid: "always",
+  poolGate: "ext-required",
+  metadataIds: "june",
 });
 
 /** Tag the allocator shows for pages stranded forever by the failure policy (02-kapi.md 2.6). */
@@ -104,22 +146,33 @@ export class HostLedger {
 }
 
 /**
- * The extension lock: TDH.EXT.*, TDH.SPDM.* and TDH.IDE.STREAM.KM go through one request slot in the
- * module, so the host serialises them (02-kapi.md 2.4). Re-entry by another holder is a host bug.
+ * The extension lock: extension calls go through one request slot in the module, so the host serialises
+ * them (02-kapi.md 2.4). Re-entry by another holder is a host bug. With `reentrant` false (v2's mutex)
+ * the holder taking it again is a deadlock: {@link ExtLock.tryAcquire} returns `"deadlock"`.
  */
 export class ExtLock {
   holder: string | null = null;
+  private depth = 0;
 
-  /** Takes the lock for `who`, or returns false when someone else holds it. */
-  tryAcquire(who: string): boolean {
+  constructor(readonly reentrant = true) {}
+
+  /** Takes the lock for `who`: true, false when someone else holds it, or "deadlock" (see the class doc). */
+  tryAcquire(who: string): boolean | "deadlock" {
     if (this.holder !== null && this.holder !== who) return false;
+    if (this.holder === who && !this.reentrant) return "deadlock";
     this.holder = who;
+    this.depth++;
     return true;
   }
 
-  /** Releases the lock held by `who`. */
+  /** Releases one hold of the lock by `who`. */
   release(who: string): void {
-    if (this.holder === who) this.holder = null;
+    if (this.holder !== who) return;
+    this.depth--;
+    if (this.depth <= 0) {
+      this.holder = null;
+      this.depth = 0;
+    }
   }
 }
 
@@ -137,7 +190,11 @@ export interface HostKernel {
    * The model's channel for checks the kernel does not make (a successful DELETE that did not return
    * every page, 02-kapi.md 2.6): the machine wires it to the module's model reports. Not a kernel API.
    */
-  readonly modelReport: (kind: "release-list-short", pfn: number, message: string) => void;
+  readonly modelReport: (
+    kind: "release-list-short" | "ext-lock-deadlock",
+    pfn: number,
+    message: string,
+  ) => void;
   /**
    * `cpu_relax()` between the re-issues of a call the module refused with TDX_OPERAND_BUSY: other
    * logical CPUs run meanwhile (the machine's CPU scheduler sets it; a no-op with one CPU).
@@ -167,7 +224,7 @@ export function createHostKernel(parts: {
     cpu: parts.cpu ?? PLAIN_CPU,
     policy,
     ledger: new HostLedger(),
-    extLock: new ExtLock(),
+    extLock: new ExtLock(policy.extLockReentrant),
     modelReport: parts.modelReport ?? (() => {}),
     cpuRelax: () => {},
   };
@@ -192,9 +249,21 @@ export function allocZeroed(k: HostKernel, n: number, tag: string): Page[] | nul
   return got;
 }
 
-/** Runs `fn` holding the extension lock as `who`; null when someone else holds it. */
+/**
+ * Runs `fn` holding the extension lock as `who`; null when someone else holds it, or when taking it
+ * again would deadlock the kernel's non-re-entrant lock (reported as model report `ext-lock-deadlock`).
+ */
 export function withExtLock<T>(k: HostKernel, who: string, fn: () => T): T | null {
-  if (!k.extLock.tryAcquire(who)) return null;
+  const got = k.extLock.tryAcquire(who);
+  if (got === "deadlock") {
+    k.modelReport(
+      "ext-lock-deadlock",
+      0,
+      `host bug: ${who} takes the extension lock it already holds (v2's mutex is not re-entrant): the kernel deadlocks here`,
+    );
+    return null;
+  }
+  if (!got) return null;
   try {
     return fn();
   } finally {

@@ -3,12 +3,16 @@
  * SEAMCALL through the kernel context and returns the status with the output registers.
  *
  * Wrappers that take a page list take a {@link TdxPageArray} and encode its operand themselves; the
- * ones that hand pages to the module as private memory set the descriptor's flush flag on success.
+ * ones that hand pages to the module as private memory set the descriptor's flush flag before the
+ * SEAMCALL, whatever its result (the kernel; policy `flushFlag`, see {@link markHandoff}).
+ *
+ * Status comparisons are the kernel's: the full 64-bit value ({@link ok}, {@link isExactly}); only the
+ * IOMMU probe compares under the status mask, on purpose (docs/spec/03-module.md 3.3).
  */
 import { leafRax, Regs as RegFile, type Regs } from "../common/seamcall.js";
-import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js";
+import { isStatus, LEAF, type LeafName, REG, STATUS, type StatusKind } from "../common/status.js";
 import { hpaHi, hpaLo, parseU64, type U64 } from "../common/u64.js";
-import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
+import { METADATA_FIELD_IDS, type MetadataFieldName, RFC_V2_FIELD_IDS } from "../hw/platform.js";
 import { kapiSpan } from "./kapi-trace.js";
 import { type HostKernel, hpaWithKeyId } from "./kernel.js";
 import { coveredPfns } from "./page.js";
@@ -39,9 +43,14 @@ export function tdxCall(
   return { status: regs.get(REG.RAX), regs };
 }
 
-/** True when a status is TDX_SUCCESS or another success-class status (bit 63 clear). */
+/** True when a status is exactly TDX_SUCCESS (all 64 bits zero), as the kernel compares it. */
 export function ok(s: U64): boolean {
-  return s.hi >>> 31 === 0;
+  return s.lo === 0 && s.hi === 0;
+}
+
+/** True when `s` is exactly status `k` with bits 31:0 zero: the kernel's full 64-bit comparison. */
+export function isExactly(s: U64, k: StatusKind): boolean {
+  return s.lo === 0 && s.hi >>> 0 === k.hi;
 }
 
 /**
@@ -73,7 +82,7 @@ export const MAX_RESUMES = 1_000_000;
 export const MAX_BUSY_RETRIES = 10_000;
 
 function interruptedStatus(s: U64): boolean {
-  return isStatus(s, STATUS.TDX_INTERRUPTED_RESUMABLE);
+  return isExactly(s, STATUS.TDX_INTERRUPTED_RESUMABLE);
 }
 
 /**
@@ -126,12 +135,49 @@ export function callRegs(leaf: LeafName, inputs: Readonly<Record<number, U64>>):
 // ---------------------------------------------------------------------------------------------------
 // Wrappers
 
-/** TDH.SYS.RD of a metadata field: the status and, on success, the value. */
+/**
+ * TDH.SYS.RD of a metadata field: the status and, on success, the value. The pool fields are read at
+ * the ids of the host's vintage (policy `metadataIds`).
+ */
 export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; value: U64 } {
+  const id =
+    k.policy.metadataIds === "rfc-v2" && field in RFC_V2_FIELD_IDS
+      ? RFC_V2_FIELD_IDS[field as keyof typeof RFC_V2_FIELD_IDS]
+      : METADATA_FIELD_IDS[field];
+  const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(id) });
+  return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+}
+
+/**
+ * `tdh_sys_config` version 1 (03-module.md 3.3): R8 = the module's global KeyID, R9 = the features to
+ * enable (TDX_FEATURES0 bits), R11 = wall-clock seconds (the module ignores it; 0 here, so runs replay).
+ */
+export function sysConfig(k: HostKernel, features: U64): CallResult {
   return kapiSpan(k, "tdh_sys_rd", () => {
-    const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(METADATA_FIELD_IDS[field]) });
-    return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+    return tdxCall(
+      k,
+      "TDH.SYS.CONFIG",
+      { [REG.R8]: { lo: k.sysinfo.globalKeyId, hi: 0 }, [REG.R9]: features, [REG.R11]: { lo: 0, hi: 0 } },
+      1,
+    );
   });
+}
+
+/**
+ * Sets the descriptor's flush flag for a create wrapper's hand-off: before the SEAMCALL under the
+ * kernel's rule (policy `flushFlag: "before-call"`), so a failed or partly done create is still written
+ * back at destroy; after it only on success under `"on-success"`. Call with `status` null before the
+ * call and with the status after it. The wrong host `forgetFlushFlag` never sets it in the SPDM/IDE
+ * create wrappers (`wrongHostForgets`).
+ */
+export function markHandoff(
+  k: HostKernel,
+  array: TdxPageArray,
+  status: U64 | null,
+  wrongHostForgets = true,
+): void {
+  if (wrongHostForgets && k.policy.forgetFlushFlag) return;
+  if (status === null ? k.policy.flushFlag === "before-call" : ok(status)) array.markFlushOnFree();
 }
 
 /** TDH.PHYMEM.PAGE.RDMD of page `pfn`: status, page type and owner (for tools and tests). */
@@ -183,20 +229,21 @@ export function extInit(k: HostKernel): RetryResult {
 
 /**
  * `tdh_iommu_setup`: hands the descriptor's pages (IOMMU_MT) to the module as the control pages of the
- * unit at `regBase` and returns the IOMMU id in RCX. The flush flag is set before the call, whatever its
- * result (02-kapi.md 2.3): a failed or partly done call may already have touched the pages.
+ * unit at `regBase`; sets the flush flag (see {@link markHandoff}) and returns the IOMMU id in RCX.
  */
 export function iommuSetup(k: HostKernel, regBase: number, array: TdxPageArray): RetryResult {
   return kapiSpan(k, "tdh_iommu_setup", () => {
     flushBeforeHandoff(k, array);
-    array.markFlushOnFree();
-    return retryWithOriginal(
+    markHandoff(k, array, null, false);
+    const r = retryWithOriginal(
       k,
       callRegs("TDH.IOMMU.SETUP", {
         [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
         [REG.RDX]: array.toIommuMt(),
       }),
     );
+    if (k.policy.flushFlag === "on-success") markHandoff(k, array, r.status, false);
+    return r;
   });
 }
 

@@ -1,44 +1,74 @@
 /**
- * Host-side wrappers of the SPDM and IDE leaves (docs/spec/02-kapi.md 2.3, 2.4) and the DOE forwarding loop.
+ * Host-side wrappers of the SPDM and IDE leaves (docs/spec/02-kapi.md 2.3, 2.4) and the DOE forwarding
+ * loop, on the exact register table of docs/spec/03-module.md 3.3 (request and response registers differ
+ * per leaf).
  *
  * The create wrappers hand metadata pages to the module as private memory: they CLFLUSH first (per
- * policy) and set the descriptor's flush flag on success. The device-info buffer of TDH.SPDM.CONNECT is
- * a temporary shared buffer the module writes and the host reads back: no flush, no flag.
+ * policy) and set the descriptor's flush flag before the SEAMCALL, whatever the result (the kernel;
+ * policy `flushFlag`). The device-info buffer of TDH.SPDM.CONNECT is a temporary shared buffer the module
+ * writes and the host reads back: no flush, no flag.
  *
  * Extension calls (CONNECT, DISCONNECT, MNG, IDE.STREAM.KM) are re-issued with the host's saved copy of
  * the inputs after TDX_INTERRUPTED_RESUMABLE and after TDX_SPDM_REQUEST, for which the host first
- * forwards the module's request page to the device's DOE mailbox and writes the answer into the response
- * page; TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH runs TDH.SPDM.MNG KEY_UPDATE, then re-issues. The caller
- * holds the extension lock. Register convention: see src/module/leaves-spdm.ts and leaves-ide.ts.
+ * forwards the raw DOE frame in the request page to the device's DOE mailbox and puts the device's raw
+ * answer frame into the response page; TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH runs TDH.SPDM.MNG KEY_UPDATE
+ * (taking the extension lock as MNG does), then re-issues. Statuses are compared in full, as the kernel
+ * does. {@link withExtLockFor} takes the extension lock for the calls the policy's scope names.
  */
-import { isStatus, type LeafName, REG, STATUS } from "../common/status.js";
+import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js";
 import { hpaHi, hpaLo, type U64, U64_ONES, u64FromNumber } from "../common/u64.js";
 import { doeExchange, get32, type PcieDeviceSpec } from "../hw/devices.js";
 import { kapiSpan } from "./kapi-trace.js";
-import { type HostKernel, mapPageForRead, mapPageForWrite } from "./kernel.js";
+import { type HostKernel, mapPageForRead, mapPageForWrite, withExtLock } from "./kernel.js";
 import type { Page } from "./page.js";
 import type { TdxPageArray } from "./page-array.js";
 import {
   type CallResult,
   callRegs,
   flushBeforeHandoff,
+  isExactly,
   MAX_BUSY_RETRIES,
   MAX_RESUMES,
+  markHandoff,
   ok,
   type RetryResult,
 } from "./seamcalls.js";
 
-/** The host's link to one device: the device's DOE mailbox and the two message pages it lends the module. */
+/**
+ * The host's link to one device: the device's DOE mailbox, the two message pages it lends the module
+ * and the spdm_conf page CONNECT reads.
+ */
 export interface SpdmChannel {
   readonly device: PcieDeviceSpec;
   readonly requestPage: Page;
   readonly responsePage: Page;
+  /** The spdm_conf page (`spdm_config_info_t`); absent: CONNECT cannot be issued. */
+  readonly confPage?: Page;
 }
 
 /** TDH.SPDM.MNG operations (RDX). */
 export const MNG_OP = Object.freeze({ HEARTBEAT: 0, KEY_UPDATE: 1, RECOLLECT: 2 });
-/** TDH.IDE.STREAM.KM operations (RDX). */
+/** TDH.IDE.STREAM.KM operations (R8). */
 export const KM_OP = Object.freeze({ SETUP: 0, REFRESH: 1, STOP: 2 });
+
+/**
+ * The spdm_conf the host writes (`spdm_config_info_t`, 03-module.md 3.3): vmm_spdm_cap with HBEAT (bit
+ * 13) and KEY_UPD (bit 14), session_policy 0, certificate_slot_mask 0xff, raw_bitstream_requested 0.
+ */
+export const HOST_SPDM_CONF = Object.freeze({
+  vmmSpdmCap: (1 << 13) | (1 << 14),
+  sessionPolicy: 0,
+  certSlotMask: 0xff,
+  rawBitstream: 0,
+});
+
+/** Writes {@link HOST_SPDM_CONF} (or `conf`) into page `pfn` through the kernel's mapping. */
+export function writeSpdmConf(k: HostKernel, pfn: number, conf = HOST_SPDM_CONF): void {
+  const w = mapPageForWrite(k, pfn);
+  w.fill(0);
+  w[0] = conf.vmmSpdmCap >>> 0;
+  w[1] = (conf.sessionPolicy & 0xff) | ((conf.certSlotMask & 0xff) << 8) | ((conf.rawBitstream & 0xff) << 16);
+}
 
 /** What an extension call through the device did. */
 export interface ExchangeResult extends RetryResult {
@@ -50,28 +80,65 @@ export interface ExchangeResult extends RetryResult {
 
 const hpaReg = (hpa: number): U64 => ({ lo: hpaLo(hpa), hi: hpaHi(hpa) });
 
-/** SPDM function id: bits 15:0 requester id, 23:16 segment, bit 24 segment valid. */
-export function functionId(d: PcieDeviceSpec): U64 {
-  return { lo: ((d.requesterId & 0xffff) | ((d.segment & 0xff) << 16) | (1 << 24)) >>> 0, hi: 0 };
+/**
+ * SPDM function id: bits 15:0 requester id, 23:16 segment, bit 24 segment valid: set always (the
+ * kernel) or only for a non-zero segment (policy `segmentValid`, the other reading).
+ */
+export function functionId(d: PcieDeviceSpec, segmentValid: "always" | "non-zero-segment" = "always"): U64 {
+  const valid = segmentValid === "always" || d.segment !== 0 ? 1 << 24 : 0;
+  return { lo: ((d.requesterId & 0xffff) | ((d.segment & 0xff) << 16) | valid) >>> 0, hi: 0 };
+}
+
+/** The extension lock's holder name for calls about `device` (one per device: KM's refresh runs MNG). */
+export function lockOwner(device: PcieDeviceSpec): string {
+  return `spdm ${device.name}`;
+}
+
+const V2_LOCKED = new Set<number>([
+  LEAF["TDH.SPDM.CONNECT"],
+  LEAF["TDH.SPDM.DISCONNECT"],
+  LEAF["TDH.SPDM.MNG"],
+]);
+const ALL_SPDM_LOCKED = new Set<number>([
+  ...V2_LOCKED,
+  LEAF["TDH.SPDM.CREATE"],
+  LEAF["TDH.SPDM.DELETE"],
+  LEAF["TDH.IDE.STREAM.KM"],
+]);
+
+/**
+ * Runs `fn` (a wrapper of `leaf`) under the extension lock when the policy's `extLockScope` locks that
+ * leaf (v2: CONNECT, DISCONNECT, MNG), else directly. Null when the lock was not taken.
+ */
+export function withExtLockFor<T>(k: HostKernel, leaf: LeafName, who: string, fn: () => T): T | null {
+  const scope = k.policy.extLockScope === "v2" ? V2_LOCKED : ALL_SPDM_LOCKED;
+  return scope.has(LEAF[leaf]) ? withExtLock(k, who, fn) : fn();
 }
 
 /**
- * Forwards one request: reads the DOE data object the module left in the request page, passes it to the
- * device's DOE mailbox, writes the answer into the response page.
+ * Forwards one request: reads the raw DOE frame the module left in the request page, `length` bytes
+ * (RCX of the TDX_SPDM_REQUEST return; without it, the length in the frame header's DW1), passes it
+ * unchanged to the device's DOE mailbox and writes the raw answer frame into the response page.
  */
-export function forwardToDevice(k: HostKernel, ch: SpdmChannel): void {
+export function forwardToDevice(k: HostKernel, ch: SpdmChannel, length?: number): void {
   const req = mapPageForRead(k, ch.requestPage.pfn);
-  const dws = Math.min(get32(req, 4) & 0x3_ffff, 1024);
-  const answer = doeExchange(ch.device, req.slice(0, Math.max(dws, 2) * 4));
+  const bytes0 = length ?? Math.max(get32(req, 4) & 0x3_ffff, 2) * 4;
+  const answer = doeExchange(ch.device, req.slice(0, Math.min(bytes0, 4096)));
   const w = mapPageForWrite(k, ch.responsePage.pfn);
   const bytes = new Uint8Array(w.buffer, w.byteOffset, 4096);
   bytes.fill(0);
   bytes.set(answer.subarray(0, 4096));
 }
 
+/** Which registers hold the response and request pages of a leaf (the register table). */
+export interface MessageRegs {
+  readonly rsp: number;
+  readonly req: number;
+}
+
 /**
- * Issues an extension call that may talk to the device: `inputs` plus R8/R9 = the channel's message
- * pages; re-issues with the original inputs until the module is done (see the file's doc).
+ * Issues an extension call that may talk to the device: `inputs` plus the channel's message pages in
+ * `msg`; re-issues with the original inputs until the module is done (see the file's doc).
  */
 export function spdmExchange(
   k: HostKernel,
@@ -79,11 +146,12 @@ export function spdmExchange(
   leaf: LeafName,
   spdmId: U64,
   inputs: Readonly<Record<number, U64>>,
+  msg: MessageRegs,
 ): ExchangeResult {
   const regs = callRegs(leaf, {
     ...inputs,
-    [REG.R8]: hpaReg(ch.requestPage.hpa),
-    [REG.R9]: hpaReg(ch.responsePage.hpa),
+    [msg.rsp]: hpaReg(ch.responsePage.hpa),
+    [msg.req]: hpaReg(ch.requestPage.hpa),
   });
   const saved = regs.clone();
   let interrupts = 0;
@@ -100,15 +168,18 @@ export function spdmExchange(
       busyRetries++;
       k.cpuRelax();
       again();
-    } else if (isStatus(status, STATUS.TDX_INTERRUPTED_RESUMABLE)) {
+    } else if (isExactly(status, STATUS.TDX_INTERRUPTED_RESUMABLE)) {
       interrupts++;
       again();
-    } else if (isStatus(status, STATUS.TDX_SPDM_REQUEST)) {
-      forwardToDevice(k, ch);
+    } else if (isExactly(status, STATUS.TDX_SPDM_REQUEST)) {
+      forwardToDevice(k, ch, regs.hi(REG.RCX) === 0 ? regs.lo(REG.RCX) : 4096);
       messages++;
       again();
-    } else if (isStatus(status, STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH) && keyUpdates < 3) {
-      const u = spdmMng(k, ch, spdmId, MNG_OP.KEY_UPDATE);
+    } else if (isExactly(status, STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH) && keyUpdates < 3) {
+      const u = withExtLockFor(k, "TDH.SPDM.MNG", lockOwner(ch.device), () =>
+        spdmMng(k, ch, spdmId, MNG_OP.KEY_UPDATE),
+      );
+      if (u === null) return { status, regs, interrupts, messages, keyUpdates, busyRetries };
       interrupts += u.interrupts;
       messages += u.messages;
       keyUpdates++;
@@ -119,24 +190,28 @@ export function spdmExchange(
 }
 
 /**
- * `tdh_spdm_create`: hands the descriptor's pages (HPA_ARRAY_T) to the module as a session's metadata;
- * on success sets the flush flag (unless the wrong host `forgetFlushFlag`) and RCX holds the SPDM id.
+ * `tdh_spdm_create`: hands the descriptor's pages (HPA_ARRAY_T in RDX) to the module as a session's
+ * metadata, RCX = function id; the flush flag is set per {@link markHandoff}. RCX out = SPDM id.
  */
 export function spdmCreate(k: HostKernel, device: PcieDeviceSpec, array: TdxPageArray): CallResult {
   return kapiSpan(k, "tdh_spdm_create", () => {
     flushBeforeHandoff(k, array);
+    markHandoff(k, array, null);
     const regs = callRegs("TDH.SPDM.CREATE", {
-      [REG.RCX]: functionId(device),
+      [REG.RCX]: functionId(device, k.policy.segmentValid),
       [REG.RDX]: array.toHpaArray(),
     });
     k.seamcall(regs);
     const status = regs.get(REG.RAX);
-    if (ok(status) && !k.policy.forgetFlushFlag) array.markFlushOnFree();
+    if (k.policy.flushFlag === "on-success") markHandoff(k, array, status);
     return { status, regs };
   });
 }
 
-/** `tdh_spdm_connect`: the device-info buffer is shared and temporary: no flush, no flag. RCX = bytes. */
+/**
+ * `tdh_spdm_connect`: RCX = SPDM id, RDX = spdm_conf page, R8 = response page, R9 = request page, R10 =
+ * the device-info buffer (shared and temporary: no flush, no flag). RCX out = device-info bytes.
+ */
 export function spdmConnect(
   k: HostKernel,
   ch: SpdmChannel,
@@ -144,38 +219,62 @@ export function spdmConnect(
   devInfo: TdxPageArray,
 ): ExchangeResult {
   return kapiSpan(k, "tdh_spdm_connect", () => {
-    return spdmExchange(k, ch, "TDH.SPDM.CONNECT", spdmId, {
-      [REG.RCX]: spdmId,
-      [REG.R10]: devInfo.toHpaArray(),
-    });
+    const conf = ch.confPage === undefined ? U64_ONES : hpaReg(ch.confPage.hpa);
+    return spdmExchange(
+      k,
+      ch,
+      "TDH.SPDM.CONNECT",
+      spdmId,
+      { [REG.RCX]: spdmId, [REG.RDX]: conf, [REG.R10]: devInfo.toHpaArray() },
+      { rsp: REG.R8, req: REG.R9 },
+    );
   });
 }
 
-/** `tdh_spdm_disconnect`. */
+/** `tdh_spdm_disconnect`: RCX = SPDM id, RDX = response page, R8 = request page. */
 export function spdmDisconnect(k: HostKernel, ch: SpdmChannel, spdmId: U64): ExchangeResult {
   return kapiSpan(k, "tdh_spdm_disconnect", () => {
-    return spdmExchange(k, ch, "TDH.SPDM.DISCONNECT", spdmId, { [REG.RCX]: spdmId });
+    return spdmExchange(
+      k,
+      ch,
+      "TDH.SPDM.DISCONNECT",
+      spdmId,
+      { [REG.RCX]: spdmId },
+      { rsp: REG.RDX, req: REG.R8 },
+    );
   });
 }
 
-/** `tdh_spdm_mng`: operation `op`, optional output buffer (else all ones). */
+/**
+ * `tdh_spdm_mng`: RCX = SPDM id, RDX = operation `op`, R8 = param page or −1, R9 = response page, R10 =
+ * request page, R11 = output buffer (HPA_ARRAY_T) or −1.
+ */
 export function spdmMng(
   k: HostKernel,
   ch: SpdmChannel,
   spdmId: U64,
   op: number,
   out: TdxPageArray | null = null,
+  param: Page | null = null,
 ): ExchangeResult {
   return kapiSpan(k, "tdh_spdm_mng", () => {
-    return spdmExchange(k, ch, "TDH.SPDM.MNG", spdmId, {
-      [REG.RCX]: spdmId,
-      [REG.RDX]: u64FromNumber(op),
-      [REG.R10]: out === null ? U64_ONES : out.toHpaArray(),
-    });
+    return spdmExchange(
+      k,
+      ch,
+      "TDH.SPDM.MNG",
+      spdmId,
+      {
+        [REG.RCX]: spdmId,
+        [REG.RDX]: u64FromNumber(op),
+        [REG.R8]: param === null ? U64_ONES : hpaReg(param.hpa),
+        [REG.R11]: out === null ? U64_ONES : out.toHpaArray(),
+      },
+      { rsp: REG.R9, req: REG.R10 },
+    );
   });
 }
 
-/** `tdh_spdm_delete`: release input from the descriptor (0 when singleton, else its root). RCX = released list. */
+/** `tdh_spdm_delete`: RCX = SPDM id, RDX = release input (0 when singleton, else the root). RCX out = the released list. */
 export function spdmDelete(k: HostKernel, spdmId: U64, array: TdxPageArray): CallResult {
   return kapiSpan(k, "tdh_spdm_delete", () => {
     const regs = callRegs("TDH.SPDM.DELETE", { [REG.RCX]: spdmId, [REG.RDX]: array.toReleaseInput() });
@@ -184,28 +283,70 @@ export function spdmDelete(k: HostKernel, spdmId: U64, array: TdxPageArray): Cal
   });
 }
 
-/** Slot selector of TDH.IDE.STREAM.CREATE: bits 7:0 root port index, 15:8 stream slot. */
-export function streamSelector(rootPortIndex: number, slot: number): U64 {
-  return { lo: ((rootPortIndex & 0xff) | ((slot & 0xff) << 8)) >>> 0, hi: 0 };
+/** The non-page inputs of TDH.IDE.STREAM.CREATE (RCX and R9–R14 of the register table). */
+export interface StreamCreateInputs {
+  /** Bits 7:0 root-port devfn, bit 8 selective stream. */
+  readonly streamInfo: number;
+  /** The Selective IDE Stream Control register value (Enable clear). */
+  readonly streamCtrl: number;
+  /** RID association registers 1 and 2. */
+  readonly rid: readonly [number, number];
+  /** Address association registers 1–3 (all zero: none). */
+  readonly addr: readonly [number, number, number];
 }
 
-/** `tdh_ide_stream_create`: hands the descriptor's pages over as stream metadata; sets the flush flag. */
-export function ideStreamCreate(k: HostKernel, spdmId: U64, selector: U64, array: TdxPageArray): CallResult {
+/**
+ * The inputs the host gives a selective stream for `device` behind the root port `rootPortDevfn`:
+ * stream_info = devfn | selective, stream_ctrl 0, a RID range holding just the device (RID association
+ * 1 = limit << 8, association 2 = V | base << 8 | segment << 24), no address association.
+ */
+export function selectiveStream(device: PcieDeviceSpec, rootPortDevfn: number): StreamCreateInputs {
+  const rid = device.requesterId & 0xffff;
+  return {
+    streamInfo: (rootPortDevfn & 0xff) | 0x100,
+    streamCtrl: 0,
+    rid: [rid << 8, (1 | (rid << 8) | ((device.segment & 0xff) << 24)) >>> 0],
+    addr: [0, 0, 0],
+  };
+}
+
+/**
+ * `tdh_ide_stream_create`: RCX = stream_info, RDX = SPDM id, R8 = the descriptor's pages as stream
+ * metadata (HPA_ARRAY_T), R9 = stream_ctrl, R10–R14 = associations; the flush flag is set per
+ * {@link markHandoff}. Out RCX = stream id, RDX = root-port IDE id.
+ */
+export function ideStreamCreate(
+  k: HostKernel,
+  spdmId: U64,
+  inputs: StreamCreateInputs,
+  array: TdxPageArray,
+): CallResult {
   return kapiSpan(k, "tdh_ide_stream_create", () => {
     flushBeforeHandoff(k, array);
+    markHandoff(k, array, null);
+    const n = u64FromNumber;
     const regs = callRegs("TDH.IDE.STREAM.CREATE", {
-      [REG.RCX]: spdmId,
-      [REG.RDX]: selector,
+      [REG.RCX]: n(inputs.streamInfo),
+      [REG.RDX]: spdmId,
       [REG.R8]: array.toHpaArray(),
+      [REG.R9]: n(inputs.streamCtrl),
+      [REG.R10]: n(inputs.rid[0]),
+      [REG.R11]: n(inputs.rid[1]),
+      [REG.R12]: n(inputs.addr[0]),
+      [REG.R13]: n(inputs.addr[1]),
+      [REG.R14]: n(inputs.addr[2]),
     });
     k.seamcall(regs);
     const status = regs.get(REG.RAX);
-    if (ok(status) && !k.policy.forgetFlushFlag) array.markFlushOnFree();
+    if (k.policy.flushFlag === "on-success") markHandoff(k, array, status);
     return { status, regs };
   });
 }
 
-/** `tdh_ide_stream_km`: SETUP, REFRESH or STOP through the stream's session's device. */
+/**
+ * `tdh_ide_stream_km`: RCX = SPDM id, RDX = stream id, R8 = SETUP, REFRESH or STOP, R9 = response page,
+ * R10 = request page, through the stream's session's device.
+ */
 export function ideStreamKm(
   k: HostKernel,
   ch: SpdmChannel,
@@ -214,28 +355,33 @@ export function ideStreamKm(
   op: number,
 ): ExchangeResult {
   return kapiSpan(k, "tdh_ide_stream_km", () => {
-    return spdmExchange(k, ch, "TDH.IDE.STREAM.KM", spdmId, {
-      [REG.RCX]: streamId,
-      [REG.RDX]: u64FromNumber(op),
-    });
+    return spdmExchange(
+      k,
+      ch,
+      "TDH.IDE.STREAM.KM",
+      spdmId,
+      { [REG.RCX]: spdmId, [REG.RDX]: streamId, [REG.R8]: u64FromNumber(op) },
+      { rsp: REG.R9, req: REG.R10 },
+    );
   });
 }
 
-/** `tdh_ide_stream_block`. */
-export function ideStreamBlock(k: HostKernel, streamId: U64): CallResult {
+/** `tdh_ide_stream_block`: RCX = SPDM id, RDX = stream id. */
+export function ideStreamBlock(k: HostKernel, spdmId: U64, streamId: U64): CallResult {
   return kapiSpan(k, "tdh_ide_stream_block", () => {
-    const regs = callRegs("TDH.IDE.STREAM.BLOCK", { [REG.RCX]: streamId });
+    const regs = callRegs("TDH.IDE.STREAM.BLOCK", { [REG.RCX]: spdmId, [REG.RDX]: streamId });
     k.seamcall(regs);
     return { status: regs.get(REG.RAX), regs };
   });
 }
 
-/** `tdh_ide_stream_delete`: release input from the descriptor. RCX = released list. */
-export function ideStreamDelete(k: HostKernel, streamId: U64, array: TdxPageArray): CallResult {
+/** `tdh_ide_stream_delete`: RCX = SPDM id, RDX = stream id, R8 = release input. RCX out = the released list. */
+export function ideStreamDelete(k: HostKernel, spdmId: U64, streamId: U64, array: TdxPageArray): CallResult {
   return kapiSpan(k, "tdh_ide_stream_delete", () => {
     const regs = callRegs("TDH.IDE.STREAM.DELETE", {
-      [REG.RCX]: streamId,
-      [REG.RDX]: array.toReleaseInput(),
+      [REG.RCX]: spdmId,
+      [REG.RDX]: streamId,
+      [REG.R8]: array.toReleaseInput(),
     });
     k.seamcall(regs);
     return { status: regs.get(REG.RAX), regs };

@@ -54,6 +54,16 @@ export interface RootPortSpec {
   readonly name: string;
   /** Number of IDE stream slots, 1..256. */
   readonly streamSlots: number;
+  /**
+   * Device and function number of the port (device << 3 | function), 0..255: what the host puts in
+   * bits 7:0 of TDH.IDE.STREAM.CREATE's stream_info. Absent: see {@link rootPortDevfn}.
+   */
+  readonly devfn?: number;
+}
+
+/** The devfn of root port `i` of `ports`: its own, else device i + 1, function 0 ((i + 1) << 3). */
+export function rootPortDevfn(ports: readonly RootPortSpec[], i: number): number {
+  return ports[i]?.devfn ?? ((i + 1) << 3) & 0xff;
 }
 
 /** Requester id from bus, device and function numbers. */
@@ -363,8 +373,8 @@ export function doeExchange(d: PcieDeviceSpec, obj: Uint8Array): Uint8Array {
 /** The default platform's root ports: two, four IDE stream slots each. */
 export function defaultRootPorts(): RootPortSpec[] {
   return [
-    { name: "rp0-socket0-pcie0", streamSlots: 4 },
-    { name: "rp1-socket1-pcie0", streamSlots: 4 },
+    { name: "rp0-socket0-pcie0", streamSlots: 4, devfn: 0x08 },
+    { name: "rp1-socket1-pcie0", streamSlots: 4, devfn: 0x10 },
   ];
 }
 
@@ -443,6 +453,7 @@ export function validateDevices(devices: unknown, rootPorts: unknown): void {
         throw stateError(`platform.rootPorts[${i}].name`, `${name} is used by another port`);
       ports.add(name);
       checkInt(`platform.rootPorts[${i}].streamSlots`, rp.streamSlots, 1, 256);
+      if (rp.devfn !== undefined) checkInt(`platform.rootPorts[${i}].devfn`, rp.devfn, 0, 255);
     });
   }
   if (devices === undefined) return;

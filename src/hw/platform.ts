@@ -58,6 +58,11 @@ export interface ModuleMetadata {
   readonly MAX_QUOTE_SIZE: number;
   /** Order of each IOMMU queue block: entries 0 and 1 of an IOMMU_MT carry NUM_PAGES = 2^iqOrder. */
   readonly iqOrder: number;
+  /**
+   * Which ids TDH.SYS.RD serves the pool fields at (03-module.md 3.3): `"both"` (a module model that
+   * serves kernels of both vintages; the default), `"rfc-v2"` or `"june"` only. Absent: `"both"`.
+   */
+  readonly fieldIds?: "both" | "rfc-v2" | "june";
 }
 
 /** One DMA remapping unit. */
@@ -96,6 +101,15 @@ export const METADATA_FIELD_IDS = Object.freeze({
   SPDM_MAX_DEV_INFO_PAGES: "0x3000000100000007",
   TDX_FEATURES0: "0x0A00000300000008",
   MAX_QUOTE_SIZE: "0x2300000200000002",
+});
+
+/**
+ * The pool fields' ids of the RFC–v2 TDX Connect series (03-module.md 3.3): MEMORY_POOL_REQUIRED_PAGES
+ * as a u16, EXT_REQUIRED. {@link METADATA_FIELD_IDS} holds the June 2026 ids of the same fields.
+ */
+export const RFC_V2_FIELD_IDS = Object.freeze({
+  MEMORY_POOL_REQUIRED_PAGES: "0x3100000100000000",
+  EXT_REQUIRED: "0x3100000100000001",
 });
 
 /** TDX_FEATURES0 bit numbers. */
@@ -143,6 +157,7 @@ export function defaultPlatform(): Platform {
       TDX_FEATURES0_BITS: [FEATURE_BITS.TDX_CONNECT, FEATURE_BITS.EXTENSIONS, FEATURE_BITS.QUOTING],
       MAX_QUOTE_SIZE: 4 * MIB,
       iqOrder: 1,
+      fieldIds: "both",
     },
     clflushBeforeAlloc: true,
     iommus: [
@@ -311,6 +326,8 @@ export function validatePlatform(p: Platform): Platform {
   checkCountField("platform.metadata.SPDM_MAX_DEV_INFO_PAGES", md.SPDM_MAX_DEV_INFO_PAGES, 1, 512);
   checkCountField("platform.metadata.iqOrder", md.iqOrder, 1, 10);
   checkCountField("platform.metadata.MAX_QUOTE_SIZE", md.MAX_QUOTE_SIZE, 4096, 0xffff_ffff);
+  if (md.fieldIds !== undefined && !["both", "rfc-v2", "june"].includes(md.fieldIds))
+    throw rangeError("platform.metadata.fieldIds", md.fieldIds, '"both", "rfc-v2" or "june"');
   if (!Array.isArray(md.TDX_FEATURES0_BITS))
     throw typeError("platform.metadata.TDX_FEATURES0_BITS", md.TDX_FEATURES0_BITS, "an array of bit numbers");
   for (const [i, b] of md.TDX_FEATURES0_BITS.entries()) {

@@ -6,7 +6,7 @@
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt } from "../common/formats.js";
 import { decodeStatus, LEAF, REG, regName } from "../common/status.js";
 import { low52, u64ToHex } from "../common/u64.js";
-import { METADATA_FIELD_IDS } from "../hw/platform.js";
+import { METADATA_FIELD_IDS, RFC_V2_FIELD_IDS } from "../hw/platform.js";
 import type { CallRecord } from "../module/emulator.js";
 
 /** How an operand register is shown. */
@@ -43,38 +43,54 @@ export const OPERANDS: Readonly<Record<number, readonly (readonly [number, Kind]
     [REG.RCX, "id"],
     [REG.RDX, "hpa"],
   ],
+  // The SPDM/IDE register table of docs/spec/03-module.md 3.3.
   [LEAF["TDH.SPDM.CONNECT"]]: [
     [REG.RCX, "id"],
+    [REG.RDX, "hpa"],
     [REG.R8, "hpa"],
     [REG.R9, "hpa"],
     [REG.R10, "hpa-array"],
   ],
   [LEAF["TDH.SPDM.DISCONNECT"]]: [
     [REG.RCX, "id"],
+    [REG.RDX, "hpa"],
     [REG.R8, "hpa"],
-    [REG.R9, "hpa"],
   ],
   [LEAF["TDH.SPDM.MNG"]]: [
     [REG.RCX, "id"],
     [REG.RDX, "id"],
     [REG.R8, "hpa"],
     [REG.R9, "hpa"],
+    [REG.R10, "hpa"],
+    [REG.R11, "hpa-array"],
   ],
   [LEAF["TDH.IDE.STREAM.KM"]]: [
     [REG.RCX, "id"],
     [REG.RDX, "id"],
-    [REG.R8, "hpa"],
+    [REG.R8, "id"],
     [REG.R9, "hpa"],
+    [REG.R10, "hpa"],
   ],
-  [LEAF["TDH.IDE.STREAM.BLOCK"]]: [[REG.RCX, "id"]],
-  [LEAF["TDH.IDE.STREAM.CREATE"]]: [
+  [LEAF["TDH.IDE.STREAM.BLOCK"]]: [
     [REG.RCX, "id"],
-    [REG.RDX, "u64"],
+    [REG.RDX, "id"],
+  ],
+  [LEAF["TDH.IDE.STREAM.CREATE"]]: [
+    [REG.RCX, "u64"],
+    [REG.RDX, "id"],
     [REG.R8, "hpa-array"],
+    [REG.R9, "u64"],
+    [REG.R10, "u64"],
+    [REG.R11, "u64"],
   ],
   [LEAF["TDH.IDE.STREAM.DELETE"]]: [
     [REG.RCX, "id"],
-    [REG.RDX, "hpa"],
+    [REG.RDX, "id"],
+    [REG.R8, "hpa"],
+  ],
+  [LEAF["TDH.SYS.CONFIG"]]: [
+    [REG.R8, "id"],
+    [REG.R9, "u64"],
   ],
   [LEAF["TDH.MNG.CREATE"]]: [
     [REG.RCX, "hpa"],
@@ -99,7 +115,10 @@ const OUTPUTS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = 
   [LEAF["TDH.SPDM.CREATE"]]: [[REG.RCX, "id"]],
   [LEAF["TDH.SPDM.CONNECT"]]: [[REG.RCX, "u64"]],
   [LEAF["TDH.SPDM.DELETE"]]: [[REG.RCX, "hpa-array"]],
-  [LEAF["TDH.IDE.STREAM.CREATE"]]: [[REG.RCX, "id"]],
+  [LEAF["TDH.IDE.STREAM.CREATE"]]: [
+    [REG.RCX, "id"],
+    [REG.RDX, "id"],
+  ],
   [LEAF["TDH.IDE.STREAM.DELETE"]]: [[REG.RCX, "hpa-array"]],
   [LEAF["TDH.QUOTE.GET"]]: [[REG.RCX, "u64"]],
   [LEAF["TDH.PHYMEM.PAGE.RDMD"]]: [
@@ -109,7 +128,10 @@ const OUTPUTS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = 
 };
 
 const hex = (n: number) => `0x${n.toString(16)}`;
-const FIELD_BY_ID = new Map(Object.entries(METADATA_FIELD_IDS).map(([n, id]) => [id.toLowerCase(), n]));
+const FIELD_BY_ID = new Map([
+  ...Object.entries(METADATA_FIELD_IDS).map(([n, id]) => [id.toLowerCase(), n] as const),
+  ...Object.entries(RFC_V2_FIELD_IDS).map(([n, id]) => [id.toLowerCase(), `${n}(rfc-v2)`] as const),
+]);
 
 function decodeOperand(kind: Kind, lo: number, hi: number, keyIdShift: number): string {
   switch (kind) {

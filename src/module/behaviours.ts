@@ -27,6 +27,18 @@ export interface Behaviours {
    * TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH. 0: never.
    */
   readonly spdmKeyRefreshAfter: number;
+  /**
+   * Ledger `call-once-no-interrupt`: may the interrupt plan interrupt the leaves the kernel calls once
+   * (SPDM.CREATE/DELETE, IDE.STREAM.CREATE/BLOCK/DELETE)? Default no. When yes, such a call may return
+   * TDX_INTERRUPTED_RESUMABLE at entry (nothing done) with model report `call-once-interrupted`, so the
+   * kernel's assumption that they are not interrupted is visible.
+   */
+  readonly interruptCallOnceLeaves: boolean;
+  /**
+   * Ledger `sys-config`: the module starts already configured by TDH.SYS.CONFIG with every feature it
+   * advertises. Default no: feature metadata is valid only after the host's SYS.CONFIG.
+   */
+  readonly startConfigured: boolean;
 }
 
 /** The spec's defaults. */
@@ -38,6 +50,8 @@ export const DEFAULT_BEHAVIOURS: Behaviours = Object.freeze({
   unbackedReadsAllOnes: true,
   deleteOmitsOnePage: false,
   spdmKeyRefreshAfter: 0,
+  interruptCallOnceLeaves: false,
+  startConfigured: false,
 });
 
 /** How interrupts are injected: deterministic, so every run can be replayed (03-module.md 3.4). */

@@ -43,7 +43,12 @@ export interface ModuleObject {
 
 /** Something the emulator noticed that the real module would not report, or would not report this way. */
 export interface ModelReport {
-  readonly kind: "module-owned-shared-page" | "poison-consumed" | "release-list-short";
+  readonly kind:
+    | "module-owned-shared-page"
+    | "poison-consumed"
+    | "release-list-short"
+    | "ext-lock-deadlock"
+    | "call-once-interrupted";
   readonly pfn: number;
   readonly cause: string;
   readonly message: string;
@@ -106,6 +111,8 @@ export type LeafHandler = (m: TdxModule, c: CallContext) => U64;
 export interface CallContext {
   readonly regs: Regs;
   readonly leaf: number;
+  /** The leaf version (RAX bits 23:16); above the leaf's highest version the call never reaches it. */
+  readonly version: number;
   readonly seq: number;
   /** Name used in hazard causes and reports: "TDH.IOMMU.SETUP #12". */
   readonly cause: string;
@@ -154,15 +161,30 @@ const handlers = new Map<number, LeafHandler>();
 export type AbortHandler = (m: TdxModule, f: InFlight) => void;
 
 const aborters = new Map<number, AbortHandler>();
+const maxVersions = new Map<number, number>();
 
 /**
- * Registers a leaf implementation (each `leaves-*.ts` file registers its own), and optionally how to
- * undo the progress an interrupted call of it kept inside the module when a later re-issue fails.
+ * Registers a leaf implementation (each `leaves-*.ts` file registers its own), optionally how to undo
+ * the progress an interrupted call of it kept inside the module when a later re-issue fails, and the
+ * highest RAX version the leaf accepts (0 unless given; a higher one is OPERAND_INVALID (RAX)).
  */
-export function registerLeaf(leaf: number, h: LeafHandler, abort?: AbortHandler): void {
+export function registerLeaf(leaf: number, h: LeafHandler, abort?: AbortHandler, maxVersion = 0): void {
   handlers.set(leaf, h);
   if (abort !== undefined) aborters.set(leaf, abort);
+  maxVersions.set(leaf, maxVersion);
 }
+
+/**
+ * Leaves the kernel calls once (docs/spec/03-module.md 3.3): an interrupt there becomes a failure in the
+ * kernel, so none is injected unless behaviour `interruptCallOnceLeaves` asks for it.
+ */
+const CALL_ONCE_LEAVES = new Set<number>([
+  LEAF["TDH.SPDM.CREATE"],
+  LEAF["TDH.SPDM.DELETE"],
+  LEAF["TDH.IDE.STREAM.CREATE"],
+  LEAF["TDH.IDE.STREAM.BLOCK"],
+  LEAF["TDH.IDE.STREAM.DELETE"],
+]);
 
 /** The emulated TDX Module. */
 export class TdxModule {
@@ -227,13 +249,13 @@ export class TdxModule {
     const leaf = raxLo & 0xffff;
     const version = (raxLo >>> 16) & 0xff;
     const name = leafName(leaf) ?? `leaf ${leaf}`;
-    const c: CallContext = { regs, leaf, seq, cause: `${name} #${seq}`, units: 0 };
+    const c: CallContext = { regs, leaf, version, seq, cause: `${name} #${seq}`, units: 0 };
     let forced = false;
     let status: U64;
     const handler = handlers.get(leaf);
-    // Entry order of TDX Module 1.5 (docs/spec/03-module.md 3.1): reserved bits and version, then
-    // shutdown (for every leaf, an unknown one included), then an unknown leaf.
-    if (raxHi !== 0 || raxLo >>> 24 !== 0 || version !== 0) {
+    // Entry order of TDX Module 1.5 (docs/spec/03-module.md 3.1): reserved bits and version (above the
+    // leaf's highest), then shutdown (for every leaf, an unknown one included), then an unknown leaf.
+    if (raxHi !== 0 || raxLo >>> 24 !== 0 || version > (maxVersions.get(leaf) ?? 0)) {
       status = st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
     } else if (this.shutdown) {
       status = st(STATUS.TDX_SYS_SHUTDOWN);
@@ -252,7 +274,20 @@ export class TdxModule {
       } else {
         this.cache.cause = c.cause;
         this.interrupts.enter();
-        status = handler(this, c);
+        if (
+          this.behaviours.interruptCallOnceLeaves &&
+          CALL_ONCE_LEAVES.has(leaf) &&
+          this.interrupts.afterUnit()
+        ) {
+          // An interrupt point at entry, before any work: a re-issue with the same inputs does the call.
+          this.report(
+            "call-once-interrupted",
+            0,
+            `${name} interrupted at entry: the kernel calls this leaf once, so it fails the operation (-EFAULT)`,
+            c.cause,
+          );
+          status = st(STATUS.TDX_INTERRUPTED_RESUMABLE);
+        } else status = handler(this, c);
         this.cache.cause = "host";
       }
     }

@@ -3,6 +3,7 @@
  * files) to get a complete module.
  */
 import "./leaves-core.js";
+import "./metadata.js";
 import "./leaves-ext.js";
 import "./leaves-iommu.js";
 import "./leaves-spdm.js";

@@ -1,33 +1,12 @@
 /**
- * Module leaves that take no page list: TDH.SYS.RD (metadata), TDH.PHYMEM.PAGE.WBINVD (cache write-back
- * of one page under one KeyID) and TDH.PHYMEM.PAGE.RDMD (read a PAMT entry) (docs/spec/03-module.md 3.3).
+ * Module leaves that take no page list: TDH.PHYMEM.PAGE.WBINVD (cache write-back of one page under one
+ * KeyID) and TDH.PHYMEM.PAGE.RDMD (read a PAMT entry) (docs/spec/03-module.md 3.3). TDH.SYS.RD and
+ * TDH.SYS.CONFIG live in `metadata.ts`.
  */
 import { LEAF, REG, STATUS } from "../common/status.js";
-import { getBits, low52, setBits, u64FromNumber, u64ToHex } from "../common/u64.js";
-import { METADATA_FIELD_IDS, type MetadataFieldName } from "../hw/platform.js";
-import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { getBits, low52, u64FromNumber } from "../common/u64.js";
+import { registerLeaf, SUCCESS, st } from "./emulator.js";
 import { PT } from "./pamt.js";
-
-/** TDH.SYS.RD: RDX = field id → R8 = value; unknown field → TDX_METADATA_FIELD_NOT_READABLE. */
-registerLeaf(LEAF["TDH.SYS.RD"], (m, c) => {
-  const id = u64ToHex(c.regs.lo(REG.RDX), c.regs.hi(REG.RDX));
-  const name = (Object.keys(METADATA_FIELD_IDS) as MetadataFieldName[]).find(
-    (n) => METADATA_FIELD_IDS[n].toLowerCase() === id,
-  );
-  if (name === undefined) return st(STATUS.TDX_METADATA_FIELD_NOT_READABLE, REG.RDX);
-  c.regs.set(REG.R8, metadataValue(m, name));
-  return SUCCESS;
-});
-
-function metadataValue(m: TdxModule, name: MetadataFieldName): { lo: number; hi: number } {
-  const md = m.platform.metadata;
-  if (name === "TDX_FEATURES0") {
-    let v = { lo: 0, hi: 0 };
-    for (const b of md.TDX_FEATURES0_BITS) v = setBits(v.lo, v.hi, b, 1, 1);
-    return v;
-  }
-  return u64FromNumber(md[name]);
-}
 
 /**
  * TDH.PHYMEM.PAGE.WBINVD: RCX = HPA with a private KeyID in its top bits. Bits 11:0 and 63:52 clear

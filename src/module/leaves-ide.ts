@@ -5,18 +5,27 @@
  * returns TDX_SPDM_REQUEST like TDH.SPDM.CONNECT, carrying PCIe IDE_KM objects in SPDM VENDOR_DEFINED
  * messages, no cryptography); TDH.IDE.STREAM.BLOCK blocks it; TDH.IDE.STREAM.DELETE gives the pages back.
  *
- * Register convention (ledger `ide-regs`): CREATE RCX = SPDM id, RDX = slot selector (bits 7:0 index of
- * the root port in the platform's list, 15:8 stream slot, 63:16 reserved), R8 = HPA_ARRAY_T; KM RCX =
- * stream id, RDX = operation (0 SETUP, 1 REFRESH, 2 STOP), R8/R9 message pages; BLOCK RCX = stream id;
- * DELETE RCX = stream id, RDX = release input.
+ * Registers: the exact table of docs/spec/03-module.md 3.3 (v2 patch 29). CREATE RCX = stream_info (bits
+ * 7:0 root-port devfn, bit 8 selective stream, 63:9 reserved), RDX = SPDM id, R8 = HPA_ARRAY_T, R9 =
+ * stream_ctrl, R10/R11 = RID association 1/2, R12–R14 = address association 1–3; out RCX = stream id,
+ * RDX = root-port IDE id. KM RCX = SPDM id, RDX = stream id, R8 = operation (0 SETUP, 1 REFRESH, 2 STOP),
+ * R9 = response page, R10 = request page. BLOCK RCX = SPDM id, RDX = stream id. DELETE the same two and
+ * R8 = release input.
+ *
+ * stream_ctrl and the associations are the values of the PCIe Selective IDE Stream registers of the
+ * same names (PCIe 6.x 7.9.26; bit positions as Linux `pci_regs.h` names them); how the module uses them
+ * is not public, so it validates their layout and records them (ledger `ide-stream-inputs`). The module
+ * picks the stream's register block in the root port, the lowest free one (ledger `ide-slot`), and
+ * returns its index as the root-port IDE id.
  *
  * Stream states (ledger `ide-states`): created → (KM SETUP) keyed → (KM REFRESH) keyed → (KM STOP)
- * stopped → (BLOCK) blocked → (DELETE) gone. BLOCK is also allowed from created (never keyed), refused
- * from keyed (keys still live); DELETE requires blocked.
+ * stopped → (BLOCK) blocked → (DELETE) gone. BLOCK is also allowed from created (never keyed) and from
+ * keyed (the kernel ignores a failed KM STOP and blocks anyway); DELETE requires blocked.
  */
 import { LEAF, REG, STATUS } from "../common/status.js";
+import type { U64 } from "../common/u64.js";
 import { u64FromNumber } from "../common/u64.js";
-import { IDE_KM, SPDM } from "../hw/devices.js";
+import { IDE_KM, type PcieDeviceSpec, rootPortDevfn, SPDM } from "../hw/devices.js";
 import {
   type CallContext,
   type ModuleObject,
@@ -39,26 +48,81 @@ import {
   tables,
 } from "./spdm-common.js";
 
+/** A u32 register value (bits 63:32 clear), or null. */
+function u32In(c: CallContext, reg: number): number | null {
+  return c.regs.hi(reg) === 0 ? c.regs.lo(reg) : null;
+}
+
 /**
- * TDH.IDE.STREAM.CREATE: RCX = SPDM id (unknown → OPERAND_INVALID RCX; not connected →
- * OP_STATE_INCORRECT RCX); RDX = slot selector (reserved bits, a port the session's device is not behind
- * or a slot beyond the port's count → OPERAND_INVALID RDX; a slot in use → OPERAND_BUSY RDX); R8 =
- * HPA_ARRAY_T of exactly IDE_MT_PAGE_COUNT pages → PT_IDE_MT of the new stream. Out RCX = stream id.
+ * Validates stream_ctrl (R9) and the associations (R10–R14) of TDH.IDE.STREAM.CREATE for `device`:
+ * each a u32; stream_ctrl with Enable (bit 0) clear (the module enables the stream); a link stream
+ * (stream_info bit 8 clear) has no associations (all zero); a selective stream's RID association 1 has
+ * only RID Limit (23:8), association 2 has V set, RID Base (23:8) and the segment (31:24), and the range
+ * must hold the device's requester id in its segment; an address association with V clear is all zero,
+ * with V set its base must not exceed its limit. The first bad register → OPERAND_INVALID on it.
+ */
+function streamInputs(
+  c: CallContext,
+  device: PcieDeviceSpec,
+  selective: boolean,
+): StreamData["inputs"] | U64 {
+  const bad = (r: number) => st(STATUS.TDX_OPERAND_INVALID, r);
+  const ctrl = u32In(c, REG.R9);
+  if (ctrl === null || (ctrl & 1) !== 0) return bad(REG.R9);
+  const v = [REG.R10, REG.R11, REG.R12, REG.R13, REG.R14].map((r) => u32In(c, r));
+  for (const [i, x] of v.entries()) if (x === null) return bad(REG.R10 + i);
+  const [rid1, rid2, a1, a2, a3] = v as number[] as [number, number, number, number, number];
+  if (!selective) {
+    for (const [i, x] of v.entries()) if (x !== 0) return bad(REG.R10 + i);
+  } else {
+    if ((rid1 & 0xff0000ff) !== 0) return bad(REG.R10);
+    if ((rid2 & 0xff) !== 1) return bad(REG.R11);
+    const limit = (rid1 >>> 8) & 0xffff;
+    const base = (rid2 >>> 8) & 0xffff;
+    if (
+      base > limit ||
+      device.requesterId < base ||
+      device.requesterId > limit ||
+      rid2 >>> 24 !== device.segment
+    )
+      return bad(REG.R11);
+    if ((a1 & 0xfe) !== 0) return bad(REG.R12);
+    if ((a1 & 1) === 0) {
+      if (a1 !== 0) return bad(REG.R12);
+      if (a2 !== 0) return bad(REG.R13);
+      if (a3 !== 0) return bad(REG.R14);
+    } else {
+      const memBase = a3 * 2 ** 32 + ((a1 >>> 8) & 0xfff) * 2 ** 20;
+      const memLimit = a2 * 2 ** 32 + ((a1 >>> 20) & 0xfff) * 2 ** 20 + 0xf_ffff;
+      if (memBase > memLimit) return bad(REG.R12);
+    }
+  }
+  return { streamInfo: c.regs.lo(REG.RCX), streamCtrl: ctrl, rid: [rid1, rid2], addr: [a1, a2, a3] };
+}
+
+/**
+ * TDH.IDE.STREAM.CREATE: RCX = stream_info (reserved bits, or a devfn that is not the root port of the
+ * session's device → OPERAND_INVALID RCX); RDX = SPDM id (unknown → OPERAND_INVALID RDX; not connected →
+ * OP_STATE_INCORRECT RDX); R9–R14 as `streamInputs` checks them; no free stream register block in the
+ * port → OP_STATE_INCORRECT (RCX); R8 = HPA_ARRAY_T of exactly IDE_MT_PAGE_COUNT pages → PT_IDE_MT of
+ * the new stream. Out RCX = stream id, RDX = root-port IDE id.
  */
 registerLeaf(LEAF["TDH.IDE.STREAM.CREATE"], (m, c) => {
-  const session = objectIn(m, c, REG.RCX, "spdm");
+  const info = c.regs.lo(REG.RCX);
+  if (c.regs.hi(REG.RCX) !== 0 || info >>> 9 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const session = objectIn(m, c, REG.RDX, "spdm");
   const s = session === null ? undefined : tables(m).sessions.get(session);
-  if (session === null || s === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  if (session.state !== "connected") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
-  const sel = c.regs.lo(REG.RDX);
-  const portIndex = sel & 0xff;
-  const slot = (sel >>> 8) & 0xff;
-  const port = (m.platform.rootPorts ?? [])[portIndex];
-  if (c.regs.hi(REG.RDX) !== 0 || sel >>> 16 !== 0 || port === undefined || portIndex !== s.rootPortIndex)
-    return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-  if (slot >= port.streamSlots) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-  const key = `${portIndex}:${slot}`;
-  if (tables(m).slots.has(key)) return st(STATUS.TDX_OPERAND_BUSY, REG.RDX);
+  if (session === null || s === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+  if (session.state !== "connected") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
+  const ports = m.platform.rootPorts ?? [];
+  const port = ports[s.rootPortIndex];
+  if (port === undefined || (info & 0xff) !== rootPortDevfn(ports, s.rootPortIndex))
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const inputs = streamInputs(c, s.device, (info & 0x100) !== 0);
+  if (!("streamCtrl" in inputs)) return inputs;
+  let slot = 0;
+  while (slot < port.streamSlots && tables(m).slots.has(`${s.rootPortIndex}:${slot}`)) slot++;
+  if (slot >= port.streamSlots) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
   const obj = claimArray(
     m,
     c,
@@ -69,20 +133,29 @@ registerLeaf(LEAF["TDH.IDE.STREAM.CREATE"], (m, c) => {
     `ide ${s.device.name} ${port.name}/${slot}`,
   );
   if (!("pages" in obj)) return obj;
-  tables(m).streams.set(obj, { session, rootPortIndex: portIndex, slot });
-  tables(m).slots.set(key, obj.id);
+  tables(m).streams.set(obj, { session, rootPortIndex: s.rootPortIndex, slot, inputs });
+  tables(m).slots.set(`${s.rootPortIndex}:${slot}`, obj.id);
   s.streams.add(obj.id);
   c.regs.set(REG.RCX, u64FromNumber(obj.id));
+  c.regs.set(REG.RDX, u64FromNumber(slot));
   return SUCCESS;
 });
 
-function streamIn(m: TdxModule, c: CallContext): { obj: ModuleObject; d: StreamData } | null {
-  const obj = objectIn(m, c, REG.RCX, "ide");
+/**
+ * The stream named by RCX = SPDM id and RDX = stream id: an unknown session → OPERAND_INVALID (RCX); an
+ * unknown stream, or one of another session → OPERAND_INVALID (RDX).
+ */
+function streamIn(m: TdxModule, c: CallContext): { obj: ModuleObject; d: StreamData } | U64 {
+  const session = objectIn(m, c, REG.RCX, "spdm");
+  if (session === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const obj = objectIn(m, c, REG.RDX, "ide");
   const d = obj === null ? undefined : tables(m).streams.get(obj);
-  return obj === null || d === undefined ? null : { obj, d };
+  if (obj === null || d === undefined || d.session !== session)
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+  return { obj, d };
 }
 
-/** TDH.IDE.STREAM.KM operations (RDX). */
+/** TDH.IDE.STREAM.KM operations (R8). */
 export const IDE_KM_OP = Object.freeze({ SETUP: 0, REFRESH: 1, STOP: 2 });
 
 /** An IDE_KM object in a VENDOR_DEFINED_REQUEST (PCI-SIG standard id 3, no vendor id bytes). */
@@ -101,27 +174,28 @@ function ideKmStep(object: number, ack: number, streamId: number, subStream: num
   };
 }
 
-const KM_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9];
+const KM_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10];
 
 /**
- * TDH.IDE.STREAM.KM: RCX = stream id (unknown → OPERAND_INVALID RCX), RDX = operation (else
- * OPERAND_INVALID RDX), R8/R9 message pages. SETUP from created, REFRESH from keyed: KEY_PROG for the
- * receive and transmit directions, then K_SET_GO for both → keyed; STOP from keyed: K_SET_STOP for both →
- * stopped; any other state → OP_STATE_INCORRECT (RCX). Resumable with the original inputs.
+ * TDH.IDE.STREAM.KM: RCX = SPDM id, RDX = stream id (see `streamIn`), R8 = operation (else
+ * OPERAND_INVALID R8), R9 = response page, R10 = request page. SETUP from created, REFRESH from keyed:
+ * KEY_PROG for the receive and transmit directions, then K_SET_GO for both → keyed; STOP from keyed:
+ * K_SET_STOP for both → stopped; any other state → OP_STATE_INCORRECT (RDX). Resumable with the original
+ * inputs.
  */
 registerLeaf(LEAF["TDH.IDE.STREAM.KM"], (m, c) => {
   const f = m.beginResumable(c, null, KM_INPUTS);
   if (!("progress" in f)) return f;
   return runExchange(m, c, f, KM_INPUTS, () => {
     const sd = streamIn(m, c);
-    if (sd === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-    const op = c.regs.hi(REG.RDX) === 0 ? c.regs.lo(REG.RDX) : -1;
-    if (op !== 0 && op !== 1 && op !== 2) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    if (!("obj" in sd)) return sd;
+    const op = c.regs.hi(REG.R8) === 0 ? c.regs.lo(REG.R8) : -1;
+    if (op !== 0 && op !== 1 && op !== 2) return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
     const need = op === IDE_KM_OP.SETUP ? "created" : "keyed";
-    if (sd.obj.state !== need) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+    if (sd.obj.state !== need) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
     const session = tables(m).sessions.get(sd.d.session)!;
     if (needsKeyRefresh(m, session)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
-    const pages = messagePages(m, c);
+    const pages = messagePages(m, c, { rsp: REG.R9, req: REG.R10 });
     if (!("req" in pages)) return pages;
     const id = sd.d.slot;
     const steps =
@@ -139,6 +213,7 @@ registerLeaf(LEAF["TDH.IDE.STREAM.KM"], (m, c) => {
     let i = 0;
     return {
       session,
+      rspReg: REG.R9,
       reqPfn: pages.req,
       rspPfn: pages.rsp,
       next: () => steps[i++] ?? null,
@@ -151,29 +226,29 @@ registerLeaf(LEAF["TDH.IDE.STREAM.KM"], (m, c) => {
 });
 
 /**
- * TDH.IDE.STREAM.BLOCK: RCX = stream id (unknown → OPERAND_INVALID RCX); from created or stopped →
- * blocked; from keyed or blocked → OP_STATE_INCORRECT (RCX).
+ * TDH.IDE.STREAM.BLOCK: RCX = SPDM id, RDX = stream id (see `streamIn`); from created, keyed (the
+ * kernel blocks a stream whose KM STOP failed) or stopped → blocked; blocked again → OP_STATE_INCORRECT
+ * (RDX).
  */
 registerLeaf(LEAF["TDH.IDE.STREAM.BLOCK"], (m, c) => {
   const sd = streamIn(m, c);
-  if (sd === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  if (sd.obj.state !== "created" && sd.obj.state !== "stopped")
-    return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+  if (!("obj" in sd)) return sd;
+  if (sd.obj.state === "blocked") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
   sd.obj.state = "blocked";
   return SUCCESS;
 });
 
 /**
- * TDH.IDE.STREAM.DELETE: RCX = stream id (unknown → OPERAND_INVALID RCX); must be blocked (else
- * OP_STATE_INCORRECT RCX); RDX = release input as for TDH.SPDM.DELETE. Frees the stream slot and detaches
- * the stream from its session.
+ * TDH.IDE.STREAM.DELETE: RCX = SPDM id, RDX = stream id (see `streamIn`); must be blocked (else
+ * OP_STATE_INCORRECT RDX); R8 = release input as for TDH.SPDM.DELETE. Frees the stream register block and
+ * detaches the stream from its session.
  */
 registerLeaf(LEAF["TDH.IDE.STREAM.DELETE"], (m, c) => {
   const sd = streamIn(m, c);
-  if (sd === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  if (sd.obj.state !== "blocked") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+  if (!("obj" in sd)) return sd;
+  if (sd.obj.state !== "blocked") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
   const id = sd.obj.id;
-  const bad = releaseObject(m, c, sd.obj);
+  const bad = releaseObject(m, c, sd.obj, REG.R8);
   if (bad !== null) return bad;
   tables(m).slots.delete(`${sd.d.rootPortIndex}:${sd.d.slot}`);
   tables(m).sessions.get(sd.d.session)?.streams.delete(id);

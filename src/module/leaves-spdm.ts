@@ -3,12 +3,20 @@
  * session with one device; TDH.SPDM.CONNECT / DISCONNECT / MNG are extension calls that talk to the
  * device through the host (TDX_SPDM_REQUEST, see spdm-common.ts); TDH.SPDM.DELETE gives the pages back.
  *
- * Register convention (ledger `spdm-regs`): RCX = SPDM id (CREATE: function id); R8 = request page HPA,
- * R9 = response page HPA (shared pages, each holding one DOE data object); CONNECT R10 = HPA_ARRAY_T of
- * exactly SPDM_MAX_DEV_INFO_PAGES shared pages the module fills with the device information (u32 cert
- * chain length, cert chain, u32 measurement record length, record, as the device reported them) through
- * KeyID 0, RCX out = bytes written; MNG RDX = operation (0 HEARTBEAT, 1 KEY_UPDATE, 2 device-info
- * recollection into R10, or no buffer when R10 is all ones).
+ * Registers: the exact table of docs/spec/03-module.md 3.3 (v2 patches 25 and 29). CREATE RCX = function
+ * id, RDX = HPA_ARRAY_T. CONNECT RCX = SPDM id, RDX = spdm_conf page, R8 = response page, R9 = request
+ * page, R10 = HPA_ARRAY_T of exactly SPDM_MAX_DEV_INFO_PAGES shared pages the module fills with the device
+ * information (u32 cert chain length, cert chain, u32 measurement record length, record, as the device
+ * reported them; ledger `spdm-devinfo-size`) through KeyID 0, RCX out = bytes written. DISCONNECT RCX =
+ * SPDM id, RDX = response page, R8 = request page. MNG RCX = SPDM id, RDX = operation (0 HEARTBEAT,
+ * 1 KEY_UPDATE, 2 device-info recollection), R8 = param page or −1, R9 = response page, R10 = request
+ * page, R11 = HPA_ARRAY_T output or −1. DELETE RCX = SPDM id, RDX = release input.
+ *
+ * The spdm_conf page (ledger `spdm-conf`) is read at CONNECT: its vmm_spdm_cap goes into the
+ * GET_CAPABILITIES request as the requester's flags, and the session honours it: MNG HEARTBEAT needs
+ * HBEAT (bit 13) and MNG KEY_UPDATE needs KEY_UPD (bit 14), else OPERAND_INVALID (RDX); the module asks
+ * for a key refresh only when KEY_UPD was granted. session_policy goes into KEY_EXCHANGE; the
+ * certificate slot is the lowest bit of certificate_slot_mask.
  *
  * Session states: created → (CONNECT) connected → (DISCONNECT) disconnected → (CONNECT) connected …;
  * DELETE from created or disconnected with no IDE stream attached (ledger `spdm-delete-state`).
@@ -38,12 +46,17 @@ import {
   claimArray,
   type Exchange,
   type ExchangeStep,
+  isNone,
   messagePages,
   objectIn,
+  readSpdmConf,
   releaseObject,
   runExchange,
   type SessionData,
+  SPDM_CAP,
+  type SpdmConf,
   sharedArrayPages,
+  sharedPageIn,
   spdmRequest,
   tables,
   writeShared,
@@ -81,7 +94,7 @@ registerLeaf(LEAF["TDH.SPDM.CREATE"], (m, c) => {
   );
   if (!("pages" in obj)) return obj;
   const rootPortIndex = (m.platform.rootPorts ?? []).findIndex((p) => p.name === device.rootPort);
-  tables(m).sessions.set(obj, { device, rootPortIndex, streams: new Set(), messages: 0 });
+  tables(m).sessions.set(obj, { device, rootPortIndex, streams: new Set(), messages: 0, conf: null });
   deviceSessions(m).set(key, obj.id);
   c.regs.set(REG.RCX, u64FromNumber(obj.id));
   return SUCCESS;
@@ -94,17 +107,29 @@ function sessionIn(m: TdxModule, c: CallContext): { obj: ModuleObject; s: Sessio
   return obj === null || s === undefined ? null : { obj, s };
 }
 
-/** True when the key-refresh knob says the session's keys must be updated before this call. */
+/**
+ * True when the key-refresh knob says the session's keys must be updated before this call; never when
+ * the host's spdm_conf did not grant KEY_UPD.
+ */
 export function needsKeyRefresh(m: TdxModule, s: SessionData): boolean {
   const n = m.behaviours.spdmKeyRefreshAfter;
-  return n > 0 && s.messages >= n;
+  return n > 0 && s.messages >= n && ((s.conf?.vmmSpdmCap ?? 0) & SPDM_CAP.KEY_UPD) !== 0;
+}
+
+/** The certificate slot the session uses: the lowest bit of certificate_slot_mask. */
+function slotOf(conf: SpdmConf | null): number {
+  const mask = conf?.certSlotMask ?? 1;
+  return 31 - Math.clz32(mask & -mask);
 }
 
 /**
  * The device-information part of an exchange: GET_DIGESTS, GET_CERTIFICATE in portions, GET_MEASUREMENTS.
  * Returns the step source and the collected info.
  */
-function infoSteps(): { next: () => ExchangeStep | null; info: () => Uint8Array } {
+function infoSteps(
+  rspReg: number,
+  slot: number,
+): { next: () => ExchangeStep | null; info: () => Uint8Array } {
   let phase = 0;
   const chunks: Uint8Array[] = [];
   let certLen = 0;
@@ -113,15 +138,15 @@ function infoSteps(): { next: () => ExchangeStep | null; info: () => Uint8Array 
   const next = (): ExchangeStep | null => {
     if (phase === 0) {
       phase = 1;
-      return { request: spdmRequest(SPDM.GET_DIGESTS) };
+      return { request: spdmRequest(SPDM.GET_DIGESTS, slot) };
     }
     if (phase === 1 && remainder > 0) {
       const body = [certLen & 0xff, certLen >>> 8, CERT_PORTION_MAX & 0xff, CERT_PORTION_MAX >>> 8];
       return {
-        request: spdmRequest(SPDM.GET_CERTIFICATE, 0, 0, body),
+        request: spdmRequest(SPDM.GET_CERTIFICATE, slot, 0, body),
         take: (rsp) => {
           const portion = get16(rsp, 4);
-          if (portion === 0 || rsp.length < 8 + portion) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+          if (portion === 0 || rsp.length < 8 + portion) return st(STATUS.TDX_OPERAND_INVALID, rspReg);
           chunks.push(rsp.slice(8, 8 + portion));
           certLen += portion;
           remainder = get16(rsp, 6);
@@ -135,7 +160,7 @@ function infoSteps(): { next: () => ExchangeStep | null; info: () => Uint8Array 
         request: spdmRequest(SPDM.GET_MEASUREMENTS, 0, 0xff),
         take: (rsp) => {
           const len = (rsp[5] ?? 0) | ((rsp[6] ?? 0) << 8) | ((rsp[7] ?? 0) << 16);
-          if (rsp.length < 8 + len) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+          if (rsp.length < 8 + len) return st(STATUS.TDX_OPERAND_INVALID, rspReg);
           record = rsp.slice(8, 8 + len);
           return null;
         },
@@ -165,47 +190,68 @@ function fixedSteps(steps: readonly ExchangeStep[]): () => ExchangeStep | null {
   return () => steps[i++] ?? null;
 }
 
-const EXT_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10];
+/** Inputs compared on re-issue: every register the table gives the leaf. */
+const CONNECT_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10];
+const DISCONNECT_INPUTS = [REG.RCX, REG.RDX, REG.R8];
+const MNG_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10, REG.R11];
+
+/** GET_CAPABILITIES request body: CTExponent, Flags = the host's vmm_spdm_cap, sizes. */
+function capabilitiesBody(conf: SpdmConf): Uint8Array {
+  const b = new Uint8Array(16);
+  b[1] = 12;
+  new DataView(b.buffer).setUint32(4, conf.vmmSpdmCap, true);
+  new DataView(b.buffer).setUint32(8, 4096, true);
+  new DataView(b.buffer).setUint32(12, 4096, true);
+  return b;
+}
 
 /**
  * TDH.SPDM.CONNECT: RCX = SPDM id (unknown → OPERAND_INVALID RCX; not created/disconnected →
- * OP_STATE_INCORRECT RCX), R8/R9 message pages, R10 device-info buffer (see the file's doc). Runs the
- * CONNECT sequence; on success the session is connected and RCX = bytes of device info written.
+ * OP_STATE_INCORRECT RCX), RDX = spdm_conf page, R8 = response page, R9 = request page, R10 = device-info
+ * buffer (see the file's doc). Runs the CONNECT sequence; on success the session is connected with the
+ * spdm_conf's capabilities and RCX = bytes of device info written.
  */
 registerLeaf(LEAF["TDH.SPDM.CONNECT"], (m, c) => {
-  const f = m.beginResumable(c, null, EXT_INPUTS);
+  const f = m.beginResumable(c, null, CONNECT_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, EXT_INPUTS, () => {
+  return runExchange(m, c, f, CONNECT_INPUTS, () => {
     const ss = sessionIn(m, c);
     if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
     if (ss.obj.state !== "created" && ss.obj.state !== "disconnected")
       return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
-    const pages = messagePages(m, c);
+    const conf = readSpdmConf(m, c, REG.RDX);
+    if (!("vmmSpdmCap" in conf)) return conf;
+    const pages = messagePages(m, c, { rsp: REG.R8, req: REG.R9 });
     if (!("req" in pages)) return pages;
     const buf = sharedArrayPages(m, c, REG.R10, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
     if (!Array.isArray(buf)) return buf;
+    const keyExchange = new Uint8Array(4 + 32 + 96);
+    keyExchange[2] = conf.sessionPolicy;
     const before = fixedSteps([
       { request: spdmRequest(SPDM.GET_VERSION) },
-      { request: spdmRequest(SPDM.GET_CAPABILITIES, 0, 0, new Uint8Array(16)) },
+      { request: spdmRequest(SPDM.GET_CAPABILITIES, 0, 0, capabilitiesBody(conf)) },
       { request: spdmRequest(SPDM.NEGOTIATE_ALGORITHMS, 0, 0, new Uint8Array(28)) },
     ]);
-    const info = infoSteps();
+    const slot = slotOf(conf);
+    const info = infoSteps(REG.R8, slot);
     const after = fixedSteps([
-      { request: spdmRequest(SPDM.CHALLENGE, 0, 0, new Uint8Array(32)) },
-      { request: spdmRequest(SPDM.KEY_EXCHANGE, 0, 0, new Uint8Array(4 + 32 + 96)) },
+      { request: spdmRequest(SPDM.CHALLENGE, slot, 0, new Uint8Array(32)) },
+      { request: spdmRequest(SPDM.KEY_EXCHANGE, 0, slot, keyExchange) },
       { request: spdmRequest(SPDM.FINISH, 0, 0, new Uint8Array(48)) },
     ]);
     const ex: Exchange & { reqPfn: number; rspPfn: number } = {
       session: ss.s,
+      rspReg: REG.R8,
       reqPfn: pages.req,
       rspPfn: pages.rsp,
       next: () => before() ?? info.next() ?? after(),
-      finish: () => {
+      finish: (out) => {
         const bytes = info.info();
         if (!writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
         ss.obj.state = "connected";
         ss.s.messages = 0;
-        c.regs.set(REG.RCX, u64FromNumber(bytes.length));
+        ss.s.conf = conf;
+        out.regs.set(REG.RCX, u64FromNumber(bytes.length));
         return SUCCESS;
       },
     };
@@ -215,22 +261,23 @@ registerLeaf(LEAF["TDH.SPDM.CONNECT"], (m, c) => {
 
 /**
  * TDH.SPDM.DISCONNECT: RCX = SPDM id; the session must be connected with no IDE stream attached (else
- * OP_STATE_INCORRECT RCX, ledger `spdm-delete-state`); R8/R9 message pages. END_SESSION, then the session
- * is disconnected.
+ * OP_STATE_INCORRECT RCX, ledger `spdm-delete-state`); RDX = response page, R8 = request page.
+ * END_SESSION, then the session is disconnected.
  */
 registerLeaf(LEAF["TDH.SPDM.DISCONNECT"], (m, c) => {
-  const f = m.beginResumable(c, null, EXT_INPUTS);
+  const f = m.beginResumable(c, null, DISCONNECT_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, EXT_INPUTS, () => {
+  return runExchange(m, c, f, DISCONNECT_INPUTS, () => {
     const ss = sessionIn(m, c);
     if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
     if (ss.obj.state !== "connected" || ss.s.streams.size > 0)
       return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
     if (needsKeyRefresh(m, ss.s)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
-    const pages = messagePages(m, c);
+    const pages = messagePages(m, c, { rsp: REG.RDX, req: REG.R8 });
     if (!("req" in pages)) return pages;
     return {
       session: ss.s,
+      rspReg: REG.RDX,
       reqPfn: pages.req,
       rspPfn: pages.rsp,
       next: fixedSteps([{ request: spdmRequest(SPDM.END_SESSION) }]),
@@ -247,24 +294,34 @@ export const SPDM_MNG_OP = Object.freeze({ HEARTBEAT: 0, KEY_UPDATE: 1, RECOLLEC
 
 /**
  * TDH.SPDM.MNG: RCX = SPDM id (connected, else OP_STATE_INCORRECT RCX), RDX = operation (else
- * OPERAND_INVALID RDX), R8/R9 message pages, R10 = device-info buffer for RECOLLECT (all ones: none).
- * HEARTBEAT; KEY_UPDATE (resets the key-refresh count); RECOLLECT re-reads digests, certificate and
- * measurements and writes them into R10 when given, RCX = bytes.
+ * OPERAND_INVALID RDX; HEARTBEAT without HBEAT or KEY_UPDATE without KEY_UPD in the session's spdm_conf
+ * → OPERAND_INVALID RDX), R8 = param page or −1 (anything else that is not a shared page →
+ * OPERAND_INVALID R8; ledger `spdm-mng-param`), R9 = response page, R10 = request page, R11 = device-info
+ * output for RECOLLECT or −1 (else OPERAND_INVALID R11). HEARTBEAT; KEY_UPDATE (resets the key-refresh
+ * count); RECOLLECT re-reads digests, certificate and measurements and writes them into R11 when given,
+ * RCX = bytes.
  */
 registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
-  const f = m.beginResumable(c, null, EXT_INPUTS);
+  const f = m.beginResumable(c, null, MNG_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, EXT_INPUTS, () => {
+  return runExchange(m, c, f, MNG_INPUTS, () => {
     const ss = sessionIn(m, c);
     if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
     const op = c.regs.hi(REG.RDX) === 0 ? c.regs.lo(REG.RDX) : -1;
     if (op !== 0 && op !== 1 && op !== 2) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
     if (ss.obj.state !== "connected") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+    const cap = ss.s.conf?.vmmSpdmCap ?? 0;
+    if (op === SPDM_MNG_OP.HEARTBEAT && (cap & SPDM_CAP.HBEAT) === 0)
+      return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    if (op === SPDM_MNG_OP.KEY_UPDATE && (cap & SPDM_CAP.KEY_UPD) === 0)
+      return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    if (!isNone(c, REG.R8) && sharedPageIn(m, c, REG.R8) === null)
+      return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
     if (op !== SPDM_MNG_OP.KEY_UPDATE && needsKeyRefresh(m, ss.s))
       return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
-    const pages = messagePages(m, c);
+    const pages = messagePages(m, c, { rsp: REG.R9, req: REG.R10 });
     if (!("req" in pages)) return pages;
-    const base = { session: ss.s, reqPfn: pages.req, rspPfn: pages.rsp };
+    const base = { session: ss.s, rspReg: REG.R9, reqPfn: pages.req, rspPfn: pages.rsp };
     if (op === SPDM_MNG_OP.HEARTBEAT)
       return { ...base, next: fixedSteps([{ request: spdmRequest(SPDM.HEARTBEAT) }]), finish: () => SUCCESS };
     if (op === SPDM_MNG_OP.KEY_UPDATE) {
@@ -277,17 +334,17 @@ registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
         },
       };
     }
-    const none = c.regs.lo(REG.R10) === 0xffff_ffff && c.regs.hi(REG.R10) === 0xffff_ffff;
-    const buf = none ? [] : sharedArrayPages(m, c, REG.R10, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
+    const none = isNone(c, REG.R11);
+    const buf = none ? [] : sharedArrayPages(m, c, REG.R11, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
     if (!Array.isArray(buf)) return buf;
-    const info = infoSteps();
+    const info = infoSteps(REG.R9, slotOf(ss.s.conf));
     return {
       ...base,
       next: info.next,
-      finish: () => {
+      finish: (out) => {
         const bytes = info.info();
-        if (!none && !writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
-        c.regs.set(REG.RCX, u64FromNumber(none ? 0 : bytes.length));
+        if (!none && !writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
+        out.regs.set(REG.RCX, u64FromNumber(none ? 0 : bytes.length));
         return SUCCESS;
       },
     };
@@ -306,7 +363,7 @@ registerLeaf(LEAF["TDH.SPDM.DELETE"], (m, c) => {
   if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   if ((ss.obj.state !== "created" && ss.obj.state !== "disconnected") || ss.s.streams.size > 0)
     return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
-  const bad = releaseObject(m, c, ss.obj);
+  const bad = releaseObject(m, c, ss.obj, REG.RDX);
   if (bad !== null) return bad;
   deviceSessions(m).delete(`${ss.s.device.segment}:${ss.s.device.requesterId}`);
   return SUCCESS;

@@ -3,17 +3,18 @@
  * claiming an HPA_ARRAY_T of metadata pages, giving them back through a DELETE's release input, the
  * message pages, and the engine that runs an SPDM exchange through the host.
  *
- * The exchange: an extension call that needs the device writes one SPDM request, wrapped in a DOE data
- * object (PCIe 6.0 6.30.1), into the host's request page (R8, KeyID 0) and returns TDX_SPDM_REQUEST.
- * The host forwards it to the device's DOE mailbox, writes the answer into the response page (R9) and
- * re-issues the call with its original inputs; the module validates the answer's DOE and SPDM headers
- * (a wrong one → TDX_OPERAND_INVALID on R9, ledger `spdm-bad-response`) and sends the next request, until
- * the exchange is done. Progress lives in the extension slot, so the usual resumption rules of 3.4 apply.
+ * The exchange: an extension call that needs the device writes one SPDM request as a raw DOE frame
+ * (PCIe 6.0 6.30.1, header included) into the host's request page (KeyID 0) and returns
+ * TDX_SPDM_REQUEST with RCX = the request length in bytes. The host forwards the frame unchanged to the device's DOE mailbox, writes the raw
+ * answer frame into the response page and re-issues the call with its original inputs; the module
+ * validates the answer's DOE and SPDM headers (a wrong one → TDX_OPERAND_INVALID on the leaf's response
+ * register, ledger `spdm-bad-response`) and sends the next request, until the exchange is done. Which
+ * register holds which page differs per leaf (docs/spec/03-module.md 3.3, the register table). Progress lives in the extension slot, so the usual resumption rules of 3.4 apply.
  * No cryptography is done anywhere (ledger `spdm-no-crypto`).
  */
 import { checkEntries, encodeHpaArray, encodeListEntry } from "../common/formats.js";
 import { REG, STATUS } from "../common/status.js";
-import { hpaHi, hpaLo, low52, type U64, U64_ZERO } from "../common/u64.js";
+import { hpaHi, hpaLo, low52, type U64, U64_ZERO, u64FromNumber } from "../common/u64.js";
 import {
   DOE_MAX_BYTES,
   doeUnwrap,
@@ -34,6 +35,20 @@ import {
   type TdxModule,
 } from "./emulator.js";
 
+/**
+ * The spdm_conf page TDH.SPDM.CONNECT reads (`spdm_config_info_t`, docs/spec/03-module.md 3.3): u32
+ * vmm_spdm_cap, u8 session_policy, u8 certificate_slot_mask, u8 raw_bitstream_requested.
+ */
+export interface SpdmConf {
+  readonly vmmSpdmCap: number;
+  readonly sessionPolicy: number;
+  readonly certSlotMask: number;
+  readonly rawBitstream: number;
+}
+
+/** vmm_spdm_cap bits the module honours (the SPDM requester capability flags of the same name). */
+export const SPDM_CAP = Object.freeze({ HBEAT: 1 << 13, KEY_UPD: 1 << 14 });
+
 /** An SPDM session's module-side state (its object's `state` is created/connected/disconnected). */
 export interface SessionData {
   readonly device: PcieDeviceSpec;
@@ -43,13 +58,23 @@ export interface SessionData {
   readonly streams: Set<number>;
   /** SPDM messages exchanged since the last key update (for the key-refresh knob). */
   messages: number;
+  /** The spdm_conf of the last CONNECT (null before the first). */
+  conf: SpdmConf | null;
 }
 
 /** An IDE stream's module-side state (its object's `state` is created/keyed/stopped/blocked). */
 export interface StreamData {
   readonly session: ModuleObject;
   readonly rootPortIndex: number;
+  /** The root-port IDE id: the stream register block of the port the module gave the stream. */
   readonly slot: number;
+  /** The inputs as the host gave them (stream_info, stream_ctrl, RID and address associations). */
+  readonly inputs: {
+    readonly streamInfo: number;
+    readonly streamCtrl: number;
+    readonly rid: readonly [number, number];
+    readonly addr: readonly [number, number, number];
+  };
 }
 
 interface Tables {
@@ -137,25 +162,50 @@ export function sharedPageIn(m: TdxModule, c: CallContext, reg: number): number 
   return pfn;
 }
 
+/** True when register `reg` holds all ones (the table's "−1": no page given). */
+export function isNone(c: CallContext, reg: number): boolean {
+  return c.regs.lo(reg) === 0xffff_ffff && c.regs.hi(reg) === 0xffff_ffff;
+}
+
 /**
- * The release half of TDH.SPDM.DELETE / TDH.IDE.STREAM.DELETE: RDX = release input, 0 when the object
- * holds one page, else a shared page for the released list (behaviour `releaseSingletonStrict`; a
- * multi-page object with 0, or anything that is not a valid shared page → OPERAND_INVALID RDX). Pages
- * return to PT_NDA; the list (HPA entries) is written into the RDX page with KeyID 0; out RCX =
+ * Reads the spdm_conf page named in `reg` (a shared page, else OPERAND_INVALID on `reg`): vmm_spdm_cap
+ * (u32 at 0), session_policy (u8 at 4), certificate_slot_mask (u8 at 5, 0 names no slot →
+ * OPERAND_INVALID), raw_bitstream_requested (u8 at 6, 0 or 1 else OPERAND_INVALID). Ledger `spdm-conf`.
+ */
+export function readSpdmConf(m: TdxModule, c: CallContext, reg: number): SpdmConf | U64 {
+  const pfn = sharedPageIn(m, c, reg);
+  if (pfn === null) return st(STATUS.TDX_OPERAND_INVALID, reg);
+  const b = m.mem.page(pfn);
+  const conf: SpdmConf = {
+    vmmSpdmCap: (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0,
+    sessionPolicy: b[4]!,
+    certSlotMask: b[5]!,
+    rawBitstream: b[6]!,
+  };
+  if (conf.certSlotMask === 0 || conf.rawBitstream > 1) return st(STATUS.TDX_OPERAND_INVALID, reg);
+  return conf;
+}
+
+/**
+ * The release half of TDH.SPDM.DELETE (release input in RDX) / TDH.IDE.STREAM.DELETE (in R8): `reg` =
+ * release input, 0 when the object holds one page, else a shared page for the released list (behaviour
+ * `releaseSingletonStrict`; a multi-page object with 0, or anything that is not a valid shared page →
+ * OPERAND_INVALID on `reg`). Pages return to PT_NDA; the list (HPA entries) is written into that page
+ * with KeyID 0; out RCX =
  * HPA_ARRAY_T of the released pages (singleton: the page itself). The wrong module
  * `deleteOmitsOnePage` keeps the last page private and leaves it out of the list.
  * Returns null on success (the object is dropped), or the failing status before anything changed.
  */
-export function releaseObject(m: TdxModule, c: CallContext, obj: ModuleObject): U64 | null {
+export function releaseObject(m: TdxModule, c: CallContext, obj: ModuleObject, reg: number): U64 | null {
   const single = obj.pages.length === 1;
-  const isZero = c.regs.lo(REG.RDX) === 0 && c.regs.hi(REG.RDX) === 0;
+  const isZero = c.regs.lo(reg) === 0 && c.regs.hi(reg) === 0;
   let listPfn: number | null = null;
   if (isZero) {
-    if (!single) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    if (!single) return st(STATUS.TDX_OPERAND_INVALID, reg);
   } else {
-    if (single && m.behaviours.releaseSingletonStrict) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-    listPfn = sharedPageIn(m, c, REG.RDX);
-    if (listPfn === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
+    if (single && m.behaviours.releaseSingletonStrict) return st(STATUS.TDX_OPERAND_INVALID, reg);
+    listPfn = sharedPageIn(m, c, reg);
+    if (listPfn === null) return st(STATUS.TDX_OPERAND_INVALID, reg);
   }
   const released = m.behaviours.deleteOmitsOnePage ? obj.pages.slice(0, -1) : obj.pages.slice();
   for (const pfn of released) {
@@ -195,10 +245,15 @@ export interface ExchangeStep {
 export interface Exchange {
   /** The session the messages go to. */
   readonly session: SessionData;
+  /** The leaf's response-page register: a bad answer is TDX_OPERAND_INVALID on it. */
+  readonly rspReg: number;
   /** The next step, or null when done. */
   next(): ExchangeStep | null;
-  /** The call's effect once every answer was taken; returns its status. */
-  finish(): U64;
+  /**
+   * The call's effect once every answer was taken; returns its status. `out` is the call being
+   * completed (a re-issue carries its own register file: outputs go there, not to the first call's).
+   */
+  finish(out: CallContext): U64;
   /** Undo state changes when the call fails part-way. */
   abort?(): void;
 }
@@ -226,14 +281,19 @@ export function spdmRequest(code: number, p1 = 0, p2 = 0, body: readonly number[
 }
 
 /**
- * Checks the message pages (R8 request, R9 response: shared pages, else OPERAND_INVALID on that
- * register) and returns their PFNs.
+ * Checks the message pages (the leaf's request and response registers of the register table: shared
+ * pages, else OPERAND_INVALID on that register, the response register checked first as the table lists
+ * it first) and returns their PFNs.
  */
-export function messagePages(m: TdxModule, c: CallContext): { req: number; rsp: number } | U64 {
-  const req = sharedPageIn(m, c, REG.R8);
-  if (req === null) return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
-  const rsp = sharedPageIn(m, c, REG.R9);
-  if (rsp === null || rsp === req) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+export function messagePages(
+  m: TdxModule,
+  c: CallContext,
+  regs: { readonly req: number; readonly rsp: number },
+): { req: number; rsp: number } | U64 {
+  const rsp = sharedPageIn(m, c, regs.rsp);
+  if (rsp === null) return st(STATUS.TDX_OPERAND_INVALID, regs.rsp);
+  const req = sharedPageIn(m, c, regs.req);
+  if (req === null || rsp === req) return st(STATUS.TDX_OPERAND_INVALID, regs.req);
   return { req, rsp };
 }
 
@@ -264,7 +324,7 @@ export function runExchange(
     const sent = x.pending.request;
     const wantVer = sent[1] === SPDM.GET_VERSION ? SPDM_VERSION.V10 : SPDM_VERSION.V12;
     if (rsp === null || rsp.length < 4 || rsp[0] !== wantVer || rsp[1] !== responseCode(sent[1]!))
-      return fail(st(STATUS.TDX_OPERAND_INVALID, REG.R9), x);
+      return fail(st(STATUS.TDX_OPERAND_INVALID, x.ex.rspReg), x);
     const bad = x.pending.take?.(rsp) ?? null;
     if (bad !== null) return fail(bad, x);
     x.pending = null;
@@ -277,7 +337,7 @@ export function runExchange(
     x.queued = x.ex.next();
   }
   if (x.queued === null) {
-    const s = x.ex.finish();
+    const s = x.ex.finish(c);
     if (s.hi >>> 31 !== 0) return fail(s, x);
     m.endResumable(f, null);
     return s;
@@ -289,6 +349,8 @@ export function runExchange(
   m.cache.moduleWrite(x.reqPfn, 0);
   x.pending = x.queued;
   x.queued = null;
+  // RCX out: the request length in bytes (the whole DOE frame), which the host forwards.
+  c.regs.set(REG.RCX, u64FromNumber(obj.length));
   return st(STATUS.TDX_SPDM_REQUEST);
 }
 

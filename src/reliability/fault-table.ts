@@ -36,17 +36,26 @@ const extensionResumable: FailingStatus[] = [
   s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
 ];
 
-/** Statuses of an SPDM exchange (spdm-common.ts `runExchange`, `messagePages`). */
-const exchange: FailingStatus[] = [
+/**
+ * Statuses of an SPDM exchange (spdm-common.ts `runExchange`, `messagePages`) on the leaf's response and
+ * request registers (the register table of 03-module.md 3.3).
+ */
+const exchange = (rsp: number, req: number): FailingStatus[] => [
   s("TDX_SPDM_REQUEST"),
-  s("TDX_OPERAND_INVALID", REG.R8),
-  s("TDX_OPERAND_INVALID", REG.R9),
+  s("TDX_OPERAND_INVALID", rsp),
+  s("TDX_OPERAND_INVALID", req),
 ];
 
 /** Leaf-specific failing statuses (the two universal ones are added by {@link failingStatuses}). */
 export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingStatus[]>>> = Object.freeze({
-  // leaves-core.ts: an unknown field id.
-  "TDH.SYS.RD": [s("TDX_METADATA_FIELD_NOT_READABLE", REG.RDX)],
+  // metadata.ts: an unknown field id; a feature field before SYS.CONFIG.
+  "TDH.SYS.RD": [s("TDX_METADATA_FIELD_ID_INCORRECT"), s("TDX_METADATA_FIELD_NOT_READABLE")],
+  // metadata.ts: configured already; the global KeyID (R8); a feature the module lacks (R9).
+  "TDH.SYS.CONFIG": [
+    s("TDX_OP_STATE_INCORRECT"),
+    s("TDX_OPERAND_INVALID", REG.R8),
+    s("TDX_OPERAND_INVALID", REG.R9),
+  ],
   // leaves-core.ts: reserved bits or no private KeyID, outside every TDMR, page not PT_NDA.
   "TDH.PHYMEM.PAGE.WBINVD": [
     s("TDX_OPERAND_INVALID", REG.RCX),
@@ -111,31 +120,35 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     ...privatePageChecks(REG.RDX),
   ],
-  // leaves-spdm.ts: unknown session (RCX), wrong state (RCX), message pages, device-info buffer (R10).
+  // leaves-spdm.ts: unknown session (RCX), wrong state (RCX), spdm_conf (RDX), message pages (R8
+  // response, R9 request), device-info buffer (R10).
   "TDH.SPDM.CONNECT": [
     ...extensionResumable,
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
-    ...exchange,
+    s("TDX_OPERAND_INVALID", REG.RDX),
+    ...exchange(REG.R8, REG.R9),
     s("TDX_OPERAND_INVALID", REG.R10),
   ],
-  // leaves-spdm.ts: as CONNECT, plus a key refresh due; no buffer.
+  // leaves-spdm.ts: as CONNECT, plus a key refresh due; RDX response, R8 request; no buffer.
   "TDH.SPDM.DISCONNECT": [
     ...extensionResumable,
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     s("TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"),
-    ...exchange,
+    ...exchange(REG.RDX, REG.R8),
   ],
-  // leaves-spdm.ts: as DISCONNECT, plus a bad operation (RDX) and the RECOLLECT buffer (R10).
+  // leaves-spdm.ts: as DISCONNECT, plus a bad or not granted operation (RDX), the param page (R8),
+  // R9 response, R10 request and the RECOLLECT buffer (R11).
   "TDH.SPDM.MNG": [
     ...extensionResumable,
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OPERAND_INVALID", REG.RDX),
+    s("TDX_OPERAND_INVALID", REG.R8),
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     s("TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"),
-    ...exchange,
-    s("TDX_OPERAND_INVALID", REG.R10),
+    ...exchange(REG.R9, REG.R10),
+    s("TDX_OPERAND_INVALID", REG.R11),
   ],
   // leaves-spdm.ts + spdm-common.ts `releaseObject`: slot busy, unknown session, wrong state or a
   // stream attached, a bad release input (RDX).
@@ -145,32 +158,45 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     s("TDX_OPERAND_INVALID", REG.RDX),
   ],
-  // leaves-ide.ts: unknown session or not connected (RCX), bad selector or slot in use (RDX),
-  // HPA_ARRAY_T rules and the private page checks (R8).
+  // leaves-ide.ts: stream_info or no free register block (RCX), unknown or unconnected session (RDX),
+  // HPA_ARRAY_T rules and the private page checks (R8), stream_ctrl (R9), associations (R10–R14).
   "TDH.IDE.STREAM.CREATE": [
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OP_STATE_INCORRECT", REG.RCX),
     s("TDX_OPERAND_INVALID", REG.RDX),
-    s("TDX_OPERAND_BUSY", REG.RDX),
+    s("TDX_OP_STATE_INCORRECT", REG.RDX),
     ...privatePageChecks(REG.R8),
+    s("TDX_OPERAND_INVALID", REG.R9),
+    s("TDX_OPERAND_INVALID", REG.R10),
+    s("TDX_OPERAND_INVALID", REG.R11),
+    s("TDX_OPERAND_INVALID", REG.R12),
+    s("TDX_OPERAND_INVALID", REG.R13),
+    s("TDX_OPERAND_INVALID", REG.R14),
   ],
-  // leaves-ide.ts: an exchange in the extension slot; unknown stream (RCX), bad operation (RDX), wrong
-  // state (RCX), a key refresh due.
+  // leaves-ide.ts: an exchange in the extension slot; unknown session (RCX), unknown stream (RDX), bad
+  // operation (R8), wrong state (RDX), a key refresh due; R9 response, R10 request.
   "TDH.IDE.STREAM.KM": [
     ...extensionResumable,
     s("TDX_OPERAND_INVALID", REG.RCX),
     s("TDX_OPERAND_INVALID", REG.RDX),
-    s("TDX_OP_STATE_INCORRECT", REG.RCX),
+    s("TDX_OPERAND_INVALID", REG.R8),
+    s("TDX_OP_STATE_INCORRECT", REG.RDX),
     s("TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"),
-    ...exchange,
+    ...exchange(REG.R9, REG.R10),
   ],
-  // leaves-ide.ts: unknown stream, wrong state.
-  "TDH.IDE.STREAM.BLOCK": [s("TDX_OPERAND_INVALID", REG.RCX), s("TDX_OP_STATE_INCORRECT", REG.RCX)],
-  // leaves-ide.ts + `releaseObject`: unknown stream, not blocked, a bad release input (RDX).
+  // leaves-ide.ts: unknown session (RCX), unknown stream (RDX), blocked already (RDX).
+  "TDH.IDE.STREAM.BLOCK": [
+    s("TDX_OPERAND_INVALID", REG.RCX),
+    s("TDX_OPERAND_INVALID", REG.RDX),
+    s("TDX_OP_STATE_INCORRECT", REG.RDX),
+  ],
+  // leaves-ide.ts + `releaseObject`: unknown session (RCX) or stream (RDX), not blocked (RDX), a bad
+  // release input (R8).
   "TDH.IDE.STREAM.DELETE": [
     s("TDX_OPERAND_INVALID", REG.RCX),
-    s("TDX_OP_STATE_INCORRECT", REG.RCX),
     s("TDX_OPERAND_INVALID", REG.RDX),
+    s("TDX_OP_STATE_INCORRECT", REG.RDX),
+    s("TDX_OPERAND_INVALID", REG.R8),
   ],
 });
 
@@ -190,7 +216,7 @@ const BY_NUMBER = new Map<number, readonly FailingStatus[]>(
 /**
  * Every failing status leaf number `leaf` can return: its row plus the universal ones. An unknown leaf
  * can only return TDX_OPERAND_INVALID (RAX).
- * @example failingStatuses(LEAF["TDH.SYS.RD"]).length // 3
+ * @example failingStatuses(LEAF["TDH.SYS.RD"]).length // 4
  */
 export function failingStatuses(leaf: number): readonly FailingStatus[] {
   return BY_NUMBER.get(leaf) ?? [UNIVERSAL_FAILURES[0]!];

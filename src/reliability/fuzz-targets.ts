@@ -36,7 +36,8 @@ import { decodeStatus, LEAF, type LeafName, leafName, REG, statusText } from "..
 import { parseU64, type U64, u64ToHex } from "../common/u64.js";
 import type { Page } from "../host/page.js";
 import { pageRdmd } from "../host/seamcalls.js";
-import { forwardToDevice, functionId, streamSelector } from "../host/spdm.js";
+import { forwardToDevice, functionId, writeSpdmConf } from "../host/spdm.js";
+import { rootPortDevfn } from "../hw/devices.js";
 import { defaultPlatform, METADATA_FIELD_IDS, type Platform } from "../hw/platform.js";
 import { createMachine, type Machine } from "../machine.js";
 import { checkConservation } from "../model/conservation.js";
@@ -517,7 +518,8 @@ function regValue(h: Harness, r: ByteReader): U64 {
     case 7:
       return hpaU64(h.msg[0]!.hpa);
     case 8:
-      return hpaU64(h.msg[1]!.hpa);
+      // The response page, or (odd next byte) the spdm_conf page.
+      return hpaU64(h.msg[(r.u8() & 1) === 0 ? 1 : 5]!.hpa);
     case 9:
     case 10:
     case 11: {
@@ -526,9 +528,14 @@ function regValue(h: Harness, r: ByteReader): U64 {
       return v;
     }
     case 12: {
+      // stream_info: a root port's devfn (or one no port has), selective or not.
       const ports = p.rootPorts ?? [];
       const b = r.u8();
-      return streamSelector(ports.length === 0 ? 0 : b % (ports.length + 1), r.u8() % 6);
+      const devfn =
+        ports.length === 0 || b % (ports.length + 1) === ports.length
+          ? b
+          : rootPortDevfn(ports, b % ports.length);
+      return { lo: (devfn & 0xff) | ((r.u8() & 1) << 8), hi: 0 };
     }
     case 13:
       return ONES;
@@ -577,12 +584,15 @@ function harness(r: ByteReader): Harness {
       releaseSingletonStrict: (cfg & 16) === 0,
       unbackedReadsAllOnes: (cfg & 32) === 0,
       spdmKeyRefreshAfter: (cfg & 64) === 0 ? 0 : 5,
+      startConfigured: (cfg & 128) !== 0,
     },
   });
   const pool = m.alloc.allocPagesBulk(64, { tag: "fuzz:pool", zero: true });
   const blocks: Page[] = [];
   for (let i = 0; i < 4; i++) blocks.push(m.alloc.allocPages(1, { tag: "fuzz:queue", zero: true })!);
   const msg = m.alloc.allocPagesBulk(6, { tag: "fuzz:msg", zero: true });
+  // msg[5] holds the host's spdm_conf (TDH.SPDM.CONNECT's RDX).
+  writeSpdmConf(m.kernel, msg[5]!.pfn);
   const pfns: number[] = [];
   for (const p of [...pool, ...blocks, ...msg]) for (let i = 0; i < p.nrPages; i++) pfns.push(p.pfn + i);
   return { m, pool, blocks, msg, pfns, ids: [], operands: [], claimed: 0, released: 0 };
@@ -592,7 +602,8 @@ function harness(r: ByteReader): Harness {
  * Runs a program of raw SEAMCALLs read from `input` on a fresh machine: a configuration (interrupt
  * plan, behaviours), then up to {@link MAX_PROGRAM_CALLS} steps, each a call of a known leaf (or a raw
  * RAX) with register tokens, a re-issue of the previous register file as returned, or the host
- * forwarding the module's SPDM request to a device. Throws {@link FuzzBug} on a conservation failure or
+ * forwarding the module's SPDM request to a device (then optionally re-issuing the previous call's
+ * inputs). Throws {@link FuzzBug} on a conservation failure or
  * a hang; returns the machine for inspection.
  */
 export function seamcallProgram(input: Uint8Array): Machine {
@@ -600,6 +611,7 @@ export function seamcallProgram(input: Uint8Array): Machine {
   const h = harness(r);
   seamcallStats.programs++;
   let last: Regs | null = null;
+  let lastIn: Regs | null = null;
   let lastRax: U64 = { lo: 0, hi: 0 };
   const devices = h.m.platform.devices ?? [];
   for (let step = 0; step < MAX_PROGRAM_CALLS && !r.done; step++) {
@@ -612,9 +624,10 @@ export function seamcallProgram(input: Uint8Array): Machine {
       // The host answers the module's SPDM request through a device; 230.. then re-issues the last call.
       const device = devices[op % devices.length]!;
       forwardToDevice(h.m.kernel, { device, requestPage: h.msg[0]!, responsePage: h.msg[1]! });
-      if (op < 230 || last === null) continue;
-      regs = last;
-      regs.set(REG.RAX, lastRax);
+      if (op < 230 || lastIn === null) continue;
+      // Re-issued with the original inputs, as a host must after TDX_SPDM_REQUEST (RCX came back
+      // holding the request length).
+      regs = lastIn.clone();
     } else {
       regs = new Regs();
       const rax: U64 =
@@ -627,6 +640,7 @@ export function seamcallProgram(input: Uint8Array): Machine {
       for (const reg of FUZZ_REGS) regs.set(reg, regValue(h, r));
     }
     lastRax = regs.get(REG.RAX);
+    lastIn = regs.clone();
     const t0 = now();
     h.m.module.seamcall(regs);
     const ms = now() - t0;

@@ -497,6 +497,11 @@ const ENUMS: Record<string, readonly string[]> = {
   clflush: ["if-required", "always", "never"],
   writeBack: ["every-page", "head-page-only"],
   extAddResume: ["returned", "original"],
+  flushFlag: ["before-call", "on-success"],
+  extLockScope: ["v2", "all-spdm"],
+  segmentValid: ["always", "non-zero-segment"],
+  poolGate: ["ext-required", "pool-count"],
+  metadataIds: ["june", "rfc-v2"],
 };
 
 function checkEnums(p: Path, o: object): void {

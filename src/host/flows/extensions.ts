@@ -1,15 +1,18 @@
 /**
- * The extensions bring-up flow (docs/spec/02-kapi.md 2.5): read the module's requirements, allocate the pool as
- * one contiguous block, feed it through one reusable descriptor in chunks of at most 512 with
- * TDH.EXT.MEM.ADD (resuming interrupted calls with the returned operand), then TDH.EXT.INIT when
- * EXT_REQUIRED. The pages are never returned; any failure is fatal and strands every page.
+ * The extensions bring-up flow (docs/spec/02-kapi.md 2.5): configure the module (TDH.SYS.CONFIG v1,
+ * through the TDX Connect gate of `connect-state.ts`), read the module's requirements at the ids of the
+ * host's vintage (policy `metadataIds`), allocate the pool as one contiguous block, feed it through one
+ * reusable descriptor in chunks of at most 512 with TDH.EXT.MEM.ADD (resuming interrupted calls with the
+ * returned operand), then TDH.EXT.INIT when EXT_REQUIRED. The gate differs by kernel vintage (policy
+ * `poolGate`). The pages are never returned; any failure is fatal, strands every page and fails TDX
+ * Connect initialisation, so no later TDX Connect flow runs.
  */
-import { isStatus, STATUS } from "../../common/status.js";
-import { getBits } from "../../common/u64.js";
+import { STATUS } from "../../common/status.js";
 import { FEATURE_BITS } from "../../hw/platform.js";
+import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { type HostKernel, strandDonated, strandPages, withExtLock } from "../kernel.js";
 import { forEachChunk, tdxPageArrayDestroy } from "../page-array.js";
-import { extInit, extMemAdd, ok, sysRd } from "../seamcalls.js";
+import { extInit, extMemAdd, isExactly, ok, sysRd } from "../seamcalls.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** The host ledger's name for what the pool pages were donated to. */
@@ -30,19 +33,31 @@ export interface ExtensionsOptions {
   readonly pointerArray?: (n: number) => (() => void) | null;
 }
 
-/** Runs the extensions bring-up (see {@link ExtensionsOptions}). */
+/** Runs the extensions bring-up (see {@link ExtensionsOptions}); a failure fails TDX Connect initialisation. */
 export function extensionsBringUp(k: HostKernel, opts: ExtensionsOptions = {}): FlowResult {
+  const r = extensionsBringUpInner(k, opts);
+  if (!r.ok) failTdxConnect(k, `extensions bring-up: ${r.failedStep ?? "failed"}`);
+  return r;
+}
+
+function extensionsBringUpInner(k: HostKernel, opts: ExtensionsOptions): FlowResult {
   const rec = new FlowRecorder("extensions");
-  const features = sysRd(k, "TDX_FEATURES0");
-  if (!ok(features.status)) return rec.fail("TDH.SYS.RD TDX_FEATURES0", features.status);
-  if (getBits(features.value.lo, features.value.hi, FEATURE_BITS.EXTENSIONS, 1) === 0) {
-    rec.details.skipped = "module does not advertise extensions (TDX_FEATURES0 bit 39)";
-    return rec.ok();
+  const gate = tdxConnectGate(k, FEATURE_BITS.EXTENSIONS);
+  if (!gate.run) {
+    if ("skipped" in gate) {
+      rec.details.skipped = gate.skipped;
+      return rec.ok();
+    }
+    return rec.fail(gate.failedStep, gate.status);
   }
   const req = sysRd(k, "MEMORY_POOL_REQUIRED_PAGES");
   if (!ok(req.status)) return rec.fail("TDH.SYS.RD MEMORY_POOL_REQUIRED_PAGES", req.status);
   const extReq = sysRd(k, "EXT_REQUIRED");
   if (!ok(extReq.status)) return rec.fail("TDH.SYS.RD EXT_REQUIRED", extReq.status);
+  if (k.policy.poolGate === "ext-required" && extReq.value.lo === 0) {
+    rec.details.skipped = "EXT_REQUIRED is 0 (gate of the 04-16 diff and the June 2026 series)";
+    return rec.ok();
+  }
   const n = opts.pages ?? req.value.lo;
   rec.details.poolPages = n;
   const freePointers = n > 0 && opts.pointerArray !== undefined ? opts.pointerArray(n) : () => {};
@@ -56,7 +71,7 @@ export function extensionsBringUp(k: HostKernel, opts: ExtensionsOptions = {}): 
       const run = forEachChunk(k, { first, count: n }, (array, chunk) => {
         const r = extMemAdd(k, array);
         rec.interrupts += r.interrupts;
-        if (isStatus(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
+        if (isExactly(r.status, STATUS.TDX_EXT_MEMORY_POOL_FULL)) {
           full = true;
           return false;
         }

@@ -1,16 +1,19 @@
 /**
- * The trusted IOMMU flows (docs/spec/02-kapi.md 2.5): for every DMA remapping unit, build an IOMMU_MT (two
- * 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT order-0 pages), set the flush flag and TDH.IOMMU.SETUP
- * it; skip units the module refuses with TDX_OPERAND_INVALID on the register base (not TDX-capable;
- * their pages written back and freed); any other failure clears the units already set up and fails. Teardown:
- * TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the unit's
- * pages and its root page forever (2.6).
+ * The trusted IOMMU flows (docs/spec/02-kapi.md 2.5): behind the TDX Connect gate (`connect-state.ts`),
+ * for every DMA remapping unit, build an IOMMU_MT (two 2^iq_order queue blocks + IOMMU_MT_PAGE_COUNT
+ * order-0 pages) and probe it with TDH.IOMMU.SETUP, as the kernel does: TDX_OPERAND_INVALID with any
+ * operand id (compared under the status mask, on purpose) means "not TDX-capable", skip it; any other
+ * failure clears every unit already set up and fails TDX Connect initialisation. The create's flush flag
+ * is set before the call, so a skipped or failed unit's pages are written back before they are freed.
+ * Teardown: TDH.IOMMU.CLEAR, destroy (write-back of every 4 KiB page), free. A failed CLEAR strands the
+ * unit's pages and its root page forever (2.6).
  */
 
 import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { hpaHi, hpaLo } from "../../common/u64.js";
+import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
 import { coveredPfns, type Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
@@ -62,6 +65,8 @@ function iommuSetupStaleRoot(
 ): ReturnType<typeof iommuSetup> {
   const stale = k.ledger.donated.keys().next();
   if (stale.done === true) return iommuSetup(k, regBase, array);
+  // The descriptor is still the host's own: its flush flag follows the same rule as `iommuSetup`.
+  if (k.policy.flushFlag === "before-call") array.markFlushOnFree();
   return retryWithOriginal(
     k,
     callRegs("TDH.IOMMU.SETUP", {
@@ -78,9 +83,18 @@ export function iommuSetupAll(
 ): { result: FlowResult; setups: IommuSetupRecord[] } {
   const rec = new FlowRecorder("iommu-setup");
   const setups: IommuSetupRecord[] = [];
+  const gate = tdxConnectGate(k);
+  if (!gate.run) {
+    if ("skipped" in gate) {
+      rec.details.skipped = gate.skipped;
+      return { result: rec.ok(), setups };
+    }
+    return { result: rec.fail(gate.failedStep, gate.status), setups };
+  }
   const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
   if (!ok(md.status)) return { result: rec.fail("TDH.SYS.RD IOMMU_MT_PAGE_COUNT", md.status), setups };
   let skipped = 0;
+  let wbFailed: string | null = null;
   for (const u of units) {
     const pages = allocIommuMtPages(k, md.value.lo);
     if (pages === null) return { result: rec.fail(`allocate IOMMU_MT for ${u.name}`, null), setups };
@@ -99,30 +113,26 @@ export function iommuSetupAll(
       setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
       continue;
     }
-    // Not taken: the module rolled back, so the pages are the host's again. The flag was set before
-    // the call, so destroy writes their caches back first (02-kapi.md 2.3).
-    const clean = releaseAndFree(k, array, pages, rec);
-    if (!clean) {
-      // A write-back failed: those pages are stranded; give up like any other failure.
-      rec.stranded += iommuClearAll(k, setups).strandedPages;
-      rec.details.unitsSetUp = 0;
-      return { result: rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${u.name}`, null), setups: [] };
-    }
-    // Not TDX-capable: TDX_OPERAND_INVALID on the register base. (The kernel skips on any operand id,
-    // 02-kapi.md 2.5; that change is helper #18's, and the C example follows the kernel.)
-    if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) {
+    // Not taken: the module rolled back. Destroy writes back per the flush flag, then the pages go
+    // (pages whose write-back failed are stranded instead; the probe goes on).
+    if (!releaseAndFree(k, array, pages, rec)) wbFailed ??= `TDH.PHYMEM.PAGE.WBINVD ${u.name}`;
+    // The kernel's probe compares under the status mask (any operand id): not TDX-capable, skip.
+    if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID)) {
       skipped++;
       continue;
     }
-    // Any other failure clears every unit already set up and fails TDX Connect initialisation.
-    const cleared = iommuClearAll(k, setups);
-    rec.stranded += cleared.strandedPages;
+    // Any other failure: clear every unit set up so far, and TDX Connect initialisation fails.
     rec.details.unitsSetUp = 0;
+    rec.details.unitsCleared = setups.length;
+    const cleared = iommuClearAll(k, setups);
+    rec.interrupts += cleared.interrupts;
+    rec.stranded += cleared.strandedPages;
+    failTdxConnect(k, `TDH.IOMMU.SETUP ${u.name} failed`);
     return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups: [] };
   }
   rec.details.unitsSetUp = setups.length;
   rec.details.unitsSkipped = skipped;
-  return { result: rec.ok(), setups };
+  return { result: wbFailed === null ? rec.ok() : rec.fail(wbFailed, null), setups };
 }
 
 /**

@@ -1,30 +1,36 @@
 /**
- * The SPDM session flows (docs/spec/02-kapi.md 2.5): connect = TDH.SPDM.CREATE (SPDM_MT_PAGE_COUNT pages) →
- * TDH.SPDM.CONNECT (a temporary device-info buffer of SPDM_MAX_DEV_INFO_PAGES shared pages, read back
- * and checked against what the device holds, then freed); teardown = TDH.SPDM.DISCONNECT →
- * TDH.SPDM.DELETE → destroy (write-back) → free.
+ * The SPDM session flows (docs/spec/02-kapi.md 2.5): connect = TDH.SPDM.CREATE (SPDM_MT_PAGE_COUNT
+ * pages) → TDH.SPDM.CONNECT (the spdm_conf page, and a temporary device-info buffer of
+ * SPDM_MAX_DEV_INFO_PAGES shared pages, read back and checked against what the device holds, then
+ * freed); teardown = TDH.SPDM.DISCONNECT → TDH.SPDM.DELETE → destroy (write-back) → free. The extension
+ * lock is taken per the policy's scope (v2: CONNECT, DISCONNECT, MNG).
  *
- * Failure policy (2.6): a failed DISCONNECT or DELETE strands the session's pages and root forever. The
- * model, unlike the kernel, also checks that a successful DELETE returned every page given at CREATE
- * ({@link checkReleased}) and records a `release-list-short` model report when it did not.
+ * Failure policy (v2, 2.5 and 2.6): a failed DISCONNECT only warns and DELETE still runs; a failed
+ * DELETE strands the session's pages and root forever. A failed CREATE is destroyed (written back when
+ * the flush flag was set before the call) and freed. The model, unlike the kernel, also checks that a
+ * successful DELETE returned every page given at CREATE ({@link checkReleased}) and records a
+ * `release-list-short` model report when it did not.
  */
 import { decodeHpaArray } from "../../common/formats.js";
-import { REG } from "../../common/status.js";
+import { REG, statusText } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { deviceInfoOf, type PcieDeviceSpec } from "../../hw/devices.js";
-import {
-  allocZeroed,
-  freeEach,
-  type HostKernel,
-  mapPageForRead,
-  strandPages,
-  withExtLock,
-} from "../kernel.js";
+import { tdxConnectGate } from "../connect-state.js";
+import { allocZeroed, freeEach, type HostKernel, mapPageForRead, strandPages } from "../kernel.js";
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
 import { ok, sysRd } from "../seamcalls.js";
-import { type SpdmChannel, spdmConnect, spdmCreate, spdmDelete, spdmDisconnect } from "../spdm.js";
+import {
+  lockOwner,
+  type SpdmChannel,
+  spdmConnect,
+  spdmCreate,
+  spdmDelete,
+  spdmDisconnect,
+  withExtLockFor,
+  writeSpdmConf,
+} from "../spdm.js";
 import { releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
@@ -75,20 +81,27 @@ export function checkReleased(k: HostKernel, out: U64, pages: readonly Page[], w
 /**
  * Creates and connects a session with `device`: message pages, metadata pages, CREATE, a temporary
  * device-info buffer, CONNECT, read-back check, buffer freed. On a failure after CREATE the session is
- * torn down again. Returns the flow result and the session (null when it failed).
+ * torn down again. Returns the flow result and the session (null when it failed, or when the TDX
+ * Connect gate skipped it: then the result is ok with `details.skipped`).
  */
 export function spdmSessionConnect(
   k: HostKernel,
   device: PcieDeviceSpec,
 ): { result: FlowResult; session: SpdmSessionRecord | null } {
   const rec = new FlowRecorder(`spdm-connect ${device.name}`);
+  const gate = tdxConnectGate(k);
+  if (!gate.run) {
+    if (!("skipped" in gate)) return { result: rec.fail(gate.failedStep, gate.status), session: null };
+    rec.details.skipped = gate.skipped;
+    return { result: rec.ok(), session: null };
+  }
   const mtCount = sysRd(k, "SPDM_MT_PAGE_COUNT");
   if (!ok(mtCount.status))
     return { result: rec.fail("TDH.SYS.RD SPDM_MT_PAGE_COUNT", mtCount.status), session: null };
   const infoCount = sysRd(k, "SPDM_MAX_DEV_INFO_PAGES");
   if (!ok(infoCount.status))
     return { result: rec.fail("TDH.SYS.RD SPDM_MAX_DEV_INFO_PAGES", infoCount.status), session: null };
-  const msg = allocZeroed(k, 2, SPDM_MSG_TAG);
+  const msg = allocZeroed(k, 3, SPDM_MSG_TAG);
   if (msg === null) return { result: rec.fail("allocate SPDM message pages", null), session: null };
   const pages = allocZeroed(k, mtCount.value.lo, SPDM_MT_TAG);
   const array = pages === null ? null : tdxPageArrayCreate(k, pages, pages.length);
@@ -97,15 +110,16 @@ export function spdmSessionConnect(
     freeEach(k, msg);
     return { result: rec.fail(`allocate SPDM_MT for ${device.name}`, null), session: null };
   }
-  const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]! };
-  const who = `spdm ${device.name}`;
-  const c = withExtLock(k, who, () => spdmCreate(k, device, array));
+  const channel: SpdmChannel = { device, requestPage: msg[0]!, responsePage: msg[1]!, confPage: msg[2]! };
+  writeSpdmConf(k, msg[2]!.pfn);
+  const who = lockOwner(device);
+  const c = withExtLockFor(k, "TDH.SPDM.CREATE", who, () => spdmCreate(k, device, array));
   if (c === null || !ok(c.status)) {
-    // Not taken: the module rolled back, the pages are the host's again (no write-back owed).
-    tdxPageArrayDestroy(k, array);
-    freeEach(k, pages);
+    // Not taken: the module rolled back; destroy writes back if the flag was set before the call.
+    const clean = releaseAndFree(k, array, pages, rec);
     freeEach(k, msg);
-    return { result: rec.fail(`TDH.SPDM.CREATE ${device.name}`, c?.status ?? null), session: null };
+    const step = clean ? `TDH.SPDM.CREATE ${device.name}` : `TDH.PHYMEM.PAGE.WBINVD ${device.name}`;
+    return { result: rec.fail(step, c?.status ?? null), session: null };
   }
   for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, who);
   const s: SpdmSessionRecord = {
@@ -133,7 +147,7 @@ export function spdmSessionConnect(
     if (infoPages !== null && !wrong) freeEach(k, infoPages);
     return unwind(`allocate device-info buffer for ${device.name}`, null);
   }
-  const r = withExtLock(k, who, () => spdmConnect(k, channel, s.spdmId, info));
+  const r = withExtLockFor(k, "TDH.SPDM.CONNECT", who, () => spdmConnect(k, channel, s.spdmId, info));
   const dropInfo = () => {
     tdxPageArrayDestroy(k, info);
     if (!wrong) freeEach(k, infoPages);
@@ -160,34 +174,40 @@ export function spdmSessionConnect(
   return { result: rec.ok(), session: s };
 }
 
+/** The channel's pages (request, response, spdm_conf), to free at the end of a session. */
+function channelPages(ch: SpdmChannel): Page[] {
+  return [ch.requestPage, ch.responsePage, ...(ch.confPage === undefined ? [] : [ch.confPage])];
+}
+
 /**
- * Tears a session down: DISCONNECT (when connected), DELETE, the model's release check, destroy
- * (write-back) and free; the message pages are freed. A failed DISCONNECT or DELETE strands the metadata
- * pages and the root page forever.
+ * Tears a session down: DISCONNECT (when connected; a failure only warns, recorded in
+ * `details.warning`), DELETE, the model's release check, destroy (write-back) and free; the channel's
+ * pages are freed. A failed DELETE strands the metadata pages and the root page forever.
  */
 export function spdmSessionTeardown(k: HostKernel, s: SpdmSessionRecord): FlowResult {
   const rec = new FlowRecorder(`spdm-teardown ${s.device.name}`);
-  const who = `spdm ${s.device.name}`;
+  const who = lockOwner(s.device);
   const pfns = coveredPfns(s.pages);
   const strand = (step: string, status: U64 | null) => {
     strandPages(k, [...pfns, s.array.rootPage.pfn], `${step} failed`);
     rec.stranded += pfns.length + 1;
-    freeEach(k, [s.channel.requestPage, s.channel.responsePage]);
+    freeEach(k, channelPages(s.channel));
     return rec.fail(step, status);
   };
   if (s.connected) {
-    const d = withExtLock(k, who, () => spdmDisconnect(k, s.channel, s.spdmId));
+    const d = withExtLockFor(k, "TDH.SPDM.DISCONNECT", who, () => spdmDisconnect(k, s.channel, s.spdmId));
     if (d !== null) rec.interrupts += d.interrupts;
-    if (d === null || !ok(d.status)) return strand(`TDH.SPDM.DISCONNECT ${s.device.name}`, d?.status ?? null);
+    if (d === null || !ok(d.status))
+      rec.details.warning = `TDH.SPDM.DISCONNECT ${s.device.name} failed${d === null ? "" : `: ${statusText(d.status)}`}`;
     s.connected = false;
   }
-  const r = withExtLock(k, who, () => spdmDelete(k, s.spdmId, s.array));
+  const r = withExtLockFor(k, "TDH.SPDM.DELETE", who, () => spdmDelete(k, s.spdmId, s.array));
   if (r === null || !ok(r.status)) return strand(`TDH.SPDM.DELETE ${s.device.name}`, r?.status ?? null);
   const missing = checkReleased(k, r.regs.get(REG.RCX), s.pages, `TDH.SPDM.DELETE ${s.device.name}`);
   rec.details.missingFromRelease = missing.length;
   // The kernel trusts a successful DELETE (2.6): every page is the host's again.
   for (const pfn of pfns) k.ledger.donated.delete(pfn);
   const clean = releaseAndFree(k, s.array, s.pages, rec);
-  freeEach(k, [s.channel.requestPage, s.channel.responsePage]);
+  freeEach(k, channelPages(s.channel));
   return clean ? rec.ok() : rec.fail(`TDH.PHYMEM.PAGE.WBINVD ${s.device.name}`, null);
 }

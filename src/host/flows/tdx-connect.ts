@@ -1,10 +1,13 @@
 /**
- * TDX Connect bring-up and the whole-platform teardown (docs/spec/02-kapi.md 2.5): after the extensions and the
- * IOMMUs are up, one SPDM session and one IDE stream per device (the stream in the next free slot of
- * the device's root port, as the host counts them); teardown takes streams down, then sessions, then the
- * IOMMUs. A failure of one device does not stop the others; its pages are stranded per 2.6.
+ * TDX Connect bring-up and the whole-platform teardown (docs/spec/02-kapi.md 2.5): after the extensions
+ * and the IOMMUs are up, and only when TDX Connect initialisation has not failed and the module
+ * advertises TDX Connect (the gate of `connect-state.ts`), one SPDM session and one IDE stream per device
+ * (a selective stream through the device's root port; the module picks the stream's register block and
+ * returns its root-port IDE id); teardown takes streams down, then sessions, then the IOMMUs. A failure
+ * of one device does not stop the others; its pages are stranded per 2.6.
  */
 import type { PcieDeviceSpec, RootPortSpec } from "../../hw/devices.js";
+import { tdxConnectGate } from "../connect-state.js";
 import type { HostKernel } from "../kernel.js";
 import { type IdeStreamRecord, ideStreamSetup, ideStreamTeardown } from "./ide.js";
 import { type IommuSetupRecord, iommuClearAll } from "./iommu.js";
@@ -37,17 +40,22 @@ export function tdxConnectBringUp(
 ): { result: FlowResult; built: ConnectRecord } {
   const rec = new FlowRecorder("tdx-connect");
   const built: ConnectRecord = { sessions: [], streams: [] };
+  const gate = tdxConnectGate(k);
+  if (!gate.run) {
+    if ("skipped" in gate) {
+      rec.details.skipped = gate.skipped;
+      return { result: rec.ok(), built };
+    }
+    return { result: rec.fail(gate.failedStep, gate.status), built };
+  }
   const first = { v: null as FlowResult | null };
-  const used = new Map<number, number>();
   for (const d of devices) {
     const c = spdmSessionConnect(k, d);
     absorb(rec, c.result, first);
     if (c.session === null) continue;
     built.sessions.push(c.session);
     const port = rootPorts.findIndex((p) => p.name === d.rootPort);
-    const slot = used.get(port) ?? 0;
-    used.set(port, slot + 1);
-    const s = ideStreamSetup(k, c.session, port, slot);
+    const s = ideStreamSetup(k, c.session, rootPorts, port);
     absorb(rec, s.result, first);
     if (s.stream !== null) built.streams.push(s.stream);
   }
