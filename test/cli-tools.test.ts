@@ -21,11 +21,11 @@ describe("tdxpa diff", () => {
     const r = await runCli(["diff", "no-clflush", "default"]);
     expect(r.code).toBe(1);
     const out = r.out.join("\n");
-    expect(out).toMatch(/^SEAMCALLs: A 160, B 657$/m);
-    // The default platform interrupts EXT.MEM.ADD; without CLFLUSH the same call completes (call 4).
-    expect(out).toMatch(/^first diverging SEAMCALL: call 4 of each run$/m);
-    expect(out).toMatch(/^ {2}A: #4 TDH\.EXT\.MEM\.ADD .* -> TDX_SUCCESS /m);
-    expect(out).toMatch(/^ {2}B: #4 TDH\.EXT\.MEM\.ADD .* -> TDX_INTERRUPTED_RESUMABLE /m);
+    expect(out).toMatch(/^SEAMCALLs: A 161, B 658$/m);
+    // The default platform interrupts EXT.MEM.ADD; without CLFLUSH the same call completes (call 5, after TDH.SYS.CONFIG).
+    expect(out).toMatch(/^first diverging SEAMCALL: call 5 of each run$/m);
+    expect(out).toMatch(/^ {2}A: #5 TDH\.EXT\.MEM\.ADD .* -> TDX_SUCCESS /m);
+    expect(out).toMatch(/^ {2}B: #5 TDH\.EXT\.MEM\.ADD .* -> TDX_INTERRUPTED_RESUMABLE /m);
     expect(out).toMatch(/^ {2}donated +12880 +12916 +\*$/m);
     expect(out).toMatch(/^ {2}module-owned +12800 +12800$/m);
     expect(out).toMatch(/^hazards only in A \(80\):$/m);
@@ -175,24 +175,24 @@ describe("help, completion, stdin, names", () => {
 
 describe("tdxpa inspect: operand, FIRST_ENTRY, resume chain, --pamt alone", () => {
   it("an interrupted EXT.MEM.ADD shows its operand as handed over, FIRST_ENTRY and its resume chain", async () => {
-    const r = await runCli(["inspect", "--call", "5"]);
+    const r = await runCli(["inspect", "--call", "6"]);
     expect(r.code).toBe(0);
     expect(r.out[0]!.split("\n").slice(0, 4)).toEqual([
-      "#5 TDH.EXT.MEM.ADD -> TDX_INTERRUPTED_RESUMABLE",
+      "#6 TDH.EXT.MEM.ADD -> TDX_INTERRUPTED_RESUMABLE",
       "  RCX = 0xff80000003300200 (the operand as handed over)",
       "  RCX hpa-list-info: root page 0x3300000, FIRST_ENTRY 64, 512 entries",
-      "  resume chain: #4 -> #5 -> … -> #11 (8 calls); this is call 2 of 8",
+      "  resume chain: #5 -> #6 -> … -> #12 (8 calls); this is call 2 of 8",
     ]);
-    const j = JSON.parse((await runCli(["inspect", "--call", "11", "--json"])).out[0]!);
-    expect(j.calls[0].resumeChain).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    const j = JSON.parse((await runCli(["inspect", "--call", "12", "--json"])).out[0]!);
+    expect(j.calls[0].resumeChain).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
     expect(j.calls[0].root.firstEntry).toBe(448);
   });
 
   it("a trace gives the same chain as the run", async () => {
     const f = join(dir, "i.jsonl");
     await runCli(["run", "--trace", f, "--no-page-events"]);
-    const j = JSON.parse((await runCli(["inspect", "--trace", f, "--call", "11", "--json"])).out[0]!);
-    expect(j.calls[0].resumeChain).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    const j = JSON.parse((await runCli(["inspect", "--trace", f, "--call", "12", "--json"])).out[0]!);
+    expect(j.calls[0].resumeChain).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
     expect(j.calls[0].root.operand).toMatch(/^0x[0-9a-f]{16}$/);
   });
 

@@ -8,7 +8,7 @@
  * TDX_INTERRUPTED_RESUMABLE without detail bits.
  */
 import { describe, expect, it } from "vitest";
-import { LEAF, REG, STATUS } from "../src/common/status.js";
+import { LEAF, type LeafName, REG, STATUS } from "../src/common/status.js";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { ideStreamSetup, ideStreamTeardown } from "../src/host/flows/ide.js";
 import { allocIommuMtPages, iommuSetupAll } from "../src/host/flows/iommu.js";
@@ -16,7 +16,7 @@ import { spdmSessionConnect } from "../src/host/flows/spdm.js";
 import { platformTeardown, tdxConnectBringUp } from "../src/host/flows/tdx-connect.js";
 import type { HostPolicy } from "../src/host/kernel.js";
 import { tdxPageArrayCreate, tdxPageArrayDestroy } from "../src/host/page-array.js";
-import { iommuSetup } from "../src/host/seamcalls.js";
+import { iommuSetup, MAX_BUSY_RETRIES } from "../src/host/seamcalls.js";
 import { functionId, spdmCreate } from "../src/host/spdm.js";
 import { defaultPlatform, FEATURE_BITS, type Platform } from "../src/hw/platform.js";
 import { createMachine, type Machine, type MachineOptions } from "../src/machine.js";
@@ -65,11 +65,12 @@ describe("IOMMU probing", () => {
 
   it("any other SETUP failure: the units set up are cleared, TDX Connect fails, no SPDM or IDE call follows", () => {
     const m = mk();
-    // The fourth SETUP (dmar3, after two units set up and one skipped) fails with a busy page.
+    // The fourth SETUP (dmar3, after two units set up and one skipped) fails on a page already taken
+    // (a BUSY would be retried: contention is the host's to wait out).
     m.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
       nth: 4,
-      status: { lo: REG.RDX, hi: STATUS.TDX_OPERAND_BUSY.hi },
+      status: { lo: REG.RDX, hi: STATUS.TDX_PAGE_METADATA_INCORRECT.hi },
     });
     const r = fullRun(m);
     expect(r.io.result.ok).toBe(false);
@@ -112,15 +113,21 @@ describe("IOMMU probing", () => {
   });
 });
 
+/** A BUSY that lasts: the call and every one of the host's bounded BUSY retries get TDX_OPERAND_BUSY. */
+function forceBusy(m: Machine, leaf: LeafName, nth: number): void {
+  for (let i = 0; i <= MAX_BUSY_RETRIES; i++)
+    m.module.forceStatus({
+      leaf: LEAF[leaf],
+      nth: nth + i,
+      status: { lo: 0, hi: STATUS.TDX_OPERAND_BUSY.hi },
+    });
+}
+
 describe("teardown on failure", () => {
   it("BUSY on KM STOP: ignored, BLOCK and DELETE still run, nothing stranded", () => {
     const m = mk();
     // KM calls: 3 SETUPs of 5 calls each (4 requests + done), then the first STOP.
-    m.module.forceStatus({
-      leaf: LEAF["TDH.IDE.STREAM.KM"],
-      nth: 16,
-      status: { lo: 0, hi: STATUS.TDX_OPERAND_BUSY.hi },
-    });
+    forceBusy(m, "TDH.IDE.STREAM.KM", 16);
     const r = fullRun(m);
     expect(r.up.result.ok).toBe(true);
     expect(r.n("TDH.IDE.STREAM.BLOCK")).toBe(3);
@@ -138,11 +145,7 @@ describe("teardown on failure", () => {
     const s = spdmSessionConnect(m.kernel, m.platform.devices![0]!).session!;
     const st = ideStreamSetup(m.kernel, s, m.platform.rootPorts!, 0).stream!;
     const next = (m.module.callsByLeaf.get(LEAF["TDH.IDE.STREAM.KM"]) ?? 0) + 1;
-    m.module.forceStatus({
-      leaf: LEAF["TDH.IDE.STREAM.KM"],
-      nth: next,
-      status: { lo: 0, hi: STATUS.TDX_OPERAND_BUSY.hi },
-    });
+    forceBusy(m, "TDH.IDE.STREAM.KM", next);
     const t = ideStreamTeardown(m.kernel, st);
     expect(t.ok).toBe(true);
     expect(t.details.warning).toMatch(
@@ -152,11 +155,7 @@ describe("teardown on failure", () => {
 
   it("a failed DISCONNECT only warns; DELETE still runs (and strands when the module refuses it)", () => {
     const m = mk();
-    m.module.forceStatus({
-      leaf: LEAF["TDH.SPDM.DISCONNECT"],
-      nth: 1,
-      status: { lo: 0, hi: STATUS.TDX_OPERAND_BUSY.hi },
-    });
+    forceBusy(m, "TDH.SPDM.DISCONNECT", 1);
     const r = fullRun(m);
     expect(r.n("TDH.SPDM.DELETE")).toBe(3);
     // The session is still connected in the module, so its DELETE is refused: those pages are stranded.

@@ -266,9 +266,9 @@ describe("traces", () => {
     for (const e of ev.filter((e) => e.name === "thread_name"))
       names.set(`${e.pid}/${e.tid}`, (e.args as { name: string }).name);
     const trackOf = (e: Record<string, unknown>) => names.get(`${e.pid}/${e.tid}`);
-    // One SEAMCALL = one X on the CPU track (657 calls in the default run: 617 + the 40 PAGE.WBINVD of the two skipped IOMMU units).
+    // One SEAMCALL = one X on the CPU track (658 calls in the default run: 617, + the 40 PAGE.WBINVD of the two skipped IOMMU units, + TDH.SYS.CONFIG).
     const onCpu = ev.filter((e) => e.ph === "X" && e.cat === "seamcall");
-    expect(onCpu).toHaveLength(657);
+    expect(onCpu).toHaveLength(658);
     expect(onCpu.every((e) => trackOf(e) === "CPU 0" && (e.dur as number) >= 0.001)).toBe(true);
     const ts = onCpu.map((e) => e.ts as number);
     expect(ts).toEqual([...ts].sort((a, b) => a - b));
@@ -322,7 +322,7 @@ describe("traces", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines.filter((e) => e.type === "seamcall")).toHaveLength(657);
+    expect(lines.filter((e) => e.type === "seamcall")).toHaveLength(658);
     expect(lines.some((e) => e.type === "kapi" && e.name === "tdh_iommu_setup" && e.edge === "begin")).toBe(
       true,
     );

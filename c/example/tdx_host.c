@@ -230,6 +230,17 @@ static u64 tdh_sys_rd(u64 field_id, u64 *value)
 	return r;
 }
 
+/**
+ * tdh_sys_config, version 1 (docs/spec/03-module.md 3.3): R8 = the module's global KeyID, R9 = the
+ * features to enable, R11 = wall-clock seconds (ignored by the module; 0 so runs replay).
+ */
+static u64 tdh_sys_config(u64 features)
+{
+	struct tdx_module_args args = { .r8 = tdx_global_keyid_get(), .r9 = features, .r11 = 0 };
+
+	return seamcall(TDX_LEAF_VERSION(TDH_SYS_CONFIG, 1), &args);
+}
+
 /** tdh_ext_mem_add: donates the descriptor's pages to the extension pool (resume: returned RCX). */
 static u64 tdh_ext_mem_add(struct tdx_page_array *array)
 {
@@ -293,6 +304,10 @@ static int tdx_ext_bringup(void)
 		return -EFAULT;
 	if (!(features & BIT_ULL(TDX_FEATURES0_EXTENSIONS_BIT)))
 		return 0;
+	/* Feature-dependent metadata is valid only once the module is configured with TDX Connect. */
+	r = tdh_sys_config(features & BIT_ULL(TDX_FEATURES0_TDX_CONNECT_BIT));
+	if (WARN(r != TDX_SUCCESS, "TDH.SYS.CONFIG: 0x%016llx", (unsigned long long)r))
+		return -EFAULT;
 	r = tdh_sys_rd(TDX_MD_MEMORY_POOL_REQUIRED_PAGES, &pool);
 	if (WARN(r != TDX_SUCCESS, "TDH.SYS.RD MEMORY_POOL_REQUIRED_PAGES: 0x%016llx", (unsigned long long)r))
 		return -EFAULT;

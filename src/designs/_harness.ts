@@ -251,6 +251,11 @@ export interface Handoff<H> {
   abandon(k: HostKernel, h: H, reason: string): void;
   /** Never taken by the module (or rolled back): free without write-back. */
   free(k: HostKernel, h: H): void;
+  /**
+   * The PFNs the design's destroy writes back when the flush flag was set (a refused hand-off under
+   * the kernel's flag-before-call rule); default: every 4 KiB page the hand-off covers.
+   */
+  writeBackPfns?(h: H): readonly number[];
 }
 
 function donate(k: HostKernel, pages: readonly Page[], owner: string): void {
@@ -288,7 +293,7 @@ function handOver<H>(
  */
 function dropRefused<H>(k: HostKernel, b: Handoff<H>, h: H, r: CallResult | null, what: string): void {
   if (r !== null && k.policy.flushFlag === "before-call") {
-    for (const pfn of coveredPfns(b.pages(h))) {
+    for (const pfn of b.writeBackPfns?.(h) ?? coveredPfns(b.pages(h))) {
       if (!ok(pageWbinvd(k, pfn))) {
         b.abandon(k, h, `${what}: PAGE.WBINVD of 0x${(pfn * 4096).toString(16)} failed`);
         return;

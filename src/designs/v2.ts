@@ -256,6 +256,8 @@ const handoff: Handoff<V2PageArray> = {
   },
   abandon: (k, a, reason) => v2CtrlLeak(k, a, reason),
   free: (k, a) => v2Free(k, a),
+  // v2's write-back is one PAGE.WBINVD per pages[i], the same for a refused hand-off as for a release.
+  writeBackPfns: (a) => a.pages.map((p) => p.pfn),
 };
 
 const pool: PoolFeeder<V2PageArray> = {

@@ -140,12 +140,14 @@ export function callRegs(leaf: LeafName, inputs: Readonly<Record<number, U64>>):
  * the ids of the host's vintage (policy `metadataIds`).
  */
 export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; value: U64 } {
-  const id =
-    k.policy.metadataIds === "rfc-v2" && field in RFC_V2_FIELD_IDS
-      ? RFC_V2_FIELD_IDS[field as keyof typeof RFC_V2_FIELD_IDS]
-      : METADATA_FIELD_IDS[field];
-  const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(id) });
-  return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+  return kapiSpan(k, "tdh_sys_rd", () => {
+    const id =
+      k.policy.metadataIds === "rfc-v2" && field in RFC_V2_FIELD_IDS
+        ? RFC_V2_FIELD_IDS[field as keyof typeof RFC_V2_FIELD_IDS]
+        : METADATA_FIELD_IDS[field];
+    const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(id) });
+    return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+  });
 }
 
 /**
@@ -153,7 +155,7 @@ export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; v
  * enable (TDX_FEATURES0 bits), R11 = wall-clock seconds (the module ignores it; 0 here, so runs replay).
  */
 export function sysConfig(k: HostKernel, features: U64): CallResult {
-  return kapiSpan(k, "tdh_sys_rd", () => {
+  return kapiSpan(k, "tdh_sys_config", () => {
     return tdxCall(
       k,
       "TDH.SYS.CONFIG",

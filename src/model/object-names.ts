@@ -49,6 +49,7 @@ export class ObjectNamer {
    */
   observe(e: Pick<CallDescription, "leaf" | "inputs" | "outputs" | "statusName">): CallObject | null {
     const rcxIn = e.inputs.RCX ?? "";
+    const rdxIn = e.inputs.RDX ?? "";
     const rcxOut = e.outputs.RCX;
     const ok = e.statusName === "TDX_SUCCESS";
     const iommu = (name: string): CallObject => ({ kind: "iommu", name, label: `IOMMU ${name}` });
@@ -80,7 +81,8 @@ export class ObjectNamer {
       case "TDH.SPDM.DELETE":
         return session(this.deviceBySession.get(rcxIn) ?? `id ${rcxIn}`);
       case "TDH.IDE.STREAM.CREATE": {
-        const name = this.deviceBySession.get(rcxIn) ?? `session ${rcxIn}`;
+        // RCX = stream_info, RDX = SPDM id (docs/spec/03-module.md 3.3); out RCX = stream id.
+        const name = this.deviceBySession.get(rdxIn) ?? `session ${rdxIn}`;
         if (ok && rcxOut !== undefined) {
           this.deviceByStream.set(rcxOut, name);
           return stream(rcxOut, name);
@@ -90,7 +92,8 @@ export class ObjectNamer {
       case "TDH.IDE.STREAM.KM":
       case "TDH.IDE.STREAM.BLOCK":
       case "TDH.IDE.STREAM.DELETE":
-        return stream(rcxIn, this.deviceByStream.get(rcxIn) ?? `id ${rcxIn}`);
+        // RCX = SPDM id, RDX = stream id.
+        return stream(rdxIn, this.deviceByStream.get(rdxIn) ?? `id ${rdxIn}`);
       default:
         return null;
     }

@@ -52,7 +52,8 @@ const md =
       | "IOMMU_MT_PAGE_COUNT"
       | "SPDM_MAX_DEV_INFO_PAGES"
       | "MEMORY_POOL_REQUIRED_PAGES"
-      | "EXT_REQUIRED",
+      | "EXT_REQUIRED"
+      | "MAX_QUOTE_SIZE",
   ) =>
   (p: Platform) =>
     u64FromNumber(p.metadata[k]);
@@ -101,6 +102,13 @@ export const METADATA_FIELDS: readonly MetadataField[] = (
       feature: false,
       vintage: null,
       value: features0,
+    },
+    {
+      name: "MAX_QUOTE_SIZE",
+      id: METADATA_FIELD_IDS.MAX_QUOTE_SIZE,
+      feature: false,
+      vintage: null,
+      value: md("MAX_QUOTE_SIZE"),
     },
     {
       name: "IDE_MT_PAGE_COUNT",

@@ -164,6 +164,11 @@ int main(int argc, char **argv)
 		struct page *pages[16], *root;
 		unsigned int n;
 
+		/* The Connect page counts are readable once the module is configured (TDH.SYS.CONFIG v1). */
+		struct tdx_module_args cfg = { .r8 = tdx_global_keyid_get(), .r9 = 1ULL << TDX_FEATURES0_TDX_CONNECT_BIT };
+
+		if (seamcall(TDX_LEAF_VERSION(TDH_SYS_CONFIG, 1), &cfg) != TDX_SUCCESS)
+			return 9;
 		if (seamcall_ret(TDH_SYS_RD, &a) != TDX_SUCCESS || a.r8 < 2 || a.r8 > 16)
 			return 10;
 		n = (unsigned int)a.r8;
