@@ -4,16 +4,16 @@
  * break; and, after a scenario, the PAMT state of a page range next to the allocator's and the cache's
  * view of each page.
  */
-import { readFileSync } from "node:fs";
+import { escapeControls } from "../common/errors.js";
 import { parseU64, u64ToNumber } from "../common/u64.js";
 import type { Machine } from "../machine.js";
-import type { ModelEvent } from "../model/events.js";
 import type { RootView } from "../model/root-pages.js";
 import { ptName } from "../module/pamt.js";
 import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
+import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";
 import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { scenarioFromArgs } from "./scenario-file.js";
+import { inScenario, scenarioFromArgs, scenarioSource } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   trace: { type: "string" },
@@ -60,18 +60,70 @@ function int(name: string, v: string, max: number): number {
   return n;
 }
 
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * One line of a JSON Lines trace: the SEAMCALL with a page list it records, null for any other event.
+ * Every field the renderer prints is checked for its type first, so a hand-edited or foreign line is
+ * one line naming the file, the line number and the field, never a crash or `[object Object]`.
+ */
+function traceCall(file: string, lineNo: number, line: string): CallView | null {
+  const where = `inspect: ${file}:${lineNo}`;
+  let e: unknown;
+  try {
+    e = JSON.parse(line);
+  } catch {
+    throw new UsageError(`${where}: not a JSON Lines trace (write one with 'tdxpa run --trace FILE')`);
+  }
+  if (typeof e !== "object" || e === null || Array.isArray(e) || !isStr((e as { type?: unknown }).type))
+    throw new UsageError(`${where}: not a trace event`);
+  const ev = e as Record<string, unknown>;
+  if (ev.type !== "seamcall" || ev.root === undefined || ev.root === null) return null;
+  const bad = (field: string, want: string): never => {
+    throw new UsageError(`${where}: not a trace event (seamcall ${field}: expected ${want})`);
+  };
+  if (!isCount(ev.seq)) bad("seq", "a count");
+  if (!isStr(ev.leaf)) bad("leaf", "a string");
+  if (!isStr(ev.status)) bad("status", "a string");
+  const r = ev.root as Record<string, unknown>;
+  if (typeof r !== "object" || Array.isArray(r)) bad("root", "an object");
+  if (!isStr(r.register)) bad("root.register", "a string");
+  if (!isStr(r.format)) bad("root.format", "a string");
+  if (r.rootHpa !== null && !isStr(r.rootHpa)) bad("root.rootHpa", "a string or null");
+  if (!isCount(r.count)) bad("root.count", "a count");
+  if (!Array.isArray(r.entries)) bad("root.entries", "an array");
+  for (const [i, x] of (r.entries as unknown[]).entries()) {
+    const en = x as Record<string, unknown>;
+    const at = `root.entries[${i}]`;
+    if (typeof en !== "object" || en === null || Array.isArray(en)) bad(at, "an object");
+    if (!isCount(en.index)) bad(`${at}.index`, "a count");
+    if (!isStr(en.raw)) bad(`${at}.raw`, "a string");
+    if (!isStr(en.hpa)) bad(`${at}.hpa`, "a string");
+    if (!isCount(en.numPages)) bad(`${at}.numPages`, "a count");
+    if (en.error !== null && !isStr(en.error)) bad(`${at}.error`, "a string or null");
+  }
+  return {
+    seq: ev.seq as number,
+    leaf: ev.leaf as string,
+    status: ev.status as string,
+    root: r as unknown as RootView,
+  };
+}
+
 function render(c: CallView, all: boolean): string[] {
   const r = c.root;
+  const x = escapeControls;
   const out = [
-    `#${c.seq} ${c.leaf} -> ${c.status}`,
-    `  ${r.register} ${r.format}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${r.rootHpa}`}, ${r.count} entries`,
+    `#${c.seq} ${x(c.leaf)} -> ${x(c.status)}`,
+    `  ${x(r.register)} ${x(r.format)}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${x(r.rootHpa)}`}, ${r.count} entries`,
   ];
   const shown =
     all || r.entries.length <= 9 ? r.entries : [...r.entries.slice(0, 8), r.entries[r.entries.length - 1]!];
   for (const [i, e] of shown.entries()) {
     if (!all && i === 8 && r.entries.length > 9) out.push(`    … ${r.entries.length - 9} more`);
     out.push(
-      `    [${String(e.index).padStart(3)}] ${e.raw}  hpa ${e.hpa}${e.numPages > 0 ? `  NUM_PAGES ${e.numPages}` : ""}${e.error === null ? "" : `  INVALID: ${e.error}`}`,
+      `    [${String(e.index).padStart(3)}] ${x(e.raw)}  hpa ${x(e.hpa)}${e.numPages > 0 ? `  NUM_PAGES ${e.numPages}` : ""}${e.error === null ? "" : `  INVALID: ${x(e.error)}`}`,
     );
   }
   return out;
@@ -115,40 +167,13 @@ export const inspectCommand: Subcommand = {
       if (positionals.length > 0 || values.step !== undefined || values.pamt !== undefined) {
         throw new UsageError("inspect: --trace reads a trace; --step, --pamt and a scenario need a run");
       }
-      let text: string;
-      try {
-        text = readFileSync(values.trace, "utf8");
-      } catch (e) {
-        throw new UsageError(
-          `inspect: cannot read ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-        );
-      }
+      const file = values.trace;
+      const bytes = readBoundedFile(file, "trace", INPUT_LIMITS.trace);
+      const text = decodeUtf8(bytes, file);
       for (const [n, line] of text.split("\n").entries()) {
         if (line.trim() === "") continue;
-        let e: ModelEvent;
-        try {
-          e = JSON.parse(line) as ModelEvent;
-        } catch {
-          throw new UsageError(
-            `inspect: ${values.trace}:${n + 1}: not a JSON Lines trace (write one with 'tdxpa run --trace FILE')`,
-          );
-        }
-        if (typeof e !== "object" || e === null || typeof e.type !== "string")
-          throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event`);
-        if (e.type === "seamcall" && e.root !== undefined) {
-          // A hand-edited or foreign line must not reach the renderer malformed (it would crash it).
-          const r = e.root as unknown as { entries?: unknown } | null;
-          if (
-            typeof e.seq !== "number" ||
-            typeof r !== "object" ||
-            r === null ||
-            !Array.isArray(r.entries) ||
-            !r.entries.every((x) => typeof x === "object" && x !== null)
-          )
-            throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event (malformed seamcall)`);
-          if (callSeq === null || e.seq === callSeq)
-            calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
-        }
+        const e = traceCall(file, n + 1, line);
+        if (e !== null && (callSeq === null || e.seq === callSeq)) calls.push(e);
       }
     } else {
       const scenario = scenarioFromArgs("inspect", positionals);
@@ -161,20 +186,22 @@ export const inspectCommand: Subcommand = {
         pamtRange = [hpa - (hpa % 4096), p === undefined ? 1 : Math.max(1, int("pamt", p, 4096))];
       }
       let current = -1;
-      runScenario(
-        { ...scenario, steps: scenario.steps.slice(0, step + 1) },
-        {
-          pageEvents: false,
-          onEvent: (e) => {
-            if (e.type === "phase" && e.edge === "begin") current++;
-            if (e.type !== "seamcall" || e.root === undefined) return;
-            if (callSeq !== null ? e.seq === callSeq : current === step)
-              calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+      inScenario(scenarioSource(positionals), () =>
+        runScenario(
+          { ...scenario, steps: scenario.steps.slice(0, step + 1) },
+          {
+            pageEvents: false,
+            onEvent: (e) => {
+              if (e.type === "phase" && e.edge === "begin") current++;
+              if (e.type !== "seamcall" || e.root === undefined) return;
+              if (callSeq !== null ? e.seq === callSeq : current === step)
+                calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root });
+            },
+            onDone: (m) => {
+              if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
+            },
           },
-          onDone: (m) => {
-            if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
-          },
-        },
+        ),
       );
     }
     if (callSeq !== null && calls.length === 0)

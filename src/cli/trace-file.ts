@@ -1,11 +1,12 @@
 /**
  * Trace files: every model event as JSON Lines, or the Trace Event format (Perfetto, chrome://tracing).
- * Written through a buffer to a temporary file that is renamed into place only when the run finished,
- * so an error never leaves a partial trace behind.
+ * Written through the CLI's one output writer (output-file.ts, docs/FILES.md): a temporary file renamed
+ * into place only when the run finished, so an error or a signal never leaves a partial trace behind;
+ * `-` writes to standard output.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { ChromeTraceConverter } from "../model/chrome-trace.js";
 import type { ModelEvent } from "../model/events.js";
+import type { OutputFile } from "./output-file.js";
 
 /** Trace formats. */
 export type TraceFormat = "jsonl" | "chrome";
@@ -20,26 +21,11 @@ export interface TraceWriter {
   readonly events: () => number;
 }
 
-const FLUSH_AT = 1 << 20;
-
-/** Opens a trace at `path` in `format`. */
-export function openTrace(path: string, format: TraceFormat, title: string): TraceWriter {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  let buf: string[] = [];
-  let size = 0;
+/** Starts a trace in `format` on the output `out` (opened by `openOutput`). */
+export function openTrace(out: OutputFile, format: TraceFormat, title: string): TraceWriter {
   let count = 0;
   let first = true;
-  const write = (s: string) => {
-    buf.push(s);
-    size += s.length;
-    if (size >= FLUSH_AT) flush();
-  };
-  const flush = () => {
-    if (buf.length > 0) writeSync(fd, buf.join(""));
-    buf = [];
-    size = 0;
-  };
+  const write = (s: string) => out.write(s);
   const chrome = format === "chrome" ? new ChromeTraceConverter() : null;
   const emit = (o: unknown) => {
     write(`${first ? "" : ",\n"}${JSON.stringify(o)}`);
@@ -60,15 +46,8 @@ export function openTrace(path: string, format: TraceFormat, title: string): Tra
     },
     commit: () => {
       if (chrome !== null) write("\n]}\n");
-      flush();
-      closeSync(fd);
-      renameSync(tmp, path);
+      out.commit();
     },
-    abort: () => {
-      try {
-        closeSync(fd);
-      } catch {}
-      rmSync(tmp, { force: true });
-    },
+    abort: () => out.abort(),
   };
 }
