@@ -133,7 +133,7 @@ describe("invalid scenarios: one clear line, exit 2", () => {
     [
       "wrong type",
       "name: x\nsteps:\n  - alloc: p\n    pages: three\n",
-      /steps\[0\]\.pages: expected an integer in 1\.\.1073741824, got "three"/,
+      /steps\[0\]\.pages: expected an integer in 1\.\.4194304, got "three"/,
     ],
     [
       "out of range",

@@ -4,7 +4,7 @@
  * or the path inside the document. The file is read through the bounded reader (input-file.ts): regular
  * files and FIFOs only, at most 16 MiB, UTF-8 (docs/FILES.md); the format is docs/SCENARIOS.md.
  */
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { isTdxpaError } from "../common/errors.js";
 import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import { parseScenario, type Scenario } from "../scenario/schema.js";
@@ -45,7 +45,9 @@ export function parseScenarioText(source: string, text: string, syntax: "yaml" |
     }
   }
   const what = syntax === "json" ? "JSON" : "YAML";
+  const lines = new LineCounter();
   const d = parseDocument(text, {
+    lineCounter: lines,
     prettyErrors: false,
     uniqueKeys: true,
     intAsBigInt: true,
@@ -53,7 +55,7 @@ export function parseScenarioText(source: string, text: string, syntax: "yaml" |
   });
   const err = d.errors[0];
   if (err !== undefined) {
-    const pos = err.linePos?.[0];
+    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
     throw new UsageError(
       `${source}:${pos ? `${pos.line}:${pos.col}:` : ""} bad ${what}: ${oneLine(err.message.split("\n")[0]!)}`,
     );

@@ -232,6 +232,15 @@ export function validatePlatform(p: Platform): Platform {
   if (!Array.isArray(p.memory) || p.memory.length === 0)
     throw typeError("platform.memory", p.memory, "a non-empty array of ranges");
   const mem = p.memory.map((r, i) => checkRange(`platform.memory[${i}]`, r, PAGE_SIZE));
+  mem.forEach((r, i) => {
+    const j = mem.findIndex((o, k) => k < i && overlaps(r, o));
+    if (j >= 0)
+      throw rangeError(
+        `platform.memory[${i}]`,
+        `0x${r.base.toString(16)}`,
+        `a range not overlapping memory[${j}]`,
+      );
+  });
   if (!Array.isArray(p.tdmrs) || p.tdmrs.length === 0)
     throw typeError("platform.tdmrs", p.tdmrs, "a non-empty array of TDMRs");
   p.tdmrs.forEach((t, i) => {
