@@ -351,11 +351,22 @@ export function validatePlatform(p: Platform): Platform {
   return p;
 }
 
-/** PFN ranges the host's allocator must never hand out: TDMR reserved areas and the module's range. */
+/**
+ * PFN ranges the host's allocator must never hand out: every TDMR reserved area and the module's
+ * range, merged where they overlap (a reserved area holding the module's range is withheld whole, not
+ * only the module's part), sorted by address.
+ */
 export function hostReservedPfnRanges(p: Platform): { startPfn: number; pages: number }[] {
-  const out: MemRange[] = [p.moduleRange];
-  for (const t of p.tdmrs) for (const r of t.reserved) if (!overlaps(r, p.moduleRange)) out.push(r);
-  return out.map((r) => ({ startPfn: r.base / PAGE_SIZE, pages: r.size / PAGE_SIZE }));
+  const all: MemRange[] = [p.moduleRange];
+  for (const t of p.tdmrs) for (const r of t.reserved) all.push(r);
+  all.sort((a, b) => a.base - b.base);
+  const merged: { base: number; end: number }[] = [];
+  for (const r of all) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && r.base <= last.end) last.end = Math.max(last.end, r.base + r.size);
+    else merged.push({ base: r.base, end: r.base + r.size });
+  }
+  return merged.map((r) => ({ startPfn: r.base / PAGE_SIZE, pages: (r.end - r.base) / PAGE_SIZE }));
 }
 
 /** Total pages of a platform's memory. */

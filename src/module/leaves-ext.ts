@@ -42,6 +42,7 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
       c.regs.set(REG.RCX, withFirstEntry(op, m.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
+    m.checkRootListsItself(rootHpa, hpa, 1, i);
     const pfn = hpa / 4096;
     m.claimPage(pfn, PT.EXT_POOL, pool);
     m.ext.poolPages++;
