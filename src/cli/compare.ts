@@ -18,8 +18,8 @@ import {
 } from "../designs/compare.js";
 import { FLOW_NAMES, FLOW_SUMMARY } from "../designs/design.js";
 import { defaultPlatform } from "../hw/platform.js";
-import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { loadScenario } from "./scenario-file.js";
+import { EXIT, type OptionSpec, parseCommandArgs, type Subcommand, startProgress, UsageError } from "./io.js";
+import { inScenario, loadScenario } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
@@ -232,13 +232,18 @@ export const compareCommand: Subcommand = {
     }
     const file = positionals[0];
     const s = file === undefined ? null : loadScenario(file);
-    const c = compareDesigns({
-      platform: s?.platform ?? defaultPlatform(),
-      ...(s === null ? {} : { behaviours: s.behaviours, interrupts: s.interrupts }),
-      designs: DESIGNS,
-      injection: values["no-faults"] !== true,
-      ...(faultPool === undefined ? {} : { injectionPoolPages: faultPool }),
-    });
+    const progress = startProgress(io, "compare");
+    const c = inScenario(file ?? "default platform", () =>
+      compareDesigns({
+        progress: (done, total, label) => progress.update(done, total, label),
+        platform: s?.platform ?? defaultPlatform(),
+        ...(s === null ? {} : { behaviours: s.behaviours, interrupts: s.interrupts }),
+        designs: DESIGNS,
+        injection: values["no-faults"] !== true,
+        ...(faultPool === undefined ? {} : { injectionPoolPages: faultPool }),
+      }),
+    );
+    progress.end();
     const sizes = c.designs.map((d) => codeSize(d));
     if (values.json === true) {
       io.out(
