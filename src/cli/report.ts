@@ -71,7 +71,6 @@ export const reportCommand: Subcommand = {
     if (typeof out !== "string" || out === "")
       throw new UsageError("report: --out FILE is required; see 'tdxpa report --help'");
     const scenario = scenarioFromArgs("report", positionals);
-    const bundle = readPageBundle();
     // Checked before the run: a device, a FIFO, a dangling link or the scenario itself is refused.
     const file = openOutput(out, {
       cmd: "report",
@@ -83,6 +82,7 @@ export const reportCommand: Subcommand = {
     let html: string;
     let built: ReturnType<typeof buildReport>;
     try {
+      const bundle = readPageBundle();
       built = inScenario(scenarioSource(positionals), () =>
         buildReport(scenario, {
           progress: (done, total, label) => progress.update(done, total, `step ${done}/${total} ${label}`),
