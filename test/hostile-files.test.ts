@@ -36,6 +36,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INPUT_LIMITS, readBoundedStream } from "../src/cli/input-file.js";
 import { isTempName } from "../src/cli/output-file.js";
+import { defaultPlatform } from "../src/hw/platform.js";
 import { runCli } from "./support/cli.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -237,11 +238,11 @@ describe("inputs: refused unless a regular file, a FIFO or standard input; cappe
   it.skipIf(!canMknod)("report: scenario is a character device", async () => {
     await refused(["report", p("dev-zero"), "--out", p("r.html")], 2, /cannot read scenario/);
   });
-  it("a scenario one byte over the 16 MiB cap", async () => {
+  it("a scenario one byte over the 256 KiB cap", async () => {
     await refused(
       ["run", p("big.yaml")],
       2,
-      /big\.yaml: cannot read scenario: 16777217 bytes is larger than the 16 MiB limit/,
+      /big\.yaml: cannot read scenario: 262145 bytes is larger than the 256 KiB limit for a scenario/,
     );
   });
   it("a trace one byte over the 256 MiB cap", async () => {
@@ -439,7 +440,7 @@ describe("scenarios the machine cannot hold: refused before any work", () => {
       /over the limit \d+ \(pages the platform uniform-1g leaves to the host\)/,
     ],
     [
-      "10^5 IOMMU units",
+      "10^5 IOMMU units (a 5.7 MB file: refused by the size cap)",
       () => ({
         name: "x",
         platform: {
@@ -447,24 +448,33 @@ describe("scenarios the machine cannot hold: refused before any work", () => {
         },
         steps: [{ flow: "iommu-setup" }],
       }),
-      /platform\.iommus: 100000 is over the limit 256/,
+      /huge\.json: cannot read scenario: \d+ bytes is larger than the 256 KiB limit for a scenario/,
     ],
     [
-      "10^5 devices",
+      "257 IOMMU units",
       () => ({
         name: "x",
         platform: {
-          devices: many(100_000, (i) => ({
+          iommus: many(257, (i) => ({ name: `u${i}`, regBase: 2 ** 32 + i * 4096, tdxCapable: true })),
+        },
+        steps: [{ flow: "iommu-setup" }],
+      }),
+      /platform\.iommus: 257 is over the limit 256 \(the model's IOMMU unit limit\)/,
+    ],
+    [
+      "257 devices",
+      () => ({
+        name: "x",
+        platform: {
+          devices: many(257, (i) => ({
+            ...defaultPlatform().devices![0]!,
             name: `d${i}`,
-            requesterId: i % 65536,
-            segment: Math.floor(i / 65536),
-            rootPort: "rp0",
-            spdm: {},
+            requesterId: i,
           })),
         },
         steps: [{ flow: "extensions" }],
       }),
-      /platform\.devices|devices\[\d+\]/,
+      /platform\.devices: 257 is over the limit 256 \(the model's device limit\)/,
     ],
     [
       "iqOrder 11 (the machine takes 0..10)",
@@ -477,9 +487,9 @@ describe("scenarios the machine cannot hold: refused before any work", () => {
       /in 0\.\.10, got 64/,
     ],
     [
-      "10,001 steps",
-      () => ({ name: "x", steps: many(10_001, () => ({ evict: true })) }),
-      /steps: expected at most 10000 steps/,
+      "4,097 steps",
+      () => ({ name: "x", steps: many(4097, () => ({ evict: true })) }),
+      /steps: expected at most 4096 steps \(the model's limit\), got an array of 4097/,
     ],
     [
       "allocs adding up past the budget",

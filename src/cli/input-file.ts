@@ -14,17 +14,22 @@ import { UsageError } from "./io.js";
 
 /** Size caps of what the CLI reads, in bytes; each refusal names its cap. */
 export const INPUT_LIMITS = Object.freeze({
-  /** A scenario file (YAML or JSON): the largest shipped one is under 4 KiB. */
-  scenario: 16 * 2 ** 20,
+  /**
+   * A scenario file (YAML or JSON). The largest shipped one is under 4 KiB; one at every model limit
+   * (4,096 steps, 256 units, 256 devices; src/scenario/limits.ts) is about 200 KiB. The YAML library
+   * takes about 1.6 s and 170 MB per MiB here (measured), so the cap keeps a refusal under a second.
+   */
+  scenario: 256 * 2 ** 10,
   /** A JSON Lines trace for `inspect --trace` (pool-1m with page events is about 60 MB). */
   trace: 256 * 2 ** 20,
   /** Standard input (`decode -`, `run -`). */
   stdin: 16 * 2 ** 20,
 });
 
-/** `16 MiB` for a cap in bytes. */
+/** `16 MiB`, `256 KiB` for a cap in bytes. */
 export function formatBytes(n: number): string {
-  return n >= 2 ** 20 && n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : `${n} bytes`;
+  if (n >= 2 ** 20 && n % 2 ** 20 === 0) return `${n / 2 ** 20} MiB`;
+  return n >= 2 ** 10 && n % 2 ** 10 === 0 ? `${n / 2 ** 10} KiB` : `${n} bytes`;
 }
 
 /** What a stat result is, in words, for refusals ("a character device"). */

@@ -33,7 +33,7 @@ export const MODEL_LIMITS = Object.freeze({
    * allocator tag, each unit and device up to three: with these limits a scenario stays far below the
    * ledger's {@link MAX_PFN_LABELS} labels (test/limits.test.ts checks the sum).
    */
-  steps: 10_000,
+  steps: 4096,
 });
 
 /** `PATH: VALUE is over the limit LIMIT (WHY)`, as a typed error. */
