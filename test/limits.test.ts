@@ -227,7 +227,13 @@ describe("printing", () => {
     const err: string[] = [];
     let t = 0;
     const p = startProgress(
-      { out: () => {}, err: (s) => err.push(s), readStdin: async () => "", isTTY: false },
+      {
+        out: () => {},
+        err: (s) => err.push(s),
+        readStdin: async () => "",
+        isTTY: false,
+        progressLines: true,
+      },
       "compare",
       () => t,
     );

@@ -27,6 +27,11 @@ export interface CliIo {
   isTTY: boolean;
   /** Rewrites a progress line on standard error; absent unless standard error is a terminal. */
   progress?: (s: string) => void;
+  /**
+   * True when long commands print progress lines on standard error that is not a terminal (the real
+   * io sets it; a capturing io in tests leaves it out, so their stderr holds only what they test).
+   */
+  progressLines?: boolean;
 }
 
 /** Exit statuses of `tdxpa` (also listed by `tdxpa --help`). */
@@ -115,7 +120,7 @@ export const PROGRESS_STEP_PERCENT = 10;
 
 /**
  * Progress on standard error for `cmd`: on a terminal one line rewritten at most every 100 ms; otherwise
- * (a log, CI) once the command has run {@link PROGRESS_AFTER_MS} ms, one line per
+ * (a log, CI; when `io.progressLines` is set) once the command has run {@link PROGRESS_AFTER_MS} ms, one line per
  * {@link PROGRESS_STEP_PERCENT}% of the work, `tdxpa compare: 40% (design x, flow y)`.
  * `now` is injectable for tests.
  */
@@ -136,6 +141,7 @@ export function startProgress(io: CliIo, cmd: string, now: () => number = Date.n
         }
         return;
       }
+      if (io.progressLines !== true) return;
       if (t - start < PROGRESS_AFTER_MS || percent < nextPercent || done >= total) return;
       nextPercent = (Math.floor(percent / PROGRESS_STEP_PERCENT) + 1) * PROGRESS_STEP_PERCENT;
       io.err(text);
@@ -173,6 +179,7 @@ export function processIo(): CliIo {
           },
         }
       : {}),
+    progressLines: process.stderr.isTTY !== true,
     write: (s) => {
       process.stdout.write(s);
     },

@@ -154,6 +154,8 @@ export function openOutput(path: string, owner: OutputOwner): OutputFile {
   };
   const dir = dirname(target);
   const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}.tmp`);
+  // The watcher starts before the file exists, so no moment is left where a signal could strand it.
+  const guard = guardTemp(tmp);
   let fd: number;
   try {
     fd = openSync(
@@ -162,9 +164,9 @@ export function openOutput(path: string, owner: OutputOwner): OutputFile {
       0o600,
     );
   } catch (e) {
+    guard.release();
     throw wrap(e);
   }
-  const guard = guardTemp(tmp);
   let buf: string[] = [];
   let size = 0;
   let open = true;
