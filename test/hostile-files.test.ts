@@ -577,6 +577,40 @@ describe("traces read back: fields of the wrong type are one line", () => {
   }
 });
 
+describe("traces from standard input (inspect --trace -)", () => {
+  it("a line that is not JSON names standard input's line", async () => {
+    await refused(
+      ["inspect", "--trace", "-"],
+      2,
+      /^tdxpa: inspect: -:2: not a JSON Lines trace/,
+      '{"type":"phase"}\nnot json\n',
+    );
+  });
+  it("a field of the wrong type", async () => {
+    const line = JSON.stringify({ type: "seamcall", seq: 1, leaf: [], status: "x", root: {} });
+    await refused(["inspect", "--trace", "-"], 2, /seamcall leaf: expected a string/, `${line}\n`);
+  });
+  it("a trace written to standard output reads back from standard input", async () => {
+    const { main } = await import("../src/cli/main.js");
+    const parts: string[] = [];
+    const io = {
+      out: () => {},
+      err: () => {},
+      write: (t: string) => parts.push(t),
+      readStdin: async () => "",
+      isTTY: false,
+    };
+    const steps =
+      'name: t\nsteps:\n  - alloc: p\n    pages: 3\n  - root: r\n    of: p\n    format: hpa-list-info\n  - seamcall: TDH.EXT.MEM.ADD\n    regs: { RCX: "@r" }\n    expect: { status: TDX_SUCCESS }\n';
+    writeFileSync(p("roundtrip.yaml"), steps);
+    expect(await main(["run", p("roundtrip.yaml"), "--trace", "-"], io)).toBe(0);
+    const r = await runCli(["inspect", "--trace", "-", "--json"], parts.join(""));
+    expect(r.code, r.err.join()).toBe(0);
+    const calls = JSON.parse(r.out[0]!).calls as { leaf: string; root: { count: number } }[];
+    expect(calls.map((c) => [c.leaf, c.root.count])).toEqual([["TDH.EXT.MEM.ADD", 3]]);
+  });
+});
+
 describe("printing: echoed text cannot forge lines or drive the terminal", () => {
   it("a scenario name with an escape sequence and a forged result line", async () => {
     writeFileSync(p("forge.yaml"), 'name: "a\\e[2Jb\\nresult: clean (exit 0)"\nsteps: [{alloc: p}]\n');

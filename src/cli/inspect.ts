@@ -25,13 +25,14 @@ const OPTIONS: OptionSpec = {
 };
 
 const HELP = `usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
-       tdxpa inspect --trace FILE.jsonl [--call SEQ] [--all] [--json]
+       tdxpa inspect --trace FILE.jsonl|- [--call SEQ] [--all] [--json]
 
 Shows the root page of every SEAMCALL that takes a page list (HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT),
 entries decoded, with the rule an entry breaks. With a scenario (default: the default scenario) it runs
 steps 0..N (--step, default the last) and shows the calls of step N; --call picks one call by its
 sequence number. --pamt shows, after step N, each page of a range: PAMT type and owner, allocator
-state and tag, dirty KeyIDs. With --trace it reads a JSON Lines trace written by 'tdxpa run --trace'.
+state and tag, dirty KeyIDs. With --trace it reads a JSON Lines trace written by 'tdxpa run --trace'
+('-': standard input), a regular file or FIFO of at most 256 MiB (docs/FILES.md).
 
 options:
   --step N            run steps 0..N and show step N's calls
@@ -168,8 +169,11 @@ export const inspectCommand: Subcommand = {
         throw new UsageError("inspect: --trace reads a trace; --step, --pamt and a scenario need a run");
       }
       const file = values.trace;
-      const bytes = readBoundedFile(file, "trace", INPUT_LIMITS.trace);
-      const text = decodeUtf8(bytes, file);
+      // `-` reads the trace from standard input (bounded by the standard input cap).
+      const text =
+        file === "-"
+          ? await io.readStdin()
+          : decodeUtf8(readBoundedFile(file, "trace", INPUT_LIMITS.trace), file);
       for (const [n, line] of text.split("\n").entries()) {
         if (line.trim() === "") continue;
         const e = traceCall(file, n + 1, line);
