@@ -296,7 +296,7 @@ describe("tdxpa report", () => {
   it.each([
     [
       ["report", "missing.yaml", "--out", "x.html"],
-      /^tdxpa: missing\.yaml: cannot read scenario: no such file$/,
+      /^tdxpa: missing\.yaml: cannot read scenario: no such file or directory \(ENOENT\)$/,
     ],
     [["report"], /^tdxpa: report: --out FILE is required/],
     [["report", "a.yaml", "b.yaml", "--out", "x.html"], /^tdxpa: report: one scenario file at most, got 2/],
@@ -314,7 +314,9 @@ describe("tdxpa report", () => {
     const r = await cli(["report", "--out", out]);
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
-    expect(r.err[0]).toMatch(/^tdxpa: report: --out: cannot write .*r\.html: ENOENT$/);
+    expect(r.err[0]).toMatch(
+      /^tdxpa: report: --out .*r\.html: cannot write: no such file or directory \(ENOENT\)$/,
+    );
     expect(existsSync(join(dir, "no-such-dir"))).toBe(false);
   });
 

@@ -108,7 +108,7 @@ describe("every shipped scenario meets its expectations", () => {
 
 describe("invalid scenarios: one clear line, exit 2", () => {
   const cases: [string, string, RegExp][] = [
-    ["missing file", "", /nope\.yaml: cannot read scenario: no such file$/],
+    ["missing file", "", /nope\.yaml: cannot read scenario: no such file or directory \(ENOENT\)$/],
     ["bad YAML", "name: x\nsteps: [\n", /bad YAML/],
     ["duplicate key", "name: x\nname: y\nsteps: []\n", /bad YAML/],
     ["bad JSON", "{ nope", /bad JSON/],
@@ -133,7 +133,7 @@ describe("invalid scenarios: one clear line, exit 2", () => {
     [
       "wrong type",
       "name: x\nsteps:\n  - alloc: p\n    pages: three\n",
-      /steps\[0\]\.pages: expected an integer in 1\.\.1073741824, got "three"/,
+      /steps\[0\]\.pages: expected an integer in 1\.\.4194304, got "three"/,
     ],
     [
       "out of range",
@@ -331,7 +331,7 @@ describe("traces", () => {
     const f = join(dir, "no-such-dir", "t.jsonl");
     const r = await cli(["run", "--trace", f]);
     expect(r.code).toBe(2);
-    expect(r.err[0]).toMatch(/^tdxpa: run: --trace: cannot write .*ENOENT/);
+    expect(r.err[0]).toMatch(/^tdxpa: run: --trace .*no-such-dir\/t.jsonl: cannot write: .*ENOENT/);
     expect(existsSync(join(dir, "no-such-dir"))).toBe(false);
   });
   it("--trace-format without --trace, and an unknown format, are usage errors", async () => {

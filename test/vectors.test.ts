@@ -594,7 +594,7 @@ describe("tdxpa vectors (CLI)", () => {
     writeFileSync(join(dir, JSON_FILE), "old");
     expectUsageError(
       await run(["vectors", "--out", dir]),
-      /tdx_page_array_vectors\.h: it exists and is not a regular file/,
+      /tdx_page_array_vectors\.h: is a directory; outputs are regular files/,
     );
     expect(readFileSync(join(dir, JSON_FILE), "utf8")).toBe("old");
     expect(readdirSync(dir).sort()).toEqual([JSON_FILE, HEADER_FILE].sort());

@@ -18,8 +18,16 @@ import {
 } from "../designs/compare.js";
 import { FLOW_NAMES, FLOW_SUMMARY } from "../designs/design.js";
 import { defaultPlatform } from "../hw/platform.js";
-import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { loadScenario, resolveScenarioPath } from "./scenario-file.js";
+import {
+  EXIT,
+  jsonLine,
+  type OptionSpec,
+  parseCommandArgs,
+  type Subcommand,
+  startProgress,
+  UsageError,
+} from "./io.js";
+import { inScenario, loadScenario, resolveScenarioPath } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   json: { type: "boolean" },
@@ -196,13 +204,18 @@ export const compareCommand: Subcommand = {
     }
     const file = positionals[0];
     const s = file === undefined ? null : loadScenario(resolveScenarioPath(file));
-    const c = compareDesigns({
-      platform: s?.platform ?? defaultPlatform(),
-      ...(s === null ? {} : { behaviours: s.behaviours, interrupts: s.interrupts }),
-      designs: DESIGNS,
-      injection: values["no-faults"] !== true,
-      ...(faultPool === undefined ? {} : { injectionPoolPages: faultPool }),
-    });
+    const progress = startProgress(io, "compare");
+    const c = inScenario(file ?? "default platform", () =>
+      compareDesigns({
+        progress: (done, total, label) => progress.update(done, total, label),
+        platform: s?.platform ?? defaultPlatform(),
+        ...(s === null ? {} : { behaviours: s.behaviours, interrupts: s.interrupts }),
+        designs: DESIGNS,
+        injection: values["no-faults"] !== true,
+        ...(faultPool === undefined ? {} : { injectionPoolPages: faultPool }),
+      }),
+    );
+    progress.end();
     if (values.json === true) io.out(jsonLine({ ...c, caveats: COMPARE_CAVEATS }));
     else io.out(renderComparison(c));
     return conservationFailures(c) === 0 ? EXIT.OK : EXIT.INVALID;

@@ -11,7 +11,7 @@
  * addresses (`rootHpa`, `pageHpa`, `hpa`) are strings of `0x` + 16 lowercase hex digits, an address
  * being `u64ToHex` of its halves; counts, indices, `class`, `detail` and `operandId` are JSON numbers.
  */
-import { isTdxpaError } from "../common/errors.js";
+import { escapeControls, isTdxpaError } from "../common/errors.js";
 import {
   decodeHpaArray,
   decodeHpaListInfo,
@@ -260,7 +260,7 @@ export const decodeCommand: Subcommand = {
         if (json) io.out(jsonLine({ input, valid: false, error: e.message }));
         else
           io.out(
-            `${i > 0 ? "\n" : ""}${input}  ${kind.name}  ${style(io, "red", "unparsable")}: ${e.message}`,
+            `${i > 0 ? "\n" : ""}${escapeControls(input)}  ${kind.name}  ${style(io, "red", "unparsable")}: ${escapeControls(e.message)}`,
           );
         return;
       }

@@ -20,6 +20,7 @@ import {
   type Subcommand,
   UsageError,
 } from "./io.js";
+import { openOutput } from "./output-file.js";
 import { readPageBundle } from "./report.js";
 import { scenarioFromArgs } from "./scenario-file.js";
 import { openTrace, type TraceFormat, type TraceWriter } from "./trace-file.js";
@@ -109,17 +110,15 @@ function parseCommon(cmd: string, args: string[], extra: OptionSpec): Parsed {
   return { scenario: scenarioFromArgs(cmd, positionals), values, timeoutMs, format };
 }
 
-/** Writes `text` to `path` atomically (temporary file, rename). */
-function writeAtomic(cmd: string, path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+/** Writes `text` to `path` through the CLI's one output writer (output-file.ts, docs/FILES.md). */
+function writeOutput(cmd: string, path: string, text: string): void {
+  const out = openOutput(path, { cmd, option: "--report" });
   try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
+    out.write(text);
+    out.commit();
   } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new UsageError(
-      `${cmd}: --report: cannot write ${path}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-    );
+    out.abort();
+    throw e;
   }
 }
 
@@ -136,13 +135,11 @@ async function runWithOutputs(
   const collector = bundle === null ? null : new ReportCollector(scenario);
   let trace: TraceWriter | null = null;
   if (typeof p.values.trace === "string") {
-    try {
-      trace = openTrace(p.values.trace, p.format, title);
-    } catch (e) {
-      throw new UsageError(
-        `${cmd}: --trace: cannot write ${p.values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-      );
-    }
+    const out = openOutput(p.values.trace, { cmd, option: "--trace" });
+    trace = openTrace(out, p.format, title, {
+      iommus: scenario.platform.iommus,
+      devices: scenario.platform.devices ?? [],
+    });
   }
   const pageEvents = p.values["no-page-events"] !== true || collector !== null;
   const skipPages = p.values["no-page-events"] === true;
@@ -165,15 +162,13 @@ async function runWithOutputs(
     trace?.commit();
   } catch (e) {
     trace?.abort();
-    throw new UsageError(
-      `${cmd}: --trace: cannot write ${p.values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-    );
+    throw e;
   }
   const r = outcome.report;
   if (collector !== null && bundle !== null && typeof p.values.report === "string") {
     collector.onDone(outcome.machine);
     const model = collector.finish(r);
-    writeAtomic(cmd, p.values.report, renderReportHtml(model, bundle));
+    writeOutput(cmd, p.values.report, renderReportHtml(model, bundle));
   }
   if (p.values.json === true)
     io.out(

@@ -4,16 +4,16 @@
  * break; and, after a scenario, the PAMT state of a page range next to the allocator's and the cache's
  * view of each page.
  */
-import { readFileSync } from "node:fs";
+import { escapeControls } from "../common/errors.js";
 import { parseU64, u64ToNumber } from "../common/u64.js";
 import type { Machine } from "../machine.js";
-import type { ModelEvent } from "../model/events.js";
 import type { RootView } from "../model/root-pages.js";
 import { ptName } from "../module/pamt.js";
 import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
+import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";
 import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { scenarioFromArgs } from "./scenario-file.js";
+import { inScenario, scenarioFromArgs, scenarioSource } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   trace: { type: "string" },
@@ -25,7 +25,7 @@ const OPTIONS: OptionSpec = {
 };
 
 const HELP = `Usage: tdxpa inspect [scenario] [--step N] [--call SEQ] [--pamt HPA[:PAGES]] [--all] [--json]
-       tdxpa inspect --trace FILE.jsonl [--call SEQ] [--all] [--json]
+       tdxpa inspect --trace FILE.jsonl|- [--call SEQ] [--all] [--json]
 
 Shows the root page of every SEAMCALL that takes a page list (HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT):
 the operand as handed over, FIRST_ENTRY, the resume chain of an interrupted call, and the
@@ -33,7 +33,8 @@ entries decoded, with the rule an entry breaks. With a scenario (default: the de
 steps 0..N (--step, default the last) and shows the calls of step N; --call picks one call by its
 sequence number. --pamt shows, after step N, each page of a range: PAMT type and owner, allocator
 state and tag, dirty KeyIDs; without --call it prints only the PAMT. With --trace it reads a JSON
-Lines trace written by 'tdxpa run --trace'.
+Lines trace written by 'tdxpa run --trace' ('-': standard input), a regular file or FIFO of at most
+256 MiB (docs/FILES.md).
 
 Options:
   --step N            run steps 0..N and show step N's calls
@@ -104,12 +105,73 @@ function int(name: string, v: string, max: number): number {
   return n;
 }
 
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * One line of a JSON Lines trace: the SEAMCALL with a page list it records, null for any other event.
+ * Every field the renderer prints is checked for its type first, so a hand-edited or foreign line is
+ * one line naming the file, the line number and the field, never a crash or `[object Object]`.
+ */
+function traceCall(
+  file: string,
+  lineNo: number,
+  line: string,
+  chainOf: ReturnType<typeof resumeChains>,
+): CallView | null {
+  const where = `inspect: ${file}:${lineNo}`;
+  let e: unknown;
+  try {
+    e = JSON.parse(line);
+  } catch {
+    throw new UsageError(`${where}: not a JSON Lines trace (write one with 'tdxpa run --trace FILE')`);
+  }
+  if (typeof e !== "object" || e === null || Array.isArray(e) || !isStr((e as { type?: unknown }).type))
+    throw new UsageError(`${where}: not a trace event`);
+  const ev = e as Record<string, unknown>;
+  if (ev.type !== "seamcall") return null;
+  const bad = (field: string, want: string): never => {
+    throw new UsageError(`${where}: not a trace event (seamcall ${field}: expected ${want})`);
+  };
+  if (!isCount(ev.seq)) bad("seq", "a count");
+  if (!isStr(ev.leaf)) bad("leaf", "a string");
+  // Every SEAMCALL extends or ends a resume chain, whether or not it carries a page list.
+  const chain = chainOf(ev.seq as number, ev.leaf as string, isStr(ev.statusName) ? ev.statusName : null);
+  if (ev.root === undefined || ev.root === null) return null;
+  if (!isStr(ev.status)) bad("status", "a string");
+  const r = ev.root as Record<string, unknown>;
+  if (typeof r !== "object" || Array.isArray(r)) bad("root", "an object");
+  if (!isStr(r.register)) bad("root.register", "a string");
+  if (!isStr(r.format)) bad("root.format", "a string");
+  if (r.rootHpa !== null && !isStr(r.rootHpa)) bad("root.rootHpa", "a string or null");
+  if (!isCount(r.count)) bad("root.count", "a count");
+  if (!Array.isArray(r.entries)) bad("root.entries", "an array");
+  for (const [i, x] of (r.entries as unknown[]).entries()) {
+    const en = x as Record<string, unknown>;
+    const at = `root.entries[${i}]`;
+    if (typeof en !== "object" || en === null || Array.isArray(en)) bad(at, "an object");
+    if (!isCount(en.index)) bad(`${at}.index`, "a count");
+    if (!isStr(en.raw)) bad(`${at}.raw`, "a string");
+    if (!isStr(en.hpa)) bad(`${at}.hpa`, "a string");
+    if (!isCount(en.numPages)) bad(`${at}.numPages`, "a count");
+    if (en.error !== null && !isStr(en.error)) bad(`${at}.error`, "a string or null");
+  }
+  return {
+    seq: ev.seq as number,
+    leaf: ev.leaf as string,
+    status: ev.status as string,
+    root: withOperand(r as unknown as RootView),
+    resumeChain: chain,
+  };
+}
+
 function render(c: CallView, all: boolean): string[] {
   const r = c.root;
+  const x = escapeControls;
   const out = [
-    `#${c.seq} ${c.leaf} -> ${c.status}`,
-    `  ${r.register} = ${r.operand} (the operand as handed over)`,
-    `  ${r.register} ${r.format}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${r.rootHpa}`}${r.firstEntry === null ? "" : `, FIRST_ENTRY ${r.firstEntry}`}, ${r.count} entries`,
+    `#${c.seq} ${x(c.leaf)} -> ${x(c.status)}`,
+    `  ${x(r.register)} = ${x(r.operand)} (the operand as handed over)`,
+    `  ${x(r.register)} ${x(r.format)}: ${r.rootHpa === null ? "singleton (no root page)" : `root page ${x(r.rootHpa)}`}${r.firstEntry === null ? "" : `, FIRST_ENTRY ${r.firstEntry}`}, ${r.count} entries`,
     chainText(c),
   ];
   const shown =
@@ -117,7 +179,7 @@ function render(c: CallView, all: boolean): string[] {
   for (const [i, e] of shown.entries()) {
     if (!all && i === 8 && r.entries.length > 9) out.push(`    … ${r.entries.length - 9} more`);
     out.push(
-      `    [${String(e.index).padStart(3)}] ${e.raw}  hpa ${e.hpa}${e.numPages > 0 ? `  NUM_PAGES ${e.numPages}` : ""}${e.error === null ? "" : `  INVALID: ${e.error}`}`,
+      `    [${String(e.index).padStart(3)}] ${x(e.raw)}  hpa ${x(e.hpa)}${e.numPages > 0 ? `  NUM_PAGES ${e.numPages}` : ""}${e.error === null ? "" : `  INVALID: ${x(e.error)}`}`,
     );
   }
   return out;
@@ -161,48 +223,17 @@ export const inspectCommand: Subcommand = {
       if (positionals.length > 0 || values.step !== undefined || values.pamt !== undefined) {
         throw new UsageError("inspect: --trace reads a trace; --step, --pamt and a scenario need a run");
       }
-      let text: string;
-      try {
-        text = readFileSync(values.trace, "utf8");
-      } catch (e) {
-        throw new UsageError(
-          `inspect: cannot read ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-        );
-      }
+      const file = values.trace;
       const chainOf = resumeChains();
+      // `-` reads the trace from standard input (bounded by the standard input cap).
+      const text =
+        file === "-"
+          ? await io.readStdin()
+          : decodeUtf8(readBoundedFile(file, "trace", INPUT_LIMITS.trace), file);
       for (const [n, line] of text.split("\n").entries()) {
         if (line.trim() === "") continue;
-        let e: ModelEvent;
-        try {
-          e = JSON.parse(line) as ModelEvent;
-        } catch {
-          throw new UsageError(
-            `inspect: ${values.trace}:${n + 1}: not a JSON Lines trace (write one with 'tdxpa run --trace FILE')`,
-          );
-        }
-        if (typeof e !== "object" || e === null || typeof e.type !== "string")
-          throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event`);
-        const chain = e.type === "seamcall" ? chainOf(e.seq, e.leaf, e.statusName) : [];
-        if (e.type === "seamcall" && e.root !== undefined) {
-          // A hand-edited or foreign line must not reach the renderer malformed (it would crash it).
-          const r = e.root as unknown as { entries?: unknown } | null;
-          if (
-            typeof e.seq !== "number" ||
-            typeof r !== "object" ||
-            r === null ||
-            !Array.isArray(r.entries) ||
-            !r.entries.every((x) => typeof x === "object" && x !== null)
-          )
-            throw new UsageError(`inspect: ${values.trace}:${n + 1}: not a trace event (malformed seamcall)`);
-          if (callSeq === null || e.seq === callSeq)
-            calls.push({
-              seq: e.seq,
-              leaf: e.leaf,
-              status: e.status,
-              root: withOperand(e.root),
-              resumeChain: chain,
-            });
-        }
+        const e = traceCall(file, n + 1, line, chainOf);
+        if (e !== null && (callSeq === null || e.seq === callSeq)) calls.push(e);
       }
     } else {
       const scenario = scenarioFromArgs("inspect", positionals);
@@ -216,22 +247,24 @@ export const inspectCommand: Subcommand = {
       }
       let current = -1;
       const chainOf = resumeChains();
-      runScenario(
-        { ...scenario, steps: scenario.steps.slice(0, step + 1) },
-        {
-          pageEvents: false,
-          onEvent: (e) => {
-            if (e.type === "phase" && e.edge === "begin") current++;
-            if (e.type !== "seamcall") return;
-            const chain = chainOf(e.seq, e.leaf, e.statusName);
-            if (e.root === undefined) return;
-            if (callSeq !== null ? e.seq === callSeq : current === step)
-              calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root, resumeChain: chain });
+      inScenario(scenarioSource(positionals), () =>
+        runScenario(
+          { ...scenario, steps: scenario.steps.slice(0, step + 1) },
+          {
+            pageEvents: false,
+            onEvent: (e) => {
+              if (e.type === "phase" && e.edge === "begin") current++;
+              if (e.type !== "seamcall") return;
+              const chain = chainOf(e.seq, e.leaf, e.statusName);
+              if (e.root === undefined) return;
+              if (callSeq !== null ? e.seq === callSeq : current === step)
+                calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root, resumeChain: chain });
+            },
+            onDone: (m) => {
+              if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
+            },
           },
-          onDone: (m) => {
-            if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
-          },
-        },
+        ),
       );
     }
     // --pamt without --call prints only the PAMT.

@@ -7,6 +7,8 @@
  * Node's own `util.parseArgs`, which keeps every value a string (u64 text stays exact until `parseU64`).
  */
 import { parseArgs, styleText } from "node:util";
+import { escapeControls } from "../common/errors.js";
+import { decodeUtf8, INPUT_LIMITS, readBoundedStream } from "./input-file.js";
 
 /** Where a subcommand writes and reads. Each `out` / `err` call is one line (or block) of text. */
 export interface CliIo {
@@ -14,12 +16,22 @@ export interface CliIo {
   out(s: string): void;
   /** Writes `s` and a newline to standard error. */
   err(s: string): void;
-  /** Reads all of standard input as UTF-8 text (only called when a subcommand is given `-`). */
+  /**
+   * Reads all of standard input as UTF-8 text (only called when a subcommand is given `-`); the real one
+   * stops at `INPUT_LIMITS.stdin` bytes and refuses text that is not UTF-8 (input-file.ts).
+   */
   readStdin(): Promise<string>;
+  /** Writes `s` to standard output as is (no newline added): file data for an output named `-`. */
+  write?: (s: string) => void;
   /** True when standard output is a terminal that may be styled; plain text otherwise. */
   isTTY: boolean;
   /** Rewrites a progress line on standard error; absent unless standard error is a terminal. */
   progress?: (s: string) => void;
+  /**
+   * True when long commands print progress lines on standard error that is not a terminal (the real
+   * io sets it; a capturing io in tests leaves it out, so their stderr holds only what they test).
+   */
+  progressLines?: boolean;
 }
 
 /** Exit statuses of `tdxpa` (also listed by `tdxpa --help`). */
@@ -99,9 +111,59 @@ export function jsonLine(obj: object): string {
   return JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...obj });
 }
 
-/** Collapses a message to one line (newlines and runs of spaces become one space). */
+/**
+ * Collapses a message to one line (newlines and runs of spaces become one space) and escapes every other
+ * control character (`\x1b` → `\\x1b`), so text from a file cannot forge lines or drive the terminal.
+ */
 export function oneLine(s: string): string {
-  return s.replace(/\s*[\r\n]+\s*/g, " ").trim();
+  return escapeControls(s.replace(/\s*[\r\n]+\s*/g, " ").trim());
+}
+
+/** Stderr progress of a long command: {@link Progress.update} as work advances, {@link Progress.end}. */
+export interface Progress {
+  /** `done` of `total` units, `label` the current piece of work. */
+  update(done: number, total: number, label: string): void;
+  /** Clears a terminal's progress line. */
+  end(): void;
+}
+
+/** Milliseconds before a non-terminal progress line is printed: short commands stay silent. */
+export const PROGRESS_AFTER_MS = 2000;
+/** Percent steps of the non-terminal progress lines. */
+export const PROGRESS_STEP_PERCENT = 10;
+
+/**
+ * Progress on standard error for `cmd`: on a terminal one line rewritten at most every 100 ms; otherwise
+ * (a log, CI; when `io.progressLines` is set) once the command has run {@link PROGRESS_AFTER_MS} ms, one line per
+ * {@link PROGRESS_STEP_PERCENT}% of the work, `tdxpa compare: 40% (design x, flow y)`.
+ * `now` is injectable for tests.
+ */
+export function startProgress(io: CliIo, cmd: string, now: () => number = Date.now): Progress {
+  const start = now();
+  let last = 0;
+  let nextPercent = PROGRESS_STEP_PERCENT;
+  const tty = io.progress;
+  return {
+    update(done, total, label) {
+      const t = now();
+      const percent = total > 0 ? Math.floor((done * 100) / total) : 0;
+      const text = `tdxpa ${cmd}: ${percent}% (${escapeControls(label)})`;
+      if (tty !== undefined) {
+        if (t - last > 100 || done === total) {
+          last = t;
+          tty(text);
+        }
+        return;
+      }
+      if (io.progressLines !== true) return;
+      if (t - start < PROGRESS_AFTER_MS || percent < nextPercent || done >= total) return;
+      nextPercent = (Math.floor(percent / PROGRESS_STEP_PERCENT) + 1) * PROGRESS_STEP_PERCENT;
+      io.err(text);
+    },
+    end() {
+      tty?.("");
+    },
+  };
 }
 
 /** Text format names `util.styleText` accepts. */
@@ -131,11 +193,13 @@ export function processIo(): CliIo {
           },
         }
       : {}),
+    progressLines: process.stderr.isTTY !== true,
+    write: (s) => {
+      process.stdout.write(s);
+    },
     readStdin: async () => {
-      process.stdin.setEncoding("utf8");
-      let text = "";
-      for await (const chunk of process.stdin) text += chunk as string;
-      return text;
+      const bytes = await readBoundedStream(process.stdin, "standard input", INPUT_LIMITS.stdin);
+      return decodeUtf8(bytes, "standard input");
     },
     isTTY: process.stdout.isTTY === true && !process.env.NO_COLOR,
   };

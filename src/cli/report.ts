@@ -3,16 +3,27 @@
  * writes a self-contained HTML report of the run: the page map scrubbed step by step, the SEAMCALL
  * timeline with decoded operands and root pages, the run's figures and its hazards. The file has its
  * script, styles and data inline and references no URL, so it opens from disk. It is written to a
- * temporary file and renamed into place, so an error never leaves a partial report.
+ * temporary file and renamed into place by the CLI's one output writer (output-file.ts), so an error or a
+ * signal never leaves a partial report.
  *
  * The page's script is the bundle of src/report/page.ts that `npm run build` puts in
  * dist/report/page.bundle.js; it decodes with the same core code the CLI uses.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { escapeControls } from "../common/errors.js";
 import { buildReport } from "../report/build.js";
 import { renderReportHtml } from "../report/html.js";
-import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { scenarioFromArgs } from "./scenario-file.js";
+import {
+  EXIT,
+  jsonLine,
+  type OptionSpec,
+  parseCommandArgs,
+  type Subcommand,
+  startProgress,
+  UsageError,
+} from "./io.js";
+import { openOutput } from "./output-file.js";
+import { inScenario, scenarioFromArgs, scenarioSource } from "./scenario-file.js";
 
 const OPTIONS: OptionSpec = {
   out: { type: "string", short: "o" },
@@ -29,7 +40,8 @@ call for its root page decoded and the pages it touched); the run's figures and 
 page and the call that caused it. The file needs no server and no network: open it from disk.
 
 Options:
-  -o, --out FILE   where to write the report (required); written atomically
+  -o, --out FILE   where to write the report (required): a regular file, written atomically
+                   (docs/FILES.md); '-' writes it to standard output, the summary to stderr
   --json           print a one-line JSON summary instead of the text line
   -h, --help       show this help
 
@@ -56,20 +68,6 @@ export function readPageBundle(): string {
   }
 }
 
-/** Writes `text` to `path` through a temporary file renamed into place. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new UsageError(
-      `report: --out: cannot write ${path}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-    );
-  }
-}
-
 /** The `report` subcommand. */
 export const reportCommand: Subcommand = {
   name: "report",
@@ -81,14 +79,34 @@ export const reportCommand: Subcommand = {
     if (typeof out !== "string" || out === "")
       throw new UsageError("report: --out FILE is required; see 'tdxpa report --help'");
     const scenario = scenarioFromArgs("report", positionals);
-    const bundle = readPageBundle();
-    const progress = io.progress;
-    const { model, run } = buildReport(scenario, {
-      progress: (done, total, label) => progress?.(`tdxpa report: step ${done}/${total} ${label}`),
+    // Checked before the run: a device, a FIFO, a dangling link or the scenario itself is refused.
+    const file = openOutput(out, {
+      cmd: "report",
+      option: "--out",
+      inputs: positionals,
+      ...(io.write === undefined ? {} : { stdout: io.write }),
     });
-    progress?.("");
-    const html = renderReportHtml(model, bundle);
-    writeAtomic(out, html);
+    const progress = startProgress(io, "report");
+    let html: string;
+    let built: ReturnType<typeof buildReport>;
+    try {
+      const bundle = readPageBundle();
+      built = inScenario(scenarioSource(positionals), () =>
+        buildReport(scenario, {
+          progress: (done, total, label) => progress.update(done, total, `step ${done}/${total} ${label}`),
+        }),
+      );
+      progress.end();
+      html = renderReportHtml(built.model, bundle);
+      file.write(html);
+      file.commit();
+    } catch (e) {
+      file.abort();
+      throw e;
+    }
+    const { model, run } = built;
+    // With the page on standard output, the summary goes to standard error.
+    const say = file.toStdout ? io.err : io.out;
     const f = model.figures;
     const summary = {
       out,
@@ -107,10 +125,10 @@ export const reportCommand: Subcommand = {
       verdict: run.verdict,
       exitCode: run.exitCode,
     };
-    if (values.json === true) io.out(jsonLine(summary));
+    if (values.json === true) say(jsonLine(summary));
     else
-      io.out(
-        `report: ${out} (${(summary.bytes / 1024).toFixed(0)} KiB): ${summary.steps} scenario steps, ${summary.calls} SEAMCALLs by the host${summary.bookkeepingCalls > 0 ? ` (+${summary.bookkeepingCalls} bookkeeping RDMDs)` : ""}, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; result: ${run.verdict} (exit ${run.exitCode})`,
+      say(
+        `report: ${escapeControls(out)} (${(summary.bytes / 1024).toFixed(0)} KiB): ${summary.steps} scenario steps, ${summary.calls} SEAMCALLs by the host${summary.bookkeepingCalls > 0 ? ` (+${summary.bookkeepingCalls} bookkeeping RDMDs)` : ""}, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; result: ${run.verdict} (exit ${run.exitCode})`,
       );
     return run.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
   },

@@ -5,10 +5,20 @@
  * expectation was found, 2 for a usage error or an invalid scenario.
  */
 import "../scenario/index.js";
+import { escapeControls } from "../common/errors.js";
 import { renderReport } from "../scenario/report-text.js";
 import { type RunReport, runScenario } from "../scenario/runner.js";
-import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
-import { scenarioFromArgsOrStdin } from "./scenario-file.js";
+import {
+  EXIT,
+  jsonLine,
+  type OptionSpec,
+  parseCommandArgs,
+  type Subcommand,
+  startProgress,
+  UsageError,
+} from "./io.js";
+import { openOutput } from "./output-file.js";
+import { inScenario, resolveScenarioPath, scenarioFromArgsOrStdin, scenarioSource } from "./scenario-file.js";
 import { openTrace, type TraceFormat, type TraceWriter, traceFormatOf } from "./trace-file.js";
 
 const OPTIONS: OptionSpec = {
@@ -29,7 +39,8 @@ shipped one (e.g. head-page-only), or - for standard input.
 
 Options:
   --trace FILE            write every event (SEAMCALLs decoded, host kAPI calls, page state changes,
-                          allocations, frees, hazards, model reports, steps) to FILE
+                          allocations, frees, hazards, model reports, steps) to FILE, a regular file
+                          written atomically ('-': standard output, the report then goes to stderr)
   --trace-format FORMAT   jsonl (JSON Lines) or chrome (Trace Event format for Perfetto and
                           chrome://tracing); default: chrome for FILE.json, else jsonl
   --no-page-events        leave per-page events (PAMT changes, frees) out of the trace
@@ -63,59 +74,44 @@ export const runCommand: Subcommand = {
     if (values["trace-format"] !== undefined && values.trace === undefined)
       throw new UsageError("run: --trace-format needs --trace FILE");
     const scenario = await scenarioFromArgsOrStdin("run", positionals, io);
+    const source = scenarioSource(positionals);
     let trace: TraceWriter | null = null;
-    if (values.trace === "") throw new UsageError("run: --trace needs a file name");
     if (typeof values.trace === "string") {
-      try {
-        trace = openTrace(values.trace, format as TraceFormat, scenario.name, {
-          iommus: scenario.platform.iommus,
-          devices: scenario.platform.devices ?? [],
-        });
-      } catch (e) {
-        throw new UsageError(
-          `run: --trace: cannot write ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-        );
-      }
-    }
-    let report: RunReport;
-    let calls = 0;
-    let last = 0;
-    const progress = io.progress;
-    try {
-      report = runScenario(scenario, {
-        pageEvents: values["no-page-events"] !== true,
-        onEvent: (e) => {
-          trace?.sink(e);
-          if (progress !== undefined && e.type === "seamcall") {
-            calls++;
-            const now = Date.now();
-            if (now - last > 100) {
-              last = now;
-              progress(`tdxpa run: ${calls} SEAMCALLs (${e.leaf})`);
-            }
-          }
-        },
-        progress: (done, total, label) => progress?.(`tdxpa run: step ${done}/${total} ${label}`),
+      const out = openOutput(values.trace, {
+        cmd: "run",
+        option: "--trace",
+        inputs: positionals.filter((p) => p !== "-").map(resolveScenarioPath),
+        ...(io.write === undefined ? {} : { stdout: io.write }),
       });
+      trace = openTrace(out, format as TraceFormat, scenario.name, {
+        iommus: scenario.platform.iommus,
+        devices: scenario.platform.devices ?? [],
+      });
+    }
+    // With the trace on standard output, the report goes to standard error.
+    const say = trace !== null && values.trace === "-" ? io.err : io.out;
+    let report: RunReport;
+    const progress = startProgress(io, "run");
+    try {
+      report = inScenario(source, () =>
+        runScenario(scenario, {
+          pageEvents: values["no-page-events"] !== true,
+          ...(trace === null ? {} : { onEvent: trace.sink }),
+          progress: (done, total, label) => progress.update(done, total, `step ${done}/${total} ${label}`),
+        }),
+      );
+      trace?.commit();
     } catch (e) {
       trace?.abort();
       throw e;
     }
-    try {
-      trace?.commit();
-    } catch (e) {
-      // The rename into place failed (a directory of that name, say): a usage error, and no file left.
-      trace?.abort();
-      throw new UsageError(
-        `run: --trace: cannot write ${values.trace}: ${(e as { code?: string }).code ?? (e as Error).message}`,
-      );
-    }
-    progress?.("");
+    progress.end();
     if (values.json === true)
-      io.out(jsonLine({ ...report, trace: values.trace ?? null, traceEvents: trace?.events() ?? 0 }));
+      say(jsonLine({ ...report, trace: values.trace ?? null, traceEvents: trace?.events() ?? 0 }));
     else {
-      io.out(renderReport(report));
-      if (trace !== null) io.out(`trace: ${values.trace} (${format}, ${trace.events()} events)`);
+      say(renderReport(report));
+      if (trace !== null)
+        say(`trace: ${escapeControls(String(values.trace))} (${format}, ${trace.events()} events)`);
     }
     return report.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
   },

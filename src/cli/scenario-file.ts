@@ -1,17 +1,20 @@
 /**
  * Reads a scenario file (YAML or JSON, by extension; anything else is tried as YAML) and validates it.
  * Every problem becomes one UsageError line naming the file and, where it has one, the line and column
- * or the path inside the document. A bare name such as `head-page-only` that is not a file in the
- * current directory names a shipped scenario (`scenarios/head-page-only.yaml` of this package), and `-`
- * reads the scenario from standard input.
+ * or the path inside the document. The file is read through the bounded reader (input-file.ts): regular
+ * files and FIFOs only, at most 16 MiB, UTF-8 (docs/FILES.md); the format is docs/SCENARIOS.md. A bare
+ * name such as `head-page-only` that is not a file in the current directory names a shipped scenario
+ * (`scenarios/head-page-only.yaml` of this package), and `-` reads the scenario from standard input.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { isTdxpaError } from "../common/errors.js";
 import { DEFAULT_SCENARIO_DOC } from "../scenario/default.js";
 import { parseScenario, type Scenario } from "../scenario/schema.js";
-import { type CliIo, UsageError } from "./io.js";
+import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";
+import { type CliIo, oneLine, UsageError } from "./io.js";
+import { parseStrictJson, StrictJsonError } from "./json-strict.js";
 
 /** The package's shipped scenarios: `../../scenarios/` from both src/cli and dist/cli. */
 const SHIPPED = new URL("../../scenarios/", import.meta.url);
@@ -53,7 +56,7 @@ export async function scenarioFromArgsOrStdin(
   io: CliIo,
 ): Promise<Scenario> {
   if (positionals.length === 1 && positionals[0] === "-")
-    return parseScenarioText("<stdin>", await io.readStdin(), false);
+    return parseScenarioText("<stdin>", await io.readStdin(), "yaml");
   return scenarioFromArgs(cmd, positionals);
 }
 
@@ -73,53 +76,65 @@ export function scenarioFromArgs(cmd: string, positionals: readonly string[]): S
     : loadScenario(resolveScenarioPath(file));
 }
 
-/** Loads and validates `file`. */
+/** Loads and validates `file` (`-` reads nothing here: see {@link parseScenarioText}). */
 export function loadScenario(file: string): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (e as Error).message;
-    throw new UsageError(`${file}: cannot read scenario: ${why}`);
-  }
-  return parseScenarioText(file, text, file.endsWith(".json"));
+  const bytes = readBoundedFile(file, "scenario", INPUT_LIMITS.scenario);
+  return parseScenarioText(file, decodeUtf8(bytes, file), file.endsWith(".json") ? "json" : "yaml");
 }
 
-/** Parses and validates scenario `text` (JSON when `json`, else YAML, which also reads JSON), naming `file`. */
-export function parseScenarioText(file: string, text: string, json: boolean): Scenario {
-  let doc: unknown;
-  if (json) {
+/**
+ * Parses scenario text the same way for YAML and JSON: duplicate keys are an error in both (JSON through
+ * json-strict.ts, which is also far faster on large files), integers are read exactly (beyond 2^53 as
+ * bigint, so a message quotes them as written), an alias bomb is refused. `source` names the file in
+ * every message.
+ */
+export function parseScenarioText(source: string, text: string, syntax: "yaml" | "json"): Scenario {
+  if (syntax === "json") {
     try {
-      doc = JSON.parse(text);
+      JSON.parse(text);
     } catch (e) {
-      throw new UsageError(`${file}: bad JSON: ${(e as Error).message.split("\n")[0]}`);
+      throw new UsageError(`${source}: bad JSON: ${oneLine((e as Error).message)}`);
     }
-  } else {
-    const d = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-    const err = d.errors[0];
-    if (err !== undefined) {
-      const pos = err.linePos?.[0];
-      throw new UsageError(
-        `${file}:${pos ? `${pos.line}:${pos.col}:` : ""} bad YAML: ${err.message.split("\n")[0]}`,
-      );
-    }
+    let doc: unknown;
     try {
-      doc = d.toJS({ maxAliasCount: 100 });
+      doc = parseStrictJson(text);
     } catch (e) {
-      // yaml refuses an alias bomb ("billion laughs") here with a plain Error: a bad file, not a bug.
-      throw new UsageError(`${file}: bad YAML: ${(e as Error).message.split("\n")[0]}`);
+      if (!(e instanceof StrictJsonError)) throw e;
+      throw new UsageError(`${source}:${e.line}:${e.col}: bad JSON: ${e.message}`);
     }
+    return fromDoc(source, doc);
   }
-  return fromDoc(file, doc);
+  const what = "YAML";
+  const lines = new LineCounter();
+  const d = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    intAsBigInt: true,
+  });
+  const err = d.errors[0];
+  if (err !== undefined) {
+    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
+    throw new UsageError(
+      `${source}:${pos ? `${pos.line}:${pos.col}:` : ""} bad ${what}: ${oneLine(err.message.split("\n")[0]!)}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    // Integers within 2^53 become numbers again; larger ones stay bigint and are refused or read exactly.
+    doc = d.toJS({
+      maxAliasCount: 100,
+      reviver: (_k: unknown, v: unknown) =>
+        typeof v === "bigint" && v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v,
+    });
+  } catch (e) {
+    // yaml refuses an alias bomb ("billion laughs") here with a plain Error: a bad file, not a bug.
+    throw new UsageError(`${source}: bad ${what}: ${oneLine((e as Error).message.split("\n")[0]!)}`);
+  }
+  return fromDoc(source, doc);
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Validates an already parsed document, naming `source` in errors. */
 export function fromDoc(source: string, doc: unknown): Scenario {
@@ -129,4 +144,22 @@ export function fromDoc(source: string, doc: unknown): Scenario {
     if (isTdxpaError(e)) throw new UsageError(`${source}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Runs `work` on a scenario from `source`; a typed library error it throws (a platform the machine
+ * refuses, a bookkeeping limit) becomes one line naming the file, as validation errors do.
+ */
+export function inScenario<T>(source: string, work: () => T): T {
+  try {
+    return work();
+  } catch (e) {
+    if (isTdxpaError(e)) throw new UsageError(`${source}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The name messages use for the scenario of `positionals`: the file, or "default scenario". */
+export function scenarioSource(positionals: readonly string[]): string {
+  return positionals[0] ?? "default scenario";
 }

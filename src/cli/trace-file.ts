@@ -1,11 +1,12 @@
 /**
  * Trace files: every model event as JSON Lines, or the Trace Event format (Perfetto, chrome://tracing).
- * Written through a buffer to a temporary file that is renamed into place only when the run finished,
- * so an error never leaves a partial trace behind.
+ * Written through the CLI's one output writer (output-file.ts, docs/FILES.md): a temporary file renamed
+ * into place only when the run finished, so an error or a signal never leaves a partial trace behind;
+ * `-` writes to standard output.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { CHROME_TRACE_META, ChromeTraceConverter, type ChromeTraceOptions } from "../model/chrome-trace.js";
 import type { ModelEvent } from "../model/events.js";
+import type { OutputFile } from "./output-file.js";
 
 /** Trace formats. */
 export type TraceFormat = "jsonl" | "chrome";
@@ -20,8 +21,6 @@ export interface TraceWriter {
   readonly events: () => number;
 }
 
-const FLUSH_AT = 1 << 20;
-
 /**
  * The format a trace file name implies when `--trace-format` is not given: `chrome` for `.json`, else
  * `jsonl` (JSON Lines, the default, e.g. for `.jsonl`).
@@ -31,29 +30,19 @@ export function traceFormatOf(path: string): TraceFormat {
   return /\.json$/i.test(path) ? "chrome" : "jsonl";
 }
 
-/** Opens a trace at `path` in `format`; `opts` names the object tracks of a Chrome trace. */
+/**
+ * Starts a trace in `format` on the output `out` (opened by `openOutput`); `opts` names the object
+ * tracks of a Chrome trace.
+ */
 export function openTrace(
-  path: string,
+  out: OutputFile,
   format: TraceFormat,
   title: string,
   opts: ChromeTraceOptions = {},
 ): TraceWriter {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  let buf: string[] = [];
-  let size = 0;
   let count = 0;
   let first = true;
-  const write = (s: string) => {
-    buf.push(s);
-    size += s.length;
-    if (size >= FLUSH_AT) flush();
-  };
-  const flush = () => {
-    if (buf.length > 0) writeSync(fd, buf.join(""));
-    buf = [];
-    size = 0;
-  };
+  const write = (s: string) => out.write(s);
   const chrome = format === "chrome" ? new ChromeTraceConverter(opts) : null;
   const emit = (o: unknown) => {
     write(`${first ? "" : ",\n"}${JSON.stringify(o)}`);
@@ -72,15 +61,8 @@ export function openTrace(
     },
     commit: () => {
       if (chrome !== null) write("\n]}\n");
-      flush();
-      closeSync(fd);
-      renameSync(tmp, path);
+      out.commit();
     },
-    abort: () => {
-      try {
-        closeSync(fd);
-      } catch {}
-      rmSync(tmp, { force: true });
-    },
+    abort: () => out.abort(),
   };
 }

@@ -3,12 +3,13 @@
  * for other implementations (e.g. a kernel KUnit test): `DIR/tdx-page-array-vectors.json` and the C
  * header `DIR/tdx_page_array_vectors.h`. See docs/VECTORS.md.
  *
- * Files are written atomically: both are first written under temporary names in DIR, then renamed into
- * place, and any temporary file is removed on error, so a failed run leaves no partial output (a
- * failure between the two renames can leave the JSON new and the header old; both say their seed).
+ * Files are written by the CLI's one output writer (output-file.ts, docs/FILES.md): both are first
+ * written under random exclusive temporary names in DIR, then fsynced and renamed into place, and any
+ * temporary file is removed on error or signal, so a failed run leaves no partial output (a failure
+ * between the two renames can leave the JSON new and the header old; both say their seed).
  * DIR is created when missing. Any failure to write is a usage error: one line, exit 2.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseU64, u64ToNumber } from "../common/u64.js";
 import {
@@ -30,6 +31,7 @@ import {
   type Subcommand,
   UsageError,
 } from "./io.js";
+import { type OutputFile, openOutput, resolveOutputPath } from "./output-file.js";
 
 const OPTIONS: OptionSpec = {
   out: { type: "string", short: "o" },
@@ -117,25 +119,22 @@ export function writeFilesAtomically(dir: string, files: readonly (readonly [str
   } catch (e) {
     throw new UsageError(`vectors: cannot create output directory ${dir}: ${fsMessage(e)}`);
   }
-  const tag = `${process.pid}.${Date.now().toString(36)}`;
-  const temps: string[] = [];
   const finals = files.map(([name]) => join(dir, name));
-  // Refuse up front what a rename would refuse half-way (a directory where a file goes), so one file is
-  // never replaced while the other is not.
-  for (const f of finals) {
-    if (existsSync(f) && !statSync(f).isFile())
-      throw new UsageError(`vectors: cannot write ${f}: it exists and is not a regular file`);
-  }
+  // Every target is checked (regular file or new, symlinks resolved) before anything is written, so
+  // one file is never replaced while the other is refused.
+  const owner = { cmd: "vectors", option: "--out" } as const;
+  for (const f of finals) resolveOutputPath(f, owner);
+  const outs: OutputFile[] = [];
   try {
-    for (const [name, text] of files) {
-      const tmp = join(dir, `.${name}.${tag}.tmp`);
-      temps.push(tmp);
-      writeFileSync(tmp, text, { encoding: "utf8", flag: "wx" });
+    for (const [i, [, text]] of files.entries()) {
+      const o = openOutput(finals[i]!, owner);
+      outs.push(o);
+      o.write(text);
     }
-    for (const [i, tmp] of temps.entries()) renameSync(tmp, finals[i]!);
+    for (const o of outs) o.commit();
   } catch (e) {
-    for (const tmp of temps) rmSync(tmp, { force: true });
-    throw new UsageError(`vectors: cannot write to ${dir}: ${fsMessage(e)}`);
+    for (const o of outs) o.abort();
+    throw e;
   }
   return finals;
 }

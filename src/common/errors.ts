@@ -33,6 +33,20 @@ export function isTdxpaError(e: unknown): e is TdxpaError {
   return typeof e === "object" && e !== null && (e as { isTdxpaError?: unknown }).isTdxpaError === true;
 }
 
+/**
+ * `s` with every control character escaped: C0 and C1 controls and DEL as `\xNN`, line and paragraph
+ * separators and bidirectional overrides as `\uNNNN`. For echoing text from a file or argument, so it
+ * can neither start a new line nor drive a terminal (`\x1b[2J`).
+ * @example escapeControls("a\x1b[31mb\n") // "a\\x1b[31mb\\x0a"
+ */
+export function escapeControls(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+}
+
 /** Renders any value for an error message without throwing (bigint, symbol, cyclic objects). */
 export function describeValue(v: unknown): string {
   switch (typeof v) {

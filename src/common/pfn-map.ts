@@ -6,6 +6,9 @@
 
 const SECTION = 1024;
 
+/** Most distinct labels one map holds (label ids are 16-bit, 0 meaning none). */
+export const MAX_PFN_LABELS = 0xffff;
+
 /** PFN → label, Map-like. Labels are interned; at most 65,535 distinct labels. */
 export class PfnLabelMap {
   private readonly sections = new Map<number, Uint16Array>();
@@ -33,7 +36,8 @@ export class PfnLabelMap {
     let id = this.ids.get(label);
     if (id === undefined) {
       id = this.labels.length;
-      if (id > 0xffff) throw new RangeError("PfnLabelMap: more than 65535 distinct labels");
+      if (id > MAX_PFN_LABELS)
+        throw new RangeError(`PfnLabelMap: more than ${MAX_PFN_LABELS} distinct labels`);
       this.labels.push(label);
       this.ids.set(label, id);
     }

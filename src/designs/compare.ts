@@ -126,6 +126,8 @@ export interface CompareOptions extends MachineSetup {
   readonly injectionPoolPages?: number;
   /** Run the CLFLUSH experiment (default true). */
   readonly clflushExperiment?: boolean;
+  /** Called after each design's flow: flows done, flows total, "design / flow". */
+  readonly progress?: (done: number, total: number, label: string) => void;
 }
 
 /** A platform with another extension pool size. */
@@ -267,11 +269,14 @@ export function compareDesigns(o: CompareOptions): Comparison {
   const injPool = o.injectionPoolPages ?? Math.min(poolPages, 2048);
   const injSetup: MachineSetup = { ...o, platform: withPoolPages(o.platform, injPool) };
   const injection = o.injection !== false;
+  const total = designs.length * FLOW_NAMES.filter((f) => flows.includes(f)).length;
+  let done = 0;
   const reports = designs.map((d): DesignReport => {
     const cells = {} as Record<FlowName, FlowColumn>;
     for (const f of FLOW_NAMES) {
       const impl = d.flows[f];
       if (!flows.includes(f)) continue;
+      o.progress?.(done++, total, `${d.name} / ${f}`);
       if (isUnsupported(impl)) {
         cells[f] = { supported: false, reason: impl.unsupported };
         continue;

@@ -122,6 +122,12 @@ export const DEFAULT_POLICY: HostPolicy = Object.freeze({
   metadataIds: "june",
 });
 
+/**
+ * Ranges of the policy's numeric fields, the one definition the kernel checks and the scenario schema
+ * offers: `iqOrder` 0..10 (a queue block of up to 2^10 pages; IOMMU_MT NUM_PAGES, 01-formats.md 1.2).
+ */
+export const POLICY_RANGES = Object.freeze({ iqOrder: Object.freeze({ min: 0, max: 10 }) });
+
 /** Tag the allocator shows for pages stranded forever by the failure policy (02-kapi.md 2.6). */
 export const STRANDED_TAG = "tdx:stranded";
 
@@ -215,7 +221,7 @@ export function createHostKernel(parts: {
   checkInt("sysinfo.keyIdShift", parts.sysinfo.keyIdShift, 12, 51);
   checkInt("sysinfo.globalKeyId", parts.sysinfo.globalKeyId, 0, 2 ** (52 - parts.sysinfo.keyIdShift) - 1);
   const policy = { ...DEFAULT_POLICY, ...parts.policy };
-  checkInt("policy.iqOrder", policy.iqOrder, 0, 10);
+  checkInt("policy.iqOrder", policy.iqOrder, POLICY_RANGES.iqOrder.min, POLICY_RANGES.iqOrder.max);
   return {
     mem: parts.mem,
     alloc: parts.alloc,

@@ -251,6 +251,15 @@ export function validatePlatform(p: Platform): Platform {
   if (!Array.isArray(p.memory) || p.memory.length === 0)
     throw typeError("platform.memory", p.memory, "a non-empty array of ranges");
   const mem = p.memory.map((r, i) => checkRange(`platform.memory[${i}]`, r, PAGE_SIZE));
+  mem.forEach((r, i) => {
+    const j = mem.findIndex((o, k) => k < i && overlaps(r, o));
+    if (j >= 0)
+      throw rangeError(
+        `platform.memory[${i}]`,
+        `0x${r.base.toString(16)}`,
+        `a range not overlapping memory[${j}]`,
+      );
+  });
   if (!Array.isArray(p.tdmrs) || p.tdmrs.length === 0)
     throw typeError("platform.tdmrs", p.tdmrs, "a non-empty array of TDMRs");
   p.tdmrs.forEach((t, i) => {
@@ -364,11 +373,22 @@ export function validatePlatform(p: Platform): Platform {
   return p;
 }
 
-/** PFN ranges the host's allocator must never hand out: TDMR reserved areas and the module's range. */
+/**
+ * PFN ranges the host's allocator must never hand out: every TDMR reserved area and the module's
+ * range, merged where they overlap (a reserved area holding the module's range is withheld whole, not
+ * only the module's part), sorted by address.
+ */
 export function hostReservedPfnRanges(p: Platform): { startPfn: number; pages: number }[] {
-  const out: MemRange[] = [p.moduleRange];
-  for (const t of p.tdmrs) for (const r of t.reserved) if (!overlaps(r, p.moduleRange)) out.push(r);
-  return out.map((r) => ({ startPfn: r.base / PAGE_SIZE, pages: r.size / PAGE_SIZE }));
+  const all: MemRange[] = [p.moduleRange];
+  for (const t of p.tdmrs) for (const r of t.reserved) all.push(r);
+  all.sort((a, b) => a.base - b.base);
+  const merged: { base: number; end: number }[] = [];
+  for (const r of all) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && r.base <= last.end) last.end = Math.max(last.end, r.base + r.size);
+    else merged.push({ base: r.base, end: r.base + r.size });
+  }
+  return merged.map((r) => ({ startPfn: r.base / PAGE_SIZE, pages: (r.end - r.base) / PAGE_SIZE }));
 }
 
 /** Total pages of a platform's memory. */

@@ -54,6 +54,12 @@ export const DEFAULT_BEHAVIOURS: Behaviours = Object.freeze({
   startConfigured: false,
 });
 
+/** Ranges of the numeric behaviours, the one definition the scenario schema offers. */
+export const BEHAVIOUR_RANGES = Object.freeze({
+  /** SPDM messages per session before a key refresh is required (0: never); a 32-bit counter. */
+  spdmKeyRefreshAfter: Object.freeze({ min: 0, max: 0xffff_ffff }),
+});
+
 /** How interrupts are injected: deterministic, so every run can be replayed (03-module.md 3.4). */
 export type InterruptPlan =
   | { readonly kind: "none" }

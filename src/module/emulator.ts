@@ -48,7 +48,8 @@ export interface ModelReport {
     | "poison-consumed"
     | "release-list-short"
     | "ext-lock-deadlock"
-    | "call-once-interrupted";
+    | "call-once-interrupted"
+    | "root-lists-itself";
   readonly pfn: number;
   readonly cause: string;
   readonly message: string;
@@ -482,6 +483,22 @@ export class TdxModule {
     }
     this.cache.moduleWrite(pfn, this.platform.keyIds.global);
     return true;
+  }
+
+  /**
+   * A host bug the module does not refuse (ledger `root-lists-itself`): an entry of the root page at
+   * `rootHpa` names a block of `pages` pages at `hpa` that holds the root page itself, so the list the
+   * module keeps reading becomes one of its private pages. Reported once per entry; the call proceeds.
+   */
+  checkRootListsItself(rootHpa: number, hpa: number, pages: number, entry: number): void {
+    const root = Math.floor(this.stripKeyId(rootHpa) / 4096);
+    const first = hpa / 4096;
+    if (root >= first && root < first + pages)
+      this.report(
+        "root-lists-itself",
+        root,
+        `root page 0x${(root * 4096).toString(16)} lists itself in entry ${entry}: the host handed its own page list to the module`,
+      );
   }
 
   /** Records a model report. */

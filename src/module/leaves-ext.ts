@@ -32,17 +32,19 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
     }
     // Entry i is validated here, inside the loop, as TDX Module 1.5 does (docs/spec/01-formats.md 1.4):
     // a bad entry stops the call at i with every earlier entry already added.
+    // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); its bits 11:0 and 63:52 are zero.
+    const hpa = root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!;
     const bad2 =
       checkEntries("hpa-list-info", root, i, i) !== null
         ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
-        : // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); its bits 11:0 and 63:52 are zero.
-          m.privatePageStatus(root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!, 1, REG.RCX);
+        : m.privatePageStatus(hpa, 1, REG.RCX);
     if (bad2 !== null) {
       if (!m.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(m, p);
       c.regs.set(REG.RCX, withFirstEntry(op, m.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
-    const pfn = (root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!) / 4096;
+    m.checkRootListsItself(rootHpa, hpa, 1, i);
+    const pfn = hpa / 4096;
     m.claimPage(pfn, PT.EXT_POOL, pool);
     m.ext.poolPages++;
     addedHere.push(pfn);

@@ -88,6 +88,7 @@ registerLeaf(
         m.endResumable(f, key);
         return bad;
       }
+      m.checkRootListsItself(data.rootHpa, hpa, pages, f.progress);
       for (let i = 0; i < pages; i++) {
         const pfn = hpa / 4096 + i;
         m.claimPage(pfn, PT.IOMMU_MT, data.obj);

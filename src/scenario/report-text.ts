@@ -3,6 +3,7 @@
  * status, pages and MiB by state, interrupts and hazards; then totals, the conservation check,
  * hazards, model reports, expectations and the verdict.
  */
+import { escapeControls } from "../common/errors.js";
 import type { Hazard } from "../hw/cache.js";
 import type { PageStates, PhaseReport, RunReport } from "./runner.js";
 
@@ -97,5 +98,7 @@ export function renderReport(r: RunReport): string {
   }
   for (const u of r.unexpected) out.push(`unexpected: ${u}`);
   out.push(`result: ${r.verdict} (exit ${r.exitCode})`);
-  return out.join("\n");
+  // Names come from the scenario file: a control character or newline in one is shown escaped, never
+  // obeyed (no forged "result:" line, no terminal escape sequences).
+  return out.map(escapeControls).join("\n");
 }

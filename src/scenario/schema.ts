@@ -10,10 +10,16 @@
 import { describeValue, TdxpaError } from "../common/errors.js";
 import { LEAF, type LeafName, REG, STATUS, type StatusName } from "../common/status.js";
 import { parseU64, type U64 } from "../common/u64.js";
-import { DEFAULT_POLICY, type HostPolicy } from "../host/kernel.js";
+import { DEFAULT_POLICY, type HostPolicy, POLICY_RANGES } from "../host/kernel.js";
 import type { HazardKind } from "../hw/cache.js";
 import { defaultPlatform, type Platform, uniformPlatform, validatePlatform } from "../hw/platform.js";
-import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan } from "../module/behaviours.js";
+import {
+  BEHAVIOUR_RANGES,
+  type Behaviours,
+  DEFAULT_BEHAVIOURS,
+  type InterruptPlan,
+} from "../module/behaviours.js";
+import { checkScenarioLimits, MODEL_LIMITS } from "./limits.js";
 
 /** A register value: a u64 (hex or decimal string, or a number) or a reference `@name` / `@name[i]`. */
 export type RegValue = { readonly u64: U64 } | { readonly ref: string; readonly index: number | null };
@@ -110,10 +116,9 @@ class Path {
     return new Path(`${this.text}[${i}]`);
   }
   fail(expected: string, got: unknown): never {
-    throw new TdxpaError(
-      "bad-format",
-      `${this.text || "(top)"}: expected ${expected}, got ${describeValue(got)}`,
-    );
+    // An integer beyond 2^53 arrives as a bigint (scenario-file.ts): quoted as written, no "n".
+    const shown = typeof got === "bigint" ? String(got) : describeValue(got);
+    throw new TdxpaError("bad-format", `${this.text || "(top)"}: expected ${expected}, got ${shown}`);
   }
 }
 
@@ -150,6 +155,7 @@ function oneOf<T extends string>(p: Path, v: unknown, options: readonly T[]): T 
 
 function u64Of(p: Path, v: unknown): U64 {
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return parseU64(String(v));
+  if (typeof v === "bigint" && v >= 0n && v < 2n ** 64n) return parseU64(String(v));
   if (typeof v !== "string") p.fail('a u64 as "0x…" or decimal', v);
   try {
     return parseU64(v);
@@ -176,13 +182,46 @@ function statusOf(p: Path, v: unknown): U64 {
 const REG_NAMES = Object.keys(REG) as (keyof typeof REG)[];
 const REF_RE = /^@([A-Za-z_][\w-]*)(?:\[(\d+)\])?$/;
 
-function regValue(p: Path, v: unknown): RegValue {
+/** A name an alloc or root step defined: what it is, and for an alloc how many pages (blocks) it has. */
+interface NameDef {
+  readonly kind: "alloc" | "root";
+  readonly pages: number;
+  readonly path: string;
+}
+
+/**
+ * A register value; a reference must name an earlier step and fit it: `@root` (a root's operand, no
+ * index), `@alloc[i]` with i below its page count, or `@alloc` alone for a one-page alloc. Nothing is
+ * defaulted: an index out of range or on a root is an error quoting the text as written.
+ */
+function regValue(p: Path, v: unknown, names: ReadonlyMap<string, NameDef>): RegValue {
   if (typeof v === "string" && v.startsWith("@")) {
     const m = REF_RE.exec(v);
     if (m === null) p.fail("a reference @name or @name[i]", v);
+    const def = names.get(m[1]!);
+    if (def === undefined)
+      p.fail(
+        `a name defined by an earlier alloc or root step (${[...names.keys()].join(", ") || "none yet"})`,
+        v,
+      );
+    if (def.kind === "root" && m[2] !== undefined)
+      p.fail(`@${m[1]} without an index (${m[1]} is a root step's operand, ${def.path})`, v);
+    if (def.kind === "alloc") {
+      if (m[2] === undefined && def.pages !== 1)
+        p.fail(`@${m[1]}[i] with i in 0..${def.pages - 1} (${m[1]} has ${def.pages} pages, ${def.path})`, v);
+      if (m[2] !== undefined && !(m[2].length <= 15 && Number(m[2]) < def.pages))
+        p.fail(`an index in 0..${def.pages - 1} (${m[1]} has ${def.pages} pages, ${def.path})`, v);
+    }
     return { ref: m[1]!, index: m[2] === undefined ? null : Number(m[2]) };
   }
   return { u64: u64Of(p, v) };
+}
+
+/** Records a new name, refusing one an earlier step defined. */
+function define(p: Path, names: Map<string, NameDef>, name: string, def: NameDef): void {
+  const old = names.get(name);
+  if (old !== undefined) p.fail(`a name not defined before (${old.path} defines ${name})`, name);
+  names.set(name, def);
 }
 
 function interruptsOf(p: Path, v: unknown): InterruptPlan {
@@ -249,7 +288,7 @@ const STEP_KEYS = [
   "expect",
 ] as const;
 
-function step(p: Path, v: unknown, names: Set<string>): Step {
+function step(p: Path, v: unknown, names: Map<string, NameDef>): Step {
   if (!isObj(v)) p.fail(`a step mapping with one of ${STEP_KEYS.join(", ")}`, v);
   const kind = STEP_KEYS.find((k) => k in v);
   if (kind === undefined)
@@ -299,17 +338,8 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
           o.regs,
           REG_NAMES.filter((n) => n !== "RAX"),
         );
-        for (const [name, val] of Object.entries(r)) {
-          const rv = regValue(p.key("regs").key(name), val);
-          if ("ref" in rv && !names.has(rv.ref))
-            p.key("regs")
-              .key(name)
-              .fail(
-                `a name defined by an earlier alloc or root step (${[...names].join(", ") || "none yet"})`,
-                val,
-              );
-          regs[REG[name as keyof typeof REG]] = rv;
-        }
+        for (const [name, val] of Object.entries(r))
+          regs[REG[name as keyof typeof REG]] = regValue(p.key("regs").key(name), val, names);
       }
       let expect: { status: string | null; regs: Record<number, U64> } | null = null;
       if (o.expect !== undefined) {
@@ -337,11 +367,12 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
       const o = obj(p, v, ["alloc", "pages", "order", "contiguous", "zero", "compound", "note"]);
       const name = str(p.key("alloc"), o.alloc);
       if (!/^[A-Za-z_][\w-]*$/.test(name)) p.key("alloc").fail("a name of letters, digits, _ and -", name);
-      names.add(name);
+      const pages = o.pages === undefined ? 1 : int(p.key("pages"), o.pages, 1, MODEL_LIMITS.pages);
+      define(p.key("alloc"), names, name, { kind: "alloc", pages, path: p.text });
       return {
         kind: "alloc",
         name,
-        pages: o.pages === undefined ? 1 : int(p.key("pages"), o.pages, 1, 2 ** 30),
+        pages,
         order: o.order === undefined ? 0 : int(p.key("order"), o.order, 0, 10),
         contiguous: o.contiguous === undefined ? false : bool(p.key("contiguous"), o.contiguous),
         zero: o.zero === undefined ? false : bool(p.key("zero"), o.zero),
@@ -352,12 +383,22 @@ function step(p: Path, v: unknown, names: Set<string>): Step {
       const o = obj(p, v, ["root", "format", "of", "note"]);
       const name = str(p.key("root"), o.root);
       const of = str(p.key("of"), o.of);
-      if (!names.has(of))
+      const src = names.get(of);
+      if (src === undefined || src.kind !== "alloc") {
+        const allocs = [...names].filter(([, d]) => d.kind === "alloc").map(([n]) => n);
+        return p
+          .key("of")
+          .fail(
+            `a name defined by an earlier alloc step (${allocs.join(", ") || "none yet"})${src === undefined ? "" : `; ${of} is a root (${src.path})`}`,
+            of,
+          );
+      }
+      if (src.pages > MODEL_LIMITS.rootEntries)
         p.key("of").fail(
-          `a name defined by an earlier alloc step (${[...names].join(", ") || "none yet"})`,
+          `an alloc of at most ${MODEL_LIMITS.rootEntries} pages, the entries of one root page (01-formats.md 1.2); ${of} has ${src.pages}`,
           of,
         );
-      names.add(name);
+      define(p.key("root"), names, name, { kind: "root", pages: 1, path: p.text });
       return {
         kind: "root",
         name,
@@ -476,15 +517,23 @@ function platformOf(p: Path, v: unknown): Platform {
   }
 }
 
-function knobs<T extends object>(p: Path, v: unknown, defaults: T): T {
+function knobs<T extends object>(
+  p: Path,
+  v: unknown,
+  defaults: T,
+  ranges: Readonly<Record<string, { readonly min: number; readonly max: number }>>,
+): T {
   if (v === undefined) return defaults;
   const o = obj(p, v, Object.keys(defaults));
   const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
   for (const [k, val] of Object.entries(o)) {
     const d = (defaults as Record<string, unknown>)[k];
     if (typeof d === "boolean") out[k] = bool(p.key(k), val);
-    else if (typeof d === "number") out[k] = int(p.key(k), val, 0, 64);
-    else if (typeof d === "string") {
+    else if (typeof d === "number") {
+      const r = ranges[k];
+      if (r === undefined) throw new Error(`no range is defined for the numeric knob ${k}`);
+      out[k] = int(p.key(k), val, r.min, r.max);
+    } else if (typeof d === "string") {
       if (typeof val !== "string") p.key(k).fail("a string", val);
       out[k] = val;
     }
@@ -519,19 +568,34 @@ export function parseScenario(doc: unknown): Scenario {
   const description = o.description === undefined ? "" : str(top.key("description"), o.description);
   const platform = platformOf(top.key("platform"), o.platform);
   const mod = o.module === undefined ? {} : obj(top.key("module"), o.module, ["behaviours", "interrupts"]);
-  const behaviours = knobs(top.key("module").key("behaviours"), mod.behaviours, DEFAULT_BEHAVIOURS);
+  const behaviours = knobs(
+    top.key("module").key("behaviours"),
+    mod.behaviours,
+    DEFAULT_BEHAVIOURS,
+    BEHAVIOUR_RANGES,
+  );
   checkEnums(top.key("module").key("behaviours"), behaviours);
   const interrupts =
     mod.interrupts === undefined
       ? ({ kind: "none" } as const)
       : interruptsOf(top.key("module").key("interrupts"), mod.interrupts);
   const host = o.host === undefined ? {} : obj(top.key("host"), o.host, ["policy"]);
-  const policy = knobs(top.key("host").key("policy"), host.policy, DEFAULT_POLICY);
+  const policy = knobs(top.key("host").key("policy"), host.policy, DEFAULT_POLICY, POLICY_RANGES);
   checkEnums(top.key("host").key("policy"), policy);
   const rawSteps: unknown = o.steps;
   if (!Array.isArray(rawSteps) || rawSteps.length === 0)
     return top.key("steps").fail("a non-empty list of steps", rawSteps);
-  const names = new Set<string>();
+  if (rawSteps.length > MODEL_LIMITS.steps)
+    return top.key("steps").fail(`at most ${MODEL_LIMITS.steps} steps (the model's limit)`, rawSteps);
+  const names = new Map<string, NameDef>();
   const steps = rawSteps.map((s: unknown, i: number) => step(top.key("steps").idx(i), s, names));
+  checkScenarioLimits({
+    platform,
+    iqOrder: policy.iqOrder,
+    steps: steps.length,
+    allocs: steps.flatMap((st, i) =>
+      st.kind === "alloc" ? [{ path: `steps[${i}]`, pages: st.pages, order: st.order }] : [],
+    ),
+  });
   return { name, description, platform, behaviours, interrupts, policy, steps };
 }
