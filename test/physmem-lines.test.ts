@@ -119,6 +119,30 @@ describe("lines and whole pages read the same as a plain page store", () => {
     );
   });
 
+  it("deleting lines keeps every other line findable (dense table, many collisions)", () => {
+    const mem = new PhysMem([{ base: 2 ** 32, size: 2 ** 40 }]);
+    const out = { lo: 0, hi: 0 };
+    // 40,000 pages at scattered PFNs (sequential keys would spread too evenly to collide), one line
+    // each; drop every third page's lines, then read all back.
+    const pfns: number[] = [];
+    const seen = new Set<number>();
+    let x = 12345;
+    while (pfns.length < 40_000) {
+      x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0;
+      const pfn = 2 ** 20 + (x % 2 ** 28);
+      if (seen.has(pfn)) continue;
+      seen.add(pfn);
+      pfns.push(pfn);
+    }
+    pfns.forEach((pfn, i) => mem.writeU64(pfn * 4096 + (i & 63) * 64, i + 1, 0));
+    pfns.forEach((pfn, i) => i % 3 === 0 && mem.zero(pfn));
+    pfns.forEach((pfn, i) => {
+      mem.readU64(pfn * 4096 + (i & 63) * 64, out);
+      expect(out.lo).toBe(i % 3 === 0 ? 0 : i + 1);
+    });
+    expect(mem.storedLines).toBe(40_000 - 13_334);
+  });
+
   it("unbacked addresses read as all ones and cannot be written", () => {
     const mem = new PhysMem([{ base: BASE_PFN * 4096, size: 4096 }]);
     const out = { lo: 0, hi: 0 };
