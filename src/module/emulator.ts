@@ -87,6 +87,9 @@ export interface InFlight {
 }
 
 /** Leaves that share the extension queue (03-module.md 3.4, 02-kapi.md 2.4). */
+/** 2^i for i in 0..63: KeyID arithmetic divides by 2^shift without a `**` per call. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
+
 const EXTENSION_LEAVES = new Set<number>([
   LEAF["TDH.EXT.INIT"],
   LEAF["TDH.EXT.MEM.ADD"],
@@ -291,12 +294,12 @@ export class TdxModule {
 
   /** KeyID carried in the top bits of an HPA (< 2^52). */
   keyIdOf(hpa: number): number {
-    return Math.floor(hpa / 2 ** this.platform.keyIds.shift);
+    return Math.floor(hpa / POW2[this.platform.keyIds.shift]!);
   }
 
   /** The HPA without its KeyID bits. */
   stripKeyId(hpa: number): number {
-    return hpa % 2 ** this.platform.keyIds.shift;
+    return hpa - this.keyIdOf(hpa) * POW2[this.platform.keyIds.shift]!;
   }
 
   /** True when `keyId` is one of TDX's private KeyIDs. */
@@ -349,14 +352,23 @@ export class TdxModule {
     operand: number,
     lockHolder: string | null = null,
   ): U64 | null {
-    if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
+    // Alignment as a mask of the low half when the block is a power of two of at most 2^20 pages
+    // (every entry's is); a float % only for anything else.
+    const span = 4096 * pages;
+    const misaligned =
+      pages >= 1 && (pages & (pages - 1)) === 0 && span <= 0x1_0000_0000
+        ? ((hpa >>> 0) & (span - 1)) !== 0
+        : hpa % span !== 0;
+    if (misaligned || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
       return st(STATUS.TDX_OPERAND_INVALID, operand);
     const pfn = hpa / 4096;
     for (let i = 0; i < pages; i++)
       if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
-    for (let i = 0; i < pages; i++) {
-      const holder = this.locks.get(pfn + i);
-      if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);
+    if (this.locks.size > 0) {
+      for (let i = 0; i < pages; i++) {
+        const holder = this.locks.get(pfn + i);
+        if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);
+      }
     }
     for (let i = 0; i < pages; i++)
       if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);
