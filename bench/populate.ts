@@ -4,7 +4,9 @@
  * program bench/populate.c doing the same work (compiled here with `cc -O2`, run as a child process).
  *
  * The codec rows use the allocation-free forms (encode…Into a Uint32Array, field readers and rule
- * codes on plain numbers), the work the C functions do; the object API wraps them.
+ * codes on plain numbers), the work the C functions do; the object API wraps them. Decode rows sum
+ * their fields into a double, as the C rows sum into a u64 (an int32 `^=` of a 52-bit address would
+ * add a truncation per operand that C does not pay).
  *
  * Populate rows, from the whole API down to the bare loop:
  * - `tdxPageArrayRepopulate`: an existing descriptor repointed at 512 allocated order-0 pages of a
@@ -304,7 +306,7 @@ function populateSection(o: PopulateOptions): PopulateResult {
           for (let i = 0; i < N; i++) {
             const lo = w[2 * i]!;
             const hi = w[2 * i + 1]!;
-            s ^=
+            s +=
               hpaListInfoRootHpa(lo, hi) +
               hpaListInfoLastEntry(hi) +
               1 +
@@ -344,7 +346,7 @@ function populateSection(o: PopulateOptions): PopulateResult {
             const lo = w[2 * i]!;
             const hi = w[2 * i + 1]!;
             const size = hpaArraySize(hi);
-            s ^= hpaArrayHpa(lo, hi) + size + 1 + (size === 0 ? 1 : 0) + hpaArrayRule(lo, hi);
+            s += hpaArrayHpa(lo, hi) + size + 1 + (size === 0 ? 1 : 0) + hpaArrayRule(lo, hi);
           }
         }
         return s;
@@ -378,7 +380,7 @@ function populateSection(o: PopulateOptions): PopulateResult {
           for (let i = 0; i < N; i++) {
             const lo = w[2 * i]!;
             const hi = w[2 * i + 1]!;
-            s ^= entryHpa(lo, hi) + iommuMtEntryNumPages(lo) + iommuMtEntryRule(lo, hi);
+            s += entryHpa(lo, hi) + iommuMtEntryNumPages(lo) + iommuMtEntryRule(lo, hi);
           }
         }
         return s;

@@ -200,8 +200,12 @@ export function hpaLo(hpa: number): number {
 
 /** The high half of an HPA number. Valid for hpa an integer in 0..2^53−1. */
 export function hpaHi(hpa: number): number {
-  return (hpa - (hpa >>> 0)) / TWO32;
+  // Multiplying by 2^-32 is exact (a power of two) and cheaper than a division.
+  return (hpa - (hpa >>> 0)) * INV_TWO32;
 }
+
+/** 2^-32. */
+const INV_TWO32 = 1 / TWO32;
 
 /**
  * True when `hpa` is a number, an integer, 4 KiB aligned and below 2^52 (01-formats.md 1.4 rule 3's
