@@ -134,8 +134,8 @@ describe("lines and whole pages read the same as a plain page store", () => {
       seen.add(pfn);
       pfns.push(pfn);
     }
-    pfns.forEach((pfn, i) => mem.writeU64(pfn * 4096 + (i & 63) * 64, i + 1, 0));
-    pfns.forEach((pfn, i) => i % 3 === 0 && mem.zero(pfn));
+    for (const [i, pfn] of pfns.entries()) mem.writeU64(pfn * 4096 + (i & 63) * 64, i + 1, 0);
+    for (const [i, pfn] of pfns.entries()) if (i % 3 === 0) mem.zero(pfn);
     pfns.forEach((pfn, i) => {
       mem.readU64(pfn * 4096 + (i & 63) * 64, out);
       expect(out.lo).toBe(i % 3 === 0 ? 0 : i + 1);
