@@ -68,13 +68,15 @@ export interface BringUpMemoryRow {
   readonly bytesPerPoolPage: number;
 }
 
-const SMALL = 12_800;
+/** The default platform's pool: the baseline size of cost per page. */
+export const SMALL = 12_800;
 const PLANS: readonly { label: string; plan: InterruptPlan }[] = [
   { label: "none", plan: { kind: "none" } },
   { label: "every 64", plan: { kind: "every", k: 64 } },
 ];
 
-function withPool(p: Platform, pages: number): Platform {
+/** `p` with MEMORY_POOL_REQUIRED_PAGES = `pages`. */
+export function withPool(p: Platform, pages: number): Platform {
   return { ...p, metadata: { ...p.metadata, MEMORY_POOL_REQUIRED_PAGES: pages } };
 }
 
@@ -118,11 +120,11 @@ function memoryAround(pages: number): BringUpMemoryRow {
 }
 
 /**
- * One timed bring-up on a fresh machine. No forced GC first: measured, a `global.gc()` right before a
+ * One timed bring-up on a fresh machine (exported for the summary's 4,194,304-page row). No forced GC first: measured, a `global.gc()` right before a
  * run made 12,800-page runs about 2x slower and more erratic (the heap shrinks and must regrow), which
  * is not what a running host sees; garbage of earlier runs is left to V8 as in any long-lived process.
  */
-function oneRun(pages: number, plan: InterruptPlan, label: string) {
+export function oneRun(pages: number, plan: InterruptPlan, label: string) {
   const m = createMachine(withPool(defaultPlatform(), pages), { interrupts: plan });
   const seq0 = m.module.seq;
   const t0 = nowMs();

@@ -161,8 +161,8 @@ export function setBits(lo: number, hi: number, lsb: number, width: number, valu
     return { lo: lo >>> 0, hi: ((hi & ~m) | ((value << s) & m)) >>> 0 };
   }
   const lowWidth = 32 - lsb;
-  const lowPart = value % 2 ** lowWidth;
-  const highPart = Math.floor(value / 2 ** lowWidth);
+  const lowPart = value >>> 0; // the bits above lowWidth are masked off below
+  const highPart = Math.floor(value / POW2[lowWidth]!);
   const mLo = (mask32(lowWidth) << lsb) >>> 0;
   const mHi = mask32(end - 32);
   return {
@@ -193,17 +193,55 @@ export function low52(lo: number, hi: number): number {
   return ((hi >>> 0) & (TWO20 - 1)) * TWO32 + (lo >>> 0);
 }
 
-/** The low half of a page-aligned HPA number. Valid for hpa in 0..2^53−1. */
+/** The low half of a page-aligned HPA number. Valid for hpa an integer in 0..2^53−1. */
 export function hpaLo(hpa: number): number {
-  return (hpa % TWO32) >>> 0;
+  return hpa >>> 0;
 }
 
-/** The high half of an HPA number. Valid for hpa in 0..2^53−1. */
+/** The high half of an HPA number. Valid for hpa an integer in 0..2^53−1. */
 export function hpaHi(hpa: number): number {
-  return Math.floor(hpa / TWO32) >>> 0;
+  // Multiplying by 2^-32 is exact (a power of two) and cheaper than a division.
+  return (hpa - (hpa >>> 0)) * INV_TWO32;
 }
 
-/** True when `n` is a power of two (n ≥ 1). Valid for n a non-negative safe integer. */
+/** 2^-32. */
+const INV_TWO32 = 1 / TWO32;
+
+/**
+ * True when `hpa` is a number, an integer, 4 KiB aligned and below 2^52 (01-formats.md 1.4 rule 3's
+ * address part). No float `%`: alignment is a mask of the low half. Valid for any value.
+ */
+export function isPageHpa(hpa: unknown): hpa is number {
+  return (
+    typeof hpa === "number" &&
+    hpa >= 0 &&
+    hpa < HPA_LIMIT &&
+    Number.isInteger(hpa) &&
+    ((hpa >>> 0) & (PAGE_SIZE - 1)) === 0
+  );
+}
+
+/**
+ * Bits lsb..lsb+width−1 of one 32-bit half, as a number. Valid for lsb in 0..31 and width in
+ * 1..32−lsb.
+ */
+export function halfBits(half: number, lsb: number, width: number): number {
+  return ((half >>> lsb) & mask32(width)) >>> 0;
+}
+
+/** Bits 51:12 of (lo, hi) as an address (bits 11:0 zero): the page an operand or entry names. */
+export function pageAddress(lo: number, hi: number): number {
+  return (hi & (TWO20 - 1)) * TWO32 + ((lo & ~(PAGE_SIZE - 1)) >>> 0);
+}
+
+/**
+ * True when `n` is a power of two (n ≥ 1). Valid for n a non-negative safe integer (or 2^53). No
+ * Math.log2 or `**`: below 2^32 a bit test, above it the same test on the high half.
+ */
 export function isPowerOfTwo(n: number): boolean {
-  return n >= 1 && Number.isInteger(Math.log2(n)) && 2 ** Math.log2(n) === n;
+  if (!(n >= 1 && n <= 2 ** 53 && Number.isInteger(n))) return false;
+  if (n <= 0xffff_ffff) return (n & (n - 1)) === 0;
+  if (n >>> 0 !== 0) return false;
+  const h = n / TWO32;
+  return (h & (h - 1)) === 0;
 }

@@ -30,6 +30,7 @@ import {
 } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { coveredPfns } from "../host/page.js";
+import { MAX_ORDER } from "../host/page-alloc.js";
 import {
   type CallResult,
   callRegs,
@@ -145,14 +146,42 @@ export function ideStreamDeleteOp(k: HostKernel, spdmId: U64, streamId: U64, rel
 }
 
 /**
+ * A `kvcalloc`'d pointer array in page-allocator memory: one block of 2^order pages (kmalloc's
+ * `alloc_pages`), or, above the allocator's largest order, order-0 pages (the vmalloc fallback).
+ */
+export interface PointerArea {
+  readonly pages: readonly Page[];
+  readonly order: number;
+}
+
+/**
  * `kvcalloc(n, sizeof(struct page *))` for a page-pointer array: a slab object up to 4 KiB (not
  * page-allocator memory: returns undefined), beyond that kvmalloc's first attempt, one `alloc_pages` of
- * the next power-of-two order (12,800 entries = 100 KiB = an order-5 block of 32 pages). Null on -ENOMEM.
+ * the next power-of-two order (12,800 entries = 100 KiB = an order-5 block of 32 pages); when that
+ * order is above MAX_ORDER (1,048,576 entries = 8 MiB would be order 11) kmalloc cannot serve it and
+ * kvmalloc falls back to vmalloc: ceil(bytes / 4096) order-0 pages. Null on -ENOMEM (nothing kept).
  */
-export function kvcallocPointers(k: HostKernel, n: number, tag: string): Page | null | undefined {
+export function kvcallocPointers(k: HostKernel, n: number, tag: string): PointerArea | null | undefined {
   const bytes = n * 8;
   if (bytes <= 4096) return undefined;
-  return k.alloc.allocPages(Math.ceil(Math.log2(Math.ceil(bytes / 4096))), { tag });
+  const pages = Math.ceil(bytes / 4096);
+  const order = 32 - Math.clz32(pages - 1); // the next power of two's order
+  if (order <= MAX_ORDER) {
+    const block = k.alloc.allocPages(order, { tag });
+    return block === null ? null : { pages: [block], order };
+  }
+  const vm = k.alloc.allocPagesBulk(pages, { tag });
+  if (vm.length < pages) {
+    freeEach(k, vm);
+    return null;
+  }
+  return { pages: vm, order: 0 };
+}
+
+/** `kvfree` of a {@link kvcallocPointers} area (undefined: a slab object, nothing to free here). */
+export function kvfreePointers(k: HostKernel, area: PointerArea | null | undefined): void {
+  if (area === null || area === undefined) return;
+  for (const p of area.pages) k.alloc.freePages(p, area.order);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { type SpdmSessionRecord, spdmSessionConnect, spdmSessionTeardown } from 
 import { tdxConnectBringUp, tdxConnectTeardown } from "../host/flows/tdx-connect.js";
 import { ROOT_TAG } from "../host/page-array.js";
 import type { Machine } from "../machine.js";
-import { kvcallocPointers } from "./_harness.js";
+import { kvcallocPointers, kvfreePointers } from "./_harness.js";
 import { type Design, type FlowOutcome, outcome } from "./design.js";
 
 /** The first failing result's step, or null when all were ok. */
@@ -64,9 +64,7 @@ export function draftExtensions(m: Machine): FlowOutcome {
   const pointerArray = (n: number): (() => void) | null => {
     const block = kvcallocPointers(k, n, DRAFT_PAGES_TAG);
     if (block === null) return null;
-    return () => {
-      if (block !== undefined) k.alloc.freePages(block, block.order);
-    };
+    return () => kvfreePointers(k, block);
   };
   return firstFailure([extensionsBringUp(k, { pointerArray })]);
 }

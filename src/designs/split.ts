@@ -35,6 +35,8 @@ import {
   ideFlow,
   iommuFlow,
   kvcallocPointers,
+  kvfreePointers,
+  type PointerArea,
   type PoolFeeder,
   spdmFlow,
 } from "./_harness.js";
@@ -49,7 +51,7 @@ export const SPLIT_LIST_TAG = "split:list-array";
 export interface PageList {
   readonly pages: readonly Page[];
   /** The pointer array's pages (none when it fits a slab object). */
-  readonly pointerBlock: Page | null;
+  readonly pointerBlock: PointerArea | null;
   /** Set when the pages were handed to the module as private: free writes them back first. */
   private: boolean;
 }
@@ -60,9 +62,9 @@ export interface Built {
   readonly operand: U64;
 }
 
-function newList(k: HostKernel, pages: Page[] | null, ptrs: Page | undefined): PageList | null {
+function newList(k: HostKernel, pages: Page[] | null, ptrs: PointerArea | undefined): PageList | null {
   if (pages !== null) return { pages, pointerBlock: ptrs ?? null, private: false };
-  if (ptrs !== undefined) k.alloc.freePages(ptrs, ptrs.order);
+  kvfreePointers(k, ptrs);
   return null;
 }
 
@@ -114,7 +116,7 @@ export function pageListFree(k: HostKernel, list: PageList): boolean {
 
 /** Drops the list itself (its pointer array); the pages stay where they are. */
 export function pageListDrop(k: HostKernel, list: PageList): void {
-  if (list.pointerBlock !== null) k.alloc.freePages(list.pointerBlock, list.pointerBlock.order);
+  kvfreePointers(k, list.pointerBlock);
 }
 
 /** Writes `entries` into a root page (reused when `into` has one, else a new zeroed page). */

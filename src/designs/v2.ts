@@ -35,6 +35,8 @@ import {
   ideFlow,
   iommuFlow,
   kvcallocPointers,
+  kvfreePointers,
+  type PointerArea,
   type PoolFeeder,
   spdmFlow,
 } from "./_harness.js";
@@ -82,7 +84,7 @@ export interface V2PageArray {
   readonly pages: readonly Page[];
   readonly root: Page;
   /** The pointer array's pages (none when it fits a slab object). */
-  readonly pointerBlock: Page | null;
+  readonly pointerBlock: PointerArea | null;
   /** First entry of the window in the root page. */
   offset: number;
   /** Entries in the window (≤ 512). */
@@ -101,7 +103,7 @@ export function v2Create(
 ): V2PageArray | null {
   const ptrs = kvcallocPointers(k, nrPages, V2_PAGES_TAG);
   if (ptrs === null) return null;
-  const dropPtrs = () => ptrs !== undefined && k.alloc.freePages(ptrs, ptrs.order);
+  const dropPtrs = () => kvfreePointers(k, ptrs);
   const pages = alloc(k, nrPages, tag);
   if (pages === null) {
     dropPtrs();
@@ -158,7 +160,7 @@ export function v2ToReleaseInput(a: V2PageArray): U64 {
 
 function freeDescriptor(k: HostKernel, a: V2PageArray, withRoot: boolean): void {
   if (withRoot) k.alloc.freePages(a.root, 0);
-  if (a.pointerBlock !== null) k.alloc.freePages(a.pointerBlock, a.pointerBlock.order);
+  kvfreePointers(k, a.pointerBlock);
 }
 
 /**

@@ -192,14 +192,13 @@ export function populateRoot(
   for (let i = 0; i < n; i++) {
     const pfn = pages[i]!.pfn;
     const order = orders[i]!;
-    // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits; the high half is pfn >> 20.
-    w[2 * i] = (((pfn % 0x10_0000) << 12) | (order === 0 ? 0 : 1 << order)) >>> 0;
-    w[2 * i + 1] = Math.floor(pfn / 0x10_0000);
+    // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits (`pfn << 12` keeps exactly
+    // those: the shift works on pfn mod 2^32); the high half is pfn >> 20, a 32-bit shift for PFNs
+    // below 2^32 (16 TiB) and a division above. A Uint32Array store takes the value mod 2^32.
+    w[2 * i] = (pfn << 12) | (order === 0 ? 0 : 1 << order);
+    w[2 * i + 1] = pfn <= 0xffff_ffff ? pfn >>> 20 : Math.floor(pfn / 0x10_0000);
   }
-  for (let i = n; i < clearUpTo; i++) {
-    w[2 * i] = 0;
-    w[2 * i + 1] = 0;
-  }
+  if (clearUpTo > n) w.fill(0, 2 * n, 2 * clearUpTo);
 }
 
 /** Reused per call: block orders of the pages being checked (at most 512). */

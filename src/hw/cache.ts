@@ -20,7 +20,7 @@
  * in, which is the model's vantage point, not something a host could do.
  */
 import { TdxpaError } from "../common/errors.js";
-import type { PhysMem } from "./physmem.js";
+import type { PageSnapshot, PhysMem } from "./physmem.js";
 
 /** The three hazard kinds. */
 export type HazardKind =
@@ -48,6 +48,21 @@ function scramble(keyId: number, i: number): number {
 
 /** Marker for a stale snapshot of an all-zero page (no bytes kept). */
 const ZERO_PAGE = null;
+
+/** Per KeyID, the ciphertext pattern of a whole page as 1024 words (built once per KeyID). */
+const SCRAMBLE_WORDS = new Map<number, Uint32Array>();
+
+/** {@link scramble} of every byte of a page, as little-endian words, so write-backs XOR words, not bytes. */
+function scramblePattern(keyId: number): Uint32Array {
+  let w = SCRAMBLE_WORDS.get(keyId);
+  if (w === undefined) {
+    const b = new Uint8Array(4096);
+    for (let i = 0; i < b.length; i++) b[i] = scramble(keyId, i);
+    w = new Uint32Array(b.buffer);
+    SCRAMBLE_WORDS.set(keyId, w);
+  }
+  return w;
+}
 
 /** Pages per bookkeeping section. */
 const SECTION = 1024;
@@ -77,8 +92,8 @@ export class CacheModel {
   private readonly slotKeyId: number[] = [0];
   private readonly keyIdSlot = new Map<number, number>([[0, 0]]);
   private dirtyCount = 0;
-  /** Stale lines by page and KeyID: the bytes they would write back (null: an all-zero page). */
-  private readonly stale = new Map<number, Map<number, Uint8Array | null>>();
+  /** Stale lines by page and KeyID: the non-zero lines they would write back (null: an all-zero page). */
+  private readonly stale = new Map<number, Map<number, PageSnapshot | null>>();
   readonly hazards: Hazard[] = [];
   /** Private pages whose integrity a stale KeyID-0 write-back broke. */
   readonly poisoned = new Set<number>();
@@ -190,16 +205,16 @@ export class CacheModel {
    * sanctioned flush of a page between owners writes the same bytes but damages nothing (ledger
    * `stale-writeback-damage`), except plaintext flushed over a page that is already private.
    */
-  private writeStale(pfn: number, keyId: number, bytes: Uint8Array | null, how: "flush" | "evict"): void {
+  private writeStale(pfn: number, keyId: number, bytes: PageSnapshot | null, how: "flush" | "evict"): void {
     const overPrivate = keyId === 0 && this.isPrivate(pfn);
     if (how === "evict" || overPrivate) this.stats.damagedPages++;
     if (keyId === 0) {
-      if (bytes === null) this.mem.zero(pfn);
-      else this.mem.page(pfn).set(bytes);
+      // Plaintext lines land as they are: only the kept (non-zero) lines are written.
+      this.mem.restore(pfn, bytes);
       if (overPrivate) this.poisoned.add(pfn);
     } else {
-      const page = this.mem.page(pfn);
-      for (let i = 0; i < page.length; i++) page[i] = ((bytes?.[i] ?? 0) ^ scramble(keyId, i)) & 0xff;
+      // Ciphertext: every byte is the kept byte XOR the KeyID's pattern, done a word at a time.
+      this.mem.restore(pfn, bytes, scramblePattern(keyId));
     }
   }
 
@@ -212,8 +227,8 @@ export class CacheModel {
       this.stale.set(pfn, st);
     }
     if (st.has(keyId)) return;
-    const cur = this.mem.peek(pfn);
-    st.set(keyId, cur === undefined || cur.every((b) => b === 0) ? ZERO_PAGE : cur.slice());
+    // The non-zero lines only, tested a word at a time (null for a page that reads as zeros).
+    st.set(keyId, this.mem.snapshot(pfn) ?? ZERO_PAGE);
   }
 
   // ---- host side (KeyID 0) ------------------------------------------------------------------------

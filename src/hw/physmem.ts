@@ -3,7 +3,8 @@
  * a page is used.
  *
  * Follows docs/spec/03-module.md 3.2 ("a real host has terabytes; the model must handle that without touching
- * every page"): a 1 TiB machine costs a few objects until pages are written. Reading a page that was
+ * every page"): a 1 TiB machine costs a few objects until pages are written, and a written page costs
+ * the 64-byte lines written (the cache-line granularity of 03-module.md 3.5) until someone maps it whole. Reading a page that was
  * never written yields zeros, as freshly booted memory in this model does. Reading an address that no
  * range covers yields all ones, as a read that no memory decodes does on real hardware (ledger entry
  * `unbacked-read-all-ones`).
@@ -35,13 +36,47 @@ export interface PfnRange {
 /** Entries of a 4 KiB page seen as 512 little-endian u64s: entry i is words 2i (lo) and 2i+1 (hi). */
 export const ENTRIES_PER_PAGE = 512;
 
-/** The simulated DRAM. */
+/** u32 words per 64-byte cache line. */
+const LINE_WORDS = 16;
+/** 64-byte lines per 4 KiB page. */
+export const LINES_PER_PAGE = 64;
+/** Lines per storage chunk (256 KiB of line data each). */
+const CHUNK_LINES = 4096;
+const CHUNK_SHIFT = 12;
+
+/**
+ * The non-zero 64-byte lines of a page at one moment (what {@link PhysMem.snapshot} returns): bit l
+ * of `mask` (l in 0..63, `mask[0]` lines 0..31) says line l is kept, and `data` holds the kept lines
+ * in ascending order, 16 u32 words each. A page that reads as all zeros has no snapshot (null).
+ */
+export interface PageSnapshot {
+  readonly mask: Uint32Array;
+  readonly data: Uint32Array;
+}
+
+/**
+ * The simulated DRAM. Page contents are stored two ways, both created on first write:
+ * - *lines*: a page written only through {@link writeU64} keeps just the 64-byte lines written (lines
+ *   allocated on first write, from chunks of 4096 lines, found through an open-addressing table keyed
+ *   by pfn × 64 + line), so touching a page costs about one line, not 4 KiB;
+ * - *dense*: a page someone maps whole ({@link page}, {@link words}: root pages, message buffers) is
+ *   4 KiB of words, its lines folded in on the first such call; the views stay valid for good.
+ * Readers see the same bytes either way; untouched lines read as zeros.
+ */
 export class PhysMem {
   /** The ranges as PFNs, sorted and non-overlapping. */
   readonly ranges: readonly PfnRange[];
   /** Number of 4 KiB pages the ranges cover. */
   readonly totalPages: number;
-  private readonly contents = new Map<number, Uint8Array>();
+  /** Pages mapped whole: their words and a byte view of the same memory. */
+  private readonly dense = new Map<number, { readonly w: Uint32Array; readonly b: Uint8Array }>();
+  /** Line table: key + 1 per bucket (0 empty), and the line's storage slot. */
+  private keys = new Float64Array(1024);
+  private slots = new Int32Array(1024);
+  private lines = 0;
+  private readonly chunks: Uint32Array[] = [];
+  private nextSlot = 0;
+  private readonly freeSlots: number[] = [];
 
   /**
    * @param ranges byte ranges, each 4 KiB aligned, non-empty, below 2^52 and not overlapping.
@@ -85,35 +120,227 @@ export class PhysMem {
     return false;
   }
 
-  /**
-   * The bytes of page `pfn`, created zeroed on first use. Throws when no range covers it (callers that
-   * may see such an address use {@link readU64} or {@link contains}).
-   */
-  page(pfn: number): Uint8Array {
-    let p = this.contents.get(pfn);
-    if (p === undefined) {
-      if (!this.contains(pfn)) throw rangeError("physmem.pfn", pfn, "a page inside a memory range");
-      p = new Uint8Array(PAGE_SIZE);
-      this.contents.set(pfn, p);
-    }
-    return p;
+  // ---- the line table -----------------------------------------------------------------------------
+
+  /** Bucket of line key `key` (pfn × 64 + line, below 2^46). */
+  private bucket(key: number): number {
+    const lo = key >>> 0;
+    const hi = (key - lo) / 0x1_0000_0000;
+    return (Math.imul(lo ^ Math.imul(hi, 0x85eb_ca6b), 0x9e37_79b1) >>> 0) & (this.keys.length - 1);
   }
 
-  /** The page's bytes if it was ever used, else undefined (never allocates). */
+  /** Storage slot of line `key`, or −1 when the line was never written. */
+  private findLine(key: number): number {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    const want = key + 1;
+    for (let i = this.bucket(key); ; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === want) return this.slots[i]!;
+      if (k === 0) return -1;
+    }
+  }
+
+  /** Storage slot of line `key`, allocated (zeroed) on first use. */
+  private lineFor(key: number): number {
+    const found = this.findLine(key);
+    if (found >= 0) return found;
+    if ((this.lines + 1) * 2 > this.keys.length) this.grow();
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.nextSlot++;
+      if (slot >>> CHUNK_SHIFT >= this.chunks.length)
+        this.chunks.push(new Uint32Array(CHUNK_LINES * LINE_WORDS));
+    } else {
+      this.chunk(slot).fill(0, this.offset(slot), this.offset(slot) + LINE_WORDS);
+    }
+    const mask = this.keys.length - 1;
+    let i = this.bucket(key);
+    while (this.keys[i] !== 0) i = (i + 1) & mask;
+    this.keys[i] = key + 1;
+    this.slots[i] = slot;
+    this.lines++;
+    return slot;
+  }
+
+  /** Forgets line `key` (backward-shift deletion keeps every probe chain intact). */
+  private dropLine(key: number): void {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    let i = this.bucket(key);
+    for (; keys[i] !== key + 1; i = (i + 1) & mask) if (keys[i] === 0) return;
+    this.freeSlots.push(this.slots[i]!);
+    this.lines--;
+    keys[i] = 0;
+    for (let j = (i + 1) & mask; keys[j] !== 0; j = (j + 1) & mask) {
+      const home = this.bucket(keys[j]! - 1);
+      // The entry at j may move to the hole at i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (stays) continue;
+      keys[i] = keys[j]!;
+      this.slots[i] = this.slots[j]!;
+      keys[j] = 0;
+      i = j;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldSlots = this.slots;
+    this.keys = new Float64Array(oldKeys.length * 2);
+    this.slots = new Int32Array(oldKeys.length * 2);
+    const mask = this.keys.length - 1;
+    for (let j = 0; j < oldKeys.length; j++) {
+      const k = oldKeys[j]!;
+      if (k === 0) continue;
+      let i = this.bucket(k - 1);
+      while (this.keys[i] !== 0) i = (i + 1) & mask;
+      this.keys[i] = k;
+      this.slots[i] = oldSlots[j]!;
+    }
+  }
+
+  private chunk(slot: number): Uint32Array {
+    return this.chunks[slot >>> CHUNK_SHIFT]!;
+  }
+
+  private offset(slot: number): number {
+    return (slot & (CHUNK_LINES - 1)) * LINE_WORDS;
+  }
+
+  /** Copies page `pfn`'s stored lines into `w` (1024 words, zero where no line is stored). */
+  private gatherLines(pfn: number, w: Uint32Array, drop: boolean): void {
+    if (this.lines === 0) return;
+    const base = pfn * LINES_PER_PAGE;
+    for (let l = 0; l < LINES_PER_PAGE; l++) {
+      const slot = this.findLine(base + l);
+      if (slot < 0) continue;
+      const c = this.chunk(slot);
+      const o = this.offset(slot);
+      w.set(c.subarray(o, o + LINE_WORDS), l * LINE_WORDS);
+      if (drop) this.dropLine(base + l);
+    }
+  }
+
+  // ---- pages --------------------------------------------------------------------------------------
+
+  private densePage(pfn: number): { readonly w: Uint32Array; readonly b: Uint8Array } {
+    let d = this.dense.get(pfn);
+    if (d === undefined) {
+      if (!this.contains(pfn)) throw rangeError("physmem.pfn", pfn, "a page inside a memory range");
+      const w = new Uint32Array(PAGE_SIZE / 4);
+      this.gatherLines(pfn, w, true);
+      d = { w, b: new Uint8Array(w.buffer) };
+      this.dense.set(pfn, d);
+    }
+    return d;
+  }
+
+  /**
+   * The bytes of page `pfn`, created zeroed on first use (the page is then stored whole). Throws when
+   * no range covers it (callers that may see such an address use {@link readU64} or {@link contains}).
+   */
+  page(pfn: number): Uint8Array {
+    return this.densePage(pfn).b;
+  }
+
+  /**
+   * The page's bytes if it was ever written, else undefined (never allocates storage). For a page kept
+   * as lines this is a fresh copy: read it, do not write it (writes go through {@link page}).
+   */
   peek(pfn: number): Uint8Array | undefined {
-    return this.contents.get(pfn);
+    const d = this.dense.get(pfn);
+    if (d !== undefined) return d.b;
+    if (this.lines === 0) return undefined;
+    const w = new Uint32Array(PAGE_SIZE / 4);
+    let any = false;
+    const base = pfn * LINES_PER_PAGE;
+    for (let l = 0; l < LINES_PER_PAGE && !any; l++) any = this.findLine(base + l) >= 0;
+    if (!any) return undefined;
+    this.gatherLines(pfn, w, false);
+    return new Uint8Array(w.buffer);
   }
 
   /** The page as 1024 u32 words (little-endian halves of 512 u64 entries). Created on first use. */
   words(pfn: number): Uint32Array {
-    const p = this.page(pfn);
-    return new Uint32Array(p.buffer, p.byteOffset, PAGE_SIZE / 4);
+    return this.densePage(pfn).w;
   }
 
-  /** Sets a page back to zeros (cheaply: an untouched page reads as zeros). */
+  /** Sets a page back to zeros (cheaply: an untouched page or line reads as zeros). */
   zero(pfn: number): void {
-    const p = this.contents.get(pfn);
-    if (p !== undefined) p.fill(0);
+    const d = this.dense.get(pfn);
+    if (d !== undefined) d.w.fill(0);
+    else if (this.lines > 0) {
+      const base = pfn * LINES_PER_PAGE;
+      for (let l = 0; l < LINES_PER_PAGE; l++) this.dropLine(base + l);
+    }
+  }
+
+  /**
+   * The non-zero lines of page `pfn` now, or null when it reads as all zeros. Tests whole words, never
+   * bytes, and copies only the lines that hold something.
+   */
+  snapshot(pfn: number): PageSnapshot | null {
+    const d = this.dense.get(pfn);
+    const w = d === undefined ? this.peekWords(pfn) : d.w;
+    if (w === undefined) return null;
+    const mask = new Uint32Array(2);
+    let n = 0;
+    for (let l = 0; l < LINES_PER_PAGE; l++) {
+      const o = l * LINE_WORDS;
+      let or = 0;
+      for (let j = 0; j < LINE_WORDS; j++) or |= w[o + j]!;
+      if (or !== 0) {
+        mask[l >>> 5] = (mask[l >>> 5]! | (1 << (l & 31))) >>> 0;
+        n++;
+      }
+    }
+    if (n === 0) return null;
+    const data = new Uint32Array(n * LINE_WORDS);
+    let k = 0;
+    for (let l = 0; l < LINES_PER_PAGE; l++) {
+      if (((mask[l >>> 5]! >>> (l & 31)) & 1) === 0) continue;
+      data.set(w.subarray(l * LINE_WORDS, (l + 1) * LINE_WORDS), k * LINE_WORDS);
+      k++;
+    }
+    return { mask, data };
+  }
+
+  /**
+   * Page `pfn` becomes `snap` (null: all zeros) XOR-ed word by word with `pattern` (1024 words; none:
+   * the snapshot as it was). With a pattern every word is written, so the page is stored whole.
+   */
+  restore(pfn: number, snap: PageSnapshot | null, pattern?: Uint32Array): void {
+    if (pattern === undefined && !this.dense.has(pfn)) {
+      this.zero(pfn);
+      if (snap === null) return;
+      let k = 0;
+      for (let l = 0; l < LINES_PER_PAGE; l++) {
+        if (((snap.mask[l >>> 5]! >>> (l & 31)) & 1) === 0) continue;
+        const slot = this.lineFor(pfn * LINES_PER_PAGE + l);
+        this.chunk(slot).set(snap.data.subarray(k * LINE_WORDS, (k + 1) * LINE_WORDS), this.offset(slot));
+        k++;
+      }
+      return;
+    }
+    const w = this.words(pfn);
+    if (pattern === undefined) w.fill(0);
+    else w.set(pattern);
+    if (snap === null) return;
+    let k = 0;
+    for (let l = 0; l < LINES_PER_PAGE; l++) {
+      if (((snap.mask[l >>> 5]! >>> (l & 31)) & 1) === 0) continue;
+      const o = l * LINE_WORDS;
+      const s = k * LINE_WORDS;
+      for (let j = 0; j < LINE_WORDS; j++) w[o + j] = (snap.data[s + j]! ^ (pattern?.[o + j] ?? 0)) >>> 0;
+      k++;
+    }
+  }
+
+  /** The page's words if anything of it is stored (a copy for a page kept as lines), else undefined. */
+  private peekWords(pfn: number): Uint32Array | undefined {
+    const b = this.peek(pfn);
+    return b === undefined ? undefined : new Uint32Array(b.buffer, b.byteOffset, PAGE_SIZE / 4);
   }
 
   /**
@@ -123,30 +350,57 @@ export class PhysMem {
   readU64(hpa: number, out: { lo: number; hi: number }): void {
     const pfn = Math.floor(hpa / PAGE_SIZE);
     const off = (hpa - pfn * PAGE_SIZE) >>> 2;
-    const p = this.contents.get(pfn);
-    if (p === undefined) {
+    const d = this.dense.get(pfn);
+    if (d !== undefined) {
+      out.lo = d.w[off]!;
+      out.hi = d.w[off + 1]!;
+      return;
+    }
+    const slot = this.lines === 0 ? -1 : this.findLine(pfn * LINES_PER_PAGE + (off >>> 4));
+    if (slot < 0) {
       const v = this.contains(pfn) ? 0 : 0xffff_ffff;
       out.lo = v;
       out.hi = v;
       return;
     }
-    const w = new Uint32Array(p.buffer, p.byteOffset, PAGE_SIZE / 4);
-    out.lo = w[off]!;
-    out.hi = w[off + 1]!;
+    const c = this.chunk(slot);
+    const o = this.offset(slot) + (off & (LINE_WORDS - 1));
+    out.lo = c[o]!;
+    out.hi = c[o + 1]!;
   }
 
-  /** Writes a u64 at byte address `hpa`. Valid for hpa a multiple of 8 inside a range. */
+  /**
+   * Writes a u64 at byte address `hpa`: into the page's words when it is stored whole, else into its
+   * 64-byte line (allocated on first write). Valid for hpa a multiple of 8 inside a range.
+   */
   writeU64(hpa: number, lo: number, hi: number): void {
     const pfn = Math.floor(hpa / PAGE_SIZE);
-    const w = this.words(pfn);
     const off = (hpa - pfn * PAGE_SIZE) >>> 2;
-    w[off] = lo >>> 0;
-    w[off + 1] = hi >>> 0;
+    const d = this.dense.get(pfn);
+    if (d !== undefined) {
+      d.w[off] = lo >>> 0;
+      d.w[off + 1] = hi >>> 0;
+      return;
+    }
+    if (!this.contains(pfn)) throw rangeError("physmem.pfn", pfn, "a page inside a memory range");
+    const slot = this.lineFor(pfn * LINES_PER_PAGE + (off >>> 4));
+    const c = this.chunk(slot);
+    const o = this.offset(slot) + (off & (LINE_WORDS - 1));
+    c[o] = lo >>> 0;
+    c[o + 1] = hi >>> 0;
   }
 
-  /** Number of pages whose contents exist (the memory the model spends on page bytes). */
+  /** Number of pages whose contents exist, whole or as lines (the memory the model spends on page bytes). */
   get touchedPages(): number {
-    return this.contents.size;
+    if (this.lines === 0) return this.dense.size;
+    const pages = new Set<number>(this.dense.keys());
+    for (const k of this.keys) if (k !== 0) pages.add(Math.floor((k - 1) / LINES_PER_PAGE));
+    return pages.size;
+  }
+
+  /** Number of 64-byte lines stored for pages not stored whole. */
+  get storedLines(): number {
+    return this.lines;
   }
 }
 

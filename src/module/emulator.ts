@@ -94,6 +94,9 @@ export interface InFlight {
 }
 
 /** Leaves that share the extension queue (03-module.md 3.4, 02-kapi.md 2.4). */
+/** 2^i for i in 0..63: KeyID arithmetic divides by 2^shift without a `**` per call. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
+
 const EXTENSION_LEAVES = new Set<number>([
   LEAF["TDH.EXT.INIT"],
   LEAF["TDH.EXT.MEM.ADD"],
@@ -372,12 +375,12 @@ export class TdxModule {
 
   /** KeyID carried in the top bits of an HPA (< 2^52). */
   keyIdOf(hpa: number): number {
-    return Math.floor(hpa / 2 ** this.platform.keyIds.shift);
+    return Math.floor(hpa / POW2[this.platform.keyIds.shift]!);
   }
 
   /** The HPA without its KeyID bits. */
   stripKeyId(hpa: number): number {
-    return hpa % 2 ** this.platform.keyIds.shift;
+    return hpa - this.keyIdOf(hpa) * POW2[this.platform.keyIds.shift]!;
   }
 
   /** True when `keyId` is one of TDX's private KeyIDs. */
@@ -427,7 +430,14 @@ export class TdxModule {
    * SEAMCALL's return) releases it; then another CPU's call may run ({@link onYieldPoint}).
    */
   privatePageStatus(hpa: number, pages: number, operand: number): U64 | null {
-    if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
+    // Alignment as a mask of the low half when the block is a power of two of at most 2^20 pages
+    // (every entry's is); a float % only for anything else.
+    const span = 4096 * pages;
+    const misaligned =
+      pages >= 1 && (pages & (pages - 1)) === 0 && span <= 0x1_0000_0000
+        ? ((hpa >>> 0) & (span - 1)) !== 0
+        : hpa % span !== 0;
+    if (misaligned || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
       return st(STATUS.TDX_OPERAND_INVALID, operand);
     const pfn = hpa / 4096;
     for (let i = 0; i < pages; i++)

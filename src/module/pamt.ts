@@ -27,10 +27,12 @@ export const PT = Object.freeze({
   IDE_MT: 34,
 });
 
+/** `PT_<name>` by type value, built once (ptName runs per page event: no Object.entries per call). */
+const PT_NAMES = new Map<number, string>(Object.entries(PT).map(([n, v]) => [v, `PT_${n}`]));
+
 /** Name of a page type. */
 export function ptName(t: number): string {
-  for (const [n, v] of Object.entries(PT)) if (v === t) return `PT_${n}`;
-  return `PT_${t}`;
+  return PT_NAMES.get(t) ?? `PT_${t}`;
 }
 
 const SECTION = 1024;
