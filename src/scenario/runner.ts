@@ -10,14 +10,13 @@ import { type U64, u64ToHex } from "../common/u64.js";
 import type { FlowResult } from "../host/flows/result.js";
 import type { Page } from "../host/page.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
-import { pageRdmd } from "../host/seamcalls.js";
 import type { Hazard } from "../hw/cache.js";
 import { createMachine, type Machine } from "../machine.js";
 import { type ConservationReport, checkConservation } from "../model/conservation.js";
 import { attachEvents, type EventSink } from "../model/events.js";
 import type { ModelReport } from "../module/emulator.js";
-import { PT } from "../module/pamt.js";
 import { FLOWS, type FlowState } from "./flows.js";
+import { recordRawCall } from "./raw-handover.js";
 import type { Scenario, StateExpect, Step } from "./schema.js";
 
 /** Pages by state, as a run report counts them. */
@@ -216,21 +215,12 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
         const r = new Regs();
         r.set(REG.RAX, leafRax(LEAF[step.leaf]));
         for (const [reg, v] of Object.entries(step.regs)) r.set(Number(reg), resolve(v));
+        const regsIn = r.w.slice();
         m.kernel.seamcall(r);
         const st = statusText(r.get(REG.RAX));
         detail = st;
-        // The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD.
-        for (const v of Object.values(step.regs)) {
-          if (!("ref" in v)) continue;
-          for (const p of sets.get(listedSet.get(v.ref) ?? v.ref) ?? []) {
-            for (let i = 0; i < p.nrPages; i++) {
-              const md = pageRdmd(m.kernel, p.pfn + i);
-              if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0)
-                m.kernel.ledger.donated.set(p.pfn + i, `scenario ${v.ref}`);
-              else m.kernel.ledger.donated.delete(p.pfn + i);
-            }
-          }
-        }
+        // The host learns what it handed over from the call's own operands and status (no RDMD).
+        recordRawCall(m.kernel, regsIn, r, { iommuEntries: m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2 });
         if (step.expect !== null) {
           if (step.expect.status !== null)
             expect(
