@@ -54,6 +54,8 @@ export class InterruptSource {
   private sinceEntry = 0;
   /** Interrupts injected so far. */
   taken = 0;
+  /** Fault injection: the next unit boundary of this call interrupts, whatever the plan says. */
+  forceNext = false;
 
   constructor(readonly plan: InterruptPlan = { kind: "none" }) {
     this.state = plan.kind === "random" ? plan.seed >>> 0 || 0x9e3779b9 : 1;
@@ -64,6 +66,11 @@ export class InterruptSource {
     this.sinceEntry = 0;
   }
 
+  /** Called when a call ends: a forced interruption that found no unit boundary lapses. */
+  leave(): void {
+    this.forceNext = false;
+  }
+
   /**
    * Called after each unit of work when more remain; true means "return TDX_INTERRUPTED_RESUMABLE now".
    * A call always completes at least one unit, so progress is guaranteed.
@@ -71,7 +78,10 @@ export class InterruptSource {
   afterUnit(): boolean {
     this.sinceEntry++;
     let fire = false;
-    if (this.plan.kind === "every") fire = this.sinceEntry >= this.plan.k;
+    if (this.forceNext) {
+      this.forceNext = false;
+      fire = true;
+    } else if (this.plan.kind === "every") fire = this.sinceEntry >= this.plan.k;
     else if (this.plan.kind === "random") fire = this.next() < this.plan.p;
     if (fire) this.taken++;
     return fire;

@@ -6,6 +6,7 @@
  */
 import { REG } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
+import { cleanRefusal } from "../claim-rule.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages, withExtLock } from "../kernel.js";
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
@@ -61,7 +62,11 @@ export function ideStreamSetup(
   const c = ideStreamCreate(k, session.spdmId, streamSelector(rootPortIndex, slot), array);
   if (!ok(c.status)) {
     tdxPageArrayDestroy(k, array);
-    freeEach(k, pages);
+    if (!cleanRefusal(c.status)) {
+      // Not a known clean refusal: the module may hold any of the pages (claim-failure-strands).
+      strandPages(k, coveredPfns(pages), `TDH.IDE.STREAM.CREATE ${name} failed: not a clean refusal`);
+      rec.stranded += coveredPfns(pages).length;
+    } else freeEach(k, pages);
     return { result: rec.fail(`TDH.IDE.STREAM.CREATE ${name}`, c.status), stream: null };
   }
   for (const pfn of coveredPfns(pages)) k.ledger.donated.set(pfn, `ide ${name}`);

@@ -10,6 +10,7 @@ import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { hpaHi, hpaLo } from "../../common/u64.js";
+import { cleanRefusal } from "../claim-rule.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
 import { coveredPfns, type Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
@@ -98,8 +99,15 @@ export function iommuSetupAll(
       setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
       continue;
     }
-    // Not taken: the module rolled back, so the pages are the host's again (no write-back owed).
     tdxPageArrayDestroy(k, array);
+    if (!cleanRefusal(r.status)) {
+      // Not a known clean refusal: the module may hold any of the pages (claim-failure-strands).
+      strandPages(k, coveredPfns(pages), `TDH.IOMMU.SETUP ${u.name} failed: not a clean refusal`);
+      rec.stranded += coveredPfns(pages).length;
+      rec.details.unitsSetUp = setups.length;
+      return { result: rec.fail(`TDH.IOMMU.SETUP ${u.name}`, r.status), setups };
+    }
+    // A clean refusal: the module kept nothing, so the pages are the host's again (no write-back owed).
     freeEach(k, pages);
     if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID) && r.status.lo === REG.RCX) {
       skipped++;

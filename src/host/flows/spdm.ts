@@ -12,6 +12,7 @@ import { decodeHpaArray } from "../../common/formats.js";
 import { REG } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { deviceInfoOf, type PcieDeviceSpec } from "../../hw/devices.js";
+import { cleanRefusal } from "../claim-rule.js";
 import {
   allocZeroed,
   freeEach,
@@ -101,9 +102,12 @@ export function spdmSessionConnect(
   const who = `spdm ${device.name}`;
   const c = withExtLock(k, who, () => spdmCreate(k, device, array));
   if (c === null || !ok(c.status)) {
-    // Not taken: the module rolled back, the pages are the host's again (no write-back owed).
     tdxPageArrayDestroy(k, array);
-    freeEach(k, pages);
+    if (c !== null && !cleanRefusal(c.status)) {
+      // Not a known clean refusal: the module may hold any of the pages (claim-failure-strands).
+      strandPages(k, coveredPfns(pages), `TDH.SPDM.CREATE ${device.name} failed: not a clean refusal`);
+      rec.stranded += coveredPfns(pages).length;
+    } else freeEach(k, pages); // not taken: the pages are the host's again (no write-back owed)
     freeEach(k, msg);
     return { result: rec.fail(`TDH.SPDM.CREATE ${device.name}`, c?.status ?? null), session: null };
   }
