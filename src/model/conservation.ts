@@ -19,6 +19,7 @@
  * to the size of memory.
  */
 
+import { PfnLabelMap } from "../common/pfn-map.js";
 import { STRANDED_TAG } from "../host/kernel.js";
 import type { Machine } from "../machine.js";
 import type { ModuleObject, ObjectKind } from "../module/emulator.js";
@@ -97,15 +98,16 @@ export function checkConservation(m: Machine, opts: ConservationOptions = {}): C
 
   // Each object's own list against the PAMT: the PAMT must say the object owns every page it lists,
   // and no page may be listed twice.
-  const listedBy = new Map<number, number>();
+  const listedBy = new PfnLabelMap();
   for (const obj of module.objects.values()) {
+    const id = String(obj.id);
     for (const pfn of obj.pages) {
       const other = listedBy.get(pfn);
       if (other !== undefined) {
         flag(`page ${hex(pfn)} is listed by ${obj.name} and by object ${other}`);
         continue;
       }
-      listedBy.set(pfn, obj.id);
+      listedBy.set(pfn, id);
       if (!module.pamt.isPrivate(pfn) || module.pamt.owner(pfn) !== obj.id)
         flag(
           `page ${hex(pfn)} is listed by ${obj.name} but the PAMT says ${ptName(module.pamt.type(pfn))} owned by object ${module.pamt.owner(pfn)}`,
@@ -122,7 +124,7 @@ export function checkConservation(m: Machine, opts: ConservationOptions = {}): C
     if (obj === undefined)
       flag(`page ${hex(pfn)} is ${ptName(type)} owned by object ${owner}, which the module no longer has`);
     else {
-      if (listedBy.get(pfn) !== owner)
+      if (listedBy.get(pfn) !== String(owner))
         flag(
           `page ${hex(pfn)} is ${ptName(type)} owned by ${name} in the PAMT but not in ${name}'s page list`,
         );
