@@ -135,6 +135,37 @@ describe("wrong hosts, caught", () => {
     expect(h[0]!.message).toMatch(/went back to the allocator/);
   });
 
+  it("freed first: destroy with the recorded orders still writes back every page; read-at-destroy (compound_nr) leaves the tail pages dirty, and the end-of-run sweep names them", () => {
+    const recorded = run({ freeBeforeWriteBack: true });
+    expect(recorded.m.cache.sweep()).toEqual([]);
+    const late = run({ freeBeforeWriteBack: true, destroyOrders: "read-at-destroy" });
+    const left = late.m.cache.sweep();
+    expect(left).toHaveLength(4 * 2); // one tail page per queue block, two blocks per unit
+    expect(left[0]!.kind).toBe("private-lines-left-at-end");
+    expect(left[0]!.keyIds).toEqual([late.m.platform.keyIds.global]);
+    expect(left[0]!.cause).toMatch(/^TDH\.IOMMU\.CLEAR #\d+$/);
+    // The same hazards at the free: only the sweep tells the two destroys apart.
+    const atFree = (m: Machine) =>
+      m.cache.hazards.filter((x) => x.kind === "private-lines-on-host-page").length;
+    expect(atFree(late.m)).toBe(atFree(recorded.m));
+  });
+
+  it("head-page-only write-back: the sweep also names the tail pages the host never touched again", () => {
+    const { m } = run({ writeBack: "head-page-only", freeBeforeWriteBack: false });
+    // The tail pages went back to the allocator dirty (hazard 2 at the free) and are still dirty at the end.
+    expect(
+      m.cache
+        .sweep()
+        .map((h) => h.pfn)
+        .sort(),
+    ).toEqual(
+      m.cache.hazards
+        .filter((x) => x.kind === "private-lines-on-host-page")
+        .map((h) => h.pfn)
+        .sort(),
+    );
+  });
+
   it("the same page handed over twice → PAGE_METADATA_INCORRECT(RDX), nothing leaks", () => {
     const { setup, afterSetup } = run({ duplicatePage: true });
     expect(setup.result.ok).toBe(false);

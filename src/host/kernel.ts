@@ -65,6 +65,11 @@ export interface HostPolicy {
    * device-info buffer, instead of fresh shared pages.
    */
   readonly devInfoInMetadata: boolean;
+  /**
+   * Where destroy reads each block's size: as create recorded it (right), or from the allocator at
+   * destroy time (`read-at-destroy`, the kernel's `compound_nr`; a block freed first reads as one page).
+   */
+  readonly destroyOrders?: "recorded" | "read-at-destroy";
 }
 
 /** The correct host. */
@@ -78,6 +83,7 @@ export const DEFAULT_POLICY: HostPolicy = Object.freeze({
   staleRoot: false,
   forgetFlushFlag: false,
   devInfoInMetadata: false,
+  destroyOrders: "recorded",
 });
 
 /** Tag the allocator shows for pages stranded forever by the failure policy (02-kapi.md 2.6). */
