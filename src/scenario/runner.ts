@@ -323,7 +323,12 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   }
 
   opts.onDone?.(m);
-  const conservation = checkConservation(m);
+  // End of run: the cache sweep (private lines left on pages the module gave back; stranded pages are
+  // never reused), and after a teardown of flows only, the host must hold no page (src/model/judge.ts).
+  m.cache.sweep((pfn) => m.kernel.ledger.stranded.has(pfn));
+  const flowsOnly = s.steps.every((x) => x.kind !== "alloc" && x.kind !== "root");
+  const tornDown = s.steps.some((x) => x.kind === "flow" && x.flow === "teardown");
+  const conservation = checkConservation(m, { endOfTeardown: flowsOnly && tornDown });
   if (m.cache.hazards.length > 0 && !declared.hazards)
     unexpected.push(`${m.cache.hazards.length} hazard(s) found`);
   if (m.module.reports.length > 0 && !declared.reports)
