@@ -165,6 +165,7 @@ export class HostLedger {
   /** Pages named by an interrupted call: neither held nor donated until the call ends. */
   lend(pfn: number, label: string): void {
     this.held.delete(pfn);
+    PfnLabelMap.prototype.delete.call(this.donated, pfn);
     this.lent.set(pfn, label);
   }
 
