@@ -13,7 +13,7 @@ import { LEAF, REG, STATUS, status } from "../src/common/status.js";
 import { cleanRefusal } from "../src/host/claim-rule.js";
 import { EXT_POOL_OWNER, extensionsBringUp } from "../src/host/flows/extensions.js";
 import { iommuClearAll, iommuSetupAll } from "../src/host/flows/iommu.js";
-import { STRANDED_TAG, strandPages } from "../src/host/kernel.js";
+import { mapPageForRead, STRANDED_TAG, strandPages } from "../src/host/kernel.js";
 import { tdxPageArrayCreate, tdxPageArrayDestroy } from "../src/host/page-array.js";
 import { functionId } from "../src/host/spdm.js";
 import { defaultPlatform } from "../src/hw/platform.js";
@@ -237,6 +237,26 @@ describe("end of teardown: sweep and failure policy", () => {
     expect(m.cache.sweep((pfn) => left.some((h) => h.pfn === pfn))).toEqual([]);
   });
 
+  it("a host read of a released page before its write-back is hazard 2, caused by the host", () => {
+    const { m, setups } = fixture();
+    const s = setups[0]!;
+    call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: s.iommuId, [REG.RDX]: s.array.toIommuMt() });
+    mapPageForRead(m.kernel, s.pages[2]!.pfn);
+    const h = m.cache.hazards.filter((x) => x.kind === "private-lines-on-host-page");
+    expect(h).toHaveLength(1);
+    expect(h[0]).toMatchObject({ pfn: s.pages[2]!.pfn, cause: "host" });
+  });
+
+  it("the end-of-teardown judge sweeps, exempting only stranded pages", () => {
+    const { m, setups } = fixture();
+    const s = setups[0]!;
+    call(m, "TDH.IOMMU.CLEAR", { [REG.RCX]: s.iommuId, [REG.RDX]: s.array.toIommuMt() });
+    strandPages(m.kernel, [s.pages[2]!.pfn], "test");
+    const j = judgeEndOfTeardown(m, []);
+    expect(j.sweep).toHaveLength(19);
+    expect(j.sweep.some((h) => h.pfn === s.pages[2]!.pfn)).toBe(false);
+  });
+
   it("the sweep leaves module-owned pages and written-back pages alone", () => {
     const { m, setups } = fixture();
     expect(iommuClearAll(m.kernel, setups).ok).toBe(true);
@@ -375,6 +395,21 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
     expect(m.module.pamt.ownedPages).toBe(20);
     expect(m.module.shutdown).toBe(true);
     expect(m.module.reports).toEqual([]);
+  });
+
+  it("a forced shutdown with effects on a leaf with no private write completes it, then shuts the module down", () => {
+    const m = createMachine(PLATFORM);
+    m.module.forceStatus({
+      leaf: LEAF["TDH.EXT.MEM.ADD"],
+      nth: 1,
+      status: status(STATUS.TDX_SYS_SHUTDOWN),
+      effects: true,
+    });
+    const r = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [pages(m, 1)[0]!.hpa]) });
+    expect(statusOf(r)).toBe("TDX_SYS_SHUTDOWN");
+    expect(m.module.pamt.ownedPages).toBe(1);
+    expect(m.module.shutdown).toBe(true);
+    expect(statusOf(call(m, "TDH.SYS.RD", { [REG.RDX]: { lo: 0, hi: 0 } }))).toBe("TDX_SYS_SHUTDOWN");
   });
 
   it("the host strands a failed claim unless the status is a known clean refusal", () => {
