@@ -235,7 +235,7 @@ export const CATALOGUE: readonly Mutation[] = [
   rule(
     "no check of module-owned pages the host holds",
     "    } else if (ledger.held.has(pfn))\n      flag(",
-    "    } else if (ledger.held.has(pfn))\n      void (",
+    "    } else if (ledger.held.has(pfn))\n      (() => {})(",
   ),
   rule(
     "no check of module-owned pages the host has no record of",
@@ -265,7 +265,7 @@ export const CATALOGUE: readonly Mutation[] = [
   rule(
     "no check of frees of pages the host had not got back",
     "  for (const f of ledger.misfrees)\n    flag(",
-    "  for (const f of ledger.misfrees)\n    void (",
+    "  for (const f of ledger.misfrees)\n    (() => {})(",
   ),
   rule(
     "'stranded but never reported' cannot fail",
@@ -318,7 +318,7 @@ export const CATALOGUE: readonly Mutation[] = [
     group: "hazard",
     file: CACHE,
     find: "    if (this.clflushBeforeAlloc) {\n      this.hazard(",
-    replace: "    if (this.clflushBeforeAlloc) {\n      void (",
+    replace: "    if (this.clflushBeforeAlloc) {\n      (() => {})(",
     tests: [FLOWS],
     filter: "wrong hosts",
   },
@@ -344,7 +344,7 @@ export const CATALOGUE: readonly Mutation[] = [
     group: "hazard",
     file: CACHE,
     find: "    if (this.isPrivate(pfn)) {\n      this.hazard(",
-    replace: "    if (this.isPrivate(pfn)) {\n      void (",
+    replace: "    if (this.isPrivate(pfn)) {\n      (() => {})(",
     tests: [SPDM, MODULE],
   },
   {
@@ -443,8 +443,9 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "a cleared IOMMU page stays in the unit's list until the end",
     group: "module",
     file: "src/module/leaves-iommu.ts",
-    find: "    m.releasePage(pages.shift()!);",
-    replace: "    m.releasePage(pages[f.progress]!);",
+    find: "  while (pages.length > 0) {\n    m.releasePage(pages.shift()!);\n    f.progress++;\n    c.units++;\n    if (pages.length > 0 && m.interrupts.afterUnit())",
+    replace:
+      "  while (f.progress < pages.length) {\n    m.releasePage(pages[f.progress]!);\n    f.progress++;\n    c.units++;\n    if (f.progress < pages.length && m.interrupts.afterUnit())",
     tests: [J],
   },
 

@@ -8,7 +8,8 @@
  * Options: `--only TEXT` (repeatable: mutations whose name contains TEXT), `--group NAME`, `--jobs N`
  * (parallel copies, default 1), `--list`, `--no-baseline` (skip checking that each test set passes
  * unmutated first), `--json FILE` (write the results). Exit 0 when every unexpected mutation was
- * killed, 1 otherwise, 2 on a usage error or a stale catalogue entry. The temporary copies are removed
+ * killed, 1 otherwise (a mutant that does not compile counts as a broken entry, not a kill; one that hangs
+ * past the timeout counts as killed, named as such), 2 on a usage error or a stale catalogue entry. The temporary copies are removed
  * on every exit path, signals included.
  */
 import { spawn } from "node:child_process";
@@ -190,6 +191,7 @@ async function main(): Promise<number> {
   }
 
   const outcomes: Outcome[] = new Array(chosen.length);
+  const broken: string[] = [];
   let next = 0;
   await Promise.all(
     dirs.map(async (dir) => {
@@ -204,7 +206,10 @@ async function main(): Promise<number> {
         } finally {
           writeFileSync(path, original);
         }
-        const o: Outcome = { mutation: m, killed: r.failed.length > 0, killers: r.failed, ms: r.ms };
+        // A mutant that does not compile or load is a broken catalogue entry, not a kill.
+        const invalid = r.failed.some((f) => /Transform failed|PARSE_ERROR|SyntaxError|Expected ".*" but found/.test(f));
+        if (invalid) broken.push(`${m.name}: the mutant does not compile (${r.failed[0]?.slice(0, 200)})`);
+        const o: Outcome = { mutation: m, killed: r.failed.length > 0 && !invalid, killers: r.failed, ms: r.ms };
         outcomes[i] = o;
         const shown = o.killers.slice(0, 3).join("; ");
         const more = o.killers.length > 3 ? ` (+${o.killers.length - 3} more)` : "";
@@ -232,7 +237,8 @@ async function main(): Promise<number> {
         2,
       )}\n`,
     );
-  return unexpected.length === 0 ? 0 : 1;
+  for (const b of broken) console.log(`  INVALID: ${b}`);
+  return unexpected.length === 0 && broken.length === 0 ? 0 : 1;
 }
 
 main().then(
