@@ -77,7 +77,7 @@ if (values["no-faults"] !== true) {
     ["multi faults (k=3)", multi],
   ] as const) {
     console.log(
-      `${name}: ${x.pointsCovered}/${x.pointsTotal} points, ${x.runs} runs in ${Math.round(x.ms)} ms, ${x.faultsFired} faults fired; conservation failures ${x.conservationFailures}, hazards ${x.hazards}, model reports ${x.modelReports}, untyped exceptions ${x.untypedExceptions}, typed ${x.typedExceptions}, unreported stranding ${x.unreportedStranding}; stranded ${x.strandedPages} pages in ${x.runsStranding} runs ${JSON.stringify(x.strandedByFlow)}`,
+      `${name}: ${x.pointsCovered}/${x.pointsTotal} points, ${x.runs} runs in ${Math.round(x.ms)} ms, ${x.faultsFired} faults fired; conservation failures ${x.conservationFailures}, hazards ${x.hazards}, model reports ${x.modelReports}, untyped exceptions ${x.untypedExceptions}, typed ${x.typedExceptions}, unreported stranding ${x.unreportedStranding}, held after teardown ${x.heldAfterTeardown}, sweep ${x.sweepFailures}, policy ${x.policyFailures}; stranded ${x.strandedPages} pages in ${x.runsStranding} runs ${JSON.stringify(x.strandedByFlow)}`,
     );
     for (const f of x.findings) console.log(`  FOUND ${f.faults.join(", ")}: ${f.problem}`);
     found +=
@@ -86,7 +86,10 @@ if (values["no-faults"] !== true) {
       x.modelReports +
       x.untypedExceptions +
       x.typedExceptions +
-      x.unreportedStranding;
+      x.unreportedStranding +
+      x.heldAfterTeardown +
+      x.sweepFailures +
+      x.policyFailures;
   }
 }
 

@@ -43,8 +43,6 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
     ...(opts.behaviours === undefined ? {} : { behaviours: opts.behaviours }),
     ...(opts.interrupts === undefined ? {} : { interrupts: opts.interrupts }),
   });
-  // The allocator zeroes through the kernel's mapping (a KeyID-0 write) and takes pages back on free.
-  alloc.hooks = { onZero: (pfn) => cache.hostAccess(pfn, true), onFree: (pfn) => cache.hostFree(pfn) };
   const kernel = createHostKernel({
     mem,
     alloc,
@@ -64,6 +62,16 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
         kind === "release-list-short" ? "host release check" : "host extension lock",
       ),
   });
+  // The allocator zeroes through the kernel's mapping (a KeyID-0 write) and takes pages back on free;
+  // the host's ledger records every allocation and free as the allocator makes it.
+  alloc.hooks = {
+    onZero: (pfn) => cache.hostAccess(pfn, true),
+    onFree: (pfn) => {
+      cache.hostFree(pfn);
+      kernel.ledger.freed(pfn);
+    },
+    onAlloc: (pfn, pages, tag) => kernel.ledger.allocated(pfn, pages, tag),
+  };
   return { platform, mem, alloc, cache, module, kernel };
 }
 

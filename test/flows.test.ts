@@ -2,7 +2,7 @@
  * The host flows end to end on the default platform: interrupts at several rates, the wrong hosts of
  * issue #3 each caught, and one-at-a-time fault injection at every allocation and SEAMCALL.
  */
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { LEAF, STATUS } from "../src/common/status.js";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { iommuClearAll, iommuSetupAll } from "../src/host/flows/iommu.js";
@@ -19,7 +19,8 @@ function fullRun(m: Machine) {
   const setup = iommuSetupAll(m.kernel, m.platform.iommus);
   const afterSetup = checkConservation(m);
   const clear = iommuClearAll(m.kernel, setup.setups);
-  return { ext, setup, clear, afterExt, afterSetup, end: checkConservation(m) };
+  // The IOMMUs are torn down: the host may hold nothing but the pool it donated and what it stranded.
+  return { ext, setup, clear, afterExt, afterSetup, end: checkConservation(m, { endOfTeardown: true }) };
 }
 
 describe("flows end to end", () => {
@@ -134,6 +135,37 @@ describe("wrong hosts, caught", () => {
     expect(h[0]!.message).toMatch(/went back to the allocator/);
   });
 
+  it("freed first: destroy with the recorded orders still writes back every page; read-at-destroy (compound_nr) leaves the tail pages dirty, and the end-of-run sweep names them", () => {
+    const recorded = run({ freeBeforeWriteBack: true });
+    expect(recorded.m.cache.sweep()).toEqual([]);
+    const late = run({ freeBeforeWriteBack: true, destroyOrders: "read-at-destroy" });
+    const left = late.m.cache.sweep();
+    expect(left).toHaveLength(4 * 2); // one tail page per queue block, two blocks per unit
+    expect(left[0]!.kind).toBe("private-lines-left-at-end");
+    expect(left[0]!.keyIds).toEqual([late.m.platform.keyIds.global]);
+    expect(left[0]!.cause).toMatch(/^TDH\.IOMMU\.CLEAR #\d+$/);
+    // The same hazards at the free: only the sweep tells the two destroys apart.
+    const atFree = (m: Machine) =>
+      m.cache.hazards.filter((x) => x.kind === "private-lines-on-host-page").length;
+    expect(atFree(late.m)).toBe(atFree(recorded.m));
+  });
+
+  it("head-page-only write-back: the sweep also names the tail pages the host never touched again", () => {
+    const { m } = run({ writeBack: "head-page-only", freeBeforeWriteBack: false });
+    // The tail pages went back to the allocator dirty (hazard 2 at the free) and are still dirty at the end.
+    expect(
+      m.cache
+        .sweep()
+        .map((h) => h.pfn)
+        .sort(),
+    ).toEqual(
+      m.cache.hazards
+        .filter((x) => x.kind === "private-lines-on-host-page")
+        .map((h) => h.pfn)
+        .sort(),
+    );
+  });
+
   it("the same page handed over twice → PAGE_METADATA_INCORRECT(RDX), nothing leaks", () => {
     const { setup, afterSetup } = run({ duplicatePage: true });
     expect(setup.result.ok).toBe(false);
@@ -160,11 +192,15 @@ describe("wrong hosts, caught", () => {
 
 describe("fault injection, one at a time", () => {
   /** Counts allocations and SEAMCALLs of a clean run to know every injection point. */
-  const clean = machine();
-  const run0 = fullRun(clean);
-  const allocPoints = clean.alloc.allocCount;
-  const callsByLeaf = [...clean.module.callsByLeaf];
-  expect(run0.end.ok).toBe(true);
+  let allocPoints = 0;
+  let callsByLeaf: [number, number][] = [];
+  beforeAll(() => {
+    const clean = machine();
+    const run0 = fullRun(clean);
+    allocPoints = clean.alloc.allocCount;
+    callsByLeaf = [...clean.module.callsByLeaf];
+    expect(run0.end.violations).toEqual([]);
+  });
 
   it("knows its injection points", () => {
     expect(allocPoints).toBeGreaterThan(4 * 18);
@@ -231,9 +267,7 @@ describe("fault injection, one at a time", () => {
       m.module.forceStatus({ leaf, nth: 1, status: { lo: 2, hi: STATUS.TDX_OPERAND_BUSY.hi } });
       const r = fullRun(m);
       expect(r.ext.ok && r.setup.result.ok && r.clear.ok, `leaf ${leaf}`).toBe(true);
-      expect(m.module.callsByLeaf.get(leaf), `leaf ${leaf}`).toBe(
-        (clean.module.callsByLeaf.get(leaf) ?? 0) + 1,
-      );
+      expect(m.module.callsByLeaf.get(leaf), `leaf ${leaf}`).toBe((new Map(callsByLeaf).get(leaf) ?? 0) + 1);
       expect(r.end.violations).toEqual([]);
     }
   });

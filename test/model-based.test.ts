@@ -113,6 +113,13 @@ function verify(model: Model, real: Real): void {
     } else {
       expect(owned, `${where} owned by ${want}`).toBe(true);
       expect(m.kernel.ledger.donated.has(pfn), `${where} donated`).toBe(true);
+      // Which object: the one the model names, identified by the id its creating call returned.
+      const obj = m.module.objects.get(md.owner);
+      expect(obj, `${where} owner object ${md.owner}`).toBeDefined();
+      const who = want.slice("module:".length);
+      if (who === "ext-pool") expect(obj!.kind, `${where} owner`).toBe("ext-pool");
+      else expect(md.owner, `${where} owned by ${who}`).toBe(expectedOwnerId(real, who));
+      expect(obj!.pages.includes(pfn), `${where} in ${obj!.name}'s page list`).toBe(true);
     }
   }
   const c = checkConservation(m);
@@ -122,6 +129,14 @@ function verify(model: Model, real: Real): void {
   let modelOwned = 0;
   for (const p of model.place.values()) if (p.startsWith("module:")) modelOwned++;
   expect(c.totals.moduleOwned).toBe(modelOwned);
+}
+
+/** The module object id of the model's owner `who` ("spdm 0", "ide 0:1", a unit name), from the ids the creating calls returned. */
+function expectedOwnerId(real: Real, who: string): number | undefined {
+  if (who.startsWith("spdm ")) return real.spdmIds.get(Number(who.slice(5)))?.lo;
+  if (who.startsWith("ide ")) return real.streamIds.get(who.slice(4))?.lo;
+  const unit = UNITS.findIndex((u) => u.name === who);
+  return real.iommuIds.get(unit)?.lo;
 }
 
 function setPlace(model: Model, s: SetModel, p: Place): void {
@@ -251,7 +266,7 @@ class SpdmCreate implements Cmd {
         responsePage: rsp,
         confPage: conf,
       });
-      donate(real, s.pfns, `spdm ${this.device}`);
+      donate(real, s.pfns, `spdm #${r.regs.lo(REG.RCX)}`);
       s.owner = `spdm ${this.device}`;
       setPlace(model, s, `module:${s.owner}`);
       model.sessions.set(this.device, { set: i, connected: false, streams: 0 });
@@ -308,7 +323,7 @@ class IdeCreate implements Cmd {
       expect(r.regs.lo(REG.RDX)).toBe(slot);
       const key = `${port}:${slot}`;
       real.streamIds.set(key, r.regs.get(REG.RCX));
-      donate(real, s.pfns, `ide ${key}`);
+      donate(real, s.pfns, `ide #${r.regs.lo(REG.RCX)}`);
       s.owner = `ide ${key}`;
       setPlace(model, s, `module:${s.owner}`);
       model.streams.set(key, { set: i, device: this.device });
@@ -400,7 +415,7 @@ class IommuSetup implements Cmd {
     expect(ok(r.status), `IOMMU.SETUP ${u.name}`).toBe(wantOk);
     if (wantOk) {
       real.iommuIds.set(this.unit, r.regs.get(REG.RCX));
-      donate(real, s.pfns, u.name);
+      donate(real, s.pfns, `iommu #${r.regs.lo(REG.RCX)}`);
       s.owner = u.name;
       setPlace(model, s, `module:${u.name}`);
       model.units.set(this.unit, i);

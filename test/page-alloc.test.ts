@@ -131,16 +131,25 @@ function checkRandomSequences(spec: HostSpec, numRuns: number): void {
       const held = new Map<number, { order: number; refs: number; page: Page; tag: string }>();
       const runs: { pfn: number; n: number }[] = [];
 
-      const longestFreeRun = (): number => {
-        let best = 0;
+      /** True when a free run of `n` pages exists (starting at a multiple of n when n is a power of two). */
+      const freeRunExists = (n: number): boolean => {
+        const pow2 = (n & (n - 1)) === 0;
         for (const r of mem.ranges) {
           let cur = 0;
+          let start = r.startPfn;
           for (let p = r.startPfn; p < r.startPfn + r.pages; p++) {
-            cur = owner.has(p) || isReservedModel(p) ? 0 : cur + 1;
-            best = Math.max(best, cur);
+            if (owner.has(p) || isReservedModel(p)) {
+              cur = 0;
+              start = p + 1;
+              continue;
+            }
+            if (cur === 0) start = p;
+            cur++;
+            if (pow2 && (p + 1) % n === 0 && p + 1 - n >= start) return true;
+            if (!pow2 && cur >= n) return true;
           }
         }
-        return best;
+        return false;
       };
       const record = (page: Page, order: number, tag: string) => {
         const head = page.pfn;
@@ -198,8 +207,10 @@ function checkRandomSequences(spec: HostSpec, numRuns: number): void {
           case "contig": {
             const first = alloc.allocContigPages(op.n, { tag: "contig" });
             if (first === null) {
-              expect(longestFreeRun()).toBeLessThan(op.n);
+              expect(freeRunExists(op.n)).toBe(false);
             } else {
+              // A power-of-two run is aligned to its size (the kernel's alloc_contig_pages).
+              if ((op.n & (op.n - 1)) === 0) expect(first.pfn % op.n).toBe(0);
               for (let i = 0; i < op.n; i++) record(alloc.pfnToPage(first.pfn + i), 0, "contig");
               // one memory range holds the whole run
               expect(mem.containsRun(first.pfn, op.n)).toBe(true);
@@ -362,6 +373,27 @@ describe("PageAllocator: contiguous runs", () => {
     expect(alloc.stats()).toMatchObject({ allocatedPages: 12_801, freePages: 16_384 - 12_801 });
     expect(alloc.stats().byTag).toEqual({ one: 1, contig: 12_800 });
     alloc.freeContigRange(first.pfn, 12_800);
+    alloc.freePages(one);
+    expect(alloc.freeBlocksByOrder()).toEqual(initial);
+  });
+
+  it("aligns a power-of-two run to its size, as the kernel's alloc_contig_pages does", () => {
+    // PFN 262144 is taken first, so the free stretch starts at 262145: a 1024-page run must not.
+    const alloc = new PageAllocator(new PhysMem([{ base: 0x4000_0000, size: 16 << 20 }]));
+    const initial = alloc.freeBlocksByOrder();
+    const one = alloc.allocPage({ tag: "one" })!;
+    expect(one.pfn).toBe(262_144);
+    const run = alloc.allocContigPages(1024, { tag: "contig" })!;
+    expect(run.pfn % 1024).toBe(0);
+    const big = alloc.allocContigPages(2048, { tag: "contig" })!;
+    expect(big.pfn % 2048).toBe(0);
+    const odd = alloc.allocContigPages(3, { tag: "contig" })!;
+    expect(odd).not.toBeNull();
+    // The pages skipped for alignment went back to the free lists.
+    expect(alloc.stats()).toMatchObject({ allocatedPages: 1 + 1024 + 2048 + 3, freePages: 4096 - 3076 });
+    alloc.freeContigRange(run.pfn, 1024);
+    alloc.freeContigRange(big.pfn, 2048);
+    alloc.freeContigRange(odd.pfn, 3);
     alloc.freePages(one);
     expect(alloc.freeBlocksByOrder()).toEqual(initial);
   });

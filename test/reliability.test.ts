@@ -33,6 +33,9 @@ function expectClean(r: FaultReport): void {
   expect(r.untypedExceptions).toBe(0);
   expect(r.typedExceptions).toBe(0);
   expect(r.unreportedStranding).toBe(0);
+  expect(r.heldAfterTeardown).toBe(0);
+  expect(r.sweepFailures).toBe(0);
+  expect(r.policyFailures).toBe(0);
 }
 
 describe("the failing-status table", () => {
@@ -74,7 +77,7 @@ describe("single-fault injection over bring-up + teardown (pool 1024 pages)", ()
   // The full set, in groups so each test stays short: allocations, then the calls of each leaf.
   const groups = new Map<string, FaultPoint[]>();
   for (const p of all) {
-    const key = p.kind === "alloc" ? "allocations" : `leaf ${p.leaf}`;
+    const key = p.kind === "alloc" ? "allocations" : p.kind === "evict" ? "evictions" : `leaf ${p.leaf}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(p);
   }
@@ -104,7 +107,11 @@ describe("single-fault injection over bring-up + teardown (pool 1024 pages)", ()
     const sub = stratify(all, 2);
     const sites = (ps: readonly FaultPoint[]) =>
       new Set(
-        ps.map((p) => (p.kind === "alloc" ? `a${p.nth}` : `${p.leaf} ${p.status.name} ${p.status.operand}`)),
+        ps.map((p) =>
+          p.kind === "status"
+            ? `${p.leaf} ${p.status.name} ${p.status.operand} ${p.status.effects}`
+            : `${p.kind}${p.nth}`,
+        ),
       );
     expect(sites(sub)).toEqual(sites(all));
     expect(sub.length).toBeLessThan(all.length);

@@ -101,6 +101,11 @@ export interface HostPolicy {
    * a u16 at 0x3100000100000000, EXT_REQUIRED at 0x3100000100000001).
    */
   readonly metadataIds: "rfc-v2" | "june";
+  /**
+   * Where destroy reads each block's size: as create recorded it (right), or from the allocator at
+   * destroy time (`read-at-destroy`, the kernel's `compound_nr`; a block freed first reads as one page).
+   */
+  readonly destroyOrders?: "recorded" | "read-at-destroy";
 }
 
 /** The correct host. */
@@ -120,6 +125,7 @@ export const DEFAULT_POLICY: HostPolicy = Object.freeze({
   segmentValid: "always",
   poolGate: "ext-required",
   metadataIds: "june",
+  destroyOrders: "recorded",
 });
 
 /**
@@ -138,17 +144,83 @@ export interface StrandReport {
 }
 
 /**
- * What the host believes about the pages it gave away: which it donated to the module (and for which
- * object), and which it stranded. The model's conservation check compares this with the allocator and
- * the PAMT; the host never reads the PAMT.
+ * The host's own record of every page it touched (02-kapi.md 2.6): which it allocated and holds for its
+ * own use (`held`), which it handed to the module and for which object (`donated`), which are lent to a
+ * call the module interrupted (`lent`, raw SEAMCALL steps only), and which it stranded (`stranded`, with
+ * the loud warnings in `strandReports`). A page is in at most one of these. Only the host side writes
+ * it: the allocator's own hooks (allocation and free, wired by the machine), the flows and the raw-call
+ * recorder. The model's conservation check (src/model/conservation.ts) compares it with the allocator,
+ * the PAMT and each module object's page list; the host never reads the PAMT.
  */
 export class HostLedger {
-  /** PFN → name of the module object the host gave the page to. */
-  readonly donated = new PfnLabelMap();
+  /** PFN → allocation tag, for pages the host allocated and holds for its own use. */
+  readonly held = new PfnLabelMap();
+  /**
+   * PFN → name of the module object the host gave the page to. Setting a page moves it out of `held`;
+   * deleting it (the module gave it back) moves it into `held` again.
+   */
+  readonly donated: PfnLabelMap;
+  /** PFN → what the pages were lent to: named by a call the module interrupted (raw SEAMCALL steps). */
+  readonly lent = new PfnLabelMap();
   /** PFN → reason, for pages stranded forever. */
   readonly stranded = new Map<number, string>();
   /** Every stranding, in order. */
   readonly strandReports: StrandReport[] = [];
+  /** Frees the host made of a page it had not got back (donated, lent or stranded), in order. */
+  readonly misfrees: { readonly pfn: number; readonly was: string }[] = [];
+
+  constructor() {
+    const held = this.held;
+    const lent = this.lent;
+    this.donated = new (class extends PfnLabelMap {
+      override set(pfn: number, label: string): this {
+        held.delete(pfn);
+        lent.delete(pfn);
+        return super.set(pfn, label);
+      }
+      override delete(pfn: number): boolean {
+        const had = super.delete(pfn);
+        if (had) held.set(pfn, "returned by the module");
+        return had;
+      }
+    })();
+  }
+
+  /** The allocator handed out `pages` pages from `pfn` with `tag` (the machine wires this to the allocator). */
+  allocated(pfn: number, pages: number, tag: string): void {
+    for (let i = 0; i < pages; i++) this.held.set(pfn + i, tag);
+  }
+
+  /** Page `pfn` went back to the allocator (the machine wires this to the allocator). */
+  freed(pfn: number): void {
+    if (this.held.delete(pfn)) return;
+    const d = this.donated.get(pfn);
+    const l = this.lent.get(pfn);
+    const s = this.stranded.get(pfn);
+    const was =
+      d !== undefined
+        ? `donated to ${d}`
+        : l !== undefined
+          ? `lent to ${l}`
+          : s !== undefined
+            ? `stranded (${s})`
+            : "not in the ledger";
+    this.misfrees.push({ pfn, was });
+    if (d !== undefined) PfnLabelMap.prototype.delete.call(this.donated, pfn);
+    this.lent.delete(pfn);
+  }
+
+  /** Pages named by an interrupted call: neither held nor donated until the call ends. */
+  lend(pfn: number, label: string): void {
+    this.held.delete(pfn);
+    PfnLabelMap.prototype.delete.call(this.donated, pfn);
+    this.lent.set(pfn, label);
+  }
+
+  /** A lent page came back to the host (the call ended without taking it). */
+  unlend(pfn: number): void {
+    if (this.lent.delete(pfn)) this.held.set(pfn, "returned by the module");
+  }
 }
 
 /**
@@ -286,13 +358,24 @@ export function strandDonated(k: HostKernel, owner: string, reason: string): num
 
 /**
  * The failure policy (02-kapi.md 2.6): warn as fatal and leave the pages allocated forever. The pages
- * are retagged so accounting shows them and the leak check names them; they are never freed.
+ * are retagged so accounting shows them and the leak check names them; they are never freed. A page
+ * inside a multi-page block strands the whole block.
  */
 export function strandPages(k: HostKernel, pfns: readonly number[], reason: string): void {
-  const fresh = pfns.filter((p) => !k.ledger.stranded.has(p));
+  // A page inside a multi-page block strands the whole block: it can never be freed in part.
+  const all = new Set<number>();
+  for (const p of pfns) {
+    all.add(p);
+    if (!k.mem.contains(p) || k.alloc.refCount(p) === 0) continue;
+    const head = k.alloc.compoundHead(p);
+    for (let i = 0; i < 2 ** k.alloc.compoundOrder(head); i++) all.add(head + i);
+  }
+  const fresh = [...all].filter((p) => !k.ledger.stranded.has(p));
   for (const pfn of fresh) {
     k.ledger.stranded.set(pfn, reason);
     k.ledger.donated.delete(pfn);
+    k.ledger.lent.delete(pfn);
+    k.ledger.held.delete(pfn);
     const head = k.alloc.compoundHead(pfn);
     if (k.alloc.refCount(head) > 0) k.alloc.retag(k.alloc.pfnToPage(head), STRANDED_TAG);
   }

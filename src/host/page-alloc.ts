@@ -293,6 +293,9 @@ export class PageAllocator implements PageFrameDb {
   // -------------------------------------------------------------------------------------------------
   // Public allocation API
 
+  /** Start of the free stretch the last {@link findRun} chose (at or before the run it returned). */
+  private runBase = -1;
+
   /** Number of allocation calls so far (a bulk call counts one per page requested). */
   get allocCount(): number {
     return this.calls;
@@ -358,8 +361,9 @@ export class PageAllocator implements PageFrameDb {
   /**
    * `alloc_contig_pages`: `n` physically contiguous order-0 pages (each its own page with refcount 1,
    * not a compound block) inside one memory range; returns the first. Whole free blocks covering the
-   * run are taken and the unused remainder goes back to the free lists. Returns null when no free run
-   * of `n` pages exists (pages are never migrated to make one). Prefers runs on the free lists to
+   * run are taken and the unused remainder goes back to the free lists. When `n` is a power of two the
+   * run starts at a multiple of `n` (the kernel's rule: a 1 GiB request is 1 GiB aligned); otherwise it
+   * is only page aligned. Returns null when no free run of `n` pages (aligned so) exists (pages are never migrated to make one). Prefers runs on the free lists to
    * pristine memory. Cost: the free blocks examined plus the `n` pages, never the whole host.
    */
   allocContigPages(n: number, opts?: AllocOptions): Page | null {
@@ -369,7 +373,10 @@ export class PageAllocator implements PageFrameDb {
     const s = this.findRun(n);
     if (s < 0) return null;
     const e = s + n;
-    this.takeRun(s, e);
+    // The free stretch starts at `runBase`; an aligned run leaves [runBase, s) free again.
+    const base = this.runBase;
+    this.takeRun(base, e);
+    if (base < s) this.freeRange(base, s);
     for (let q = s; q < e; ) {
       const sec = this.ensureSec(q);
       const off = q % SECTION_PAGES;
@@ -908,12 +915,18 @@ export class PageAllocator implements PageFrameDb {
    */
   private findRun(n: number): number {
     for (let k = 0; k <= MAX_ORDER; k++) {
-      if (POW[k]! >= n && this.freeCount[k]! > 0) return this.peekFree(k);
+      if (POW[k]! >= n && this.freeCount[k]! > 0) {
+        this.runBase = this.peekFree(k);
+        return this.runBase;
+      }
     }
     let kmin = 0;
     while (kmin < MAX_ORDER && POW[kmin + 1]! * 2 <= n + 1) kmin++;
     const visited = new Set<number>();
     const seen = new Set<Pristine>();
+    // A power-of-two run starts at a multiple of its size, as the kernel's alloc_contig_pages does.
+    const pow2 = (n & (n - 1)) === 0 && n < 2 ** 31;
+    const align = (q: number) => (pow2 ? Math.ceil(q / n) * n : q);
     const explore = (seed: number): number => {
       const ri = this.rangeIndex(seed);
       const rs = this.rStart[ri]!;
@@ -925,12 +938,14 @@ export class PageAllocator implements PageFrameDb {
         lo = next;
       }
       let hi = seed;
-      while (hi < re && hi - lo < n) {
+      while (hi < re && hi - align(lo) < n) {
         const next = this.stepRight(hi, kmin, visited, seen);
         if (next < 0) break;
         hi = next;
       }
-      return hi - lo >= n ? lo : -1;
+      if (hi - align(lo) < n) return -1;
+      this.runBase = lo;
+      return align(lo);
     };
     for (const pr of this.pristine) {
       if (pr.cur >= pr.end || seen.has(pr)) continue;

@@ -29,6 +29,13 @@ export type WriteBackMode =
   /** Once per `pages[i]`, i.e. only the head page of a multi-page block (the 2026-04-16 kernel diff). */
   | "head-page-only";
 
+/**
+ * Where destroy finds each block's size: what create recorded (this project's rule), or the allocator's
+ * answer at destroy time (`read-at-destroy`, the kernel's `compound_nr`: a block the caller freed first
+ * reads as one page, so destroy silently becomes head-page-only; ledger `destroy-orders`).
+ */
+export type DestroyOrders = "recorded" | "read-at-destroy";
+
 /** What destroy did. */
 export interface DestroyResult {
   /** PAGE.WBINVD calls issued. */
@@ -47,14 +54,17 @@ type State = "live" | "destroyed";
 /** One page-list descriptor. Create with {@link tdxPageArrayCreate}. */
 export class TdxPageArray {
   #pages: readonly Page[];
+  /** Each page's block order as create (or repopulate) found it: what destroy writes back. */
+  #orders: Int8Array;
   #root: Page;
   #flushOnFree = false;
   #state: State = "live";
 
   /** @internal use {@link tdxPageArrayCreate}. */
-  constructor(pages: readonly Page[], root: Page) {
+  constructor(pages: readonly Page[], root: Page, orders?: Int8Array) {
     this.#pages = pages;
     this.#root = root;
+    this.#orders = orders ?? Int8Array.from(pages, (p) => p.order);
   }
 
   /** Number of entries, 1..512. */
@@ -143,18 +153,22 @@ export class TdxPageArray {
     }
     const old = this.#pages.length;
     this.#pages = pages;
+    this.#orders = orders.slice(0, pages.length);
     populateRoot(k, this.#root.pfn, pages, orders, old);
   }
 
   /** @internal destroy's body. */
-  _destroy(k: HostKernel, mode: WriteBackMode): DestroyResult {
+  _destroy(k: HostKernel, mode: WriteBackMode, orders: DestroyOrders): DestroyResult {
     if (this.#state === "destroyed")
       throw stateError("tdx_page_array_destroy", "descriptor already destroyed (double destroy)");
     let writeBacks = 0;
     const failedPfns: number[] = [];
     if (this.#flushOnFree) {
-      for (const p of this.#pages) {
-        const span = mode === "every-page" ? p.nrPages : 1;
+      for (const [i, p] of this.#pages.entries()) {
+        // The block size create recorded, or (the kernel's compound_nr) what the allocator says now:
+        // 1 for a block the caller already freed.
+        const pages = orders === "recorded" ? 2 ** this.#orders[i]! : p.nrPages;
+        const span = mode === "every-page" ? pages : 1;
         for (let i = 0; i < span; i++) {
           writeBacks++;
           if (!ok(pageWbinvd(k, p.pfn + i))) failedPfns.push(p.pfn + i);
@@ -254,7 +268,7 @@ export function tdxPageArrayCreate(
   const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
   if (root === null) return null;
   populateRoot(k, root.pfn, checked.pages, checked.orders, 0);
-  return new TdxPageArray(checked.pages, root);
+  return new TdxPageArray(checked.pages, root, checked.orders.slice(0, checked.pages.length));
 }
 
 /**
@@ -279,7 +293,7 @@ export function tdxPageArrayRepopulate(
 /**
  * `tdx_page_array_destroy` (first called free): when the flush flag is set, PAGE.WBINVD with the global
  * KeyID for every 4 KiB page covered (or only each head page, in `head-page-only` mode, to reproduce the
- * 2026-04-16 diff); then frees the root. Never frees the data pages. Destroy of null is a no-op.
+ * 2026-04-16 diff), block sizes as create recorded them (policy `destroyOrders`); then frees the root. Never frees the data pages. Destroy of null is a no-op.
  */
 export function tdxPageArrayDestroy(
   k: HostKernel,
@@ -291,7 +305,7 @@ export function tdxPageArrayDestroy(
     throw typeError("tdx_page_array_destroy.array", array, "a TdxPageArray or null");
   if (mode !== "every-page" && mode !== "head-page-only")
     throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page" or "head-page-only"');
-  return array._destroy(k, mode);
+  return array._destroy(k, mode, k.policy.destroyOrders ?? "recorded");
 }
 
 /** Pages to feed in chunks: an array, or a physically contiguous run given by its first page. */

@@ -14,7 +14,10 @@
  *    module says CLFLUSH_BEFORE_ALLOC (a later eviction would overwrite private data);
  * 2. `private-lines-on-host-page`: a page that left the module goes back to the host allocator, or is
  *    read or written by the host, while lines dirty under a private KeyID remain;
- * 3. `host-access-to-private`: any host access to a page the PAMT says is private.
+ * 3. `host-access-to-private`: any host access to a page the PAMT says is private;
+ * 4. `private-lines-left-at-end` ({@link CacheModel.sweep}, at the end of a run): a page the module no
+ *    longer owns still has lines dirty under a private KeyID, even if the host never touched it again (a
+ *    missing write-back that only a later eviction would show), named with the call that left them.
  *
  * The cache is hardware: it asks the module's PAMT only through the `isPrivate` probe the machine wires
  * in, which is the model's vantage point, not something a host could do.
@@ -22,11 +25,12 @@
 import { TdxpaError } from "../common/errors.js";
 import type { PageSnapshot, PhysMem } from "./physmem.js";
 
-/** The three hazard kinds. */
+/** The three hazard kinds of 03-module.md 3.5, and the end-of-run sweep's. */
 export type HazardKind =
   | "dirty-host-lines-on-private"
   | "private-lines-on-host-page"
-  | "host-access-to-private";
+  | "host-access-to-private"
+  | "private-lines-left-at-end";
 
 /** One hazard event. */
 export interface Hazard {
@@ -94,6 +98,8 @@ export class CacheModel {
   private dirtyCount = 0;
   /** Stale lines by page and KeyID: the non-zero lines they would write back (null: an all-zero page). */
   private readonly stale = new Map<number, Map<number, PageSnapshot | null>>();
+  /** The operation that left each page's private lines behind (the page left the module), by page. */
+  private readonly leftBy = new Map<number, string>();
   readonly hazards: Hazard[] = [];
   /** Private pages whose integrity a stale KeyID-0 write-back broke. */
   readonly poisoned = new Set<number>();
@@ -301,7 +307,40 @@ export class CacheModel {
 
   /** Page `pfn` leaves the module (back to PT_NDA): private lines left behind become stale. */
   leavePrivate(pfn: number): void {
-    for (const k of this.dirtyKeyIds(pfn)) if (k !== 0) this.makeStale(pfn, k);
+    for (const k of this.dirtyKeyIds(pfn)) {
+      if (k === 0) continue;
+      this.makeStale(pfn, k);
+      this.leftBy.set(pfn, this.cause);
+    }
+  }
+
+  /**
+   * The end-of-run sweep: every page that is not private (per the PAMT probe) but still holds lines
+   * dirty under a private KeyID is a hazard `private-lines-left-at-end`, named with its KeyIDs and the
+   * call that released the page. Pages for which `exempt` is true (the host stranded them: never reused)
+   * are skipped. Returns the hazards it added.
+   */
+  sweep(exempt: (pfn: number) => boolean = () => false): Hazard[] {
+    const found: Hazard[] = [];
+    const saved = this.cause;
+    for (const [key, sec] of this.dirty) {
+      for (let i = 0; i < SECTION; i++) {
+        if (sec[i] === 0) continue;
+        const pfn = key * SECTION + i;
+        const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
+        if (priv.length === 0 || this.isPrivate(pfn) || exempt(pfn)) continue;
+        this.cause = this.leftBy.get(pfn) ?? "unknown";
+        this.hazard(
+          "private-lines-left-at-end",
+          pfn,
+          priv,
+          `page 0x${pfn.toString(16)} left the module with dirty lines of KeyID ${priv.join(",")} never written back (left by ${this.cause})`,
+        );
+        found.push(this.hazards[this.hazards.length - 1]!);
+      }
+    }
+    this.cause = saved;
+    return found;
   }
 
   /** TDH.PHYMEM.PAGE.WBINVD: writes back and drops `pfn`'s lines of `keyId`. */

@@ -79,7 +79,10 @@ export function attachEvents(
   const hooks = m.alloc.hooks;
   m.alloc.hooks = {
     ...hooks,
-    onAlloc: (pfn, pages, tag) => sink({ type: "alloc", t, pfn, pages, tag }),
+    onAlloc: (pfn, pages, tag) => {
+      hooks.onAlloc?.(pfn, pages, tag);
+      sink({ type: "alloc", t, pfn, pages, tag });
+    },
     ...(opts.frees === false
       ? {}
       : {

@@ -75,6 +75,8 @@ export class InterruptSource {
   unitsSinceEntry = 0;
   /** Interrupts injected so far. */
   taken = 0;
+  /** Fault injection: the next unit boundary of this call interrupts, whatever the plan says. */
+  forceNext = false;
 
   constructor(readonly plan: InterruptPlan = { kind: "none" }) {
     this.state = plan.kind === "random" ? plan.seed >>> 0 || 0x9e3779b9 : 1;
@@ -96,6 +98,11 @@ export class InterruptSource {
     return true;
   }
 
+  /** Called when a call ends: a forced interruption that found no unit boundary lapses. */
+  leave(): void {
+    this.forceNext = false;
+  }
+
   /**
    * Called after each unit of work when more remain; true means "return TDX_INTERRUPTED_RESUMABLE now".
    * A call always completes at least one unit, so progress is guaranteed.
@@ -103,7 +110,10 @@ export class InterruptSource {
   afterUnit(): boolean {
     this.unitsSinceEntry++;
     let fire = false;
-    if (this.plan.kind === "every") fire = this.unitsSinceEntry >= this.plan.k;
+    if (this.forceNext) {
+      this.forceNext = false;
+      fire = true;
+    } else if (this.plan.kind === "every") fire = this.unitsSinceEntry >= this.plan.k;
     else if (this.plan.kind === "random") fire = this.next() < this.plan.p;
     if (fire) this.taken++;
     return fire;

@@ -80,6 +80,14 @@ export interface ForcedStatus {
   /** 1-based count of calls to that leaf, from when the module was created. */
   readonly nth: number;
   readonly status: U64;
+  /**
+   * Carry the side effects of the real failure instead of replacing the call (03-module.md 3.4–3.5,
+   * ledger `forced-status-effects`): for TDX_SYS_SHUTDOWN the leaf runs and its first private write
+   * consumes poison (or, with none, it completes), every page it claimed stays claimed and the module
+   * shuts down; for TDX_INTERRUPTED_RESUMABLE the leaf runs and is interrupted at its first unit
+   * boundary (with none it completes and returns its own status). Other statuses replace the call.
+   */
+  readonly effects?: boolean;
 }
 
 /** Progress of a call that keeps it inside the module (resume with the original inputs). */
@@ -206,6 +214,8 @@ export class TdxModule {
   seq = 0;
   /** Set once the module consumed a poisoned line: every later call returns TDX_SYS_SHUTDOWN. */
   shutdown = false;
+  /** Fault injection (`effects`): the next private write of this call consumes poison. */
+  private poisonNextWrite = false;
   /** The extension queue slot (depth 1): the extension call in flight, or null. */
   extSlot: InFlight | null = null;
   /** Resumable non-extension calls in flight, by key (e.g. "iommu-setup:<regBase>"). */
@@ -269,7 +279,23 @@ export class TdxModule {
       const n = (this.callsByLeaf.get(leaf) ?? 0) + 1;
       this.callsByLeaf.set(leaf, n);
       const f = this.forced.find((x) => x.leaf === leaf && x.nth === n);
-      if (f !== undefined) {
+      const shutdownHi = STATUS.TDX_SYS_SHUTDOWN.hi;
+      const interruptHi = STATUS.TDX_INTERRUPTED_RESUMABLE.hi;
+      if (f?.effects === true && (f.status.hi === shutdownHi || f.status.hi === interruptHi)) {
+        forced = true;
+        this.cache.cause = c.cause;
+        this.interrupts.enter();
+        if (f.status.hi === shutdownHi) this.poisonNextWrite = true;
+        else this.interrupts.forceNext = true;
+        status = handler(this, c);
+        this.interrupts.leave();
+        this.cache.cause = "host";
+        if (f.status.hi === shutdownHi) {
+          this.poisonNextWrite = false;
+          this.shutdown = true;
+          status = st(STATUS.TDX_SYS_SHUTDOWN);
+        }
+      } else if (f !== undefined) {
         status = f.status;
         forced = true;
         // A forced error on a re-issue ends the interrupted call it would have resumed, as a real
@@ -481,6 +507,12 @@ export class TdxModule {
    * a stale host write-back broke shuts the module down (ledger `stale-writeback-damage`). Returns false then.
    */
   writePrivate(pfn: number, cause: string): boolean {
+    if (this.poisonNextWrite) {
+      // A forced shutdown with effects: the real cause (a poisoned line) without a host bug behind it.
+      this.poisonNextWrite = false;
+      this.shutdown = true;
+      return false;
+    }
     if (this.cache.poisoned.has(pfn)) {
       this.report(
         "poison-consumed",

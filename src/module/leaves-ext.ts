@@ -13,14 +13,34 @@ import { PT } from "./pamt.js";
  * FIRST_ENTRY..LAST_ENTRY one at a time: rule 4 on the entry (OPERAND_INVALID, RCX), the private operand
  * page checks, and the page becomes a pool page. RCX comes back
  * with FIRST_ENTRY = the next unprocessed entry on every return (success, error, interruption, pool
- * full). Pages already added stay added when an entry fails (behaviour `extAddKeepsPartial`).
+ * full). Pages already added stay added when an entry fails (behaviour `extAddKeepsPartial`). An
+ * interrupted add holds the extension slot (ledger `ext-add-holds-slot`): other extension calls get
+ * TDX_OPERAND_BUSY, another list TDX_INVALID_RESUMPTION, until the add of this list ends.
  */
 registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
   const op = c.regs.get(REG.RCX);
   const d = m.decodeListInfo(op);
   if (d.violation !== null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  if (m.extSlot !== null) return EXT_QUEUE_BUSY;
   const { firstEntry, lastEntry, rootHpa } = d.fields;
+  // The extension slot: another extension call in flight → BUSY; an interrupted add of another list
+  // holds it until it ends (ledger `ext-add-holds-slot`); the resume of this list continues.
+  const held = m.extSlot;
+  if (held !== null) {
+    if (held.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);
+    if (
+      held.inputs[0] !== rootHpa % 2 ** 32 ||
+      held.inputs[1] !== Math.floor(rootHpa / 2 ** 32) ||
+      held.progress !== lastEntry
+    )
+      return st(STATUS.TDX_INVALID_RESUMPTION);
+  }
+  const slot = held ?? {
+    leaf: c.leaf,
+    inputs: Uint32Array.of(rootHpa % 2 ** 32, Math.floor(rootHpa / 2 ** 32)),
+    progress: lastEntry,
+    locked: [],
+  };
+  m.extSlot = null;
   const root = m.readRoot(rootHpa);
   const pool = m.objects.get(m.ext.poolObject)!;
   const required = m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
@@ -51,6 +71,7 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
     c.units++;
     if (i < lastEntry && m.interrupts.afterUnit()) {
       c.regs.set(REG.RCX, withFirstEntry(op, i + 1));
+      m.extSlot = slot;
       return st(STATUS.TDX_INTERRUPTED_RESUMABLE);
     }
   }

@@ -150,12 +150,13 @@ registerLeaf(LEAF["TDH.IOMMU.CLEAR"], (m, c) => {
 });
 
 function clearPages(m: TdxModule, c: CallContext, f: InFlight, key: string, obj: ModuleObject): U64 {
+  // A released page leaves the object's list at once: mid-clear, the list is what the unit still owns.
   const pages = obj.pages;
-  while (f.progress < pages.length) {
-    m.releasePage(pages[f.progress]!);
+  while (pages.length > 0) {
+    m.releasePage(pages.shift()!);
     f.progress++;
     c.units++;
-    if (f.progress < pages.length && m.interrupts.afterUnit()) return m.interrupted(c, [REG.RCX, REG.RDX]);
+    if (pages.length > 0 && m.interrupts.afterUnit()) return m.interrupted(c, [REG.RCX, REG.RDX]);
   }
   for (const [base, oid] of units(m)) if (oid === obj.id) units(m).delete(base);
   m.dropObject(obj.id);

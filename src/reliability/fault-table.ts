@@ -6,7 +6,9 @@
  * docs/spec/03-module.md 3.3; the comment over each row names where the statuses come from. Two statuses are
  * possible for every leaf and are added to every row by {@link failingStatuses}: TDX_OPERAND_INVALID
  * (RAX) (reserved RAX bits or an unsupported version, 3.1) and TDX_SYS_SHUTDOWN (the module consumed a
- * poisoned line, 3.5). TDX_INTERRUPTED_RESUMABLE is listed for leaves that can be interrupted, and the
+ * poisoned line, 3.5), the latter twice: replacing the call, and with its real side effects (the leaf
+ * runs, its first private write consumes poison, what it claimed stays claimed, the module shuts down).
+ * TDX_INTERRUPTED_RESUMABLE is listed, also with its effects (progress kept, the slot held), for leaves that can be interrupted, and the
  * SPDM statuses for the leaves that run an SPDM exchange: forcing them is a spurious interruption or a
  * spurious request, which a correct host must survive.
  */
@@ -17,9 +19,12 @@ import type { U64 } from "../common/u64.js";
 export interface FailingStatus {
   readonly name: StatusName;
   readonly operand: number;
+  /** Forced with the real failure's side effects (emulator `ForcedStatus.effects`). */
+  readonly effects?: boolean;
 }
 
 const s = (name: StatusName, operand = 0): FailingStatus => Object.freeze({ name, operand });
+const withEffects = (name: StatusName): FailingStatus => Object.freeze({ name, operand: 0, effects: true });
 
 /** Statuses of the private operand page checks (03-module.md 3.2), on the register that named the pages. */
 const privatePageChecks = (reg: number): FailingStatus[] => [
@@ -32,6 +37,7 @@ const privatePageChecks = (reg: number): FailingStatus[] => [
 /** Statuses of a leaf that keeps its progress in the extension slot (03-module.md 3.4). */
 const extensionResumable: FailingStatus[] = [
   s("TDX_INTERRUPTED_RESUMABLE"),
+  withEffects("TDX_INTERRUPTED_RESUMABLE"),
   s("TDX_INVALID_RESUMPTION"),
   s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
 ];
@@ -94,6 +100,7 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
     ...privatePageChecks(REG.RCX),
     s("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
     s("TDX_INTERRUPTED_RESUMABLE"),
+    withEffects("TDX_INTERRUPTED_RESUMABLE"),
     s("TDX_EXT_MEMORY_POOL_FULL"),
   ],
   // leaves-ext.ts: pool not full or a second INIT; resumable in the extension slot.
@@ -204,6 +211,7 @@ export const LEAF_FAILURES: Readonly<Partial<Record<LeafName, readonly FailingSt
 export const UNIVERSAL_FAILURES: readonly FailingStatus[] = Object.freeze([
   s("TDX_OPERAND_INVALID", REG.RAX),
   s("TDX_SYS_SHUTDOWN"),
+  withEffects("TDX_SYS_SHUTDOWN"),
 ]);
 
 const BY_NUMBER = new Map<number, readonly FailingStatus[]>(

@@ -20,6 +20,7 @@ import type { FlowResult } from "../host/flows/result.js";
 import { defaultPlatform, type Platform } from "../hw/platform.js";
 import { createMachine, type Machine, type MachineOptions } from "../machine.js";
 import { checkConservation } from "../model/conservation.js";
+import { judgeEndOfTeardown } from "../model/judge.js";
 import { FLOWS, type FlowState } from "../scenario/flows.js";
 import { type FailingStatus, failingStatuses, statusValue } from "./fault-table.js";
 import { Rng } from "./rng.js";
@@ -48,20 +49,29 @@ export function defaultFaultConfig(poolPages = 1024): FaultConfig {
   };
 }
 
-/** One injection point. */
+/**
+ * One injection point: an allocation that fails, a SEAMCALL that returns a failing status (with the
+ * real failure's side effects when the status says so), or an eviction of every dirty cache line right
+ * after the nth SEAMCALL of the run.
+ */
 export type FaultPoint =
   | { readonly kind: "alloc"; readonly nth: number }
-  | { readonly kind: "status"; readonly leaf: number; readonly nth: number; readonly status: FailingStatus };
+  | { readonly kind: "status"; readonly leaf: number; readonly nth: number; readonly status: FailingStatus }
+  | { readonly kind: "evict"; readonly nth: number };
 
-/** `alloc #17` or `TDH.SPDM.CONNECT #3 -> TDX_OPERAND_INVALID(R9)`. */
+/** `alloc #17`, `TDH.SPDM.CONNECT #3 -> TDX_OPERAND_INVALID(R9)` or `evict after call #40`. */
 export function faultText(p: FaultPoint): string {
   if (p.kind === "alloc") return `alloc #${p.nth}`;
-  return `${leafName(p.leaf) ?? `leaf ${p.leaf}`} #${p.nth} -> ${statusText(statusValue(p.status))}`;
+  if (p.kind === "evict") return `evict after call #${p.nth}`;
+  const effects = p.status.effects === true ? " (with effects)" : "";
+  return `${leafName(p.leaf) ?? `leaf ${p.leaf}`} #${p.nth} -> ${statusText(statusValue(p.status))}${effects}`;
 }
 
 /** What a clean run of the configuration does: allocations and calls per leaf (the injection sites). */
 export interface CleanProfile {
   readonly allocations: number;
+  /** SEAMCALLs of the run (eviction points). */
+  readonly calls: number;
   /** [leaf, calls], by leaf number. */
   readonly callsByLeaf: readonly (readonly [number, number])[];
   readonly outcome: RunOutcome;
@@ -86,6 +96,12 @@ export interface RunOutcome {
   readonly exception: { readonly typed: boolean; readonly message: string } | null;
   /** Faults whose site was reached (the call or allocation happened). */
   readonly faultsFired: number;
+  /** End of teardown: pages the host still holds that were neither freed nor reported stranded. */
+  readonly heldAtEnd: number;
+  /** End of teardown: hazards of the cache sweep (private lines left on pages the module gave back). */
+  readonly sweepHazards: number;
+  /** Failure-policy rules broken (e.g. a failed bring-up that did not strand its pool). */
+  readonly policy: readonly string[];
 }
 
 function statusOf(f: FailingStatus): U64 {
@@ -98,10 +114,22 @@ export function runWithFaults(
   faults: readonly FaultPoint[] = [],
 ): RunOutcome & { m: Machine } {
   const m = createMachine(cfg.platform, cfg.machine ?? {});
+  const evictAfter = new Set<number>();
   for (const f of faults) {
     if (f.kind === "alloc") m.alloc.failNth(f.nth);
-    else m.module.forceStatus({ leaf: f.leaf, nth: f.nth, status: statusOf(f.status) });
+    else if (f.kind === "evict") evictAfter.add(f.nth);
+    else
+      m.module.forceStatus({
+        leaf: f.leaf,
+        nth: f.nth,
+        status: statusOf(f.status),
+        ...(f.status.effects === true ? { effects: true } : {}),
+      });
   }
+  if (evictAfter.size > 0)
+    m.module.onCall = (r) => {
+      if (evictAfter.has(r.seq)) m.cache.evictNow();
+    };
   const state: FlowState = { iommus: [], extra: new Map() };
   const flows: FlowResult[] = [];
   const violations: string[] = [];
@@ -124,6 +152,18 @@ export function runWithFaults(
     const c = checkConservation(m);
     if (!c.ok) for (const v of c.violations) violations.push(`after ${name}: ${v}`);
   }
+  // After the teardown: the end rule of conservation, the cache sweep and the failure policy.
+  let heldAtEnd = 0;
+  let sweepHazards = 0;
+  let policy: readonly string[] = [];
+  if (exception === null && cfg.flows[cfg.flows.length - 1] === "teardown") {
+    const j = judgeEndOfTeardown(m, flows);
+    heldAtEnd = m.kernel.ledger.held.size + m.kernel.ledger.lent.size;
+    sweepHazards = j.sweep.length;
+    policy = j.policy;
+    if (violations.length === 0)
+      for (const v of j.conservation.violations) violations.push(`after teardown: ${v}`);
+  }
   const strandedByFlow: Record<string, number> = {};
   for (const r of flows)
     if (r.strandedPages > 0) strandedByFlow[r.flow] = (strandedByFlow[r.flow] ?? 0) + r.strandedPages;
@@ -131,8 +171,13 @@ export function runWithFaults(
   for (const r of m.kernel.ledger.strandReports) strandedReported += r.pfns.length;
   let faultsFired = 0;
   for (const f of faults) {
-    if (f.kind === "alloc" ? m.alloc.allocCount >= f.nth : (m.module.callsByLeaf.get(f.leaf) ?? 0) >= f.nth)
-      faultsFired++;
+    const reached =
+      f.kind === "alloc"
+        ? m.alloc.allocCount >= f.nth
+        : f.kind === "evict"
+          ? m.module.seq >= f.nth
+          : (m.module.callsByLeaf.get(f.leaf) ?? 0) >= f.nth;
+    if (reached) faultsFired++;
   }
   return {
     m,
@@ -146,6 +191,9 @@ export function runWithFaults(
     strandedByFlow,
     exception,
     faultsFired,
+    heldAtEnd,
+    sweepHazards,
+    policy,
   };
 }
 
@@ -154,6 +202,7 @@ export function cleanProfile(cfg: FaultConfig): CleanProfile {
   const r = runWithFaults(cfg);
   return {
     allocations: r.m.alloc.allocCount,
+    calls: r.m.module.seq,
     callsByLeaf: [...r.m.module.callsByLeaf].sort((a, b) => a[0] - b[0]),
     outcome: withoutMachine(r),
   };
@@ -164,13 +213,17 @@ function withoutMachine(r: RunOutcome & { m: Machine }): RunOutcome {
   return rest;
 }
 
-/** Every single-fault injection point of a clean profile: allocations first, then calls by leaf. */
+/**
+ * Every single-fault injection point of a clean profile: allocations first, then calls by leaf, then an
+ * eviction after each call.
+ */
 export function enumeratePoints(p: CleanProfile): FaultPoint[] {
   const out: FaultPoint[] = [];
   for (let nth = 1; nth <= p.allocations; nth++) out.push({ kind: "alloc", nth });
   for (const [leaf, count] of p.callsByLeaf)
     for (let nth = 1; nth <= count; nth++)
       for (const status of failingStatuses(leaf)) out.push({ kind: "status", leaf, nth, status });
+  for (let nth = 1; nth <= p.calls; nth++) out.push({ kind: "evict", nth });
   return out;
 }
 
@@ -182,7 +235,7 @@ export function stratify(points: readonly FaultPoint[], perSite: number): FaultP
   const groups = new Map<string, FaultPoint[]>();
   const out: FaultPoint[] = [];
   for (const p of points) {
-    if (p.kind === "alloc") {
+    if (p.kind !== "status") {
       out.push(p);
       continue;
     }
@@ -231,6 +284,12 @@ export interface FaultReport {
   readonly typedExceptions: number;
   /** Runs whose stranded pages differ from the pages named in stranding reports. */
   readonly unreportedStranding: number;
+  /** Runs in which the host still held pages after teardown (leaks: stranded but never reported). */
+  readonly heldAfterTeardown: number;
+  /** Runs whose end-of-run cache sweep found private lines left on pages the module gave back. */
+  readonly sweepFailures: number;
+  /** Runs that broke a failure-policy rule. */
+  readonly policyFailures: number;
   /** Stranded pages summed over runs, and by flow. */
   readonly strandedPages: number;
   readonly strandedByFlow: Readonly<Record<string, number>>;
@@ -251,6 +310,9 @@ class Tally {
   untyped = 0;
   typed = 0;
   unreported = 0;
+  heldAtEnd = 0;
+  sweep = 0;
+  policy = 0;
   stranded = 0;
   runsStranding = 0;
   readonly byFlow: Record<string, number> = {};
@@ -278,6 +340,18 @@ class Tally {
       this.unreported++;
       problems.push(`${r.stranded} stranded, ${r.strandedReported} reported`);
     }
+    if (r.heldAtEnd > 0) {
+      this.heldAtEnd++;
+      problems.push(`${r.heldAtEnd} page(s) still held after teardown`);
+    }
+    if (r.sweepHazards > 0) {
+      this.sweep++;
+      problems.push(`${r.sweepHazards} private line(s) left at the end`);
+    }
+    if (r.policy.length > 0) {
+      this.policy++;
+      problems.push(r.policy[0]!);
+    }
     this.stranded += r.stranded;
     if (r.stranded > 0) this.runsStranding++;
     for (const [k, v] of Object.entries(r.strandedByFlow)) this.byFlow[k] = (this.byFlow[k] ?? 0) + v;
@@ -299,6 +373,9 @@ class Tally {
       untypedExceptions: this.untyped,
       typedExceptions: this.typed,
       unreportedStranding: this.unreported,
+      heldAfterTeardown: this.heldAtEnd,
+      sweepFailures: this.sweep,
+      policyFailures: this.policy,
       strandedPages: this.stranded,
       strandedByFlow: this.byFlow,
       runsStranding: this.runsStranding,
@@ -363,7 +440,7 @@ export function runMultiFaults(
     const sites = new Set<string>();
     for (const i of pick) {
       const p = all[i]!;
-      const site = p.kind === "alloc" ? `a${p.nth}` : `${p.leaf}:${p.nth}`;
+      const site = p.kind === "status" ? `${p.leaf}:${p.nth}` : `${p.kind}${p.nth}`;
       if (sites.has(site)) continue;
       sites.add(site);
       faults.push(p);

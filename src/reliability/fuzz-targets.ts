@@ -35,13 +35,12 @@ import { leafRax, Regs } from "../common/seamcall.js";
 import { decodeStatus, LEAF, type LeafName, leafName, REG, statusText } from "../common/status.js";
 import { parseU64, type U64, u64ToHex } from "../common/u64.js";
 import type { Page } from "../host/page.js";
-import { pageRdmd } from "../host/seamcalls.js";
 import { forwardToDevice, functionId, writeSpdmConf } from "../host/spdm.js";
 import { rootPortDevfn } from "../hw/devices.js";
 import { defaultPlatform, METADATA_FIELD_IDS, type Platform } from "../hw/platform.js";
 import { createMachine, type Machine } from "../machine.js";
 import { checkConservation } from "../model/conservation.js";
-import { PT } from "../module/pamt.js";
+import { recordRawCall } from "../scenario/raw-handover.js";
 import { parseScenario } from "../scenario/schema.js";
 import { ByteReader } from "./bytes.js";
 
@@ -343,15 +342,10 @@ interface Harness {
   readonly pool: Page[];
   readonly blocks: Page[];
   readonly msg: Page[];
-  /** Every allocated page's PFN, for the RDMD ledger refresh. */
-  readonly pfns: number[];
   /** RCX values of successful calls (object ids), for later calls to name. */
   readonly ids: U64[];
   /** Operands built so far (IOMMU.CLEAR must name the root SETUP had). */
   readonly operands: U64[];
-  /** Pages claimed/released counts at the last ledger refresh. */
-  claimed: number;
-  released: number;
 }
 
 const ONES: U64 = { lo: 0xffff_ffff, hi: 0xffff_ffff };
@@ -421,7 +415,6 @@ function pageValue(h: Harness, kind: number, idx: number): { v: U64; pages: numb
 function buildRoot(h: Harness, r: ByteReader, format: ListFormat): { rootHpa: number; count: number } {
   const root = h.m.alloc.allocPage({ tag: "fuzz:root", zero: true });
   if (root === null) throw new FuzzBug("harness: out of memory for a root page");
-  h.pfns.push(root.pfn);
   const c = r.u8();
   const mtCount = h.m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
   const count = format === "iommu-mt" && c < 200 ? mtCount : (c % 24) + 1;
@@ -548,19 +541,6 @@ function regValue(h: Harness, r: ByteReader): U64 {
   }
 }
 
-/** The host's view of what it gave away, refreshed through TDH.PHYMEM.PAGE.RDMD as a scenario does. */
-function refreshLedger(h: Harness): void {
-  const pc = h.m.module.pageCounts;
-  if (pc.claimed === h.claimed && pc.released === h.released) return;
-  h.claimed = pc.claimed;
-  h.released = pc.released;
-  for (const pfn of h.pfns) {
-    const md = pageRdmd(h.m.kernel, pfn);
-    if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0) h.m.kernel.ledger.donated.set(pfn, "fuzz");
-    else h.m.kernel.ledger.donated.delete(pfn);
-  }
-}
-
 function now(): number {
   const p = (globalThis as { performance?: { now(): number } }).performance;
   return p === undefined ? Date.now() : p.now();
@@ -593,9 +573,7 @@ function harness(r: ByteReader): Harness {
   const msg = m.alloc.allocPagesBulk(6, { tag: "fuzz:msg", zero: true });
   // msg[5] holds the host's spdm_conf (TDH.SPDM.CONNECT's RDX).
   writeSpdmConf(m.kernel, msg[5]!.pfn);
-  const pfns: number[] = [];
-  for (const p of [...pool, ...blocks, ...msg]) for (let i = 0; i < p.nrPages; i++) pfns.push(p.pfn + i);
-  return { m, pool, blocks, msg, pfns, ids: [], operands: [], claimed: 0, released: 0 };
+  return { m, pool, blocks, msg, ids: [], operands: [] };
 }
 
 /**
@@ -620,6 +598,10 @@ export function seamcallProgram(input: Uint8Array): Machine {
     if (op >= 240 && last !== null) {
       regs = last;
       regs.set(REG.RAX, lastRax);
+    } else if (op >= 200 && op < 204) {
+      // Every dirty line is evicted now: stale lines really reach memory (03-module.md 3.5).
+      h.m.cache.evictNow();
+      continue;
     } else if (op >= 220 && devices.length > 0) {
       // The host answers the module's SPDM request through a device; 230.. then re-issues the last call.
       const device = devices[op % devices.length]!;
@@ -641,6 +623,7 @@ export function seamcallProgram(input: Uint8Array): Machine {
     }
     lastRax = regs.get(REG.RAX);
     lastIn = regs.clone();
+    const regsIn = regs.w.slice();
     const t0 = now();
     h.m.module.seamcall(regs);
     const ms = now() - t0;
@@ -657,7 +640,8 @@ export function seamcallProgram(input: Uint8Array): Machine {
       if (CREATORS.has(lastRax.lo) && lastRax.hi === 0) h.ids.push(regs.get(REG.RCX));
     }
     last = regs;
-    refreshLedger(h);
+    // The host learns what it handed over from the call's own operands and status (no RDMD).
+    recordRawCall(h.m.kernel, regsIn, regs, { iommuEntries: h.m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2 });
     if (h.m.module.pageCounts.claimed > 0) {
       const c = checkConservation(h.m);
       if (!c.ok) throw new FuzzBug(`conservation after call ${step} (${text}): ${c.violations[0]}`);

@@ -11,15 +11,14 @@ import type { CpuCall, CpuScheduler } from "../host/cpus.js";
 import type { FlowResult } from "../host/flows/result.js";
 import type { Page } from "../host/page.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
-import { pageRdmd } from "../host/seamcalls.js";
 import type { Hazard } from "../hw/cache.js";
 import { addCpus, createMachine, type Machine } from "../machine.js";
 import { type ConservationReport, checkConservation } from "../model/conservation.js";
 import { attachEvents, type EventSink } from "../model/events.js";
 import type { ModelReport } from "../module/emulator.js";
-import { PT } from "../module/pamt.js";
 import { FLOWS, type FlowState } from "./flows.js";
-import type { RegValue, Scenario, StateExpect, Step } from "./schema.js";
+import { recordRawCall } from "./raw-handover.js";
+import type { Scenario, StateExpect, Step } from "./schema.js";
 import { type Verdict, verdictOf } from "./verdict.js";
 
 /** Pages by state, as a run report counts them. */
@@ -165,6 +164,9 @@ function callDelta(
   return out;
 }
 
+/** What {@link recordRawCall} needs of the machine: how many IOMMU_MT entries SETUP reads. */
+const RAW_OPTS = (m: Machine) => ({ iommuEntries: m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2 });
+
 /** Runs `s` and returns its report. Never throws for anything a scenario can express. */
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   const m = createMachine(s.platform, {
@@ -190,13 +192,17 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   /** Results of other CPUs' calls already reported by a join, and already followed. */
   let joined = 0;
   let followed = 0;
-  /** Register values of each call queued on another CPU (to follow its pages once it is done). */
-  const queuedRefs = new Map<CpuCall, readonly RegValue[]>();
   /** Follows the pages of other CPUs' calls that finished since the last time. */
   const followOtherCpus = (): void => {
     if (cpus === null) return;
-    for (; followed < cpus.results.length; followed++)
-      follow(queuedRefs.get(cpus.results[followed]!.call) ?? []);
+    for (; followed < cpus.results.length; followed++) {
+      // As for a call on CPU 0: what it handed over follows from its own operands and status.
+      const res = cpus.results[followed]!;
+      const regsIn = new Regs();
+      regsIn.set(REG.RAX, leafRax(res.call.leaf));
+      for (const [reg, v] of Object.entries(res.call.inputs)) regsIn.set(Number(reg), v);
+      recordRawCall(m.kernel, regsIn.w.slice(), res.regs, RAW_OPTS(m));
+    }
   };
 
   const resolve = (v: { u64: U64 } | { ref: string; index: number | null }): U64 => {
@@ -209,30 +215,8 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     return { lo: hpa % 2 ** 32, hi: Math.floor(hpa / 2 ** 32) };
   };
 
-  /** The runner's own TDH.PHYMEM.PAGE.RDMD calls in the current step, counted apart from the host's. */
+  /** The runner's own SEAMCALLs in the current step, counted apart from the host's (none today). */
   let bookkept = new Map<string, number>();
-  /**
-   * The host learns what it gave away the way a real one can: TDH.PHYMEM.PAGE.RDMD of each listed page.
-   * These calls are the runner's bookkeeping, not the scenario's: counted in `bookkept`.
-   */
-  const follow = (values: readonly RegValue[]): void => {
-    const beforeBook = new Map(m.module.statusCounts);
-    for (const v of values) {
-      if (!("ref" in v)) continue;
-      for (const p of sets.get(listedSet.get(v.ref) ?? v.ref) ?? []) {
-        for (let i = 0; i < p.nrPages; i++) {
-          const md = pageRdmd(m.kernel, p.pfn + i);
-          if (md.type !== PT.NDA && md.type !== PT.RSVD && md.type >= 0)
-            m.kernel.ledger.donated.set(p.pfn + i, `scenario ${v.ref}`);
-          else m.kernel.ledger.donated.delete(p.pfn + i);
-        }
-      }
-    }
-    for (const [key, n] of m.module.statusCounts) {
-      const d = n - (beforeBook.get(key) ?? 0);
-      if (d > 0) bookkept.set(key, (bookkept.get(key) ?? 0) + d);
-    }
-  };
 
   for (const [index, step] of s.steps.entries()) {
     const label = stepLabel(step);
@@ -292,18 +276,19 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           for (const [reg, v] of Object.entries(step.regs)) inputs[Number(reg)] = resolve(v);
           const call: CpuCall = { leaf: LEAF[step.leaf], inputs };
           cpus.submit(step.cpu, [call]);
-          queuedRefs.set(call, Object.values(step.regs));
           detail = `queued on CPU ${step.cpu}`;
           break;
         }
         const r = new Regs();
         r.set(REG.RAX, leafRax(LEAF[step.leaf]));
         for (const [reg, v] of Object.entries(step.regs)) r.set(Number(reg), resolve(v));
+        const regsIn = r.w.slice();
         m.kernel.seamcall(r);
         const st = statusText(r.get(REG.RAX));
         status = st;
         failed = !isSuccessClass(r.get(REG.RAX));
-        follow(Object.values(step.regs));
+        // The host learns what it handed over from the call's own operands and status (no RDMD).
+        recordRawCall(m.kernel, regsIn, r, RAW_OPTS(m));
         if (step.expect !== null) {
           if (step.expect.status !== null)
             expect(
@@ -444,7 +429,12 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   }
 
   opts.onDone?.(m);
-  const conservation = checkConservation(m);
+  // End of run: the cache sweep (private lines left on pages the module gave back; stranded pages are
+  // never reused), and after a teardown of flows only, the host must hold no page (src/model/judge.ts).
+  m.cache.sweep((pfn) => m.kernel.ledger.stranded.has(pfn));
+  const flowsOnly = s.steps.every((x) => x.kind !== "alloc" && x.kind !== "root");
+  const tornDown = s.steps.some((x) => x.kind === "flow" && x.flow === "teardown");
+  const conservation = checkConservation(m, { endOfTeardown: flowsOnly && tornDown });
   if (m.cache.hazards.length > 0 && !declared.hazards)
     unexpected.push(`${m.cache.hazards.length} hazard(s) found`);
   if (m.module.reports.length > 0 && !declared.reports)

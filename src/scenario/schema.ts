@@ -248,6 +248,7 @@ const HAZARD_KINDS: readonly HazardKind[] = [
   "dirty-host-lines-on-private",
   "private-lines-on-host-page",
   "host-access-to-private",
+  "private-lines-left-at-end",
 ];
 
 function stateExpect(p: Path, v: unknown): StateExpect {

@@ -26,7 +26,7 @@ import {
   selectiveStream,
   withExtLockFor,
 } from "../spdm.js";
-import { releaseAndFree } from "./iommu.js";
+import { giveBackRefused, releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 import { checkReleased, type SpdmSessionRecord } from "./spdm.js";
 
@@ -70,7 +70,7 @@ export function ideStreamSetup(
   const inputs = selectiveStream(session.device, rootPortDevfn(ports, rootPortIndex));
   const c = ideStreamCreate(k, session.spdmId, inputs, array);
   if (!ok(c.status)) {
-    const clean = releaseAndFree(k, array, pages, rec);
+    const clean = giveBackRefused(k, array, pages, rec, c.status, `TDH.IDE.STREAM.CREATE ${name}`);
     const step = clean ? `TDH.IDE.STREAM.CREATE ${name}` : `TDH.PHYMEM.PAGE.WBINVD ${name}`;
     return { result: rec.fail(step, c.status), stream: null };
   }

@@ -13,6 +13,7 @@ import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
 import { hpaHi, hpaLo } from "../../common/u64.js";
+import { cleanRefusal } from "../claim-rule.js";
 import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
 import { coveredPfns, type Page } from "../page.js";
@@ -113,9 +114,11 @@ export function iommuSetupAll(
       setups.push({ name: u.name, regBase: u.regBase, iommuId: r.regs.get(REG.RCX), array, pages });
       continue;
     }
-    // Not taken: the module rolled back. Destroy writes back per the flush flag, then the pages go
-    // (pages whose write-back failed are stranded instead; the probe goes on).
-    if (!releaseAndFree(k, array, pages, rec)) wbFailed ??= `TDH.PHYMEM.PAGE.WBINVD ${u.name}`;
+    // Not taken. A known clean refusal: destroy writes back per the flush flag, then the pages go (those
+    // whose write-back failed are stranded instead; the probe goes on). Anything else may have left pages
+    // private: they are stranded (claim-failure-strands), and it counts as "any other failure" below.
+    if (!giveBackRefused(k, array, pages, rec, r.status, `TDH.IOMMU.SETUP ${u.name}`))
+      wbFailed ??= `TDH.PHYMEM.PAGE.WBINVD ${u.name}`;
     // The kernel's probe compares under the status mask (any operand id): not TDX-capable, skip.
     if (isStatus(r.status, STATUS.TDX_OPERAND_INVALID)) {
       skipped++;
@@ -159,6 +162,29 @@ export function iommuClearAll(k: HostKernel, setups: readonly IommuSetupRecord[]
   }
   rec.details.unitsCleared = cleared;
   return firstFail === null ? rec.ok() : rec.fail(firstFail.step, firstFail.status);
+}
+
+/**
+ * After a create (TDH.IOMMU.SETUP, SPDM.CREATE, IDE.STREAM.CREATE) that failed with `status`: on a known
+ * clean refusal (claim-rule.ts) the module kept nothing, so {@link releaseAndFree} (write-back per the
+ * flush flag, set before the call) and false when a write-back failed; on anything else the module may
+ * hold any of the pages, so the descriptor is destroyed and every page stranded (ledger
+ * `claim-failure-strands`), and true (no write-back failure of its own to report).
+ */
+export function giveBackRefused(
+  k: HostKernel,
+  array: TdxPageArray,
+  pages: readonly Page[],
+  rec: FlowRecorder,
+  status: U64,
+  what: string,
+): boolean {
+  if (cleanRefusal(status)) return releaseAndFree(k, array, pages, rec);
+  tdxPageArrayDestroy(k, array);
+  const pfns = coveredPfns(pages);
+  strandPages(k, pfns, `${what} failed: not a clean refusal`);
+  rec.stranded += pfns.length;
+  return true;
 }
 
 /**

@@ -31,7 +31,7 @@ import {
   withExtLockFor,
   writeSpdmConf,
 } from "../spdm.js";
-import { releaseAndFree } from "./iommu.js";
+import { giveBackRefused, releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** Allocator tags. */
@@ -115,8 +115,12 @@ export function spdmSessionConnect(
   const who = lockOwner(device);
   const c = withExtLockFor(k, "TDH.SPDM.CREATE", who, () => spdmCreate(k, device, array));
   if (c === null || !ok(c.status)) {
-    // Not taken: the module rolled back; destroy writes back if the flag was set before the call.
-    const clean = releaseAndFree(k, array, pages, rec);
+    // Not taken (or the lock was not had): destroy writes back per the flag set before the call, then
+    // the pages go; a failure that is not a known clean refusal strands them (claim-failure-strands).
+    const clean =
+      c === null
+        ? releaseAndFree(k, array, pages, rec)
+        : giveBackRefused(k, array, pages, rec, c.status, `TDH.SPDM.CREATE ${device.name}`);
     freeEach(k, msg);
     const step = clean ? `TDH.SPDM.CREATE ${device.name}` : `TDH.PHYMEM.PAGE.WBINVD ${device.name}`;
     return { result: rec.fail(step, c?.status ?? null), session: null };

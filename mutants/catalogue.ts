@@ -1,0 +1,487 @@
+/**
+ * The mutation catalogue of `npm run mutants` (mutants/index.ts): each entry changes one rule of the
+ * model in one place (an exact text that must occur once in its file) and names the test files (and
+ * optionally a test-name filter) that must catch it. Groups: the mutation table of the judge issue
+ * (`table`), every wrong-host variant made the default (`host`), every conservation rule
+ * (`conservation`, src/model/conservation.ts), every hazard and the end-of-run judge (`hazard`), the
+ * module's page checks and slot (`module`, 03-module.md 3.2–3.4), and the host rules added with the
+ * judge (`rule`). An entry with `survives` is expected to survive, with the reason.
+ */
+
+/** One mutation. */
+export interface Mutation {
+  readonly name: string;
+  readonly group: "table" | "host" | "conservation" | "hazard" | "module" | "rule";
+  readonly file: string;
+  /** Exact text, present exactly once in `file`. */
+  readonly find: string;
+  readonly replace: string;
+  /** Test files to run against the mutant. */
+  readonly tests: readonly string[];
+  /** Optional vitest `-t` filter (a test-name pattern) to keep the run short. */
+  readonly filter?: string;
+  /** Why this mutation cannot be killed (an equivalent mutant), when it is expected to survive. */
+  readonly survives?: string;
+}
+
+const J = "test/judge.test.ts";
+const R = "test/regressions.test.ts";
+const FLOWS = "test/flows.test.ts";
+const SPDM = "test/spdm-ide.test.ts";
+const MODULE = "test/module.test.ts";
+const ARRAY = "test/page-array.test.ts";
+const ALLOC = "test/page-alloc.test.ts";
+const SCEN = "test/scenarios.test.ts";
+const MB = "test/model-based.test.ts";
+
+const CONS = "src/model/conservation.ts";
+const KERNEL = "src/host/kernel.ts";
+const EMU = "src/module/emulator.ts";
+const CACHE = "src/hw/cache.ts";
+
+/** A DEFAULT_POLICY field set to its wrong value: the correct-host tests must notice. */
+const hostVariant = (name: string, find: string, replace: string, filter?: string): Mutation => ({
+  name,
+  group: "host",
+  file: KERNEL,
+  find,
+  replace,
+  tests: [FLOWS, R],
+  ...(filter === undefined ? { filter: "flows end to end|regression" } : { filter }),
+});
+
+/** A conservation rule that never flags. */
+const rule = (name: string, find: string, replace: string, tests: readonly string[] = [J]): Mutation => ({
+  name,
+  group: "conservation",
+  file: CONS,
+  find,
+  replace,
+  tests,
+});
+
+export const CATALOGUE: readonly Mutation[] = [
+  // ---- the issue's table --------------------------------------------------------------------------
+  {
+    name: "leak the pool when the root-page allocation fails",
+    group: "table",
+    file: "src/host/flows/extensions.ts",
+    find: "        k.alloc.freeContigRange(first.pfn, n);\n",
+    replace: "",
+    tests: [R],
+  },
+  {
+    name: "skip stranding after a failed TDH.EXT.INIT",
+    group: "table",
+    file: "src/host/flows/extensions.ts",
+    find: 'rec.stranded += strandDonated(k, EXT_POOL_OWNER, "extensions bring-up: TDH.EXT.INIT failed");',
+    replace: "rec.stranded += 0;",
+    tests: [J],
+  },
+  {
+    name: "check PT_NDA on the head page of a block only",
+    group: "table",
+    file: EMU,
+    find: "    for (let i = 0; i < pages; i++)\n      if (this.pamt.type(pfn + i) !== PT.NDA)",
+    replace: "    for (let i = 0; i < 1; i++)\n      if (this.pamt.type(pfn + i) !== PT.NDA)",
+    tests: [J],
+  },
+  rule(
+    "drop conservation's 'donated but not owned' rule",
+    "    if (!module.pamt.isPrivate(pfn))\n      flag(`page ${hex(pfn)}: the host believes it donated it",
+    "    if (false)\n      flag(`page ${hex(pfn)}: the host believes it donated it",
+  ),
+  {
+    name: "conservation never reports anything",
+    group: "table",
+    file: CONS,
+    find: "return { ok: count === 0, totals, byObject, violations, violationCount: count };",
+    replace: "return { ok: true, totals, byObject, violations: [], violationCount: 0 };",
+    tests: [J, R],
+  },
+  {
+    name: "the module ignores the queue slot on EXT.MEM.ADD (another extension call in flight)",
+    group: "table",
+    file: "src/module/leaves-ext.ts",
+    find: "    if (held.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);\n",
+    replace: "",
+    tests: [MODULE, SPDM],
+  },
+  {
+    name: "an interrupted EXT.MEM.ADD does not hold the queue slot",
+    group: "table",
+    file: "src/module/leaves-ext.ts",
+    find: "      m.extSlot = slot;\n",
+    replace: "",
+    tests: [J, R],
+  },
+  {
+    name: "a resumed call ignores its inputs",
+    group: "table",
+    file: EMU,
+    find: "        if (inputs[i] !== cur.inputs[i]) return st(STATUS.TDX_INVALID_RESUMPTION);\n",
+    replace: "",
+    tests: [MODULE, SPDM],
+  },
+  {
+    name: "leak the message pages when SPDM.CREATE fails",
+    group: "table",
+    file: "src/host/flows/spdm.ts",
+    find: "    freeEach(k, msg);\n    return { result: rec.fail(`TDH.SPDM.CREATE",
+    replace: "    return { result: rec.fail(`TDH.SPDM.CREATE",
+    tests: [R],
+  },
+  {
+    name: "the PAMT check before the lock check",
+    group: "table",
+    file: EMU,
+    find: "    for (let i = 0; i < pages; i++) {\n      const holder = this.locks.get(pfn + i);\n      if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);\n    }\n    for (let i = 0; i < pages; i++)\n      if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);\n",
+    replace:
+      "    for (let i = 0; i < pages; i++)\n      if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);\n    for (let i = 0; i < pages; i++) {\n      const holder = this.locks.get(pfn + i);\n      if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);\n    }\n",
+    tests: [J],
+  },
+  {
+    name: "repopulate does not zero the entries past the new count",
+    group: "table",
+    file: "src/host/page-array.ts",
+    find: "    populateRoot(k, this.#root.pfn, pages, orders, old);",
+    replace: "    populateRoot(k, this.#root.pfn, pages, orders, 0);",
+    tests: [ARRAY],
+  },
+  rule(
+    "drop conservation's 'module-owned but free' rule",
+    "    else if (alloc.isFree(pfn))\n      flag(`page ${hex(pfn)} is module-owned",
+    "    else if (false)\n      flag(`page ${hex(pfn)} is module-owned",
+  ),
+
+  // ---- every wrong-host variant, made the default ---------------------------------------------------
+  hostVariant("host never flushes (clflush: never)", 'clflush: "if-required",', 'clflush: "never",'),
+  hostVariant(
+    "host writes back head pages only",
+    'writeBack: "every-page",\n  extAddResume',
+    'writeBack: "head-page-only",\n  extAddResume',
+  ),
+  hostVariant(
+    "host resumes EXT.MEM.ADD with the original operand",
+    'extAddResume: "returned",',
+    'extAddResume: "original",',
+    "EXT.MEM.ADD with interrupts|regression",
+  ),
+  hostVariant("host frees before the write-back", "freeBeforeWriteBack: false,", "freeBeforeWriteBack: true,"),
+  hostVariant("host uses queue blocks of order 2", "  iqOrder: 1,\n", "  iqOrder: 2,\n"),
+  hostVariant("host lists a page twice", "duplicatePage: false,", "duplicatePage: true,"),
+  hostVariant("host passes a stale root", "staleRoot: false,", "staleRoot: true,"),
+  {
+    ...hostVariant("host forgets the flush flag", "forgetFlushFlag: false,", "forgetFlushFlag: true,"),
+    tests: [SPDM],
+    filter: "full bring-up and teardown",
+  },
+  {
+    ...hostVariant(
+      "host reuses its metadata pages as the device-info buffer",
+      "devInfoInMetadata: false,",
+      "devInfoInMetadata: true,",
+    ),
+    tests: [SPDM],
+    filter: "full bring-up and teardown",
+  },
+  hostVariant(
+    "destroy reads block sizes at destroy time (compound_nr)",
+    'destroyOrders: "recorded",\n});',
+    'destroyOrders: "read-at-destroy",\n});',
+    "regression|freed first",
+  ),
+  {
+    name: "host frees a failed claim whatever the status (no clean-refusal rule)",
+    group: "host",
+    file: "src/host/claim-rule.ts",
+    find: "  return CLEAN_REFUSALS.some((k) => isStatus(status, k));",
+    replace: "  return CLEAN_REFUSALS.length > 0 || isStatus(status, STATUS.TDX_SYS_SHUTDOWN);",
+    tests: [J, R],
+  },
+
+  // ---- every conservation rule ----------------------------------------------------------------------
+  rule(
+    "no check of a page listed by two objects",
+    "        flag(`page ${hex(pfn)} is listed by ${obj.name} and by object ${other}`);",
+    "",
+  ),
+  rule(
+    "no check of an object's list against the PAMT",
+    "      if (!module.pamt.isPrivate(pfn) || module.pamt.owner(pfn) !== obj.id)",
+    "      if (false)",
+  ),
+  rule(
+    "no check that the owner object exists",
+    "    if (obj === undefined)\n      flag(`page ${hex(pfn)} is ${ptName(type)} owned by object ${owner}, which",
+    "    if (false)\n      flag(`page ${hex(pfn)} is ${ptName(type)} owned by object ${owner}, which",
+  ),
+  rule(
+    "no check of the PAMT against the owner's list",
+    "      if (listedBy.get(pfn) !== String(owner))",
+    "      if (false)",
+  ),
+  rule("no check of page type against owner kind", "      if (TYPE_OF_KIND[obj.kind] !== type)", "      if (false)"),
+  rule(
+    "no check of module-owned pages the allocator reserves",
+    "    if (alloc.isReserved(pfn))\n      flag(",
+    "    if (false)\n      flag(",
+  ),
+  rule(
+    "no check of which object the host gave a page to",
+    "      if (obj !== undefined && !labelNames(label, obj))",
+    "      if (false)",
+  ),
+  rule(
+    "no check of module-owned pages the host holds",
+    "    } else if (ledger.held.has(pfn))\n      flag(",
+    "    } else if (ledger.held.has(pfn))\n      (() => {})(",
+  ),
+  rule(
+    "no check of module-owned pages the host has no record of",
+    "    else flag(`page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but the host has no record of it`);",
+    "",
+  ),
+  rule(
+    "no check of the PAMT's owned-page count",
+    "  if (pamtOwned !== module.pamt.ownedPages)",
+    "  if (false)",
+  ),
+  rule(
+    "no check of donated pages the allocator has free",
+    "    if (alloc.isFree(pfn))\n      flag(`page ${hex(pfn)}: the host believes it donated it",
+    "    if (false)\n      flag(`page ${hex(pfn)}: the host believes it donated it",
+  ),
+  rule(
+    "no check of held pages the allocator has free",
+    "    if (alloc.isFree(pfn)) flag(`page ${hex(pfn)}: the host believes it holds it",
+    "    if (false) flag(`page ${hex(pfn)}: the host believes it holds it",
+  ),
+  rule(
+    "no check of a page in two places of the host's ledger",
+    "    if (ledger.donated.has(pfn) || ledger.stranded.has(pfn) || ledger.lent.has(pfn))",
+    "    if (false)",
+  ),
+  rule(
+    "no check of frees of pages the host had not got back",
+    "  for (const f of ledger.misfrees)\n    flag(",
+    "  for (const f of ledger.misfrees)\n    (() => {})(",
+  ),
+  rule(
+    "'stranded but never reported' cannot fail",
+    "    if (!reported.has(pfn)) flag(",
+    "    if (false) flag(",
+  ),
+  rule(
+    "no check of stranded pages reused",
+    "    if (alloc.isFree(pfn))\n      flag(`stranded page",
+    "    if (false)\n      flag(`stranded page",
+  ),
+  rule(
+    "no check of the stranded tag",
+    "    else if (alloc.tagOf(pfn) !== STRANDED_TAG)",
+    "    else if (false)",
+  ),
+  rule("no check of the stranded-tag count", "  if (taggedStranded !== stranded)", "  if (false)"),
+  rule(
+    "no check of allocated pages against the host's ledger",
+    "  if (s.allocatedPages !== held + donated + lent + stranded)",
+    "  if (false)",
+  ),
+  rule("no check that the places add up", "  if (sum !== s.totalPages)", "  if (false)"),
+  rule(
+    "no end-of-teardown check of pages the host still holds",
+    "  if (opts.endOfTeardown === true) {",
+    "  if (false) {",
+    [J, R, FLOWS],
+  ),
+  {
+    name: "stranding is never reported (strandPages writes no report)",
+    group: "conservation",
+    file: KERNEL,
+    find: "  if (fresh.length > 0) k.ledger.strandReports.push({ pfns: fresh, reason });",
+    replace: "",
+    tests: [J, R],
+  },
+  {
+    name: "the host's ledger forgets frees",
+    group: "conservation",
+    file: KERNEL,
+    find: "    if (this.held.delete(pfn)) return;",
+    replace: "    if (this.held.has(pfn)) return;",
+    tests: [J],
+  },
+
+  // ---- hazards and the end-of-run judge ---------------------------------------------------------------
+  {
+    name: "no hazard 1 (dirty host lines on a page becoming private)",
+    group: "hazard",
+    file: CACHE,
+    find: "    if (this.clflushBeforeAlloc) {\n      this.hazard(",
+    replace: "    if (this.clflushBeforeAlloc) {\n      (() => {})(",
+    tests: [FLOWS],
+    filter: "wrong hosts",
+  },
+  {
+    name: "no hazard 2 on a host access",
+    group: "hazard",
+    file: CACHE,
+    find: "      if (priv.length > 0) {\n        this.hazard(\n          \"private-lines-on-host-page\",",
+    replace: "      if (false) {\n        this.hazard(\n          \"private-lines-on-host-page\",",
+    tests: [J],
+  },
+  {
+    name: "no hazard 2 at a free",
+    group: "hazard",
+    file: CACHE,
+    find: "    const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);\n    if (priv.length > 0) {\n      this.hazard(\n        \"private-lines-on-host-page\",\n        pfn,\n        priv,\n        `page",
+    replace: "    const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);\n    if (false) {\n      this.hazard(\n        \"private-lines-on-host-page\",\n        pfn,\n        priv,\n        `page",
+    tests: [FLOWS, SCEN],
+    filter: "wrong hosts|shipped scenario",
+  },
+  {
+    name: "no hazard 3 (host access to a private page)",
+    group: "hazard",
+    file: CACHE,
+    find: "    if (this.isPrivate(pfn)) {\n      this.hazard(",
+    replace: "    if (this.isPrivate(pfn)) {\n      (() => {})(",
+    tests: [SPDM, MODULE],
+  },
+  {
+    name: "the end-of-run sweep finds nothing",
+    group: "hazard",
+    file: CACHE,
+    find: "        if (priv.length === 0 || this.isPrivate(pfn) || exempt(pfn)) continue;",
+    replace: "        if (priv.length >= 0 || this.isPrivate(pfn) || exempt(pfn)) continue;",
+    tests: [J, FLOWS, SCEN],
+    filter: "sweep|freed first|head-page-only|unexpected hazard",
+  },
+  {
+    name: "the sweep exempts every page",
+    group: "hazard",
+    file: "src/model/judge.ts",
+    find: "  const sweep = m.cache.sweep((pfn) => ledger.stranded.has(pfn));",
+    replace: "  const sweep = m.cache.sweep(() => true);",
+    tests: [J],
+  },
+  {
+    name: "no failure-policy check of a failed bring-up",
+    group: "hazard",
+    file: "src/model/judge.ts",
+    find: '  if (flows.some((r) => r.flow === "extensions" && !r.ok)) {',
+    replace: "  if (false) {",
+    tests: [J],
+  },
+
+  // ---- the module's page checks and slot ----------------------------------------------------------------
+  {
+    name: "no alignment / KeyID check of a private page",
+    group: "module",
+    file: EMU,
+    find: "    if (hpa % (4096 * pages) !== 0 || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)",
+    replace: "    if (hpa >= 2 ** 52)",
+    tests: [J, MODULE],
+  },
+  {
+    name: "no TDMR check of a private page",
+    group: "module",
+    file: EMU,
+    find: "      if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);",
+    replace: "      if (false) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);",
+    tests: [J, MODULE],
+  },
+  {
+    name: "no lock check of a private page",
+    group: "module",
+    file: EMU,
+    find: "      if (holder !== undefined && holder !== lockHolder) return st(STATUS.TDX_OPERAND_BUSY, operand);",
+    replace: "      if (false) return st(STATUS.TDX_OPERAND_BUSY, operand);",
+    tests: [J],
+  },
+  {
+    name: "no PT_NDA check of a private page",
+    group: "module",
+    file: EMU,
+    find: "      if (this.pamt.type(pfn + i) !== PT.NDA) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);",
+    replace: "      if (false) return st(STATUS.TDX_PAGE_METADATA_INCORRECT, operand);",
+    tests: [J, MODULE],
+  },
+  {
+    name: "a shared page may carry a private KeyID",
+    group: "module",
+    file: EMU,
+    find: "    if (this.isPrivateKeyId(keyId)) return `carries private KeyID ${keyId}`;",
+    replace: "",
+    tests: [J, MODULE],
+  },
+  {
+    name: "a shared page may lie in the module's range",
+    group: "module",
+    file: EMU,
+    find: "    if (this.inModuleRange(pfn)) return \"is inside the module's range\";",
+    replace: "",
+    tests: [J, MODULE],
+  },
+  {
+    name: "a module-owned shared page is not reported",
+    group: "module",
+    file: EMU,
+    find: '      if (mode === "report") {',
+    replace: "      if (false) {",
+    tests: [J, FLOWS],
+    filter: "shared operand pages|root page that is itself",
+  },
+  {
+    name: "a forced shutdown with effects does not shut the module down",
+    group: "module",
+    file: EMU,
+    find: "          this.poisonNextWrite = false;\n          this.shutdown = true;",
+    replace: "          this.poisonNextWrite = false;",
+    tests: [J],
+  },
+  {
+    name: "a cleared IOMMU page stays in the unit's list until the end",
+    group: "module",
+    file: "src/module/leaves-iommu.ts",
+    find: "  while (pages.length > 0) {\n    m.releasePage(pages.shift()!);\n    f.progress++;\n    c.units++;\n    if (pages.length > 0 && m.interrupts.afterUnit())",
+    replace:
+      "  while (f.progress < pages.length) {\n    m.releasePage(pages[f.progress]!);\n    f.progress++;\n    c.units++;\n    if (f.progress < pages.length && m.interrupts.afterUnit())",
+    tests: [J],
+  },
+
+  // ---- host rules added with the judge --------------------------------------------------------------
+  {
+    name: "stranding a page inside a block strands only that page",
+    group: "rule",
+    file: KERNEL,
+    find: "    for (let i = 0; i < 2 ** k.alloc.compoundOrder(head); i++) all.add(head + i);",
+    replace: "",
+    tests: [R],
+  },
+  {
+    name: "the raw-call recorder takes a failed EXT.MEM.ADD's FIRST_ENTRY as pages added",
+    group: "rule",
+    file: "src/scenario/raw-handover.ts",
+    find: "      if (success || interrupted) {",
+    replace: "      if (true) {",
+    tests: [R],
+  },
+  {
+    name: "alloc_contig_pages does not align power-of-two runs",
+    group: "rule",
+    file: "src/host/page-alloc.ts",
+    find: "    const pow2 = (n & (n - 1)) === 0 && n < 2 ** 31;",
+    replace: "    const pow2 = false;",
+    tests: [R, ALLOC],
+    filter: "regression|aligns|contig",
+  },
+  {
+    name: "a created SPDM session's pages are given to the extension pool (the wrong object)",
+    group: "rule",
+    file: "src/module/spdm-common.ts",
+    find: "    m.claimPage(hpa / 4096, type, obj);",
+    replace: "    m.claimPage(hpa / 4096, type, m.objects.get(m.ext.poolObject) ?? obj);",
+    tests: [MB, J],
+    filter: "fixed sequence|clean machine",
+  },
+];
