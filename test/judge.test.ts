@@ -293,13 +293,20 @@ describe("the module's page checks (03-module.md 3.2), each in its place", () =>
     expect(statusOf(r)).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RDX"));
   });
 
-  it("a page locked by an interrupted call is BUSY before its PAMT type is looked at", () => {
-    const m = createMachine(PLATFORM, { interrupts: { kind: "every", k: 1 } });
+  it("a page another logical CPU holds locked is BUSY before its PAMT type is looked at", () => {
+    // TDX Module 1.5 releases every lock before a SEAMCALL returns, so a lock is only ever held by a
+    // call running on another CPU: CPU 1 holds the 4K entry of a page the IOMMU already owns.
+    const m = createMachine(PLATFORM);
     const mt = iommuMt(m);
     const r = call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand });
-    expect(statusOf(r)).toBe("TDX_INTERRUPTED_RESUMABLE");
+    expect(statusOf(r)).toBe("TDX_SUCCESS");
+    const pfn = mt.blocks[0]!.pfn;
+    expect(m.module.pamtLocks.acquire(1, pfn, "exclusive")).toBe("ok");
     const add = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.blocks[0]!.hpa]) });
     expect(statusOf(add)).toBe(want("TDX_OPERAND_BUSY", "RCX"));
+    m.module.pamtLocks.releaseAll(1);
+    const again = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.blocks[0]!.hpa]) });
+    expect(statusOf(again)).toBe(want("TDX_PAGE_METADATA_INCORRECT", "RCX"));
   });
 
   it("private operand pages: KeyID bits → OPERAND_INVALID, outside every TDMR → ADDR_RANGE_ERROR", () => {
@@ -353,8 +360,8 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4�
       [REG.RCX]: functionId(m.platform.devices![0]!),
       [REG.RDX]: arr,
     });
-    expect(statusOf(spdm)).toBe("TDX_OPERAND_BUSY");
-    expect(statusOf(call(m, "TDH.EXT.INIT"))).toBe("TDX_OPERAND_BUSY");
+    expect(statusOf(spdm)).toBe("TDX_OPERAND_BUSY(SYS)");
+    expect(statusOf(call(m, "TDH.EXT.INIT"))).toBe("TDX_OPERAND_BUSY(SYS)");
     const other = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [pages(m, 1)[0]!.hpa]) });
     expect(statusOf(other)).toBe("TDX_INVALID_RESUMPTION");
     const again = new Regs();

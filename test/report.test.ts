@@ -287,9 +287,10 @@ describe("tdxpa report", () => {
     const j = JSON.parse(r.out[0]!);
     expect(j.schemaVersion).toBe(1);
     expect(j.steps).toBe(16);
-    expect(j.positions).toBeGreaterThan(j.steps);
+    expect(j.positions).not.toBe(j.steps);
     expect(j.calls).toBe(8); // 2 SYS.RD, 5 EXT.MEM.ADD, 1 RDMD: the scenario's own calls
-    expect(j.bookkeepingCalls).toBe(19); // one RDMD per listed page after each raw call (3+3+3+5+5)
+    // The runner issues no SEAMCALL of its own (raw calls are recorded from their operands and status).
+    expect(j.bookkeepingCalls).toBe(0);
     expect(j.verdict).toBe("findings, all expected");
   });
 

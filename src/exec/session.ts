@@ -223,6 +223,9 @@ export class ExecSession {
   finish(): SessionReport {
     this.#close();
     const m = this.machine;
+    // End of run, as for a scenario: the cache sweep names private lines left on pages the module gave
+    // back (stranded pages are exempt: never reused).
+    m.cache.sweep((pfn) => m.kernel.ledger.stranded.has(pfn));
     this.#events.detach();
     const conservation = checkConservation(m);
     const unexpected: string[] = [];

@@ -32,7 +32,8 @@ export type WriteBackMode =
 /**
  * Where destroy finds each block's size: what create recorded (this project's rule), or the allocator's
  * answer at destroy time (`read-at-destroy`, the kernel's `compound_nr`: a block the caller freed first
- * reads as one page, so destroy silently becomes head-page-only; ledger `destroy-orders`).
+ * reads as one page, so destroy silently becomes head-page-only; host variant `destroyOrders` in
+ * docs/ASSUMPTIONS.md).
  */
 export type DestroyOrders = "recorded" | "read-at-destroy";
 

@@ -26,7 +26,7 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
   // holds it until it ends (ledger `ext-add-holds-slot`); the resume of this list continues.
   const held = m.extSlot;
   if (held !== null) {
-    if (held.leaf !== c.leaf) return st(STATUS.TDX_OPERAND_BUSY);
+    if (held.leaf !== c.leaf) return EXT_QUEUE_BUSY;
     if (
       held.inputs[0] !== rootHpa % 2 ** 32 ||
       held.inputs[1] !== Math.floor(rootHpa / 2 ** 32) ||

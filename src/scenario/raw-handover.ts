@@ -130,6 +130,22 @@ export function recordRawCall(
       }
       return;
     }
+    case LEAF["TDH.MNG.CREATE"]: {
+      // The TDR page named in RCX becomes the new TD's (the quote leaves' minimal TD, ledger `td-minimal`).
+      const v = reg(regsIn, REG.RCX);
+      const pages = mine([Math.floor((v.hi * 2 ** 32 + v.lo) / 4096)]);
+      if (success) for (const p of pages) L.donated.set(p, "TD");
+      else if (!cleanRefusal(status) && pages.length > 0)
+        strandPages(k, pages, "raw TDH.MNG.CREATE failed with a status that is not a clean refusal");
+      return;
+    }
+    case LEAF["TDH.PHYMEM.PAGE.RECLAIM"]: {
+      if (!success) return;
+      const v = reg(regsIn, REG.RCX);
+      const pfn = Math.floor((v.hi * 2 ** 32 + v.lo) / 4096);
+      if (L.donated.has(pfn)) L.donated.delete(pfn);
+      return;
+    }
     case LEAF["TDH.SPDM.DELETE"]:
     case LEAF["TDH.IDE.STREAM.DELETE"]: {
       if (!success) return;
