@@ -480,7 +480,7 @@ describe("raw calls: the host learns from operands and status, not RDMD", () => 
     expect(m.kernel.ledger.donated.size).toBe(0);
   });
 
-  it("a failed EXT.MEM.ADD strands what it named; a raw add of pages the host does not hold hands over nothing", () => {
+  it("a failed EXT.MEM.ADD donated the entries before FIRST_ENTRY (1.5 checks entry i in its loop); the refused rest stays the host's", () => {
     const m = createMachine(PLATFORM);
     const ps = pages(m, 2);
     const bad = listInfo(m, [ps[0]!.hpa, ps[1]!.hpa + 2 ** m.platform.keyIds.shift]);
@@ -490,8 +490,10 @@ describe("raw calls: the host learns from operands and status, not RDMD", () => 
     const w = r.w.slice();
     m.module.seamcall(r);
     recordRawCall(m.kernel, w, r, { iommuEntries: 18 });
-    expect(statusOf(r)).not.toBe("TDX_SUCCESS");
-    expect(m.kernel.ledger.stranded.has(ps[0]!.pfn)).toBe(true);
+    expect(statusOf(r)).toBe("TDX_OPERAND_INVALID(RCX)");
+    expect(m.kernel.ledger.donated.get(ps[0]!.pfn)).toBe(EXT_POOL_OWNER);
+    expect(m.kernel.ledger.donated.has(ps[1]!.pfn)).toBe(false);
+    expect(m.kernel.ledger.stranded.size).toBe(0);
     expect(violations(m)).toBe("");
   });
 });

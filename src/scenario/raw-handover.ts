@@ -92,15 +92,16 @@ export function recordRawCall(
       const a = decodeHpaListInfo(inOp.lo, inOp.hi);
       const b = decodeHpaListInfo(out.lo(REG.RCX), out.hi(REG.RCX));
       if (a.violation !== null || b.fields.rootHpa !== a.fields.rootHpa) return;
-      if (success || interrupted) {
-        // Only a full success can wrap FIRST_ENTRY (512 reads as 0); every other return names the next entry.
-        const done = status.lo === 0 && status.hi === 0;
-        const end = done ? a.fields.lastEntry + 1 : b.fields.firstEntry;
-        for (const p of mine(listPfns(k, a.fields.rootHpa, a.fields.firstEntry, end, false)))
-          L.donated.set(p, EXT_POOL_OWNER);
-      } else if (!isStatus(status, STATUS.TDX_OPERAND_BUSY)) {
-        // A failed add is fatal for the kernel (02-kapi.md 2.5): the module may hold any named page.
-        const named = mine(listPfns(k, a.fields.rootHpa, a.fields.firstEntry, a.fields.lastEntry + 1, false));
+      // Entries before the returned FIRST_ENTRY were added, on a success, an interruption or a failure at
+      // an entry alike (TDX Module 1.5 checks entry i inside its loop); only a full success wraps it to 0.
+      const done = status.lo === 0 && status.hi === 0;
+      const end = done ? a.fields.lastEntry + 1 : b.fields.firstEntry;
+      for (const p of mine(listPfns(k, a.fields.rootHpa, a.fields.firstEntry, end, false)))
+        L.donated.set(p, EXT_POOL_OWNER);
+      if (!success && !interrupted && !cleanRefusal(status)) {
+        // Not a clean refusal (a shutdown in the middle of the add, say): any later named page may be the
+        // module's too (claim-failure-strands).
+        const named = mine(listPfns(k, a.fields.rootHpa, end, a.fields.lastEntry + 1, false));
         if (named.length > 0)
           strandPages(k, named, "raw TDH.EXT.MEM.ADD failed: any named page may be the module's");
       }
