@@ -455,7 +455,7 @@ export const CATALOGUE: readonly Mutation[] = [
     file: KERNEL,
     find: "    for (let i = 0; i < 2 ** k.alloc.compoundOrder(head); i++) all.add(head + i);",
     replace: "",
-    tests: [R],
+    tests: [R, J],
   },
   {
     name: "the raw-call recorder ignores what a failed EXT.MEM.ADD added before FIRST_ENTRY",

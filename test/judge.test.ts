@@ -498,6 +498,17 @@ describe("raw calls: the host learns from operands and status, not RDMD", () => 
   });
 });
 
+describe("stranding", () => {
+  it("stranding one page of a multi-page block strands the whole block (it can never be freed in part)", () => {
+    const m = createMachine(PLATFORM);
+    const block = m.alloc.allocPages(2, { tag: "test" })!;
+    strandPages(m.kernel, [block.pfn + 1], "test: one tail page");
+    for (let i = 0; i < 4; i++) expect(m.kernel.ledger.stranded.has(block.pfn + i), `page ${i}`).toBe(true);
+    expect(m.kernel.ledger.strandReports.at(-1)!.pfns).toHaveLength(4);
+    expect(violations(m)).toBe("");
+  });
+});
+
 describe("destroy: the orders create recorded, or the kernel's read-at-destroy", () => {
   it("a block freed before destroy is still written back whole, unless the policy reads at destroy", () => {
     for (const [orders, want] of [

@@ -56,6 +56,7 @@ import {
   selectiveStream,
   spdmDisconnect,
   spdmExchange,
+  streamCreateRegs,
   withExtLockFor,
   writeSpdmConf,
 } from "../host/spdm.js";
@@ -126,18 +127,7 @@ export function ideStreamCreateOp(
   inputs: StreamCreateInputs,
   array: U64,
 ): CallResult {
-  const n = (v: number): U64 => ({ lo: v >>> 0, hi: 0 });
-  return once(k, "TDH.IDE.STREAM.CREATE", {
-    [REG.RCX]: n(inputs.streamInfo),
-    [REG.RDX]: spdmId,
-    [REG.R8]: array,
-    [REG.R9]: n(inputs.streamCtrl),
-    [REG.R10]: n(inputs.rid[0]),
-    [REG.R11]: n(inputs.rid[1]),
-    [REG.R12]: n(inputs.addr[0]),
-    [REG.R13]: n(inputs.addr[1]),
-    [REG.R14]: n(inputs.addr[2]),
-  });
+  return once(k, "TDH.IDE.STREAM.CREATE", streamCreateRegs(spdmId, inputs, array));
 }
 
 /** TDH.IDE.STREAM.DELETE (RCX = SPDM id, RDX = stream id) with a release input in R8; RCX out = the list. */

@@ -19,7 +19,7 @@ import { createMachine, type Machine } from "../machine.js";
 import { checkConservation } from "../model/conservation.js";
 import { attachEvents, type EventSink, type ModelEvent } from "../model/events.js";
 import { PT } from "../module/pamt.js";
-import type { PageStates, PhaseReport, RunReport } from "../scenario/runner.js";
+import { callDelta, type PageStates, type PhaseReport, type RunReport } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
 import { verdictOf } from "../scenario/verdict.js";
 import {
@@ -656,22 +656,6 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
-  }
-  return out;
-}
-
-function callDelta(
-  before: Map<string, number>,
-  after: Map<string, number>,
-): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
-  for (const [key, n] of after) {
-    const d = n - (before.get(key) ?? 0);
-    if (d <= 0) continue;
-    const i = key.indexOf(" ");
-    const leaf = key.slice(0, i);
-    out[leaf] ??= {};
-    out[leaf][key.slice(i + 1)] = d;
   }
   return out;
 }

@@ -18,6 +18,7 @@ import { rangeError } from "../common/errors.js";
 import { Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, leafName, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
+import { xorshift32 } from "../common/xorshift.js";
 
 /** One SEAMCALL of a CPU program. */
 export interface CpuCall {
@@ -151,14 +152,8 @@ export class CpuScheduler {
 
   /** xorshift32 (replayable, not cryptographic). */
   private next(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    this.state = x;
-    return x / 0x1_0000_0000;
+    this.state = xorshift32(this.state);
+    return this.state / 0x1_0000_0000;
   }
 }
 

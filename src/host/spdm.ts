@@ -311,6 +311,26 @@ export function selectiveStream(device: PcieDeviceSpec, rootPortDevfn: number): 
 }
 
 /**
+ * TDH.IDE.STREAM.CREATE's inputs (docs/spec/03-module.md 3.3): RCX = stream_info, RDX = SPDM id, R8 =
+ * the metadata pages (`array`, an HPA_ARRAY_T), R9 = stream_ctrl, R10–R11 = RID associations, R12–R14
+ * = address associations.
+ */
+export function streamCreateRegs(spdmId: U64, inputs: StreamCreateInputs, array: U64): Record<number, U64> {
+  const n = u64FromNumber;
+  return {
+    [REG.RCX]: n(inputs.streamInfo),
+    [REG.RDX]: spdmId,
+    [REG.R8]: array,
+    [REG.R9]: n(inputs.streamCtrl),
+    [REG.R10]: n(inputs.rid[0]),
+    [REG.R11]: n(inputs.rid[1]),
+    [REG.R12]: n(inputs.addr[0]),
+    [REG.R13]: n(inputs.addr[1]),
+    [REG.R14]: n(inputs.addr[2]),
+  };
+}
+
+/**
  * `tdh_ide_stream_create`: RCX = stream_info, RDX = SPDM id, R8 = the descriptor's pages as stream
  * metadata (HPA_ARRAY_T), R9 = stream_ctrl, R10–R14 = associations; the flush flag is set per
  * {@link markHandoff}. Out RCX = stream id, RDX = root-port IDE id.
@@ -324,18 +344,7 @@ export function ideStreamCreate(
   return kapiSpan(k, "tdh_ide_stream_create", () => {
     flushBeforeHandoff(k, array);
     markHandoff(k, array, null);
-    const n = u64FromNumber;
-    const regs = callRegs("TDH.IDE.STREAM.CREATE", {
-      [REG.RCX]: n(inputs.streamInfo),
-      [REG.RDX]: spdmId,
-      [REG.R8]: array.toHpaArray(),
-      [REG.R9]: n(inputs.streamCtrl),
-      [REG.R10]: n(inputs.rid[0]),
-      [REG.R11]: n(inputs.rid[1]),
-      [REG.R12]: n(inputs.addr[0]),
-      [REG.R13]: n(inputs.addr[1]),
-      [REG.R14]: n(inputs.addr[2]),
-    });
+    const regs = callRegs("TDH.IDE.STREAM.CREATE", streamCreateRegs(spdmId, inputs, array.toHpaArray()));
     k.seamcall(regs);
     const status = regs.get(REG.RAX);
     if (k.policy.flushFlag === "on-success") markHandoff(k, array, status);

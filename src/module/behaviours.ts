@@ -3,6 +3,7 @@
  * "(assumption)"). Each has the spec's default; docs/ASSUMPTIONS.md is the ledger that explains them.
  * A scenario or test can flip one to see what a different module would do.
  */
+import { xorshift32 } from "../common/xorshift.js";
 
 /** The emulator's switchable behaviours. */
 export interface Behaviours {
@@ -121,13 +122,7 @@ export class InterruptSource {
 
   /** xorshift32: a small seeded generator (not cryptographic, just replayable). */
   private next(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    this.state = x;
-    return x / 0x1_0000_0000;
+    this.state = xorshift32(this.state);
+    return this.state / 0x1_0000_0000;
   }
 }

@@ -146,7 +146,8 @@ function pageStates(m: Machine): PageStates {
   };
 }
 
-function callDelta(
+/** SEAMCALLs between two snapshots of the module's status counts: leaf → status → count. */
+export function callDelta(
   before: Map<string, number>,
   after: Map<string, number>,
 ): Record<string, Record<string, number>> {
