@@ -458,6 +458,22 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: [R, J],
   },
   {
+    name: "a create that failed with a status that is not a clean refusal is given back like one",
+    group: "rule",
+    file: "src/host/flows/iommu.ts",
+    find: "  if (cleanRefusal(status)) return releaseAndFree(k, array, pages, rec);",
+    replace: "  return releaseAndFree(k, array, pages, rec);",
+    tests: [J],
+  },
+  {
+    name: "calls on other logical CPUs are not recorded in the host's ledger",
+    group: "rule",
+    file: "src/scenario/runner.ts",
+    find: "      recordRawCall(m.kernel, regsIn.w.slice(), res.regs, RAW_OPTS(m));",
+    replace: "",
+    tests: ["test/cpus.test.ts", "test/scenarios.test.ts"],
+  },
+  {
     name: "the raw-call recorder ignores what a failed EXT.MEM.ADD added before FIRST_ENTRY",
     group: "rule",
     file: "src/scenario/raw-handover.ts",

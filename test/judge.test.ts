@@ -404,6 +404,26 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
     expect(m.module.reports).toEqual([]);
   });
 
+  it("the host's claim rule: a SETUP that fails with a status that is not a clean refusal strands its pages", () => {
+    // Under both flag rules: before the call (the kernel) the write-back of the claimed pages fails and
+    // strands them; on success only, nothing is written back, and only the claim rule keeps them from
+    // the allocator (ledger claim-failure-strands).
+    for (const flushFlag of ["before-call", "on-success"] as const) {
+      const m = createMachine(PLATFORM, { policy: { flushFlag } });
+      m.module.forceStatus({
+        leaf: LEAF["TDH.IOMMU.SETUP"],
+        nth: 1,
+        status: status(STATUS.TDX_SYS_SHUTDOWN),
+        effects: true,
+      });
+      const io = iommuSetupAll(m.kernel, m.platform.iommus);
+      expect(io.result.ok, flushFlag).toBe(false);
+      expect(m.module.pamt.ownedPages, flushFlag).toBe(20);
+      expect(m.kernel.ledger.stranded.size, flushFlag).toBeGreaterThanOrEqual(20);
+      expect(violations(m), flushFlag).toBe("");
+    }
+  });
+
   it("a forced shutdown with effects on a leaf with no private write completes it, then shuts the module down", () => {
     const m = createMachine(PLATFORM);
     m.module.forceStatus({
