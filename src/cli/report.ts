@@ -112,7 +112,7 @@ export const reportCommand: Subcommand = {
       out,
       bytes: Buffer.byteLength(html),
       scenario: model.scenario,
-      /** The host's SEAMCALLs (the runner's bookkeeping RDMDs apart). */
+      /** The host's SEAMCALLs (the runner issues none of its own; `bookkeepingCalls` stays 0). */
       calls: run.totals.calls,
       bookkeepingCalls: run.totals.bookkeepingCalls,
       /** The scenario's own steps. */
@@ -128,7 +128,7 @@ export const reportCommand: Subcommand = {
     if (values.json === true) say(jsonLine(summary));
     else
       say(
-        `report: ${escapeControls(out)} (${(summary.bytes / 1024).toFixed(0)} KiB): ${summary.steps} scenario steps, ${summary.calls} SEAMCALLs by the host${summary.bookkeepingCalls > 0 ? ` (+${summary.bookkeepingCalls} bookkeeping RDMDs)` : ""}, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; result: ${run.verdict} (exit ${run.exitCode})`,
+        `report: ${escapeControls(out)} (${(summary.bytes / 1024).toFixed(0)} KiB): ${summary.steps} scenario steps, ${summary.calls} SEAMCALLs by the host, ${f.pagesInvolved} pages on the map, ${f.hazards} hazards; result: ${run.verdict} (exit ${run.exitCode})`,
       );
     return run.exitCode === 0 ? EXIT.OK : EXIT.INVALID;
   },

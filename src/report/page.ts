@@ -120,9 +120,6 @@ function main(): void {
       "div",
       "figs",
       fig("calls", "SEAMCALLs by the host", fmt(t.calls)),
-      (t.bookkeepingCalls ?? 0) > 0
-        ? fig("bookkeeping", "runner's RDMDs (on the timeline too)", fmt(t.bookkeepingCalls))
-        : null,
       fig("interrupts", "interrupts resumed", fmt(t.interrupts)),
       fig("hazards", "hazards", fmt(t.hazards), t.hazards > 0 ? "bad" : ""),
       fig("reports", "model reports", fmt(t.reports), t.reports > 0 ? "bad" : ""),

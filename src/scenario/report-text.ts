@@ -56,10 +56,6 @@ export function renderReport(r: RunReport): string {
       );
     }
     for (const n of p.notes) out.push(`    note: ${n}`);
-    if (p.bookkeepingCalls > 0)
-      out.push(
-        `    runner bookkeeping: ${p.bookkeepingCalls} TDH.PHYMEM.PAGE.RDMD (reading back what was donated; not counted above)`,
-      );
     if (leaves.length > 0 || p.hazards > 0) {
       out.push(
         `    pages: ${pagesLine(p.pages)}`,
@@ -70,7 +66,7 @@ export function renderReport(r: RunReport): string {
   const t = r.totals;
   out.push(
     "",
-    `totals: ${t.calls} SEAMCALLs by the host${t.bookkeepingCalls > 0 ? ` (+${t.bookkeepingCalls} bookkeeping RDMDs by the runner)` : ""}, ${t.interrupts} interrupts resumed, ${t.hazards} hazards, ${t.reports} model reports`,
+    `totals: ${t.calls} SEAMCALLs by the host, ${t.interrupts} interrupts resumed, ${t.hazards} hazards, ${t.reports} model reports`,
     `pages: ${pagesLine(t.pages)}`,
   );
   const c = r.conservation;

@@ -49,9 +49,12 @@ export interface PhaseReport {
   readonly detail: string | null;
   /** Explanations of results that look like failures but are part of a clean run (e.g. an IOMMU probe). */
   readonly notes: readonly string[];
-  /** The host's SEAMCALLs in this step: leaf → status → count (the runner's own RDMDs are not here). */
+  /** The host's SEAMCALLs in this step: leaf → status → count. */
   readonly calls: Readonly<Record<string, Readonly<Record<string, number>>>>;
-  /** SEAMCALLs the runner made for its own bookkeeping (TDH.PHYMEM.PAGE.RDMD after a raw call). */
+  /**
+   * SEAMCALLs the runner made for its own bookkeeping: always 0 since raw calls are recorded from their
+   * own operands and status (ledger `raw-call-ledger`); kept in the report's shape (schemaVersion 1).
+   */
   readonly bookkeepingCalls: number;
   readonly interrupts: number;
   readonly hazards: number;
@@ -81,7 +84,7 @@ export interface RunReport {
   readonly verdict: Verdict;
   readonly phases: readonly PhaseReport[];
   readonly totals: {
-    /** The host's SEAMCALLs (the runner's bookkeeping RDMDs are counted in `bookkeepingCalls`). */
+    /** The host's SEAMCALLs (all of them: the runner issues none of its own). */
     readonly calls: number;
     readonly bookkeepingCalls: number;
     readonly interrupts: number;
@@ -181,18 +184,16 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
   const state: FlowState = { iommus: [], extra: new Map() };
   const sets = new Map<string, Page[]>();
   const operands = new Map<string, U64>();
-  /** Operand name → the page set it lists (so a raw call's pages can be followed). */
-  const listedSet = new Map<string, string>();
   const phases: PhaseReport[] = [];
   const expectations: ExpectationResult[] = [];
   const declared = { hazards: false, reports: false, conservationFail: false, flowFail: false };
   const unexpected: string[] = [];
-  /** Logical CPUs beyond 0, created by the first call queued on one; its calls' reference registers. */
+  /** Logical CPUs beyond 0, created by the first call queued on one. */
   let cpus: CpuScheduler | null = null;
   /** Results of other CPUs' calls already reported by a join, and already followed. */
   let joined = 0;
   let followed = 0;
-  /** Follows the pages of other CPUs' calls that finished since the last time. */
+  /** Records what other CPUs' calls that finished since the last time handed over. */
   const followOtherCpus = (): void => {
     if (cpus === null) return;
     for (; followed < cpus.results.length; followed++) {
@@ -335,7 +336,6 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           unexpected.push(`step ${index} (${label}): ${detail}`);
           break;
         }
-        listedSet.set(step.name, step.of);
         operands.set(
           step.name,
           step.format === "hpa-list-info"
