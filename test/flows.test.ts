@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { LEAF, STATUS } from "../src/common/status.js";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { iommuClearAll, iommuSetupAll } from "../src/host/flows/iommu.js";
-import type { HostPolicy } from "../src/host/kernel.js";
+import { DEFAULT_POLICY, type HostPolicy } from "../src/host/kernel.js";
 import type { Machine, MachineOptions } from "../src/machine.js";
 import { checkConservation } from "../src/model/conservation.js";
 import { PT } from "../src/module/index.js";
@@ -115,6 +115,18 @@ describe("wrong hosts, caught", () => {
     expect(h.length).toBe(4 * 2); // one tail page per queue block, two blocks per unit
     expect(h.every((x) => x.keyIds.includes(m.platform.keyIds.global))).toBe(true);
     expect(m.cache.evictNow()).toBe(8);
+  });
+
+  it("no write-back at all (writeBack: none) → every page of every unit set up reaches the allocator dirty", () => {
+    const { m, clear } = run({ writeBack: "none" });
+    expect(clear.ok).toBe(true);
+    const h = m.cache.hazards.filter((x) => x.kind === "private-lines-on-host-page");
+    const unitsSetUp = m.platform.iommus.filter((u) => u.tdxCapable).length;
+    expect(h.length).toBe(
+      unitsSetUp * (m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2 * 2 ** DEFAULT_POLICY.iqOrder),
+    );
+    expect(new Set(h.map((x) => x.pfn)).size).toBe(h.length);
+    expect(h.every((x) => x.keyIds.includes(m.platform.keyIds.global))).toBe(true);
   });
 
   it("EXT.MEM.ADD re-issued with the original operand → PAGE_METADATA_INCORRECT, every page stranded", () => {

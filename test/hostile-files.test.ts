@@ -325,7 +325,13 @@ describe("strict parsing: one line naming the file", () => {
       Buffer.from([0xed, 0xa0, 0x80]),
       /not UTF-8 text \(byte 0xed at offset 0\)/,
     ],
-    ["JSON that does not parse", "bad.json", '{"name": ', /bad\.json: bad JSON: /],
+    ["JSON that does not parse", "bad.json", '{"name": ', /bad\.json:1:10: bad JSON: /],
+    [
+      "JSON with a syntax error on line 3: line and column",
+      "bad3.json",
+      '{\n  "name": "x",\n  }\n',
+      /bad3\.json:3:3: bad JSON: Expected double-quoted property name/,
+    ],
   ];
   for (const [what, name, text, msg] of CASES) {
     it(what, async () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { main } from "../src/cli/main.js";
 import { loadScenario } from "../src/cli/scenario-file.js";
-import { DEFAULT_SCENARIO_DOC, runScenario } from "../src/scenario/index.js";
+import { DEFAULT_SCENARIO_DOC, parseScenario, runScenario } from "../src/scenario/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tdxpa-scen-"));
 
@@ -104,6 +104,36 @@ describe("every shipped scenario meets its expectations", () => {
     expect(r.code).toBe(1);
     // 8 at the free (hazard 2) and the same 8 pages again in the end-of-run sweep.
     expect(r.out).toMatch(/unexpected: 16 hazard\(s\) found/);
+  });
+});
+
+describe("a clflush step", () => {
+  const raw = (flush: boolean) =>
+    runScenario(
+      parseScenario({
+        name: "raw EXT.MEM.ADD of zeroed pages",
+        platform: { metadata: { MEMORY_POOL_REQUIRED_PAGES: 8 } },
+        steps: [
+          { alloc: "pool", pages: 4, zero: true },
+          { root: "pool-list", format: "hpa-list-info", of: "pool" },
+          ...(flush ? [{ clflush: "pool" }] : []),
+          { seamcall: "TDH.EXT.MEM.ADD", regs: { RCX: "@pool-list" }, expect: { status: "TDX_SUCCESS" } },
+        ],
+      }),
+    );
+
+  it("writes the host's lines back before a raw hand-over: no hazard; without it, hazard 1 on every page", () => {
+    const without = raw(false);
+    expect(without.hazards.map((h) => h.kind)).toEqual(Array(4).fill("dirty-host-lines-on-private"));
+    const flushed = raw(true);
+    expect(flushed.totals.hazards).toBe(0);
+    expect(flushed.phases[2]!.detail).toBe("4 page(s) flushed");
+  });
+
+  it("names an alloc step's set, else one line with the names it could be", () => {
+    expect(() => parseScenario({ name: "x", steps: [{ alloc: "a", pages: 1 }, { clflush: "b" }] })).toThrow(
+      /steps\[1\]\.clflush: expected a name defined by an earlier alloc step \(a\), got "b"/,
+    );
   });
 });
 

@@ -93,7 +93,8 @@ export function parseScenarioText(source: string, text: string, syntax: "yaml" |
     try {
       JSON.parse(text);
     } catch (e) {
-      throw new UsageError(`${source}: bad JSON: ${oneLine((e as Error).message)}`);
+      const msg = (e as Error).message;
+      throw new UsageError(`${source}:${lineCol(text, msg)} bad JSON: ${oneLine(msg)}`);
     }
     let doc: unknown;
     try {
@@ -132,6 +133,19 @@ export function parseScenarioText(source: string, text: string, syntax: "yaml" |
     throw new UsageError(`${source}: bad ${what}: ${oneLine((e as Error).message.split("\n")[0]!)}`);
   }
   return fromDoc(source, doc);
+}
+
+/**
+ * `line:col:` of the offset a JSON.parse message names ("… at position 14"), or "" when it names none.
+ * @example lineCol('{\n  "a": 1,\n  }', "Expected … at position 14") // "3:3:"
+ */
+function lineCol(text: string, message: string): string {
+  const m = /at position (\d+)/.exec(message);
+  if (m === null && !/end of JSON input/.test(message)) return "";
+  const at = m === null ? text.length : Math.min(Number(m[1]), text.length);
+  const before = text.slice(0, at);
+  const line = before.split("\n").length;
+  return `${line}:${at - before.lastIndexOf("\n")}:`;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -46,8 +46,11 @@ export interface TdxSysInfo {
 export interface HostPolicy {
   /** CLFLUSH before handing pages over as private: when the module asks, always, or never (the 2026-06 kernel for extension memory). */
   readonly clflush: "if-required" | "always" | "never";
-  /** How destroy writes back a flagged descriptor (`head-page-only`: the 2026-04-16 kernel diff). */
-  readonly writeBack: "every-page" | "head-page-only";
+  /**
+   * How destroy writes back a flagged descriptor: every page (right), `head-page-only` (the 2026-04-16
+   * kernel diff) or `none` (the write-back forgotten).
+   */
+  readonly writeBack: "every-page" | "head-page-only" | "none";
   /** How an interrupted TDH.EXT.MEM.ADD is re-issued: with the operand as returned (right) or the original (wrong). */
   readonly extAddResume: "returned" | "original";
   /** Free released pages before destroy writes back their caches (wrong: they reach the allocator dirty). */

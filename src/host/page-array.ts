@@ -27,7 +27,9 @@ export type WriteBackMode =
   /** Every 4 KiB page the descriptor covers (this project's rule, 02-kapi.md 2.2). */
   | "every-page"
   /** Once per `pages[i]`, i.e. only the head page of a multi-page block (the 2026-04-16 kernel diff). */
-  | "head-page-only";
+  | "head-page-only"
+  /** Never: the wrong host that forgets the write-back altogether (every page it took back stays dirty). */
+  | "none";
 
 /**
  * Where destroy finds each block's size: what create recorded (this project's rule), or the allocator's
@@ -169,7 +171,7 @@ export class TdxPageArray {
         // The block size create recorded, or (the kernel's compound_nr) what the allocator says now:
         // 1 for a block the caller already freed.
         const pages = orders === "recorded" ? 2 ** this.#orders[i]! : p.nrPages;
-        const span = mode === "every-page" ? pages : 1;
+        const span = mode === "every-page" ? pages : mode === "head-page-only" ? 1 : 0;
         for (let i = 0; i < span; i++) {
           writeBacks++;
           if (!ok(pageWbinvd(k, p.pfn + i))) failedPfns.push(p.pfn + i);
@@ -304,8 +306,8 @@ export function tdxPageArrayDestroy(
   if (array === null || array === undefined) return NO_DESTROY;
   if (!(array instanceof TdxPageArray))
     throw typeError("tdx_page_array_destroy.array", array, "a TdxPageArray or null");
-  if (mode !== "every-page" && mode !== "head-page-only")
-    throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page" or "head-page-only"');
+  if (mode !== "every-page" && mode !== "head-page-only" && mode !== "none")
+    throw rangeError("tdx_page_array_destroy.mode", mode, '"every-page", "head-page-only" or "none"');
   return array._destroy(k, mode, k.policy.destroyOrders ?? "recorded");
 }
 

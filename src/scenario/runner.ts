@@ -9,7 +9,7 @@ import { isSuccessClass, LEAF, REG, statusText } from "../common/status.js";
 import { type U64, u64ToHex } from "../common/u64.js";
 import type { CpuCall, CpuScheduler } from "../host/cpus.js";
 import type { FlowResult } from "../host/flows/result.js";
-import type { Page } from "../host/page.js";
+import { coveredPfns, type Page } from "../host/page.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
 import type { Hazard } from "../hw/cache.js";
 import { addCpus, createMachine, type Machine } from "../machine.js";
@@ -135,6 +135,8 @@ function stepLabel(s: Step): string {
       return `interrupts ${s.plan.kind === "every" ? `every ${s.plan.k}` : s.plan.kind === "random" ? `random p=${s.plan.p} seed=${s.plan.seed}` : "none"}`;
     case "evict":
       return "evict now";
+    case "clflush":
+      return `clflush ${s.name}`;
     case "expect":
       return "expect";
   }
@@ -383,6 +385,13 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
           if (e.busyRetries !== null)
             expect(busy >= e.busyRetries, `at least ${e.busyRetries} OPERAND_BUSY retried (got ${busy})`);
         }
+        break;
+      }
+      case "clflush": {
+        // What a host does before handing pages over when the module asks (CLFLUSH_BEFORE_ALLOC).
+        const pfns = coveredPfns(sets.get(step.name) ?? []);
+        for (const pfn of pfns) m.kernel.cpu.clflushPage(pfn);
+        detail = `${pfns.length} page(s) flushed`;
         break;
       }
       case "evict": {

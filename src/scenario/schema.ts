@@ -91,6 +91,8 @@ export type Step =
   | { readonly kind: "inject-status"; readonly leaf: LeafName; readonly nth: number; readonly status: U64 }
   | { readonly kind: "interrupts"; readonly plan: InterruptPlan }
   | { readonly kind: "evict" }
+  /** CLFLUSH of every 4 KiB page of an alloc step's pages (KeyID-0 lines written back and dropped). */
+  | { readonly kind: "clflush"; readonly name: string }
   | { readonly kind: "expect"; readonly expect: StateExpect };
 
 /** A validated scenario. */
@@ -285,6 +287,7 @@ const STEP_KEYS = [
   "inject",
   "interrupts",
   "evict",
+  "clflush",
   "join",
   "expect",
 ] as const;
@@ -463,6 +466,18 @@ function step(p: Path, v: unknown, names: Map<string, NameDef>): Step {
         },
       };
     }
+    case "clflush": {
+      const o = obj(p, v, ["clflush", "note"]);
+      const name = str(p.key("clflush"), o.clflush);
+      const src = names.get(name);
+      if (src === undefined || src.kind !== "alloc") {
+        const allocs = [...names].filter(([, d]) => d.kind === "alloc").map(([n]) => n);
+        return p
+          .key("clflush")
+          .fail(`a name defined by an earlier alloc step (${allocs.join(", ") || "none yet"})`, name);
+      }
+      return { kind: "clflush", name };
+    }
     case "evict":
       obj(p, v, ["evict", "note"]);
       if (v.evict !== true) p.key("evict").fail("true", v.evict);
@@ -545,7 +560,7 @@ function knobs<T extends object>(
 const ENUMS: Record<string, readonly string[]> = {
   moduleOwnedSharedPage: ["report", "reject", "ignore"],
   clflush: ["if-required", "always", "never"],
-  writeBack: ["every-page", "head-page-only"],
+  writeBack: ["every-page", "head-page-only", "none"],
   extAddResume: ["returned", "original"],
   flushFlag: ["before-call", "on-success"],
   extLockScope: ["v2", "all-spdm"],
