@@ -17,8 +17,8 @@
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { defaultPlatform, type Platform, uniformPlatform } from "../src/hw/platform.js";
 import { createMachine, type Machine } from "../src/machine.js";
-import { checkConservation } from "../src/model/conservation.js";
 import type { InterruptPlan } from "../src/module/index.js";
+import { checkConservation } from "../src/observe/conservation.js";
 import {
   consume,
   fmt,

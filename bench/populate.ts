@@ -171,7 +171,7 @@ interface CRun {
   checksums: Record<string, string>;
 }
 
-const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
+const BENCH_DIR = fileURLToPath(new URL("./", import.meta.url));
 const C_SRC = `${BENCH_DIR}populate.c`;
 const C_BIN = `${BENCH_DIR}out/populate`;
 

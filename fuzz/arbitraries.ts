@@ -1,5 +1,5 @@
 /**
- * Structure-aware inputs for the fuzz targets of src/reliability/fuzz-targets.ts, as fast-check
+ * Structure-aware inputs for the fuzz targets of fuzz/targets.ts, as fast-check
  * arbitraries of byte strings. Each builds its input field by field: valid operands with one field
  * perturbed, root pages of valid entries with one bad entry, entries pointing into reserved areas, the
  * module's range, other objects' pages or unbacked memory, KeyID bits, interrupts on, and plain random
@@ -14,9 +14,9 @@ import {
 } from "../src/common/formats.js";
 import { LEAF, STATUS } from "../src/common/status.js";
 import type { U64 } from "../src/common/u64.js";
-import { ByteWriter } from "../src/reliability/bytes.js";
-import { FUZZ_LEAVES, fuzzPlatform } from "../src/reliability/fuzz-targets.js";
 import { DEFAULT_SCENARIO_DOC } from "../src/scenario/default.js";
+import { ByteWriter } from "./bytes.js";
+import { FUZZ_LEAVES, fuzzPlatform } from "./targets.js";
 
 /** A constant token list (mutable type, for tuple mapping). */
 const lit = (xs: number[]): fc.Arbitrary<number[]> => fc.constant(xs);

@@ -1,13 +1,13 @@
 /**
- * The fuzz driver: runs each target of src/reliability/fuzz-targets.ts on inputs from
+ * The fuzz driver: runs each target of fuzz/targets.ts on inputs from
  * `arbitraries.ts` with fast-check, in batches, until its share of the time box is spent; shrinks any
  * failing input and returns it as a regression vector (target, seed, input as hex). No file access:
- * `fuzz/index.ts` prints and saves, `test/fuzz.test.ts` asserts.
+ * `fuzz/index.ts` prints and saves, `test/fuzz/fuzz.test.ts` asserts.
  */
 import fc from "fast-check";
-import { toHex } from "../src/reliability/bytes.js";
-import { type FuzzTarget, judge, TARGETS } from "../src/reliability/fuzz-targets.js";
 import { ARBITRARIES } from "./arbitraries.js";
+import { toHex } from "./bytes.js";
+import { type FuzzTarget, judge, TARGETS } from "./targets.js";
 
 /** A saved counterexample. */
 export interface RegressionVector {

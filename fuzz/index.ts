@@ -1,24 +1,19 @@
 /**
  * `npm run fuzz`: the time-boxed fuzz campaign (default 60 s, `--seconds N`, `--seed S`, `--target
  * NAME` repeatable), then, unless `--no-faults`, the exhaustive single-fault campaign and seeded
- * multi-fault schedules of src/reliability/faults.ts, and, with `--size`, the size runs of
- * src/reliability/size.ts. Prints executions per second and totals per target; saves every
- * counterexample as a regression vector in test/vectors/regressions.json (replayed by
- * test/fuzz.test.ts). Exit 1 when anything was found.
+ * multi-fault schedules of src/faults/campaign.ts, and, with `--size`, the size runs of
+ * src/faults/size-runs.ts. Prints executions per second and totals per target; saves every
+ * counterexample as a regression vector in test/fuzz/regressions.json (replayed by
+ * test/fuzz/fuzz.test.ts). Exit 1 when anything was found.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import {
-  cleanProfile,
-  defaultFaultConfig,
-  runMultiFaults,
-  runSingleFaults,
-} from "../src/reliability/faults.js";
-import { seamcallStats } from "../src/reliability/fuzz-targets.js";
-import { bigPoolRun, manyDevicesRun } from "../src/reliability/size.js";
+import { cleanProfile, defaultFaultConfig, runMultiFaults, runSingleFaults } from "../src/faults/campaign.js";
+import { bigPoolRun, manyDevicesRun } from "../src/faults/size-runs.js";
 import { fuzz, type RegressionVector } from "./driver.js";
+import { seamcallStats } from "./targets.js";
 
-const REGRESSIONS = new URL("../test/vectors/regressions.json", import.meta.url);
+const REGRESSIONS = new URL("../test/fuzz/regressions.json", import.meta.url);
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +59,7 @@ if (r.vectors.length > 0) {
   const tmp = `${REGRESSIONS.pathname}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(saved, null, 2)}\n`);
   renameSync(tmp, REGRESSIONS);
-  console.log(`  saved to test/vectors/regressions.json (${saved.length} vectors)`);
+  console.log(`  saved to test/fuzz/regressions.json (${saved.length} vectors)`);
 }
 
 if (values["no-faults"] !== true) {

@@ -3,7 +3,7 @@
  * model in one place (an exact text that must occur once in its file) and names the test files (and
  * optionally a test-name filter) that must catch it. Groups: the mutation table of the judge issue
  * (`table`), every wrong-host variant made the default (`host`), every conservation rule
- * (`conservation`, src/model/conservation.ts), every hazard and the end-of-run judge (`hazard`), the
+ * (`conservation`, src/observe/conservation.ts), every hazard and the end-of-run judge (`hazard`), the
  * module's page checks and slot (`module`, 03-module.md 3.2–3.4), and the host rules added with the
  * judge (`rule`). An entry with `survives` is expected to survive, with the reason.
  */
@@ -24,17 +24,17 @@ export interface Mutation {
   readonly survives?: string;
 }
 
-const J = "test/judge.test.ts";
-const R = "test/regressions.test.ts";
-const FLOWS = "test/flows.test.ts";
-const SPDM = "test/spdm-ide.test.ts";
-const MODULE = "test/module.test.ts";
-const ARRAY = "test/page-array.test.ts";
-const ALLOC = "test/page-alloc.test.ts";
-const SCEN = "test/scenarios.test.ts";
-const MB = "test/model-based.test.ts";
+const J = "test/observe/judge.test.ts";
+const R = "test/fuzz/regressions.test.ts";
+const FLOWS = "test/host/flows.test.ts";
+const SPDM = "test/host/spdm-ide.test.ts";
+const MODULE = "test/module/module.test.ts";
+const ARRAY = "test/host/page-array.test.ts";
+const ALLOC = "test/host/page-alloc.test.ts";
+const SCEN = "test/scenario/scenarios.test.ts";
+const MB = "test/suites/model-based.test.ts";
 
-const CONS = "src/model/conservation.ts";
+const CONS = "src/observe/conservation.ts";
 const KERNEL = "src/host/kernel.ts";
 const EMU = "src/module/emulator.ts";
 const CACHE = "src/hw/cache.ts";
@@ -358,7 +358,7 @@ export const CATALOGUE: readonly Mutation[] = [
   {
     name: "the sweep exempts every page",
     group: "hazard",
-    file: "src/model/judge.ts",
+    file: "src/observe/judge.ts",
     find: "  const sweep = m.cache.sweep((pfn) => ledger.stranded.has(pfn));",
     replace: "  const sweep = m.cache.sweep(() => true);",
     tests: [J],
@@ -366,7 +366,7 @@ export const CATALOGUE: readonly Mutation[] = [
   {
     name: "no failure-policy check of a failed bring-up",
     group: "hazard",
-    file: "src/model/judge.ts",
+    file: "src/observe/judge.ts",
     find: '  if (flows.some((r) => r.flow === "extensions" && !r.ok)) {',
     replace: "  if (false) {",
     tests: [J],
@@ -471,7 +471,7 @@ export const CATALOGUE: readonly Mutation[] = [
     file: "src/scenario/runner.ts",
     find: "      recordRawCall(m.kernel, regsIn.w.slice(), res.regs, RAW_OPTS(m));",
     replace: "",
-    tests: ["test/cpus.test.ts", "test/scenarios.test.ts"],
+    tests: ["test/host/cpus.test.ts", "test/scenario/scenarios.test.ts"],
   },
   {
     name: "the raw-call recorder ignores what a failed EXT.MEM.ADD added before FIRST_ENTRY",

@@ -95,19 +95,6 @@ export {
   validatePlatform,
 } from "./hw/platform.js";
 export { createMachine, type Machine, type MachineOptions } from "./machine.js";
-export type { ChromeTraceOptions } from "./model/chrome-trace.js";
-export {
-  type ChromeTrace,
-  ChromeTraceConverter,
-  chromeTrace,
-  type TraceEvent,
-} from "./model/chrome-trace.js";
-export { type ConservationReport, type ConservationTotals, checkConservation } from "./model/conservation.js";
-export type { CallDescription } from "./model/describe-call.js";
-export type { Detach } from "./model/events.js";
-export { attachEvents, type EventSink, type ModelEvent } from "./model/events.js";
-export { type CallObject, ObjectNamer, type ObjectNamerOptions } from "./model/object-names.js";
-export type { RootEntry, RootView } from "./model/root-pages.js";
 export { InterruptSource } from "./module/behaviours.js";
 export type {
   CallContext,
@@ -128,6 +115,23 @@ export {
   ptName,
   TdxModule,
 } from "./module/index.js";
+export type { ChromeTraceOptions } from "./observe/chrome-trace.js";
+export {
+  type ChromeTrace,
+  ChromeTraceConverter,
+  chromeTrace,
+  type TraceEvent,
+} from "./observe/chrome-trace.js";
+export {
+  type ConservationReport,
+  type ConservationTotals,
+  checkConservation,
+} from "./observe/conservation.js";
+export type { CallDescription } from "./observe/describe-call.js";
+export type { Detach } from "./observe/events.js";
+export { attachEvents, type EventSink, type ModelEvent } from "./observe/events.js";
+export { type CallObject, ObjectNamer, type ObjectNamerOptions } from "./observe/object-names.js";
+export type { RootEntry, RootView } from "./observe/root-pages.js";
 export type { FlowState, NamedFlow } from "./scenario/flows.js";
 export {
   DEFAULT_SCENARIO_DOC,

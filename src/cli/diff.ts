@@ -7,8 +7,8 @@
  * differ (as diff(1) does), 2 for a usage error.
  */
 import { readFileSync } from "node:fs";
-import { formatCall } from "../model/describe-call.js";
-import type { ModelEvent } from "../model/events.js";
+import { formatCall } from "../observe/describe-call.js";
+import type { ModelEvent } from "../observe/events.js";
 import "../scenario/index.js";
 import type { Hazard } from "../hw/cache.js";
 import { pageText } from "../scenario/report-text.js";

@@ -6,7 +6,7 @@
  * not used (the program is the host). Traces and the HTML report work as on scenario runs.
  */
 import { renameSync, rmSync, writeFileSync } from "node:fs";
-import type { ModelEvent } from "../model/events.js";
+import type { ModelEvent } from "../observe/events.js";
 import { renderReportHtml } from "../report/html.js";
 import { ReportCollector } from "../report/model.js";
 import { renderReport } from "../scenario/report-text.js";

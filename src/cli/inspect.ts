@@ -7,8 +7,8 @@
 import { escapeControls } from "../common/errors.js";
 import { parseU64, u64ToNumber } from "../common/u64.js";
 import type { Machine } from "../machine.js";
-import type { RootView } from "../model/root-pages.js";
 import { ptName } from "../module/pamt.js";
+import type { RootView } from "../observe/root-pages.js";
 import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
 import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";

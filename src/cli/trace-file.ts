@@ -4,8 +4,8 @@
  * into place only when the run finished, so an error or a signal never leaves a partial trace behind;
  * `-` writes to standard output.
  */
-import { CHROME_TRACE_META, ChromeTraceConverter, type ChromeTraceOptions } from "../model/chrome-trace.js";
-import type { ModelEvent } from "../model/events.js";
+import { CHROME_TRACE_META, ChromeTraceConverter, type ChromeTraceOptions } from "../observe/chrome-trace.js";
+import type { ModelEvent } from "../observe/events.js";
 import type { OutputFile } from "./output-file.js";
 
 /** Trace formats. */

@@ -245,3 +245,34 @@ export function isPowerOfTwo(n: number): boolean {
   const h = n / TWO32;
   return (h & (h - 1)) === 0;
 }
+
+/**
+ * The HPA of page frame `pfn`: pfn × {@link PAGE_SIZE}. Exact for pfn an integer below
+ * {@link PFN_LIMIT} (the product stays below 2^52).
+ * @example pfnToHpa(0x1234) // 0x1234000
+ */
+export function pfnToHpa(pfn: number): number {
+  return pfn * PAGE_SIZE;
+}
+
+/**
+ * The page frame number holding byte address `hpa`: floor(hpa / {@link PAGE_SIZE}). Exact for hpa
+ * an integer in 0..2^53−1 (dividing by a power of two is exact; the floor drops the page offset).
+ * @example hpaToPfn(0x1234fff) // 0x1234
+ */
+export function hpaToPfn(hpa: number): number {
+  return Math.floor(hpa / PAGE_SIZE);
+}
+
+/** Bytes in `pages` 4 KiB pages (pages × {@link PAGE_SIZE}). */
+export function pagesToBytes(pages: number): number {
+  return pages * PAGE_SIZE;
+}
+
+/**
+ * `hpa` (an integer in 0..2^53−1) as a register value: the two halves a SEAMCALL operand or a
+ * root-page entry carries. Same as {@link u64FromNumber}, named for addresses.
+ */
+export function hpaToU64(hpa: number): U64 {
+  return { lo: hpaLo(hpa), hi: hpaHi(hpa) };
+}

@@ -152,7 +152,7 @@ export interface StrandReport {
  * call the module interrupted (`lent`, raw SEAMCALL steps only), and which it stranded (`stranded`, with
  * the loud warnings in `strandReports`). A page is in at most one of these. Only the host side writes
  * it: the allocator's own hooks (allocation and free, wired by the machine), the flows and the raw-call
- * recorder. The model's conservation check (src/model/conservation.ts) compares it with the allocator,
+ * recorder. The model's conservation check (src/observe/conservation.ts) compares it with the allocator,
  * the PAMT and each module object's page list; the host never reads the PAMT.
  */
 export class HostLedger {

@@ -1,6 +1,6 @@
 /**
  * The report model: a compact picture of one scenario run, built from the model's event stream
- * (src/model/events.ts) and the run report, for the self-contained HTML report (`tdxpa report`).
+ * (src/observe/events.ts) and the run report, for the self-contained HTML report (`tdxpa report`).
  *
  * What it holds:
  * - **steps**, the slider's positions: each SEAMCALL is a step, and each batch of host actions between
@@ -10,7 +10,7 @@
  *   consecutive PFNs sharing one history; a history is `[position, state, position, state, …]` and the
  *   state table says host free / host held / module-owned (PAMT type, owner object) / stranded, plus the
  *   hazard flag. The 1,048,576-page pool compresses to about 2,000 runs.
- * - **calls** in columns (not one object each), with operands decoded by src/model/describe-call.ts,
+ * - **calls** in columns (not one object each), with operands decoded by src/observe/describe-call.ts,
  *   status classes, interrupts and the call each one resumes, and each call's root page as runs of raw
  *   entries (`[lo, hi, n, step]`: n entries, each `step` above the last) that the page decodes with
  *   src/common/formats.ts, so the page and the CLI cannot disagree.
@@ -25,9 +25,9 @@
  */
 import { STATUS, type StatusName } from "../common/status.js";
 import type { Machine } from "../machine.js";
-import type { ModelEvent } from "../model/events.js";
-import { ObjectNamer } from "../model/object-names.js";
-import type { RootView } from "../model/root-pages.js";
+import type { ModelEvent } from "../observe/events.js";
+import { ObjectNamer } from "../observe/object-names.js";
+import type { RootView } from "../observe/root-pages.js";
 import type { RunReport } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
 

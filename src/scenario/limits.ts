@@ -31,7 +31,7 @@ export const MODEL_LIMITS = Object.freeze({
   /**
    * Steps of a scenario. Each alloc or root name is one owner label in the host's ledger and one
    * allocator tag, each unit and device up to three: with these limits a scenario stays far below the
-   * ledger's {@link MAX_PFN_LABELS} labels (test/limits.test.ts checks the sum).
+   * ledger's {@link MAX_PFN_LABELS} labels (test/scenario/limits.test.ts checks the sum).
    */
   steps: 4096,
 });

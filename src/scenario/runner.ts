@@ -13,9 +13,9 @@ import { coveredPfns, type Page } from "../host/page.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
 import type { Hazard } from "../hw/cache.js";
 import { addCpus, createMachine, type Machine } from "../machine.js";
-import { type ConservationReport, checkConservation } from "../model/conservation.js";
-import { attachEvents, type EventSink } from "../model/events.js";
 import type { ModelReport } from "../module/emulator.js";
+import { type ConservationReport, checkConservation } from "../observe/conservation.js";
+import { attachEvents, type EventSink } from "../observe/events.js";
 import { FLOWS, type FlowState } from "./flows.js";
 import { recordRawCall } from "./raw-handover.js";
 import type { Scenario, StateExpect, Step } from "./schema.js";
@@ -437,7 +437,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
 
   opts.onDone?.(m);
   // End of run: the cache sweep (private lines left on pages the module gave back; stranded pages are
-  // never reused), and after a teardown of flows only, the host must hold no page (src/model/judge.ts).
+  // never reused), and after a teardown of flows only, the host must hold no page (src/observe/judge.ts).
   m.cache.sweep((pfn) => m.kernel.ledger.stranded.has(pfn));
   const flowsOnly = s.steps.every((x) => x.kind !== "alloc" && x.kind !== "root");
   const tornDown = s.steps.some((x) => x.kind === "flow" && x.flow === "teardown");

@@ -1,0 +1,157 @@
+/**
+ * The published package (package.json `files`, `exports`, `bin`): packs the tarball the way `npm publish`
+ * would, installs it offline into a fresh project, runs the installed `tdxpa` on a shipped scenario by
+ * name, and imports the library and the `./formats` subpath from an ESM script. Also: the `./formats`
+ * subpath bundles for a browser with no Node built-in, and the bin says "not built" in one line (exit 2)
+ * when dist/ is missing.
+ *
+ * Needs dist/ (built by `npm ci` through the `prepare` script, or `npm run build`); packs with
+ * `--ignore-scripts` so the test never rebuilds dist/ under the other test files. The `yaml` dependency
+ * is installed from a tarball repacked from this checkout's node_modules: the npm cache holds yaml's
+ * tarball but not a package document `npm install --offline` accepts.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
+let dir = "";
+let tarball = "";
+let files: string[] = [];
+let project = "";
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, "dist/index.js")) || !existsSync(join(ROOT, "dist/cli/main.js")))
+    throw new Error("dist/ is not built: run 'npm run build' (npm ci does it through 'prepare')");
+  dir = mkdtempSync(join(tmpdir(), "tdxpa-pack-"));
+  const out = execFileSync(NPM, ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  const info = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
+  tarball = join(dir, info[0]!.filename);
+  files = info[0]!.files.map((f) => f.path);
+  execFileSync(NPM, ["pack", "--ignore-scripts", "--pack-destination", dir], {
+    cwd: join(ROOT, "node_modules/yaml"),
+    encoding: "utf8",
+  });
+  const yaml = readdirSync(dir).find((f) => f.startsWith("yaml-"))!;
+  project = join(dir, "project");
+  mkdirSync(project);
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }),
+  );
+  execFileSync(
+    NPM,
+    ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", join(dir, yaml), tarball],
+    { cwd: project, encoding: "utf8" },
+  );
+}, 120_000);
+
+afterAll(() => {
+  if (dir !== "") rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the packed tarball", () => {
+  it("ships the library, its types, the CLI, scenarios, docs and LICENSE; not src, tests or source maps", () => {
+    for (const f of [
+      "LICENSE",
+      "README.md",
+      "bin/tdxpa.js",
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/formats.js",
+      "dist/formats.d.ts",
+      "dist/cli/main.js",
+      "dist/report/page.bundle.js",
+      "scenarios/head-page-only.yaml",
+      "scenarios/default.yaml",
+      "docs/LIBRARY.md",
+      "docs/ASSUMPTIONS.md",
+    ])
+      expect(files, f).toContain(f);
+    expect(files.filter((f) => /^(src|test|bench|fuzz)\//.test(f) || f.endsWith(".map"))).toEqual([]);
+  });
+
+  it("installed offline, `tdxpa run head-page-only` resolves the shipped scenario by name", () => {
+    const bin = join(project, "node_modules/.bin/tdxpa");
+    const r = spawnSync(bin, ["run", "head-page-only"], { cwd: project, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^scenario: head-page-only write-back$/m);
+    expect(r.stdout).toMatch(/^result: findings, all expected \(exit 0\)$/m);
+    const bad = spawnSync(bin, ["run", "no-such-scenario"], { cwd: project, encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/no shipped scenario of that name \(shipped: .*head-page-only/);
+  });
+
+  it("an ESM script imports the library and the ./formats subpath by package name", () => {
+    writeFileSync(
+      join(project, "use.mjs"),
+      `import { createMachine, extensionsBringUp, checkConservation, runScenario, parseScenario } from "tdx-page-array";
+import { decodeHpaListInfo, parseU64 } from "tdx-page-array/formats";
+const m = createMachine();
+const r = extensionsBringUp(m.kernel);
+const c = checkConservation(m);
+const v = parseU64("0xFF80000012345000");
+const run = runScenario(parseScenario({ name: "x", steps: [{ flow: "extensions" }] }));
+console.log(JSON.stringify({ ok: r.ok, owned: c.totals.moduleOwned, count: decodeHpaListInfo(v.lo, v.hi).fields.count, verdict: run.verdict }));
+`,
+    );
+    const r = spawnSync(process.execPath, ["use.mjs"], { cwd: project, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, owned: 12_800, count: 512, verdict: "clean" });
+  });
+});
+
+describe("the ./formats subpath", () => {
+  it("bundles for a browser with no Node built-in and no dependency", async () => {
+    const r = await build({
+      entryPoints: [join(ROOT, "src/formats.ts")],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const inputs = Object.keys(r.metafile.inputs);
+    expect(inputs.every((f) => f.startsWith("src/common/") || f === "src/formats.ts")).toBe(true);
+    expect(inputs).toContain("src/common/formats.ts");
+  });
+});
+
+describe("bin/tdxpa.js without dist/", () => {
+  it("prints one line naming the fix and exits 2, no stack trace", () => {
+    const d = mkdtempSync(join(tmpdir(), "tdxpa-nobuild-"));
+    try {
+      mkdirSync(join(d, "bin"));
+      copyFileSync(join(ROOT, "bin/tdxpa.js"), join(d, "bin/tdxpa.js"));
+      writeFileSync(join(d, "package.json"), '{"type":"module"}');
+      const r = spawnSync(process.execPath, [join(d, "bin/tdxpa.js"), "run"], { encoding: "utf8" });
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        "tdxpa: not built: dist/cli/main.js is missing; run 'npm run build' in the package directory\n",
+      );
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
