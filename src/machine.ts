@@ -11,7 +11,7 @@ import { PageAllocator } from "./host/page-alloc.js";
 import { CacheModel } from "./hw/cache.js";
 import { PhysMem } from "./hw/physmem.js";
 import { defaultPlatform, hostReservedPfnRanges, type Platform, validatePlatform } from "./hw/platform.js";
-import { type Behaviours, type InterruptPlan, TdxModule } from "./module/index.js";
+import { type Behaviours, type InterruptPlan, LEAVES, TdxModule } from "./module/index.js";
 
 /** Options of {@link createMachine}. */
 export interface MachineOptions {
@@ -39,7 +39,7 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
   const mem = new PhysMem(platform.memory);
   const alloc = new PageAllocator(mem, { reserved: hostReservedPfnRanges(platform) });
   const cache = new CacheModel(mem, platform.clflushBeforeAlloc);
-  const module = new TdxModule(platform, mem, cache, {
+  const module = new TdxModule(platform, mem, cache, LEAVES, {
     ...(opts.behaviours === undefined ? {} : { behaviours: opts.behaviours }),
     ...(opts.interrupts === undefined ? {} : { interrupts: opts.interrupts }),
   });

@@ -5,6 +5,7 @@
  * RDX, R8..R15; the module overwrites the registers it outputs and returns the completion status in RAX
  * (docs/spec/03-module.md 3.1). The register file is a Uint32Array of u64 halves, so a call moves no objects.
  */
+import { REG } from "./status.js";
 import { type U64, u64ToHex } from "./u64.js";
 
 /** Number of general-purpose registers (RAX..R15, by their architectural ids 0..15). */
@@ -68,6 +69,37 @@ export class Regs {
 /** RAX value for leaf `leaf` (0..65535) at version `version` (0..255). */
 export function leafRax(leaf: number, version = 0): U64 {
   return { lo: ((leaf & 0xffff) | ((version & 0xff) << 16)) >>> 0, hi: 0 };
+}
+
+/** The fields of a RAX input value (03-module.md 3.1). */
+export interface LeafRax {
+  /** Bits 15:0: the leaf number. */
+  readonly leaf: number;
+  /** Bits 23:16: the leaf version. */
+  readonly version: number;
+  /** True when any reserved bit (63:24) is set: the module refuses the call with OPERAND_INVALID (RAX). */
+  readonly reservedSet: boolean;
+}
+
+/**
+ * Splits a RAX input value given as halves (each 0..2^32−1) into leaf, version and whether a reserved bit
+ * is set: the inverse of {@link leafRax} for values it makes.
+ * @example decodeLeafRax(0x1002d, 0) // { leaf: 45, version: 1, reservedSet: false }
+ */
+export function decodeLeafRax(lo: number, hi: number): LeafRax {
+  return { leaf: lo & 0xffff, version: (lo >>> 16) & 0xff, reservedSet: hi !== 0 || lo >>> 24 !== 0 };
+}
+
+/**
+ * A register file for one call: RAX = leaf `leaf` (0..65535) at version `version` (0..255), and each
+ * register of `inputs` (by register id) set; every other register is zero. The one way a call's
+ * registers are built, on the host side and in tests.
+ * @example callRegs(LEAF["TDH.SYS.RD"], { [REG.RDX]: fieldId })
+ */
+export function callRegs(leaf: number, inputs: Readonly<Record<number, U64>> = {}, version = 0): Regs {
+  const regs = new Regs().set(REG.RAX, leafRax(leaf, version));
+  for (const [r, v] of Object.entries(inputs)) regs.set(Number(r), v);
+  return regs;
 }
 
 /**

@@ -9,21 +9,14 @@
  * bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in `leaves-*.ts`.
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";
-import type { Regs } from "../common/seamcall.js";
-import {
-  LEAF,
-  leafName,
-  REG,
-  RESOURCE_OPERAND,
-  STATUS,
-  type StatusKind,
-  statusText,
-} from "../common/status.js";
+import { decodeLeafRax, type Regs } from "../common/seamcall.js";
+import { leafName, REG, RESOURCE_OPERAND, STATUS, type StatusKind, statusText } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
 import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
+import type { LeafDescriptor, LeafTable } from "./leaf-table.js";
 import { type LockMode, PamtLocks } from "./locks.js";
 import { Pamt, PT } from "./pamt.js";
 
@@ -101,23 +94,8 @@ export interface InFlight {
   data?: unknown;
 }
 
-/** Leaves that share the extension queue (03-module.md 3.4, 02-kapi.md 2.4). */
 /** 2^i for i in 0..63: KeyID arithmetic divides by 2^shift without a `**` per call. */
 const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
-
-const EXTENSION_LEAVES = new Set<number>([
-  LEAF["TDH.EXT.INIT"],
-  LEAF["TDH.EXT.MEM.ADD"],
-  LEAF["TDH.SPDM.CREATE"],
-  LEAF["TDH.SPDM.DELETE"],
-  LEAF["TDH.SPDM.CONNECT"],
-  LEAF["TDH.SPDM.DISCONNECT"],
-  LEAF["TDH.SPDM.MNG"],
-  LEAF["TDH.IDE.STREAM.KM"],
-]);
-
-/** One leaf's implementation: reads inputs from `c.regs`, writes outputs, returns the status. */
-export type LeafHandler = (m: TdxModule, c: CallContext) => U64;
 
 /** What a leaf sees of the call in progress. */
 export interface CallContext {
@@ -139,15 +117,15 @@ export interface ModuleOptions {
 
 /**
  * Leaf-family state kept per module instance (IOMMU units, SPDM sessions, …) without the emulator core
- * knowing its shape: `const units = perModule(() => new Map())`, then `units(m)`.
+ * knowing its shape: `const units = perModule(() => new Map())`, then `units(mod)`.
  */
-export function perModule<T>(init: () => T): (m: TdxModule) => T {
+export function perModule<T>(init: () => T): (mod: TdxModule) => T {
   const states = new WeakMap<TdxModule, T>();
-  return (m) => {
-    let s = states.get(m);
+  return (mod) => {
+    let s = states.get(mod);
     if (s === undefined) {
       s = init();
-      states.set(m, s);
+      states.set(mod, s);
     }
     return s;
   };
@@ -166,37 +144,6 @@ export const SUCCESS: U64 = Object.freeze({ lo: 0, hi: 0 });
  * module's global resource SYS (ledger `ext-queue-resource`), never operand 0 (which would read as RAX).
  */
 export const EXT_QUEUE_BUSY: U64 = Object.freeze(st(STATUS.TDX_OPERAND_BUSY, RESOURCE_OPERAND.SYS));
-
-const handlers = new Map<number, LeafHandler>();
-
-/** Undoes the progress of an in-flight call of a leaf that failed (see {@link TdxModule.abortInFlight}). */
-export type AbortHandler = (m: TdxModule, f: InFlight) => void;
-
-const aborters = new Map<number, AbortHandler>();
-const maxVersions = new Map<number, number>();
-
-/**
- * Registers a leaf implementation (each `leaves-*.ts` file registers its own), optionally how to undo
- * the progress an interrupted call of it kept inside the module when a later re-issue fails, and the
- * highest RAX version the leaf accepts (0 unless given; a higher one is OPERAND_INVALID (RAX)).
- */
-export function registerLeaf(leaf: number, h: LeafHandler, abort?: AbortHandler, maxVersion = 0): void {
-  handlers.set(leaf, h);
-  if (abort !== undefined) aborters.set(leaf, abort);
-  maxVersions.set(leaf, maxVersion);
-}
-
-/**
- * Leaves the kernel calls once (docs/spec/03-module.md 3.3): an interrupt there becomes a failure in the
- * kernel, so none is injected unless behaviour `interruptCallOnceLeaves` asks for it.
- */
-const CALL_ONCE_LEAVES = new Set<number>([
-  LEAF["TDH.SPDM.CREATE"],
-  LEAF["TDH.SPDM.DELETE"],
-  LEAF["TDH.IDE.STREAM.CREATE"],
-  LEAF["TDH.IDE.STREAM.BLOCK"],
-  LEAF["TDH.IDE.STREAM.DELETE"],
-]);
 
 /** The emulated TDX Module. */
 export class TdxModule {
@@ -241,12 +188,21 @@ export class TdxModule {
   /** Extension state: pool pages added and whether EXT.INIT completed. */
   readonly ext = { poolObject: 0, poolPages: 0, initialized: false };
 
+  /** The leaves this module implements, by number (from the table it was constructed with). */
+  private readonly leaves: ReadonlyMap<number, LeafDescriptor>;
+
+  /**
+   * A module over `platform`, `mem` and `cache` implementing the leaves of `table` (normally `LEAVES`
+   * of `leaves.ts`; a leaf not in it is OPERAND_INVALID (RAX), as an unknown leaf).
+   */
   constructor(
     readonly platform: Platform,
     readonly mem: PhysMem,
     readonly cache: CacheModel,
+    table: LeafTable,
     opts: ModuleOptions = {},
   ) {
+    this.leaves = new Map(Object.values(table).map((d: LeafDescriptor) => [d.number, d]));
     this.pamt = new Pamt(platform.tdmrs);
     this.behaviours = { ...DEFAULT_BEHAVIOURS, ...opts.behaviours };
     this.interrupts = new InterruptSource(opts.interrupts ?? { kind: "none" });
@@ -258,22 +214,19 @@ export class TdxModule {
   readonly seamcall = (regs: Regs): void => {
     const seq = ++this.seq;
     const regsIn = this.onCall === null ? null : regs.w.slice();
-    const raxLo = regs.lo(REG.RAX);
-    const raxHi = regs.hi(REG.RAX);
-    const leaf = raxLo & 0xffff;
-    const version = (raxLo >>> 16) & 0xff;
+    const { leaf, version, reservedSet } = decodeLeafRax(regs.lo(REG.RAX), regs.hi(REG.RAX));
     const name = leafName(leaf) ?? `leaf ${leaf}`;
     const c: CallContext = { regs, leaf, version, seq, cause: `${name} #${seq}`, units: 0 };
     let forced = false;
     let status: U64;
-    const handler = handlers.get(leaf);
+    const desc = this.leaves.get(leaf);
     // Entry order of TDX Module 1.5 (docs/spec/03-module.md 3.1): reserved bits and version (above the
     // leaf's highest), then shutdown (for every leaf, an unknown one included), then an unknown leaf.
-    if (raxHi !== 0 || raxLo >>> 24 !== 0 || version > (maxVersions.get(leaf) ?? 0)) {
+    if (reservedSet || version > (desc?.maxVersion ?? 0)) {
       status = st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
     } else if (this.shutdown) {
       status = st(STATUS.TDX_SYS_SHUTDOWN);
-    } else if (handler === undefined) {
+    } else if (desc === undefined) {
       status = st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
     } else {
       const n = (this.callsByLeaf.get(leaf) ?? 0) + 1;
@@ -287,7 +240,7 @@ export class TdxModule {
         this.interrupts.enter();
         if (f.status.hi === shutdownHi) this.poisonNextWrite = true;
         else this.interrupts.forceNext = true;
-        status = handler(this, c);
+        status = desc.run(this, c);
         this.interrupts.leave();
         this.cache.cause = "host";
         if (f.status.hi === shutdownHi) {
@@ -306,7 +259,7 @@ export class TdxModule {
         this.interrupts.enter();
         if (
           this.behaviours.interruptCallOnceLeaves &&
-          CALL_ONCE_LEAVES.has(leaf) &&
+          desc.resume === "call-once" &&
           this.interrupts.afterUnit()
         ) {
           // An interrupt point at entry, before any work: a re-issue with the same inputs does the call.
@@ -317,7 +270,7 @@ export class TdxModule {
             c.cause,
           );
           status = st(STATUS.TDX_INTERRUPTED_RESUMABLE);
-        } else status = handler(this, c);
+        } else status = desc.run(this, c);
         this.cache.cause = "host";
       }
     }
@@ -602,7 +555,7 @@ export class TdxModule {
       this.running.set(cur, this.cpu);
       return cur;
     }
-    if (key !== null && this.extSlot !== null && EXTENSION_LEAVES.has(c.leaf)) return EXT_QUEUE_BUSY;
+    if (key !== null && this.extSlot !== null && this.isExtensionLeaf(c.leaf)) return EXT_QUEUE_BUSY;
     const f: InFlight = { leaf: c.leaf, inputs, progress: 0 };
     if (key === null) this.extSlot = f;
     else this.resumables.set(key, f);
@@ -616,12 +569,12 @@ export class TdxModule {
    */
   abortInFlight(leaf: number): void {
     if (this.extSlot !== null && this.extSlot.leaf === leaf) {
-      aborters.get(leaf)?.(this, this.extSlot);
+      this.leaves.get(leaf)?.abort?.(this, this.extSlot);
       this.endResumable(this.extSlot, null);
     }
     for (const [key, f] of [...this.resumables]) {
       if (f.leaf !== leaf) continue;
-      aborters.get(leaf)?.(this, f);
+      this.leaves.get(leaf)?.abort?.(this, f);
       this.endResumable(f, key);
     }
   }
@@ -647,6 +600,6 @@ export class TdxModule {
 
   /** True when `leaf` is an extension call (shares the queue slot of depth 1). */
   isExtensionLeaf(leaf: number): boolean {
-    return EXTENSION_LEAVES.has(leaf);
+    return this.leaves.get(leaf)?.extensionQueue === true;
   }
 }

@@ -1,15 +1,16 @@
 /**
- * The module side's public face: the emulator with every leaf registered. Import this (not the leaf
- * files) to get a complete module.
+ * The module side's public face: the emulator and the table of every leaf it implements
+ * ({@link LEAVES}, which `TdxModule` is constructed with).
  */
-import "./leaves-core.js";
-import "./metadata.js";
-import "./leaves-ext.js";
-import "./leaves-iommu.js";
-import "./leaves-spdm.js";
-import "./leaves-ide.js";
-import "./leaves-quote.js";
-
 export { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
 export { type CallRecord, type ModelReport, type ModuleObject, TdxModule } from "./emulator.js";
+export type {
+  FailingStatus,
+  LeafDescriptor,
+  LeafOperand,
+  LeafTable,
+  OperandKind,
+  ResumeRule,
+} from "./leaf-table.js";
+export { LEAVES } from "./leaves.js";
 export { Pamt, PT, ptName } from "./pamt.js";

@@ -4,8 +4,16 @@
  * extensions once the pool is full, keeping its progress inside the module.
  */
 import { checkEntries, withFirstEntry } from "../common/formats.js";
-import { LEAF, REG, STATUS } from "../common/status.js";
-import { EXT_QUEUE_BUSY, registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
+import type { U64 } from "../common/u64.js";
+import { type CallContext, EXT_QUEUE_BUSY, SUCCESS, st, type TdxModule } from "./emulator.js";
+import {
+  extensionResumable,
+  fail,
+  failWithEffects,
+  type LeafTable,
+  privatePageChecks,
+} from "./leaf-table.js";
 import { PT } from "./pamt.js";
 
 /**
@@ -17,14 +25,14 @@ import { PT } from "./pamt.js";
  * interrupted add holds the extension slot (ledger `ext-add-holds-slot`): other extension calls get
  * TDX_OPERAND_BUSY, another list TDX_INVALID_RESUMPTION, until the add of this list ends.
  */
-registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
+function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
   const op = c.regs.get(REG.RCX);
-  const d = m.decodeListInfo(op);
+  const d = mod.decodeListInfo(op);
   if (d.violation !== null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const { firstEntry, lastEntry, rootHpa } = d.fields;
   // The extension slot: another extension call in flight → BUSY; an interrupted add of another list
   // holds it until it ends (ledger `ext-add-holds-slot`); the resume of this list continues.
-  const held = m.extSlot;
+  const held = mod.extSlot;
   if (held !== null) {
     if (held.leaf !== c.leaf) return EXT_QUEUE_BUSY;
     if (
@@ -40,13 +48,13 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
     progress: lastEntry,
     locked: [],
   };
-  m.extSlot = null;
-  const root = m.readRoot(rootHpa);
-  const pool = m.objects.get(m.ext.poolObject)!;
-  const required = m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
+  mod.extSlot = null;
+  const root = mod.readRoot(rootHpa);
+  const pool = mod.objects.get(mod.ext.poolObject)!;
+  const required = mod.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
   const addedHere: number[] = [];
   for (let i = firstEntry; i <= lastEntry; i++) {
-    if (m.ext.poolPages >= required) {
+    if (mod.ext.poolPages >= required) {
       c.regs.set(REG.RCX, withFirstEntry(op, i));
       return st(STATUS.TDX_EXT_MEMORY_POOL_FULL);
     }
@@ -57,34 +65,34 @@ registerLeaf(LEAF["TDH.EXT.MEM.ADD"], (m, c) => {
     const bad2 =
       checkEntries("hpa-list-info", root, i, i) !== null
         ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
-        : m.privatePageStatus(hpa, 1, REG.RCX);
+        : mod.privatePageStatus(hpa, 1, REG.RCX);
     if (bad2 !== null) {
-      if (!m.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(m, p);
-      c.regs.set(REG.RCX, withFirstEntry(op, m.behaviours.extAddKeepsPartial ? i : firstEntry));
+      if (!mod.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(mod, p);
+      c.regs.set(REG.RCX, withFirstEntry(op, mod.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
-    m.checkRootListsItself(rootHpa, hpa, 1, i);
+    mod.checkRootListsItself(rootHpa, hpa, 1, i);
     const pfn = hpa / 4096;
-    m.claimPage(pfn, PT.EXT_POOL, pool);
-    m.ext.poolPages++;
+    mod.claimPage(pfn, PT.EXT_POOL, pool);
+    mod.ext.poolPages++;
     addedHere.push(pfn);
     c.units++;
-    if (i < lastEntry && m.interrupts.afterUnit()) {
+    if (i < lastEntry && mod.interrupts.afterUnit()) {
       c.regs.set(REG.RCX, withFirstEntry(op, i + 1));
-      m.extSlot = slot;
+      mod.extSlot = slot;
       return st(STATUS.TDX_INTERRUPTED_RESUMABLE);
     }
   }
   c.regs.set(REG.RCX, withFirstEntry(op, lastEntry + 1));
   return SUCCESS;
-});
+}
 
-function unaddPoolPage(m: TdxModule, pfn: number): void {
-  const pool = m.objects.get(m.ext.poolObject)!;
-  m.releasePage(pfn);
+function unaddPoolPage(mod: TdxModule, pfn: number): void {
+  const pool = mod.objects.get(mod.ext.poolObject)!;
+  mod.releasePage(pfn);
   const i = pool.pages.lastIndexOf(pfn);
   if (i >= 0) pool.pages.splice(i, 1);
-  m.ext.poolPages--;
+  mod.ext.poolPages--;
 }
 
 /**
@@ -92,29 +100,66 @@ function unaddPoolPage(m: TdxModule, pfn: number): void {
  * TDX_OP_STATE_INCORRECT (ledger `ext-init-state`), as is a second INIT. Writes every pool page with the
  * global KeyID, one unit per page, resumable with the original (empty) inputs via the extension slot.
  */
-registerLeaf(LEAF["TDH.EXT.INIT"], (m, c) => {
-  const f = m.beginResumable(c, null, []);
+function tdhExtInit(mod: TdxModule, c: CallContext): U64 {
+  const f = mod.beginResumable(c, null, []);
   if (!("progress" in f)) return f;
-  const pool = m.objects.get(m.ext.poolObject)!;
+  const pool = mod.objects.get(mod.ext.poolObject)!;
   if (
     f.progress === 0 &&
-    (m.ext.initialized || m.ext.poolPages < m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES)
+    (mod.ext.initialized || mod.ext.poolPages < mod.platform.metadata.MEMORY_POOL_REQUIRED_PAGES)
   ) {
-    m.endResumable(f, null);
+    mod.endResumable(f, null);
     return st(STATUS.TDX_OP_STATE_INCORRECT);
   }
   const pages = pool.pages;
   while (f.progress < pages.length) {
-    if (!m.writePrivate(pages[f.progress]!, c.cause)) {
-      m.endResumable(f, null);
+    if (!mod.writePrivate(pages[f.progress]!, c.cause)) {
+      mod.endResumable(f, null);
       return st(STATUS.TDX_SYS_SHUTDOWN);
     }
     f.progress++;
     c.units++;
-    if (f.progress < pages.length && m.interrupts.afterUnit()) return m.interrupted(c, []);
+    if (f.progress < pages.length && mod.interrupts.afterUnit()) return mod.interrupted(c, []);
   }
-  m.ext.initialized = true;
+  mod.ext.initialized = true;
   pool.state = "initialized";
-  m.endResumable(f, null);
+  mod.endResumable(f, null);
   return SUCCESS;
-});
+}
+
+/** The descriptors of this file's leaves (gathered by `leaves.ts`). */
+export const EXT_LEAVES = {
+  "TDH.EXT.MEM.ADD": {
+    name: "TDH.EXT.MEM.ADD",
+    number: LEAF["TDH.EXT.MEM.ADD"],
+    maxVersion: 0,
+    inputs: [[REG.RCX, "hpa-list-info"]],
+    outputs: [[REG.RCX, "hpa-list-info"]],
+    // Operand rules 1–4, the extension slot busy, the private page checks per entry, an interruption
+    // between entries, and the (success-class) pool-full status.
+    fails: [
+      ...privatePageChecks(REG.RCX),
+      fail("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
+      fail("TDX_INTERRUPTED_RESUMABLE"),
+      failWithEffects("TDX_INTERRUPTED_RESUMABLE"),
+      fail("TDX_EXT_MEMORY_POOL_FULL"),
+    ],
+    resume: "interruptible",
+    extensionQueue: true,
+    run: tdhExtMemAdd,
+    abort: null,
+  },
+  "TDH.EXT.INIT": {
+    name: "TDH.EXT.INIT",
+    number: LEAF["TDH.EXT.INIT"],
+    maxVersion: 0,
+    inputs: [],
+    outputs: [],
+    // Pool not full or a second INIT; resumable in the extension slot.
+    fails: [fail("TDX_OP_STATE_INCORRECT"), ...extensionResumable],
+    resume: "interruptible",
+    extensionQueue: true,
+    run: tdhExtInit,
+    abort: null,
+  },
+} satisfies Partial<LeafTable>;

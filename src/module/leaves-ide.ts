@@ -26,14 +26,14 @@ import { LEAF, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import { u64FromNumber } from "../common/u64.js";
 import { IDE_KM, type PcieDeviceSpec, rootPortDevfn, SPDM } from "../hw/devices.js";
+import { type CallContext, type ModuleObject, SUCCESS, st, type TdxModule } from "./emulator.js";
 import {
-  type CallContext,
-  type ModuleObject,
-  registerLeaf,
-  SUCCESS,
-  st,
-  type TdxModule,
-} from "./emulator.js";
+  exchangeFailures,
+  extensionResumable,
+  fail,
+  type LeafTable,
+  privatePageChecks,
+} from "./leaf-table.js";
 import { needsKeyRefresh } from "./leaves-spdm.js";
 import { PT } from "./pamt.js";
 import {
@@ -107,49 +107,49 @@ function streamInputs(
  * port → OP_STATE_INCORRECT (RCX); R8 = HPA_ARRAY_T of exactly IDE_MT_PAGE_COUNT pages → PT_IDE_MT of
  * the new stream. Out RCX = stream id, RDX = root-port IDE id.
  */
-registerLeaf(LEAF["TDH.IDE.STREAM.CREATE"], (m, c) => {
+function tdhIdeStreamCreate(mod: TdxModule, c: CallContext): U64 {
   const info = c.regs.lo(REG.RCX);
   if (c.regs.hi(REG.RCX) !== 0 || info >>> 9 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const session = objectIn(m, c, REG.RDX, "spdm");
-  const s = session === null ? undefined : tables(m).sessions.get(session);
+  const session = objectIn(mod, c, REG.RDX, "spdm");
+  const s = session === null ? undefined : tables(mod).sessions.get(session);
   if (session === null || s === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
   if (session.state !== "connected") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
-  const ports = m.platform.rootPorts ?? [];
+  const ports = mod.platform.rootPorts ?? [];
   const port = ports[s.rootPortIndex];
   if (port === undefined || (info & 0xff) !== rootPortDevfn(ports, s.rootPortIndex))
     return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const inputs = streamInputs(c, s.device, (info & 0x100) !== 0);
   if (!("streamCtrl" in inputs)) return inputs;
   let slot = 0;
-  while (slot < port.streamSlots && tables(m).slots.has(`${s.rootPortIndex}:${slot}`)) slot++;
+  while (slot < port.streamSlots && tables(mod).slots.has(`${s.rootPortIndex}:${slot}`)) slot++;
   if (slot >= port.streamSlots) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
   const obj = claimArray(
-    m,
+    mod,
     c,
     REG.R8,
-    m.platform.metadata.IDE_MT_PAGE_COUNT,
+    mod.platform.metadata.IDE_MT_PAGE_COUNT,
     PT.IDE_MT,
     "ide",
     `ide ${s.device.name} ${port.name}/${slot}`,
   );
   if (!("pages" in obj)) return obj;
-  tables(m).streams.set(obj, { session, rootPortIndex: s.rootPortIndex, slot, inputs });
-  tables(m).slots.set(`${s.rootPortIndex}:${slot}`, obj.id);
+  tables(mod).streams.set(obj, { session, rootPortIndex: s.rootPortIndex, slot, inputs });
+  tables(mod).slots.set(`${s.rootPortIndex}:${slot}`, obj.id);
   s.streams.add(obj.id);
   c.regs.set(REG.RCX, u64FromNumber(obj.id));
   c.regs.set(REG.RDX, u64FromNumber(slot));
   return SUCCESS;
-});
+}
 
 /**
  * The stream named by RCX = SPDM id and RDX = stream id: an unknown session → OPERAND_INVALID (RCX); an
  * unknown stream, or one of another session → OPERAND_INVALID (RDX).
  */
-function streamIn(m: TdxModule, c: CallContext): { obj: ModuleObject; d: StreamData } | U64 {
-  const session = objectIn(m, c, REG.RCX, "spdm");
+function streamIn(mod: TdxModule, c: CallContext): { obj: ModuleObject; d: StreamData } | U64 {
+  const session = objectIn(mod, c, REG.RCX, "spdm");
   if (session === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const obj = objectIn(m, c, REG.RDX, "ide");
-  const d = obj === null ? undefined : tables(m).streams.get(obj);
+  const obj = objectIn(mod, c, REG.RDX, "ide");
+  const d = obj === null ? undefined : tables(mod).streams.get(obj);
   if (obj === null || d === undefined || d.session !== session)
     return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
   return { obj, d };
@@ -183,19 +183,19 @@ const KM_INPUTS = [REG.RCX, REG.RDX, REG.R8, REG.R9, REG.R10];
  * K_SET_STOP for both → stopped; any other state → OP_STATE_INCORRECT (RDX). Resumable with the original
  * inputs.
  */
-registerLeaf(LEAF["TDH.IDE.STREAM.KM"], (m, c) => {
-  const f = m.beginResumable(c, null, KM_INPUTS);
+function tdhIdeStreamKm(mod: TdxModule, c: CallContext): U64 {
+  const f = mod.beginResumable(c, null, KM_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, KM_INPUTS, () => {
-    const sd = streamIn(m, c);
+  return runExchange(mod, c, f, KM_INPUTS, () => {
+    const sd = streamIn(mod, c);
     if (!("obj" in sd)) return sd;
     const op = c.regs.hi(REG.R8) === 0 ? c.regs.lo(REG.R8) : -1;
     if (op !== 0 && op !== 1 && op !== 2) return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
     const need = op === IDE_KM_OP.SETUP ? "created" : "keyed";
     if (sd.obj.state !== need) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
-    const session = tables(m).sessions.get(sd.d.session)!;
-    if (needsKeyRefresh(m, session)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
-    const pages = messagePages(m, c, { rsp: REG.R9, req: REG.R10 });
+    const session = tables(mod).sessions.get(sd.d.session)!;
+    if (needsKeyRefresh(mod, session)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
+    const pages = messagePages(mod, c, { rsp: REG.R9, req: REG.R10 });
     if (!("req" in pages)) return pages;
     const id = sd.d.slot;
     const steps =
@@ -223,34 +223,145 @@ registerLeaf(LEAF["TDH.IDE.STREAM.KM"], (m, c) => {
       },
     };
   });
-});
+}
 
 /**
  * TDH.IDE.STREAM.BLOCK: RCX = SPDM id, RDX = stream id (see `streamIn`); from created, keyed (the
  * kernel blocks a stream whose KM STOP failed) or stopped → blocked; blocked again → OP_STATE_INCORRECT
  * (RDX).
  */
-registerLeaf(LEAF["TDH.IDE.STREAM.BLOCK"], (m, c) => {
-  const sd = streamIn(m, c);
+function tdhIdeStreamBlock(mod: TdxModule, c: CallContext): U64 {
+  const sd = streamIn(mod, c);
   if (!("obj" in sd)) return sd;
   if (sd.obj.state === "blocked") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
   sd.obj.state = "blocked";
   return SUCCESS;
-});
+}
 
 /**
  * TDH.IDE.STREAM.DELETE: RCX = SPDM id, RDX = stream id (see `streamIn`); must be blocked (else
  * OP_STATE_INCORRECT RDX); R8 = release input as for TDH.SPDM.DELETE. Frees the stream register block and
  * detaches the stream from its session.
  */
-registerLeaf(LEAF["TDH.IDE.STREAM.DELETE"], (m, c) => {
-  const sd = streamIn(m, c);
+function tdhIdeStreamDelete(mod: TdxModule, c: CallContext): U64 {
+  const sd = streamIn(mod, c);
   if (!("obj" in sd)) return sd;
   if (sd.obj.state !== "blocked") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
   const id = sd.obj.id;
-  const bad = releaseObject(m, c, sd.obj, REG.R8);
+  const bad = releaseObject(mod, c, sd.obj, REG.R8);
   if (bad !== null) return bad;
-  tables(m).slots.delete(`${sd.d.rootPortIndex}:${sd.d.slot}`);
-  tables(m).sessions.get(sd.d.session)?.streams.delete(id);
+  tables(mod).slots.delete(`${sd.d.rootPortIndex}:${sd.d.slot}`);
+  tables(mod).sessions.get(sd.d.session)?.streams.delete(id);
   return SUCCESS;
-});
+}
+
+/** The descriptors of this file's leaves (gathered by `leaves.ts`). */
+export const IDE_LEAVES = {
+  "TDH.IDE.STREAM.CREATE": {
+    name: "TDH.IDE.STREAM.CREATE",
+    number: LEAF["TDH.IDE.STREAM.CREATE"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "u64"],
+      [REG.RDX, "id"],
+      [REG.R8, "hpa-array"],
+      [REG.R9, "u64"],
+      [REG.R10, "u64"],
+      [REG.R11, "u64"],
+    ],
+    outputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "id"],
+    ],
+    // stream_info or no free register block (RCX), unknown or unconnected session (RDX), HPA_ARRAY_T
+    // rules and the private page checks (R8), stream_ctrl (R9), associations (R10–R14).
+    fails: [
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RDX),
+      ...privatePageChecks(REG.R8),
+      fail("TDX_OPERAND_INVALID", REG.R9),
+      fail("TDX_OPERAND_INVALID", REG.R10),
+      fail("TDX_OPERAND_INVALID", REG.R11),
+      fail("TDX_OPERAND_INVALID", REG.R12),
+      fail("TDX_OPERAND_INVALID", REG.R13),
+      fail("TDX_OPERAND_INVALID", REG.R14),
+    ],
+    resume: "call-once",
+    extensionQueue: false,
+    run: tdhIdeStreamCreate,
+    abort: null,
+  },
+  "TDH.IDE.STREAM.BLOCK": {
+    name: "TDH.IDE.STREAM.BLOCK",
+    number: LEAF["TDH.IDE.STREAM.BLOCK"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "id"],
+    ],
+    outputs: [],
+    // Unknown session (RCX), unknown stream (RDX), blocked already (RDX).
+    fails: [
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RDX),
+    ],
+    resume: "call-once",
+    extensionQueue: false,
+    run: tdhIdeStreamBlock,
+    abort: null,
+  },
+  "TDH.IDE.STREAM.DELETE": {
+    name: "TDH.IDE.STREAM.DELETE",
+    number: LEAF["TDH.IDE.STREAM.DELETE"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "id"],
+      [REG.R8, "hpa"],
+    ],
+    outputs: [[REG.RCX, "hpa-array"]],
+    // This file + `releaseObject`: unknown session (RCX) or stream (RDX), not blocked (RDX), a bad
+    // release input (R8).
+    fails: [
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RDX),
+      fail("TDX_OPERAND_INVALID", REG.R8),
+    ],
+    resume: "call-once",
+    extensionQueue: false,
+    run: tdhIdeStreamDelete,
+    abort: null,
+  },
+  "TDH.IDE.STREAM.KM": {
+    name: "TDH.IDE.STREAM.KM",
+    number: LEAF["TDH.IDE.STREAM.KM"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "id"],
+      [REG.R8, "id"],
+      [REG.R9, "hpa"],
+      [REG.R10, "hpa"],
+    ],
+    outputs: [],
+    // An exchange in the extension slot; unknown session (RCX), unknown stream (RDX), bad operation
+    // (R8), wrong state (RDX), a key refresh due; R9 response, R10 request.
+    fails: [
+      ...extensionResumable,
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      fail("TDX_OPERAND_INVALID", REG.R8),
+      fail("TDX_OP_STATE_INCORRECT", REG.RDX),
+      fail("TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"),
+      ...exchangeFailures(REG.R9, REG.R10),
+    ],
+    resume: "interruptible",
+    extensionQueue: true,
+    run: tdhIdeStreamKm,
+    abort: null,
+  },
+} satisfies Partial<LeafTable>;

@@ -13,11 +13,11 @@ import {
   type InFlight,
   type ModuleObject,
   perModule,
-  registerLeaf,
   SUCCESS,
   st,
   type TdxModule,
 } from "./emulator.js";
+import { extensionResumable, fail, type LeafTable, privatePageChecks } from "./leaf-table.js";
 import { PT } from "./pamt.js";
 
 /** Per-module IOMMU state: unit register base → object id of its live (or in-progress) setup. */
@@ -40,87 +40,83 @@ const rootOf = new WeakMap<ModuleObject, number>();
  * one entry per unit of work. On an error every page this setup claimed is released again (ledger
  * `setup-rollback`). Out RCX = IOMMU id.
  */
-registerLeaf(
-  LEAF["TDH.IOMMU.SETUP"],
-  (m, c) => {
-    // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4). Its
-    // progress is kept per unit (keyed by RCX), so SETUP of another unit meanwhile is a new call.
-    const key = `iommu-setup:${c.regs.hi(REG.RCX)}:${c.regs.lo(REG.RCX)}`;
-    const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
-    if (!("progress" in f)) return f;
-    const refuse = (s: ReturnType<typeof st>) => {
-      m.endResumable(f, key);
-      return s;
-    };
-    const regBase = low52(c.regs.lo(REG.RCX), c.regs.hi(REG.RCX));
-    const unit = m.platform.iommus.find((u) => u.regBase === regBase && c.regs.hi(REG.RCX) < 0x10_0000);
-    if (unit === undefined || !unit.tdxCapable) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RCX));
-    const live = units(m).get(regBase);
-    if (live !== undefined && m.objects.get(live)?.state !== "setting-up")
-      return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
-    const d = m.decodeMt(c.regs.get(REG.RDX));
-    if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
-    const queuePages = 2 ** m.platform.metadata.iqOrder;
-    if (f.data === undefined) {
-      const count = m.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
-      const root = m.readRoot(d.fields.rootHpa);
-      if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
-        m.endResumable(f, key);
-        return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-      }
-      const entries: [number, number][] = [];
-      for (let i = 0; i < count; i++) {
-        // Rule 4 held: bits 63:52 are zero and bits 11:0 hold NUM_PAGES, which the address drops.
-        const hpa = root[2 * i + 1]! * 0x1_0000_0000 + ((root[2 * i]! & 0xffff_f000) >>> 0);
-        entries.push([hpa, i < 2 ? queuePages : 1]);
-      }
-      const obj = m.newObject("iommu", unit.name);
-      obj.state = "setting-up";
-      units(m).set(regBase, obj.id);
-      f.data = { obj, entries, rootHpa: d.fields.rootHpa } satisfies SetupData;
+function tdhIommuSetup(mod: TdxModule, c: CallContext): U64 {
+  // An interrupted SETUP is resumed only by a re-issue with identical inputs (03-module.md 3.4). Its
+  // progress is kept per unit (keyed by RCX), so SETUP of another unit meanwhile is a new call.
+  const key = `iommu-setup:${c.regs.hi(REG.RCX)}:${c.regs.lo(REG.RCX)}`;
+  const f = mod.beginResumable(c, key, [REG.RCX, REG.RDX]);
+  if (!("progress" in f)) return f;
+  const refuse = (s: ReturnType<typeof st>) => {
+    mod.endResumable(f, key);
+    return s;
+  };
+  const regBase = low52(c.regs.lo(REG.RCX), c.regs.hi(REG.RCX));
+  const unit = mod.platform.iommus.find((u) => u.regBase === regBase && c.regs.hi(REG.RCX) < 0x10_0000);
+  if (unit === undefined || !unit.tdxCapable) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RCX));
+  const live = units(mod).get(regBase);
+  if (live !== undefined && mod.objects.get(live)?.state !== "setting-up")
+    return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
+  const d = mod.decodeMt(c.regs.get(REG.RDX));
+  if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
+  const queuePages = 2 ** mod.platform.metadata.iqOrder;
+  if (f.data === undefined) {
+    const count = mod.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+    const root = mod.readRoot(d.fields.rootHpa);
+    if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
+      mod.endResumable(f, key);
+      return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
     }
-    const data = f.data as SetupData;
-    while (f.progress < data.entries.length) {
-      const [hpa, pages] = data.entries[f.progress]!;
-      const bad = m.privatePageStatus(hpa, pages, REG.RDX);
-      if (bad !== null) {
-        abortSetup(m, f);
-        m.endResumable(f, key);
-        return bad;
-      }
-      m.checkRootListsItself(data.rootHpa, hpa, pages, f.progress);
-      for (let i = 0; i < pages; i++) {
-        const pfn = hpa / 4096 + i;
-        m.claimPage(pfn, PT.IOMMU_MT, data.obj);
-      }
-      f.progress++;
-      c.units++;
-      if (f.progress < data.entries.length && m.interrupts.afterUnit())
-        return m.interrupted(c, [REG.RCX, REG.RDX]);
+    const entries: [number, number][] = [];
+    for (let i = 0; i < count; i++) {
+      // Rule 4 held: bits 63:52 are zero and bits 11:0 hold NUM_PAGES, which the address drops.
+      const hpa = root[2 * i + 1]! * 0x1_0000_0000 + ((root[2 * i]! & 0xffff_f000) >>> 0);
+      entries.push([hpa, i < 2 ? queuePages : 1]);
     }
-    // The module initialises the queues and tables through its global KeyID.
-    for (const pfn of data.obj.pages) {
-      if (!m.writePrivate(pfn, c.cause)) {
-        m.endResumable(f, key);
-        return st(STATUS.TDX_SYS_SHUTDOWN);
-      }
+    const obj = mod.newObject("iommu", unit.name);
+    obj.state = "setting-up";
+    units(mod).set(regBase, obj.id);
+    f.data = { obj, entries, rootHpa: d.fields.rootHpa } satisfies SetupData;
+  }
+  const data = f.data as SetupData;
+  while (f.progress < data.entries.length) {
+    const [hpa, pages] = data.entries[f.progress]!;
+    const bad = mod.privatePageStatus(hpa, pages, REG.RDX);
+    if (bad !== null) {
+      abortSetup(mod, f);
+      mod.endResumable(f, key);
+      return bad;
     }
-    data.obj.state = "live";
-    rootOf.set(data.obj, data.rootHpa);
-    m.endResumable(f, key);
-    c.regs.set(REG.RCX, u64FromNumber(data.obj.id));
-    return SUCCESS;
-  },
-  abortSetup,
-);
+    mod.checkRootListsItself(data.rootHpa, hpa, pages, f.progress);
+    for (let i = 0; i < pages; i++) {
+      const pfn = hpa / 4096 + i;
+      mod.claimPage(pfn, PT.IOMMU_MT, data.obj);
+    }
+    f.progress++;
+    c.units++;
+    if (f.progress < data.entries.length && mod.interrupts.afterUnit())
+      return mod.interrupted(c, [REG.RCX, REG.RDX]);
+  }
+  // The module initialises the queues and tables through its global KeyID.
+  for (const pfn of data.obj.pages) {
+    if (!mod.writePrivate(pfn, c.cause)) {
+      mod.endResumable(f, key);
+      return st(STATUS.TDX_SYS_SHUTDOWN);
+    }
+  }
+  data.obj.state = "live";
+  rootOf.set(data.obj, data.rootHpa);
+  mod.endResumable(f, key);
+  c.regs.set(REG.RCX, u64FromNumber(data.obj.id));
+  return SUCCESS;
+}
 
 /** Undoes an interrupted SETUP: the pages it claimed go back to PT_NDA (as `setup-rollback`). */
-function abortSetup(m: TdxModule, f: InFlight): void {
+function abortSetup(mod: TdxModule, f: InFlight): void {
   const data = f.data as SetupData | undefined;
   if (data === undefined) return;
-  for (const p of data.obj.pages) m.releasePage(p);
-  for (const [base, oid] of units(m)) if (oid === data.obj.id) units(m).delete(base);
-  m.dropObject(data.obj.id);
+  for (const p of data.obj.pages) mod.releasePage(p);
+  for (const [base, oid] of units(mod)) if (oid === data.obj.id) units(mod).delete(base);
+  mod.dropObject(data.obj.id);
 }
 
 /**
@@ -128,38 +124,84 @@ function abortSetup(m: TdxModule, f: InFlight): void {
  * `iommu-clear-root`). Pages return to PT_NDA one entry per unit of work, with the module's dirty lines
  * still cached. Resumable with the original inputs.
  */
-registerLeaf(LEAF["TDH.IOMMU.CLEAR"], (m, c) => {
+function tdhIommuClear(mod: TdxModule, c: CallContext): U64 {
   const key = "iommu-clear";
-  const f = m.beginResumable(c, key, [REG.RCX, REG.RDX]);
+  const f = mod.beginResumable(c, key, [REG.RCX, REG.RDX]);
   if (!("progress" in f)) return f;
-  if (f.progress > 0) return clearPages(m, c, f, key, f.data as ModuleObject);
+  if (f.progress > 0) return clearPages(mod, c, f, key, f.data as ModuleObject);
   const id = c.regs.hi(REG.RCX) === 0 ? c.regs.lo(REG.RCX) : -1;
-  const obj = m.objects.get(id);
+  const obj = mod.objects.get(id);
   if (obj === undefined || obj.kind !== "iommu" || obj.state !== "live") {
-    m.endResumable(f, key);
+    mod.endResumable(f, key);
     return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   }
-  const d = m.decodeMt(c.regs.get(REG.RDX));
+  const d = mod.decodeMt(c.regs.get(REG.RDX));
   if (d.violation !== null || d.fields.rootHpa !== rootOf.get(obj)) {
-    m.endResumable(f, key);
+    mod.endResumable(f, key);
     return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
   }
   obj.state = "clearing";
   f.data = obj;
-  return clearPages(m, c, f, key, obj);
-});
+  return clearPages(mod, c, f, key, obj);
+}
 
-function clearPages(m: TdxModule, c: CallContext, f: InFlight, key: string, obj: ModuleObject): U64 {
+function clearPages(mod: TdxModule, c: CallContext, f: InFlight, key: string, obj: ModuleObject): U64 {
   // A released page leaves the object's list at once: mid-clear, the list is what the unit still owns.
   const pages = obj.pages;
   while (pages.length > 0) {
-    m.releasePage(pages.shift()!);
+    mod.releasePage(pages.shift()!);
     f.progress++;
     c.units++;
-    if (pages.length > 0 && m.interrupts.afterUnit()) return m.interrupted(c, [REG.RCX, REG.RDX]);
+    if (pages.length > 0 && mod.interrupts.afterUnit()) return mod.interrupted(c, [REG.RCX, REG.RDX]);
   }
-  for (const [base, oid] of units(m)) if (oid === obj.id) units(m).delete(base);
-  m.dropObject(obj.id);
-  m.endResumable(f, key);
+  for (const [base, oid] of units(mod)) if (oid === obj.id) units(mod).delete(base);
+  mod.dropObject(obj.id);
+  mod.endResumable(f, key);
   return SUCCESS;
 }
+
+/** The descriptors of this file's leaves (gathered by `leaves.ts`). */
+export const IOMMU_LEAVES = {
+  "TDH.IOMMU.SETUP": {
+    name: "TDH.IOMMU.SETUP",
+    number: LEAF["TDH.IOMMU.SETUP"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "hpa"],
+      [REG.RDX, "iommu-mt"],
+    ],
+    outputs: [[REG.RCX, "id"]],
+    // Unknown or incapable unit (RCX), unit already set up (RCX), IOMMU_MT rules and the private page
+    // checks (RDX); resumable with the original inputs (its own resumption key).
+    fails: [
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      ...privatePageChecks(REG.RDX),
+      ...extensionResumable,
+    ],
+    resume: "interruptible",
+    extensionQueue: false,
+    run: tdhIommuSetup,
+    abort: abortSetup,
+  },
+  "TDH.IOMMU.CLEAR": {
+    name: "TDH.IOMMU.CLEAR",
+    number: LEAF["TDH.IOMMU.CLEAR"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "iommu-mt"],
+    ],
+    outputs: [],
+    // Unknown id (RCX), a different root (RDX); resumable with the original inputs.
+    fails: [
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      ...extensionResumable,
+    ],
+    resume: "interruptible",
+    extensionQueue: false,
+    run: tdhIommuClear,
+    abort: null,
+  },
+} satisfies Partial<LeafTable>;

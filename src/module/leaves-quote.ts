@@ -9,19 +9,20 @@ import { readLinkedList } from "../common/formats.js";
 import { LEAF, REG, STATUS } from "../common/status.js";
 import { getBits, low52, type U64, u64FromNumber } from "../common/u64.js";
 import { FEATURE_BITS } from "../hw/platform.js";
-import { type CallContext, perModule, registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { type CallContext, perModule, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { fail, type LeafTable, privatePageChecks } from "./leaf-table.js";
 import { PT } from "./pamt.js";
 
 /** The HKID each TD (by object id) was created with. */
 const tdHkids = perModule(() => new Map<number, number>());
 
 /** A plain page HPA in `reg` (bits 11:0 zero, below 2^52, KeyID 0), or null. */
-function privateHpaIn(m: TdxModule, c: CallContext, reg: number): number | null {
+function privateHpaIn(mod: TdxModule, c: CallContext, reg: number): number | null {
   const lo = c.regs.lo(reg);
   const hi = c.regs.hi(reg);
   if (getBits(lo, hi, 0, 12) !== 0 || getBits(lo, hi, 52, 12) !== 0) return null;
   const hpa = low52(lo, hi);
-  return m.keyIdOf(hpa) === 0 ? hpa : null;
+  return mod.keyIdOf(hpa) === 0 ? hpa : null;
 }
 
 /**
@@ -29,27 +30,27 @@ function privateHpaIn(m: TdxModule, c: CallContext, reg: number): number | null 
  * RDX = HKID (bits 15:0, a private KeyID other than the global one; bits 63:16 reserved, else
  * OPERAND_INVALID RDX). The page becomes PT_TDR of a new TD, initialised through the global KeyID.
  */
-registerLeaf(LEAF["TDH.MNG.CREATE"], (m, c) => {
+function tdhMngCreate(mod: TdxModule, c: CallContext): U64 {
   const hkid = c.regs.lo(REG.RDX);
   if (
     c.regs.hi(REG.RDX) !== 0 ||
     hkid > 0xffff ||
-    !m.isPrivateKeyId(hkid) ||
-    hkid === m.platform.keyIds.global
+    !mod.isPrivateKeyId(hkid) ||
+    hkid === mod.platform.keyIds.global
   )
     return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-  const hpa = privateHpaIn(m, c, REG.RCX);
+  const hpa = privateHpaIn(mod, c, REG.RCX);
   if (hpa === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const bad = m.privatePageStatus(hpa, 1, REG.RCX);
+  const bad = mod.privatePageStatus(hpa, 1, REG.RCX);
   if (bad !== null) return bad;
-  const td = m.newObject("td", `TD (HKID ${hkid})`);
-  m.claimPage(hpa / 4096, PT.TDR, td);
-  if (!m.writePrivate(hpa / 4096, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
+  const td = mod.newObject("td", `TD (HKID ${hkid})`);
+  mod.claimPage(hpa / 4096, PT.TDR, td);
+  if (!mod.writePrivate(hpa / 4096, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
   td.state = "created";
-  tdHkids(m).set(td.id, hkid);
+  tdHkids(mod).set(td.id, hkid);
   c.units = 1;
   return SUCCESS;
-});
+}
 
 /**
  * TDH.PHYMEM.PAGE.RECLAIM (28), minimal: RCX = page PA; in a TDMR, else OPERAND_ADDR_RANGE_ERROR; a
@@ -57,24 +58,24 @@ registerLeaf(LEAF["TDH.MNG.CREATE"], (m, c) => {
  * → OPERAND_BUSY (RCX). The page returns to PT_NDA with its global-KeyID lines still cached, so the host
  * must write it back (PAGE.WBINVD) before reuse. Out RCX = page type, RDX = owner, R8 = level 0.
  */
-registerLeaf(LEAF["TDH.PHYMEM.PAGE.RECLAIM"], (m, c) => {
-  const hpa = privateHpaIn(m, c, REG.RCX);
+function tdhPhymemPageReclaim(mod: TdxModule, c: CallContext): U64 {
+  const hpa = privateHpaIn(mod, c, REG.RCX);
   if (hpa === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const pfn = hpa / 4096;
-  if (!m.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
-  const owner = m.pamt.owner(pfn);
-  if (m.pamt.type(pfn) !== PT.TDR || m.objects.get(owner)?.kind !== "td")
+  if (!mod.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
+  const owner = mod.pamt.owner(pfn);
+  if (mod.pamt.type(pfn) !== PT.TDR || mod.objects.get(owner)?.kind !== "td")
     return st(STATUS.TDX_PAGE_METADATA_INCORRECT, REG.RCX);
-  if (m.resumables.has(quoteKey(hpa))) return st(STATUS.TDX_OPERAND_BUSY, REG.RCX);
-  m.releasePage(pfn);
-  m.dropObject(owner);
-  tdHkids(m).delete(owner);
+  if (mod.resumables.has(quoteKey(hpa))) return st(STATUS.TDX_OPERAND_BUSY, REG.RCX);
+  mod.releasePage(pfn);
+  mod.dropObject(owner);
+  tdHkids(mod).delete(owner);
   c.regs.set(REG.RCX, u64FromNumber(PT.TDR));
   c.regs.set(REG.RDX, u64FromNumber(owner));
   c.regs.set(REG.R8, u64FromNumber(0));
   c.units = 1;
   return SUCCESS;
-});
+}
 
 // ---- TDH.QUOTE.GET ----------------------------------------------------------------------------------
 
@@ -146,20 +147,20 @@ export function buildModelQuote(a: {
  * unit of work, resumable with the original inputs. A call interrupted before it keeps anything returns
  * TDX_INTERRUPTED_RESTARTABLE.
  */
-registerLeaf(LEAF["TDH.QUOTE.GET"], (m, c) => {
-  if (!m.platform.metadata.TDX_FEATURES0_BITS.includes(FEATURE_BITS.QUOTING))
+function tdhQuoteGet(mod: TdxModule, c: CallContext): U64 {
+  if (!mod.platform.metadata.TDX_FEATURES0_BITS.includes(FEATURE_BITS.QUOTING))
     return st(STATUS.TDX_OPERAND_INVALID, REG.RAX);
-  const tdrHpa = privateHpaIn(m, c, REG.RCX);
+  const tdrHpa = privateHpaIn(mod, c, REG.RCX);
   if (tdrHpa === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const key = quoteKey(tdrHpa);
-  const fresh = !m.resumables.has(key);
-  if (fresh && m.interrupts.atEntry()) return st(STATUS.TDX_INTERRUPTED_RESTARTABLE);
-  const f = m.beginResumable(c, key, QUOTE_INPUTS);
+  const fresh = !mod.resumables.has(key);
+  if (fresh && mod.interrupts.atEntry()) return st(STATUS.TDX_INTERRUPTED_RESTARTABLE);
+  const f = mod.beginResumable(c, key, QUOTE_INPUTS);
   if (!("progress" in f)) return f;
   if (f.data === undefined) {
-    const p = startQuote(m, c, tdrHpa);
+    const p = startQuote(mod, c, tdrHpa);
     if (!("quote" in p)) {
-      m.endResumable(f, key);
+      mod.endResumable(f, key);
       return p;
     }
     f.data = p;
@@ -168,25 +169,25 @@ registerLeaf(LEAF["TDH.QUOTE.GET"], (m, c) => {
   const pages = Math.ceil(quote.length / 4096);
   while (f.progress < pages) {
     const pfn = dataPfns[f.progress]!;
-    const page = m.mem.page(pfn);
+    const page = mod.mem.page(pfn);
     page.fill(0);
     page.set(quote.subarray(f.progress * 4096, (f.progress + 1) * 4096));
-    m.cache.moduleWrite(pfn, 0);
+    mod.cache.moduleWrite(pfn, 0);
     f.progress++;
     c.units++;
-    if (f.progress < pages && m.interrupts.afterUnit()) return m.interrupted(c, QUOTE_INPUTS);
+    if (f.progress < pages && mod.interrupts.afterUnit()) return mod.interrupted(c, QUOTE_INPUTS);
   }
-  m.endResumable(f, key);
+  mod.endResumable(f, key);
   c.regs.set(REG.RCX, u64FromNumber(quote.length));
   return SUCCESS;
-});
+}
 
 /** The checks of a new TDH.QUOTE.GET and the quote it will write, or the failing status. */
-function startQuote(m: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress | U64 {
+function startQuote(mod: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress | U64 {
   const tdrPfn = tdrHpa / 4096;
-  if (!m.pamt.inTdmr(tdrPfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
-  const td = m.objects.get(m.pamt.owner(tdrPfn));
-  if (m.pamt.type(tdrPfn) !== PT.TDR || td?.kind !== "td")
+  if (!mod.pamt.inTdmr(tdrPfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
+  const td = mod.objects.get(mod.pamt.owner(tdrPfn));
+  if (mod.pamt.type(tdrPfn) !== PT.TDR || td?.kind !== "td")
     return st(STATUS.TDX_PAGE_METADATA_INCORRECT, REG.RCX);
   const mask = c.regs.lo(REG.RDX);
   if (c.regs.hi(REG.RDX) !== 0 || mask === 0 || (mask & ~QUOTE_ID_MASK) !== 0)
@@ -197,13 +198,13 @@ function startQuote(m: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress
   if (inHi >>> 20 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
   const inHpa = low52(inLo, inHi);
   const inPage = inHpa - (inHpa % 4096);
-  if (m.sharedPageProblem(inPage) !== null || m.keyIdOf(inHpa) !== 0 || !m.mem.contains(inPage / 4096))
+  if (mod.sharedPageProblem(inPage) !== null || mod.keyIdOf(inHpa) !== 0 || !mod.mem.contains(inPage / 4096))
     return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
   const inLen = c.regs.lo(REG.R9);
   if (c.regs.hi(REG.R9) !== 0 || inLen === 0 || (inHpa % 4096) + inLen > 4096)
     return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
   const bufLen = c.regs.lo(REG.R11);
-  if (c.regs.hi(REG.R11) !== 0 || bufLen === 0 || bufLen > m.platform.metadata.MAX_QUOTE_SIZE)
+  if (c.regs.hi(REG.R11) !== 0 || bufLen === 0 || bufLen > mod.platform.metadata.MAX_QUOTE_SIZE)
     return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
   // The HPA_LINKED_LIST (docs/spec/01-formats.md 1.3): walked no further than R11 needs.
   const headLo = c.regs.lo(REG.R10);
@@ -211,7 +212,7 @@ function startQuote(m: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress
   if (getBits(headLo, headHi, 0, 12) !== 0 || getBits(headLo, headHi, 52, 12) !== 0)
     return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   const shared = (hpa: number) =>
-    m.sharedPageProblem(hpa) === null && m.keyIdOf(hpa) === 0 && m.mem.contains(hpa / 4096);
+    mod.sharedPageProblem(hpa) === null && mod.keyIdOf(hpa) === 0 && mod.mem.contains(hpa / 4096);
   const head = low52(headLo, headHi);
   if (!shared(head)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   const needPages = Math.ceil(bufLen / 4096);
@@ -223,7 +224,7 @@ function startQuote(m: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress
         badListPage = true;
         return { lo: 0xffff_ffff, hi: 0xffff_ffff };
       }
-      const w = m.mem.words(listHpa / 4096);
+      const w = mod.mem.words(listHpa / 4096);
       return { lo: w[2 * e]!, hi: w[2 * e + 1]! };
     },
     head,
@@ -232,8 +233,79 @@ function startQuote(m: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress
   if (list.violation !== null || badListPage) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   for (const d of list.dataHpas) if (!shared(d)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   if (list.dataHpas.length < needPages) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
-  const input = m.mem.page(inPage / 4096).slice(inHpa % 4096, (inHpa % 4096) + inLen);
-  const quote = buildModelQuote({ idMask: mask, tdrHpa, hkid: tdHkids(m).get(td.id) ?? 0, input });
+  const input = mod.mem.page(inPage / 4096).slice(inHpa % 4096, (inHpa % 4096) + inLen);
+  const quote = buildModelQuote({ idMask: mask, tdrHpa, hkid: tdHkids(mod).get(td.id) ?? 0, input });
   if (quote.length > bufLen) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
   return { quote, dataPfns: list.dataHpas.map((h) => h / 4096) };
 }
+
+/** The descriptors of this file's leaves (gathered by `leaves.ts`). */
+export const QUOTE_LEAVES = {
+  "TDH.MNG.CREATE": {
+    name: "TDH.MNG.CREATE",
+    number: LEAF["TDH.MNG.CREATE"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "hpa"],
+      [REG.RDX, "u64"],
+    ],
+    outputs: [],
+    // The TDR page checks (RCX), a bad HKID (RDX).
+    fails: [...privatePageChecks(REG.RCX), fail("TDX_OPERAND_INVALID", REG.RDX)],
+    resume: "uninterrupted",
+    extensionQueue: false,
+    run: tdhMngCreate,
+    abort: null,
+  },
+  "TDH.PHYMEM.PAGE.RECLAIM": {
+    name: "TDH.PHYMEM.PAGE.RECLAIM",
+    number: LEAF["TDH.PHYMEM.PAGE.RECLAIM"],
+    maxVersion: 0,
+    inputs: [[REG.RCX, "hpa"]],
+    outputs: [],
+    // Reserved bits, outside every TDMR, not a TDR, a quote in flight.
+    fails: [
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_ADDR_RANGE_ERROR", REG.RCX),
+      fail("TDX_PAGE_METADATA_INCORRECT", REG.RCX),
+      fail("TDX_OPERAND_BUSY", REG.RCX),
+    ],
+    resume: "uninterrupted",
+    extensionQueue: false,
+    run: tdhPhymemPageReclaim,
+    abort: null,
+  },
+  "TDH.QUOTE.GET": {
+    name: "TDH.QUOTE.GET",
+    number: LEAF["TDH.QUOTE.GET"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "hpa"],
+      [REG.RDX, "u64"],
+      [REG.R8, "hpa"],
+      [REG.R9, "u64"],
+      [REG.R10, "hpa"],
+      [REG.R11, "u64"],
+    ],
+    outputs: [[REG.RCX, "u64"]],
+    // Interruption (with or without progress), a changed re-issue, and the checks of ledger
+    // `quote-checks` on every input register.
+    fails: [
+      fail("TDX_INTERRUPTED_RESUMABLE"),
+      fail("TDX_INTERRUPTED_RESTARTABLE"),
+      fail("TDX_INVALID_RESUMPTION"),
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_ADDR_RANGE_ERROR", REG.RCX),
+      fail("TDX_PAGE_METADATA_INCORRECT", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      fail("TDX_OPERAND_INVALID", REG.R8),
+      fail("TDX_OPERAND_INVALID", REG.R9),
+      fail("TDX_OPERAND_INVALID", REG.R10),
+      fail("TDX_OPERAND_INVALID", REG.R11),
+    ],
+    resume: "interruptible",
+    extensionQueue: false,
+    run: tdhQuoteGet,
+    abort: null,
+  },
+} satisfies Partial<LeafTable>;

@@ -28,19 +28,25 @@
  * GET_MEASUREMENTS part of CONNECT. It does no cryptography: nonces, signatures and key shares are
  * zero-filled fields of the right size (ledger `spdm-no-crypto`).
  */
-import { LEAF, REG, STATUS } from "../common/status.js";
-import { u64FromNumber } from "../common/u64.js";
+import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
+import { type U64, u64FromNumber } from "../common/u64.js";
 import { CERT_PORTION_MAX, get16, SPDM } from "../hw/devices.js";
 import {
   type CallContext,
   EXT_QUEUE_BUSY,
   type ModuleObject,
   perModule,
-  registerLeaf,
   SUCCESS,
   st,
   type TdxModule,
 } from "./emulator.js";
+import {
+  exchangeFailures,
+  extensionResumable,
+  fail,
+  type LeafTable,
+  privatePageChecks,
+} from "./leaf-table.js";
 import { PT } from "./pamt.js";
 import {
   claimArray,
@@ -72,38 +78,38 @@ const deviceSessions = perModule(() => new Map<string, number>());
  * RDX), each a private operand page that becomes PT_SPDM_MT of the new session. Out RCX = SPDM id.
  * Shares the extension queue: OPERAND_BUSY while an extension call is in flight.
  */
-registerLeaf(LEAF["TDH.SPDM.CREATE"], (m, c) => {
-  if (m.extSlot !== null) return EXT_QUEUE_BUSY;
+function tdhSpdmCreate(mod: TdxModule, c: CallContext): U64 {
+  if (mod.extSlot !== null) return EXT_QUEUE_BUSY;
   const lo = c.regs.lo(REG.RCX);
   if (c.regs.hi(REG.RCX) !== 0 || lo >>> 25 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const rid = lo & 0xffff;
   const segment = (lo >>> 24) & 1 ? (lo >>> 16) & 0xff : 0;
-  const devices = m.platform.devices ?? [];
+  const devices = mod.platform.devices ?? [];
   const device = devices.find((d) => d.requesterId === rid && d.segment === segment);
   if (device === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const key = `${segment}:${rid}`;
-  if (deviceSessions(m).has(key)) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
+  if (deviceSessions(mod).has(key)) return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
   const obj = claimArray(
-    m,
+    mod,
     c,
     REG.RDX,
-    m.platform.metadata.SPDM_MT_PAGE_COUNT,
+    mod.platform.metadata.SPDM_MT_PAGE_COUNT,
     PT.SPDM_MT,
     "spdm",
     `spdm ${device.name}`,
   );
   if (!("pages" in obj)) return obj;
-  const rootPortIndex = (m.platform.rootPorts ?? []).findIndex((p) => p.name === device.rootPort);
-  tables(m).sessions.set(obj, { device, rootPortIndex, streams: new Set(), messages: 0, conf: null });
-  deviceSessions(m).set(key, obj.id);
+  const rootPortIndex = (mod.platform.rootPorts ?? []).findIndex((p) => p.name === device.rootPort);
+  tables(mod).sessions.set(obj, { device, rootPortIndex, streams: new Set(), messages: 0, conf: null });
+  deviceSessions(mod).set(key, obj.id);
   c.regs.set(REG.RCX, u64FromNumber(obj.id));
   return SUCCESS;
-});
+}
 
 /** The session named in RCX, with its data, or null. */
-function sessionIn(m: TdxModule, c: CallContext): { obj: ModuleObject; s: SessionData } | null {
-  const obj = objectIn(m, c, REG.RCX, "spdm");
-  const s = obj === null ? undefined : tables(m).sessions.get(obj);
+function sessionIn(mod: TdxModule, c: CallContext): { obj: ModuleObject; s: SessionData } | null {
+  const obj = objectIn(mod, c, REG.RCX, "spdm");
+  const s = obj === null ? undefined : tables(mod).sessions.get(obj);
   return obj === null || s === undefined ? null : { obj, s };
 }
 
@@ -111,8 +117,8 @@ function sessionIn(m: TdxModule, c: CallContext): { obj: ModuleObject; s: Sessio
  * True when the key-refresh knob says the session's keys must be updated before this call; never when
  * the host's spdm_conf did not grant KEY_UPD.
  */
-export function needsKeyRefresh(m: TdxModule, s: SessionData): boolean {
-  const n = m.behaviours.spdmKeyRefreshAfter;
+export function needsKeyRefresh(mod: TdxModule, s: SessionData): boolean {
+  const n = mod.behaviours.spdmKeyRefreshAfter;
   return n > 0 && s.messages >= n && ((s.conf?.vmmSpdmCap ?? 0) & SPDM_CAP.KEY_UPD) !== 0;
 }
 
@@ -211,19 +217,19 @@ function capabilitiesBody(conf: SpdmConf): Uint8Array {
  * buffer (see the file's doc). Runs the CONNECT sequence; on success the session is connected with the
  * spdm_conf's capabilities and RCX = bytes of device info written.
  */
-registerLeaf(LEAF["TDH.SPDM.CONNECT"], (m, c) => {
-  const f = m.beginResumable(c, null, CONNECT_INPUTS);
+function tdhSpdmConnect(mod: TdxModule, c: CallContext): U64 {
+  const f = mod.beginResumable(c, null, CONNECT_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, CONNECT_INPUTS, () => {
-    const ss = sessionIn(m, c);
+  return runExchange(mod, c, f, CONNECT_INPUTS, () => {
+    const ss = sessionIn(mod, c);
     if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
     if (ss.obj.state !== "created" && ss.obj.state !== "disconnected")
       return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
-    const conf = readSpdmConf(m, c, REG.RDX);
+    const conf = readSpdmConf(mod, c, REG.RDX);
     if (!("vmmSpdmCap" in conf)) return conf;
-    const pages = messagePages(m, c, { rsp: REG.R8, req: REG.R9 });
+    const pages = messagePages(mod, c, { rsp: REG.R8, req: REG.R9 });
     if (!("req" in pages)) return pages;
-    const buf = sharedArrayPages(m, c, REG.R10, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
+    const buf = sharedArrayPages(mod, c, REG.R10, mod.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
     if (!Array.isArray(buf)) return buf;
     const keyExchange = new Uint8Array(4 + 32 + 96);
     keyExchange[2] = conf.sessionPolicy;
@@ -247,7 +253,7 @@ registerLeaf(LEAF["TDH.SPDM.CONNECT"], (m, c) => {
       next: () => before() ?? info.next() ?? after(),
       finish: (out) => {
         const bytes = info.info();
-        if (!writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
+        if (!writeShared(mod, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
         ss.obj.state = "connected";
         ss.s.messages = 0;
         ss.s.conf = conf;
@@ -257,23 +263,23 @@ registerLeaf(LEAF["TDH.SPDM.CONNECT"], (m, c) => {
     };
     return ex;
   });
-});
+}
 
 /**
  * TDH.SPDM.DISCONNECT: RCX = SPDM id; the session must be connected with no IDE stream attached (else
  * OP_STATE_INCORRECT RCX, ledger `spdm-delete-state`); RDX = response page, R8 = request page.
  * END_SESSION, then the session is disconnected.
  */
-registerLeaf(LEAF["TDH.SPDM.DISCONNECT"], (m, c) => {
-  const f = m.beginResumable(c, null, DISCONNECT_INPUTS);
+function tdhSpdmDisconnect(mod: TdxModule, c: CallContext): U64 {
+  const f = mod.beginResumable(c, null, DISCONNECT_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, DISCONNECT_INPUTS, () => {
-    const ss = sessionIn(m, c);
+  return runExchange(mod, c, f, DISCONNECT_INPUTS, () => {
+    const ss = sessionIn(mod, c);
     if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
     if (ss.obj.state !== "connected" || ss.s.streams.size > 0)
       return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
-    if (needsKeyRefresh(m, ss.s)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
-    const pages = messagePages(m, c, { rsp: REG.RDX, req: REG.R8 });
+    if (needsKeyRefresh(mod, ss.s)) return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
+    const pages = messagePages(mod, c, { rsp: REG.RDX, req: REG.R8 });
     if (!("req" in pages)) return pages;
     return {
       session: ss.s,
@@ -287,7 +293,7 @@ registerLeaf(LEAF["TDH.SPDM.DISCONNECT"], (m, c) => {
       },
     };
   });
-});
+}
 
 /** TDH.SPDM.MNG operations (RDX). */
 export const SPDM_MNG_OP = Object.freeze({ HEARTBEAT: 0, KEY_UPDATE: 1, RECOLLECT: 2 });
@@ -301,11 +307,11 @@ export const SPDM_MNG_OP = Object.freeze({ HEARTBEAT: 0, KEY_UPDATE: 1, RECOLLEC
  * count); RECOLLECT re-reads digests, certificate and measurements and writes them into R11 when given,
  * RCX = bytes.
  */
-registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
-  const f = m.beginResumable(c, null, MNG_INPUTS);
+function tdhSpdmMng(mod: TdxModule, c: CallContext): U64 {
+  const f = mod.beginResumable(c, null, MNG_INPUTS);
   if (!("progress" in f)) return f;
-  return runExchange(m, c, f, MNG_INPUTS, () => {
-    const ss = sessionIn(m, c);
+  return runExchange(mod, c, f, MNG_INPUTS, () => {
+    const ss = sessionIn(mod, c);
     if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
     const op = c.regs.hi(REG.RDX) === 0 ? c.regs.lo(REG.RDX) : -1;
     if (op !== 0 && op !== 1 && op !== 2) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
@@ -315,11 +321,11 @@ registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
       return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
     if (op === SPDM_MNG_OP.KEY_UPDATE && (cap & SPDM_CAP.KEY_UPD) === 0)
       return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
-    if (!isNone(c, REG.R8) && sharedPageIn(m, c, REG.R8) === null)
+    if (!isNone(c, REG.R8) && sharedPageIn(mod, c, REG.R8) === null)
       return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
-    if (op !== SPDM_MNG_OP.KEY_UPDATE && needsKeyRefresh(m, ss.s))
+    if (op !== SPDM_MNG_OP.KEY_UPDATE && needsKeyRefresh(mod, ss.s))
       return st(STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH);
-    const pages = messagePages(m, c, { rsp: REG.R9, req: REG.R10 });
+    const pages = messagePages(mod, c, { rsp: REG.R9, req: REG.R10 });
     if (!("req" in pages)) return pages;
     const base = { session: ss.s, rspReg: REG.R9, reqPfn: pages.req, rspPfn: pages.rsp };
     if (op === SPDM_MNG_OP.HEARTBEAT)
@@ -335,7 +341,7 @@ registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
       };
     }
     const none = isNone(c, REG.R11);
-    const buf = none ? [] : sharedArrayPages(m, c, REG.R11, m.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
+    const buf = none ? [] : sharedArrayPages(mod, c, REG.R11, mod.platform.metadata.SPDM_MAX_DEV_INFO_PAGES);
     if (!Array.isArray(buf)) return buf;
     const info = infoSteps(REG.R9, slotOf(ss.s.conf));
     return {
@@ -343,13 +349,13 @@ registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
       next: info.next,
       finish: (out) => {
         const bytes = info.info();
-        if (!none && !writeShared(m, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
+        if (!none && !writeShared(mod, buf, bytes)) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
         out.regs.set(REG.RCX, u64FromNumber(none ? 0 : bytes.length));
         return SUCCESS;
       },
     };
   });
-});
+}
 
 /**
  * TDH.SPDM.DELETE: RCX = SPDM id (unknown → OPERAND_INVALID RCX); the session must be created or
@@ -357,14 +363,142 @@ registerLeaf(LEAF["TDH.SPDM.MNG"], (m, c) => {
  * `releaseObject`). Pages return to PT_NDA; out RCX = HPA_ARRAY_T of the released pages. Shares the
  * extension queue: OPERAND_BUSY while an extension call is in flight.
  */
-registerLeaf(LEAF["TDH.SPDM.DELETE"], (m, c) => {
-  if (m.extSlot !== null) return EXT_QUEUE_BUSY;
-  const ss = sessionIn(m, c);
+function tdhSpdmDelete(mod: TdxModule, c: CallContext): U64 {
+  if (mod.extSlot !== null) return EXT_QUEUE_BUSY;
+  const ss = sessionIn(mod, c);
   if (ss === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   if ((ss.obj.state !== "created" && ss.obj.state !== "disconnected") || ss.s.streams.size > 0)
     return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX);
-  const bad = releaseObject(m, c, ss.obj, REG.RDX);
+  const bad = releaseObject(mod, c, ss.obj, REG.RDX);
   if (bad !== null) return bad;
-  deviceSessions(m).delete(`${ss.s.device.segment}:${ss.s.device.requesterId}`);
+  deviceSessions(mod).delete(`${ss.s.device.segment}:${ss.s.device.requesterId}`);
   return SUCCESS;
-});
+}
+
+/** The descriptors of this file's leaves (gathered by `leaves.ts`); registers as in the file's doc. */
+export const SPDM_LEAVES = {
+  "TDH.SPDM.CREATE": {
+    name: "TDH.SPDM.CREATE",
+    number: LEAF["TDH.SPDM.CREATE"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "u64"],
+      [REG.RDX, "hpa-array"],
+    ],
+    outputs: [[REG.RCX, "id"]],
+    // Extension slot busy, bad function id or no such device (RCX), a session exists (RCX), HPA_ARRAY_T
+    // rules and the private page checks (RDX).
+    fails: [
+      fail("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      ...privatePageChecks(REG.RDX),
+    ],
+    resume: "call-once",
+    extensionQueue: true,
+    run: tdhSpdmCreate,
+    abort: null,
+  },
+  "TDH.SPDM.DELETE": {
+    name: "TDH.SPDM.DELETE",
+    number: LEAF["TDH.SPDM.DELETE"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "hpa"],
+    ],
+    outputs: [[REG.RCX, "hpa-array"]],
+    // This file + spdm-common.ts `releaseObject`: slot busy, unknown session, wrong state or a stream
+    // attached, a bad release input (RDX).
+    fails: [
+      fail("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+    ],
+    resume: "call-once",
+    extensionQueue: true,
+    run: tdhSpdmDelete,
+    abort: null,
+  },
+  "TDH.SPDM.CONNECT": {
+    name: "TDH.SPDM.CONNECT",
+    number: LEAF["TDH.SPDM.CONNECT"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "hpa"],
+      [REG.R8, "hpa"],
+      [REG.R9, "hpa"],
+      [REG.R10, "hpa-array"],
+    ],
+    outputs: [[REG.RCX, "u64"]],
+    // Unknown session (RCX), wrong state (RCX), spdm_conf (RDX), message pages (R8 response, R9
+    // request), device-info buffer (R10).
+    fails: [
+      ...extensionResumable,
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      ...exchangeFailures(REG.R8, REG.R9),
+      fail("TDX_OPERAND_INVALID", REG.R10),
+    ],
+    resume: "interruptible",
+    extensionQueue: true,
+    run: tdhSpdmConnect,
+    abort: null,
+  },
+  "TDH.SPDM.DISCONNECT": {
+    name: "TDH.SPDM.DISCONNECT",
+    number: LEAF["TDH.SPDM.DISCONNECT"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "hpa"],
+      [REG.R8, "hpa"],
+    ],
+    outputs: [],
+    // As CONNECT, plus a key refresh due; RDX response, R8 request; no buffer.
+    fails: [
+      ...extensionResumable,
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      fail("TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"),
+      ...exchangeFailures(REG.RDX, REG.R8),
+    ],
+    resume: "interruptible",
+    extensionQueue: true,
+    run: tdhSpdmDisconnect,
+    abort: null,
+  },
+  "TDH.SPDM.MNG": {
+    name: "TDH.SPDM.MNG",
+    number: LEAF["TDH.SPDM.MNG"],
+    maxVersion: 0,
+    inputs: [
+      [REG.RCX, "id"],
+      [REG.RDX, "id"],
+      [REG.R8, "hpa"],
+      [REG.R9, "hpa"],
+      [REG.R10, "hpa"],
+      [REG.R11, "hpa-array"],
+    ],
+    outputs: [],
+    // As DISCONNECT, plus a bad or not granted operation (RDX), the param page (R8), R9 response, R10
+    // request and the RECOLLECT buffer (R11).
+    fails: [
+      ...extensionResumable,
+      fail("TDX_OPERAND_INVALID", REG.RCX),
+      fail("TDX_OPERAND_INVALID", REG.RDX),
+      fail("TDX_OPERAND_INVALID", REG.R8),
+      fail("TDX_OP_STATE_INCORRECT", REG.RCX),
+      fail("TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH"),
+      ...exchangeFailures(REG.R9, REG.R10),
+      fail("TDX_OPERAND_INVALID", REG.R11),
+    ],
+    resume: "interruptible",
+    extensionQueue: true,
+    run: tdhSpdmMng,
+    abort: null,
+  },
+} satisfies Partial<LeafTable>;

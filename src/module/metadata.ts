@@ -19,7 +19,8 @@
 import { LEAF, REG, STATUS } from "../common/status.js";
 import { parseU64, setBits, type U64, U64_ONES, u64FromNumber, u64ToHex } from "../common/u64.js";
 import { FEATURE_BITS, METADATA_FIELD_IDS, type Platform, RFC_V2_FIELD_IDS } from "../hw/platform.js";
-import { registerLeaf, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { type CallContext, SUCCESS, st, type TdxModule } from "./emulator.js";
+import { fail, type LeafTable } from "./leaf-table.js";
 
 /** One global metadata field the module serves. */
 export interface MetadataField {
@@ -218,24 +219,24 @@ export interface ConfigState {
 
 const configStates = new WeakMap<TdxModule, ConfigState>();
 
-/** The configuration state of module `m` (it starts configured under behaviour `startConfigured`). */
-export function configState(m: TdxModule): ConfigState {
-  let s = configStates.get(m);
+/** The configuration state of module `mod` (it starts configured under behaviour `startConfigured`). */
+export function configState(mod: TdxModule): ConfigState {
+  let s = configStates.get(mod);
   if (s === undefined) {
-    const start = m.behaviours.startConfigured;
-    s = { configured: start, features: start ? features0(m.platform) : { lo: 0, hi: 0 } };
-    configStates.set(m, s);
+    const start = mod.behaviours.startConfigured;
+    s = { configured: start, features: start ? features0(mod.platform) : { lo: 0, hi: 0 } };
+    configStates.set(mod, s);
   }
   return s;
 }
 
-function served(m: TdxModule, f: MetadataField): boolean {
-  const v = m.platform.metadata.fieldIds ?? "both";
+function served(mod: TdxModule, f: MetadataField): boolean {
+  const v = mod.platform.metadata.fieldIds ?? "both";
   return f.vintage === null || v === "both" || v === f.vintage;
 }
 
-function readable(m: TdxModule, f: MetadataField): boolean {
-  return !f.feature || configState(m).configured;
+function readable(mod: TdxModule, f: MetadataField): boolean {
+  return !f.feature || configState(mod).configured;
 }
 
 /** The value of field `f` masked to its element size (bits 33:32 of its id). */
@@ -247,41 +248,74 @@ function sized(f: MetadataField, p: Platform): U64 {
 }
 
 /** TDH.SYS.RD (see the file's doc). */
-registerLeaf(LEAF["TDH.SYS.RD"], (m, c) => {
+function tdhSysRd(mod: TdxModule, c: CallContext): U64 {
   const id = u64ToHex(c.regs.lo(REG.RDX), c.regs.hi(REG.RDX));
-  const fields = METADATA_FIELDS.filter((f) => served(m, f));
+  const fields = METADATA_FIELDS.filter((f) => served(mod, f));
   const enumerate = c.regs.lo(REG.RDX) === 0 && c.regs.hi(REG.RDX) === 0;
-  const at = enumerate ? fields.findIndex((f) => readable(m, f)) : fields.findIndex((f) => f.id === id);
+  const at = enumerate ? fields.findIndex((f) => readable(mod, f)) : fields.findIndex((f) => f.id === id);
   if (at < 0) return st(STATUS.TDX_METADATA_FIELD_ID_INCORRECT);
   const f = fields[at]!;
-  if (!readable(m, f)) return st(STATUS.TDX_METADATA_FIELD_NOT_READABLE);
-  const next = fields.slice(at + 1).find((g) => readable(m, g));
-  c.regs.set(REG.R8, sized(f, m.platform));
+  if (!readable(mod, f)) return st(STATUS.TDX_METADATA_FIELD_NOT_READABLE);
+  const next = fields.slice(at + 1).find((g) => readable(mod, g));
+  c.regs.set(REG.R8, sized(f, mod.platform));
   c.regs.set(REG.RDX, next === undefined ? U64_ONES : parseU64(next.id));
   return SUCCESS;
-});
+}
 
 /** TDH.SYS.CONFIG (see the file's doc). */
-registerLeaf(
-  LEAF["TDH.SYS.CONFIG"],
-  (m, c) => {
-    const s = configState(m);
-    if (s.configured) return st(STATUS.TDX_OP_STATE_INCORRECT);
-    if (c.regs.hi(REG.R8) !== 0 || c.regs.lo(REG.R8) !== m.platform.keyIds.global)
-      return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
-    let want = { lo: 0, hi: 0 };
-    if (c.version >= 1) {
-      const adv = features0(m.platform);
-      const lo = c.regs.lo(REG.R9);
-      const hi = c.regs.hi(REG.R9);
-      if ((lo & ~adv.lo) !== 0 || (hi & ~adv.hi) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
-      // Bit 39 (Extensions) has no effect: Extensions come with TDX Connect.
-      want = setBits(lo, hi, FEATURE_BITS.EXTENSIONS, 1, 0);
-    }
-    s.configured = true;
-    s.features = want;
-    return SUCCESS;
+function tdhSysConfig(mod: TdxModule, c: CallContext): U64 {
+  const s = configState(mod);
+  if (s.configured) return st(STATUS.TDX_OP_STATE_INCORRECT);
+  if (c.regs.hi(REG.R8) !== 0 || c.regs.lo(REG.R8) !== mod.platform.keyIds.global)
+    return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
+  let want = { lo: 0, hi: 0 };
+  if (c.version >= 1) {
+    const adv = features0(mod.platform);
+    const lo = c.regs.lo(REG.R9);
+    const hi = c.regs.hi(REG.R9);
+    if ((lo & ~adv.lo) !== 0 || (hi & ~adv.hi) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
+    // Bit 39 (Extensions) has no effect: Extensions come with TDX Connect.
+    want = setBits(lo, hi, FEATURE_BITS.EXTENSIONS, 1, 0);
+  }
+  s.configured = true;
+  s.features = want;
+  return SUCCESS;
+}
+
+/** The descriptors of this file's leaves (gathered by `leaves.ts`). */
+export const METADATA_LEAVES = {
+  "TDH.SYS.RD": {
+    name: "TDH.SYS.RD",
+    number: LEAF["TDH.SYS.RD"],
+    maxVersion: 0,
+    inputs: [[REG.RDX, "field-id"]],
+    outputs: [[REG.R8, "u64"]],
+    // An unknown field id; a feature field before SYS.CONFIG.
+    fails: [fail("TDX_METADATA_FIELD_ID_INCORRECT"), fail("TDX_METADATA_FIELD_NOT_READABLE")],
+    resume: "uninterrupted",
+    extensionQueue: false,
+    run: tdhSysRd,
+    abort: null,
   },
-  undefined,
-  1,
-);
+  "TDH.SYS.CONFIG": {
+    name: "TDH.SYS.CONFIG",
+    number: LEAF["TDH.SYS.CONFIG"],
+    // Version 1 adds R9 (the features to enable).
+    maxVersion: 1,
+    inputs: [
+      [REG.R8, "id"],
+      [REG.R9, "u64"],
+    ],
+    outputs: [],
+    // Configured already; the global KeyID (R8); a feature the module lacks (R9).
+    fails: [
+      fail("TDX_OP_STATE_INCORRECT"),
+      fail("TDX_OPERAND_INVALID", REG.R8),
+      fail("TDX_OPERAND_INVALID", REG.R9),
+    ],
+    resume: "uninterrupted",
+    extensionQueue: false,
+    run: tdhSysConfig,
+    abort: null,
+  },
+} satisfies Partial<LeafTable>;

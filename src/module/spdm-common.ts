@@ -84,17 +84,17 @@ interface Tables {
   readonly slots: Map<string, number>;
 }
 
-/** The SPDM/IDE tables of module `m`. */
-export const tables: (m: TdxModule) => Tables = perModule(() => ({
+/** The SPDM/IDE tables of module `mod`. */
+export const tables: (mod: TdxModule) => Tables = perModule(() => ({
   sessions: new WeakMap(),
   streams: new WeakMap(),
   slots: new Map(),
 }));
 
 /** The live object of `kind` named by a register (an id in its low half), or null. */
-export function objectIn(m: TdxModule, c: CallContext, reg: number, kind: ObjectKind): ModuleObject | null {
+export function objectIn(mod: TdxModule, c: CallContext, reg: number, kind: ObjectKind): ModuleObject | null {
   if (c.regs.hi(reg) !== 0) return null;
-  const o = m.objects.get(c.regs.lo(reg));
+  const o = mod.objects.get(c.regs.lo(reg));
   return o !== undefined && o.kind === kind ? o : null;
 }
 
@@ -104,11 +104,11 @@ export function objectIn(m: TdxModule, c: CallContext, reg: number, kind: Object
  * Reads the HPA_ARRAY_T in `reg`: rules 1 and 3, exactly `count` entries (singleton when 1), rule 4 on
  * each entry. Returns the page HPAs, or OPERAND_INVALID (reg).
  */
-export function arrayPages(m: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
-  const d = m.decodeArray(c.regs.get(reg));
+export function arrayPages(mod: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
+  const d = mod.decodeArray(c.regs.get(reg));
   if (d.violation !== null || d.fields.count !== count) return st(STATUS.TDX_OPERAND_INVALID, reg);
   if (d.fields.singleton) return [d.fields.pageHpa!];
-  const root = m.readRoot(d.fields.rootHpa!);
+  const root = mod.readRoot(d.fields.rootHpa!);
   if (checkEntries("hpa-array", root, 0, count - 1) !== null) return st(STATUS.TDX_OPERAND_INVALID, reg);
   const out: number[] = [];
   // Rule 4 held: bits 11:0 and 63:52 are zero.
@@ -123,7 +123,7 @@ export function arrayPages(m: TdxModule, c: CallContext, reg: number, count: num
  * global KeyID. Returns the object, or the failing status.
  */
 export function claimArray(
-  m: TdxModule,
+  mod: TdxModule,
   c: CallContext,
   reg: number,
   count: number,
@@ -131,34 +131,34 @@ export function claimArray(
   kind: ObjectKind,
   name: string,
 ): ModuleObject | U64 {
-  const hpas = arrayPages(m, c, reg, count);
+  const hpas = arrayPages(mod, c, reg, count);
   if (!Array.isArray(hpas)) return hpas;
-  const obj = m.newObject(kind, name);
+  const obj = mod.newObject(kind, name);
   for (const hpa of hpas) {
-    const bad = m.privatePageStatus(hpa, 1, reg);
+    const bad = mod.privatePageStatus(hpa, 1, reg);
     if (bad !== null) {
-      for (const p of obj.pages) m.releasePage(p);
-      m.dropObject(obj.id);
+      for (const p of obj.pages) mod.releasePage(p);
+      mod.dropObject(obj.id);
       return bad;
     }
-    m.claimPage(hpa / 4096, type, obj);
+    mod.claimPage(hpa / 4096, type, obj);
     c.units++;
   }
   for (const pfn of obj.pages) {
-    if (!m.writePrivate(pfn, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
+    if (!mod.writePrivate(pfn, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
   }
   obj.state = "created";
   return obj;
 }
 
 /** A shared page named by a plain HPA in `reg`, as its PFN: aligned, below 2^52, backed, rule 3. */
-export function sharedPageIn(m: TdxModule, c: CallContext, reg: number): number | null {
+export function sharedPageIn(mod: TdxModule, c: CallContext, reg: number): number | null {
   const lo = c.regs.lo(reg);
   const hi = c.regs.hi(reg);
   if (hi >>> 20 !== 0 || (lo & 0xfff) !== 0) return null;
   const hpa = low52(lo, hi);
-  const pfn = Math.floor(m.stripKeyId(hpa) / 4096);
-  if (m.sharedPageProblem(hpa) !== null || m.keyIdOf(hpa) !== 0 || !m.mem.contains(pfn)) return null;
+  const pfn = Math.floor(mod.stripKeyId(hpa) / 4096);
+  if (mod.sharedPageProblem(hpa) !== null || mod.keyIdOf(hpa) !== 0 || !mod.mem.contains(pfn)) return null;
   return pfn;
 }
 
@@ -172,10 +172,10 @@ export function isNone(c: CallContext, reg: number): boolean {
  * (u32 at 0), session_policy (u8 at 4), certificate_slot_mask (u8 at 5, 0 names no slot →
  * OPERAND_INVALID), raw_bitstream_requested (u8 at 6, 0 or 1 else OPERAND_INVALID). Ledger `spdm-conf`.
  */
-export function readSpdmConf(m: TdxModule, c: CallContext, reg: number): SpdmConf | U64 {
-  const pfn = sharedPageIn(m, c, reg);
+export function readSpdmConf(mod: TdxModule, c: CallContext, reg: number): SpdmConf | U64 {
+  const pfn = sharedPageIn(mod, c, reg);
   if (pfn === null) return st(STATUS.TDX_OPERAND_INVALID, reg);
-  const b = m.mem.page(pfn);
+  const b = mod.mem.page(pfn);
   const conf: SpdmConf = {
     vmmSpdmCap: (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0,
     sessionPolicy: b[4]!,
@@ -196,38 +196,38 @@ export function readSpdmConf(m: TdxModule, c: CallContext, reg: number): SpdmCon
  * `deleteOmitsOnePage` keeps the last page private and leaves it out of the list.
  * Returns null on success (the object is dropped), or the failing status before anything changed.
  */
-export function releaseObject(m: TdxModule, c: CallContext, obj: ModuleObject, reg: number): U64 | null {
+export function releaseObject(mod: TdxModule, c: CallContext, obj: ModuleObject, reg: number): U64 | null {
   const single = obj.pages.length === 1;
   const isZero = c.regs.lo(reg) === 0 && c.regs.hi(reg) === 0;
   let listPfn: number | null = null;
   if (isZero) {
     if (!single) return st(STATUS.TDX_OPERAND_INVALID, reg);
   } else {
-    if (single && m.behaviours.releaseSingletonStrict) return st(STATUS.TDX_OPERAND_INVALID, reg);
-    listPfn = sharedPageIn(m, c, reg);
+    if (single && mod.behaviours.releaseSingletonStrict) return st(STATUS.TDX_OPERAND_INVALID, reg);
+    listPfn = sharedPageIn(mod, c, reg);
     if (listPfn === null) return st(STATUS.TDX_OPERAND_INVALID, reg);
   }
-  const released = m.behaviours.deleteOmitsOnePage ? obj.pages.slice(0, -1) : obj.pages.slice();
+  const released = mod.behaviours.deleteOmitsOnePage ? obj.pages.slice(0, -1) : obj.pages.slice();
   for (const pfn of released) {
-    m.releasePage(pfn);
+    mod.releasePage(pfn);
     c.units++;
   }
   if (listPfn !== null) {
-    const w = m.mem.words(listPfn);
+    const w = mod.mem.words(listPfn);
     w.fill(0);
     released.forEach((pfn, i) => {
       const e = encodeListEntry(pfn * 4096);
       w[2 * i] = e.lo;
       w[2 * i + 1] = e.hi;
     });
-    m.cache.moduleWrite(listPfn, 0);
+    mod.cache.moduleWrite(listPfn, 0);
   }
   let out: U64 = U64_ZERO;
   if (released.length === 1) out = encodeHpaArray({ count: 1, pageHpa: released[0]! * 4096 });
   else if (released.length > 1 && listPfn !== null)
     out = encodeHpaArray({ count: released.length, rootHpa: listPfn * 4096 });
   c.regs.set(REG.RCX, out);
-  m.dropObject(obj.id);
+  mod.dropObject(obj.id);
   return null;
 }
 
@@ -286,13 +286,13 @@ export function spdmRequest(code: number, p1 = 0, p2 = 0, body: readonly number[
  * it first) and returns their PFNs.
  */
 export function messagePages(
-  m: TdxModule,
+  mod: TdxModule,
   c: CallContext,
   regs: { readonly req: number; readonly rsp: number },
 ): { req: number; rsp: number } | U64 {
-  const rsp = sharedPageIn(m, c, regs.rsp);
+  const rsp = sharedPageIn(mod, c, regs.rsp);
   if (rsp === null) return st(STATUS.TDX_OPERAND_INVALID, regs.rsp);
-  const req = sharedPageIn(m, c, regs.req);
+  const req = sharedPageIn(mod, c, regs.req);
   if (req === null || rsp === req) return st(STATUS.TDX_OPERAND_INVALID, regs.req);
   return { req, rsp };
 }
@@ -302,7 +302,7 @@ export function messagePages(
  * it validates the operands and builds the exchange (or returns a status, which ends the call).
  */
 export function runExchange(
-  m: TdxModule,
+  mod: TdxModule,
   c: CallContext,
   f: InFlight,
   inputRegs: readonly number[],
@@ -310,7 +310,7 @@ export function runExchange(
 ): U64 {
   const fail = (s: U64, x?: ExchangeFlight) => {
     x?.ex.abort?.();
-    m.endResumable(f, null);
+    mod.endResumable(f, null);
     return s;
   };
   if (f.data === undefined) {
@@ -320,7 +320,7 @@ export function runExchange(
   }
   const x = f.data as ExchangeFlight;
   if (x.pending !== null) {
-    const rsp = doeUnwrap(m.mem.page(x.rspPfn), DOE_MAX_BYTES);
+    const rsp = doeUnwrap(mod.mem.page(x.rspPfn), DOE_MAX_BYTES);
     const sent = x.pending.request;
     const wantVer = sent[1] === SPDM.GET_VERSION ? SPDM_VERSION.V10 : SPDM_VERSION.V12;
     if (rsp === null || rsp.length < 4 || rsp[0] !== wantVer || rsp[1] !== responseCode(sent[1]!))
@@ -331,7 +331,7 @@ export function runExchange(
     x.ex.session.messages++;
     c.units++;
     x.queued = x.ex.next();
-    if (x.queued !== null && m.interrupts.afterUnit()) return m.interrupted(c, inputRegs);
+    if (x.queued !== null && mod.interrupts.afterUnit()) return mod.interrupted(c, inputRegs);
   } else if (!x.started) {
     x.started = true;
     x.queued = x.ex.next();
@@ -339,14 +339,14 @@ export function runExchange(
   if (x.queued === null) {
     const s = x.ex.finish(c);
     if (s.hi >>> 31 !== 0) return fail(s, x);
-    m.endResumable(f, null);
+    mod.endResumable(f, null);
     return s;
   }
   const obj = doeWrap(x.queued.request);
-  const page = m.mem.page(x.reqPfn);
+  const page = mod.mem.page(x.reqPfn);
   page.fill(0);
   page.set(obj);
-  m.cache.moduleWrite(x.reqPfn, 0);
+  mod.cache.moduleWrite(x.reqPfn, 0);
   x.pending = x.queued;
   x.queued = null;
   // RCX out: the request length in bytes (the whole DOE frame), which the host forwards.
@@ -358,24 +358,24 @@ export function runExchange(
  * Writes `info` across the shared pages `hpas` with KeyID 0 (device information for the host). Returns
  * false when it does not fit.
  */
-export function writeShared(m: TdxModule, hpas: readonly number[], info: Uint8Array): boolean {
+export function writeShared(mod: TdxModule, hpas: readonly number[], info: Uint8Array): boolean {
   if (info.length > hpas.length * 4096) return false;
   hpas.forEach((hpa, i) => {
-    const pfn = Math.floor(m.stripKeyId(hpa) / 4096);
-    const page = m.mem.page(pfn);
+    const pfn = Math.floor(mod.stripKeyId(hpa) / 4096);
+    const page = mod.mem.page(pfn);
     page.fill(0);
     page.set(info.subarray(i * 4096, (i + 1) * 4096));
-    m.cache.moduleWrite(pfn, 0);
+    mod.cache.moduleWrite(pfn, 0);
   });
   return true;
 }
 
 /** The entries of a shared-buffer HPA_ARRAY_T in `reg` (each a shared page), or OPERAND_INVALID (reg). */
-export function sharedArrayPages(m: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
-  const hpas = arrayPages(m, c, reg, count);
+export function sharedArrayPages(mod: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
+  const hpas = arrayPages(mod, c, reg, count);
   if (!Array.isArray(hpas)) return hpas;
   for (const hpa of hpas) {
-    if (m.sharedPageProblem(hpa) !== null || !m.mem.contains(Math.floor(m.stripKeyId(hpa) / 4096)))
+    if (mod.sharedPageProblem(hpa) !== null || !mod.mem.contains(Math.floor(mod.stripKeyId(hpa) / 4096)))
       return st(STATUS.TDX_OPERAND_INVALID, reg);
   }
   return hpas;

@@ -4,128 +4,25 @@
  * name. Used by the golden transcripts and by traces; it only reads the record.
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt } from "../common/formats.js";
-import { decodeStatus, LEAF, REG, regName } from "../common/status.js";
+import { decodeStatus, regName } from "../common/status.js";
 import { low52, u64ToHex } from "../common/u64.js";
 import { METADATA_FIELD_IDS, RFC_V2_FIELD_IDS } from "../hw/platform.js";
 import type { CallRecord } from "../module/emulator.js";
+import type { LeafDescriptor, LeafOperand, OperandKind } from "../module/leaf-table.js";
+import { LEAVES } from "../module/leaves.js";
 
-/** How an operand register is shown. */
-export type Kind =
-  | "hpa-list-info"
-  | "hpa-array"
-  | "iommu-mt"
-  | "field-id"
-  | "hpa"
-  | "hpa-keyid"
-  | "id"
-  | "u64";
+/** How an operand register is shown (the leaf table's operand kinds). */
+export type Kind = OperandKind;
 
-/** Operand registers and their kinds, per leaf (03-module.md 3.3). */
-export const OPERANDS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = {
-  [LEAF["TDH.SYS.RD"]]: [[REG.RDX, "field-id"]],
-  [LEAF["TDH.EXT.MEM.ADD"]]: [[REG.RCX, "hpa-list-info"]],
-  [LEAF["TDH.EXT.INIT"]]: [],
-  [LEAF["TDH.IOMMU.SETUP"]]: [
-    [REG.RCX, "hpa"],
-    [REG.RDX, "iommu-mt"],
-  ],
-  [LEAF["TDH.IOMMU.CLEAR"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "iommu-mt"],
-  ],
-  [LEAF["TDH.PHYMEM.PAGE.WBINVD"]]: [[REG.RCX, "hpa-keyid"]],
-  [LEAF["TDH.PHYMEM.PAGE.RDMD"]]: [[REG.RCX, "hpa"]],
-  [LEAF["TDH.SPDM.CREATE"]]: [
-    [REG.RCX, "u64"],
-    [REG.RDX, "hpa-array"],
-  ],
-  [LEAF["TDH.SPDM.DELETE"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "hpa"],
-  ],
-  // The SPDM/IDE register table of docs/spec/03-module.md 3.3.
-  [LEAF["TDH.SPDM.CONNECT"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "hpa"],
-    [REG.R8, "hpa"],
-    [REG.R9, "hpa"],
-    [REG.R10, "hpa-array"],
-  ],
-  [LEAF["TDH.SPDM.DISCONNECT"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "hpa"],
-    [REG.R8, "hpa"],
-  ],
-  [LEAF["TDH.SPDM.MNG"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "id"],
-    [REG.R8, "hpa"],
-    [REG.R9, "hpa"],
-    [REG.R10, "hpa"],
-    [REG.R11, "hpa-array"],
-  ],
-  [LEAF["TDH.IDE.STREAM.KM"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "id"],
-    [REG.R8, "id"],
-    [REG.R9, "hpa"],
-    [REG.R10, "hpa"],
-  ],
-  [LEAF["TDH.IDE.STREAM.BLOCK"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "id"],
-  ],
-  [LEAF["TDH.IDE.STREAM.CREATE"]]: [
-    [REG.RCX, "u64"],
-    [REG.RDX, "id"],
-    [REG.R8, "hpa-array"],
-    [REG.R9, "u64"],
-    [REG.R10, "u64"],
-    [REG.R11, "u64"],
-  ],
-  [LEAF["TDH.IDE.STREAM.DELETE"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "id"],
-    [REG.R8, "hpa"],
-  ],
-  [LEAF["TDH.SYS.CONFIG"]]: [
-    [REG.R8, "id"],
-    [REG.R9, "u64"],
-  ],
-  [LEAF["TDH.MNG.CREATE"]]: [
-    [REG.RCX, "hpa"],
-    [REG.RDX, "u64"],
-  ],
-  [LEAF["TDH.PHYMEM.PAGE.RECLAIM"]]: [[REG.RCX, "hpa"]],
-  [LEAF["TDH.QUOTE.GET"]]: [
-    [REG.RCX, "hpa"],
-    [REG.RDX, "u64"],
-    [REG.R8, "hpa"],
-    [REG.R9, "u64"],
-    [REG.R10, "hpa"],
-    [REG.R11, "u64"],
-  ],
-};
+/** Operand registers and their kinds, per leaf number: the `inputs` of each leaf's descriptor (03-module.md 3.3). */
+export const OPERANDS: Readonly<Record<number, readonly LeafOperand[]>> = Object.freeze(
+  Object.fromEntries(Object.values(LEAVES).map((d: LeafDescriptor) => [d.number, d.inputs])),
+);
 
-/** Outputs worth showing on success, per leaf. */
-const OUTPUTS: Readonly<Record<number, readonly (readonly [number, Kind])[]>> = {
-  [LEAF["TDH.SYS.RD"]]: [[REG.R8, "u64"]],
-  [LEAF["TDH.EXT.MEM.ADD"]]: [[REG.RCX, "hpa-list-info"]],
-  [LEAF["TDH.IOMMU.SETUP"]]: [[REG.RCX, "id"]],
-  [LEAF["TDH.SPDM.CREATE"]]: [[REG.RCX, "id"]],
-  [LEAF["TDH.SPDM.CONNECT"]]: [[REG.RCX, "u64"]],
-  [LEAF["TDH.SPDM.DELETE"]]: [[REG.RCX, "hpa-array"]],
-  [LEAF["TDH.IDE.STREAM.CREATE"]]: [
-    [REG.RCX, "id"],
-    [REG.RDX, "id"],
-  ],
-  [LEAF["TDH.IDE.STREAM.DELETE"]]: [[REG.RCX, "hpa-array"]],
-  [LEAF["TDH.QUOTE.GET"]]: [[REG.RCX, "u64"]],
-  [LEAF["TDH.PHYMEM.PAGE.RDMD"]]: [
-    [REG.RCX, "u64"],
-    [REG.RDX, "id"],
-  ],
-};
+/** Outputs worth showing on success, per leaf number: the `outputs` of each leaf's descriptor. */
+const OUTPUTS: Readonly<Record<number, readonly LeafOperand[]>> = Object.freeze(
+  Object.fromEntries(Object.values(LEAVES).map((d: LeafDescriptor) => [d.number, d.outputs])),
+);
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 const FIELD_BY_ID = new Map([
