@@ -62,7 +62,7 @@ export {
   tdxPageArrayRepopulate,
   type WriteBackMode,
 } from "./host/page-array.js";
-export type { RetryResult } from "./host/seamcalls.js";
+export type { RetryResult } from "./host/seamcalls/index.js";
 export {
   type CallResult,
   extInit,
@@ -76,7 +76,7 @@ export {
   retryWithReturned,
   sysRd,
   tdxCall,
-} from "./host/seamcalls.js";
+} from "./host/seamcalls/index.js";
 export type { SpdmChannel } from "./host/spdm.js";
 export type { CacheStats, HazardKind } from "./hw/cache.js";
 export { CacheModel, type Hazard } from "./hw/cache.js";

@@ -4,7 +4,7 @@
  * binding, so the designs differ only in their own data structure and life cycle.
  *
  * The wrappers are the kernel's `tdh_*` functions with the descriptor argument replaced by the operand
- * it encodes to; they reuse src/host/seamcalls.ts and src/host/spdm.ts for everything that takes no
+ * it encodes to; they reuse src/host/seamcalls/ and src/host/spdm.ts for everything that takes no
  * page list (retry rules, the DOE loop, KM, BLOCK, DISCONNECT), on the register table of
  * docs/spec/03-module.md 3.3. The failure policy is the kernel's as the draft's flows apply it
  * (docs/spec/02-kapi.md 2.5, 2.6): a refused CREATE/SETUP gives the pages back, written back first when
@@ -43,7 +43,7 @@ import {
   retryWithOriginal,
   retryWithReturned,
   sysRd,
-} from "../host/seamcalls.js";
+} from "../host/seamcalls/index.js";
 import {
   type ExchangeResult,
   functionId,

@@ -24,7 +24,7 @@ import {
 import { hpaHi, hpaLo, type U64, U64_ZERO } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
-import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls.js";
+import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls/index.js";
 import {
   coveredPfns,
   EXT_POOL_TAG,

@@ -24,7 +24,7 @@ import {
 import { type U64, U64_ZERO } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForRead, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
-import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls.js";
+import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls/index.js";
 import type { Machine } from "../machine.js";
 import {
   coveredPfns,

@@ -15,7 +15,7 @@ import type { U64 } from "../common/u64.js";
 import { getBits, setBits } from "../common/u64.js";
 import { FEATURE_BITS } from "../hw/platform.js";
 import type { HostKernel } from "./kernel.js";
-import { ok, sysConfig, sysRd } from "./seamcalls.js";
+import { ok, sysConfig, sysRd } from "./seamcalls/index.js";
 
 /** What the host knows about TDX Connect initialisation. */
 export interface ConnectState {

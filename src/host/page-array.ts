@@ -17,7 +17,8 @@ import { encodeHpaArray, encodeHpaListInfo, encodeIommuMt, MAX_ENTRIES } from ".
 import { type U64, U64_ZERO } from "../common/u64.js";
 import { type HostKernel, mapPageForWrite } from "./kernel.js";
 import { Page } from "./page.js";
-import { ok, pageWbinvd } from "./seamcalls.js";
+import { ok } from "./seamcalls/call.js";
+import { pageWbinvd } from "./seamcalls/core.js";
 
 /** Tag of root pages in the allocator's accounting. */
 export const ROOT_TAG = "tdx-page-array:root";

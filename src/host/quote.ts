@@ -10,7 +10,7 @@ import { isStatus, REG, STATUS } from "../common/status.js";
 import { hpaHi, hpaLo, type U64 } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForWrite } from "./kernel.js";
 import type { Page } from "./page.js";
-import { callRegs, MAX_RESUMES, tdxCall } from "./seamcalls.js";
+import { callRegs, MAX_RESUMES, tdxCall } from "./seamcalls/index.js";
 
 /** Allocator tag of quote-buffer data pages (the vmalloc area). */
 export const QUOTE_BUF_TAG = "tdx:quote-buf";

@@ -32,7 +32,7 @@ import {
   markHandoff,
   ok,
   type RetryResult,
-} from "./seamcalls.js";
+} from "./seamcalls/index.js";
 
 /**
  * The host's link to one device: the device's DOE mailbox, the two message pages it lends the module

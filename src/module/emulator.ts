@@ -16,72 +16,11 @@ import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
 import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
-import type { LeafDescriptor, LeafTable } from "./leaf-table.js";
 import { type LockMode, PamtLocks } from "./locks.js";
 import { Pamt, PT } from "./pamt.js";
+import type { CallRecord, ForcedStatus, ModelReport, ModuleObject, ObjectKind } from "./records.js";
 
-/** Kinds of objects the module keeps pages for. */
-export type ObjectKind = "ext-pool" | "iommu" | "spdm" | "ide" | "td";
-
-/** A module object that owns pages (the PAMT owner field names it). */
-export interface ModuleObject {
-  readonly id: number;
-  readonly kind: ObjectKind;
-  readonly name: string;
-  /** PFNs of every 4 KiB page it owns, in the order they were given. */
-  readonly pages: number[];
-  /** Object-specific state (IOMMU unit, session state, …). */
-  state: string;
-}
-
-/** Something the emulator noticed that the real module would not report, or would not report this way. */
-export interface ModelReport {
-  readonly kind:
-    | "module-owned-shared-page"
-    | "poison-consumed"
-    | "release-list-short"
-    | "ext-lock-deadlock"
-    | "call-once-interrupted"
-    | "root-lists-itself";
-  readonly pfn: number;
-  readonly cause: string;
-  readonly message: string;
-}
-
-/** The record of one SEAMCALL, for traces and transcripts. */
-export interface CallRecord {
-  readonly seq: number;
-  readonly leaf: number;
-  readonly leafName: string;
-  /** Register file before the call (32 u32 words: register r is words 2r, 2r+1). */
-  readonly regsIn: Uint32Array;
-  /** Register file after the call. */
-  readonly regsOut: Uint32Array;
-  readonly status: U64;
-  readonly statusText: string;
-  /** Units of work done in this call (pages added, entries processed, …). */
-  readonly units: number;
-  /** Set when a forced status (fault injection) replaced the call. */
-  readonly forced: boolean;
-  /** Logical CPU the call was issued on (0 unless other CPUs run: see {@link TdxModule.onCpu}). */
-  readonly cpu: number;
-}
-
-/** A status forced on the nth call of a leaf (fault injection for error-path tests). */
-export interface ForcedStatus {
-  readonly leaf: number;
-  /** 1-based count of calls to that leaf, from when the module was created. */
-  readonly nth: number;
-  readonly status: U64;
-  /**
-   * Carry the side effects of the real failure instead of replacing the call (03-module.md 3.4–3.5,
-   * ledger `forced-status-effects`): for TDX_SYS_SHUTDOWN the leaf runs and its first private write
-   * consumes poison (or, with none, it completes), every page it claimed stays claimed and the module
-   * shuts down; for TDX_INTERRUPTED_RESUMABLE the leaf runs and is interrupted at its first unit
-   * boundary (with none it completes and returns its own status). Other statuses replace the call.
-   */
-  readonly effects?: boolean;
-}
+export type { CallRecord, ForcedStatus, ModelReport, ModuleObject, ObjectKind } from "./records.js";
 
 /** Progress of a call that keeps it inside the module (resume with the original inputs). */
 export interface InFlight {
@@ -96,6 +35,31 @@ export interface InFlight {
 
 /** 2^i for i in 0..63: KeyID arithmetic divides by 2^shift without a `**` per call. */
 const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
+
+/**
+ * How a leaf may be interrupted (03-module.md 3.3–3.4):
+ * - `interruptible`: returns TDX_INTERRUPTED_RESUMABLE between units of work and is re-issued;
+ * - `call-once`: the kernel calls it once, so an interrupt is a failure there (injected at entry only
+ *   under behaviour `interruptCallOnceLeaves`);
+ * - `uninterrupted`: runs to completion in one call.
+ */
+export type ResumeRule = "interruptible" | "call-once" | "uninterrupted";
+
+/** One leaf's implementation: reads inputs from `c.regs`, writes outputs, returns the status. */
+export type LeafHandler = (mod: TdxModule, c: CallContext) => U64;
+
+/** Undoes the progress of an in-flight call of a leaf that failed (see {@link TdxModule.abortInFlight}). */
+export type AbortHandler = (mod: TdxModule, f: InFlight) => void;
+
+/** What the emulator runs of a leaf descriptor (leaf-table.ts `LeafDescriptor` adds what tools read). */
+export interface LeafImpl {
+  readonly number: number;
+  readonly maxVersion: number;
+  readonly resume: ResumeRule;
+  readonly extensionQueue: boolean;
+  readonly run: LeafHandler;
+  readonly abort: AbortHandler | null;
+}
 
 /** What a leaf sees of the call in progress. */
 export interface CallContext {
@@ -189,20 +153,20 @@ export class TdxModule {
   readonly ext = { poolObject: 0, poolPages: 0, initialized: false };
 
   /** The leaves this module implements, by number (from the table it was constructed with). */
-  private readonly leaves: ReadonlyMap<number, LeafDescriptor>;
+  private readonly leaves: ReadonlyMap<number, LeafImpl>;
 
   /**
    * A module over `platform`, `mem` and `cache` implementing the leaves of `table` (normally `LEAVES`
-   * of `leaves.ts`; a leaf not in it is OPERAND_INVALID (RAX), as an unknown leaf).
+   * of `leaves.ts`, a `LeafTable`; a leaf not in it is OPERAND_INVALID (RAX), as an unknown leaf).
    */
   constructor(
     readonly platform: Platform,
     readonly mem: PhysMem,
     readonly cache: CacheModel,
-    table: LeafTable,
+    table: Readonly<Record<string, LeafImpl>>,
     opts: ModuleOptions = {},
   ) {
-    this.leaves = new Map(Object.values(table).map((d: LeafDescriptor) => [d.number, d]));
+    this.leaves = new Map(Object.values(table).map((d) => [d.number, d]));
     this.pamt = new Pamt(platform.tdmrs);
     this.behaviours = { ...DEFAULT_BEHAVIOURS, ...opts.behaviours };
     this.interrupts = new InterruptSource(opts.interrupts ?? { kind: "none" });

@@ -11,8 +11,7 @@
  * typed as the literal `LEAF[name]`, so a descriptor that disagrees with `LEAF` does not compile.
  */
 import { type LEAF, type LeafName, REG, RESOURCE_OPERAND, type StatusName } from "../common/status.js";
-import type { U64 } from "../common/u64.js";
-import type { CallContext, InFlight, TdxModule } from "./emulator.js";
+import type { AbortHandler, LeafHandler, LeafImpl, ResumeRule } from "./emulator.js";
 
 /** How an operand register is read and shown (the format decoder `describe-call.ts` applies to it). */
 export type OperandKind =
@@ -36,23 +35,11 @@ export interface FailingStatus {
   readonly effects?: boolean;
 }
 
-/**
- * How a leaf may be interrupted (03-module.md 3.3–3.4):
- * - `interruptible`: returns TDX_INTERRUPTED_RESUMABLE between units of work and is re-issued;
- * - `call-once`: the kernel calls it once, so an interrupt is a failure there (injected at entry only
- *   under behaviour `interruptCallOnceLeaves`);
- * - `uninterrupted`: runs to completion in one call.
- */
-export type ResumeRule = "interruptible" | "call-once" | "uninterrupted";
-
-/** One leaf's implementation: reads inputs from `c.regs`, writes outputs, returns the status. */
-export type LeafHandler = (mod: TdxModule, c: CallContext) => U64;
-
-/** Undoes the progress of an in-flight call of a leaf that failed (see `TdxModule.abortInFlight`). */
-export type AbortHandler = (mod: TdxModule, f: InFlight) => void;
+/** The emulator-side parts of a descriptor, re-exported for the leaf files. */
+export type { AbortHandler, LeafHandler, ResumeRule };
 
 /** Everything the model states about one SEAMCALL leaf. */
-export interface LeafDescriptor<N extends LeafName = LeafName> {
+export interface LeafDescriptor<N extends LeafName = LeafName> extends LeafImpl {
   readonly name: N;
   /** RAX bits 15:0; must equal `LEAF[name]` (checked by the compiler). */
   readonly number: (typeof LEAF)[N];

@@ -10,7 +10,7 @@ import { hpaHi, hpaLo, type U64 } from "../../src/common/u64.js";
 import { iommuSetupAll } from "../../src/host/flows/iommu.js";
 import type { Page } from "../../src/host/page.js";
 import { tdxPageArrayCreate } from "../../src/host/page-array.js";
-import { callRegs } from "../../src/host/seamcalls.js";
+import { callRegs } from "../../src/host/seamcalls/index.js";
 import { defaultPlatform } from "../../src/hw/platform.js";
 import { addCpus, createMachine } from "../../src/machine.js";
 import type { CallRecord } from "../../src/module/emulator.js";

@@ -16,7 +16,7 @@ import { spdmSessionConnect } from "../../src/host/flows/spdm.js";
 import { platformTeardown, tdxConnectBringUp } from "../../src/host/flows/tdx-connect.js";
 import type { HostPolicy } from "../../src/host/kernel.js";
 import { tdxPageArrayCreate, tdxPageArrayDestroy } from "../../src/host/page-array.js";
-import { iommuSetup, MAX_BUSY_RETRIES } from "../../src/host/seamcalls.js";
+import { iommuSetup, MAX_BUSY_RETRIES } from "../../src/host/seamcalls/index.js";
 import { functionId, spdmCreate } from "../../src/host/spdm.js";
 import { defaultPlatform, FEATURE_BITS, type Platform } from "../../src/hw/platform.js";
 import { createMachine, type Machine, type MachineOptions } from "../../src/machine.js";

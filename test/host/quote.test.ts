@@ -17,7 +17,7 @@ import {
   pageReclaim,
   type QuoteBuffer,
 } from "../../src/host/quote.js";
-import { pageWbinvd } from "../../src/host/seamcalls.js";
+import { pageWbinvd } from "../../src/host/seamcalls/index.js";
 import { FEATURE_BITS, METADATA_FIELD_IDS } from "../../src/hw/platform.js";
 import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/index.js";

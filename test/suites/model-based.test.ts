@@ -17,7 +17,7 @@ import type { U64 } from "../../src/common/u64.js";
 import { strandPages } from "../../src/host/kernel.js";
 import type { Page } from "../../src/host/page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../../src/host/page-array.js";
-import { extMemAdd, iommuClear, iommuSetup, ok, pageRdmd } from "../../src/host/seamcalls.js";
+import { extMemAdd, iommuClear, iommuSetup, ok, pageRdmd } from "../../src/host/seamcalls/index.js";
 import {
   ideStreamBlock,
   ideStreamCreate,

@@ -12,7 +12,7 @@ import { FEATURE_BITS } from "../../hw/platform.js";
 import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { type HostKernel, strandDonated, strandPages, withExtLock } from "../kernel.js";
 import { forEachChunk, tdxPageArrayDestroy } from "../page-array.js";
-import { extInit, extMemAdd, isExactly, ok, sysRd } from "../seamcalls.js";
+import { extInit, extMemAdd, isExactly, ok, sysRd } from "../seamcalls/index.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** The host ledger's name for what the pool pages were donated to. */

@@ -15,7 +15,7 @@ import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.j
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate } from "../page-array.js";
-import { ok, sysRd } from "../seamcalls.js";
+import { ok, sysRd } from "../seamcalls/index.js";
 import {
   ideStreamBlock,
   ideStreamCreate,

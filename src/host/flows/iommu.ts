@@ -18,7 +18,7 @@ import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
 import { coveredPfns, type Page } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
-import { callRegs, iommuClear, iommuSetup, ok, retryWithOriginal, sysRd } from "../seamcalls.js";
+import { callRegs, iommuClear, iommuSetup, ok, retryWithOriginal, sysRd } from "../seamcalls/index.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** Allocator tag of IOMMU metadata pages. */

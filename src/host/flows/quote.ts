@@ -17,7 +17,7 @@ import {
   type QuoteBufferFault,
   quoteGet,
 } from "../quote.js";
-import { flushBeforeHandoff, ok, pageWbinvd, sysRd } from "../seamcalls.js";
+import { flushBeforeHandoff, ok, pageWbinvd, sysRd } from "../seamcalls/index.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** Allocator tag of a TDR page. */

@@ -20,7 +20,7 @@ import { allocZeroed, freeEach, type HostKernel, mapPageForRead, strandPages } f
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
-import { ok, sysRd } from "../seamcalls.js";
+import { ok, sysRd } from "../seamcalls/index.js";
 import {
   lockOwner,
   type SpdmChannel,

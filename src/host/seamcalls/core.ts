@@ -1,0 +1,62 @@
+/**
+ * Host wrappers of the leaves that take no page list (docs/spec/02-kapi.md 2.3, 03-module.md 3.3): cache
+ * write-back of one page, PAMT read, metadata read and module configuration.
+ */
+import { REG } from "../../common/status.js";
+import { hpaHi, hpaLo, parseU64, type U64 } from "../../common/u64.js";
+import { METADATA_FIELD_IDS, type MetadataFieldName, RFC_V2_FIELD_IDS } from "../../hw/platform.js";
+import { kapiSpan } from "../kapi-trace.js";
+import { type HostKernel, hpaWithKeyId } from "../kernel.js";
+import { type CallResult, ok, tdxCall } from "./call.js";
+
+/**
+ * TDH.PHYMEM.PAGE.WBINVD of page `pfn` under the module's global KeyID: writes back and drops that
+ * page's private cache lines. Returns the status.
+ */
+export function pageWbinvd(k: HostKernel, pfn: number): U64 {
+  return kapiSpan(k, "tdh_phymem_page_wbinvd_hkid", () => {
+    const hpa = hpaWithKeyId(k, pfn * 4096, k.sysinfo.globalKeyId);
+    return tdxCall(k, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: { lo: hpaLo(hpa), hi: hpaHi(hpa) } }).status;
+  });
+}
+
+/** TDH.PHYMEM.PAGE.RDMD of page `pfn`: status, page type and owner (for tools and tests). */
+export function pageRdmd(k: HostKernel, pfn: number): { status: U64; type: number; owner: number } {
+  return kapiSpan(k, "tdh_phymem_page_rdmd", () => {
+    const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", {
+      [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) },
+    });
+    const good = ok(r.status);
+    return { status: r.status, type: good ? r.regs.lo(REG.RCX) : -1, owner: good ? r.regs.lo(REG.RDX) : -1 };
+  });
+}
+
+/**
+ * TDH.SYS.RD of a metadata field: the status and, on success, the value. The pool fields are read at
+ * the ids of the host's vintage (policy `metadataIds`).
+ */
+export function sysRd(k: HostKernel, field: MetadataFieldName): { status: U64; value: U64 } {
+  return kapiSpan(k, "tdh_sys_rd", () => {
+    const id =
+      k.policy.metadataIds === "rfc-v2" && field in RFC_V2_FIELD_IDS
+        ? RFC_V2_FIELD_IDS[field as keyof typeof RFC_V2_FIELD_IDS]
+        : METADATA_FIELD_IDS[field];
+    const r = tdxCall(k, "TDH.SYS.RD", { [REG.RDX]: parseU64(id) });
+    return { status: r.status, value: ok(r.status) ? r.regs.get(REG.R8) : { lo: 0, hi: 0 } };
+  });
+}
+
+/**
+ * `tdh_sys_config` version 1 (03-module.md 3.3): R8 = the module's global KeyID, R9 = the features to
+ * enable (TDX_FEATURES0 bits), R11 = wall-clock seconds (the module ignores it; 0 here, so runs replay).
+ */
+export function sysConfig(k: HostKernel, features: U64): CallResult {
+  return kapiSpan(k, "tdh_sys_config", () => {
+    return tdxCall(
+      k,
+      "TDH.SYS.CONFIG",
+      { [REG.R8]: { lo: k.sysinfo.globalKeyId, hi: 0 }, [REG.R9]: features, [REG.R11]: { lo: 0, hi: 0 } },
+      1,
+    );
+  });
+}

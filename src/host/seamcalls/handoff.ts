@@ -1,0 +1,48 @@
+/**
+ * The host's side of handing pages over as private memory (docs/spec/02-kapi.md 2.3): the CLFLUSH before the
+ * SEAMCALL and the descriptor's flush flag. Takes the page list structurally, so the descriptor
+ * (`page-array.ts`) and these helpers do not import each other.
+ */
+import type { U64 } from "../../common/u64.js";
+import type { HostKernel } from "../kernel.js";
+import { coveredPfns, type Page } from "../page.js";
+import { ok } from "./call.js";
+
+/** What a hand-off needs of a descriptor (`TdxPageArray`): its pages and its flush flag. */
+export interface HandoffPages {
+  readonly pages: readonly Page[];
+  markFlushOnFree(): void;
+}
+
+/**
+ * Sets the descriptor's flush flag for a create wrapper's hand-off: before the SEAMCALL under the
+ * kernel's rule (policy `flushFlag: "before-call"`), so a failed or partly done create is still written
+ * back at destroy; after it only on success under `"on-success"`. Call with `status` null before the
+ * call and with the status after it. The wrong host `forgetFlushFlag` never sets it in the SPDM/IDE
+ * create wrappers (`wrongHostForgets`).
+ */
+export function markHandoff(
+  k: HostKernel,
+  array: HandoffPages,
+  status: U64 | null,
+  wrongHostForgets = true,
+): void {
+  if (wrongHostForgets && k.policy.forgetFlushFlag) return;
+  if (status === null ? k.policy.flushFlag === "before-call" : ok(status)) array.markFlushOnFree();
+}
+
+/**
+ * CLFLUSH of every 4 KiB page about to be handed over as private memory (a descriptor's, or any list
+ * of PFNs), as the host policy says: when the module asks (CLFLUSH_BEFORE_ALLOC), always, or never.
+ * Returns pages flushed.
+ */
+export function flushBeforeHandoff(k: HostKernel, what: HandoffPages | Iterable<number>): number {
+  const p = k.policy.clflush;
+  if (p === "never" || (p === "if-required" && k.sysinfo.clflushBeforeAlloc === false)) return 0;
+  let n = 0;
+  for (const pfn of "pages" in what ? coveredPfns(what.pages) : what) {
+    k.cpu.clflushPage(pfn);
+    n++;
+  }
+  return n;
+}

@@ -1,0 +1,69 @@
+/**
+ * What the emulated module records and reports (docs/spec/03-module.md): the objects that own pages, the model
+ * reports, the record of each call and the forced statuses of fault injection. Plain data, re-exported by
+ * `emulator.ts`.
+ */
+import type { U64 } from "../common/u64.js";
+
+/** Kinds of objects the module keeps pages for. */
+export type ObjectKind = "ext-pool" | "iommu" | "spdm" | "ide" | "td";
+
+/** A module object that owns pages (the PAMT owner field names it). */
+export interface ModuleObject {
+  readonly id: number;
+  readonly kind: ObjectKind;
+  readonly name: string;
+  /** PFNs of every 4 KiB page it owns, in the order they were given. */
+  readonly pages: number[];
+  /** Object-specific state (IOMMU unit, session state, …). */
+  state: string;
+}
+
+/** Something the emulator noticed that the real module would not report, or would not report this way. */
+export interface ModelReport {
+  readonly kind:
+    | "module-owned-shared-page"
+    | "poison-consumed"
+    | "release-list-short"
+    | "ext-lock-deadlock"
+    | "call-once-interrupted"
+    | "root-lists-itself";
+  readonly pfn: number;
+  readonly cause: string;
+  readonly message: string;
+}
+
+/** The record of one SEAMCALL, for traces and transcripts. */
+export interface CallRecord {
+  readonly seq: number;
+  readonly leaf: number;
+  readonly leafName: string;
+  /** Register file before the call (32 u32 words: register r is words 2r, 2r+1). */
+  readonly regsIn: Uint32Array;
+  /** Register file after the call. */
+  readonly regsOut: Uint32Array;
+  readonly status: U64;
+  readonly statusText: string;
+  /** Units of work done in this call (pages added, entries processed, …). */
+  readonly units: number;
+  /** Set when a forced status (fault injection) replaced the call. */
+  readonly forced: boolean;
+  /** Logical CPU the call was issued on (0 unless other CPUs run: see {@link TdxModule.onCpu}). */
+  readonly cpu: number;
+}
+
+/** A status forced on the nth call of a leaf (fault injection for error-path tests). */
+export interface ForcedStatus {
+  readonly leaf: number;
+  /** 1-based count of calls to that leaf, from when the module was created. */
+  readonly nth: number;
+  readonly status: U64;
+  /**
+   * Carry the side effects of the real failure instead of replacing the call (03-module.md 3.4–3.5,
+   * ledger `forced-status-effects`): for TDX_SYS_SHUTDOWN the leaf runs and its first private write
+   * consumes poison (or, with none, it completes), every page it claimed stays claimed and the module
+   * shuts down; for TDX_INTERRUPTED_RESUMABLE the leaf runs and is interrupted at its first unit
+   * boundary (with none it completes and returns its own status). Other statuses replace the call.
+   */
+  readonly effects?: boolean;
+}
