@@ -95,3 +95,70 @@ export function firstReservedSet(lo: number, hi: number, l: Layout): Field | nul
   for (const fld of l.fields) if (fld.reserved && getBits(lo, hi, fld.lsb, fld.width) !== 0) return fld;
   return null;
 }
+
+// ---- SPDM/IDE selectors (docs/spec/03-module.md 3.3): one layout each, packed by the host (`host/spdm.ts`)
+// and read by the module (`module/leaves-spdm.ts`, `module/leaves-ide.ts`). Not in {@link LAYOUTS}, which
+// lists the page-list formats only (the C header and the vectors walk it).
+
+/** TDH.SPDM.CREATE RCX, the SPDM function id: requester id, segment, segment valid. */
+export const SPDM_FUNCTION_ID = layout("SPDM_FUNCTION_ID", [
+  f("REQUESTER_ID", 0, 16),
+  f("SEGMENT", 16, 8),
+  f("SEGMENT_VALID", 24, 1),
+  f("RESERVED_63_25", 25, 39, true),
+]);
+
+/** TDH.IDE.STREAM.CREATE RCX, stream_info: the root port's devfn and the selective-stream bit. */
+export const IDE_STREAM_INFO = layout("IDE_STREAM_INFO", [
+  f("ROOT_PORT_DEVFN", 0, 8),
+  f("SELECTIVE", 8, 1),
+  // Two reserved fields: a field is at most 53 bits wide (its all-ones value must be a JS number).
+  f("RESERVED_31_9", 9, 23, true),
+  f("RESERVED_63_32", 32, 32, true),
+]);
+
+/** TDH.IDE.STREAM.CREATE R10, RID association register 1 (PCIe Selective IDE): RID Limit. */
+export const IDE_RID_ASSOC_1 = layout("IDE_RID_ASSOC_1", [
+  f("RESERVED_7_0", 0, 8, true),
+  f("RID_LIMIT", 8, 16),
+  f("RESERVED_63_24", 24, 40, true),
+]);
+
+/** TDH.IDE.STREAM.CREATE R11, RID association register 2: Valid, RID Base, segment. */
+export const IDE_RID_ASSOC_2 = layout("IDE_RID_ASSOC_2", [
+  f("V", 0, 1),
+  f("RESERVED_7_1", 1, 7, true),
+  f("RID_BASE", 8, 16),
+  f("SEGMENT", 24, 8),
+  f("RESERVED_63_32", 32, 32, true),
+]);
+
+/** TDH.IDE.STREAM.CREATE R12, address association register 1: Valid and bits 31:20 of base and limit. */
+export const IDE_ADDR_ASSOC_1 = layout("IDE_ADDR_ASSOC_1", [
+  f("V", 0, 1),
+  f("RESERVED_7_1", 1, 7, true),
+  f("MEM_BASE_LOWER", 8, 12),
+  f("MEM_LIMIT_LOWER", 20, 12),
+  f("RESERVED_63_32", 32, 32, true),
+]);
+
+/** The selector layouts, for tests and tools. */
+export const SELECTOR_LAYOUTS: readonly Layout[] = [
+  SPDM_FUNCTION_ID,
+  IDE_STREAM_INFO,
+  IDE_RID_ASSOC_1,
+  IDE_RID_ASSOC_2,
+  IDE_ADDR_ASSOC_1,
+];
+
+/**
+ * Packs named field values into a u64 of layout `l`; a value wider than its field keeps its low `width`
+ * bits (for fields inside one 32-bit half, as {@link writeField} masks). Fields not named are zero.
+ * Throws for a name `l` does not have (a programming error, as {@link fieldOf}).
+ * @example packFields(SPDM_FUNCTION_ID, { REQUESTER_ID: 0x100, SEGMENT_VALID: 1 }) // { lo: 0x1000100, hi: 0 }
+ */
+export function packFields(l: Layout, values: Readonly<Record<string, number>>): U64 {
+  let v: U64 = { lo: 0, hi: 0 };
+  for (const [name, x] of Object.entries(values)) v = writeField(v, fieldOf(l, name), x);
+  return v;
+}

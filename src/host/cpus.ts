@@ -15,7 +15,7 @@
  * other CPUs between steps of CPU 0's calls, never the reverse.
  */
 import { rangeError } from "../common/errors.js";
-import { Regs } from "../common/seamcall.js";
+import { callRegs, type Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, leafName, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import { xorshift32 } from "../common/xorshift.js";
@@ -158,10 +158,7 @@ export class CpuScheduler {
 }
 
 function regsOf(call: CpuCall): Regs {
-  const r = new Regs();
-  r.set(REG.RAX, { lo: call.leaf, hi: 0 });
-  for (const [reg, v] of Object.entries(call.inputs)) r.set(Number(reg), v);
-  return r;
+  return callRegs(call.leaf, call.inputs);
 }
 
 /** The kernel's re-issue: TDH.EXT.MEM.ADD with RCX as returned, every other leaf as first issued. */

@@ -15,6 +15,13 @@
  * (taking the extension lock as MNG does), then re-issues. Statuses are compared in full, as the kernel
  * does. {@link withExtLockFor} takes the extension lock for the calls the policy's scope names.
  */
+import {
+  IDE_RID_ASSOC_1,
+  IDE_RID_ASSOC_2,
+  IDE_STREAM_INFO,
+  packFields,
+  SPDM_FUNCTION_ID,
+} from "../common/fields.js";
 import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js";
 import { hpaHi, hpaLo, type U64, U64_ONES, u64FromNumber } from "../common/u64.js";
 import { doeExchange, get32, type PcieDeviceSpec } from "../hw/devices.js";
@@ -85,8 +92,11 @@ const hpaReg = (hpa: number): U64 => ({ lo: hpaLo(hpa), hi: hpaHi(hpa) });
  * kernel) or only for a non-zero segment (policy `segmentValid`, the other reading).
  */
 export function functionId(d: PcieDeviceSpec, segmentValid: "always" | "non-zero-segment" = "always"): U64 {
-  const valid = segmentValid === "always" || d.segment !== 0 ? 1 << 24 : 0;
-  return { lo: ((d.requesterId & 0xffff) | ((d.segment & 0xff) << 16) | valid) >>> 0, hi: 0 };
+  return packFields(SPDM_FUNCTION_ID, {
+    REQUESTER_ID: d.requesterId,
+    SEGMENT: d.segment,
+    SEGMENT_VALID: segmentValid === "always" || d.segment !== 0 ? 1 : 0,
+  });
 }
 
 /** The extension lock's holder name for calls about `device` (one per device: KM's refresh runs MNG). */
@@ -301,11 +311,14 @@ export interface StreamCreateInputs {
  * 1 = limit << 8, association 2 = V | base << 8 | segment << 24), no address association.
  */
 export function selectiveStream(device: PcieDeviceSpec, rootPortDevfn: number): StreamCreateInputs {
-  const rid = device.requesterId & 0xffff;
+  const rid = device.requesterId;
   return {
-    streamInfo: (rootPortDevfn & 0xff) | 0x100,
+    streamInfo: packFields(IDE_STREAM_INFO, { ROOT_PORT_DEVFN: rootPortDevfn, SELECTIVE: 1 }).lo,
     streamCtrl: 0,
-    rid: [rid << 8, (1 | (rid << 8) | ((device.segment & 0xff) << 24)) >>> 0],
+    rid: [
+      packFields(IDE_RID_ASSOC_1, { RID_LIMIT: rid }).lo,
+      packFields(IDE_RID_ASSOC_2, { V: 1, RID_BASE: rid, SEGMENT: device.segment }).lo,
+    ],
     addr: [0, 0, 0],
   };
 }

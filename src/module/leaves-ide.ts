@@ -22,6 +22,15 @@
  * stopped → (BLOCK) blocked → (DELETE) gone. BLOCK is also allowed from created (never keyed) and from
  * keyed (the kernel ignores a failed KM STOP and blocks anyway); DELETE requires blocked.
  */
+import {
+  fieldOf,
+  firstReservedSet,
+  IDE_ADDR_ASSOC_1,
+  IDE_RID_ASSOC_1,
+  IDE_RID_ASSOC_2,
+  IDE_STREAM_INFO,
+  readField,
+} from "../common/fields.js";
 import { LEAF, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import { u64FromNumber } from "../common/u64.js";
@@ -49,6 +58,22 @@ import {
 } from "./spdm-common.js";
 
 /** A u32 register value (bits 63:32 clear), or null. */
+const RID1_LIMIT = fieldOf(IDE_RID_ASSOC_1, "RID_LIMIT");
+const RID2 = {
+  V: fieldOf(IDE_RID_ASSOC_2, "V"),
+  BASE: fieldOf(IDE_RID_ASSOC_2, "RID_BASE"),
+  SEGMENT: fieldOf(IDE_RID_ASSOC_2, "SEGMENT"),
+};
+const ADDR1 = {
+  V: fieldOf(IDE_ADDR_ASSOC_1, "V"),
+  BASE: fieldOf(IDE_ADDR_ASSOC_1, "MEM_BASE_LOWER"),
+  LIMIT: fieldOf(IDE_ADDR_ASSOC_1, "MEM_LIMIT_LOWER"),
+};
+const INFO = {
+  DEVFN: fieldOf(IDE_STREAM_INFO, "ROOT_PORT_DEVFN"),
+  SELECTIVE: fieldOf(IDE_STREAM_INFO, "SELECTIVE"),
+};
+
 function u32In(c: CallContext, reg: number): number | null {
   return c.regs.hi(reg) === 0 ? c.regs.lo(reg) : null;
 }
@@ -75,25 +100,26 @@ function streamInputs(
   if (!selective) {
     for (const [i, x] of v.entries()) if (x !== 0) return bad(REG.R10 + i);
   } else {
-    if ((rid1 & 0xff0000ff) !== 0) return bad(REG.R10);
-    if ((rid2 & 0xff) !== 1) return bad(REG.R11);
-    const limit = (rid1 >>> 8) & 0xffff;
-    const base = (rid2 >>> 8) & 0xffff;
+    if (firstReservedSet(rid1, 0, IDE_RID_ASSOC_1) !== null) return bad(REG.R10);
+    if (readField(rid2, 0, RID2.V) !== 1 || firstReservedSet(rid2, 0, IDE_RID_ASSOC_2) !== null)
+      return bad(REG.R11);
+    const limit = readField(rid1, 0, RID1_LIMIT);
+    const base = readField(rid2, 0, RID2.BASE);
     if (
       base > limit ||
       device.requesterId < base ||
       device.requesterId > limit ||
-      rid2 >>> 24 !== device.segment
+      readField(rid2, 0, RID2.SEGMENT) !== device.segment
     )
       return bad(REG.R11);
-    if ((a1 & 0xfe) !== 0) return bad(REG.R12);
-    if ((a1 & 1) === 0) {
+    if (firstReservedSet(a1, 0, IDE_ADDR_ASSOC_1) !== null) return bad(REG.R12);
+    if (readField(a1, 0, ADDR1.V) === 0) {
       if (a1 !== 0) return bad(REG.R12);
       if (a2 !== 0) return bad(REG.R13);
       if (a3 !== 0) return bad(REG.R14);
     } else {
-      const memBase = a3 * 2 ** 32 + ((a1 >>> 8) & 0xfff) * 2 ** 20;
-      const memLimit = a2 * 2 ** 32 + ((a1 >>> 20) & 0xfff) * 2 ** 20 + 0xf_ffff;
+      const memBase = a3 * 2 ** 32 + readField(a1, 0, ADDR1.BASE) * 2 ** 20;
+      const memLimit = a2 * 2 ** 32 + readField(a1, 0, ADDR1.LIMIT) * 2 ** 20 + 0xf_ffff;
       if (memBase > memLimit) return bad(REG.R12);
     }
   }
@@ -109,16 +135,17 @@ function streamInputs(
  */
 function tdhIdeStreamCreate(mod: TdxModule, c: CallContext): U64 {
   const info = c.regs.lo(REG.RCX);
-  if (c.regs.hi(REG.RCX) !== 0 || info >>> 9 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  if (firstReservedSet(info, c.regs.hi(REG.RCX), IDE_STREAM_INFO) !== null)
+    return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const session = objectIn(mod, c, REG.RDX, "spdm");
   const s = session === null ? undefined : tables(mod).sessions.get(session);
   if (session === null || s === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
   if (session.state !== "connected") return st(STATUS.TDX_OP_STATE_INCORRECT, REG.RDX);
   const ports = mod.platform.rootPorts ?? [];
   const port = ports[s.rootPortIndex];
-  if (port === undefined || (info & 0xff) !== rootPortDevfn(ports, s.rootPortIndex))
+  if (port === undefined || readField(info, 0, INFO.DEVFN) !== rootPortDevfn(ports, s.rootPortIndex))
     return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const inputs = streamInputs(c, s.device, (info & 0x100) !== 0);
+  const inputs = streamInputs(c, s.device, readField(info, 0, INFO.SELECTIVE) === 1);
   if (!("streamCtrl" in inputs)) return inputs;
   let slot = 0;
   while (slot < port.streamSlots && tables(mod).slots.has(`${s.rootPortIndex}:${slot}`)) slot++;

@@ -28,6 +28,7 @@
  * GET_MEASUREMENTS part of CONNECT. It does no cryptography: nonces, signatures and key shares are
  * zero-filled fields of the right size (ledger `spdm-no-crypto`).
  */
+import { fieldOf, firstReservedSet, readField, SPDM_FUNCTION_ID } from "../common/fields.js";
 import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
 import { type U64, u64FromNumber } from "../common/u64.js";
 import { CERT_PORTION_MAX, get16, SPDM } from "../hw/devices.js";
@@ -68,6 +69,10 @@ import {
   writeShared,
 } from "./spdm-common.js";
 
+const FN_REQUESTER_ID = fieldOf(SPDM_FUNCTION_ID, "REQUESTER_ID");
+const FN_SEGMENT = fieldOf(SPDM_FUNCTION_ID, "SEGMENT");
+const FN_SEGMENT_VALID = fieldOf(SPDM_FUNCTION_ID, "SEGMENT_VALID");
+
 /** Sessions by device ("segment:requester id") → object id: one session per device (ledger `spdm-one-session`). */
 const deviceSessions = perModule(() => new Map<string, number>());
 
@@ -81,9 +86,10 @@ const deviceSessions = perModule(() => new Map<string, number>());
 function tdhSpdmCreate(mod: TdxModule, c: CallContext): U64 {
   if (mod.extSlot !== null) return EXT_QUEUE_BUSY;
   const lo = c.regs.lo(REG.RCX);
-  if (c.regs.hi(REG.RCX) !== 0 || lo >>> 25 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const rid = lo & 0xffff;
-  const segment = (lo >>> 24) & 1 ? (lo >>> 16) & 0xff : 0;
+  const hi = c.regs.hi(REG.RCX);
+  if (firstReservedSet(lo, hi, SPDM_FUNCTION_ID) !== null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
+  const rid = readField(lo, hi, FN_REQUESTER_ID);
+  const segment = readField(lo, hi, FN_SEGMENT_VALID) === 1 ? readField(lo, hi, FN_SEGMENT) : 0;
   const devices = mod.platform.devices ?? [];
   const device = devices.find((d) => d.requesterId === rid && d.segment === segment);
   if (device === undefined) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);

@@ -5,7 +5,7 @@ import {
   encodeIommuMtEntry,
   encodeListEntry,
 } from "../../src/common/formats.js";
-import { leafRax, Regs } from "../../src/common/seamcall.js";
+import { callRegs, type Regs } from "../../src/common/seamcall.js";
 import { LEAF, type LeafName, REG, STATUS, type StatusName, statusText } from "../../src/common/status.js";
 import { hpaHi, hpaLo, type U64 } from "../../src/common/u64.js";
 import type { Page } from "../../src/host/page.js";
@@ -21,9 +21,7 @@ export function machine(opts: MachineOptions = {}, platform?: Platform): Machine
 
 /** A raw SEAMCALL: returns the register file after the call. */
 export function call(m: Machine, leaf: LeafName, inputs: Record<number, U64> = {}): Regs {
-  const r = new Regs();
-  r.set(REG.RAX, leafRax(LEAF[leaf]));
-  for (const [k, v] of Object.entries(inputs)) r.set(Number(k), v);
+  const r = callRegs(LEAF[leaf], inputs);
   m.module.seamcall(r);
   return r;
 }
