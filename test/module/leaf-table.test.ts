@@ -46,6 +46,8 @@ interface Row {
   };
   /** Output registers after the call (checked exactly). */
   readonly out?: (m: Machine) => Record<number, U64>;
+  /** Further checks on the machine after the call. */
+  readonly after?: (m: Machine) => void;
   /** PAMT type of each watched page after the call; null (or none given): unchanged. */
   readonly pamtAfter?: readonly (number | null)[];
 }
@@ -322,6 +324,47 @@ const ROWS: readonly Row[] = [
       return { inputs: { [REG.RCX]: hpa(a) }, watch: [a / 4096] };
     },
   },
+  // ---- leaves-spdm.ts, leaves-ide.ts: what a fresh machine can show (no device connected)
+  {
+    leaf: "TDH.SPDM.CREATE",
+    status: "TDX_OPERAND_INVALID",
+    operand: REG.RCX,
+    what: "function id bit 25 (reserved) set",
+    arrange: (m) => ({ inputs: { [REG.RCX]: { lo: 1 << 25, hi: 0 }, [REG.RDX]: hpa(pages(m, 1)[0]!.hpa) } }),
+  },
+  ...(["TDH.SPDM.CONNECT", "TDH.SPDM.DISCONNECT", "TDH.SPDM.MNG", "TDH.SPDM.DELETE"] as const).map(
+    (leaf): Row => ({
+      leaf,
+      status: "TDX_OPERAND_INVALID",
+      operand: REG.RCX,
+      what: "no such SPDM session; the extension slot is free again",
+      arrange: () => ({ inputs: { [REG.RCX]: { lo: 999, hi: 0 } } }),
+      after: (m) => expect(m.module.extSlot).toBeNull(),
+    }),
+  ),
+  {
+    leaf: "TDH.IDE.STREAM.CREATE",
+    status: "TDX_OPERAND_INVALID",
+    operand: REG.RCX,
+    what: "stream_info bit 9 (reserved) set",
+    arrange: () => ({ inputs: { [REG.RCX]: { lo: 0x200, hi: 0 } } }),
+  },
+  {
+    leaf: "TDH.IDE.STREAM.CREATE",
+    status: "TDX_OPERAND_INVALID",
+    operand: REG.RDX,
+    what: "no such SPDM session",
+    arrange: () => ({ inputs: { [REG.RCX]: { lo: 0x100, hi: 0 }, [REG.RDX]: { lo: 999, hi: 0 } } }),
+  },
+  ...(["TDH.IDE.STREAM.KM", "TDH.IDE.STREAM.BLOCK", "TDH.IDE.STREAM.DELETE"] as const).map(
+    (leaf): Row => ({
+      leaf,
+      status: "TDX_OPERAND_INVALID",
+      operand: REG.RCX,
+      what: "no such SPDM session",
+      arrange: () => ({ inputs: { [REG.RCX]: { lo: 999, hi: 0 }, [REG.RDX]: { lo: 1, hi: 0 } } }),
+    }),
+  ),
 ];
 
 /**
@@ -334,6 +377,9 @@ const ELSEWHERE: Readonly<Record<string, string>> = (() => {
   const add = (leaf: LeafName, fs: readonly FailingStatus[], where: string) => {
     for (const f of fs) out[keyOf(leaf, f)] = where;
   };
+  const rowKeys = new Set(ROWS.map((r) => keyOf(r.leaf, { name: r.status, operand: r.operand })));
+  /** Every status of `leaf` that no row reaches. */
+  const rest = (leaf: LeafName) => LEAVES[leaf].fails.filter((f) => !rowKeys.has(keyOf(leaf, f)));
   const resumption = (leaf: LeafName, where: string) =>
     add(
       leaf,
@@ -361,14 +407,14 @@ const ELSEWHERE: Readonly<Record<string, string>> = (() => {
     "TDH.SPDM.DISCONNECT",
     "TDH.SPDM.MNG",
   ] as const)
-    add(leaf, LEAVES[leaf].fails, "test/host/spdm-ide.test.ts (a connected device and its exchange)");
+    add(leaf, rest(leaf), "test/host/spdm-ide.test.ts (a connected device and its exchange)");
   for (const leaf of [
     "TDH.IDE.STREAM.CREATE",
     "TDH.IDE.STREAM.BLOCK",
     "TDH.IDE.STREAM.DELETE",
     "TDH.IDE.STREAM.KM",
   ] as const)
-    add(leaf, LEAVES[leaf].fails, "test/host/spdm-ide.test.ts (IDE stream leaves)");
+    add(leaf, rest(leaf), "test/host/spdm-ide.test.ts (IDE stream leaves)");
   add("TDH.QUOTE.GET", LEAVES["TDH.QUOTE.GET"].fails, "test/host/quote.test.ts (ledger quote-checks)");
   add(
     "TDH.PHYMEM.PAGE.RECLAIM",
@@ -453,6 +499,7 @@ describe("leaf rows: registers in → status, operand, registers out, PAMT", () 
       for (const [reg, v] of Object.entries(row.out?.(m) ?? {}))
         expect(r.get(Number(reg)), `R${reg}`).toEqual(v);
       const after = watch.map((pfn) => [m.module.pamt.type(pfn), m.module.pamt.owner(pfn)]);
+      row.after?.(m);
       after.forEach(([type, owner], i) => {
         const want = row.pamtAfter?.[i] ?? null;
         if (want === null) expect([type, owner], `PAMT of watched page ${i}`).toEqual(before[i]);
