@@ -555,14 +555,16 @@ export function readLinkedList(
         ended = true;
         break;
       }
-      const d = decodeListEntry(x.lo, x.hi, e);
-      if (d.violation !== null)
+      // Fast path: a clean entry is one mask test; the Violation is built only for a bad one.
+      if (listEntryRule(x.lo, x.hi) !== RULE_OK) {
+        const d = decodeListEntry(x.lo, x.hi, e);
         return {
           listHpas,
           dataHpas,
-          violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] },
+          violation: { ...d.violation!, rule: "list-entry", ref: RULE_REF["list-entry"] },
         };
-      dataHpas.push(d.fields.hpa);
+      }
+      dataHpas.push(entryHpa(x.lo, x.hi));
     }
     const link = readEntry(cur, LINKED_DATA_PER_PAGE);
     if (ended || (link.lo === 0xffff_ffff && link.hi === 0xffff_ffff)) {
