@@ -113,12 +113,6 @@ const FORM_SPECS: Readonly<Record<FormatKind, FormSpec>> = {
     options: [opt("hpa", "hpa", HPA_RANGE)],
     encode: (r) => encodeListEntry(r.need("hpa")),
   },
-  "dummy-entry": {
-    usage: "--pfn <n>",
-    summary: "dummy",
-    options: [opt("pfn", "n", "0..2^40-1")],
-    encode: (r) => ({ lo: r.need("pfn") >>> 0, hi: 0 }),
-  },
 };
 
 /** The forms `encode` knows, in the order help lists them (the format table's). */

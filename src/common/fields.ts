@@ -69,11 +69,8 @@ export const IOMMU_MT_ENTRY = layout("IOMMU_MT_ENTRY", [
   f("RESERVED_63_52", 52, 12, true),
 ]);
 
-/** DUMMY entry (scratch measurement only). */
-export const DUMMY_ENTRY = layout("DUMMY_ENTRY", [f("PFN", 0, 40), f("RESERVED_63_40", 40, 24, true)]);
-
 /** Every layout, for tests and tools. */
-export const LAYOUTS: readonly Layout[] = [HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT, LIST_ENTRY, IOMMU_MT_ENTRY, DUMMY_ENTRY];
+export const LAYOUTS: readonly Layout[] = [HPA_LIST_INFO, HPA_ARRAY_T, IOMMU_MT, LIST_ENTRY, IOMMU_MT_ENTRY];
 
 /** The field called `name` of `l`; throws when the layout has none (a programming error). */
 export function fieldOf(l: Layout, name: string): Field {

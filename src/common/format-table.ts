@@ -12,9 +12,7 @@
  *
  * No dependencies beyond `common/`: part of the browser entry `src/formats.ts`.
  */
-import { DUMMY_ENTRY, HPA_ARRAY_T, HPA_LIST_INFO, IOMMU_MT, IOMMU_MT_ENTRY, type Layout, LIST_ENTRY } from "./fields.js";
-import { fieldOf, firstReservedSet, readField, writeField } from "./fields.js";
-import { reservedViolation } from "./rules.js";
+import { HPA_ARRAY_T, HPA_LIST_INFO, IOMMU_MT, IOMMU_MT_ENTRY, type Layout, LIST_ENTRY } from "./fields.js";
 import {
   decodeHpaArray,
   decodeHpaListInfo,
@@ -200,18 +198,6 @@ export const FORMATS = {
       return { values: { hpa: f.hpa, numPages: f.numPages }, violation };
     },
     encode: (v) => encodeListEntry(num(v.hpa)),
-  },
-  "dummy-entry": {
-    title: "DUMMY entry",
-    layout: DUMMY_ENTRY,
-    summary: "a dummy entry",
-    cName: "DUMMY_ENTRY",
-    shown: [{ key: "pfn", label: "PFN", type: "number" }],
-    decode(lo, hi) {
-      const r = firstReservedSet(lo, hi, DUMMY_ENTRY);
-      return { values: { pfn: readField(lo, hi, fieldOf(DUMMY_ENTRY, "PFN")) }, violation: r === null ? null : reservedViolation(lo, hi, DUMMY_ENTRY, true) };
-    },
-    encode: (v) => writeField({ lo: 0, hi: 0 }, fieldOf(DUMMY_ENTRY, "PFN"), num(v.pfn)),
   },
 } as const satisfies Record<string, FormatDef>;
 

@@ -57,7 +57,6 @@ const randomCount = (r: Rng): number => 1 + r.below(MAX_ENTRIES);
 
 /** Per format kind: the values vectors build (a new kind of the table must add its row here). */
 const VECTOR_KINDS: Readonly<Record<FormatKind, VectorKind>> = {
-  "dummy-entry": { base: () => ({ lo: 0x1234, hi: 0 }), random: (r) => ({ v: { lo: r.u32(), hi: 0 }, note: "dummy" }) },
   "hpa-list-info": {
     base: () => encodeHpaListInfo({ rootHpa: 0x1_2345_6000, count: 300, firstEntry: 3 }),
     random(r) {
