@@ -26,6 +26,12 @@ export class ByteReader {
   }
 
   u32(): number {
+    const b = this.bytes;
+    const at = this.pos;
+    if (at + 4 <= b.length) {
+      this.pos = at + 4;
+      return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    }
     return (this.u16() | (this.u16() << 16)) >>> 0;
   }
 

@@ -1,12 +1,14 @@
 /**
- * The fuzz driver: runs each target of fuzz/targets.ts on inputs from
- * `arbitraries.ts` with fast-check, in batches, until its share of the time box is spent; shrinks any
+ * The fuzz driver: runs each decoder target of fuzz/targets.ts with the lean driver (`lean.ts`: seeded
+ * raw bytes, no fast-check) and the structure-aware targets (or every target, with `driver:
+ * "fast-check"`) on inputs from `arbitraries.ts` with fast-check, in batches, until its share of the time box is spent; shrinks any
  * failing input and returns it as a regression vector (target, seed, input as hex). No file access:
  * `fuzz/index.ts` prints and saves, `test/fuzz/fuzz.test.ts` asserts.
  */
 import fc from "fast-check";
 import { ARBITRARIES } from "./arbitraries.js";
 import { toHex } from "./bytes.js";
+import { LEAN_SHAPES, leanFuzz } from "./lean.js";
 import { type FuzzTarget, judge, TARGETS } from "./targets.js";
 
 /** A saved counterexample. */
@@ -20,6 +22,8 @@ export interface RegressionVector {
 /** Figures of one target. */
 export interface TargetFigures {
   readonly target: string;
+  /** Which driver ran it. */
+  readonly driver: "lean" | "fast-check";
   readonly executions: number;
   readonly ms: number;
   readonly perSecond: number;
@@ -37,6 +41,8 @@ export interface FuzzOptions {
   /** Inputs per fast-check batch (default 2000). */
   readonly batch?: number;
   readonly onBatch?: (target: string, executions: number) => void;
+  /** `auto` (default): the lean driver for the targets of LEAN_SHAPES, fast-check for the rest. */
+  readonly driver?: "auto" | "fast-check";
 }
 
 /** What a fuzz run found. */
@@ -82,12 +88,31 @@ function runTarget(t: FuzzTarget, ms: number, seed: number, batch: number, onBat
   return {
     figures: {
       target: t.name,
+      driver: "fast-check" as const,
       executions,
       ms: Math.round(elapsed),
       perSecond: Math.round((executions / elapsed) * 1000),
       failures: vectors.length,
     },
     vectors,
+  };
+}
+
+/** The lean driver on `t` for `ms`, with its figures and regression vectors. */
+function runLean(t: FuzzTarget, ms: number, seed: number, onBatch?: FuzzOptions["onBatch"]) {
+  const shape = LEAN_SHAPES[t.name]!;
+  const r = leanFuzz(t, shape, ms, seed);
+  onBatch?.(t.name, r.executions);
+  return {
+    figures: {
+      target: t.name,
+      driver: "lean" as const,
+      executions: r.executions,
+      ms: Math.round(r.elapsed),
+      perSecond: Math.round((r.executions / r.elapsed) * 1000),
+      failures: r.findings.length,
+    },
+    vectors: r.findings.map((f) => ({ target: t.name, seed, input: toHex(f.input), problem: f.problem })),
   };
 }
 
@@ -101,7 +126,8 @@ export function fuzz(o: FuzzOptions): FuzzResult {
   for (const t of targets) {
     const share = ((weights[t.name] ?? 1) / total) * o.seconds * 1000;
     const batch = o.batch ?? (t.name === "seamcall" ? 200 : 2000);
-    const r = runTarget(t, share, o.seed, batch, o.onBatch);
+    const lean = o.driver !== "fast-check" && LEAN_SHAPES[t.name] !== undefined;
+    const r = lean ? runLean(t, share, o.seed, o.onBatch) : runTarget(t, share, o.seed, batch, o.onBatch);
     figures.push(r.figures);
     vectors.push(...r.vectors);
   }

@@ -1,6 +1,7 @@
 /**
  * `npm run fuzz`: the time-boxed fuzz campaign (default 60 s, `--seconds N`, `--seed S`, `--target
- * NAME` repeatable), then, unless `--no-faults`, the exhaustive single-fault campaign and seeded
+ * NAME` repeatable, `--driver auto|fast-check`: the decoder targets run on the lean driver unless
+ * fast-check is asked for), then, unless `--no-faults`, the exhaustive single-fault campaign and seeded
  * multi-fault schedules of src/faults/campaign.ts, and, with `--size`, the size runs of
  * src/faults/size-runs.ts. Prints executions per second and totals per target; saves every
  * counterexample as a regression vector in test/fuzz/regressions.json (replayed by
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     seed: { type: "string" },
     target: { type: "string", multiple: true },
+    driver: { type: "string", default: "auto" },
     "no-faults": { type: "boolean" },
     size: { type: "boolean" },
     json: { type: "boolean" },
@@ -36,25 +38,38 @@ if (!Number.isSafeInteger(seed)) {
   process.exit(2);
 }
 
+const driver = values.driver;
+if (driver !== "auto" && driver !== "fast-check") {
+  console.error(`fuzz: --driver: ${driver} is not auto or fast-check`);
+  process.exit(2);
+}
+
 const date = new Date().toISOString();
 console.log(`fuzz: ${seconds} s, seed ${seed}, ${date}, node ${process.version}`);
-const r = fuzz({ seconds, seed, ...(values.target === undefined ? {} : { targets: values.target }) });
+const r = fuzz({
+  seconds,
+  seed,
+  driver,
+  ...(values.target === undefined ? {} : { targets: values.target }),
+});
 for (const f of r.figures)
   console.log(
-    `  ${f.target.padEnd(13)} ${String(f.executions).padStart(9)} executions  ${String(f.perSecond).padStart(7)}/s  ${f.failures} failing`,
+    `  ${f.target.padEnd(13)} ${f.driver.padEnd(10)} ${String(f.executions).padStart(9)} executions  ${String(f.perSecond).padStart(7)}/s  ${f.failures} failing`,
   );
 console.log(
   `  total         ${String(r.executions).padStart(9)} executions in ${seconds} s; SEAMCALL programs ${seamcallStats.programs}, SEAMCALLs ${seamcallStats.calls} (${seamcallStats.success} success-class)`,
 );
 let found = r.vectors.length;
 if (r.vectors.length > 0) {
-  let saved: RegressionVector[] = [];
+  let saved: (RegressionVector & { found?: string })[] = [];
   try {
     saved = JSON.parse(readFileSync(REGRESSIONS, "utf8")) as RegressionVector[];
   } catch {}
   for (const v of r.vectors) {
     console.log(`  FOUND ${v.target}: ${v.problem}\n        input ${v.input}`);
-    if (!saved.some((x) => x.target === v.target && x.input === v.input)) saved.push(v);
+    // The corpus test asks every vector to say where it was found.
+    if (!saved.some((x) => x.target === v.target && x.input === v.input))
+      saved.push({ ...v, found: `npm run fuzz, seed ${seed}, ${date.slice(0, 10)}` });
   }
   const tmp = `${REGRESSIONS.pathname}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(saved, null, 2)}\n`);

@@ -16,6 +16,7 @@
  * Core code: no Node APIs.
  */
 import { isTdxpaError } from "../src/common/errors.js";
+import { LIST_FORMATS, type ListFormat } from "../src/common/format-table.js";
 import {
   checkEntries,
   decodeHpaArray,
@@ -28,12 +29,23 @@ import {
   encodeIommuMt,
   encodeIommuMtEntry,
   encodeListEntry,
-  type ListFormat,
   readLinkedList,
 } from "../src/common/formats.js";
 import { leafRax, Regs } from "../src/common/seamcall.js";
 import { decodeStatus, LEAF, type LeafName, leafName, REG, statusText } from "../src/common/status.js";
-import { parseU64, type U64, u64ToHex } from "../src/common/u64.js";
+import {
+  hpaLo,
+  hpaToPfn,
+  hpaToU64,
+  parseU64,
+  pfnToHpa,
+  TWO32,
+  type U64,
+  U64_ONES,
+  u64Equal,
+  u64ToHex,
+  u64ToNumber,
+} from "../src/common/u64.js";
 import type { Page } from "../src/host/page.js";
 import { forwardToDevice, functionId, writeSpdmConf } from "../src/host/spdm.js";
 import { rootPortDevfn } from "../src/hw/devices.js";
@@ -76,7 +88,9 @@ export function judge(t: FuzzTarget, input: Uint8Array): FuzzVerdict {
   }
 }
 
-const same = (a: U64, b: U64) => a.lo >>> 0 === b.lo >>> 0 && a.hi >>> 0 === b.hi >>> 0;
+const ONES = U64_ONES;
+// Every value here comes from ByteReader or a decoder: halves are already u32, so u64Equal compares them.
+const same = u64Equal;
 
 function check(cond: boolean, message: () => string): void {
   if (!cond) throw new FuzzBug(message());
@@ -193,7 +207,10 @@ export const formatsTarget: FuzzTarget = {
   },
 };
 
-const FORMATS: readonly ListFormat[] = ["hpa-list-info", "hpa-array", "iommu-mt"];
+const FORMATS: readonly ListFormat[] = LIST_FORMATS;
+
+/** The root page the entries target fills (reused: checkEntries only reads it). */
+const ENTRY_PAGE = new Uint32Array(1024);
 
 /** checkEntries over a root page built from the input: never throws for any page and any range. */
 export const entriesTarget: FuzzTarget = {
@@ -205,13 +222,18 @@ export const entriesTarget: FuzzTarget = {
     const first = r.u16() % 512;
     const last = r.u16() % 512;
     const queuePages = 2 << (r.u8() % 10);
-    const words = new Uint32Array(1024);
-    const body = r.rest();
-    // The input's entries repeat to fill the page, so a short input still reaches every index.
-    if (body.length >= 8) {
-      const src = new Uint32Array(body.buffer.slice(0, body.length - (body.length % 4)));
-      for (let i = 0; i < 1024; i++) words[i] = src[i % src.length]!;
-    }
+    const words = ENTRY_PAGE;
+    // The input's entries repeat to fill the page, so a short input still reaches every index: its
+    // little-endian u32 words are copied once, then the page doubles the copy (no slice per input).
+    const bytes = r.bytes;
+    const n = (bytes.length - r.pos) >>> 2;
+    if (bytes.length - r.pos >= 8) {
+      for (let j = 0, at = r.pos; j < n && j < 1024; j++, at += 4)
+        words[j] =
+          (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+      for (let filled = Math.min(n, 1024); filled < 1024; filled *= 2)
+        words.copyWithin(filled, 0, Math.min(filled, 1024 - filled));
+    } else words.fill(0);
     const v = checkEntries(format, words, first, last, queuePages);
     check(
       v === null || v.entry === undefined || (v.entry >= first && v.entry <= last),
@@ -219,6 +241,9 @@ export const entriesTarget: FuzzTarget = {
     );
   },
 };
+
+/** The list pages the linked-list target builds (reused). */
+const LIST_PAGES = new Uint32Array(8 * 1024);
 
 /**
  * readLinkedList over up to 8 list pages given by the input (entries address them by index through bits
@@ -231,27 +256,34 @@ export const linkedListTarget: FuzzTarget = {
     const r = new ByteReader(input);
     const maxPages = (r.u8() % 10) + 1;
     const nPages = (r.u8() % 8) + 1;
-    const pages = new Map<number, U64[]>();
+    const pages = LIST_PAGES; // 8 list pages of 512 entries, as u32 halves (reused)
     const base = 0x1000_0000;
     for (let p = 0; p < nPages; p++) {
-      const entries: U64[] = [];
       const used = r.u16() % 513;
-      for (let e = 0; e < 512; e++) {
-        if (e >= used && e !== 511) entries.push({ lo: 0xffff_ffff, hi: 0xffff_ffff });
-        else {
+      for (let e = 0, at = p * 1024; e < 512; e++, at += 2) {
+        let lo = 0xffff_ffff;
+        let hi = 0xffff_ffff;
+        if (e < used || e === 511) {
           const kind = r.u8();
-          if (kind % 4 === 0) entries.push(r.u64());
-          else if (kind % 4 === 1) entries.push({ lo: 0xffff_ffff, hi: 0xffff_ffff });
-          else entries.push({ lo: base + (r.u8() % 8) * 0x1000, hi: 0 });
+          if (kind % 4 === 0) {
+            lo = r.u32();
+            hi = r.u32();
+          } else if (kind % 4 !== 1) {
+            lo = base + (r.u8() % 8) * 0x1000;
+            hi = 0;
+          }
         }
+        pages[at] = lo;
+        pages[at + 1] = hi;
       }
-      pages.set(base + p * 0x1000, entries);
     }
     let reads = 0;
     const res = readLinkedList(
       (hpa, e) => {
         reads++;
-        return pages.get(hpa)?.[e] ?? { lo: 0xffff_ffff, hi: 0xffff_ffff };
+        const p = (hpa - base) / 0x1000;
+        if (!Number.isInteger(p) || p < 0 || p >= nPages) return ONES;
+        return { lo: pages[p * 1024 + 2 * e]!, hi: pages[p * 1024 + 2 * e + 1]! };
       },
       base,
       maxPages,
@@ -278,8 +310,8 @@ export const u64TextTarget: FuzzTarget = {
         Number.isInteger(v.hi) &&
         v.lo >= 0 &&
         v.hi >= 0 &&
-        v.lo < 2 ** 32 &&
-        v.hi < 2 ** 32,
+        v.lo < TWO32 &&
+        v.hi < TWO32,
       () => `parseU64(${JSON.stringify(s)}) gave non-halves`,
     );
     const back = parseU64(u64ToHex(v.lo, v.hi));
@@ -348,9 +380,7 @@ interface Harness {
   readonly operands: U64[];
 }
 
-const ONES: U64 = { lo: 0xffff_ffff, hi: 0xffff_ffff };
-const hpaU64 = (hpa: number): U64 => ({ lo: (hpa % 2 ** 32) >>> 0, hi: Math.floor(hpa / 2 ** 32) >>> 0 });
-const fromU64 = (v: U64) => (v.hi >>> 0) * 2 ** 32 + (v.lo >>> 0);
+const hpaU64 = hpaToU64;
 
 /**
  * A raw value that would name a free page of a TDMR (or a free second page of a block) is moved above
@@ -359,7 +389,7 @@ const fromU64 = (v: U64) => (v.hi >>> 0) * 2 ** 32 + (v.lo >>> 0);
  */
 function sanitize(h: Harness, v: U64): U64 {
   if (v.hi >>> 20 !== 0) return v;
-  const pfn = Math.floor(fromU64(v) / 4096);
+  const pfn = hpaToPfn(u64ToNumber(v.lo, v.hi)!); // below 2^52: bits 63:52 are clear
   for (let i = 0; i < 2; i++) {
     const p = pfn + i;
     if (h.m.module.pamt.inTdmr(p) && h.m.alloc.isFree(p)) return { lo: v.lo, hi: (v.hi | 0x2000) >>> 0 };
@@ -399,11 +429,11 @@ function pageValue(h: Harness, kind: number, idx: number): { v: U64; pages: numb
     case 6:
       return { v: hpaU64(h.blocks[idx % h.blocks.length]!.hpa), pages: 2 };
     case 7: // a reserved area: the first MiB of TDMR 0
-      return { v: hpaU64((idx % 256) * 4096), pages: 1 };
+      return { v: hpaU64(pfnToHpa(idx % 256)), pages: 1 };
     case 8: // the module's own range
-      return { v: hpaU64(p.moduleRange.base + (idx % 256) * 4096), pages: 1 };
+      return { v: hpaU64(p.moduleRange.base + pfnToHpa(idx % 256)), pages: 1 };
     case 9: // unbacked: above all memory
-      return { v: hpaU64(1024 * 2 ** 30 + idx * 4096), pages: 1 };
+      return { v: hpaU64(1024 * 2 ** 30 + pfnToHpa(idx)), pages: 1 };
     case 10:
       return { v: hpaU64(h.msg[idx % h.msg.length]!.hpa), pages: 1 };
     default:
@@ -444,7 +474,7 @@ function buildRoot(h: Harness, r: ByteReader, format: ListFormat): { rootHpa: nu
 /** An operand of `format` (tokens 9–11), with an operand-level perturbation. */
 function operand(h: Harness, r: ByteReader, format: ListFormat): U64 {
   const { rootHpa, count } = buildRoot(h, r, format);
-  const w = h.m.mem.words(rootHpa / 4096);
+  const w = h.m.mem.words(hpaToPfn(rootHpa));
   // Singleton HPA_ARRAY_T: the operand is the one page itself (entry 0 as built, perturbation included).
   let v: U64 =
     format === "hpa-list-info"
@@ -472,7 +502,7 @@ function operand(h: Harness, r: ByteReader, format: ListFormat): U64 {
       v = { lo: ((v.lo & 0xfff) | h.m.platform.moduleRange.base) >>> 0, hi: v.hi & 0xfff0_0000 };
       return v;
     case 14: // root is a page the module may own
-      return { lo: ((v.lo & 0xfff) | (h.pool[p % h.pool.length]!.hpa % 2 ** 32)) >>> 0, hi: v.hi };
+      return { lo: ((v.lo & 0xfff) | hpaLo(h.pool[p % h.pool.length]!.hpa)) >>> 0, hi: v.hi };
     case 15: // root unbacked
       return { lo: v.lo & 0xfff, hi: (v.hi | 0x100) >>> 0 };
     default:

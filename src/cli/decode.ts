@@ -12,15 +12,10 @@
  * being `u64ToHex` of its halves; counts, indices, `class`, `detail` and `operandId` are JSON numbers.
  */
 import { escapeControls, isTdxpaError } from "../common/errors.js";
-import {
-  decodeHpaArray,
-  decodeHpaListInfo,
-  decodeIommuMt,
-  decodeIommuMtEntry,
-  type Violation,
-} from "../common/formats.js";
+import { FORMAT_KINDS, type FormatKind, formatDef } from "../common/format-table.js";
+import type { Violation } from "../common/formats.js";
 import { decodeStatus, operandName } from "../common/status.js";
-import { hpaHi, hpaLo, parseU64, type U64, u64ToHex } from "../common/u64.js";
+import { hpaToU64, parseU64, type U64, u64ToHex } from "../common/u64.js";
 import { type CliIo, EXIT, jsonLine, parseCommandArgs, type Subcommand, style, UsageError } from "./io.js";
 
 /** A JSON value as the decoder output carries it. */
@@ -54,7 +49,8 @@ interface Kind {
 
 /** An HPA (a number below 2^52) as `0x` + 16 hex digits, the same form as a raw u64. */
 function hpaHex(hpa: number): string {
-  return u64ToHex(hpaLo(hpa), hpaHi(hpa));
+  const v = hpaToU64(hpa);
+  return u64ToHex(v.lo, v.hi);
 }
 
 const row = (key: string, json: Json, label: string, text = String(json)): Row => ({
@@ -63,67 +59,34 @@ const row = (key: string, json: Json, label: string, text = String(json)): Row =
   label,
   text,
 });
-const hpaRow = (key: string, label: string, hpa: number): Row => row(key, hpaHex(hpa), label);
 const yesNo = (b: boolean): string => (b ? "yes" : "no");
 const hex2 = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
 
-/** The kinds `decode` knows, in the order help lists them. */
-const KINDS: readonly Kind[] = [
-  {
-    name: "hpa-list-info",
-    summary: "HPA_LIST_INFO operand: FIRST_ENTRY 11:3, root PFN 51:12, LAST_ENTRY 63:55",
+/** A page-list kind of the format table as a decodable kind: its shown fields become the rows. */
+function formatKind(kind: FormatKind): Kind {
+  const def = formatDef(kind);
+  return {
+    name: kind,
+    summary: def.summary,
     decode(v) {
-      const { fields: f, violation } = decodeHpaListInfo(v.lo, v.hi);
-      return {
-        violation,
-        rows: [
-          row("firstEntry", f.firstEntry, "first entry"),
-          row("lastEntry", f.lastEntry, "last entry"),
-          row("count", f.count, "count"),
-          hpaRow("rootHpa", "root HPA", f.rootHpa),
-        ],
-      };
-    },
-  },
-  {
-    name: "hpa-array",
-    summary: "HPA_ARRAY_T operand: PFN 51:12 (root page, or the page itself when SIZE is 0), SIZE 63:55",
-    decode(v) {
-      const { fields: f, violation } = decodeHpaArray(v.lo, v.hi);
-      const rootHpa = f.rootHpa === null ? null : hpaHex(f.rootHpa);
-      const pageHpa = f.pageHpa === null ? null : hpaHex(f.pageHpa);
-      const rows = [
-        row("count", f.count, "count"),
-        row("singleton", f.singleton, "singleton", yesNo(f.singleton)),
-      ];
-      // Both keys always appear in JSON; the readable form shows the one that applies.
-      rows.push(
-        row("rootHpa", rootHpa, "root HPA", rootHpa ?? "(none: singleton mode)"),
-        row("pageHpa", pageHpa, "page HPA", pageHpa ?? "(none: entries are in the root page)"),
-      );
+      const { values, violation } = def.decode(v.lo, v.hi);
+      const rows = def.shown.map((f) => {
+        const x = values[f.key] ?? null;
+        if (f.type === "hpa") {
+          const h = typeof x === "number" ? hpaHex(x) : null;
+          return row(f.key, h, f.label, h ?? f.noneText ?? "(none)");
+        }
+        if (f.type === "flag") return row(f.key, x, f.label, yesNo(x === true));
+        return row(f.key, x, f.label, x === 0 && f.zeroText !== undefined ? f.zeroText : String(x));
+      });
       return { violation, rows };
     },
-  },
-  {
-    name: "iommu-mt",
-    summary: "IOMMU_MT operand: root PFN 51:12, everything else reserved",
-    decode(v) {
-      const { fields: f, violation } = decodeIommuMt(v.lo, v.hi);
-      return { violation, rows: [hpaRow("rootHpa", "root HPA", f.rootHpa)] };
-    },
-  },
-  {
-    name: "iommu-mt-entry",
-    summary: "a lone IOMMU_MT root-page entry: NUM_PAGES 11:0 (0, or a power of two >= 2), PFN 51:12",
-    decode(v) {
-      const { fields: f, violation } = decodeIommuMtEntry(v.lo, v.hi);
-      const pages = f.numPages === 0 ? "0 (one order-0 page)" : `${f.numPages}`;
-      return {
-        violation,
-        rows: [hpaRow("hpa", "HPA", f.hpa), row("numPages", f.numPages, "NUM_PAGES", pages)],
-      };
-    },
-  },
+  };
+}
+
+/** The kinds `decode` knows, in the order help lists them: the format table's, then statuses. */
+const KINDS: readonly Kind[] = [
+  ...FORMAT_KINDS.map(formatKind),
   {
     name: "status",
     summary:

@@ -8,11 +8,13 @@
  * above 2^53−1, which cannot reach an encoder as a JS number without losing digits.
  */
 import { rangeError } from "../common/errors.js";
+import { FORMAT_KINDS, type FormatKind } from "../common/format-table.js";
 import {
   encodeHpaArray,
   encodeHpaListInfo,
   encodeIommuMt,
   encodeIommuMtEntry,
+  encodeListEntry,
   MAX_ENTRIES,
   MAX_NUM_PAGES,
 } from "../common/formats.js";
@@ -38,21 +40,24 @@ interface Reader {
   need(name: string): number;
 }
 
-/** One encodable form: its name, usage line, options and encoder. */
-interface Form {
-  readonly name: string;
+/** One encodable form: its usage line, options and encoder. */
+interface FormSpec {
   readonly usage: string;
   readonly summary: string;
   readonly options: readonly NumOption[];
   encode(r: Reader): U64;
 }
 
+/** A form with its name (the format kind). */
+interface Form extends FormSpec {
+  readonly name: FormatKind;
+}
+
 const opt = (name: string, meta: string, range: string): NumOption => ({ name, meta, range });
 
-/** The forms `encode` knows, in the order help lists them. */
-const FORMS: readonly Form[] = [
-  {
-    name: "hpa-list-info",
+/** How to encode each kind of the format table (a new kind must add its row here). */
+const FORM_SPECS: Readonly<Record<FormatKind, FormSpec>> = {
+  "hpa-list-info": {
     usage: "--root <hpa> --count <1..512> [--first <i>]",
     summary: "HPA_LIST_INFO operand; --first defaults to 0 (the host always passes 0)",
     options: [opt("root", "hpa", HPA_RANGE), opt("count", "n", COUNT_RANGE), opt("first", "i", "0..count-1")],
@@ -62,8 +67,7 @@ const FORMS: readonly Form[] = [
       return encodeHpaListInfo(first === undefined ? a : { ...a, firstEntry: first });
     },
   },
-  {
-    name: "hpa-array",
+  "hpa-array": {
     usage: "--count <n> (--root <hpa> | --page <hpa>)",
     summary: "HPA_ARRAY_T operand; count 1 is singleton mode and takes --page, count 2..512 takes --root",
     options: [opt("count", "n", COUNT_RANGE), opt("root", "hpa", HPA_RANGE), opt("page", "hpa", HPA_RANGE)],
@@ -91,21 +95,28 @@ const FORMS: readonly Form[] = [
       return encodeHpaArray(root === undefined ? { count, pageHpa: page } : { count, rootHpa: root });
     },
   },
-  {
-    name: "iommu-mt",
+  "iommu-mt": {
     usage: "--root <hpa>",
     summary: "IOMMU_MT operand (the root page only; the module knows the count)",
     options: [opt("root", "hpa", HPA_RANGE)],
     encode: (r) => encodeIommuMt(r.need("root")),
   },
-  {
-    name: "iommu-mt-entry",
+  "iommu-mt-entry": {
     usage: "--hpa <hpa> --pages <n>",
     summary: `IOMMU_MT root-page entry; --pages 1 (order-0 page) or a power of two in 2..${MAX_NUM_PAGES}, HPA aligned to it`,
     options: [opt("hpa", "hpa", HPA_RANGE), opt("pages", "n", `1 or a power of two in 2..${MAX_NUM_PAGES}`)],
     encode: (r) => encodeIommuMtEntry(r.need("hpa"), r.need("pages")),
   },
-];
+  "list-entry": {
+    usage: "--hpa <hpa>",
+    summary: "HPA_LIST_INFO / HPA_ARRAY_T root-page entry: the page's HPA, everything else zero",
+    options: [opt("hpa", "hpa", HPA_RANGE)],
+    encode: (r) => encodeListEntry(r.need("hpa")),
+  },
+};
+
+/** The forms `encode` knows, in the order help lists them (the format table's). */
+const FORMS: readonly Form[] = FORMAT_KINDS.map((name) => ({ name, ...FORM_SPECS[name] }));
 
 const FORM_NAMES = FORMS.map((f) => f.name).join(", ");
 
@@ -164,7 +175,7 @@ Examples:
 /** The `encode` subcommand. */
 export const encodeCommand: Subcommand = {
   name: "encode",
-  summary: "encode an HPA_LIST_INFO, HPA_ARRAY_T or IOMMU_MT operand or an IOMMU_MT entry from its fields",
+  summary: "encode an HPA_LIST_INFO, HPA_ARRAY_T or IOMMU_MT operand or a root-page entry from its fields",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("encode", args, OPTIONS);

@@ -4,29 +4,19 @@
  * module would apply to them). Used by traces and `tdxpa inspect` so a user sees exactly what a host
  * handed over. Reads simulated memory from the model's vantage point (no cache effects).
  */
-import {
-  decodeHpaArray,
-  decodeHpaListInfo,
-  decodeIommuMt,
-  decodeIommuMtEntry,
-  decodeListEntry,
-  type ListFormat,
-} from "../common/formats.js";
+import { FORMATS, isListFormat, type ListFormat } from "../common/format-table.js";
+import { decodeIommuMtEntry, decodeListEntry } from "../common/formats.js";
 import { regName } from "../common/status.js";
-import { u64ToHex } from "../common/u64.js";
+import { hpaToPfn, u64ToHex } from "../common/u64.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
 import { OPERANDS } from "./describe-call.js";
-
-const LIST_FORMATS: readonly string[] = ["hpa-list-info", "hpa-array", "iommu-mt"];
 
 /** Register holding the page list, and its format, per leaf: the list-format operands of {@link OPERANDS}. */
 export const LIST_OPERANDS: Readonly<Record<number, { readonly reg: number; readonly format: ListFormat }>> =
   Object.fromEntries(
     Object.entries(OPERANDS).flatMap(([leaf, ops]) =>
-      ops
-        .filter(([, kind]) => LIST_FORMATS.includes(kind))
-        .map(([reg, kind]) => [leaf, { reg, format: kind as ListFormat }]),
+      ops.flatMap(([reg, kind]) => (isListFormat(kind) ? [[leaf, { reg, format: kind }]] : [])),
     ),
   );
 
@@ -69,48 +59,32 @@ export function readRootView(
   if (spec === undefined) return null;
   const lo = regsIn[2 * spec.reg]!;
   const hi = regsIn[2 * spec.reg + 1]!;
-  let rootHpa: number;
-  let count: number;
   const operand = u64ToHex(lo, hi);
-  let firstEntry: number | null = null;
-  if (spec.format === "hpa-list-info") {
-    const d = decodeHpaListInfo(lo, hi);
-    if (d.violation !== null && d.violation.rule !== "first-after-last") return null;
-    rootHpa = d.fields.rootHpa;
-    firstEntry = d.fields.firstEntry;
-    count = d.fields.count;
-  } else if (spec.format === "hpa-array") {
-    const d = decodeHpaArray(lo, hi);
-    if (d.violation !== null) return null;
-    if (d.fields.singleton) {
-      const hpa = d.fields.pageHpa!;
-      return {
-        register: regName(spec.reg)!,
-        format: spec.format,
-        operand,
-        firstEntry,
-        rootHpa: null,
-        count: 1,
-        entries: [
-          {
-            index: 0,
-            raw: u64ToHex(lo & 0xffff_f000, hi & 0x000f_ffff),
-            hpa: `0x${hpa.toString(16)}`,
-            numPages: 0,
-            error: null,
-          },
-        ],
-      };
-    }
-    rootHpa = d.fields.rootHpa!;
-    count = d.fields.count;
-  } else {
-    const d = decodeIommuMt(lo, hi);
-    if (d.violation !== null) return null;
-    rootHpa = d.fields.rootHpa;
-    count = platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+  const ref = FORMATS[spec.format].list.root(lo, hi);
+  if (ref === null) return null;
+  const firstEntry = ref.firstEntry;
+  if (ref.singleton) {
+    return {
+      register: regName(spec.reg)!,
+      format: spec.format,
+      operand,
+      firstEntry,
+      rootHpa: null,
+      count: 1,
+      entries: [
+        {
+          index: 0,
+          raw: u64ToHex(lo & 0xffff_f000, hi & 0x000f_ffff),
+          hpa: `0x${ref.hpa.toString(16)}`,
+          numPages: 0,
+          error: null,
+        },
+      ],
+    };
   }
-  const pfn = Math.floor((rootHpa % 2 ** platform.keyIds.shift) / 4096);
+  const rootHpa = ref.hpa;
+  const count = ref.count ?? platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+  const pfn = hpaToPfn(rootHpa % 2 ** platform.keyIds.shift);
   const page = mem.contains(pfn) ? mem.peek(pfn) : undefined;
   const words = page === undefined ? null : new Uint32Array(page.buffer, page.byteOffset, 1024);
   const queuePages = 2 ** platform.metadata.iqOrder;
@@ -119,7 +93,7 @@ export function readRootView(
     const elo = words === null ? (mem.contains(pfn) ? 0 : 0xffff_ffff) : words[2 * i]!;
     const ehi = words === null ? (mem.contains(pfn) ? 0 : 0xffff_ffff) : words[2 * i + 1]!;
     const d =
-      spec.format === "iommu-mt"
+      FORMATS[spec.format].list.entries === "iommu-mt-entry"
         ? decodeIommuMtEntry(elo, ehi, { index: i, queuePages })
         : decodeListEntry(elo, ehi, i);
     entries.push({

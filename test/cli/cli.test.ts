@@ -738,7 +738,7 @@ describe("global options and help", () => {
     [["--frob"], /^tdxpa: unknown option '--frob'/],
     [
       ["decode"],
-      /^tdxpa: decode: missing <kind>; kinds: hpa-list-info, hpa-array, iommu-mt, iommu-mt-entry, status$/,
+      /^tdxpa: decode: missing <kind>; kinds: hpa-list-info, hpa-array, iommu-mt, iommu-mt-entry, list-entry, status$/,
     ],
     [["decode", "hpa-list", "0x0"], /^tdxpa: decode: unknown kind 'hpa-list'/],
     [["decode", "status"], /^tdxpa: decode status: no values/],

@@ -1,0 +1,126 @@
+/**
+ * The lean fuzz driver for the decoder targets: raw bytes from the project's seeded generator
+ * (`src/common/rng.ts`), written into one reused buffer and handed to the target directly — no
+ * fast-check, no object per input beyond what the target itself makes. fast-check was 56% of the time
+ * on these targets (issue 15); the structure-aware path (`driver.ts` with `arbitraries.ts`) stays for
+ * the targets whose inputs need structure (the SEAMCALL programs, scenario documents).
+ *
+ * Inputs are biased, not uniform: a quarter of them have sparse bits (two draws ANDed, then ANDed
+ * again), and a few bytes are forced to 0 or 0xff, so reserved fields are often clear and decoders
+ * get past their first rule. A failing input is copied, shrunk greedily (drop the tail, zero bytes)
+ * while it still fails, and returned as a regression vector.
+ */
+import { Rng } from "../src/common/rng.js";
+import { toHex } from "./bytes.js";
+import { type FuzzTarget, judge } from "./targets.js";
+
+/** Input lengths the lean driver draws for a target (bytes, inclusive). */
+export interface LeanShape {
+  readonly minLen: number;
+  readonly maxLen: number;
+}
+
+/** The decoder targets the lean driver runs, and the input lengths their readers use. */
+export const LEAN_SHAPES: Readonly<Record<string, LeanShape>> = {
+  status: { minLen: 8, maxLen: 8 },
+  formats: { minLen: 10, maxLen: 10 },
+  // format, first, last, queue size (6 bytes), then 1..8 entries that repeat to fill the page.
+  entries: { minLen: 6, maxLen: 6 + 64 },
+  // Up to 8 list pages of (2 + 3 × used) bytes; short inputs end pages early (bytes past the end are 0).
+  "linked-list": { minLen: 2, maxLen: 256 },
+  "u64-text": { minLen: 0, maxLen: 48 },
+};
+
+/** A failing input found by the lean driver. */
+export interface LeanFinding {
+  readonly input: Uint8Array;
+  readonly problem: string;
+}
+
+/** Fills `buf[0..n)` with biased random bytes from `r`. */
+function fill(r: Rng, buf: Uint8Array, n: number): void {
+  const mode = r.next() & 7;
+  for (let i = 0; i < n; i += 4) {
+    let w = r.next();
+    if (mode < 2) w &= r.next() & r.next(); // sparse: reserved fields mostly clear
+    buf[i] = w;
+    buf[i + 1] = w >>> 8;
+    buf[i + 2] = w >>> 16;
+    buf[i + 3] = w >>> 24;
+  }
+  if (mode === 7 && n > 0) {
+    // A few bytes at the extremes (all-ones words, NULL links, zero fields).
+    const k = r.next();
+    buf[k % n] = 0xff;
+    buf[(k >>> 8) % n] = 0;
+    buf[(k >>> 16) % n] = 0xff;
+  }
+}
+
+/** Shrinks a failing input: shortest prefix that still fails, then each byte zeroed if it still fails. */
+export function shrink(t: FuzzTarget, input: Uint8Array): LeanFinding {
+  let best = input.slice();
+  let v = judge(t, best);
+  if (v.ok) return { input: best, problem: "(did not fail again)" };
+  let problem = v.problem;
+  for (let n = 0; n < best.length; n++) {
+    const w = judge(t, best.subarray(0, n));
+    if (!w.ok) {
+      best = best.slice(0, n);
+      problem = w.problem;
+      break;
+    }
+  }
+  for (let i = 0; i < best.length; i++) {
+    if (best[i] === 0) continue;
+    const old = best[i]!;
+    best[i] = 0;
+    v = judge(t, best);
+    if (v.ok) best[i] = old;
+    else problem = v.problem;
+  }
+  return { input: best, problem };
+}
+
+/**
+ * Runs `t` on seeded raw inputs for `ms` milliseconds (checking the clock every 1024 inputs). Returns
+ * the executions and up to 5 distinct shrunk findings. Stack traces are off while it runs (a typed
+ * error is an allowed outcome of a decoder, and capturing its stack was most of the cost).
+ */
+export function leanFuzz(
+  t: FuzzTarget,
+  shape: LeanShape,
+  ms: number,
+  seed: number,
+): { executions: number; elapsed: number; findings: LeanFinding[] } {
+  const r = new Rng(seed);
+  const buf = new Uint8Array(shape.maxLen + 4);
+  const views = Array.from({ length: shape.maxLen + 1 }, (_, n) => buf.subarray(0, n));
+  const span = shape.maxLen - shape.minLen + 1;
+  const findings: LeanFinding[] = [];
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const t0 = performance.now();
+  let executions = 0;
+  try {
+    while (performance.now() - t0 < ms && findings.length < 5) {
+      for (let i = 0; i < 1024; i++) {
+        const n = shape.minLen + (span === 1 ? 0 : r.below(span));
+        fill(r, buf, n);
+        const input = views[n]!;
+        const v = judge(t, input);
+        if (!v.ok) {
+          const f = shrink(t, input);
+          if (!findings.some((x) => x.problem === f.problem)) findings.push(f);
+        }
+      }
+      executions += 1024;
+    }
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  return { executions, elapsed: performance.now() - t0, findings };
+}
+
+/** A finding as hex, for the regression corpus. */
+export const findingHex = (f: LeanFinding): string => toHex(f.input);
