@@ -62,7 +62,8 @@ function built(name: string): Built {
     const hazardPfns = new Set<number>();
     const { model, run } = buildReport(loadScenario(new URL(`scenarios/${name}.yaml`, ROOT).pathname), {
       onEvent: (e: ModelEvent) => {
-        if (e.type === "seamcall" && e.root !== undefined) roots.push(e.root);
+        const root = e.type === "seamcall" ? (e.root?.view() ?? null) : null;
+        if (root !== null) roots.push(root);
         if (e.type === "hazard") hazardPfns.add(e.pfn);
       },
     });
@@ -202,7 +203,9 @@ describe("entry runs", () => {
         fc.array(fc.oneof(progression, fc.array(pair, { maxLength: 5 })), { maxLength: 8 }),
         (parts) => {
           const values = parts.flat().map(([lo, hi]) => u64ToHex(lo, hi));
-          expect(expandEntryRuns(entryRuns(values)).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(values);
+          expect(expandEntryRuns(entryRuns(parts.flat().flat())).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(
+            values,
+          );
         },
       ),
     );
@@ -211,12 +214,16 @@ describe("entry runs", () => {
   it("stores a contiguous 512-entry list as one run", () => {
     const values = Array.from({ length: 512 }, (_, i) => u64ToHex(0xffff_f000 + i * 4096 - 2 ** 32 * 0, 0));
     // Crosses the 2^32 boundary of the low half.
-    const v2 = Array.from({ length: 512 }, (_, i) => {
+    const halves = Array.from({ length: 512 }, (_, i) => {
       const a = 0xfff0_0000 + i * 4096;
-      return u64ToHex(a % 2 ** 32, Math.floor(a / 2 ** 32));
-    });
-    expect(entryRuns(v2)).toHaveLength(4);
-    expect(expandEntryRuns(entryRuns(v2)).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(v2);
+      return [a % 2 ** 32, Math.floor(a / 2 ** 32)];
+    }).flat();
+    const v2 = expandEntryRuns(halves.flatMap((x, i) => (i % 2 === 0 ? [x, halves[i + 1]!, 1, 0] : []))).map(
+      ([lo, hi]) => u64ToHex(lo, hi),
+    );
+    expect(entryRuns(halves)).toHaveLength(4);
+    expect(expandEntryRuns(entryRuns(halves)).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(v2);
+    expect(v2[511]).toBe(u64ToHex((0xfff0_0000 + 511 * 4096) % 2 ** 32, 1));
     expect(values).toHaveLength(512);
   });
 });
