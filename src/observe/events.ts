@@ -7,6 +7,7 @@
  * pays nothing for events.
  */
 
+import { TdxpaError } from "../common/errors.js";
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type ListFormat } from "../common/formats.js";
 import { regName } from "../common/status.js";
 import { hpaToPfn, PAGE_SIZE, type U64 } from "../common/u64.js";
@@ -26,7 +27,8 @@ const ROOT_LIMIT = 512;
 /**
  * A call's page list as its root page holds it after the call, read from memory on first request and
  * kept. Ask while the event is being delivered (inside the sink): memory moves on after that, so a
- * handle nobody asked in time throws {@link RootPageExpiredError} rather than answer from later memory.
+ * handle nobody asked in time throws a `bad-state` {@link TdxpaError} rather than answer from later memory.
+ * `JSON.stringify` of an event writes its {@link RootView} (asking for it: same rule).
  */
 export interface RootPage {
   /** Decoded for people (`0x…` text), as traces and `tdxpa inspect` show it; null when the operand does not decode. */
@@ -46,12 +48,12 @@ export interface RootRaw {
   readonly entries: Uint32Array;
 }
 
-/** A {@link RootPage} was asked after its event had been delivered. */
-export class RootPageExpiredError extends Error {
-  constructor(seq: number) {
-    super(`root page of SEAMCALL #${seq}: read after its event was delivered (ask inside the sink)`);
-    this.name = "RootPageExpiredError";
-  }
+/** The error a {@link RootPage} throws when asked after its event was delivered (a `bad-state` TdxpaError). */
+function expired(seq: number): TdxpaError {
+  return new TdxpaError(
+    "bad-state",
+    `root page of SEAMCALL #${seq}: read after its event was delivered (ask inside the sink, or keep eventJson(e))`,
+  );
 }
 
 /** A SEAMCALL event. `root` is present when the leaf takes a page list (and roots are on). */
@@ -122,7 +124,24 @@ export function isModuleType(pt: number): boolean {
  * @example eventJson({ type: "free", t: 3, pfn: 7 }) // '{"type":"free","t":3,"pfn":7}'
  */
 export function eventJson(e: ModelEvent): string {
+  // The two per-page kinds (a million lines on the big pool) are written directly: numbers print the
+  // same in a template as in JSON.stringify, and PAMT type names are quoted once.
+  if (e.type === "page")
+    return `{"type":"page","t":${e.t},"pfn":${e.pfn},"from":${quotedPt(e.from)},"to":${quotedPt(e.to)},"owner":${e.owner}}`;
+  if (e.type === "free") return `{"type":"free","t":${e.t},"pfn":${e.pfn}}`;
   return JSON.stringify(eventToJson(e));
+}
+
+const QUOTED_PT = new Map<number, string>();
+
+/** `"PT_EXT_POOL"`: the JSON string of PAMT type `pt`'s name. */
+function quotedPt(pt: number): string {
+  let q = QUOTED_PT.get(pt);
+  if (q === undefined) {
+    q = JSON.stringify(ptName(pt));
+    QUOTED_PT.set(pt, q);
+  }
+  return q;
 }
 
 /** The trace-line form of `e` as an object (see {@link eventJson}). */
@@ -252,30 +271,41 @@ export function attachEvents(
 
 /** A {@link RootPage} over the machine's memory, answering while `live` and from its memo after. */
 class LazyRoot implements RootPage {
+  /** Cleared when the event has been delivered. */
   live = true;
-  private viewMemo: RootView | null | undefined;
-  private rawMemo: RootRaw | null | undefined;
+  // Private fields: not enumerable, so JSON.stringify sees only toJSON.
+  #view: RootView | null | undefined;
+  #raw: RootRaw | null | undefined;
+  readonly #m: Machine;
+  readonly #seq: number;
+  readonly #leaf: number;
+  readonly #regsIn: Uint32Array;
 
-  constructor(
-    private readonly m: Machine,
-    private readonly seq: number,
-    private readonly leaf: number,
-    private readonly regsIn: Uint32Array,
-  ) {}
+  constructor(m: Machine, seq: number, leaf: number, regsIn: Uint32Array) {
+    this.#m = m;
+    this.#seq = seq;
+    this.#leaf = leaf;
+    this.#regsIn = regsIn;
+  }
 
   view(): RootView | null {
-    if (this.viewMemo === undefined) {
-      if (!this.live) throw new RootPageExpiredError(this.seq);
-      this.viewMemo = readRootView(this.m.mem, this.m.platform, this.leaf, this.regsIn, ROOT_LIMIT);
+    if (this.#view === undefined) {
+      if (!this.live) throw expired(this.#seq);
+      this.#view = readRootView(this.#m.mem, this.#m.platform, this.#leaf, this.#regsIn, ROOT_LIMIT);
     }
-    return this.viewMemo;
+    return this.#view;
   }
 
   raw(): RootRaw | null {
-    if (this.rawMemo === undefined) {
-      if (!this.live) throw new RootPageExpiredError(this.seq);
-      this.rawMemo = readRootRaw(this.m.mem, this.m.platform, this.leaf, this.regsIn, ROOT_LIMIT);
+    if (this.#raw === undefined) {
+      if (!this.live) throw expired(this.#seq);
+      this.#raw = readRootRaw(this.#m.mem, this.#m.platform, this.#leaf, this.#regsIn, ROOT_LIMIT);
     }
-    return this.rawMemo;
+    return this.#raw;
+  }
+
+  /** What `JSON.stringify` writes for the handle: the decoded view (null when the operand does not decode). */
+  toJSON(): RootView | null {
+    return this.view();
   }
 }

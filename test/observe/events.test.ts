@@ -6,6 +6,7 @@
  * line form names PAMT types and leaves out what only the in-memory event carries; a root page asked
  * after its event was delivered throws rather than answer from later memory.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../../src/cli/scenario-file.js";
 import { encodeHpaArray, encodeHpaListInfo, encodeIommuMt } from "../../src/common/formats.js";
@@ -19,7 +20,6 @@ import {
   isModuleType,
   type ModelEvent,
   type RootPage,
-  RootPageExpiredError,
   readRootRaw,
   type SeamcallEvent,
 } from "../../src/observe/events.js";
@@ -145,12 +145,14 @@ describe("root pages are read only while the event is delivered", () => {
     });
     expect(late).toHaveLength(2);
     for (const r of late) {
-      expect(() => r.view()).toThrow(RootPageExpiredError);
+      expect(() => r.view()).toThrow(expect.objectContaining({ name: "TdxpaError", code: "bad-state" }));
       expect(() => r.raw()).toThrow(/read after its event was delivered/);
     }
     for (const k of kept) expect(k.root.raw()).toBe(k.raw);
     // Only the representation asked for was read: the other one is not available afterwards.
-    expect(() => kept[0]!.root.view()).toThrow(RootPageExpiredError);
+    expect(() => kept[0]!.root.view()).toThrow(/root page of SEAMCALL #\d+: read after/);
+    // JSON.stringify of a kept event asks for the view too: the same rule.
+    expect(() => JSON.stringify(kept[0]!.root)).toThrow(/read after its event was delivered/);
   });
 
   it("roots: false leaves the handle out", () => {
@@ -194,6 +196,25 @@ describe("trace lines", () => {
     const keys = Object.keys(JSON.parse(line));
     expect(keys.slice(-2)).toEqual(["root", "cpu"]);
     expect(keys).not.toContain("statusCode");
+  });
+
+  it("page and free lines, written directly, equal JSON.stringify of their trace form", () => {
+    const n = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+    fc.assert(
+      fc.property(
+        n,
+        n,
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+        n,
+        (t, pfn, from, to, owner) => {
+          const page: ModelEvent = { type: "page", t, pfn, from, to, owner };
+          expect(eventJson(page)).toBe(JSON.stringify(eventToJson(page)));
+          const free: ModelEvent = { type: "free", t, pfn };
+          expect(eventJson(free)).toBe(JSON.stringify(eventToJson(free)));
+        },
+      ),
+    );
   });
 
   it("leave other events as they are", () => {
