@@ -12,6 +12,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromDoc, loadScenario } from "../../src/cli/scenario-file.js";
+import { STATUS, type StatusName } from "../../src/common/status.js";
 import { u64ToHex } from "../../src/common/u64.js";
 import type { ModelEvent } from "../../src/observe/events.js";
 import type { RootView } from "../../src/observe/root-pages.js";
@@ -144,6 +145,27 @@ describe("report model figures equal the run report's", () => {
       expect(fr.hazardPages).toBe(counts[4]);
     }
     expect(countsAt(model, 0)[BASE.FREE]).toBe(model.figures.pagesInvolved);
+  });
+
+  it("classes each call's status as its text says (the collector reads the status code)", () => {
+    // Oracle: the status text's name looked up in the status table; unnamed statuses are raw hex, whose
+    // bit 63 is the error bit.
+    const classOf = (text: string): number => {
+      const name = text.split("(")[0]!;
+      if (name === "TDX_INTERRUPTED_RESUMABLE") return 1;
+      const k = STATUS[name as StatusName];
+      const hi = k !== undefined ? k.hi : Number.parseInt(text.slice(2, 10), 16);
+      return hi >>> 31 === 1 ? 2 : 0;
+    };
+    const seen = new Set<number>();
+    for (const name of SCENARIOS) {
+      const { model } = built(name);
+      model.calls.cls.forEach((cls, i) => {
+        expect(cls, `${name} call ${i}`).toBe(classOf(model.strings[model.calls.status[i]!]!));
+        seen.add(cls);
+      });
+    }
+    expect([...seen].sort()).toEqual([0, 1, 2]);
   });
 
   it("marks interrupts and the call each resumption resumes", () => {
