@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the HTML report's page script: bundles src/report/page.ts (and the core modules it imports,
+ * Builds the HTML report's page script: bundles src/report/page/main.ts (its views, and the core modules it imports,
  * such as src/common/formats.ts) into one minified IIFE, dist/report/page.bundle.js, which
  * `tdxpa report` reads at run time and inlines into the HTML. Run by `npm run build` after tsc.
  */
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const entry = `${root}src/report/page.ts`;
+const entry = `${root}src/report/page/main.ts`;
 const outfile = `${root}dist/report/page.bundle.js`;
 
 mkdirSync(dirname(outfile), { recursive: true });

@@ -129,7 +129,17 @@ export {
 } from "./observe/conservation.js";
 export type { CallDescription } from "./observe/describe-call.js";
 export type { Detach } from "./observe/events.js";
-export { attachEvents, type EventSink, type ModelEvent } from "./observe/events.js";
+export {
+  attachEvents,
+  type EventJson,
+  type EventSink,
+  eventJson,
+  eventToJson,
+  isModuleType,
+  type ModelEvent,
+  type RootPage,
+  type RootRaw,
+} from "./observe/events.js";
 export { type CallObject, ObjectNamer, type ObjectNamerOptions } from "./observe/object-names.js";
 export type { RootEntry, RootView } from "./observe/root-pages.js";
 export type { FlowState, NamedFlow } from "./scenario/flows.js";

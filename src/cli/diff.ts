@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { formatCall } from "../observe/describe-call.js";
-import type { ModelEvent } from "../observe/events.js";
+import type { EventJson } from "../observe/events.js";
 import "../scenario/index.js";
 import type { Hazard } from "../hw/cache.js";
 import { pageText } from "../scenario/report-text.js";
@@ -64,7 +64,7 @@ interface Side {
   readonly stranded: readonly number[] | null;
 }
 
-const callOf = (e: Extract<ModelEvent, { type: "seamcall" }>): Call => ({
+const callOf = (e: Omit<Extract<EventJson, { type: "seamcall" }>, "root">): Call => ({
   key: `${e.leaf} ${JSON.stringify(e.inputs)} ${e.status}`,
   line: formatCall(e),
 });
@@ -125,9 +125,9 @@ function fromJsonl(file: string, text: string): Side {
   let hostAllocated = 0;
   for (const [n, line] of text.split("\n").entries()) {
     if (line.trim() === "") continue;
-    let e: ModelEvent;
+    let e: EventJson;
     try {
-      e = JSON.parse(line) as ModelEvent;
+      e = JSON.parse(line) as EventJson;
     } catch {
       throw new UsageError(
         `diff: ${file}:${n + 1}: not a JSON Lines trace (write one with 'tdxpa run --trace FILE')`,

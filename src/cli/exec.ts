@@ -7,8 +7,8 @@
  */
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import type { ModelEvent } from "../observe/events.js";
+import { ReportCollector } from "../report/collector.js";
 import { renderReportHtml } from "../report/html.js";
-import { ReportCollector } from "../report/model.js";
 import { renderReport } from "../scenario/report-text.js";
 import type { Scenario } from "../scenario/schema.js";
 import { EXEC_EXIT, type ExecOutcome, execProgram, SpawnError, serveOnce } from "./exec-host.js";

@@ -256,9 +256,10 @@ export const inspectCommand: Subcommand = {
               if (e.type === "phase" && e.edge === "begin") current++;
               if (e.type !== "seamcall") return;
               const chain = chainOf(e.seq, e.leaf, e.statusName);
-              if (e.root === undefined) return;
+              const root = e.root?.view() ?? null;
+              if (root === null) return;
               if (callSeq !== null ? e.seq === callSeq : current === step)
-                calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root, resumeChain: chain });
+                calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root, resumeChain: chain });
             },
             onDone: (m) => {
               if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);

@@ -6,7 +6,7 @@
  * temporary file and renamed into place by the CLI's one output writer (output-file.ts), so an error or a
  * signal never leaves a partial report.
  *
- * The page's script is the bundle of src/report/page.ts that `npm run build` puts in
+ * The page's script is the bundle of src/report/page/main.ts that `npm run build` puts in
  * dist/report/page.bundle.js; it decodes with the same core code the CLI uses.
  */
 import { readFileSync } from "node:fs";

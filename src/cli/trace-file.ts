@@ -5,7 +5,7 @@
  * `-` writes to standard output.
  */
 import { CHROME_TRACE_META, ChromeTraceConverter, type ChromeTraceOptions } from "../observe/chrome-trace.js";
-import type { ModelEvent } from "../observe/events.js";
+import { eventJson, type ModelEvent } from "../observe/events.js";
 import type { OutputFile } from "./output-file.js";
 
 /** Trace formats. */
@@ -56,7 +56,7 @@ export function openTrace(
     events: () => count,
     sink: (e) => {
       count++;
-      if (chrome === null) write(`${JSON.stringify(e)}\n`);
+      if (chrome === null) write(`${eventJson(e)}\n`);
       else for (const t of chrome.convert(e)) emit(t);
     },
     commit: () => {

@@ -153,7 +153,7 @@ export class ExecSession {
         m,
         (e: ModelEvent) => {
           if (e.type === "page") {
-            follow(e.pfn, e.to === "PT_NDA" ? PT.NDA : e.to === "PT_RSVD" ? PT.RSVD : -1, e.owner);
+            follow(e.pfn, e.to === PT.NDA || e.to === PT.RSVD ? e.to : -1, e.owner);
             if (!pages) return;
           } else if (e.type === "free" && !pages) return;
           if (e.type === "seamcall" && this.#stack.length > 0)

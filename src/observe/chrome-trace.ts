@@ -12,7 +12,7 @@
  * is written as 1 ns (`ts` in µs is units / 1000) and `displayTimeUnit` is `ns`, so the figures a
  * viewer shows are unit counts. A trace is the same on every machine.
  */
-import type { ModelEvent } from "./events.js";
+import { isModuleType, type ModelEvent } from "./events.js";
 import { ObjectNamer, type ObjectNamerOptions } from "./object-names.js";
 
 /** One Trace Event object. */
@@ -116,8 +116,8 @@ export class ChromeTraceConverter {
           },
         ];
       case "page": {
-        const wasOwned = e.from !== "PT_NDA" && e.from !== "PT_RSVD";
-        const isOwned = e.to !== "PT_NDA" && e.to !== "PT_RSVD";
+        const wasOwned = isModuleType(e.from);
+        const isOwned = isModuleType(e.to);
         if (wasOwned !== isOwned) {
           this.moduleOwned += isOwned ? 1 : -1;
           this.countersDirty = true;

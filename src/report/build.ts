@@ -5,7 +5,8 @@
 import "../scenario/index.js";
 import { type RunOptions, type RunReport, runScenario } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
-import { ReportCollector, type ReportModel } from "./model.js";
+import { ReportCollector } from "./collector.js";
+import type { ReportModel } from "./model.js";
 
 /**
  * Runs `s` with page events and returns its report model and run report.

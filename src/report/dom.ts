@@ -2,7 +2,7 @@
  * The few browser APIs the report page uses, declared here instead of with `lib: ["dom"]`: the core
  * is compiled without DOM (and without Node) types so that no model file can reach for either, and a
  * `/// <reference lib="dom" />` in the page would lift that for every file. The page gets them from
- * {@link browser} at run time; nothing else imports this file.
+ * {@link browser} at run time; only the page (src/report/page/) imports this file.
  */
 
 /** A DOM event (the members the page reads). */

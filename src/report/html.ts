@@ -1,5 +1,5 @@
 /**
- * The self-contained HTML report: one file with the CSS, the page's bundled script (src/report/page.ts,
+ * The self-contained HTML report: one file with the CSS, the page's bundled script (src/report/page/main.ts,
  * built by scripts/build-report-page.mjs) and the report model as JSON, all inline. No URL of any
  * kind is referenced, so it opens from disk with no server and no network. Core code.
  */
@@ -126,7 +126,7 @@ export function scriptForHtml(js: string): string {
 }
 
 /**
- * The whole HTML document for `model`, with `pageJs` (the built bundle of src/report/page.ts) inline.
+ * The whole HTML document for `model`, with `pageJs` (the built bundle of src/report/page/main.ts) inline.
  * @example renderReportHtml(model, readFileSync("dist/report/page.bundle.js", "utf8"))
  */
 export function renderReportHtml(model: ReportModel, pageJs: string): string {

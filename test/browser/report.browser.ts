@@ -47,8 +47,9 @@ function report(name: string): Report {
   const hazardPfns = new Set<number>();
   const { model, run } = buildReport(loadScenario(new URL(`scenarios/${name}.yaml`, ROOT).pathname), {
     onEvent: (e: ModelEvent) => {
-      if (e.type === "seamcall" && e.root !== undefined && !roots.has(e.leaf))
-        roots.set(e.leaf, { seq: e.seq, root: e.root });
+      const root = e.type === "seamcall" ? (e.root?.view() ?? null) : null;
+      if (e.type === "seamcall" && root !== null && !roots.has(e.leaf))
+        roots.set(e.leaf, { seq: e.seq, root });
       if (e.type === "hazard") hazardPfns.add(e.pfn);
     },
   });

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromDoc, loadScenario } from "../../src/cli/scenario-file.js";
+import { STATUS, type StatusName } from "../../src/common/status.js";
 import { u64ToHex } from "../../src/common/u64.js";
 import type { ModelEvent } from "../../src/observe/events.js";
 import type { RootView } from "../../src/observe/root-pages.js";
@@ -62,7 +63,8 @@ function built(name: string): Built {
     const hazardPfns = new Set<number>();
     const { model, run } = buildReport(loadScenario(new URL(`scenarios/${name}.yaml`, ROOT).pathname), {
       onEvent: (e: ModelEvent) => {
-        if (e.type === "seamcall" && e.root !== undefined) roots.push(e.root);
+        const root = e.type === "seamcall" ? (e.root?.view() ?? null) : null;
+        if (root !== null) roots.push(root);
         if (e.type === "hazard") hazardPfns.add(e.pfn);
       },
     });
@@ -145,6 +147,27 @@ describe("report model figures equal the run report's", () => {
     expect(countsAt(model, 0)[BASE.FREE]).toBe(model.figures.pagesInvolved);
   });
 
+  it("classes each call's status as its text says (the collector reads the status code)", () => {
+    // Oracle: the status text's name looked up in the status table; unnamed statuses are raw hex, whose
+    // bit 63 is the error bit.
+    const classOf = (text: string): number => {
+      const name = text.split("(")[0]!;
+      if (name === "TDX_INTERRUPTED_RESUMABLE") return 1;
+      const k = STATUS[name as StatusName];
+      const hi = k !== undefined ? k.hi : Number.parseInt(text.slice(2, 10), 16);
+      return hi >>> 31 === 1 ? 2 : 0;
+    };
+    const seen = new Set<number>();
+    for (const name of SCENARIOS) {
+      const { model } = built(name);
+      model.calls.cls.forEach((cls, i) => {
+        expect(cls, `${name} call ${i}`).toBe(classOf(model.strings[model.calls.status[i]!]!));
+        seen.add(cls);
+      });
+    }
+    expect([...seen].sort()).toEqual([0, 1, 2]);
+  });
+
   it("marks interrupts and the call each resumption resumes", () => {
     const { model } = built("default");
     const c = model.calls;
@@ -202,7 +225,9 @@ describe("entry runs", () => {
         fc.array(fc.oneof(progression, fc.array(pair, { maxLength: 5 })), { maxLength: 8 }),
         (parts) => {
           const values = parts.flat().map(([lo, hi]) => u64ToHex(lo, hi));
-          expect(expandEntryRuns(entryRuns(values)).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(values);
+          expect(expandEntryRuns(entryRuns(parts.flat().flat())).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(
+            values,
+          );
         },
       ),
     );
@@ -211,12 +236,16 @@ describe("entry runs", () => {
   it("stores a contiguous 512-entry list as one run", () => {
     const values = Array.from({ length: 512 }, (_, i) => u64ToHex(0xffff_f000 + i * 4096 - 2 ** 32 * 0, 0));
     // Crosses the 2^32 boundary of the low half.
-    const v2 = Array.from({ length: 512 }, (_, i) => {
+    const halves = Array.from({ length: 512 }, (_, i) => {
       const a = 0xfff0_0000 + i * 4096;
-      return u64ToHex(a % 2 ** 32, Math.floor(a / 2 ** 32));
-    });
-    expect(entryRuns(v2)).toHaveLength(4);
-    expect(expandEntryRuns(entryRuns(v2)).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(v2);
+      return [a % 2 ** 32, Math.floor(a / 2 ** 32)];
+    }).flat();
+    const v2 = expandEntryRuns(halves.flatMap((x, i) => (i % 2 === 0 ? [x, halves[i + 1]!, 1, 0] : []))).map(
+      ([lo, hi]) => u64ToHex(lo, hi),
+    );
+    expect(entryRuns(halves)).toHaveLength(4);
+    expect(expandEntryRuns(entryRuns(halves)).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(v2);
+    expect(v2[511]).toBe(u64ToHex((0xfff0_0000 + 511 * 4096) % 2 ** 32, 1));
     expect(values).toHaveLength(512);
   });
 });
