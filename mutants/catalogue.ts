@@ -485,7 +485,7 @@ export const CATALOGUE: readonly Mutation[] = [
   {
     name: "alloc_contig_pages does not align power-of-two runs",
     group: "rule",
-    file: "src/host/page-alloc.ts",
+    file: "src/host/page-alloc-free.ts",
     find: "    const pow2 = (n & (n - 1)) === 0 && n < 2 ** 31;",
     replace: "    const pow2 = false;",
     tests: [R, ALLOC],
