@@ -143,8 +143,8 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "repopulate does not zero the entries past the new count",
     group: "table",
     file: "src/host/page-array.ts",
-    find: "    populateRoot(k, this.#root.pfn, pages, orders, old);",
-    replace: "    populateRoot(k, this.#root.pfn, pages, orders, 0);",
+    find: "    populateRoot(k, this.#root.pfn, pfns, orders, pages.length, old);",
+    replace: "    populateRoot(k, this.#root.pfn, pfns, orders, pages.length, 0);",
     tests: [ARRAY],
   },
   rule(

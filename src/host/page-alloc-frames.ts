@@ -170,16 +170,17 @@ export class FrameTable {
     let i = 0;
     while (i < n) {
       const pfn = pfns[i]!;
-      const base = pfn - (pfn % SECTION_PAGES);
       const sec = this.sec(pfn);
       if (sec === undefined) return i;
-      // The run: the following PFNs inside the same section, each checked against this section only.
-      do {
-        const order = liveOrderIn(sec, pfns[i]! - base);
-        if (order < 0) return i;
-        out[i] = order;
-        i++;
-      } while (i < n && pfns[i]! - base < SECTION_PAGES && pfns[i]! >= base);
+      const base = pfn - (pfn % SECTION_PAGES);
+      const { refs, order, flags } = sec;
+      // The run: this and the following PFNs inside the same section, checked against it only.
+      for (let off = pfn - base; off >= 0 && off < SECTION_PAGES; off = pfns[i]! - base) {
+        if (refs[off]! > 0) out[i] = (flags[off]! & FLAG_NON_COMPOUND) !== 0 ? 0 : order[off]!;
+        else if (headIn(sec, off) >= 0) out[i] = 0;
+        else return i;
+        if (++i === n) return -1;
+      }
     }
     return -1;
   }
