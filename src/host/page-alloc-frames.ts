@@ -145,6 +145,14 @@ export class FrameTable {
     sec.live--;
   }
 
+  /** `compound_order` of `pfn`: the order of the compound block it heads, else 0 (one section lookup). */
+  compoundOrder(pfn: number): number {
+    const sec = this.sec(pfn);
+    if (sec === undefined) return 0;
+    const off = pfn % SECTION_PAGES;
+    return sec.refs[off]! > 0 && (sec.flags[off]! & FLAG_NON_COMPOUND) === 0 ? sec.order[off]! : 0;
+  }
+
   /** True when `pfn` heads an allocated block of order ≥ 1 allocated without `__GFP_COMP`. */
   isNonCompound(pfn: number): boolean {
     const sec = this.sec(pfn);

@@ -406,10 +406,7 @@ export class PageAllocator implements PageFrameDb {
    */
   compoundOrder(pfn: number): number {
     this.checkMemPfn("compoundOrder.pfn", pfn);
-    const sec = this.frames.sec(pfn);
-    const off = pfn % SECTION_PAGES;
-    if (this.frames.isNonCompound(pfn)) return 0;
-    return sec !== undefined && sec.refs[off]! > 0 ? sec.order[off]! : 0;
+    return this.frames.compoundOrder(pfn);
   }
 
   /**
