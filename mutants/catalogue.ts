@@ -492,6 +492,15 @@ export const CATALOGUE: readonly Mutation[] = [
     filter: "regression|aligns|contig",
   },
   {
+    name: "the per-run populate check reports a non-compound block's order",
+    group: "rule",
+    file: "src/host/page-alloc-frames.ts",
+    find: "        if (refs[off]! > 0) out[i] = (flags[off]! & FLAG_NON_COMPOUND) !== 0 ? 0 : order[off]!;",
+    replace: "        if (refs[off]! > 0) out[i] = order[off]!;",
+    tests: [ALLOC, "test/host/non-compound.test.ts"],
+    filter: "liveOrders|non-compound|populate",
+  },
+  {
     name: "a created SPDM session's pages are given to the extension pool (the wrong object)",
     group: "rule",
     file: "src/module/spdm-common.ts",
