@@ -12,8 +12,8 @@
  * - `tdxPageArrayRepopulate`: an existing descriptor repointed at 512 allocated order-0 pages of a
  *   default-platform machine (argument checks of every page, then the root write);
  * - `root write (populateRoot)`: populateRoot of src/host/page-array.ts itself (exported for this
- *   bench): map the root, then per entry the two word stores from the block orders the argument check
- *   looked up;
+ *   bench): map the root, then per entry the two word stores from the PFNs and block orders the argument check
+ *   read once;
  * - `raw loop`: (pfn, order) records into a Uint32Array, the exact work of the C row.
  * All three are compared with the same C row. Rounds of JS and C are interleaved (JS round r, then C
  * round r in a fresh child) so a burst of machine noise hits both sides of a ratio alike, and both sides
@@ -230,6 +230,7 @@ function populateSection(o: PopulateOptions): PopulateResult {
   if (created === null) throw new Error("bench: tdxPageArrayCreate returned null");
   const arr: TdxPageArray = created;
   const rootPfn = arr.rootPage.pfn;
+  const pfns = Float64Array.from(pages, (p) => p.pfn);
   const orders = Int8Array.from(pages, (p) => m.alloc.liveOrder(p.pfn));
   const scratch = new Uint32Array(2 * N);
   /** Where the encode rows write each operand (a register pair), as the C rows return a u64. */
@@ -258,7 +259,7 @@ function populateSection(o: PopulateOptions): PopulateResult {
       run: (iters) => {
         let s = 0;
         for (let it = 0; it < iters; it++) {
-          populateRoot(k, rootPfn, pages, orders, N);
+          populateRoot(k, rootPfn, pfns, orders, N, N);
           s ^= k.mem.words(rootPfn)[(it * 7) & 1023]!;
         }
         return s;

@@ -143,8 +143,8 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "repopulate does not zero the entries past the new count",
     group: "table",
     file: "src/host/page-array.ts",
-    find: "    populateRoot(k, this.#root.pfn, pages, orders, old);",
-    replace: "    populateRoot(k, this.#root.pfn, pages, orders, 0);",
+    find: "    populateRoot(k, this.#root.pfn, pfns, orders, pages.length, old);",
+    replace: "    populateRoot(k, this.#root.pfn, pfns, orders, pages.length, 0);",
     tests: [ARRAY],
   },
   rule(
@@ -485,11 +485,20 @@ export const CATALOGUE: readonly Mutation[] = [
   {
     name: "alloc_contig_pages does not align power-of-two runs",
     group: "rule",
-    file: "src/host/page-alloc.ts",
+    file: "src/host/page-alloc-free.ts",
     find: "    const pow2 = (n & (n - 1)) === 0 && n < 2 ** 31;",
     replace: "    const pow2 = false;",
     tests: [R, ALLOC],
     filter: "regression|aligns|contig",
+  },
+  {
+    name: "the per-run populate check reports a non-compound block's order",
+    group: "rule",
+    file: "src/host/page-alloc-frames.ts",
+    find: "        if (refs[off]! > 0) out[i] = (flags[off]! & FLAG_NON_COMPOUND) !== 0 ? 0 : order[off]!;",
+    replace: "        if (refs[off]! > 0) out[i] = order[off]!;",
+    tests: [ALLOC, "test/host/non-compound.test.ts"],
+    filter: "liveOrders|non-compound|populate",
   },
   {
     name: "a created SPDM session's pages are given to the extension pool (the wrong object)",

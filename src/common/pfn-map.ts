@@ -58,6 +58,22 @@ export class PfnLabelMap {
     return this;
   }
 
+  /** Labels the `n` PFNs from `pfn` with one label: one label lookup, one section lookup per 1024 PFNs. */
+  setRun(pfn: number, n: number, label: string): this {
+    const id = this.idOf(label);
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const s = this.sec(q, true)!;
+      const i0 = q % SECTION;
+      const lim = Math.min(SECTION, i0 + (end - q));
+      for (let i = i0; i < lim; i++) {
+        if (s[i] === 0) this.count++;
+        s[i] = id;
+      }
+      q += lim - i0;
+    }
+    return this;
+  }
+
   /** The label of `pfn`, or undefined. */
   get(pfn: number): string | undefined {
     const id = this.sec(pfn, false)?.[pfn % SECTION] ?? 0;

@@ -191,7 +191,7 @@ export class HostLedger {
 
   /** The allocator handed out `pages` pages from `pfn` with `tag` (the machine wires this to the allocator). */
   allocated(pfn: number, pages: number, tag: string): void {
-    for (let i = 0; i < pages; i++) this.held.set(pfn + i, tag);
+    this.held.setRun(pfn, pages, tag);
   }
 
   /** Page `pfn` went back to the allocator (the machine wires this to the allocator). */

@@ -3,16 +3,13 @@
  * orders 0..{@link MAX_ORDER} over every range of a {@link PhysMem}, and the frame database
  * ({@link PageFrameDb}) that {@link Page} handles read.
  *
- * Built for hosts of a terabyte and more without touching every page:
- * - untouched memory stays in "pristine" PFN intervals (order-10 aligned); an order-10 block is carved
- *   from the front of one only when the order-10 free list is empty. The unaligned head and tail of each
- *   usable interval are split into naturally aligned blocks on the free lists at construction;
- * - per-frame state (reference count, block order, tag) lives in typed arrays of lazily created
- *   1024-frame sections, so bookkeeping grows with the memory in use, not with the memory installed;
- * - a free block is marked on its head frame ("free head of order k"), which gives an O(1) buddy test
- *   and removal; a LIFO stack per order with lazy deletion picks the block to hand out. (A `Set` per
- *   order was tried: V8 rehashes a large Set under delete/add churn, several µs per operation);
- * - a freed block merges with its free buddy, order by order up to 10, inside its own memory range, so
+ * Built for hosts of a terabyte and more without touching every page, in three parts:
+ * - this file: the public API (argument checks, page accounting, tags, fault injection);
+ * - src/host/page-alloc-frames.ts: per-frame state (reference count, block order, tag, flags) in typed
+ *   arrays of lazily created 1024-frame sections, so bookkeeping grows with the memory in use, not with
+ *   the memory installed; walks over many pages look a section up once per run, not once per page;
+ * - src/host/page-alloc-free.ts: buddy free lists, pristine (never carved) memory and the search for
+ *   contiguous runs; a freed block merges with its free buddy, order by order up to 10, so
  *   fragmentation is real and freeing everything restores the initial free-list shape.
  *
  * Misuse (double free, freeing a tail page, a PFN outside memory, bad orders) throws a typed error
@@ -25,142 +22,29 @@ import { checkInt, stateError, TdxpaError, typeError } from "../common/errors.js
 import { PFN_LIMIT } from "../common/u64.js";
 import type { PfnRange, PhysMem } from "../hw/physmem.js";
 import { Page, type PageFrameDb } from "./page.js";
+import { FrameTable, MAX_ORDER, POW, SECTION_PAGES, type Section } from "./page-alloc-frames.js";
+import { FreeLists, findInterval } from "./page-alloc-free.js";
+import type {
+  AllocatedBlock,
+  AllocOptions,
+  LeakedBlock,
+  PageAllocatorOptions,
+  PageAllocHooks,
+  PageAllocStats,
+} from "./page-alloc-types.js";
 
-/** Highest block order: a block of order 10 is 1024 pages (4 MiB). */
-export const MAX_ORDER = 10;
-
-/** Pages in a block of order {@link MAX_ORDER}. */
-export const MAX_ORDER_PAGES = 1024;
-
-/** Frames per lazily created bookkeeping section (a multiple of the largest block, so blocks never span two). */
-const SECTION_PAGES = 1024;
-
-/** 2^k for k in 0..MAX_ORDER. */
-const POW: readonly number[] = Array.from({ length: MAX_ORDER + 1 }, (_, k) => 2 ** k);
-
-/** Rebuild a free-list stack when stale entries make it this much longer than twice the live set. */
-const STACK_SLACK = 256;
-
-/** Options of one allocation call. */
-export interface AllocOptions {
-  /** Caller tag recorded with the allocation (accounting, leak checks); "untagged" when absent. */
-  readonly tag?: string;
-  /** Zero the page contents (`__GFP_ZERO`); without it a reused page keeps its old bytes. */
-  readonly zero?: boolean;
-  /**
-   * For {@link PageAllocator.allocPages} of order ≥ 1: `__GFP_COMP` (default true), one compound page
-   * whose head reports the order (`compound_order`, `compound_nr`). False: `alloc_pages` without
-   * `__GFP_COMP`, 2^order pages that are each a page of their own (`compound_nr` 1, no head/tail
-   * relation), freed only by `__free_pages` with the order.
-   */
-  readonly compound?: boolean;
-}
-
-/** Observers of page-content events, so a cache model can see the kernel's writes and frees. */
-export interface PageAllocHooks {
-  /** Called for each page the allocator zeroes (a write through the kernel's direct map), after zeroing. */
-  readonly onZero?: (pfn: number) => void;
-  /** Called for each page of a block that went back to the free lists, after it was freed. */
-  readonly onFree?: (pfn: number) => void;
-  /** Called once per successful allocation: first PFN, number of 4 KiB pages, tag. */
-  readonly onAlloc?: (pfn: number, pages: number, tag: string) => void;
-}
-
-/** Options of the {@link PageAllocator} constructor. */
-export interface PageAllocatorOptions {
-  /** PFN ranges never handed out (firmware, the kernel image...). Parts outside memory are ignored. */
-  readonly reserved?: readonly PfnRange[];
-}
-
-/** Page accounting returned by {@link PageAllocator.stats}; all counts are 4 KiB pages. */
-export interface PageAllocStats {
-  /** Pages of all memory ranges. */
-  readonly totalPages: number;
-  /** Pages of reserved ranges inside memory. */
-  readonly reservedPages: number;
-  /** Pages on the free lists or still pristine. */
-  readonly freePages: number;
-  /** Pages in allocated blocks (a 2^k block counts 2^k). */
-  readonly allocatedPages: number;
-  /** Allocated pages per tag; untagged allocations are under "untagged". Tags with no pages are absent. */
-  readonly byTag: Record<string, number>;
-}
-
-/** One allocated block (or one order-0 page) as listed by {@link PageAllocator.allocatedBlocks}. */
-export interface AllocatedBlock {
-  /** PFN of the block's head page. */
-  readonly pfn: number;
-  /** Block order (0 for a single page). */
-  readonly order: number;
-  /** Allocation tag ("untagged" when none was given). */
-  readonly tag: string;
-  /** Reference count of the head. */
-  readonly refCount: number;
-}
-
-/** An allocated block whose tag a leak check does not allow. */
-export interface LeakedBlock {
-  /** PFN of the block's head page. */
-  readonly pfn: number;
-  /** Block order. */
-  readonly order: number;
-  /** Allocation tag. */
-  readonly tag: string;
-}
-
-/** Per-frame state of 1024 consecutive frames. Only a block's head has a non-zero refcount. */
-interface Section {
-  /** Reference count of each frame that heads an allocated block; 0 for free frames and tail frames. */
-  readonly refs: Int32Array;
-  /** Order of the allocated block each head frame heads. */
-  readonly order: Uint8Array;
-  /** Tag id of the allocated block each head frame heads. */
-  readonly tag: Uint16Array;
-  /** k + 1 on the head frame of a free block of order k; 0 elsewhere. */
-  readonly free: Uint8Array;
-  /** Number of allocated blocks headed in this section. */
-  live: number;
-}
-
-/** A part of a usable interval never yet carved: [cur, end), both multiples of 1024. */
-interface Pristine {
-  cur: number;
-  readonly end: number;
-}
-
-function newSection(): Section {
-  const buf = new ArrayBuffer(SECTION_PAGES * 8);
-  return {
-    refs: new Int32Array(buf, 0, SECTION_PAGES),
-    tag: new Uint16Array(buf, SECTION_PAGES * 4, SECTION_PAGES),
-    order: new Uint8Array(buf, SECTION_PAGES * 6, SECTION_PAGES),
-    free: new Uint8Array(buf, SECTION_PAGES * 7, SECTION_PAGES),
-    live: 0,
-  };
-}
+export { MAX_ORDER, MAX_ORDER_PAGES } from "./page-alloc-frames.js";
+export type {
+  AllocatedBlock,
+  AllocOptions,
+  LeakedBlock,
+  PageAllocatorOptions,
+  PageAllocHooks,
+  PageAllocStats,
+} from "./page-alloc-types.js";
 
 function hex(pfn: number): string {
   return `0x${pfn.toString(16)}`;
-}
-
-/** Largest k ≤ MAX_ORDER with `p` aligned to 2^k and p + 2^k ≤ end (p < end). */
-function fitOrder(p: number, end: number): number {
-  let k = MAX_ORDER;
-  while (k > 0 && (p % POW[k]! !== 0 || p + POW[k]! > end)) k--;
-  return k;
-}
-
-/** Index of the interval of sorted, disjoint [starts[i], ends[i]) holding `pfn`, or −1. */
-function findInterval(starts: readonly number[], ends: readonly number[], pfn: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pfn < starts[mid]!) hi = mid - 1;
-    else if (pfn >= ends[mid]!) lo = mid + 1;
-    else return mid;
-  }
-  return -1;
 }
 
 /** The buddy page allocator of the simulated host, and its frame database. */
@@ -178,13 +62,8 @@ export class PageAllocator implements PageFrameDb {
   private readonly rEnd: number[] = [];
   private readonly resStart: number[] = [];
   private readonly resEnd: number[] = [];
-  private readonly freeCount: number[] = [];
-  private readonly freeStacks: number[][] = [];
-  private readonly pristine: Pristine[] = [];
-  private pristineNext = 0;
-  private readonly sections = new Map<number, Section>();
-  private lastKey = -1;
-  private lastSec: Section | undefined = undefined;
+  private readonly frames = new FrameTable();
+  private readonly free: FreeLists;
   private readonly tagIds = new Map<string, number>([["untagged", 0]]);
   private readonly tagNames: string[] = ["untagged"];
   private readonly tagPages: number[] = [0];
@@ -193,8 +72,6 @@ export class PageAllocator implements PageFrameDb {
   private injected = 0;
   private readonly failAt = new Set<number>();
   private readonly failTags = new Map<string, number>();
-  /** Heads of allocated blocks of order ≥ 1 allocated without `__GFP_COMP`. */
-  private readonly nonCompound = new Set<number>();
 
   /**
    * @param mem the simulated DRAM; every range is managed.
@@ -209,15 +86,12 @@ export class PageAllocator implements PageFrameDb {
       throw typeError("PageAllocator.opts", opts, "an options object");
     }
     this.mem = mem;
-    for (let k = 0; k <= MAX_ORDER; k++) {
-      this.freeCount.push(0);
-      this.freeStacks.push([]);
-    }
     for (const r of mem.ranges) {
       this.rStart.push(r.startPfn);
       this.rEnd.push(r.startPfn + r.pages);
     }
     this.totalPages = mem.totalPages;
+    this.free = new FreeLists(this.frames, this.rStart, this.rEnd);
 
     // Reserved ranges: validated, clipped to memory, sorted and merged.
     const reserved = opts?.reserved ?? [];
@@ -259,42 +133,17 @@ export class PageAllocator implements PageFrameDb {
       while (ri < this.resStart.length && this.resStart[ri]! < re) {
         const a = this.resStart[ri]!;
         const b = this.resEnd[ri]!;
-        if (a > cursor) this.seedUsable(cursor, Math.min(a, re));
+        if (a > cursor) this.free.seedUsable(cursor, Math.min(a, re));
         cursor = Math.max(cursor, Math.min(b, re));
         if (b > re) break; // a merged reserved interval spanning into the next range
         ri++;
       }
-      if (cursor < re) this.seedUsable(cursor, re);
-    }
-  }
-
-  /** Puts the usable interval [a, b) on the free lists (head and tail) and the pristine list (middle). */
-  private seedUsable(a: number, b: number): void {
-    const A = Math.ceil(a / MAX_ORDER_PAGES) * MAX_ORDER_PAGES;
-    const B = Math.floor(b / MAX_ORDER_PAGES) * MAX_ORDER_PAGES;
-    if (A < B) {
-      this.seedBlocks(a, A);
-      this.pristine.push({ cur: A, end: B });
-      this.seedBlocks(B, b);
-    } else {
-      this.seedBlocks(a, b);
-    }
-  }
-
-  /** Splits [a, b) into the largest naturally aligned blocks and puts them on the free lists as they are. */
-  private seedBlocks(a: number, b: number): void {
-    while (a < b) {
-      const k = fitOrder(a, b);
-      this.pushFree(a, k);
-      a += POW[k]!;
+      if (cursor < re) this.free.seedUsable(cursor, re);
     }
   }
 
   // -------------------------------------------------------------------------------------------------
   // Public allocation API
-
-  /** Start of the free stretch the last {@link findRun} chose (at or before the run it returned). */
-  private runBase = -1;
 
   /** Number of allocation calls so far (a bulk call counts one per page requested). */
   get allocCount(): number {
@@ -308,7 +157,7 @@ export class PageAllocator implements PageFrameDb {
 
   /** Number of 1024-frame bookkeeping sections created so far (a measure of the memory spent on state). */
   get sectionCount(): number {
-    return this.sections.size;
+    return this.frames.size;
   }
 
   /**
@@ -321,10 +170,9 @@ export class PageAllocator implements PageFrameDb {
     checkInt("allocPages.order", order, 0, MAX_ORDER);
     const tagId = this.tagIdOf("allocPages", opts);
     if (this.injectFault(tagId)) return null;
-    const p = this.takeBlock(order);
+    const p = this.free.takeBlock(order);
     if (p < 0) return null;
-    this.markBlock(p, order, tagId);
-    if (order > 0 && opts?.compound === false) this.nonCompound.add(p);
+    this.markBlock(p, order, tagId, order > 0 && opts?.compound === false);
     if (opts?.zero === true) for (let i = 0; i < POW[order]!; i++) this.zeroPage(p + i);
     this.hooks.onAlloc?.(p, POW[order]!, this.tagNames[tagId]!);
     return new Page(this, p);
@@ -347,9 +195,9 @@ export class PageAllocator implements PageFrameDb {
     const out: Page[] = [];
     for (let i = 0; i < n; i++) {
       if (this.injectFault(tagId)) break;
-      const p = this.takeBlock(0);
+      const p = this.free.takeBlock(0);
       if (p < 0) break;
-      this.markBlock(p, 0, tagId);
+      this.markBlock(p, 0, tagId, false);
       if (zero) this.zeroPage(p);
       this.hooks.onAlloc?.(p, 1, this.tagNames[tagId]!);
       out.push(new Page(this, p));
@@ -370,23 +218,14 @@ export class PageAllocator implements PageFrameDb {
     checkInt("allocContigPages.n", n, 1, PFN_LIMIT);
     const tagId = this.tagIdOf("allocContigPages", opts);
     if (this.injectFault(tagId)) return null;
-    const s = this.findRun(n);
+    const s = this.free.findRun(n);
     if (s < 0) return null;
     const e = s + n;
     // The free stretch starts at `runBase`; an aligned run leaves [runBase, s) free again.
-    const base = this.runBase;
-    this.takeRun(base, e);
-    if (base < s) this.freeRange(base, s);
-    for (let q = s; q < e; ) {
-      const sec = this.ensureSec(q);
-      const off = q % SECTION_PAGES;
-      const lim = Math.min(SECTION_PAGES, off + (e - q));
-      sec.refs.fill(1, off, lim);
-      sec.order.fill(0, off, lim);
-      sec.tag.fill(tagId, off, lim);
-      sec.live += lim - off;
-      q += lim - off;
-    }
+    const base = this.free.runBase;
+    this.free.takeRun(base, e);
+    if (base < s) this.free.freeRange(base, s);
+    this.frames.markRun(s, e, tagId);
     this.allocated += n;
     this.tagPages[tagId] = this.tagPages[tagId]! + n;
     if (opts?.zero === true) for (let q = s; q < e; q++) this.zeroPage(q);
@@ -403,10 +242,10 @@ export class PageAllocator implements PageFrameDb {
    */
   freePages(page: Page, order?: number): void {
     const pfn = this.headPfn("freePages", page);
-    const sec = this.sec(pfn)!;
+    const sec = this.frames.sec(pfn)!;
     const off = pfn % SECTION_PAGES;
     const blockOrder = sec.order[off]!;
-    if (order === undefined && this.nonCompound.has(pfn)) {
+    if (order === undefined && this.frames.isNonCompound(pfn)) {
       throw stateError(
         "freePages",
         `pfn ${hex(pfn)} heads a non-compound order-${blockOrder} block: give its order (__free_pages(page, ${blockOrder}))`,
@@ -427,7 +266,7 @@ export class PageAllocator implements PageFrameDb {
   /** `get_page`: one more reference to the allocated block `page` heads. */
   getPage(page: Page): void {
     const pfn = this.headPfn("getPage", page);
-    const sec = this.sec(pfn)!;
+    const sec = this.frames.sec(pfn)!;
     const off = pfn % SECTION_PAGES;
     const r = sec.refs[off]!;
     if (r >= 0x7fff_ffff) throw stateError("getPage", `refcount of pfn ${hex(pfn)} would overflow`);
@@ -443,7 +282,7 @@ export class PageAllocator implements PageFrameDb {
     checkInt("freeContigRange.n", n, 1, PFN_LIMIT);
     const e = pfn + n;
     for (let q = pfn; q < e; q++) {
-      const sec = this.sec(q);
+      const sec = this.frames.sec(q);
       const off = q % SECTION_PAGES;
       if (sec === undefined || sec.refs[off]! <= 0 || sec.order[off]! !== 0) {
         this.headPfnOf("freeContigRange", q); // throws the precise reason
@@ -453,14 +292,14 @@ export class PageAllocator implements PageFrameDb {
         );
       }
     }
-    for (let q = pfn; q < e; q++) this.putRef(this.sec(q)!, q % SECTION_PAGES, q);
+    for (let q = pfn; q < e; q++) this.putRef(this.frames.sec(q)!, q % SECTION_PAGES, q);
   }
 
   /** Changes the tag of the allocated block `page` heads (e.g. to mark its pages stranded forever). */
   retag(page: Page, tag: string): void {
     const pfn = this.headPfn("retag", page);
     const id = this.tagId("retag.tag", tag);
-    const sec = this.sec(pfn)!;
+    const sec = this.frames.sec(pfn)!;
     const off = pfn % SECTION_PAGES;
     const old = sec.tag[off]!;
     const pages = POW[sec.order[off]!]!;
@@ -484,10 +323,10 @@ export class PageAllocator implements PageFrameDb {
    */
   refCount(pfn: number): number {
     this.checkMemPfn("refCount.pfn", pfn);
-    const h = this.headOf(pfn);
+    const h = this.frames.headOf(pfn);
     // A page inside a non-compound block is not a tail: its own count (the block's is on the first).
-    if (h < 0 || (h !== pfn && this.nonCompound.has(h))) return 0;
-    return this.sec(h)!.refs[h % SECTION_PAGES]!;
+    if (h < 0 || (h !== pfn && this.frames.isNonCompound(h))) return 0;
+    return this.frames.sec(h)!.refs[h % SECTION_PAGES]!;
   }
 
   /**
@@ -497,11 +336,17 @@ export class PageAllocator implements PageFrameDb {
    * when the frame is free, reserved or outside memory. Never throws; valid for any integer `pfn`.
    */
   liveOrder(pfn: number): number {
-    const sec = this.sec(pfn);
-    if (sec === undefined) return -1;
-    const off = pfn % SECTION_PAGES;
-    if (sec.refs[off]! > 0) return this.nonCompound.has(pfn) ? 0 : sec.order[off]!;
-    return this.headOf(pfn) >= 0 ? 0 : -1;
+    return this.frames.liveOrder(pfn);
+  }
+
+  /**
+   * {@link liveOrder} of `pfns[0..n)` into `out`, once per run of PFNs inside one 1024-frame section
+   * (the descriptor's populate checks 512 pages with a handful of section lookups). Returns the index
+   * of the first PFN that is not allocated, or −1 when all are. Each `pfns[i]` must be an integer in
+   * 0..2^40 − 1 (the caller read it from a {@link Page} of this allocator).
+   */
+  liveOrders(pfns: Float64Array, n: number, out: Int8Array): number {
+    return this.frames.liveOrders(pfns, n, out);
   }
 
   /**
@@ -510,10 +355,7 @@ export class PageAllocator implements PageFrameDb {
    */
   compoundOrder(pfn: number): number {
     this.checkMemPfn("compoundOrder.pfn", pfn);
-    const sec = this.sec(pfn);
-    const off = pfn % SECTION_PAGES;
-    if (this.nonCompound.has(pfn)) return 0;
-    return sec !== undefined && sec.refs[off]! > 0 ? sec.order[off]! : 0;
+    return this.frames.compoundOrder(pfn);
   }
 
   /**
@@ -522,26 +364,29 @@ export class PageAllocator implements PageFrameDb {
    */
   compoundHead(pfn: number): number {
     this.checkMemPfn("compoundHead.pfn", pfn);
-    const h = this.headOf(pfn);
-    return h < 0 || this.nonCompound.has(h) ? pfn : h;
+    const h = this.frames.headOf(pfn);
+    return h < 0 || this.frames.isNonCompound(h) ? pfn : h;
   }
 
   /** True when `pfn` heads an allocated block of order ≥ 1 allocated without `__GFP_COMP`. */
   isNonCompoundHead(pfn: number): boolean {
-    return this.nonCompound.has(pfn);
+    return this.frames.isNonCompound(pfn);
   }
 
   /** Tag of the allocated block holding `pfn` ("untagged" when none was given); null when free or reserved. */
   tagOf(pfn: number): string | null {
     this.checkMemPfn("tagOf.pfn", pfn);
-    const h = this.headOf(pfn);
-    return h < 0 ? null : this.tagNames[this.sec(h)!.tag[h % SECTION_PAGES]!]!;
+    const h = this.frames.headOf(pfn);
+    return h < 0 ? null : this.tagNames[this.frames.sec(h)!.tag[h % SECTION_PAGES]!]!;
   }
 
   /** True when `pfn` is in memory, not reserved and not inside an allocated block. */
   isFree(pfn: number): boolean {
     return (
-      Number.isInteger(pfn) && this.rangeIndex(pfn) >= 0 && !this.isReserved(pfn) && this.headOf(pfn) < 0
+      Number.isInteger(pfn) &&
+      this.rangeIndex(pfn) >= 0 &&
+      !this.isReserved(pfn) &&
+      this.frames.headOf(pfn) < 0
     );
   }
 
@@ -555,9 +400,7 @@ export class PageAllocator implements PageFrameDb {
 
   /** Page accounting. `freePages` is summed from the free lists, so free + allocated + reserved = total checks them. */
   stats(): PageAllocStats {
-    let free = 0;
-    for (let k = 0; k <= MAX_ORDER; k++) free += this.freeCount[k]! * POW[k]!;
-    for (const pr of this.pristine) free += pr.end - pr.cur;
+    const free = this.free.freePages();
     const byTag: Record<string, number> = {};
     for (let i = 0; i < this.tagNames.length; i++) {
       if (this.tagPages[i]! > 0) byTag[this.tagNames[i]!] = this.tagPages[i]!;
@@ -573,26 +416,13 @@ export class PageAllocator implements PageFrameDb {
 
   /** Number of free blocks per order 0..10 (pristine memory counts as order-10 blocks). */
   freeBlocksByOrder(): number[] {
-    const out = [...this.freeCount];
-    let pristine = 0;
-    for (const pr of this.pristine) pristine += (pr.end - pr.cur) / MAX_ORDER_PAGES;
-    out[MAX_ORDER] = out[MAX_ORDER]! + pristine;
-    return out;
+    return this.free.blocksByOrder();
   }
 
   /** Every allocated block (and every order-0 page of contiguous runs), in PFN order. */
   *allocatedBlocks(): IterableIterator<AllocatedBlock> {
-    const keys = [...this.sections.keys()].sort((a, b) => a - b);
-    for (const key of keys) {
-      const sec = this.sections.get(key)!;
-      if (sec.live === 0) continue;
-      const base = key * SECTION_PAGES;
-      for (let off = 0; off < SECTION_PAGES; off++) {
-        const r = sec.refs[off]!;
-        if (r > 0) {
-          yield { pfn: base + off, order: sec.order[off]!, tag: this.tagNames[sec.tag[off]!]!, refCount: r };
-        }
-      }
+    for (const h of this.frames.heads()) {
+      yield { pfn: h.pfn, order: h.order, tag: this.tagNames[h.tagId]!, refCount: h.refCount };
     }
   }
 
@@ -678,7 +508,7 @@ export class PageAllocator implements PageFrameDb {
 
   /** Index of the memory range holding `pfn`, or −1. */
   private rangeIndex(pfn: number): number {
-    return findInterval(this.rStart, this.rEnd, pfn);
+    return this.free.rangeIndex(pfn);
   }
 
   private checkMemPfn(name: string, pfn: unknown): number {
@@ -698,66 +528,17 @@ export class PageAllocator implements PageFrameDb {
   private headPfnOf(fn: string, pfn: number): number {
     this.checkMemPfn(`${fn}.pfn`, pfn);
     if (this.isReserved(pfn)) throw stateError(fn, `pfn ${hex(pfn)} is reserved memory, never allocated`);
-    const h = this.headOf(pfn);
+    const h = this.frames.headOf(pfn);
     if (h < 0) throw stateError(fn, `pfn ${hex(pfn)} is not allocated (double free?)`);
     if (h !== pfn) {
-      const o = this.sec(h)!.order[h % SECTION_PAGES]!;
+      const o = this.frames.sec(h)!.order[h % SECTION_PAGES]!;
       throw stateError(fn, `pfn ${hex(pfn)} is a tail page of the order-${o} block at ${hex(h)}`);
     }
     return pfn;
   }
 
-  /** Section of `pfn` if it exists. */
-  private sec(pfn: number): Section | undefined {
-    const key = Math.floor(pfn / SECTION_PAGES);
-    if (key === this.lastKey) return this.lastSec;
-    const s = this.sections.get(key);
-    if (s !== undefined) {
-      this.lastKey = key;
-      this.lastSec = s;
-    }
-    return s;
-  }
-
-  /** Section of `pfn`, created on first use. */
-  private ensureSec(pfn: number): Section {
-    const key = Math.floor(pfn / SECTION_PAGES);
-    if (key === this.lastKey) return this.lastSec!;
-    let s = this.sections.get(key);
-    if (s === undefined) {
-      s = newSection();
-      this.sections.set(key, s);
-    }
-    this.lastKey = key;
-    this.lastSec = s;
-    return s;
-  }
-
-  /**
-   * Head PFN of the allocated block holding `pfn`, or −1. Blocks are naturally aligned and never span a
-   * section, so the head is `pfn` rounded down to 2^k for the smallest k whose candidate heads a block
-   * of order ≥ k (a smaller candidate inside a block is one of its tails, never another head).
-   */
-  private headOf(pfn: number): number {
-    const sec = this.sec(pfn);
-    if (sec === undefined) return -1;
-    const off = pfn % SECTION_PAGES;
-    const refs = sec.refs;
-    const ord = sec.order;
-    for (let k = 0; k <= MAX_ORDER; k++) {
-      const h = off & ~(POW[k]! - 1);
-      if (refs[h]! > 0 && ord[h]! >= k) return pfn - off + h;
-    }
-    return -1;
-  }
-
-  private markBlock(p: number, order: number, tagId: number): void {
-    const sec = this.ensureSec(p);
-    const off = p % SECTION_PAGES;
-    sec.refs[off] = 1;
-    sec.order[off] = order;
-    sec.tag[off] = tagId;
-    sec.live++;
+  private markBlock(p: number, order: number, tagId: number, nonCompound: boolean): void {
+    this.frames.markBlock(p, order, tagId, nonCompound);
     this.allocated += POW[order]!;
     this.tagPages[tagId] = this.tagPages[tagId]! + POW[order]!;
   }
@@ -774,248 +555,11 @@ export class PageAllocator implements PageFrameDb {
     if (r > 0) return;
     const order = sec.order[off]!;
     const tag = sec.tag[off]!;
-    this.nonCompound.delete(pfn);
-    sec.order[off] = 0;
-    sec.tag[off] = 0;
-    sec.live--;
+    this.frames.clearHead(sec, off);
     this.allocated -= POW[order]!;
     this.tagPages[tag] = this.tagPages[tag]! - POW[order]!;
-    this.insertFree(pfn, order);
+    this.free.insertFree(pfn, order);
     const onFree = this.hooks.onFree;
     if (onFree !== undefined) for (let i = 0; i < POW[order]!; i++) onFree(pfn + i);
-  }
-
-  /** True when `p` heads a free block of order `k`. */
-  private isFreeHead(p: number, k: number): boolean {
-    const sec = this.sec(p);
-    return sec !== undefined && sec.free[p % SECTION_PAGES] === k + 1;
-  }
-
-  /** Puts block [p, p + 2^k) on the order-k free list as it is (no merging). */
-  private pushFree(p: number, k: number): void {
-    this.ensureSec(p).free[p % SECTION_PAGES] = k + 1;
-    this.freeCount[k]!++;
-    const stack = this.freeStacks[k]!;
-    stack.push(p);
-    if (stack.length > 2 * this.freeCount[k]! + STACK_SLACK) this.compactStack(k);
-  }
-
-  /** Takes block `p` off the order-k free list if it is there; says whether it was. */
-  private removeFree(p: number, k: number): boolean {
-    const sec = this.sec(p);
-    const off = p % SECTION_PAGES;
-    if (sec === undefined || sec.free[off] !== k + 1) return false;
-    sec.free[off] = 0;
-    this.freeCount[k]!--;
-    return true; // its stack entry stays behind, stale, until popped or compacted
-  }
-
-  /** Drops stale and duplicate entries of the order-k stack, keeping the order of the live ones. */
-  private compactStack(k: number): void {
-    const seen = new Set<number>();
-    const out: number[] = [];
-    for (const p of this.freeStacks[k]!) {
-      if (!seen.has(p) && this.isFreeHead(p, k)) {
-        seen.add(p);
-        out.push(p);
-      }
-    }
-    this.freeStacks[k] = out;
-  }
-
-  /** The block {@link popFree} would take next, left on the list; −1 when the list is empty. */
-  private peekFree(k: number): number {
-    if (this.freeCount[k] === 0) return -1;
-    const stack = this.freeStacks[k]!;
-    while (stack.length > 0) {
-      const p = stack[stack.length - 1]!;
-      if (this.isFreeHead(p, k)) return p;
-      stack.pop(); // stale
-    }
-    return -1;
-  }
-
-  /** Takes a block off the order-k free list (last in, first out), or −1 when the list is empty. */
-  private popFree(k: number): number {
-    if (this.freeCount[k] === 0) return -1;
-    const stack = this.freeStacks[k]!;
-    while (stack.length > 0) {
-      const p = stack.pop()!;
-      if (this.removeFree(p, k)) return p;
-    }
-    return -1; // unreachable: every free block has an entry on its stack
-  }
-
-  /** Frees block [p, p + 2^k), merging with free buddies inside its memory range. */
-  private insertFree(p: number, k: number): void {
-    const ri = this.rangeIndex(p);
-    const rs = this.rStart[ri]!;
-    const re = this.rEnd[ri]!;
-    while (k < MAX_ORDER) {
-      const size = POW[k]!;
-      const lower = (p / size) % 2 === 0;
-      const buddy = lower ? p + size : p - size;
-      const merged = lower ? p : buddy;
-      if (merged < rs || merged + 2 * size > re) break;
-      if (!this.removeFree(buddy, k)) break;
-      p = merged;
-      k++;
-    }
-    this.pushFree(p, k);
-  }
-
-  /** Frees [a, b) as the largest aligned blocks, merging each. */
-  private freeRange(a: number, b: number): void {
-    while (a < b) {
-      const k = fitOrder(a, b);
-      this.insertFree(a, k);
-      a += POW[k]!;
-    }
-  }
-
-  /** Takes a free block of exactly `order` (splitting a bigger one, or carving pristine memory), or −1. */
-  private takeBlock(order: number): number {
-    for (let j = order; j <= MAX_ORDER; j++) {
-      const p = this.popFree(j);
-      if (p >= 0) {
-        for (let i = j - 1; i >= order; i--) this.pushFree(p + POW[i]!, i);
-        return p;
-      }
-    }
-    const p = this.carvePristine();
-    if (p < 0) return -1;
-    for (let i = MAX_ORDER - 1; i >= order; i--) this.pushFree(p + POW[i]!, i);
-    return p;
-  }
-
-  /** The next order-10 block of pristine memory (lowest address first), or −1. */
-  private carvePristine(): number {
-    for (; this.pristineNext < this.pristine.length; this.pristineNext++) {
-      const pr = this.pristine[this.pristineNext]!;
-      if (pr.cur < pr.end) {
-        const p = pr.cur;
-        pr.cur += MAX_ORDER_PAGES;
-        return p;
-      }
-    }
-    return -1;
-  }
-
-  /** Pristine interval whose remaining part starts at `q`, or undefined. */
-  private pristineAt(q: number): Pristine | undefined {
-    for (const pr of this.pristine) if (pr.cur === q && pr.cur < pr.end) return pr;
-    return undefined;
-  }
-
-  /**
-   * Start of a free run of `n` pages inside one memory range, or −1. Tried in turn: the smallest free
-   * block that holds `n` pages by itself (best fit); pristine memory with the free blocks next to it;
-   * runs of free blocks. Free blocks are always fully merged, so a run of n ≥ 2^(k+1) − 1 pages holds a
-   * free block of order ≥ k: only those seed the last search, and each maximal run is explored once.
-   */
-  private findRun(n: number): number {
-    for (let k = 0; k <= MAX_ORDER; k++) {
-      if (POW[k]! >= n && this.freeCount[k]! > 0) {
-        this.runBase = this.peekFree(k);
-        return this.runBase;
-      }
-    }
-    let kmin = 0;
-    while (kmin < MAX_ORDER && POW[kmin + 1]! * 2 <= n + 1) kmin++;
-    const visited = new Set<number>();
-    const seen = new Set<Pristine>();
-    // A power-of-two run starts at a multiple of its size, as the kernel's alloc_contig_pages does.
-    const pow2 = (n & (n - 1)) === 0 && n < 2 ** 31;
-    const align = (q: number) => (pow2 ? Math.ceil(q / n) * n : q);
-    const explore = (seed: number): number => {
-      const ri = this.rangeIndex(seed);
-      const rs = this.rStart[ri]!;
-      const re = this.rEnd[ri]!;
-      let lo = seed;
-      while (lo > rs) {
-        const next = this.stepLeft(lo, kmin, visited, seen);
-        if (next < 0) break;
-        lo = next;
-      }
-      let hi = seed;
-      while (hi < re && hi - align(lo) < n) {
-        const next = this.stepRight(hi, kmin, visited, seen);
-        if (next < 0) break;
-        hi = next;
-      }
-      if (hi - align(lo) < n) return -1;
-      this.runBase = lo;
-      return align(lo);
-    };
-    for (const pr of this.pristine) {
-      if (pr.cur >= pr.end || seen.has(pr)) continue;
-      const s = explore(pr.cur);
-      if (s >= 0) return s;
-    }
-    for (let k = kmin; k <= MAX_ORDER; k++) {
-      for (const p of this.freeStacks[k]!) {
-        if (visited.has(p) || !this.isFreeHead(p, k)) continue;
-        const s = explore(p);
-        if (s >= 0) return s;
-      }
-    }
-    return -1;
-  }
-
-  /** End of the free block or pristine part starting at `q`, or −1; marks seeds seen. */
-  private stepRight(q: number, kmin: number, visited: Set<number>, seen: Set<Pristine>): number {
-    for (let k = MAX_ORDER; k >= 0; k--) {
-      const size = POW[k]!;
-      if (q % size === 0 && this.isFreeHead(q, k)) {
-        if (k >= kmin) visited.add(q);
-        return q + size;
-      }
-    }
-    const pr = this.pristineAt(q);
-    if (pr === undefined) return -1;
-    seen.add(pr);
-    return pr.end;
-  }
-
-  /** Start of the free block or pristine part ending at `q`, or −1; marks seeds seen. */
-  private stepLeft(q: number, kmin: number, visited: Set<number>, seen: Set<Pristine>): number {
-    for (let k = MAX_ORDER; k >= 0; k--) {
-      const size = POW[k]!;
-      if (q % size === 0 && this.isFreeHead(q - size, k)) {
-        if (k >= kmin) visited.add(q - size);
-        return q - size;
-      }
-    }
-    for (const pr of this.pristine) {
-      if (pr.end === q && pr.cur < pr.end) {
-        seen.add(pr);
-        return pr.cur;
-      }
-    }
-    return -1;
-  }
-
-  /** Removes the free run [s, e) from the free lists and pristine memory; frees the overhang of the last block. */
-  private takeRun(s: number, e: number): void {
-    let q = s;
-    while (q < e) {
-      let next = -1;
-      for (let k = MAX_ORDER; k >= 0; k--) {
-        const size = POW[k]!;
-        if (q % size === 0 && this.removeFree(q, k)) {
-          next = q + size;
-          break;
-        }
-      }
-      if (next < 0) {
-        const pr = this.pristineAt(q);
-        if (pr === undefined)
-          throw new TdxpaError("bad-state", `page allocator: run at pfn ${hex(q)} is not free`);
-        next = Math.min(pr.end, q + Math.ceil((e - q) / MAX_ORDER_PAGES) * MAX_ORDER_PAGES);
-        pr.cur = next;
-      }
-      if (next > e) this.freeRange(e, next);
-      q = next;
-    }
   }
 }

@@ -147,7 +147,7 @@ export class TdxPageArray {
   }
 
   /** @internal repopulate's body, after argument checks. */
-  _repoint(k: HostKernel, pages: readonly Page[], orders: Int8Array): void {
+  _repoint(k: HostKernel, pages: readonly Page[], pfns: Float64Array, orders: Int8Array): void {
     this.#checkLive("repopulate");
     if (this.#flushOnFree) {
       throw stateError(
@@ -158,7 +158,7 @@ export class TdxPageArray {
     const old = this.#pages.length;
     this.#pages = pages;
     this.#orders = orders.slice(0, pages.length);
-    populateRoot(k, this.#root.pfn, pages, orders, old);
+    populateRoot(k, this.#root.pfn, pfns, orders, pages.length, old);
   }
 
   /** @internal destroy's body. */
@@ -192,23 +192,23 @@ export class TdxPageArray {
 }
 
 /**
- * Writes the root page: entry i = HPA of pages[i], OR-ed with the block's page count when pages[i]
- * heads a block of more than one page (01-formats.md 1.2); entries from `pages.length` up to
- * `clearUpTo` are zeroed (an encoder leaves unused entries zero). `orders[i]` is pages[i]'s block order,
- * looked up once by {@link checkPages}. Exported for the benchmark only.
+ * Writes the root page: entry i = HPA of page `pfns[i]`, OR-ed with the block's page count when it
+ * heads a block of more than one page (01-formats.md 1.2), for i in 0..n−1; entries from `n` up to
+ * `clearUpTo` are zeroed (an encoder leaves unused entries zero). `pfns` and `orders` are what
+ * {@link checkPages} read from the pages and the allocator, once. Exported for the benchmark only.
  * @internal
  */
 export function populateRoot(
   k: HostKernel,
   rootPfn: number,
-  pages: readonly Page[],
+  pfns: Float64Array,
   orders: Int8Array,
+  n: number,
   clearUpTo: number,
 ): void {
   const w = mapPageForWrite(k, rootPfn);
-  const n = pages.length;
   for (let i = 0; i < n; i++) {
-    const pfn = pages[i]!.pfn;
+    const pfn = pfns[i]!;
     const order = orders[i]!;
     // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits (`pfn << 12` keeps exactly
     // those: the shift works on pfn mod 2^32); the high half is pfn >> 20, a 32-bit shift for PFNs
@@ -219,19 +219,21 @@ export function populateRoot(
   if (clearUpTo > n) w.fill(0, 2 * n, 2 * clearUpTo);
 }
 
-/** Reused per call: block orders of the pages being checked (at most 512). */
+/** Reused per call: PFNs and block orders of the pages being checked (at most 512). */
+const PFNS = new Float64Array(MAX_ENTRIES);
 const ORDERS = new Int8Array(MAX_ENTRIES);
 
 /**
- * Checks the caller's arguments and returns the pages (a copy of the first `nrPages`) and their block
- * orders (valid until the next call). One allocator lookup per page.
+ * Checks the caller's arguments and returns the pages (a copy of the first `nrPages`), their PFNs and
+ * their block orders (both valid until the next call). Each page's handle is checked on its own; the
+ * allocator checks that all are allocated once per run of pages inside one of its sections.
  */
 function checkPages(
   fn: string,
   k: HostKernel,
   pages: unknown,
   nrPages: unknown,
-): { pages: readonly Page[]; orders: Int8Array } {
+): { pages: readonly Page[]; pfns: Float64Array; orders: Int8Array } {
   if (typeof nrPages !== "number" || !Number.isInteger(nrPages) || nrPages < 1 || nrPages > MAX_ENTRIES) {
     // The limit is the root page: 4096 bytes hold 512 eight-byte entries, and one operand names one root.
     throw rangeError(
@@ -250,12 +252,15 @@ function checkPages(
     const p: unknown = out[i];
     if (!(p instanceof Page)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
     if (p.db !== alloc) throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
-    const order = alloc.liveOrder(p.pfn);
-    if (order < 0)
-      throw stateError(`${fn}.pages[${i}]`, `${p} is free: the caller must allocate the pages first`);
-    ORDERS[i] = order;
+    PFNS[i] = p.pfn;
   }
-  return { pages: out, orders: ORDERS };
+  const free = alloc.liveOrders(PFNS, nrPages, ORDERS);
+  if (free >= 0)
+    throw stateError(
+      `${fn}.pages[${free}]`,
+      `${out[free]} is free: the caller must allocate the pages first`,
+    );
+  return { pages: out, pfns: PFNS, orders: ORDERS };
 }
 
 /**
@@ -271,7 +276,7 @@ export function tdxPageArrayCreate(
   const checked = checkPages("tdx_page_array_create", k, pages, nrPages);
   const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
   if (root === null) return null;
-  populateRoot(k, root.pfn, checked.pages, checked.orders, 0);
+  populateRoot(k, root.pfn, checked.pfns, checked.orders, checked.pages.length, 0);
   return new TdxPageArray(checked.pages, root, checked.orders.slice(0, checked.pages.length));
 }
 
@@ -290,7 +295,7 @@ export function tdxPageArrayRepopulate(
   if (!(array instanceof TdxPageArray))
     throw typeError("tdx_page_array_repopulate.array", array, "a TdxPageArray or null");
   const checked = checkPages("tdx_page_array_repopulate", k, pages, nrPages);
-  array._repoint(k, checked.pages, checked.orders);
+  array._repoint(k, checked.pages, checked.pfns, checked.orders);
   return array;
 }
 

@@ -52,6 +52,9 @@ interface TdmrPfns {
 export class Pamt {
   private readonly tdmrs: readonly TdmrPfns[];
   private readonly sections = new Map<number, Section>();
+  /** The section looked up last (walks touch one section for 1024 pages in a row). */
+  private lastKey = -1;
+  private lastSec: Section | undefined = undefined;
   /** Pages not PT_NDA and not PT_RSVD (module-owned), for conservation checks. */
   private ownedCount = 0;
   /** Observer of every entry change (traces); null when nobody listens. */
@@ -89,13 +92,17 @@ export class Pamt {
 
   private section(pfn: number, create: boolean): Section | undefined {
     const key = Math.floor(pfn / SECTION);
+    if (key === this.lastKey) return this.lastSec;
     let s = this.sections.get(key);
-    if (s === undefined && create) {
+    if (s === undefined) {
+      if (!create) return undefined;
       s = { type: new Uint8Array(SECTION), owner: new Uint32Array(SECTION) };
       const base = key * SECTION;
       for (let i = 0; i < SECTION; i++) if (this.reservedByLayout(base + i)) s.type[i] = PT.RSVD;
       this.sections.set(key, s);
     }
+    this.lastKey = key;
+    this.lastSec = s;
     return s;
   }
 

@@ -701,3 +701,58 @@ describe("PageAllocator: a 1 TiB host", () => {
     expect(alloc.freeBlocksByOrder()).toEqual(initialOrders);
   });
 });
+
+describe("PageAllocator.liveOrders (the populate check, once per section run)", () => {
+  it("agrees with liveOrder page by page, and stops at the first page that is not allocated", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.boolean(), fc.boolean()), {
+          minLength: 1,
+          maxLength: 24,
+        }),
+        // Picks: a frame of an allocated block (head or tail), or any frame near memory (often free).
+        fc.array(
+          fc.oneof(
+            fc.nat().map((n) => ({ held: n })),
+            fc.integer({ min: -3, max: 3 * 1024 + 3 }),
+          ),
+          {
+            minLength: 1,
+            maxLength: 64,
+          },
+        ),
+        fc.boolean(),
+        (blocks, picks, sorted) => {
+          const mem = new PhysMem([{ base: 0x10_0000, size: 3 * 1024 * PAGE }]);
+          const a = new PageAllocator(mem);
+          const held: [Page, number][] = [];
+          for (const [order, compound, free] of blocks) {
+            const p = a.allocPages(order, { compound });
+            if (p !== null) held.push([p, order]);
+            // Free the oldest block now and then, so free frames sit between allocated ones.
+            if (free && held.length > 1) {
+              const [q, o] = held.shift()!;
+              a.freePages(q, o);
+            }
+          }
+          const frames = held.flatMap(([p, o]) => Array.from({ length: 2 ** o }, (_, i) => p.pfn + i));
+          const base = mem.ranges[0]!.startPfn;
+          const chosen = picks.map((x) =>
+            typeof x === "number" || frames.length === 0
+              ? base + (typeof x === "number" ? x : 0)
+              : frames[x.held % frames.length]!,
+          );
+          const pfns = Float64Array.from(sorted ? chosen.sort((x, y) => x - y) : chosen);
+          const out = new Int8Array(pfns.length);
+          const first = a.liveOrders(pfns, pfns.length, out);
+          const each = Array.from(pfns, (p) => a.liveOrder(p));
+          const expected = each.findIndex((o) => o < 0);
+          expect(first).toBe(expected);
+          const upTo = expected < 0 ? pfns.length : expected;
+          expect(Array.from(out.subarray(0, upTo))).toEqual(each.slice(0, upTo));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
