@@ -8,7 +8,8 @@
  */
 
 import { TdxpaError } from "../common/errors.js";
-import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type ListFormat } from "../common/formats.js";
+import type { ListFormat } from "../common/format-table.js";
+import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt } from "../common/formats.js";
 import { regName } from "../common/status.js";
 import { hpaToPfn, PAGE_SIZE, type U64 } from "../common/u64.js";
 import { setKapiListener } from "../host/kapi-trace.js";
