@@ -429,7 +429,7 @@ export function runMultiFaults(
   const t0 = now();
   const profile = opts.profile ?? cleanProfile(cfg);
   const all = enumeratePoints(profile);
-  const rng = new Rng(opts.seed);
+  const rng = Rng.mulberry32(opts.seed);
   const tally = new Tally();
   const seen = new Set<string>();
   for (let s = 0; s < opts.schedules; s++) {
