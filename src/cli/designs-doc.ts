@@ -6,6 +6,8 @@
  *
  * What each finding rests on beyond the kernel's code (an assumption of the model) is said with it.
  */
+
+import { PAGE_SIZE } from "../common/u64.js";
 import {
   type Comparison,
   compareDesigns,
@@ -104,7 +106,7 @@ function indent(text: string, pad: string): string {
 export function renderDesignsDoc(runs: Readonly<Record<RunName, Comparison>>): string {
   const M = runs.main;
   const pool = M.poolPages;
-  const ptrOrder = Math.ceil(Math.log2(Math.ceil((pool * 8) / 4096)));
+  const ptrOrder = Math.ceil(Math.log2(Math.ceil((pool * 8) / PAGE_SIZE)));
   const tails = (d: string) => clean(M, "draft", "iommu").writeBacks - clean(M, d, "iommu").writeBacks;
   const seamcalls = new Set(expressing(M, "extensions").map((d) => clean(M, d, "extensions").seamcalls));
   const O = runs.omit;

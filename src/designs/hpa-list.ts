@@ -9,7 +9,7 @@
  * the draft, i.e. another design.
  */
 import { encodeHpaListInfo, MAX_ENTRIES } from "../common/formats.js";
-import type { U64 } from "../common/u64.js";
+import { hpaHi, hpaLo, pfnToHpa, type U64 } from "../common/u64.js";
 import { type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { EXT_POOL_TAG, extensionsFlow, type PoolFeeder } from "./_harness.js";
@@ -38,9 +38,9 @@ export function hpaListFill(k: HostKernel, l: HpaList, firstPfn: number, count: 
   const n = Math.min(count, MAX_ENTRIES);
   const w = mapPageForWrite(k, l.page.pfn);
   for (let i = 0; i < MAX_ENTRIES; i++) {
-    const pfn = firstPfn + i;
-    w[2 * i] = i < n ? ((pfn % 0x10_0000) * 4096) >>> 0 : 0;
-    w[2 * i + 1] = i < n ? Math.floor(pfn / 0x10_0000) : 0;
+    const hpa = i < n ? pfnToHpa(firstPfn + i) : 0;
+    w[2 * i] = hpaLo(hpa);
+    w[2 * i + 1] = hpaHi(hpa);
   }
   l.nents = n;
   return encodeHpaListInfo({ rootHpa: l.page.hpa, count: n });

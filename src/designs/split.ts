@@ -21,7 +21,7 @@ import {
   encodeListEntry,
   MAX_ENTRIES,
 } from "../common/formats.js";
-import { hpaHi, hpaLo, type U64, U64_ZERO } from "../common/u64.js";
+import { hpaToU64, type U64, U64_ZERO } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls.js";
@@ -182,7 +182,7 @@ export function buildIommuMt(k: HostKernel, queues: PageList, list: PageList): B
 export function buildReleaseInput(k: HostKernel, list: PageList): Built | null {
   if (list.pages.length === 1) return { root: null, operand: U64_ZERO };
   const root = writeRoot(k, [], null);
-  return root === null ? null : { root, operand: { lo: hpaLo(root.hpa), hi: hpaHi(root.hpa) } };
+  return root === null ? null : { root, operand: hpaToU64(root.hpa) };
 }
 
 /** The flows' handle: the lists, and the Built that must outlive the call (IOMMU_MT, release list). */

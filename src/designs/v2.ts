@@ -21,7 +21,7 @@ import {
   encodeIommuMt,
   MAX_ENTRIES,
 } from "../common/formats.js";
-import { type U64, U64_ZERO } from "../common/u64.js";
+import { hpaHi, hpaLo, type U64, U64_ZERO } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForRead, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls.js";
@@ -179,7 +179,7 @@ export function v2CtrlLeak(k: HostKernel, a: V2PageArray, reason: string): void 
  */
 function entryOf(p: Page): [number, number] {
   const n = p.nrPages;
-  return [(((p.pfn % 0x10_0000) << 12) | (n > 1 ? n : 0)) >>> 0, Math.floor(p.pfn / 0x10_0000)];
+  return [(hpaLo(p.hpa) | (n > 1 ? n : 0)) >>> 0, hpaHi(p.hpa)];
 }
 
 /**

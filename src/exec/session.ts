@@ -13,7 +13,7 @@
  */
 import { isTdxpaError } from "../common/errors.js";
 import { Regs } from "../common/seamcall.js";
-import { PAGE_SIZE } from "../common/u64.js";
+import { hpaToPfn, PAGE_SIZE, PFN_LIMIT, u64ToNumber } from "../common/u64.js";
 import { strandPages } from "../host/kernel.js";
 import { createMachine, type Machine } from "../machine.js";
 import { PT } from "../module/pamt.js";
@@ -354,7 +354,7 @@ export class ExecSession {
     this.#hello = true;
     const p = this.machine.platform;
     let top = 0;
-    for (const range of p.memory) top = Math.max(top, (range.base + range.size) / PAGE_SIZE);
+    for (const range of p.memory) top = Math.max(top, hpaToPfn(range.base + range.size));
     const w = new PayloadWriter()
       .i32(RESULT.OK)
       .u16(PROTOCOL_VERSION)
@@ -546,7 +546,7 @@ export class ExecSession {
         return;
       }
       case MARK_KIND.STRAND: {
-        const pfn = a.hi < 0x20_0000 ? a.hi * 0x1_0000_0000 + a.lo : null;
+        const pfn = u64ToNumber(a.lo, a.hi);
         const n = b.hi === 0 ? b.lo : -1;
         if (pfn === null || n < 1 || n > MAX_RANGE_PAGES || !this.machine.mem.containsRun(pfn, n)) {
           this.#finding(`${this.#where()}strand: ${b.lo} page(s) at pfn ${hexPfn(pfn)} are not all memory`);
@@ -640,7 +640,8 @@ export class ExecSession {
 
 function readPfn(r: PayloadReader): number | null {
   const v = r.u64();
-  return v.hi < 0x100 ? v.hi * 0x1_0000_0000 + v.lo : null;
+  const pfn = u64ToNumber(v.lo, v.hi);
+  return pfn !== null && pfn < PFN_LIMIT ? pfn : null;
 }
 
 function hexPfn(pfn: number | null): string {

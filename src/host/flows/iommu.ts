@@ -11,8 +11,7 @@
 
 import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
-import type { U64 } from "../../common/u64.js";
-import { hpaHi, hpaLo } from "../../common/u64.js";
+import { hpaToU64, pfnToHpa, type U64 } from "../../common/u64.js";
 import { cleanRefusal } from "../claim-rule.js";
 import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
@@ -71,8 +70,8 @@ function iommuSetupStaleRoot(
   return retryWithOriginal(
     k,
     callRegs("TDH.IOMMU.SETUP", {
-      [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
-      [REG.RDX]: encodeIommuMt(stale.value * 4096),
+      [REG.RCX]: hpaToU64(regBase),
+      [REG.RDX]: encodeIommuMt(pfnToHpa(stale.value)),
     }),
   );
 }
