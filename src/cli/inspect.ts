@@ -188,24 +188,24 @@ function render(c: CallView, all: boolean): string[] {
   return out;
 }
 
-function pamtRows(m: Machine, startHpa: number, pages: number) {
+function pamtRows(machine: Machine, startHpa: number, pages: number) {
   const rows = [];
   for (let i = 0; i < pages; i++) {
     const pfn = hpaToPfn(startHpa) + i;
-    const inTdmr = m.module.pamt.inTdmr(pfn);
-    const owner = inTdmr ? m.module.pamt.owner(pfn) : 0;
+    const inTdmr = machine.module.pamt.inTdmr(pfn);
+    const owner = inTdmr ? machine.module.pamt.owner(pfn) : 0;
     rows.push({
       hpa: `0x${pfnToHpa(pfn).toString(16)}`,
-      type: inTdmr ? ptName(m.module.pamt.type(pfn)) : "(not in a TDMR)",
-      owner: owner === 0 ? null : `${owner} ${m.module.objects.get(owner)?.name ?? "(gone)"}`,
-      allocator: !m.mem.contains(pfn)
+      type: inTdmr ? ptName(machine.module.pamt.type(pfn)) : "(not in a TDMR)",
+      owner: owner === 0 ? null : `${owner} ${machine.module.objects.get(owner)?.name ?? "(gone)"}`,
+      allocator: !machine.mem.contains(pfn)
         ? "no memory"
-        : m.alloc.isReserved(pfn)
+        : machine.alloc.isReserved(pfn)
           ? "reserved"
-          : m.alloc.isFree(pfn)
+          : machine.alloc.isFree(pfn)
             ? "free"
-            : `allocated (${m.alloc.tagOf(pfn)})`,
-      dirtyKeyIds: [...m.cache.dirtyKeyIds(pfn)],
+            : `allocated (${machine.alloc.tagOf(pfn)})`,
+      dirtyKeyIds: [...machine.cache.dirtyKeyIds(pfn)],
     });
   }
   return rows;
@@ -266,8 +266,8 @@ export const inspectCommand: Subcommand = {
               if (callSeq !== null ? e.seq === callSeq : current === step)
                 calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root: e.root, resumeChain: chain });
             },
-            onDone: (m) => {
-              if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
+            onDone: (machine) => {
+              if (pamtRange !== null) pamt = pamtRows(machine, pamtRange[0], pamtRange[1]);
             },
           },
         ),

@@ -62,26 +62,26 @@ const pool: PoolFeeder<Pool> = {
     const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
     return first === null ? null : { first, n, list: null };
   },
-  pfnAt: (p, i) => p.first.pfn + i,
-  chunk: (k, p, offset, count) => {
-    p.list ??= hpaListAlloc(k);
-    return p.list === null ? null : hpaListFill(k, p.list, p.first.pfn + offset, count);
+  pfnAt: (state, i) => state.first.pfn + i,
+  chunk: (k, state, offset, count) => {
+    state.list ??= hpaListAlloc(k);
+    return state.list === null ? null : hpaListFill(k, state.list, state.first.pfn + offset, count);
   },
   flush: () => {},
-  strand: (k, p, reason) => {
+  strand: (k, state, reason) => {
     strandPages(
       k,
-      Array.from({ length: p.n }, (_, i) => p.first.pfn + i),
+      Array.from({ length: state.n }, (_, i) => state.first.pfn + i),
       `hpa_list: ${reason}`,
     );
-    if (p.list !== null) hpaListFree(k, p.list);
+    if (state.list !== null) hpaListFree(k, state.list);
   },
-  close: (k, p) => {
-    if (p.list !== null) hpaListFree(k, p.list);
+  close: (k, state) => {
+    if (state.list !== null) hpaListFree(k, state.list);
   },
-  discard: (k, p) => {
-    if (p.list !== null) hpaListFree(k, p.list);
-    k.alloc.freeContigRange(p.first.pfn, p.n);
+  discard: (k, state) => {
+    if (state.list !== null) hpaListFree(k, state.list);
+    k.alloc.freeContigRange(state.first.pfn, state.n);
   },
 };
 
@@ -108,7 +108,7 @@ export const HPA_LIST_DESIGN: Design = {
   sources: ["src/designs/hpa-list.ts"],
   sharedSources: ["src/designs/_harness.ts"],
   flows: {
-    extensions: (m) => extensionsFlow(m.kernel, pool),
+    extensions: (machine) => extensionsFlow(machine.kernel, pool),
     iommu: { unsupported: HPA_LIST_GAPS.iommu },
     spdm: { unsupported: HPA_LIST_GAPS.spdm },
     ide: { unsupported: HPA_LIST_GAPS.ide },

@@ -286,9 +286,9 @@ export const V2_DESIGN: Design = {
   sources: ["src/designs/v2.ts"],
   sharedSources: ["src/designs/_harness.ts"],
   flows: {
-    extensions: (m: Machine) => extensionsFlow(m.kernel, pool),
-    iommu: (m: Machine) => iommuFlow(m, handoff),
-    spdm: (m: Machine) => spdmFlow(m, handoff),
-    ide: (m: Machine) => ideFlow(m, handoff),
+    extensions: (machine: Machine) => extensionsFlow(machine.kernel, pool),
+    iommu: (machine: Machine) => iommuFlow(machine, handoff),
+    spdm: (machine: Machine) => spdmFlow(machine, handoff),
+    ide: (machine: Machine) => ideFlow(machine, handoff),
   },
 };
