@@ -83,14 +83,8 @@ export function iommuSetupAll(
 ): { result: FlowResult; setups: IommuSetupRecord[] } {
   const rec = new FlowRecorder("iommu-setup");
   const setups: IommuSetupRecord[] = [];
-  const gate = tdxConnectGate(k);
-  if (!gate.run) {
-    if ("skipped" in gate) {
-      rec.details.skipped = gate.skipped;
-      return { result: rec.ok(), setups };
-    }
-    return { result: rec.fail(gate.failedStep, gate.status), setups };
-  }
+  const stopped = rec.stopAtGate(tdxConnectGate(k));
+  if (stopped !== null) return { result: stopped, setups };
   const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
   if (!ok(md.status)) return { result: rec.fail("TDH.SYS.RD IOMMU_MT_PAGE_COUNT", md.status), setups };
   let skipped = 0;

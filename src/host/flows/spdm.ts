@@ -92,12 +92,8 @@ export function spdmSessionConnect(
   device: PcieDeviceSpec,
 ): { result: FlowResult; session: SpdmSessionRecord | null } {
   const rec = new FlowRecorder(`spdm-connect ${device.name}`);
-  const gate = tdxConnectGate(k);
-  if (!gate.run) {
-    if (!("skipped" in gate)) return { result: rec.fail(gate.failedStep, gate.status), session: null };
-    rec.details.skipped = gate.skipped;
-    return { result: rec.ok(), session: null };
-  }
+  const stopped = rec.stopAtGate(tdxConnectGate(k));
+  if (stopped !== null) return { result: stopped, session: null };
   const mtCount = sysRd(k, "SPDM_MT_PAGE_COUNT");
   if (!ok(mtCount.status))
     return { result: rec.fail("TDH.SYS.RD SPDM_MT_PAGE_COUNT", mtCount.status), session: null };
