@@ -194,7 +194,7 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "host frees a failed claim whatever the status (no clean-refusal rule)",
     group: "host",
     file: "src/host/claim-rule.ts",
-    find: "  return CLEAN_REFUSALS.some((k) => isStatus(status, k));",
+    find: "  return CLEAN_REFUSALS.some((kind) => isStatus(status, kind));",
     replace: "  return CLEAN_REFUSALS.length > 0 || isStatus(status, STATUS.TDX_SYS_SHUTDOWN);",
     tests: [J, R],
   },

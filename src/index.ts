@@ -9,8 +9,8 @@
  *
  * @example
  * import { createMachine, extensionsBringUp } from "tdx-page-array";
- * const m = createMachine();
- * const r = extensionsBringUp(m.kernel); // r.ok, r.interrupts, r.strandedPages
+ * const machine = createMachine();
+ * const r = extensionsBringUp(machine.kernel); // r.ok, r.interrupts, r.strandedPages
  * @packageDocumentation
  */
 

@@ -32,7 +32,7 @@ export interface Machine {
 
 /**
  * Builds a machine from a platform description (validated first).
- * @example const m = createMachine(); extensionsBringUp(m.kernel);
+ * @example const machine = createMachine(); extensionsBringUp(machine.kernel);
  */
 export function createMachine(platform: Platform = defaultPlatform(), opts: MachineOptions = {}): Machine {
   validatePlatform(platform);
@@ -78,11 +78,13 @@ export function createMachine(platform: Platform = defaultPlatform(), opts: Mach
 /**
  * Gives the machine more logical CPUs (docs/spec/03-module.md 3.2): a {@link CpuScheduler} whose calls
  * run as SEAMCALLs on their own CPU, at the module's yield points of CPU 0's calls. Returns it.
- * @example const cpus = addCpus(m, { cpus: 2, seed: 1, p: 0.5 }); cpus.submit(1, [call]); …; cpus.drain();
+ * @example const cpus = addCpus(machine, { cpus: 2, seed: 1, p: 0.5 }); cpus.submit(1, [call]); …; cpus.drain();
  */
-export function addCpus(m: Machine, schedule: CpuSchedule): CpuScheduler {
-  const s = new CpuScheduler(schedule, (cpu, regs) => m.module.onCpu(cpu, () => m.kernel.seamcall(regs)));
-  m.module.onYieldPoint = () => s.point();
-  m.kernel.cpuRelax = () => s.relax();
+export function addCpus(machine: Machine, schedule: CpuSchedule): CpuScheduler {
+  const s = new CpuScheduler(schedule, (cpu, regs) =>
+    machine.module.onCpu(cpu, () => machine.kernel.seamcall(regs)),
+  );
+  machine.module.onYieldPoint = () => s.point();
+  machine.kernel.cpuRelax = () => s.relax();
   return s;
 }

@@ -25,9 +25,9 @@ Examples:
 export function optionsOf(help: string): string[] {
   const out = new Set<string>();
   for (const line of help.split("\n")) {
-    const m = /^\s{2}((?:-\w, )?--[\w-]+)/.exec(line);
-    if (m === null) continue;
-    for (const o of m[1]!.split(", ")) out.add(o);
+    const match = /^\s{2}((?:-\w, )?--[\w-]+)/.exec(line);
+    if (match === null) continue;
+    for (const o of match[1]!.split(", ")) out.add(o);
   }
   return [...out];
 }
@@ -36,7 +36,7 @@ export function optionsOf(help: string): string[] {
 function wordsOf(c: Subcommand, scenarios: readonly string[]): string[] {
   if (c.name === "decode" || c.name === "encode") {
     const block = /\n(?:Kinds|Forms):\n([\s\S]*?)\n\n/.exec(c.help)?.[1] ?? "";
-    return [...block.matchAll(/^\s{2}([a-z][\w-]*)\s/gm)].map((m) => m[1]!);
+    return [...block.matchAll(/^\s{2}([a-z][\w-]*)\s/gm)].map((match) => match[1]!);
   }
   if (["run", "report", "inspect", "compare"].includes(c.name)) return [...scenarios];
   return [];

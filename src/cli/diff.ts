@@ -103,8 +103,8 @@ function fromScenario(arg: string): Side {
       if (e.type === "seamcall") calls.push(callOf(e));
       else if (e.type === "hazard") hazards.push(e);
     },
-    onDone: (m) => {
-      stranded = [...m.kernel.ledger.stranded.keys()].sort((a, b) => a - b);
+    onDone: (machine) => {
+      stranded = [...machine.kernel.ledger.stranded.keys()].sort((a, b) => a - b);
     },
   });
   return {

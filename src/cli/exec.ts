@@ -5,7 +5,6 @@
  * file gives the platform and the module's behaviours and interrupts; its steps and host policy are
  * not used (the program is the host). Traces and the HTML report work as on scenario runs.
  */
-import { renameSync, rmSync, writeFileSync } from "node:fs";
 import type { ModelEvent } from "../observe/events.js";
 import { ReportCollector } from "../report/collector.js";
 import { renderReportHtml } from "../report/html.js";

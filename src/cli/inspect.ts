@@ -5,7 +5,7 @@
  * view of each page.
  */
 import { escapeControls } from "../common/errors.js";
-import { parseU64, u64ToNumber } from "../common/u64.js";
+import { HPA_LIMIT, hpaToPfn, PAGE_SIZE, parseU64, pfnToHpa, u64ToNumber } from "../common/u64.js";
 import type { Machine } from "../machine.js";
 import { ptName } from "../module/pamt.js";
 import type { RootView } from "../observe/root-pages.js";
@@ -14,6 +14,9 @@ import { runScenario } from "../scenario/runner.js";
 import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";
 import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";
 import { inScenario, scenarioFromArgs, scenarioSource } from "./scenario-file.js";
+
+/** The most pages one `--pamt` range shows. */
+const MAX_PAMT_PAGES = 4096;
 
 const OPTIONS: OptionSpec = {
   trace: { type: "string" },
@@ -39,7 +42,7 @@ Lines trace written by 'tdxpa run --trace' ('-': standard input), a regular file
 Options:
   --step N            run steps 0..N and show step N's calls
   --call SEQ          show only SEAMCALL number SEQ (as numbered in traces and reports)
-  --pamt HPA[:PAGES]  PAMT state of PAGES pages (default 1, at most 4096) from HPA
+  --pamt HPA[:PAGES]  PAMT state of PAGES pages (default 1, at most ${MAX_PAMT_PAGES}) from HPA
   --all               print every entry (default: the first 8 and the last of each list)
   --json              one JSON object
   -h, --help          show this help
@@ -185,24 +188,24 @@ function render(c: CallView, all: boolean): string[] {
   return out;
 }
 
-function pamtRows(m: Machine, startHpa: number, pages: number) {
+function pamtRows(machine: Machine, startHpa: number, pages: number) {
   const rows = [];
   for (let i = 0; i < pages; i++) {
-    const pfn = Math.floor(startHpa / 4096) + i;
-    const inTdmr = m.module.pamt.inTdmr(pfn);
-    const owner = inTdmr ? m.module.pamt.owner(pfn) : 0;
+    const pfn = hpaToPfn(startHpa) + i;
+    const inTdmr = machine.module.pamt.inTdmr(pfn);
+    const owner = inTdmr ? machine.module.pamt.owner(pfn) : 0;
     rows.push({
-      hpa: `0x${(pfn * 4096).toString(16)}`,
-      type: inTdmr ? ptName(m.module.pamt.type(pfn)) : "(not in a TDMR)",
-      owner: owner === 0 ? null : `${owner} ${m.module.objects.get(owner)?.name ?? "(gone)"}`,
-      allocator: !m.mem.contains(pfn)
+      hpa: `0x${pfnToHpa(pfn).toString(16)}`,
+      type: inTdmr ? ptName(machine.module.pamt.type(pfn)) : "(not in a TDMR)",
+      owner: owner === 0 ? null : `${owner} ${machine.module.objects.get(owner)?.name ?? "(gone)"}`,
+      allocator: !machine.mem.contains(pfn)
         ? "no memory"
-        : m.alloc.isReserved(pfn)
+        : machine.alloc.isReserved(pfn)
           ? "reserved"
-          : m.alloc.isFree(pfn)
+          : machine.alloc.isFree(pfn)
             ? "free"
-            : `allocated (${m.alloc.tagOf(pfn)})`,
-      dirtyKeyIds: [...m.cache.dirtyKeyIds(pfn)],
+            : `allocated (${machine.alloc.tagOf(pfn)})`,
+      dirtyKeyIds: [...machine.cache.dirtyKeyIds(pfn)],
     });
   }
   return rows;
@@ -242,8 +245,11 @@ export const inspectCommand: Subcommand = {
       let pamtRange: [number, number] | null = null;
       if (typeof values.pamt === "string") {
         const [h, p] = values.pamt.split(":");
-        const hpa = int("pamt", h ?? "", 2 ** 52 - 4096);
-        pamtRange = [hpa - (hpa % 4096), p === undefined ? 1 : Math.max(1, int("pamt", p, 4096))];
+        const hpa = int("pamt", h ?? "", HPA_LIMIT - PAGE_SIZE);
+        pamtRange = [
+          pfnToHpa(hpaToPfn(hpa)),
+          p === undefined ? 1 : Math.max(1, int("pamt", p, MAX_PAMT_PAGES)),
+        ];
       }
       let current = -1;
       const chainOf = resumeChains();
@@ -261,8 +267,8 @@ export const inspectCommand: Subcommand = {
               if (callSeq !== null ? e.seq === callSeq : current === step)
                 calls.push({ seq: e.seq, leaf: e.leaf, status: e.status, root, resumeChain: chain });
             },
-            onDone: (m) => {
-              if (pamtRange !== null) pamt = pamtRows(m, pamtRange[0], pamtRange[1]);
+            onDone: (machine) => {
+              if (pamtRange !== null) pamt = pamtRows(machine, pamtRange[0], pamtRange[1]);
             },
           },
         ),

@@ -140,9 +140,9 @@ export function parseScenarioText(source: string, text: string, syntax: "yaml" |
  * @example lineCol('{\n  "a": 1,\n  }', "Expected … at position 14") // "3:3:"
  */
 function lineCol(text: string, message: string): string {
-  const m = /at position (\d+)/.exec(message);
-  if (m === null && !/end of JSON input/.test(message)) return "";
-  const at = m === null ? text.length : Math.min(Number(m[1]), text.length);
+  const match = /at position (\d+)/.exec(message);
+  if (match === null && !/end of JSON input/.test(message)) return "";
+  const at = match === null ? text.length : Math.min(Number(match[1]), text.length);
   const before = text.slice(0, at);
   const line = before.split("\n").length;
   return `${line}:${at - before.lastIndexOf("\n")}:`;

@@ -165,26 +165,26 @@ export function runFlow(
 ): Recorded {
   const impl = d.flows[flow];
   if (isUnsupported(impl)) throw new Error(`design ${d.name} cannot run flow ${flow}: ${impl.unsupported}`);
-  const m = machineFor(d, s);
+  const machine = machineFor(d, s);
   const roots = new Set(d.rootTags);
   const extra = [...d.rootTags, ...d.metaTags];
-  const a0 = m.alloc.allocCount;
-  const seq0 = m.module.seq;
-  const c0 = { ...m.cache.stats };
-  const h0 = m.cache.hazards.length;
+  const a0 = machine.alloc.allocCount;
+  const seq0 = machine.module.seq;
+  const c0 = { ...machine.cache.stats };
+  const h0 = machine.cache.hazards.length;
   let pagesAllocated = 0;
   let rootPages = 0;
   let peak = 0;
-  const hooks = m.alloc.hooks;
-  m.alloc.hooks = {
+  const hooks = machine.alloc.hooks;
+  machine.alloc.hooks = {
     ...hooks,
     onAlloc: (pfn, pages, tag) => {
       hooks.onAlloc?.(pfn, pages, tag);
-      if (usedMemory) for (let i = 0; i < pages; i++) m.cache.hostAccess(pfn + i, true);
+      if (usedMemory) for (let i = 0; i < pages; i++) machine.cache.hostAccess(pfn + i, true);
       pagesAllocated += pages;
       if (roots.has(tag)) rootPages++;
       if (extra.includes(tag)) {
-        const byTag = m.alloc.stats().byTag;
+        const byTag = machine.alloc.stats().byTag;
         peak = Math.max(
           peak,
           extra.reduce((n, t) => n + (byTag[t] ?? 0), 0),
@@ -194,36 +194,36 @@ export function runFlow(
   };
   const calls: { leaf: number; nth: number }[] = [];
   if (fault === null) {
-    m.module.onCall = (r) => {
-      const nth = m.module.callsByLeaf.get(r.leaf);
+    machine.module.onCall = (r) => {
+      const nth = machine.module.callsByLeaf.get(r.leaf);
       if (nth !== undefined) calls.push({ leaf: r.leaf, nth });
     };
-  } else if ("alloc" in fault) m.alloc.failNth(a0 + fault.alloc);
-  else m.module.forceStatus({ leaf: fault.leaf, nth: fault.nth, status: INJECTED_STATUS });
-  const out = impl(m);
-  m.module.onCall = null;
-  const cons = checkConservation(m);
+  } else if ("alloc" in fault) machine.alloc.failNth(a0 + fault.alloc);
+  else machine.module.forceStatus({ leaf: fault.leaf, nth: fault.nth, status: INJECTED_STATUS });
+  const out = impl(machine);
+  machine.module.onCall = null;
+  const cons = checkConservation(machine);
   const figures: FlowFigures = {
     ok: out.ok,
     failedStep: out.failedStep,
-    allocations: m.alloc.allocCount - a0,
+    allocations: machine.alloc.allocCount - a0,
     pagesAllocated,
     rootPages,
     peakExtraPages: peak,
-    seamcalls: m.module.seq - seq0,
-    clflushes: m.cache.stats.clflushes - c0.clflushes,
-    writeBacks: m.cache.stats.pageWbinvds - c0.pageWbinvds,
-    hazards: m.cache.hazards.length - h0,
-    strandedPages: m.kernel.ledger.stranded.size,
+    seamcalls: machine.module.seq - seq0,
+    clflushes: machine.cache.stats.clflushes - c0.clflushes,
+    writeBacks: machine.cache.stats.pageWbinvds - c0.pageWbinvds,
+    hazards: machine.cache.hazards.length - h0,
+    strandedPages: machine.kernel.ledger.stranded.size,
     hostHeldPages: cons.totals.hostHeld,
-    reports: m.module.reports.length,
+    reports: machine.module.reports.length,
     conservationOk: cons.ok,
   };
   const fired =
     fault === null ||
     ("alloc" in fault
-      ? m.alloc.injectedFailures > 0
-      : (m.module.callsByLeaf.get(fault.leaf) ?? 0) >= fault.nth);
+      ? machine.alloc.injectedFailures > 0
+      : (machine.module.callsByLeaf.get(fault.leaf) ?? 0) >= fault.nth);
   return { figures, calls, fired };
 }
 

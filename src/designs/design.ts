@@ -33,7 +33,7 @@ export interface FlowOutcome {
 }
 
 /** A flow the design can run, or why it cannot. */
-export type FlowImpl = ((m: Machine) => FlowOutcome) | { readonly unsupported: string };
+export type FlowImpl = ((machine: Machine) => FlowOutcome) | { readonly unsupported: string };
 
 /** One design of the kAPI. */
 export interface Design {

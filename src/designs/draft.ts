@@ -28,28 +28,32 @@ function firstFailure(results: readonly FlowResult[]): FlowOutcome {
 }
 
 /** IOMMU: set up every unit, then clear whatever was set up. */
-export function draftIommu(m: Machine): FlowOutcome {
-  const up = iommuSetupAll(m.kernel, m.platform.iommus);
-  return firstFailure([up.result, iommuClearAll(m.kernel, up.setups)]);
+export function draftIommu(machine: Machine): FlowOutcome {
+  const up = iommuSetupAll(machine.kernel, machine.platform.iommus);
+  return firstFailure([up.result, iommuClearAll(machine.kernel, up.setups)]);
 }
 
 /** SPDM: a session with every device, then each torn down. */
-export function draftSpdm(m: Machine): FlowOutcome {
+export function draftSpdm(machine: Machine): FlowOutcome {
   const results: FlowResult[] = [];
   const sessions: SpdmSessionRecord[] = [];
-  for (const d of m.platform.devices ?? []) {
-    const c = spdmSessionConnect(m.kernel, d);
+  for (const d of machine.platform.devices ?? []) {
+    const c = spdmSessionConnect(machine.kernel, d);
     results.push(c.result);
     if (c.session !== null) sessions.push(c.session);
   }
-  for (const s of sessions) results.push(spdmSessionTeardown(m.kernel, s));
+  for (const s of sessions) results.push(spdmSessionTeardown(machine.kernel, s));
   return firstFailure(results);
 }
 
 /** IDE: the TDX Connect bring-up (session and stream per device), then its teardown. */
-export function draftIde(m: Machine): FlowOutcome {
-  const up = tdxConnectBringUp(m.kernel, m.platform.devices ?? [], m.platform.rootPorts ?? []);
-  return firstFailure([up.result, tdxConnectTeardown(m.kernel, up.built)]);
+export function draftIde(machine: Machine): FlowOutcome {
+  const up = tdxConnectBringUp(
+    machine.kernel,
+    machine.platform.devices ?? [],
+    machine.platform.rootPorts ?? [],
+  );
+  return firstFailure([up.result, tdxConnectTeardown(machine.kernel, up.built)]);
 }
 
 /** Allocator tag of the 2026-04-16 diff's extension `pages` pointer array. */
@@ -59,8 +63,8 @@ export const DRAFT_PAGES_TAG = "draft:pages-array";
  * Extensions as the 2026-04-16 diff sets them up: a `kvcalloc`'d array of MEMORY_POOL_REQUIRED_PAGES
  * page pointers (12,800 entries: an order-5 block) beside the pool, freed when the setup ends.
  */
-export function draftExtensions(m: Machine): FlowOutcome {
-  const k = m.kernel;
+export function draftExtensions(machine: Machine): FlowOutcome {
+  const k = machine.kernel;
   const pointerArray = (n: number): (() => void) | null => {
     const block = kvcallocPointers(k, n, DRAFT_PAGES_TAG);
     if (block === null) return null;

@@ -9,7 +9,7 @@
  * the draft, i.e. another design.
  */
 import { encodeHpaListInfo, MAX_ENTRIES } from "../common/formats.js";
-import type { U64 } from "../common/u64.js";
+import { hpaHi, hpaLo, pfnToHpa, type U64 } from "../common/u64.js";
 import { type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { EXT_POOL_TAG, extensionsFlow, type PoolFeeder } from "./_harness.js";
@@ -38,9 +38,9 @@ export function hpaListFill(k: HostKernel, l: HpaList, firstPfn: number, count: 
   const n = Math.min(count, MAX_ENTRIES);
   const w = mapPageForWrite(k, l.page.pfn);
   for (let i = 0; i < MAX_ENTRIES; i++) {
-    const pfn = firstPfn + i;
-    w[2 * i] = i < n ? ((pfn % 0x10_0000) * 4096) >>> 0 : 0;
-    w[2 * i + 1] = i < n ? Math.floor(pfn / 0x10_0000) : 0;
+    const hpa = i < n ? pfnToHpa(firstPfn + i) : 0;
+    w[2 * i] = hpaLo(hpa);
+    w[2 * i + 1] = hpaHi(hpa);
   }
   l.nents = n;
   return encodeHpaListInfo({ rootHpa: l.page.hpa, count: n });
@@ -62,26 +62,26 @@ const pool: PoolFeeder<Pool> = {
     const first = k.alloc.allocContigPages(n, { tag: EXT_POOL_TAG });
     return first === null ? null : { first, n, list: null };
   },
-  pfnAt: (p, i) => p.first.pfn + i,
-  chunk: (k, p, offset, count) => {
-    p.list ??= hpaListAlloc(k);
-    return p.list === null ? null : hpaListFill(k, p.list, p.first.pfn + offset, count);
+  pfnAt: (state, i) => state.first.pfn + i,
+  chunk: (k, state, offset, count) => {
+    state.list ??= hpaListAlloc(k);
+    return state.list === null ? null : hpaListFill(k, state.list, state.first.pfn + offset, count);
   },
   flush: () => {},
-  strand: (k, p, reason) => {
+  strand: (k, state, reason) => {
     strandPages(
       k,
-      Array.from({ length: p.n }, (_, i) => p.first.pfn + i),
+      Array.from({ length: state.n }, (_, i) => state.first.pfn + i),
       `hpa_list: ${reason}`,
     );
-    if (p.list !== null) hpaListFree(k, p.list);
+    if (state.list !== null) hpaListFree(k, state.list);
   },
-  close: (k, p) => {
-    if (p.list !== null) hpaListFree(k, p.list);
+  close: (k, state) => {
+    if (state.list !== null) hpaListFree(k, state.list);
   },
-  discard: (k, p) => {
-    if (p.list !== null) hpaListFree(k, p.list);
-    k.alloc.freeContigRange(p.first.pfn, p.n);
+  discard: (k, state) => {
+    if (state.list !== null) hpaListFree(k, state.list);
+    k.alloc.freeContigRange(state.first.pfn, state.n);
   },
 };
 
@@ -108,7 +108,7 @@ export const HPA_LIST_DESIGN: Design = {
   sources: ["src/designs/hpa-list.ts"],
   sharedSources: ["src/designs/_harness.ts"],
   flows: {
-    extensions: (m) => extensionsFlow(m.kernel, pool),
+    extensions: (machine) => extensionsFlow(machine.kernel, pool),
     iommu: { unsupported: HPA_LIST_GAPS.iommu },
     spdm: { unsupported: HPA_LIST_GAPS.spdm },
     ide: { unsupported: HPA_LIST_GAPS.ide },

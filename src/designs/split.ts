@@ -21,7 +21,7 @@ import {
   encodeListEntry,
   MAX_ENTRIES,
 } from "../common/formats.js";
-import { hpaHi, hpaLo, type U64, U64_ZERO } from "../common/u64.js";
+import { hpaToU64, type U64, U64_ZERO } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls/index.js";
@@ -182,7 +182,7 @@ export function buildIommuMt(k: HostKernel, queues: PageList, list: PageList): B
 export function buildReleaseInput(k: HostKernel, list: PageList): Built | null {
   if (list.pages.length === 1) return { root: null, operand: U64_ZERO };
   const root = writeRoot(k, [], null);
-  return root === null ? null : { root, operand: { lo: hpaLo(root.hpa), hi: hpaHi(root.hpa) } };
+  return root === null ? null : { root, operand: hpaToU64(root.hpa) };
 }
 
 /** The flows' handle: the lists, and the Built that must outlive the call (IOMMU_MT, release list). */
@@ -273,27 +273,27 @@ const pool: PoolFeeder<SplitPool> = {
     const list = pageListContig(k, n, EXT_POOL_TAG);
     return list === null ? null : { list, built: null };
   },
-  pfnAt: (p, i) => p.list.pages[i]!.pfn,
-  chunk: (k, p, offset, count) => {
-    const b = buildHpaListInfo(k, p.list, offset, count, p.built);
-    if (b !== null) p.built = b;
+  pfnAt: (state, i) => state.list.pages[i]!.pfn,
+  chunk: (k, state, offset, count) => {
+    const b = buildHpaListInfo(k, state.list, offset, count, state.built);
+    if (b !== null) state.built = b;
     return b?.operand ?? null;
   },
-  flush: (k, p, offset, count) => {
-    flushBeforeHandoff(k, coveredPfns(p.list.pages.slice(offset, offset + count)));
+  flush: (k, state, offset, count) => {
+    flushBeforeHandoff(k, coveredPfns(state.list.pages.slice(offset, offset + count)));
   },
-  strand: (k, p, reason) => {
-    strandPages(k, coveredPfns(p.list.pages), `split: ${reason}`);
-    builtFree(k, p.built);
-    pageListDrop(k, p.list);
+  strand: (k, state, reason) => {
+    strandPages(k, coveredPfns(state.list.pages), `split: ${reason}`);
+    builtFree(k, state.built);
+    pageListDrop(k, state.list);
   },
-  close: (k, p) => {
-    builtFree(k, p.built);
-    pageListDrop(k, p.list);
+  close: (k, state) => {
+    builtFree(k, state.built);
+    pageListDrop(k, state.list);
   },
-  discard: (k, p) => {
-    builtFree(k, p.built);
-    pageListFree(k, p.list);
+  discard: (k, state) => {
+    builtFree(k, state.built);
+    pageListFree(k, state.list);
   },
 };
 
@@ -306,9 +306,9 @@ export const SPLIT_DESIGN: Design = {
   sources: ["src/designs/split.ts"],
   sharedSources: ["src/designs/_harness.ts"],
   flows: {
-    extensions: (m) => extensionsFlow(m.kernel, pool),
-    iommu: (m) => iommuFlow(m, handoff),
-    spdm: (m) => spdmFlow(m, handoff),
-    ide: (m) => ideFlow(m, handoff),
+    extensions: (machine) => extensionsFlow(machine.kernel, pool),
+    iommu: (machine) => iommuFlow(machine, handoff),
+    spdm: (machine) => spdmFlow(machine, handoff),
+    ide: (machine) => ideFlow(machine, handoff),
   },
 };

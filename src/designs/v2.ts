@@ -21,7 +21,7 @@ import {
   encodeIommuMt,
   MAX_ENTRIES,
 } from "../common/formats.js";
-import { type U64, U64_ZERO } from "../common/u64.js";
+import { hpaHi, hpaLo, type U64, U64_ZERO } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForRead, mapPageForWrite, strandPages } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { flushBeforeHandoff, ok, pageWbinvd } from "../host/seamcalls/index.js";
@@ -179,7 +179,7 @@ export function v2CtrlLeak(k: HostKernel, a: V2PageArray, reason: string): void 
  */
 function entryOf(p: Page): [number, number] {
   const n = p.nrPages;
-  return [(((p.pfn % 0x10_0000) << 12) | (n > 1 ? n : 0)) >>> 0, Math.floor(p.pfn / 0x10_0000)];
+  return [(hpaLo(p.hpa) | (n > 1 ? n : 0)) >>> 0, hpaHi(p.hpa)];
 }
 
 /**
@@ -286,9 +286,9 @@ export const V2_DESIGN: Design = {
   sources: ["src/designs/v2.ts"],
   sharedSources: ["src/designs/_harness.ts"],
   flows: {
-    extensions: (m: Machine) => extensionsFlow(m.kernel, pool),
-    iommu: (m: Machine) => iommuFlow(m, handoff),
-    spdm: (m: Machine) => spdmFlow(m, handoff),
-    ide: (m: Machine) => ideFlow(m, handoff),
+    extensions: (machine: Machine) => extensionsFlow(machine.kernel, pool),
+    iommu: (machine: Machine) => iommuFlow(machine, handoff),
+    spdm: (machine: Machine) => spdmFlow(machine, handoff),
+    ide: (machine: Machine) => ideFlow(machine, handoff),
   },
 };

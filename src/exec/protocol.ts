@@ -11,6 +11,8 @@
  * no reply, so a client can batch them in one write; their failures become findings of the run.
  */
 
+import { u64FromNumber } from "../common/u64.js";
+
 /** Protocol version this server speaks (HELLO states it; a mismatch ends the session). */
 export const PROTOCOL_VERSION = 1;
 
@@ -225,7 +227,8 @@ export class PayloadWriter {
 
   /** Appends a u64 given as a number below 2^53 (a PFN or an address). */
   u64n(v: number): this {
-    return this.u32(v % 0x1_0000_0000).u32(Math.floor(v / 0x1_0000_0000));
+    const { lo, hi } = u64FromNumber(v);
+    return this.u64(lo, hi);
   }
 
   /** Appends raw bytes. */

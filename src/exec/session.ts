@@ -13,15 +13,15 @@
  */
 import { isTdxpaError } from "../common/errors.js";
 import { Regs } from "../common/seamcall.js";
-import { PAGE_SIZE } from "../common/u64.js";
+import { hpaToPfn, PAGE_SIZE, PFN_LIMIT, u64ToNumber } from "../common/u64.js";
 import { strandPages } from "../host/kernel.js";
 import { createMachine, type Machine } from "../machine.js";
-import { PT } from "../module/pamt.js";
 import { checkConservation } from "../observe/conservation.js";
-import { attachEvents, type EventSink, type ModelEvent } from "../observe/events.js";
-import { callDelta, type PageStates, type PhaseReport, type RunReport } from "../scenario/runner.js";
+import type { EventSink } from "../observe/events.js";
+import type { RunReport } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
 import { verdictOf } from "../scenario/verdict.js";
+import { PhaseLog, pageStatesOf, type SessionWarning, watchMachine } from "./phases.js";
 import {
   ALLOC_FLAG,
   ALLOC_KIND,
@@ -69,7 +69,7 @@ export interface SessionReport extends RunReport {
   /** Requests served, by type. */
   readonly requests: RequestCounts;
   /** Kernel warnings (WARN_ON) the program raised: the function and the text. */
-  readonly warnings: readonly { readonly fn: string; readonly message: string }[];
+  readonly warnings: readonly SessionWarning[];
 }
 
 /** Most marks kept on the function stack (deeper ones are counted, not named). */
@@ -95,21 +95,12 @@ const TYPE_NAMES: Record<number, string> = {
   [MSG.BYE]: "bye",
 };
 
-interface OpenPhase {
-  readonly label: string;
-  readonly marked: boolean;
-  readonly before: Map<string, number>;
-  readonly hazardsBefore: number;
-  readonly warningsBefore: number;
-}
-
 /** A protocol session over a fresh machine built from a scenario's platform, module and host sections. */
 export class ExecSession {
   readonly machine: Machine;
   readonly #scenario: Scenario;
   readonly #splitter = new FrameSplitter();
   readonly #events: { detach: () => void; now: () => number };
-  readonly #sink: EventSink | null;
   #hello = false;
   #bye = false;
   #failure: ProtocolFailure | null = null;
@@ -117,10 +108,8 @@ export class ExecSession {
   #depth = 0;
   readonly #findings: string[] = [];
   #findingCount = 0;
-  readonly #warnings: { fn: string; message: string }[] = [];
   readonly #requests: RequestCounts = {};
-  readonly #phases: PhaseReport[] = [];
-  #phase: OpenPhase;
+  readonly #log: PhaseLog;
 
   constructor(scenario: Scenario, opts: ExecSessionOptions = {}) {
     this.#scenario = scenario;
@@ -129,41 +118,9 @@ export class ExecSession {
       interrupts: scenario.interrupts,
       policy: scenario.policy,
     });
-    const m = this.machine;
     const forward = opts.onEvent ?? null;
-    const pages = opts.pageEvents !== false;
-    this.#sink = forward;
-    // A C host keeps no ledger: what it donated follows the PAMT (ledger entry exec-ledger-from-pamt).
-    const ledger = m.kernel.ledger;
-    const follow = (pfn: number, to: number, owner: number) => {
-      if (to === PT.NDA || to === PT.RSVD) ledger.donated.delete(pfn);
-      else ledger.donated.set(pfn, m.module.objects.get(owner)?.name ?? `object ${owner}`);
-    };
-    if (forward === null) {
-      // No listener: only the ledger needs the PAMT changes (decoding every call costs, measured ~6x).
-      m.module.pamt.onChange = (pfn, _from, to, owner) => follow(pfn, to, owner);
-      this.#events = {
-        detach: () => {
-          m.module.pamt.onChange = null;
-        },
-        now: () => 0,
-      };
-    } else {
-      this.#events = attachEvents(
-        m,
-        (e: ModelEvent) => {
-          if (e.type === "page") {
-            follow(e.pfn, e.to === PT.NDA || e.to === PT.RSVD ? e.to : -1, e.owner);
-            if (!pages) return;
-          } else if (e.type === "free" && !pages) return;
-          if (e.type === "seamcall" && this.#stack.length > 0)
-            forward({ ...e, fn: this.#stack[this.#stack.length - 1] } as ModelEvent);
-          else forward(e);
-        },
-        { pages: true, frees: pages },
-      );
-    }
-    this.#phase = this.#open("program", false);
+    this.#events = watchMachine(this.machine, forward, opts.pageEvents !== false, () => this.currentFunction);
+    this.#log = new PhaseLog(this.machine, forward, this.#events.now);
   }
 
   /** The protocol violation that ended the session, or null. */
@@ -221,32 +178,28 @@ export class ExecSession {
 
   /** Ends the session and builds its report (call once). */
   finish(): SessionReport {
-    this.#close();
-    const m = this.machine;
+    this.#log.close();
+    const machine = this.machine;
     // End of run, as for a scenario: the cache sweep names private lines left on pages the module gave
     // back (stranded pages are exempt: never reused).
-    m.cache.sweep((pfn) => m.kernel.ledger.stranded.has(pfn));
+    machine.cache.sweep((pfn) => machine.kernel.ledger.stranded.has(pfn));
     this.#events.detach();
-    const conservation = checkConservation(m);
+    const conservation = checkConservation(machine);
     const unexpected: string[] = [];
     if (this.#failure !== null)
       unexpected.push(`protocol error (${this.#failure.name}): ${this.#failure.message}`);
     for (const f of this.#findings) unexpected.push(f);
     if (this.#findingCount > this.#findings.length)
       unexpected.push(`… ${this.#findingCount - this.#findings.length} more finding(s)`);
-    if (m.cache.hazards.length > 0) unexpected.push(`${m.cache.hazards.length} hazard(s) found`);
-    if (m.module.reports.length > 0) unexpected.push(`${m.module.reports.length} model report(s)`);
+    if (machine.cache.hazards.length > 0) unexpected.push(`${machine.cache.hazards.length} hazard(s) found`);
+    if (machine.module.reports.length > 0)
+      unexpected.push(`${machine.module.reports.length} model report(s)`);
     if (!conservation.ok) unexpected.push(`conservation check failed: ${conservation.violations[0]}`);
     else if (conservation.totals.hostHeld > 0)
       unexpected.push(
         `${conservation.totals.hostHeld} page(s) still held by the host when the session ended (not freed)`,
       );
-    let calls = 0;
-    let interrupts = 0;
-    for (const p of this.#phases) {
-      for (const l of Object.values(p.calls)) for (const n of Object.values(l)) calls += n;
-      interrupts += p.interrupts;
-    }
+    const { calls, interrupts } = this.#log.totals();
     const ok = unexpected.length === 0;
     return {
       scenario: this.#scenario.name,
@@ -255,30 +208,30 @@ export class ExecSession {
       exitCode: ok ? 0 : 1,
       verdict: verdictOf({
         ok,
-        hazards: m.cache.hazards.length,
-        reports: m.module.reports.length,
+        hazards: machine.cache.hazards.length,
+        reports: machine.module.reports.length,
         conservationOk: conservation.ok,
-        failedSteps: this.#phases.filter((p) => p.outcome !== "ok").length,
-        stranded: m.kernel.ledger.stranded.size,
+        failedSteps: this.#log.phases.filter((p) => p.outcome !== "ok").length,
+        stranded: machine.kernel.ledger.stranded.size,
       }),
-      phases: this.#phases,
+      phases: this.#log.phases,
       totals: {
         calls,
         bookkeepingCalls: 0,
         interrupts,
-        hazards: m.cache.hazards.length,
-        reports: m.module.reports.length,
-        pages: this.#pageStates(),
+        hazards: machine.cache.hazards.length,
+        reports: machine.module.reports.length,
+        pages: pageStatesOf(machine),
       },
-      hazards: m.cache.hazards.slice(0, 20),
-      reports: m.module.reports.slice(0, 20),
+      hazards: machine.cache.hazards.slice(0, 20),
+      reports: machine.module.reports.slice(0, 20),
       conservation,
       expectations: [],
       unexpected,
       protocolError: this.#failure,
       bye: this.#bye,
       requests: { ...this.#requests },
-      warnings: [...this.#warnings],
+      warnings: [...this.#log.warnings],
     };
   }
 
@@ -291,14 +244,17 @@ export class ExecSession {
       return this.#fail(PROTO_ERROR.NO_HELLO, `the first request must be HELLO, got ${name}`);
     if (this.#hello && f.type === MSG.HELLO) return this.#fail(PROTO_ERROR.NO_HELLO, "HELLO sent twice");
     this.#requests[name] = (this.#requests[name] ?? 0) + 1;
-    const r = new PayloadReader(f.payload);
+    const reader = new PayloadReader(f.payload);
     const cache = this.machine.cache;
     const fn = this.currentFunction;
     cache.cause = fn === null ? "host" : `host (${fn})`;
     try {
-      const reply = this.#dispatch(f.type, r);
-      if (r.left !== 0)
-        return this.#fail(PROTO_ERROR.MALFORMED, `${name}: ${r.left} unexpected byte(s) after the payload`);
+      const reply = this.#dispatch(f.type, reader);
+      if (reader.left !== 0)
+        return this.#fail(
+          PROTO_ERROR.MALFORMED,
+          `${name}: ${reader.left} unexpected byte(s) after the payload`,
+        );
       return reply;
     } catch (e) {
       if (e instanceof BadPayload) return this.#fail(PROTO_ERROR.MALFORMED, `${name}: ${e.message}`);
@@ -308,30 +264,30 @@ export class ExecSession {
     }
   }
 
-  #dispatch(type: number, r: PayloadReader): Uint8Array | null {
+  #dispatch(type: number, reader: PayloadReader): Uint8Array | null {
     switch (type) {
       case MSG.HELLO:
-        return this.#helloReply(r);
+        return this.#helloReply(reader);
       case MSG.ALLOC:
-        return this.#alloc(r);
+        return this.#alloc(reader);
       case MSG.FREE:
-        this.#free(r);
+        this.#free(reader);
         return null;
       case MSG.READ:
-        return this.#read(r);
+        return this.#read(reader);
       case MSG.WRITE:
-        this.#write(r);
+        this.#write(reader);
         return null;
       case MSG.CLFLUSH:
-        this.#clflush(r);
+        this.#clflush(reader);
         return null;
       case MSG.SEAMCALL:
-        return this.#seamcall(r);
+        return this.#seamcall(reader);
       case MSG.MARK:
-        this.#mark(r);
+        this.#mark(reader);
         return null;
       case MSG.PING: {
-        const body = r.bytes(r.left);
+        const body = reader.bytes(reader.left);
         if (body.length > 256) throw new BadPayload(`ping payload of ${body.length} bytes is above 256`);
         return frame(MSG.PING | MSG.REPLY, new PayloadWriter().i32(RESULT.OK).bytes(body).done());
       }
@@ -342,10 +298,10 @@ export class ExecSession {
     return null;
   }
 
-  #helloReply(r: PayloadReader): Uint8Array {
-    const magic = r.u32();
-    const version = r.u16();
-    r.u16();
+  #helloReply(reader: PayloadReader): Uint8Array {
+    const magic = reader.u32();
+    const version = reader.u16();
+    reader.u16();
     if (magic !== HELLO_MAGIC || version !== PROTOCOL_VERSION)
       return this.#fail(
         PROTO_ERROR.BAD_VERSION,
@@ -354,7 +310,7 @@ export class ExecSession {
     this.#hello = true;
     const p = this.machine.platform;
     let top = 0;
-    for (const range of p.memory) top = Math.max(top, (range.base + range.size) / PAGE_SIZE);
+    for (const range of p.memory) top = Math.max(top, hpaToPfn(range.base + range.size));
     const w = new PayloadWriter()
       .i32(RESULT.OK)
       .u16(PROTOCOL_VERSION)
@@ -373,12 +329,12 @@ export class ExecSession {
     return `c:${given !== "" ? given : (this.currentFunction ?? "alloc")}`;
   }
 
-  #alloc(r: PayloadReader): Uint8Array {
-    const kind = r.u8();
-    const order = r.u8();
-    const flags = r.u16();
-    const count = r.u32();
-    const tag = this.#tag(r.text());
+  #alloc(reader: PayloadReader): Uint8Array {
+    const kind = reader.u8();
+    const order = reader.u8();
+    const flags = reader.u16();
+    const count = reader.u32();
+    const tag = this.#tag(reader.text());
     const zero = (flags & ALLOC_FLAG.ZERO) !== 0;
     const a = this.machine.alloc;
     const reply = (result: number, pfns: readonly number[]) => {
@@ -421,12 +377,12 @@ export class ExecSession {
     }
   }
 
-  #free(r: PayloadReader): void {
-    const kind = r.u8();
-    const order = r.u8();
-    r.u16();
-    const count = r.u32();
-    const pfn = readPfn(r);
+  #free(reader: PayloadReader): void {
+    const kind = reader.u8();
+    const order = reader.u8();
+    reader.u16();
+    const count = reader.u32();
+    const pfn = readPfn(reader);
     const a = this.machine.alloc;
     const what = ["__free_pages", "free_contig_range", "get_page", "put_page"][kind] ?? `free kind ${kind}`;
     try {
@@ -467,10 +423,10 @@ export class ExecSession {
     return null;
   }
 
-  #read(r: PayloadReader): Uint8Array {
-    const pfn = readPfn(r);
-    const offset = r.u32();
-    const len = r.u32();
+  #read(reader: PayloadReader): Uint8Array {
+    const pfn = readPfn(reader);
+    const offset = reader.u32();
+    const len = reader.u32();
     const err = this.#checkAccess("read", pfn, offset, len);
     const w = new PayloadWriter();
     if (err !== null) {
@@ -484,11 +440,11 @@ export class ExecSession {
     return frame(MSG.READ | MSG.REPLY, w.done());
   }
 
-  #write(r: PayloadReader): void {
-    const pfn = readPfn(r);
-    const offset = r.u32();
-    const len = r.u32();
-    const bytes = r.bytes(len);
+  #write(reader: PayloadReader): void {
+    const pfn = readPfn(reader);
+    const offset = reader.u32();
+    const len = reader.u32();
+    const bytes = reader.bytes(len);
     const err = this.#checkAccess("write", pfn, offset, len);
     if (err !== null) {
       this.#finding(`${this.#where()}${err}`);
@@ -498,10 +454,10 @@ export class ExecSession {
     this.machine.mem.page(pfn!).set(bytes, offset);
   }
 
-  #clflush(r: PayloadReader): void {
-    const pfn = readPfn(r);
-    const pages = r.u32();
-    r.u32();
+  #clflush(reader: PayloadReader): void {
+    const pfn = readPfn(reader);
+    const pages = reader.u32();
+    reader.u32();
     const mem = this.machine.mem;
     if (pfn === null || pages < 1 || pages > MAX_RANGE_PAGES || !mem.containsRun(pfn, pages)) {
       this.#finding(`${this.#where()}clflush: ${pages} page(s) at pfn ${hexPfn(pfn)} are not all memory`);
@@ -510,26 +466,26 @@ export class ExecSession {
     for (let i = 0; i < pages; i++) this.machine.cache.clflushPage(pfn + i);
   }
 
-  #seamcall(r: PayloadReader): Uint8Array {
+  #seamcall(reader: PayloadReader): Uint8Array {
     const regs = new Regs();
-    for (let i = 0; i < 32; i++) regs.w[i] = r.u32();
+    for (let i = 0; i < 32; i++) regs.w[i] = reader.u32();
     this.machine.module.seamcall(regs);
     const w = new PayloadWriter().i32(RESULT.OK).u32(0);
     for (let i = 0; i < 32; i++) w.u32(regs.w[i]!);
     return frame(MSG.SEAMCALL | MSG.REPLY, w.done());
   }
 
-  #mark(r: PayloadReader): void {
-    const kind = r.u8();
-    r.u8();
-    r.u16();
-    r.u32();
-    const a = r.u64();
-    const b = r.u64();
-    const text = r.text();
+  #mark(reader: PayloadReader): void {
+    const kind = reader.u8();
+    reader.u8();
+    reader.u16();
+    reader.u32();
+    const a = reader.u64();
+    const b = reader.u64();
+    const text = reader.text();
     switch (kind) {
       case MARK_KIND.ENTER:
-        if (this.#depth === 0) this.#switchPhase(text === "" ? "(unnamed)" : text, true);
+        if (this.#depth === 0) this.#log.switchTo(text === "" ? "(unnamed)" : text, true);
         this.#depth++;
         if (this.#stack.length < MAX_MARK_DEPTH) this.#stack.push(text);
         return;
@@ -537,16 +493,16 @@ export class ExecSession {
         if (this.#depth === 0) return;
         if (this.#stack.length === this.#depth) this.#stack.pop();
         this.#depth--;
-        if (this.#depth === 0) this.#switchPhase("program", false);
+        if (this.#depth === 0) this.#log.switchTo("program", false);
         return;
       case MARK_KIND.WARN: {
         const fn = this.currentFunction ?? "program";
-        this.#warnings.push({ fn, message: text });
+        this.#log.warn({ fn, message: text });
         this.#finding(`WARNING in ${fn}: ${text}`);
         return;
       }
       case MARK_KIND.STRAND: {
-        const pfn = a.hi < 0x20_0000 ? a.hi * 0x1_0000_0000 + a.lo : null;
+        const pfn = u64ToNumber(a.lo, a.hi);
         const n = b.hi === 0 ? b.lo : -1;
         if (pfn === null || n < 1 || n > MAX_RANGE_PAGES || !this.machine.mem.containsRun(pfn, n)) {
           this.#finding(`${this.#where()}strand: ${b.lo} page(s) at pfn ${hexPfn(pfn)} are not all memory`);
@@ -569,59 +525,6 @@ export class ExecSession {
 
   // ---- phases, findings ---------------------------------------------------------------------------
 
-  #open(label: string, marked: boolean): OpenPhase {
-    const m = this.machine;
-    if (marked) this.#sink?.({ type: "phase", t: this.#events.now(), name: label, edge: "begin" });
-    return {
-      label,
-      marked,
-      before: new Map(m.module.statusCounts),
-      hazardsBefore: m.cache.hazards.length,
-      warningsBefore: this.#warnings.length,
-    };
-  }
-
-  #close(): void {
-    const p = this.#phase;
-    const m = this.machine;
-    const calls = callDelta(p.before, m.module.statusCounts);
-    const hazards = m.cache.hazards.length - p.hazardsBefore;
-    const warns = this.#warnings.slice(p.warningsBefore);
-    if (p.marked) this.#sink?.({ type: "phase", t: this.#events.now(), name: p.label, edge: "end" });
-    if (!p.marked && Object.keys(calls).length === 0 && hazards === 0 && warns.length === 0) return;
-    let interrupts = 0;
-    for (const leaf of Object.values(calls)) interrupts += leaf.TDX_INTERRUPTED_RESUMABLE ?? 0;
-    this.#phases.push({
-      index: this.#phases.length,
-      label: p.label,
-      ok: hazards === 0 && warns.length === 0,
-      outcome: hazards === 0 && warns.length === 0 ? "ok" : "failed",
-      status: null,
-      detail: warns.length > 0 ? `WARNING: ${warns[0]!.message}` : null,
-      notes: [],
-      calls,
-      bookkeepingCalls: 0,
-      interrupts,
-      hazards,
-      pages: this.#pageStates(),
-    });
-  }
-
-  #switchPhase(label: string, marked: boolean): void {
-    this.#close();
-    this.#phase = this.#open(label, marked);
-  }
-
-  #pageStates(): PageStates {
-    const m = this.machine;
-    return {
-      donated: m.module.pageCounts.claimed,
-      moduleOwned: m.module.pamt.ownedPages,
-      returned: m.module.pageCounts.released,
-      stranded: m.kernel.ledger.stranded.size,
-    };
-  }
-
   #where(): string {
     const fn = this.currentFunction;
     return fn === null ? "" : `in ${fn}: `;
@@ -638,9 +541,10 @@ export class ExecSession {
   }
 }
 
-function readPfn(r: PayloadReader): number | null {
-  const v = r.u64();
-  return v.hi < 0x100 ? v.hi * 0x1_0000_0000 + v.lo : null;
+function readPfn(reader: PayloadReader): number | null {
+  const v = reader.u64();
+  const pfn = u64ToNumber(v.lo, v.hi);
+  return pfn !== null && pfn < PFN_LIMIT ? pfn : null;
 }
 
 function hexPfn(pfn: number | null): string {

@@ -112,14 +112,14 @@ function statusOf(f: FailingStatus): U64 {
 export function runWithFaults(
   cfg: FaultConfig,
   faults: readonly FaultPoint[] = [],
-): RunOutcome & { m: Machine } {
-  const m = createMachine(cfg.platform, cfg.machine ?? {});
+): RunOutcome & { machine: Machine } {
+  const machine = createMachine(cfg.platform, cfg.machine ?? {});
   const evictAfter = new Set<number>();
   for (const f of faults) {
-    if (f.kind === "alloc") m.alloc.failNth(f.nth);
+    if (f.kind === "alloc") machine.alloc.failNth(f.nth);
     else if (f.kind === "evict") evictAfter.add(f.nth);
     else
-      m.module.forceStatus({
+      machine.module.forceStatus({
         leaf: f.leaf,
         nth: f.nth,
         status: statusOf(f.status),
@@ -127,8 +127,8 @@ export function runWithFaults(
       });
   }
   if (evictAfter.size > 0)
-    m.module.onCall = (r) => {
-      if (evictAfter.has(r.seq)) m.cache.evictNow();
+    machine.module.onCall = (r) => {
+      if (evictAfter.has(r.seq)) machine.cache.evictNow();
     };
   const state: FlowState = { iommus: [], extra: new Map() };
   const flows: FlowResult[] = [];
@@ -141,7 +141,7 @@ export function runWithFaults(
       break;
     }
     try {
-      flows.push(...flow(m, state));
+      flows.push(...flow(machine, state));
     } catch (e) {
       exception = {
         typed: isTdxpaError(e),
@@ -149,7 +149,7 @@ export function runWithFaults(
       };
       break;
     }
-    const c = checkConservation(m);
+    const c = checkConservation(machine);
     if (!c.ok) for (const v of c.violations) violations.push(`after ${name}: ${v}`);
   }
   // After the teardown: the end rule of conservation, the cache sweep and the failure policy.
@@ -157,8 +157,8 @@ export function runWithFaults(
   let sweepHazards = 0;
   let policy: readonly string[] = [];
   if (exception === null && cfg.flows[cfg.flows.length - 1] === "teardown") {
-    const j = judgeEndOfTeardown(m, flows);
-    heldAtEnd = m.kernel.ledger.held.size + m.kernel.ledger.lent.size;
+    const j = judgeEndOfTeardown(machine, flows);
+    heldAtEnd = machine.kernel.ledger.held.size + machine.kernel.ledger.lent.size;
     sweepHazards = j.sweep.length;
     policy = j.policy;
     if (violations.length === 0)
@@ -168,25 +168,25 @@ export function runWithFaults(
   for (const r of flows)
     if (r.strandedPages > 0) strandedByFlow[r.flow] = (strandedByFlow[r.flow] ?? 0) + r.strandedPages;
   let strandedReported = 0;
-  for (const r of m.kernel.ledger.strandReports) strandedReported += r.pfns.length;
+  for (const r of machine.kernel.ledger.strandReports) strandedReported += r.pfns.length;
   let faultsFired = 0;
   for (const f of faults) {
     const reached =
       f.kind === "alloc"
-        ? m.alloc.allocCount >= f.nth
+        ? machine.alloc.allocCount >= f.nth
         : f.kind === "evict"
-          ? m.module.seq >= f.nth
-          : (m.module.callsByLeaf.get(f.leaf) ?? 0) >= f.nth;
+          ? machine.module.seq >= f.nth
+          : (machine.module.callsByLeaf.get(f.leaf) ?? 0) >= f.nth;
     if (reached) faultsFired++;
   }
   return {
-    m,
+    machine: machine,
     flows,
     allOk: exception === null && flows.every((r) => r.ok),
     violations,
-    hazards: m.cache.hazards.length,
-    modelReports: m.module.reports.length,
-    stranded: m.kernel.ledger.stranded.size,
+    hazards: machine.cache.hazards.length,
+    modelReports: machine.module.reports.length,
+    stranded: machine.kernel.ledger.stranded.size,
     strandedReported,
     strandedByFlow,
     exception,
@@ -201,15 +201,15 @@ export function runWithFaults(
 export function cleanProfile(cfg: FaultConfig): CleanProfile {
   const r = runWithFaults(cfg);
   return {
-    allocations: r.m.alloc.allocCount,
-    calls: r.m.module.seq,
-    callsByLeaf: [...r.m.module.callsByLeaf].sort((a, b) => a[0] - b[0]),
+    allocations: r.machine.alloc.allocCount,
+    calls: r.machine.module.seq,
+    callsByLeaf: [...r.machine.module.callsByLeaf].sort((a, b) => a[0] - b[0]),
     outcome: withoutMachine(r),
   };
 }
 
-function withoutMachine(r: RunOutcome & { m: Machine }): RunOutcome {
-  const { m: _m, ...rest } = r;
+function withoutMachine(r: RunOutcome & { machine: Machine }): RunOutcome {
+  const { machine: _m, ...rest } = r;
   return rest;
 }
 
@@ -413,7 +413,7 @@ export function runSingleFaults(
     opts.onProgress?.(i + 1, points.length);
   }
   const keys = new Set(all.map(faultText));
-  const covered = new Set(points.map(faultText).filter((k) => keys.has(k))).size;
+  const covered = new Set(points.map(faultText).filter((key) => keys.has(key))).size;
   return tally.report(cfg, all.length, covered, now() - t0);
 }
 
@@ -429,7 +429,7 @@ export function runMultiFaults(
   const t0 = now();
   const profile = opts.profile ?? cleanProfile(cfg);
   const all = enumeratePoints(profile);
-  const rng = new Rng(opts.seed);
+  const rng = Rng.mulberry32(opts.seed);
   const tally = new Tally();
   const seen = new Set<string>();
   for (let s = 0; s < opts.schedules; s++) {

@@ -33,27 +33,27 @@ function now(): number {
 /** Runs bring-up then teardown on `platform`, checking conservation after each. */
 export function sizeRun(name: string, platform: Platform): SizeRun {
   const t0 = now();
-  const m = createMachine(platform);
+  const machine = createMachine(platform);
   const s: FlowState = { iommus: [], extra: new Map() };
-  const up = FLOWS.get("bring-up")!(m, s);
-  const c1 = checkConservation(m);
-  const down = FLOWS.get("teardown")!(m, s);
-  const c2 = checkConservation(m);
+  const up = FLOWS.get("bring-up")!(machine, s);
+  const c1 = checkConservation(machine);
+  const down = FLOWS.get("teardown")!(machine, s);
+  const c2 = checkConservation(machine);
   const all = [...up, ...down];
   let seamcalls = 0;
-  for (const n of m.module.callsByLeaf.values()) seamcalls += n;
+  for (const n of machine.module.callsByLeaf.values()) seamcalls += n;
   const details: Record<string, number | string> = {};
   for (const r of all) for (const [k, v] of Object.entries(r.details)) details[`${r.flow}.${k}`] = v;
   const violations = [...c1.violations, ...c2.violations];
   const flowsOk = all.every((r) => r.ok);
   return {
     name,
-    ok: flowsOk && violations.length === 0 && m.cache.hazards.length === 0,
+    ok: flowsOk && violations.length === 0 && machine.cache.hazards.length === 0,
     ms: Math.round(now() - t0),
     seamcalls,
     flowsOk,
     violations,
-    hazards: m.cache.hazards.length,
+    hazards: machine.cache.hazards.length,
     moduleOwnedAfterBringUp: c1.totals.moduleOwned,
     moduleOwnedAtEnd: c2.totals.moduleOwned,
     hostHeldAtEnd: c2.totals.hostHeld,

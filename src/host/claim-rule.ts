@@ -25,5 +25,5 @@ export const CLEAN_REFUSALS: readonly StatusKind[] = Object.freeze([
  * @example cleanRefusal(status(STATUS.TDX_SYS_SHUTDOWN)) // false
  */
 export function cleanRefusal(status: U64): boolean {
-  return CLEAN_REFUSALS.some((k) => isStatus(status, k));
+  return CLEAN_REFUSALS.some((kind) => isStatus(status, kind));
 }

@@ -15,10 +15,10 @@
  * other CPUs between steps of CPU 0's calls, never the reverse.
  */
 import { rangeError } from "../common/errors.js";
+import { Rng } from "../common/rng.js";
 import { callRegs, type Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, leafName, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
-import { xorshift32 } from "../common/xorshift.js";
 
 /** One SEAMCALL of a CPU program. */
 export interface CpuCall {
@@ -59,7 +59,7 @@ interface Pending {
 /** Issues SEAMCALLs on logical CPUs other than 0 and interleaves them at CPU 0's yield points. */
 export class CpuScheduler {
   private readonly queues: Pending[][];
-  private state: number;
+  private readonly rng: Rng;
   private depth = 0;
   /** Finished calls, in completion order. */
   readonly results: CpuCallResult[] = [];
@@ -76,7 +76,7 @@ export class CpuScheduler {
       throw rangeError("cpus", schedule.cpus, "2..64");
     if (!(schedule.p >= 0 && schedule.p <= 1)) throw rangeError("cpus.p", schedule.p, "0..1");
     this.queues = Array.from({ length: schedule.cpus }, () => []);
-    this.state = schedule.seed >>> 0 || 0x9e3779b9;
+    this.rng = Rng.xorshift32(schedule.seed);
   }
 
   /** Queues `calls` on `cpu` (1..cpus−1); they run at later yield points or at {@link drain}. */
@@ -97,9 +97,9 @@ export class CpuScheduler {
    * other CPU runs now. Nested yield points (inside that call) run nothing.
    */
   point(): void {
-    if (this.depth > 0 || this.pending === 0 || this.next() >= this.schedule.p) return;
+    if (this.depth > 0 || this.pending === 0 || this.rng.unit() >= this.schedule.p) return;
     const ready = this.queues.flatMap((q, cpu) => (q.length > 0 ? [cpu] : []));
-    this.step(ready[Math.floor(this.next() * ready.length)]!);
+    this.step(ready[this.rng.below(ready.length)]!);
   }
 
   /**
@@ -148,12 +148,6 @@ export class CpuScheduler {
       interrupts: p.interrupts,
       regs: p.regs,
     });
-  }
-
-  /** xorshift32 (replayable, not cryptographic). */
-  private next(): number {
-    this.state = xorshift32(this.state);
-    return this.state / 0x1_0000_0000;
   }
 }
 

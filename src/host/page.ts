@@ -7,7 +7,7 @@
  * the allocator's lazily created tables, so a 1 TiB host costs nothing until its pages are used.
  * Two handles with the same PFN denote the same page (compare `pfn`, not object identity).
  */
-import { PAGE_SIZE } from "../common/u64.js";
+import { pfnToHpa } from "../common/u64.js";
 
 /** What a {@link Page} asks of the frame database (the page allocator implements it). */
 export interface PageFrameDb {
@@ -33,13 +33,13 @@ export class Page {
   constructor(
     /** The frame database (the allocator) that describes this frame. */
     readonly db: PageFrameDb,
-    /** Page frame number: the HPA divided by 4096. */
+    /** Page frame number: the HPA divided by the page size (`hpaToPfn`). */
     readonly pfn: number,
   ) {}
 
   /** Host physical address of the frame (`page_to_phys`). */
   get hpa(): number {
-    return this.pfn * PAGE_SIZE;
+    return pfnToHpa(this.pfn);
   }
 
   /** Order of the block this page heads: 0 for a single page, k for a 2^k-page block. */

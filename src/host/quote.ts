@@ -7,7 +7,7 @@
 import { LINKED_DATA_PER_PAGE, layoutLinkedList } from "../common/formats.js";
 import type { Regs } from "../common/seamcall.js";
 import { isStatus, REG, STATUS } from "../common/status.js";
-import { hpaHi, hpaLo, type U64 } from "../common/u64.js";
+import { hpaHi, hpaLo, hpaToU64, PAGE_SIZE, pfnToHpa, type U64 } from "../common/u64.js";
 import { freeEach, type HostKernel, mapPageForWrite } from "./kernel.js";
 import type { Page } from "./page.js";
 import { callRegs, MAX_RESUMES, tdxCall } from "./seamcalls/index.js";
@@ -40,7 +40,7 @@ export interface QuoteBufferFault {
 }
 
 /**
- * Builds a quote buffer of `bytes` bytes: allocates ceil(bytes / 4096) order-0 pages (scattered, as
+ * Builds a quote buffer of `bytes` bytes: allocates ceil(bytes / PAGE_SIZE) order-0 pages (scattered, as
  * vmalloc), looks each page's PFN up once, and writes the HPA_LINKED_LIST into ceil(pages / 511) list
  * pages. Returns null when memory runs out (nothing stays allocated).
  * @example buildQuoteBuffer(k, 4 * 2 ** 20) // 1024 data pages, 3 list pages
@@ -50,7 +50,7 @@ export function buildQuoteBuffer(
   bytes: number,
   fault: QuoteBufferFault = {},
 ): QuoteBuffer | null {
-  const n = Math.ceil(bytes / 4096);
+  const n = Math.ceil(bytes / PAGE_SIZE);
   const data = k.alloc.allocPagesBulk(n, { tag: QUOTE_BUF_TAG });
   if (data.length !== n) {
     freeEach(k, data);
@@ -70,7 +70,7 @@ export function buildQuoteBuffer(
   let pfnLookups = 0;
   const hpas = data.map((p) => {
     pfnLookups++;
-    return p.pfn * 4096;
+    return pfnToHpa(p.pfn);
   });
   if (fault.replaceFirst !== undefined) hpas[0] = fault.replaceFirst;
   const named = hpas.slice(0, fault.dataPages ?? hpas.length);
@@ -128,11 +128,11 @@ export function quoteGet(
   idMask = 1,
 ): QuoteGetResult {
   const regs = callRegs("TDH.QUOTE.GET", {
-    [REG.RCX]: { lo: hpaLo(tdrHpa), hi: hpaHi(tdrHpa) },
+    [REG.RCX]: hpaToU64(tdrHpa),
     [REG.RDX]: { lo: idMask >>> 0, hi: 0 },
-    [REG.R8]: { lo: hpaLo(inputHpa), hi: hpaHi(inputHpa) },
+    [REG.R8]: hpaToU64(inputHpa),
     [REG.R9]: { lo: inputLen >>> 0, hi: 0 },
-    [REG.R10]: { lo: hpaLo(buf.list[0]!.hpa), hi: hpaHi(buf.list[0]!.hpa) },
+    [REG.R10]: hpaToU64(buf.list[0]!.hpa),
     [REG.R11]: { lo: buf.bytes >>> 0, hi: 0 },
   });
   const saved = regs.clone();
@@ -156,7 +156,7 @@ export function quoteGet(
 /** `tdh_mng_create` (minimal): makes the page at `tdrPfn` the TDR of a TD with `hkid`. */
 export function mngCreate(k: HostKernel, tdrPfn: number, hkid: number): U64 {
   return tdxCall(k, "TDH.MNG.CREATE", {
-    [REG.RCX]: { lo: hpaLo(tdrPfn * 4096), hi: hpaHi(tdrPfn * 4096) },
+    [REG.RCX]: hpaToU64(pfnToHpa(tdrPfn)),
     [REG.RDX]: { lo: hkid, hi: 0 },
   }).status;
 }
@@ -164,6 +164,6 @@ export function mngCreate(k: HostKernel, tdrPfn: number, hkid: number): U64 {
 /** `tdh_phymem_page_reclaim`: takes the TDR page at `pfn` back (the host then writes it back). */
 export function pageReclaim(k: HostKernel, pfn: number): U64 {
   return tdxCall(k, "TDH.PHYMEM.PAGE.RECLAIM", {
-    [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) },
+    [REG.RCX]: hpaToU64(pfnToHpa(pfn)),
   }).status;
 }

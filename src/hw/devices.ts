@@ -14,6 +14,7 @@
  * Device data is JSON-friendly: byte strings are generated deterministically from seed strings.
  */
 import { rangeError, stateError, typeError } from "../common/errors.js";
+import { xorshift32 } from "../common/rng.js";
 
 /** One measurement block a device reports (GET_MEASUREMENTS). */
 export interface MeasurementSpec {
@@ -89,11 +90,7 @@ export function seededBytes(seed: string, n: number): Uint8Array {
   const out = new Uint8Array(n);
   let x = fnv1a(seed);
   for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
+    x = xorshift32(x);
     out[i] = x & 0xff;
   }
   return out;

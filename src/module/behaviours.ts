@@ -3,7 +3,7 @@
  * "(assumption)"). Each has the spec's default; docs/ASSUMPTIONS.md is the ledger that explains them.
  * A scenario or test can flip one to see what a different module would do.
  */
-import { xorshift32 } from "../common/xorshift.js";
+import { xorshift32 } from "../common/rng.js";
 
 /** The emulator's switchable behaviours. */
 export interface Behaviours {

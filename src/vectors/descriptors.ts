@@ -11,7 +11,7 @@ import { PageAllocator } from "../host/page-alloc.js";
 import { tdxPageArrayCreate } from "../host/page-array.js";
 import { PhysMem } from "../hw/physmem.js";
 import { hex, hpaHex } from "./formats.js";
-import type { Rng } from "./rng.js";
+import type { VectorRng } from "./rng.js";
 import type { DescriptorVector } from "./types.js";
 
 const MEM_BASE = 0x12_3440_0000;
@@ -53,7 +53,7 @@ interface DescriptorPlan {
   pages(k: HostKernel): Page[];
 }
 
-function descriptorPlans(r: Rng): DescriptorPlan[] {
+function descriptorPlans(r: VectorRng): DescriptorPlan[] {
   const list = (name: string, note: string, pages: (k: HostKernel) => Page[]): DescriptorPlan => ({
     name,
     note,
@@ -104,7 +104,7 @@ function descriptorPlans(r: Rng): DescriptorPlan[] {
   ];
 }
 
-export function descriptorVectors(r: Rng): DescriptorVector[] {
+export function descriptorVectors(r: VectorRng): DescriptorVector[] {
   const k = smallHost();
   return descriptorPlans(r).map((plan) => {
     const pages = plan.pages(k);

@@ -28,7 +28,7 @@ import {
   u64ToHex,
   u64ToNumber,
 } from "../common/u64.js";
-import type { Rng } from "./rng.js";
+import type { VectorRng } from "./rng.js";
 import type { FormatVector, JsonScalar, Origin, VectorViolation } from "./types.js";
 
 /** An address as `0x` + 16 hex digits. */
@@ -45,15 +45,15 @@ interface VectorKind {
   /** A valid value onto which reserved bits are set. */
   base(): U64;
   /** A valid value from random fields, and a note saying what it is. */
-  random(r: Rng): { v: U64; note: string };
+  random(r: VectorRng): { v: U64; note: string };
 }
 
 /** A random PFN (40 bits). */
-function randomPfn(r: Rng): number {
+function randomPfn(r: VectorRng): number {
   const hi = r.u32() & 0xff; // drawn first: the order is part of the vector file
   return u64ToNumber(r.u32(), hi)!;
 }
-const randomCount = (r: Rng): number => 1 + r.below(MAX_ENTRIES);
+const randomCount = (r: VectorRng): number => 1 + r.below(MAX_ENTRIES);
 
 /** Per format kind: the values vectors build (a new kind of the table must add its row here). */
 const VECTOR_KINDS: Readonly<Record<FormatKind, VectorKind>> = {
@@ -319,7 +319,7 @@ export function reservedBitVectors(): FormatVector[] {
 }
 
 /** Seeded random vectors: valid ones built from random fields, raw random bits, and one-bit flips. */
-export function randomVectors(r: Rng): FormatVector[] {
+export function randomVectors(r: VectorRng): FormatVector[] {
   const out: FormatVector[] = [];
   const valid = (kind: FormatKind) => VECTOR_KINDS[kind].random(r);
   for (const kind of FORMAT_KINDS) {

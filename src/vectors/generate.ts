@@ -28,7 +28,7 @@ import { DEFAULT_SEED, type GenerateOptions, VECTORS_VERSION, type VectorSet } f
 export { FORMAT_KINDS } from "../common/format-table.js";
 export { vectorsHeader } from "./c-header.js";
 export { decodeAs } from "./formats.js";
-export { type Rng, xorshift32 } from "./rng.js";
+export { type VectorRng, xorshift32 } from "./rng.js";
 export * from "./types.js";
 
 /**

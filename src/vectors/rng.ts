@@ -1,13 +1,13 @@
 /**
- * The vectors' randomness: the project's xorshift32 step (`common/xorshift.ts`, Marsaglia 2003), seeded
+ * The vectors' randomness: the project's xorshift32 step (`common/rng.ts`, Marsaglia 2003), seeded
  * through a bijective mix so nearby seeds differ, with one independent stream per part of the vectors.
  * The sequence for a seed is part of the vector file format: changing it changes every `random-*` vector.
  */
 import { checkInt } from "../common/errors.js";
-import { xorshift32 as step } from "../common/xorshift.js";
+import { xorshift32 as step } from "../common/rng.js";
 
 /** A deterministic source of u32 values. */
-export interface Rng {
+export interface VectorRng {
   /** The next value, 0..2^32−1. */
   u32(): number;
   /** An integer in 0..n−1 (n in 1..2^32; a slight modulo bias is fine for test vectors). */
@@ -27,7 +27,7 @@ function fmix32(h: number): number {
  * same seed, so each part of the vectors has its own and adding a vector to one does not shift another.
  * @example const r = xorshift32(1); r.u32(); r.below(512);
  */
-export function xorshift32(seed: number, stream = 0): Rng {
+export function xorshift32(seed: number, stream = 0): VectorRng {
   checkInt("vectors.seed", seed, 0, 0xffff_ffff);
   checkInt("vectors.stream", stream, 0, 0xffff_ffff);
   let x = fmix32((seed ^ fmix32(stream ^ 0x9e37_79b9)) >>> 0);

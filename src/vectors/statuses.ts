@@ -4,7 +4,7 @@
  */
 import { decodeStatus, REG, STATUS, status } from "../common/status.js";
 import { type U64, U64_ONES } from "../common/u64.js";
-import type { Rng } from "./rng.js";
+import type { VectorRng } from "./rng.js";
 import type { Origin, StatusVector } from "./types.js";
 
 function statusVector(v: U64, origin: Origin, note: string): StatusVector {
@@ -28,7 +28,7 @@ function statusVector(v: U64, origin: Origin, note: string): StatusVector {
   };
 }
 
-export function statusVectors(r: Rng): StatusVector[] {
+export function statusVectors(r: VectorRng): StatusVector[] {
   const out: StatusVector[] = [];
   const kinds = Object.values(STATUS);
   for (const k of kinds) {

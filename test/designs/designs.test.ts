@@ -101,11 +101,11 @@ describe("figures that follow from the rules (12,800-page pool)", () => {
   });
 
   it("v2 allocates the 12,800 pages itself, plus its root and an order-5 pointer array", () => {
-    const m = createMachine();
-    const a = v2Create(m.kernel, pool, v2AllocContig, "test:pool");
+    const machine = createMachine();
+    const a = v2Create(machine.kernel, pool, v2AllocContig, "test:pool");
     expect(a?.pages.length).toBe(pool);
     expect(a?.pointerBlock?.order).toBe(5); // 12,800 × 8 bytes = 25 pages → kvmalloc order 5
-    expect(m.alloc.stats().byTag[V2_PAGES_TAG]).toBe(32);
+    expect(machine.alloc.stats().byTag[V2_PAGES_TAG]).toBe(32);
     const r = runFlow(V2_DESIGN, "extensions", SETUP).figures;
     expect(r.pagesAllocated).toBe(pool + 1 + 32);
     expect(r.peakExtraPages).toBe(33);
@@ -174,9 +174,9 @@ describe("release and failure policy", () => {
     expect(r.writeBacks).toBe(0);
     expect(r.hazards).toBe(0);
     // The only conservation finding is the module's own: a page left owned by a deleted session.
-    const m = createMachine(PLATFORM, { behaviours: { deleteOmitsOnePage: true } });
-    (V2_DESIGN.flows.spdm as (x: typeof m) => unknown)(m);
-    const c = checkConservation(m);
+    const machine = createMachine(PLATFORM, { behaviours: { deleteOmitsOnePage: true } });
+    (V2_DESIGN.flows.spdm as (x: typeof machine) => unknown)(machine);
+    const c = checkConservation(machine);
     expect(c.violationCount).toBe(devices);
     for (const v of c.violations) expect(v).toMatch(/which the module no longer has$/);
   });

@@ -32,40 +32,40 @@ function fresh() {
 
 describe("v2 ctrl_release", () => {
   it("compares the whole entry: the same PFN with other NUM_PAGES bits is a mismatch", () => {
-    const m = fresh();
-    const a = v2Create(m.kernel, 3, v2AllocIommuMt, "test:mt")!;
+    const machine = fresh();
+    const a = v2Create(machine.kernel, 3, v2AllocIommuMt, "test:mt")!;
     expect(a.pages[0]!.nrPages).toBe(2);
     // The module's released list names the queue block with NUM_PAGES 4 instead of 2.
-    const w = mapPageForWrite(m.kernel, a.root.pfn);
+    const w = mapPageForWrite(machine.kernel, a.root.pfn);
     w[0] = ((w[0]! & 0xffff_f000) | 4) >>> 0;
-    expect(v2CtrlRelease(m.kernel, a, 3, a.root.hpa)).toBe(false);
-    expect(m.kernel.ledger.stranded.size).toBe(2 + 2 + 1);
+    expect(v2CtrlRelease(machine.kernel, a, 3, a.root.hpa)).toBe(false);
+    expect(machine.kernel.ledger.stranded.size).toBe(2 + 2 + 1);
   });
 
   it("the unchanged entries match and are released", () => {
-    const m = fresh();
-    const a = v2Create(m.kernel, 3, v2AllocIommuMt, "test:mt")!;
-    expect(v2CtrlRelease(m.kernel, a, 3, a.root.hpa)).toBe(true);
-    expect(m.kernel.ledger.stranded.size).toBe(0);
-    expect(m.alloc.stats().allocatedPages).toBe(0);
+    const machine = fresh();
+    const a = v2Create(machine.kernel, 3, v2AllocIommuMt, "test:mt")!;
+    expect(v2CtrlRelease(machine.kernel, a, 3, a.root.hpa)).toBe(true);
+    expect(machine.kernel.ledger.stranded.size).toBe(0);
+    expect(machine.alloc.stats().allocatedPages).toBe(0);
   });
 
   it("a one-page array matches when the released address is its page or its root", () => {
     for (const via of ["page", "root"] as const) {
-      const m = fresh();
-      const a = v2Create(m.kernel, 1, v2AllocBulk, "test:one")!;
+      const machine = fresh();
+      const a = v2Create(machine.kernel, 1, v2AllocBulk, "test:one")!;
       const hpa = via === "page" ? a.pages[0]!.hpa : a.root.hpa;
-      expect(v2CtrlRelease(m.kernel, a, 1, hpa), via).toBe(true);
-      expect(m.kernel.ledger.stranded.size, via).toBe(0);
+      expect(v2CtrlRelease(machine.kernel, a, 1, hpa), via).toBe(true);
+      expect(machine.kernel.ledger.stranded.size, via).toBe(0);
     }
   });
 
   it("writes back one page per pages[i]: a block's tail pages are not written back", () => {
-    const m = fresh();
-    const a = v2Create(m.kernel, 3, v2AllocIommuMt, "test:mt")!;
-    const before = m.cache.stats.pageWbinvds;
-    expect(v2CtrlRelease(m.kernel, a, 3, a.root.hpa)).toBe(true);
-    expect(m.cache.stats.pageWbinvds - before).toBe(3);
+    const machine = fresh();
+    const a = v2Create(machine.kernel, 3, v2AllocIommuMt, "test:mt")!;
+    const before = machine.cache.stats.pageWbinvds;
+    expect(v2CtrlRelease(machine.kernel, a, 3, a.root.hpa)).toBe(true);
+    expect(machine.cache.stats.pageWbinvds - before).toBe(3);
   });
 
   it("the IOMMU flow leaves the queue blocks' tail pages dirty (one hazard per tail page)", () => {
@@ -80,12 +80,12 @@ describe("v2 ctrl_release", () => {
 
 describe("v2 hpa_array_t_release_raw", () => {
   it("is 0 when the current window holds one entry, even of a larger array", () => {
-    const m = fresh();
-    const a = v2Create(m.kernel, 513, v2AllocBulk, "test:big")!;
+    const machine = fresh();
+    const a = v2Create(machine.kernel, 513, v2AllocBulk, "test:big")!;
     expect(u64ToHex(v2ToReleaseInput(a).lo, v2ToReleaseInput(a).hi)).toBe(
       `0x${a.root.hpa.toString(16).padStart(16, "0")}`,
     );
-    expect(v2Populate(m.kernel, a, 512)).toBe(1);
+    expect(v2Populate(machine.kernel, a, 512)).toBe(1);
     const r = v2ToReleaseInput(a);
     expect([r.lo, r.hi]).toEqual([0, 0]);
   });
@@ -93,12 +93,12 @@ describe("v2 hpa_array_t_release_raw", () => {
 
 describe("v2 ctrl_leak", () => {
   it("frees the root and the pointer array, strands only the data pages", () => {
-    const m = fresh();
-    const a = v2Create(m.kernel, 600, v2AllocContig, "test:pool")!;
-    v2CtrlLeak(m.kernel, a, "test");
-    expect(m.kernel.ledger.stranded.size).toBe(600);
-    expect(m.kernel.ledger.stranded.has(a.root.pfn)).toBe(false);
-    const byTag = m.alloc.stats().byTag;
+    const machine = fresh();
+    const a = v2Create(machine.kernel, 600, v2AllocContig, "test:pool")!;
+    v2CtrlLeak(machine.kernel, a, "test");
+    expect(machine.kernel.ledger.stranded.size).toBe(600);
+    expect(machine.kernel.ledger.stranded.has(a.root.pfn)).toBe(false);
+    const byTag = machine.alloc.stats().byTag;
     expect(byTag[V2_ROOT_TAG]).toBeUndefined();
     expect(byTag["v2:pages-array"]).toBeUndefined();
   });

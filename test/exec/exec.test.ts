@@ -177,15 +177,15 @@ function calls(events: readonly ModelEvent[]): object[] {
     });
 }
 
-function endState(m: Machine) {
-  const c = checkConservation(m);
+function endState(machine: Machine) {
+  const c = checkConservation(machine);
   return {
     conservation: { ok: c.ok, totals: c.totals, byObject: c.byObject },
-    alloc: { free: m.alloc.stats().freePages, allocated: m.alloc.stats().allocatedPages },
-    pamtOwned: m.module.pamt.ownedPages,
-    hazards: m.cache.hazards.map((h) => [h.kind, h.pfn]),
-    stranded: [...m.kernel.ledger.stranded.keys()].sort((a, b) => a - b),
-    dirtyPages: m.cache.dirtyPages,
+    alloc: { free: machine.alloc.stats().freePages, allocated: machine.alloc.stats().allocatedPages },
+    pamtOwned: machine.module.pamt.ownedPages,
+    hazards: machine.cache.hazards.map((h) => [h.kind, h.pfn]),
+    stranded: [...machine.kernel.ledger.stranded.keys()].sort((a, b) => a - b),
+    dirtyPages: machine.cache.dirtyPages,
   };
 }
 
@@ -229,8 +229,8 @@ describe("the C host and the TypeScript flows agree", () => {
       let tsMachine: Machine | null = null;
       runScenario(ts, {
         onEvent: (e) => tsEvents.push(e),
-        onDone: (m) => {
-          tsMachine = m;
+        onDone: (machine) => {
+          tsMachine = machine;
         },
       });
       const cEvents: ModelEvent[] = [];

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { LEAF, REG, STATUS, statusText } from "../../src/common/status.js";
-import { hpaHi, hpaLo, type U64 } from "../../src/common/u64.js";
+import { hpaToU64, type U64 } from "../../src/common/u64.js";
 import { iommuSetupAll } from "../../src/host/flows/iommu.js";
 import type { Page } from "../../src/host/page.js";
 import { tdxPageArrayCreate } from "../../src/host/page-array.js";
@@ -18,18 +18,21 @@ import { PamtLocks } from "../../src/module/locks.js";
 import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
 
-const hpa = (p: Page): U64 => ({ lo: hpaLo(p.hpa), hi: hpaHi(p.hpa) });
+const hpa = (p: Page): U64 => hpaToU64(p.hpa);
 
 function setup(pool = 16) {
   const base = defaultPlatform();
-  const m = createMachine({ ...base, metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: pool } });
-  const a = m.alloc.allocPagesBulk(8, { tag: "test:a", zero: true });
-  const b = m.alloc.allocPagesBulk(8, { tag: "test:b", zero: true });
-  const listA = tdxPageArrayCreate(m.kernel, a, 8)!.toHpaListInfo();
-  const listB = tdxPageArrayCreate(m.kernel, b, 8)!.toHpaListInfo();
+  const machine = createMachine({
+    ...base,
+    metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: pool },
+  });
+  const a = machine.alloc.allocPagesBulk(8, { tag: "test:a", zero: true });
+  const b = machine.alloc.allocPagesBulk(8, { tag: "test:b", zero: true });
+  const listA = tdxPageArrayCreate(machine.kernel, a, 8)!.toHpaListInfo();
+  const listB = tdxPageArrayCreate(machine.kernel, b, 8)!.toHpaListInfo();
   const records: CallRecord[] = [];
-  m.module.onCall = (r) => records.push(r);
-  return { m, a, b, listA, listB, records };
+  machine.module.onCall = (r) => records.push(r);
+  return { machine, a, b, listA, listB, records };
 }
 
 describe("the PAMT lock table", () => {
@@ -69,11 +72,11 @@ describe("the PAMT lock table", () => {
 
 describe("two logical CPUs", () => {
   it("RDMD on CPU 1 of the page CPU 0's EXT.MEM.ADD holds → OPERAND_BUSY(RCX), retried to success", () => {
-    const { m, a, listA, records } = setup();
-    const cpus = addCpus(m, { cpus: 2, seed: 1, p: 1 });
+    const { machine, a, listA, records } = setup();
+    const cpus = addCpus(machine, { cpus: 2, seed: 1, p: 1 });
     cpus.submit(1, [{ leaf: LEAF["TDH.PHYMEM.PAGE.RDMD"], inputs: { [REG.RCX]: hpa(a[0]!) } }]);
     const r = callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA });
-    m.kernel.seamcall(r);
+    machine.kernel.seamcall(r);
     expect(statusText(r.get(REG.RAX))).toBe("TDX_SUCCESS");
     cpus.drain();
     const busy = records.find(
@@ -84,69 +87,67 @@ describe("two logical CPUs", () => {
     expect(cpus.results[0]!.busyRetries).toBe(1);
     expect(statusText(cpus.results[0]!.status)).toBe("TDX_SUCCESS");
     expect(cpus.results[0]!.regs.lo(REG.RCX)).toBe(PT.EXT_POOL);
-    expect(m.module.pamtLocks.heldBy(0) + m.module.pamtLocks.heldBy(1)).toBe(0);
+    expect(machine.module.pamtLocks.heldBy(0) + machine.module.pamtLocks.heldBy(1)).toBe(0);
   });
 
   it("two EXT.MEM.ADDs of different lists interleave and both donate everything; conservation holds", () => {
-    const { m, a, b, listA, listB } = setup();
-    const cpus = addCpus(m, { cpus: 2, seed: 3, p: 0.5 });
+    const { machine, a, b, listA, listB } = setup();
+    const cpus = addCpus(machine, { cpus: 2, seed: 3, p: 0.5 });
     cpus.submit(1, [
       { leaf: LEAF["TDH.PHYMEM.PAGE.RDMD"], inputs: { [REG.RCX]: hpa(a[3]!) } },
       { leaf: LEAF["TDH.EXT.MEM.ADD"], inputs: { [REG.RCX]: listB } },
     ]);
     const r = callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA });
-    m.kernel.seamcall(r);
+    machine.kernel.seamcall(r);
     cpus.drain();
     expect(statusText(r.get(REG.RAX))).toBe("TDX_SUCCESS");
     expect(cpus.results.map((x) => statusText(x.status))).toEqual(["TDX_SUCCESS", "TDX_SUCCESS"]);
     for (const p of [...a, ...b]) {
-      expect(m.module.pamt.type(p.pfn)).toBe(PT.EXT_POOL);
-      m.kernel.ledger.donated.set(p.pfn, "extension memory pool");
+      expect(machine.module.pamt.type(p.pfn)).toBe(PT.EXT_POOL);
+      machine.kernel.ledger.donated.set(p.pfn, "extension memory pool");
     }
-    expect(checkConservation(m).ok).toBe(true);
+    expect(checkConservation(machine).ok).toBe(true);
   });
 
   it("PAGE.WBINVD on CPU 1 of a page CPU 0 is claiming → OPERAND_BUSY(RCX), then PAGE_METADATA_INCORRECT", () => {
-    const { m, a, listA, records } = setup();
-    const cpus = addCpus(m, { cpus: 2, seed: 1, p: 1 });
-    const keyed = a[0]!.hpa + m.platform.keyIds.global * 2 ** m.platform.keyIds.shift;
-    cpus.submit(1, [
-      { leaf: LEAF["TDH.PHYMEM.PAGE.WBINVD"], inputs: { [REG.RCX]: { lo: hpaLo(keyed), hi: hpaHi(keyed) } } },
-    ]);
-    m.kernel.seamcall(callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA }));
+    const { machine, a, listA, records } = setup();
+    const cpus = addCpus(machine, { cpus: 2, seed: 1, p: 1 });
+    const keyed = a[0]!.hpa + machine.platform.keyIds.global * 2 ** machine.platform.keyIds.shift;
+    cpus.submit(1, [{ leaf: LEAF["TDH.PHYMEM.PAGE.WBINVD"], inputs: { [REG.RCX]: hpaToU64(keyed) } }]);
+    machine.kernel.seamcall(callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA }));
     cpus.drain();
     const w = records.filter((x) => x.leaf === LEAF["TDH.PHYMEM.PAGE.WBINVD"]).map((x) => x.statusText);
     expect(w).toEqual(["TDX_OPERAND_BUSY(RCX)", "TDX_PAGE_METADATA_INCORRECT(RCX)"]);
   });
 
   it("CPU 0's retry of an OPERAND_BUSY call relaxes: the other CPUs' queued calls run meanwhile", () => {
-    const { m, a } = setup();
-    const cpus = addCpus(m, { cpus: 2, seed: 1, p: 0 });
+    const { machine, a } = setup();
+    const cpus = addCpus(machine, { cpus: 2, seed: 1, p: 0 });
     cpus.submit(1, [{ leaf: LEAF["TDH.PHYMEM.PAGE.RDMD"], inputs: { [REG.RCX]: hpa(a[0]!) } }]);
-    m.module.forceStatus({
+    machine.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
       nth: 1,
       status: { lo: 2, hi: STATUS.TDX_OPERAND_BUSY.hi },
     });
-    const up = iommuSetupAll(m.kernel, m.platform.iommus);
+    const up = iommuSetupAll(machine.kernel, machine.platform.iommus);
     expect(up.result.ok).toBe(true);
     expect(cpus.pending).toBe(0);
     expect(cpus.results.map((x) => statusText(x.status))).toEqual(["TDX_SUCCESS"]);
   });
 
   it("one CPU: the same calls never see OPERAND_BUSY", () => {
-    const { m, a, listA, records } = setup();
-    m.kernel.seamcall(callRegs("TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: hpa(a[0]!) }));
-    m.kernel.seamcall(callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA }));
+    const { machine, a, listA, records } = setup();
+    machine.kernel.seamcall(callRegs("TDH.PHYMEM.PAGE.RDMD", { [REG.RCX]: hpa(a[0]!) }));
+    machine.kernel.seamcall(callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA }));
     expect(records.map((x) => x.statusText)).toEqual(["TDX_SUCCESS", "TDX_SUCCESS"]);
-    expect(m.module.pamtLocks.busyCount).toBe(0);
+    expect(machine.module.pamtLocks.busyCount).toBe(0);
   });
 
   it("rejects a bad schedule with a typed error", () => {
-    const { m } = setup();
-    expect(() => addCpus(m, { cpus: 1, seed: 0, p: 0.5 })).toThrow(/cpus/);
-    expect(() => addCpus(m, { cpus: 2, seed: 0, p: 2 })).toThrow(/0\.\.1/);
-    expect(() => addCpus(m, { cpus: 2, seed: 0, p: 1 }).submit(2, [])).toThrow(/1\.\.1/);
+    const { machine } = setup();
+    expect(() => addCpus(machine, { cpus: 1, seed: 0, p: 0.5 })).toThrow(/cpus/);
+    expect(() => addCpus(machine, { cpus: 2, seed: 0, p: 2 })).toThrow(/0\.\.1/);
+    expect(() => addCpus(machine, { cpus: 2, seed: 0, p: 1 }).submit(2, [])).toThrow(/1\.\.1/);
   });
 });
 
@@ -211,21 +212,21 @@ describe("scenario steps on other CPUs", () => {
 describe("resumable calls on two CPUs", () => {
   it("an IOMMU.SETUP on CPU 1 while CPU 0's SETUP runs never resumes its state: both units come up", async () => {
     const { allocIommuMtPages } = await import("../../src/host/flows/iommu.js");
-    const { m } = setup();
-    const cpus = addCpus(m, { cpus: 2, seed: 1, p: 1 });
-    const [u0, u1] = m.platform.iommus.filter((u) => u.tdxCapable);
-    const pages = allocIommuMtPages(m.kernel, m.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
-    const mt = tdxPageArrayCreate(m.kernel, pages, pages.length)!;
+    const { machine } = setup();
+    const cpus = addCpus(machine, { cpus: 2, seed: 1, p: 1 });
+    const [u0, u1] = machine.platform.iommus.filter((u) => u.tdxCapable);
+    const pages = allocIommuMtPages(machine.kernel, machine.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
+    const mt = tdxPageArrayCreate(machine.kernel, pages, pages.length)!;
     cpus.submit(1, [
       {
         leaf: LEAF["TDH.IOMMU.SETUP"],
-        inputs: { [REG.RCX]: { lo: hpaLo(u1!.regBase), hi: hpaHi(u1!.regBase) }, [REG.RDX]: mt.toIommuMt() },
+        inputs: { [REG.RCX]: hpaToU64(u1!.regBase), [REG.RDX]: mt.toIommuMt() },
       },
     ]);
-    const up = iommuSetupAll(m.kernel, [u0!]);
+    const up = iommuSetupAll(machine.kernel, [u0!]);
     cpus.drain();
     expect(up.result.ok).toBe(true);
     expect(cpus.results.map((x) => statusText(x.status))).toEqual(["TDX_SUCCESS"]);
-    for (const p of pages) expect(m.module.pamt.type(p.pfn)).toBe(PT.IOMMU_MT);
+    for (const p of pages) expect(machine.module.pamt.type(p.pfn)).toBe(PT.IOMMU_MT);
   });
 });

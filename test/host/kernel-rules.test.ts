@@ -32,47 +32,47 @@ const mk = (opts: MachineOptions = {}, over: Partial<Platform["metadata"]> = {})
   createMachine(platform(over), opts);
 
 /** Extensions, IOMMUs, TDX Connect, then the platform teardown, with every call recorded. */
-function fullRun(m: Machine) {
+function fullRun(machine: Machine) {
   const calls: CallRecord[] = [];
-  m.module.onCall = (r) => calls.push(r);
-  const ext = extensionsBringUp(m.kernel);
-  const io = iommuSetupAll(m.kernel, m.platform.iommus);
-  const up = tdxConnectBringUp(m.kernel, m.platform.devices!, m.platform.rootPorts!);
-  const down = platformTeardown(m.kernel, { connect: up.built, iommus: io.setups });
+  machine.module.onCall = (r) => calls.push(r);
+  const ext = extensionsBringUp(machine.kernel);
+  const io = iommuSetupAll(machine.kernel, machine.platform.iommus);
+  const up = tdxConnectBringUp(machine.kernel, machine.platform.devices!, machine.platform.rootPorts!);
+  const down = platformTeardown(machine.kernel, { connect: up.built, iommus: io.setups });
   const n = (leaf: keyof typeof LEAF) => calls.filter((c) => c.leaf === LEAF[leaf]).length;
-  return { ext, io, up, down, calls, n, end: checkConservation(m) };
+  return { ext, io, up, down, calls, n, end: checkConservation(machine) };
 }
 
-const capable = (m: Machine) => m.platform.iommus.filter((u) => u.tdxCapable).length;
+const capable = (machine: Machine) => machine.platform.iommus.filter((u) => u.tdxCapable).length;
 
 describe("IOMMU probing", () => {
   it("TDX_OPERAND_INVALID on RDX for one unit: skipped like a non-capable one, the rest goes on", () => {
-    const m = mk();
-    m.module.forceStatus({
+    const machine = mk();
+    machine.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
       nth: 1,
       status: { lo: REG.RDX, hi: STATUS.TDX_OPERAND_INVALID.hi },
     });
-    const r = fullRun(m);
+    const r = fullRun(machine);
     expect(r.io.result.ok).toBe(true);
-    expect(r.io.result.details).toMatchObject({ unitsSetUp: capable(m) - 1, unitsSkipped: 3 });
+    expect(r.io.result.details).toMatchObject({ unitsSetUp: capable(machine) - 1, unitsSkipped: 3 });
     expect(r.up.result.ok).toBe(true);
     expect(r.up.built.sessions).toHaveLength(3);
     expect(r.down.ok).toBe(true);
     expect(r.end.violations).toEqual([]);
-    expect(m.cache.hazards).toEqual([]);
+    expect(machine.cache.hazards).toEqual([]);
   });
 
   it("any other SETUP failure: the units set up are cleared, TDX Connect fails, no SPDM or IDE call follows", () => {
-    const m = mk();
+    const machine = mk();
     // The fourth SETUP (dmar3, after two units set up and one skipped) fails on a page already taken
     // (a BUSY would be retried: contention is the host's to wait out).
-    m.module.forceStatus({
+    machine.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
       nth: 4,
       status: { lo: REG.RDX, hi: STATUS.TDX_PAGE_METADATA_INCORRECT.hi },
     });
-    const r = fullRun(m);
+    const r = fullRun(machine);
     expect(r.io.result.ok).toBe(false);
     expect(r.io.result.failedStep).toBe("TDH.IOMMU.SETUP dmar3-socket1-pcie0");
     expect(r.io.setups).toEqual([]);
@@ -83,17 +83,17 @@ describe("IOMMU probing", () => {
       expect(r.n(leaf), leaf).toBe(0);
     expect(r.end.violations).toEqual([]);
     expect(r.end.totals.stranded).toBe(0);
-    expect(m.cache.hazards).toEqual([]);
+    expect(machine.cache.hazards).toEqual([]);
   });
 
   it("a failed extensions bring-up stops the later flows too", () => {
-    const m = mk();
-    m.module.forceStatus({
+    const machine = mk();
+    machine.module.forceStatus({
       leaf: LEAF["TDH.EXT.INIT"],
       nth: 1,
       status: { lo: 0, hi: STATUS.TDX_OP_STATE_INCORRECT.hi },
     });
-    const r = fullRun(m);
+    const r = fullRun(machine);
     expect(r.ext.ok).toBe(false);
     expect(r.n("TDH.IOMMU.SETUP")).toBe(0);
     expect(r.n("TDH.SPDM.CREATE")).toBe(0);
@@ -101,8 +101,8 @@ describe("IOMMU probing", () => {
   });
 
   it("TDX Connect needs TDX_FEATURES0 bit 6: without it no IOMMU, SPDM or IDE call", () => {
-    const m = mk({}, { TDX_FEATURES0_BITS: [FEATURE_BITS.EXTENSIONS] });
-    const r = fullRun(m);
+    const machine = mk({}, { TDX_FEATURES0_BITS: [FEATURE_BITS.EXTENSIONS] });
+    const r = fullRun(machine);
     expect(r.ext.ok).toBe(true);
     expect(r.io.result.details.skipped).toMatch(/TDX_FEATURES0 bit 6/);
     expect(r.up.result.details.skipped).toMatch(/TDX_FEATURES0 bit 6/);
@@ -114,9 +114,9 @@ describe("IOMMU probing", () => {
 });
 
 /** A BUSY that lasts: the call and every one of the host's bounded BUSY retries get TDX_OPERAND_BUSY. */
-function forceBusy(m: Machine, leaf: LeafName, nth: number): void {
+function forceBusy(machine: Machine, leaf: LeafName, nth: number): void {
   for (let i = 0; i <= MAX_BUSY_RETRIES; i++)
-    m.module.forceStatus({
+    machine.module.forceStatus({
       leaf: LEAF[leaf],
       nth: nth + i,
       status: { lo: 0, hi: STATUS.TDX_OPERAND_BUSY.hi },
@@ -125,28 +125,28 @@ function forceBusy(m: Machine, leaf: LeafName, nth: number): void {
 
 describe("teardown on failure", () => {
   it("BUSY on KM STOP: ignored, BLOCK and DELETE still run, nothing stranded", () => {
-    const m = mk();
+    const machine = mk();
     // KM calls: 3 SETUPs of 5 calls each (4 requests + done), then the first STOP.
-    forceBusy(m, "TDH.IDE.STREAM.KM", 16);
-    const r = fullRun(m);
+    forceBusy(machine, "TDH.IDE.STREAM.KM", 16);
+    const r = fullRun(machine);
     expect(r.up.result.ok).toBe(true);
     expect(r.n("TDH.IDE.STREAM.BLOCK")).toBe(3);
     expect(r.n("TDH.IDE.STREAM.DELETE")).toBe(3);
     expect(r.down.ok).toBe(true);
     expect(r.end.totals.stranded).toBe(0);
     expect(r.end.violations).toEqual([]);
-    expect(m.cache.hazards).toEqual([]);
-    expect(m.kernel.ledger.strandReports).toEqual([]);
+    expect(machine.cache.hazards).toEqual([]);
+    expect(machine.kernel.ledger.strandReports).toEqual([]);
   });
 
   it("the failed KM STOP is recorded as a warning of the stream's teardown", () => {
-    const m = mk();
-    extensionsBringUp(m.kernel);
-    const s = spdmSessionConnect(m.kernel, m.platform.devices![0]!).session!;
-    const st = ideStreamSetup(m.kernel, s, m.platform.rootPorts!, 0).stream!;
-    const next = (m.module.callsByLeaf.get(LEAF["TDH.IDE.STREAM.KM"]) ?? 0) + 1;
-    forceBusy(m, "TDH.IDE.STREAM.KM", next);
-    const t = ideStreamTeardown(m.kernel, st);
+    const machine = mk();
+    extensionsBringUp(machine.kernel);
+    const s = spdmSessionConnect(machine.kernel, machine.platform.devices![0]!).session!;
+    const st = ideStreamSetup(machine.kernel, s, machine.platform.rootPorts!, 0).stream!;
+    const next = (machine.module.callsByLeaf.get(LEAF["TDH.IDE.STREAM.KM"]) ?? 0) + 1;
+    forceBusy(machine, "TDH.IDE.STREAM.KM", next);
+    const t = ideStreamTeardown(machine.kernel, st);
     expect(t.ok).toBe(true);
     expect(t.details.warning).toMatch(
       /TDH.IDE.STREAM.KM STOP nvme0-ssd failed \(ignored\): TDX_OPERAND_BUSY/,
@@ -154,12 +154,12 @@ describe("teardown on failure", () => {
   });
 
   it("a failed DISCONNECT only warns; DELETE still runs (and strands when the module refuses it)", () => {
-    const m = mk();
-    forceBusy(m, "TDH.SPDM.DISCONNECT", 1);
-    const r = fullRun(m);
+    const machine = mk();
+    forceBusy(machine, "TDH.SPDM.DISCONNECT", 1);
+    const r = fullRun(machine);
     expect(r.n("TDH.SPDM.DELETE")).toBe(3);
     // The session is still connected in the module, so its DELETE is refused: those pages are stranded.
-    expect(r.end.totals.stranded).toBe(m.platform.metadata.SPDM_MT_PAGE_COUNT + 1);
+    expect(r.end.totals.stranded).toBe(machine.platform.metadata.SPDM_MT_PAGE_COUNT + 1);
     expect(r.end.violations).toEqual([]);
   });
 });
@@ -167,18 +167,18 @@ describe("teardown on failure", () => {
 describe("the extension lock", () => {
   it("v2's non-re-entrant lock: a key refresh during CONNECT is reported as the kernel's deadlock", () => {
     for (const reentrant of [true, false]) {
-      const m = mk({ policy: { extLockReentrant: reentrant } });
-      extensionsBringUp(m.kernel);
-      const mngBefore = m.module.callsByLeaf.get(LEAF["TDH.SPDM.MNG"]) ?? 0;
-      m.module.forceStatus({
+      const machine = mk({ policy: { extLockReentrant: reentrant } });
+      extensionsBringUp(machine.kernel);
+      const mngBefore = machine.module.callsByLeaf.get(LEAF["TDH.SPDM.MNG"]) ?? 0;
+      machine.module.forceStatus({
         leaf: LEAF["TDH.SPDM.CONNECT"],
         nth: 3,
         status: { lo: 0, hi: STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH.hi },
       });
-      const c = spdmSessionConnect(m.kernel, m.platform.devices![0]!);
+      const c = spdmSessionConnect(machine.kernel, machine.platform.devices![0]!);
       expect(c.result.ok).toBe(false);
-      const deadlocks = m.module.reports.filter((x) => x.kind === "ext-lock-deadlock");
-      const mng = (m.module.callsByLeaf.get(LEAF["TDH.SPDM.MNG"]) ?? 0) - mngBefore;
+      const deadlocks = machine.module.reports.filter((x) => x.kind === "ext-lock-deadlock");
+      const mng = (machine.module.callsByLeaf.get(LEAF["TDH.SPDM.MNG"]) ?? 0) - mngBefore;
       if (reentrant) {
         expect(deadlocks).toEqual([]);
         expect(mng).toBe(1); // KEY_UPDATE issued (refused: the session is not connected yet)
@@ -189,22 +189,22 @@ describe("the extension lock", () => {
         );
         expect(mng).toBe(0);
       }
-      expect(checkConservation(m).violations).toEqual([]);
+      expect(checkConservation(machine).violations).toEqual([]);
     }
   });
 
   it("scope: v2 locks CONNECT, DISCONNECT and MNG only; the earlier design also CREATE, DELETE and KM", () => {
     for (const scope of ["v2", "all-spdm"] as const) {
-      const m = mk({ policy: { extLockScope: scope } });
-      extensionsBringUp(m.kernel);
-      m.kernel.extLock.holder = "someone else";
-      const c = spdmSessionConnect(m.kernel, m.platform.devices![0]!);
+      const machine = mk({ policy: { extLockScope: scope } });
+      extensionsBringUp(machine.kernel);
+      machine.kernel.extLock.holder = "someone else";
+      const c = spdmSessionConnect(machine.kernel, machine.platform.devices![0]!);
       expect(c.result.ok).toBe(false);
       // Under v2 CREATE ran without the lock and CONNECT was the call refused.
       expect(c.result.failedStep).toBe(`TDH.SPDM.${scope === "v2" ? "CONNECT" : "CREATE"} nvme0-ssd`);
-      expect(m.module.callsByLeaf.get(LEAF["TDH.SPDM.CREATE"]) ?? 0).toBe(scope === "v2" ? 1 : 0);
-      m.kernel.extLock.holder = null;
-      expect(checkConservation(m).violations).toEqual([]);
+      expect(machine.module.callsByLeaf.get(LEAF["TDH.SPDM.CREATE"]) ?? 0).toBe(scope === "v2" ? 1 : 0);
+      machine.kernel.extLock.holder = null;
+      expect(checkConservation(machine).violations).toEqual([]);
     }
   });
 });
@@ -215,65 +215,66 @@ describe("the flush flag", () => {
 
   it("after a failed create: the kernel's rule writes the pages back at destroy, on-success does not", () => {
     for (const flushFlag of variants) {
-      const m = mk({ policy: { flushFlag } });
-      extensionsBringUp(m.kernel);
-      const incapable = m.platform.iommus.find((u) => !u.tdxCapable)!;
-      const pages = allocIommuMtPages(m.kernel, m.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
-      const a = tdxPageArrayCreate(m.kernel, pages, pages.length)!;
-      const r = iommuSetup(m.kernel, incapable.regBase, a);
+      const machine = mk({ policy: { flushFlag } });
+      extensionsBringUp(machine.kernel);
+      const incapable = machine.platform.iommus.find((u) => !u.tdxCapable)!;
+      const pages = allocIommuMtPages(machine.kernel, machine.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
+      const a = tdxPageArrayCreate(machine.kernel, pages, pages.length)!;
+      const r = iommuSetup(machine.kernel, incapable.regBase, a);
       expect(r.status.hi).toBe(STATUS.TDX_OPERAND_INVALID.hi);
       expect(a.flushOnFree).toBe(flushFlag === "before-call");
-      const wb0 = m.module.callsByLeaf.get(LEAF["TDH.PHYMEM.PAGE.WBINVD"]) ?? 0;
-      tdxPageArrayDestroy(m.kernel, a);
-      const wb = (m.module.callsByLeaf.get(LEAF["TDH.PHYMEM.PAGE.WBINVD"]) ?? 0) - wb0;
+      const wb0 = machine.module.callsByLeaf.get(LEAF["TDH.PHYMEM.PAGE.WBINVD"]) ?? 0;
+      tdxPageArrayDestroy(machine.kernel, a);
+      const wb = (machine.module.callsByLeaf.get(LEAF["TDH.PHYMEM.PAGE.WBINVD"]) ?? 0) - wb0;
       expect(wb).toBe(flushFlag === "before-call" ? 20 : 0);
-      expect(m.cache.hazards).toEqual([]);
+      expect(machine.cache.hazards).toEqual([]);
     }
   });
 
   it("after a partly done create (interrupted, then failing on the re-issue): the same difference", () => {
     for (const flushFlag of variants) {
-      const m = mk({ policy: { flushFlag }, interrupts: { kind: "every", k: 3 } });
-      extensionsBringUp(m.kernel);
-      m.module.setInterrupts({ kind: "every", k: 3 });
-      const unit = m.platform.iommus.find((u) => u.tdxCapable)!;
-      const pages = allocIommuMtPages(m.kernel, m.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
-      const a = tdxPageArrayCreate(m.kernel, pages, pages.length)!;
-      const n = m.module.callsByLeaf.get(LEAF["TDH.IOMMU.SETUP"]) ?? 0;
+      const machine = mk({ policy: { flushFlag }, interrupts: { kind: "every", k: 3 } });
+      extensionsBringUp(machine.kernel);
+      machine.module.setInterrupts({ kind: "every", k: 3 });
+      const unit = machine.platform.iommus.find((u) => u.tdxCapable)!;
+      const pages = allocIommuMtPages(machine.kernel, machine.platform.metadata.IOMMU_MT_PAGE_COUNT)!;
+      const a = tdxPageArrayCreate(machine.kernel, pages, pages.length)!;
+      const n = machine.module.callsByLeaf.get(LEAF["TDH.IOMMU.SETUP"]) ?? 0;
       // The first call claims 3 entries and is interrupted; the re-issue fails: the module rolls back.
-      m.module.forceStatus({
+      machine.module.forceStatus({
         leaf: LEAF["TDH.IOMMU.SETUP"],
         nth: n + 2,
         status: { lo: REG.RDX, hi: STATUS.TDX_PAGE_METADATA_INCORRECT.hi },
       });
-      const r = iommuSetup(m.kernel, unit.regBase, a);
+      const r = iommuSetup(machine.kernel, unit.regBase, a);
       expect(r.interrupts).toBe(1);
       expect(r.status.hi).toBe(STATUS.TDX_PAGE_METADATA_INCORRECT.hi);
       expect(a.flushOnFree).toBe(flushFlag === "before-call");
-      const d = tdxPageArrayDestroy(m.kernel, a);
+      const d = tdxPageArrayDestroy(machine.kernel, a);
       expect(d.failedPfns).toEqual([]);
-      expect(checkConservation(m).violations).toEqual([]);
+      expect(checkConservation(machine).violations).toEqual([]);
     }
   });
 
   it("the SPDM create wrapper follows the same rule", () => {
     for (const flushFlag of variants) {
-      const m = mk({ policy: { flushFlag } });
-      extensionsBringUp(m.kernel);
-      const pages = m.alloc.allocPagesBulk(3, { tag: "t", zero: true });
-      const a = tdxPageArrayCreate(m.kernel, pages, pages.length)!;
+      const machine = mk({ policy: { flushFlag } });
+      extensionsBringUp(machine.kernel);
+      const pages = machine.alloc.allocPagesBulk(3, { tag: "t", zero: true });
+      const a = tdxPageArrayCreate(machine.kernel, pages, pages.length)!;
       // 3 pages where SPDM_MT_PAGE_COUNT is 8: TDX_OPERAND_INVALID (RDX).
-      const r = spdmCreate(m.kernel, m.platform.devices![0]!, a);
+      const r = spdmCreate(machine.kernel, machine.platform.devices![0]!, a);
       expect(r.status).toEqual({ lo: REG.RDX, hi: STATUS.TDX_OPERAND_INVALID.hi });
       expect(a.flushOnFree).toBe(flushFlag === "before-call");
     }
   });
 
   it("the default run's skipped IOMMU units are written back before they are freed", () => {
-    const m = mk();
-    const r = fullRun(m);
-    const skipped = m.platform.iommus.filter((u) => !u.tdxCapable).length;
-    const perUnit = 2 * 2 ** m.platform.metadata.iqOrder + m.platform.metadata.IOMMU_MT_PAGE_COUNT;
+    const machine = mk();
+    const r = fullRun(machine);
+    const skipped = machine.platform.iommus.filter((u) => !u.tdxCapable).length;
+    const perUnit =
+      2 * 2 ** machine.platform.metadata.iqOrder + machine.platform.metadata.IOMMU_MT_PAGE_COUNT;
     const setupWb = r.calls.filter(
       (c, i) =>
         c.leaf === LEAF["TDH.PHYMEM.PAGE.WBINVD"] &&
@@ -314,11 +315,14 @@ describe("SPDM function id and the leaves the kernel calls once", () => {
   });
 
   it("behaviour interruptCallOnceLeaves: such an interrupt is reported, and the kernel fails the create", () => {
-    const m = mk({ behaviours: { interruptCallOnceLeaves: true }, interrupts: { kind: "every", k: 1 } });
-    const r = fullRun(m);
+    const machine = mk({
+      behaviours: { interruptCallOnceLeaves: true },
+      interrupts: { kind: "every", k: 1 },
+    });
+    const r = fullRun(machine);
     expect(r.up.result.ok).toBe(false);
     expect(r.up.result.failedStatus).toBe("TDX_INTERRUPTED_RESUMABLE");
-    const reports = m.module.reports.filter((x) => x.kind === "call-once-interrupted");
+    const reports = machine.module.reports.filter((x) => x.kind === "call-once-interrupted");
     expect(reports.length).toBeGreaterThan(0);
     expect(reports[0]!.message).toMatch(
       /TDH.SPDM.CREATE interrupted at entry: the kernel calls this leaf once/,
@@ -335,9 +339,9 @@ describe("SPDM function id and the leaves the kernel calls once", () => {
 
   it("statuses are compared in full, as the kernel does: low bits on a success or an interrupt are not success", () => {
     // TDX_SUCCESS with bits 31:0 set on the first IDE.STREAM.BLOCK: the kernel's `!= TDX_SUCCESS` fails it.
-    const m = mk();
-    m.module.forceStatus({ leaf: LEAF["TDH.IDE.STREAM.BLOCK"], nth: 1, status: { lo: 1, hi: 0 } });
-    const r = fullRun(m);
+    const machine = mk();
+    machine.module.forceStatus({ leaf: LEAF["TDH.IDE.STREAM.BLOCK"], nth: 1, status: { lo: 1, hi: 0 } });
+    const r = fullRun(machine);
     expect(r.down.ok).toBe(false);
     expect(r.down.failedStep).toBe("TDH.IDE.STREAM.BLOCK nvme0-ssd");
     expect(r.end.violations).toEqual([]);

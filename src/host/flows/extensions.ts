@@ -42,14 +42,8 @@ export function extensionsBringUp(k: HostKernel, opts: ExtensionsOptions = {}): 
 
 function extensionsBringUpInner(k: HostKernel, opts: ExtensionsOptions): FlowResult {
   const rec = new FlowRecorder("extensions");
-  const gate = tdxConnectGate(k, FEATURE_BITS.EXTENSIONS);
-  if (!gate.run) {
-    if ("skipped" in gate) {
-      rec.details.skipped = gate.skipped;
-      return rec.ok();
-    }
-    return rec.fail(gate.failedStep, gate.status);
-  }
+  const stopped = rec.stopAtGate(tdxConnectGate(k, FEATURE_BITS.EXTENSIONS));
+  if (stopped !== null) return stopped;
   const req = sysRd(k, "MEMORY_POOL_REQUIRED_PAGES");
   if (!ok(req.status)) return rec.fail("TDH.SYS.RD MEMORY_POOL_REQUIRED_PAGES", req.status);
   const extReq = sysRd(k, "EXT_REQUIRED");

@@ -11,8 +11,7 @@
 
 import { encodeIommuMt } from "../../common/formats.js";
 import { isStatus, REG, STATUS } from "../../common/status.js";
-import type { U64 } from "../../common/u64.js";
-import { hpaHi, hpaLo } from "../../common/u64.js";
+import { hpaToU64, pfnToHpa, type U64 } from "../../common/u64.js";
 import { cleanRefusal } from "../claim-rule.js";
 import { failTdxConnect, tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.js";
@@ -71,8 +70,8 @@ function iommuSetupStaleRoot(
   return retryWithOriginal(
     k,
     callRegs("TDH.IOMMU.SETUP", {
-      [REG.RCX]: { lo: hpaLo(regBase), hi: hpaHi(regBase) },
-      [REG.RDX]: encodeIommuMt(stale.value * 4096),
+      [REG.RCX]: hpaToU64(regBase),
+      [REG.RDX]: encodeIommuMt(pfnToHpa(stale.value)),
     }),
   );
 }
@@ -84,14 +83,8 @@ export function iommuSetupAll(
 ): { result: FlowResult; setups: IommuSetupRecord[] } {
   const rec = new FlowRecorder("iommu-setup");
   const setups: IommuSetupRecord[] = [];
-  const gate = tdxConnectGate(k);
-  if (!gate.run) {
-    if ("skipped" in gate) {
-      rec.details.skipped = gate.skipped;
-      return { result: rec.ok(), setups };
-    }
-    return { result: rec.fail(gate.failedStep, gate.status), setups };
-  }
+  const stopped = rec.stopAtGate(tdxConnectGate(k));
+  if (stopped !== null) return { result: stopped, setups };
   const md = sysRd(k, "IOMMU_MT_PAGE_COUNT");
   if (!ok(md.status)) return { result: rec.fail("TDH.SYS.RD IOMMU_MT_PAGE_COUNT", md.status), setups };
   let skipped = 0;

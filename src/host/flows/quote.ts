@@ -6,7 +6,7 @@
  * (TDH.PHYMEM.PAGE.RECLAIM, then PAGE.WBINVD under the global KeyID before it goes back to the
  * allocator). `fault` builds one of the wrong quote buffers the module must refuse.
  */
-import { getBits } from "../../common/u64.js";
+import { getBits, PAGE_SIZE } from "../../common/u64.js";
 import { FEATURE_BITS } from "../../hw/platform.js";
 import { type HostKernel, hpaWithKeyId, mapPageForRead, mapPageForWrite, strandPages } from "../kernel.js";
 import {
@@ -63,7 +63,7 @@ export function quoteFlow(k: HostKernel, fault: QuoteFault = "none"): FlowResult
     fault === "loop"
       ? { loop: true }
       : fault === "short"
-        ? { dataPages: Math.ceil(size / 4096) - 1 }
+        ? { dataPages: Math.ceil(size / PAGE_SIZE) - 1 }
         : fault === "private-page"
           ? { replaceFirst: hpaWithKeyId(k, tdr.hpa, hkid) }
           : {};

@@ -4,6 +4,7 @@
  */
 import { statusText } from "../../common/status.js";
 import type { U64 } from "../../common/u64.js";
+import type { GateResult } from "../connect-state.js";
 
 /** Outcome of one flow. */
 export interface FlowResult {
@@ -49,5 +50,18 @@ export class FlowRecorder {
       strandedPages: this.stranded,
       details: this.details,
     };
+  }
+
+  /**
+   * The flow's result when the TDX Connect gate says not to run: ok with the reason in
+   * `details.skipped`, or failed at the gate's step. Null when the gate says run.
+   */
+  stopAtGate(gate: GateResult): FlowResult | null {
+    if (gate.run) return null;
+    if ("skipped" in gate) {
+      this.details.skipped = gate.skipped;
+      return this.ok();
+    }
+    return this.fail(gate.failedStep, gate.status);
   }
 }

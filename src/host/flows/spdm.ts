@@ -13,7 +13,7 @@
  */
 import { decodeHpaArray } from "../../common/formats.js";
 import { REG, statusText } from "../../common/status.js";
-import type { U64 } from "../../common/u64.js";
+import { hpaToPfn, pagesToBytes, pfnToHpa, type U64, u64ToNumber } from "../../common/u64.js";
 import { deviceInfoOf, type PcieDeviceSpec } from "../../hw/devices.js";
 import { tdxConnectGate } from "../connect-state.js";
 import { allocZeroed, freeEach, type HostKernel, mapPageForRead, strandPages } from "../kernel.js";
@@ -60,12 +60,15 @@ export function checkReleased(k: HostKernel, out: U64, pages: readonly Page[], w
   const d = decodeHpaArray(out.lo, out.hi);
   const got = new Set<number>();
   if (out.lo !== 0 || out.hi !== 0) {
-    if (d.fields.singleton) got.add(d.fields.pageHpa! / 4096);
+    if (d.fields.singleton) got.add(hpaToPfn(d.fields.pageHpa!));
     else {
-      const w = mapPageForRead(k, d.fields.rootHpa! / 4096);
+      const w = mapPageForRead(k, hpaToPfn(d.fields.rootHpa!));
       const words = new Uint32Array(w.buffer, w.byteOffset, 1024);
-      for (let i = 0; i < d.fields.count; i++)
-        got.add(Math.floor((words[2 * i + 1]! * 2 ** 32 + words[2 * i]!) / 4096));
+      for (let i = 0; i < d.fields.count; i++) {
+        // An entry at or above 2^53 names no page the array could hold: it stays out of `got`.
+        const hpa = u64ToNumber(words[2 * i]!, words[2 * i + 1]!);
+        if (hpa !== null) got.add(hpaToPfn(hpa));
+      }
     }
   }
   const missing = coveredPfns(pages).filter((p) => !got.has(p));
@@ -73,7 +76,7 @@ export function checkReleased(k: HostKernel, out: U64, pages: readonly Page[], w
     k.modelReport(
       "release-list-short",
       missing[0]!,
-      `${what}: DELETE succeeded but its released list lacks ${missing.length} page(s), first 0x${(missing[0]! * 4096).toString(16)}`,
+      `${what}: DELETE succeeded but its released list lacks ${missing.length} page(s), first 0x${pfnToHpa(missing[0]!).toString(16)}`,
     );
   return missing;
 }
@@ -89,12 +92,8 @@ export function spdmSessionConnect(
   device: PcieDeviceSpec,
 ): { result: FlowResult; session: SpdmSessionRecord | null } {
   const rec = new FlowRecorder(`spdm-connect ${device.name}`);
-  const gate = tdxConnectGate(k);
-  if (!gate.run) {
-    if (!("skipped" in gate)) return { result: rec.fail(gate.failedStep, gate.status), session: null };
-    rec.details.skipped = gate.skipped;
-    return { result: rec.ok(), session: null };
-  }
+  const stopped = rec.stopAtGate(tdxConnectGate(k));
+  if (stopped !== null) return { result: stopped, session: null };
   const mtCount = sysRd(k, "SPDM_MT_PAGE_COUNT");
   if (!ok(mtCount.status))
     return { result: rec.fail("TDH.SYS.RD SPDM_MT_PAGE_COUNT", mtCount.status), session: null };
@@ -167,9 +166,9 @@ export function spdmSessionConnect(
   rec.details.messages = r.messages;
   rec.details.deviceInfoBytes = s.deviceInfoBytes;
   // Read the device information back and check it is what the device holds.
-  const got = new Uint8Array(infoPages.length * 4096);
+  const got = new Uint8Array(pagesToBytes(infoPages.length));
   infoPages.forEach((p, i) => {
-    got.set(mapPageForRead(k, p.pfn), i * 4096);
+    got.set(mapPageForRead(k, p.pfn), pagesToBytes(i));
   });
   const want = deviceInfoOf(device);
   const same = s.deviceInfoBytes === want.length && want.every((b, i) => got[i] === b);

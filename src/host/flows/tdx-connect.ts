@@ -40,14 +40,8 @@ export function tdxConnectBringUp(
 ): { result: FlowResult; built: ConnectRecord } {
   const rec = new FlowRecorder("tdx-connect");
   const built: ConnectRecord = { sessions: [], streams: [] };
-  const gate = tdxConnectGate(k);
-  if (!gate.run) {
-    if ("skipped" in gate) {
-      rec.details.skipped = gate.skipped;
-      return { result: rec.ok(), built };
-    }
-    return { result: rec.fail(gate.failedStep, gate.status), built };
-  }
+  const stopped = rec.stopAtGate(tdxConnectGate(k));
+  if (stopped !== null) return { result: stopped, built };
   const first = { v: null as FlowResult | null };
   for (const d of devices) {
     const c = spdmSessionConnect(k, d);
