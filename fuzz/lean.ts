@@ -93,7 +93,7 @@ export function leanFuzz(
   ms: number,
   seed: number,
 ): { executions: number; elapsed: number; findings: LeanFinding[] } {
-  const r = new Rng(seed);
+  const r = Rng.mulberry32(seed);
   const buf = new Uint8Array(shape.maxLen + 4);
   const views = Array.from({ length: shape.maxLen + 1 }, (_, n) => buf.subarray(0, n));
   const span = shape.maxLen - shape.minLen + 1;
