@@ -4,9 +4,11 @@
  * registers out) and simulated physical memory: it reads root pages from memory as the real module
  * would and never looks at a host object (STYLE.md 5).
  *
- * This file holds the entry (RAX decoding, dispatch, forced statuses, the record of every call), the
- * shared page checks of docs/spec/03-module.md 3.2 in the module's order, the object registry, the resumption
- * bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in `leaves-*.ts`.
+ * This file holds the entry (dispatch on the RAX fields `decodeLeafRax` gives, forced statuses, the record
+ * of every call), the shared page checks of docs/spec/03-module.md 3.2 in the module's order, the object
+ * registry, the resumption bookkeeping of 3.4 and the extension queue of depth 1. The leaves live in
+ * `leaves-*.ts` and `metadata.ts`, each with its descriptor; a module is constructed with the table of them
+ * (`LEAVES` of `leaves.ts`), so it has no registry of its own.
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";
 import { decodeLeafRax, type Regs } from "../common/seamcall.js";
