@@ -48,6 +48,8 @@ import {
   U64_ONES,
 } from "./u64.js";
 
+/** Re-exported for importers of this file (the type lives in the format table). */
+export type { ListFormat } from "./format-table.js";
 export * from "./rules.js";
 
 /** Most entries one root page holds, and so most pages one operand names (01-formats.md 1.1). */
