@@ -9,7 +9,6 @@ import { parseU64, u64ToNumber } from "../common/u64.js";
 import type { Machine } from "../machine.js";
 import { ptName } from "../module/pamt.js";
 import type { RootView } from "../observe/root-pages.js";
-import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
 import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";
 import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";

@@ -35,9 +35,9 @@ export function sizeRun(name: string, platform: Platform): SizeRun {
   const t0 = now();
   const m = createMachine(platform);
   const s: FlowState = { iommus: [], extra: new Map() };
-  const up = FLOWS.get("bring-up")!(m, s);
+  const up = FLOWS["bring-up"].run(m, s);
   const c1 = checkConservation(m);
-  const down = FLOWS.get("teardown")!(m, s);
+  const down = FLOWS.teardown.run(m, s);
   const c2 = checkConservation(m);
   const all = [...up, ...down];
   let seamcalls = 0;

@@ -235,7 +235,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunReport {
     };
     switch (step.kind) {
       case "flow": {
-        const results: FlowResult[] = FLOWS.get(step.flow)!(m, state);
+        const results: FlowResult[] = FLOWS[step.flow].run(m, state);
         const failedFlow = results.find((r) => !r.ok);
         ok = failedFlow === undefined;
         failed = !ok;

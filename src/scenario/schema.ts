@@ -19,6 +19,7 @@ import {
   DEFAULT_BEHAVIOURS,
   type InterruptPlan,
 } from "../module/behaviours.js";
+import { FLOW_NAMES, type FlowName } from "./flows.js";
 import { checkScenarioLimits, MODEL_LIMITS } from "./limits.js";
 
 /** A register value: a u64 (hex or decimal string, or a number) or a reference `@name` / `@name[i]`. */
@@ -47,7 +48,7 @@ export interface StateExpect {
 
 /** One step. */
 export type Step =
-  | { readonly kind: "flow"; readonly flow: string; readonly expect: FlowExpect | null }
+  | { readonly kind: "flow"; readonly flow: FlowName; readonly expect: FlowExpect | null }
   | {
       readonly kind: "seamcall";
       readonly leaf: LeafName;
@@ -105,9 +106,6 @@ export interface Scenario {
   readonly policy: HostPolicy;
   readonly steps: readonly Step[];
 }
-
-/** Flow names a scenario may use; the runner provides them (`src/scenario/flows.ts`). */
-export const FLOW_NAMES: string[] = [];
 
 class Path {
   constructor(readonly text: string) {}
