@@ -103,7 +103,10 @@ function queueSeamcall(r: StepRun, step: StepOf<"seamcall">): void {
 }
 
 function runSeamcall(r: StepRun, step: StepOf<"seamcall">): void {
-  if (step.cpu > 0) return queueSeamcall(r, step);
+  if (step.cpu > 0) {
+    queueSeamcall(r, step);
+    return;
+  }
   const { m } = r.run;
   const regs = new Regs();
   regs.set(REG.RAX, leafRax(LEAF[step.leaf]));
