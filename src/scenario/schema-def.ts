@@ -107,7 +107,8 @@ export function objectOf(s: Schema): Schema | undefined {
 /** Chooses the schema for an input (`pick`); the JSON Schema is `anyOf` the `alternatives`. */
 const CHOICES = new WeakMap<Schema, readonly Schema[]>();
 function choice(pick: (input: unknown) => Schema, alternatives: readonly Schema[]): Schema {
-  const s = v.lazy(pick);
+  // No file holds `undefined`; the JSON Schema converter asks the getter with it.
+  const s = v.lazy((x) => (x === undefined ? alternatives[0]! : pick(x)));
   CHOICES.set(s, alternatives);
   return s;
 }
@@ -140,7 +141,8 @@ export function customJsonOf(s: Schema): object | undefined {
 }
 
 const U64_TEXT = 'a u64 as "0x…" or decimal';
-const U64_PATTERN = "^(0[xX][0-9a-fA-F_]+|[0-9_]+)$";
+/** What parseU64 (src/common/u64.ts) accepts as text; test/scenario/json-schema.test.ts compares them. */
+export const U64_PATTERN = "^([0-9]{1,20}|0[xX][0-9a-fA-F_]{1,32})$";
 const U64_JSON = {
   anyOf: [
     { type: "string", pattern: U64_PATTERN },
