@@ -211,6 +211,18 @@ describe("docs/SCENARIOS.md", () => {
       expect(doc).toContain(`\`${key}`);
     },
   );
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]!) as Json | null);
+  it("has examples the parser and the schema accept", () => {
+    const base = { name: "docs", steps: [{ flow: "bring-up" }] };
+    const examples = blocks.filter((b): b is Json => b !== null);
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    for (const b of examples) {
+      const whole = { ...base, ...b };
+      expect(check(schema, whole)).toEqual([]);
+      // The platform example shows every key, not one consistent machine: only the schema checks it.
+      if (b.platform === undefined) expect(() => parseScenario(whole)).not.toThrow();
+    }
+  });
   it("says how to point an editor at the schema", () => {
     expect(doc).toContain("yaml-language-server: $schema=");
   });
