@@ -12,7 +12,6 @@ import { execProgram } from "../src/cli/exec-host.js";
 import { fromDoc } from "../src/cli/scenario-file.js";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { createMachine } from "../src/machine.js";
-import "../src/scenario/index.js";
 import { BenchFailure } from "./bringup.js";
 import { spread } from "./harness.js";
 

@@ -468,8 +468,8 @@ export const CATALOGUE: readonly Mutation[] = [
   {
     name: "calls on other logical CPUs are not recorded in the host's ledger",
     group: "rule",
-    file: "src/scenario/runner.ts",
-    find: "      recordRawCall(m.kernel, regsIn.w.slice(), res.regs, RAW_OPTS(m));",
+    file: "src/scenario/run-state.ts",
+    find: "      recordRawCall(this.m.kernel, regsIn.w.slice(), res.regs, rawOpts(this.m));",
     replace: "",
     tests: ["test/host/cpus.test.ts", "test/scenario/scenarios.test.ts"],
   },

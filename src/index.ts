@@ -145,10 +145,13 @@ export type { RootEntry, RootView } from "./observe/root-pages.js";
 export type { FlowState, NamedFlow } from "./scenario/flows.js";
 export {
   DEFAULT_SCENARIO_DOC,
+  FLOW_NAMES,
   FLOWS,
+  type FlowDef,
+  type FlowName,
+  isFlowName,
   parseScenario,
   type RunReport,
-  registerFlow,
   renderReport,
   runScenario,
   type Scenario,

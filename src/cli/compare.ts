@@ -16,7 +16,7 @@ import {
   type FlowFigures,
   type InjectionFigures,
 } from "../designs/compare.js";
-import { FLOW_NAMES, FLOW_SUMMARY } from "../designs/design.js";
+import { DESIGN_FLOWS, FLOW_SUMMARY } from "../designs/design.js";
 import { defaultPlatform } from "../hw/platform.js";
 import {
   EXIT,
@@ -124,7 +124,7 @@ export function renderComparison(c: Comparison): string {
     if (i < 0) i = notes.push(text) - 1;
     return `n/a[${i + 1}]`;
   };
-  for (const f of FLOW_NAMES) {
+  for (const f of DESIGN_FLOWS) {
     if (c.designs.every((d) => d.flows[f] === undefined)) continue;
     out.push(`${f}: ${FLOW_SUMMARY[f]}`);
     const cell = (d: DesignReport, get: (x: FlowFigures, i: InjectionFigures | null) => string) => {
@@ -177,7 +177,7 @@ export function renderComparison(c: Comparison): string {
 function conservationFailures(c: Comparison): number {
   let n = 0;
   for (const d of c.designs)
-    for (const f of FLOW_NAMES) {
+    for (const f of DESIGN_FLOWS) {
       const col = d.flows[f];
       if (col?.supported !== true) continue;
       if (!col.clean.conservationOk) n++;

@@ -15,10 +15,9 @@ import {
   type FlowFigures,
   type InjectionFigures,
 } from "../designs/compare.js";
-import type { FlowName } from "../designs/design.js";
+import type { DesignFlow } from "../designs/design.js";
 import { defaultPlatform } from "../hw/platform.js";
 // The scenario files' flow steps are validated against the flows this registers.
-import "../scenario/index.js";
 import { COMPARE_CAVEATS, renderComparison } from "./compare.js";
 import { loadScenario } from "./scenario-file.js";
 
@@ -60,13 +59,13 @@ export function runDoc(r: DocRun): Comparison {
   });
 }
 
-function clean(c: Comparison, design: string, flow: FlowName): FlowFigures {
+function clean(c: Comparison, design: string, flow: DesignFlow): FlowFigures {
   const col = c.designs.find((d) => d.name === design)?.flows[flow];
   if (col?.supported !== true) throw new Error(`designs doc: ${design} ${flow} did not run`);
   return col.clean;
 }
 
-function inj(c: Comparison, design: string, flow: FlowName): InjectionFigures {
+function inj(c: Comparison, design: string, flow: DesignFlow): InjectionFigures {
   const col = c.designs.find((d) => d.name === design)?.flows[flow];
   if (col?.supported !== true || col.injection === null)
     throw new Error(`designs doc: ${design} ${flow} has no injection figures`);
@@ -74,14 +73,14 @@ function inj(c: Comparison, design: string, flow: FlowName): InjectionFigures {
 }
 
 /** Designs that express `flow`, in column order. */
-function expressing(c: Comparison, flow: FlowName): string[] {
+function expressing(c: Comparison, flow: DesignFlow): string[] {
   return c.designs.filter((d) => d.flows[flow]?.supported === true).map((d) => d.name);
 }
 
 const n = (x: number) => x.toLocaleString("en-US");
 const list = (xs: readonly string[]) =>
   xs.length <= 1 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`;
-const byDesign = (c: Comparison, flow: FlowName, get: (d: string) => number) =>
+const byDesign = (c: Comparison, flow: DesignFlow, get: (d: string) => number) =>
   list(expressing(c, flow).map((d) => `\`${d}\` ${n(get(d))}`));
 
 /** The lines of `text` from the line starting with `head` to the next blank line. */

@@ -7,10 +7,9 @@
  * differ (as diff(1) does), 2 for a usage error.
  */
 import { readFileSync } from "node:fs";
+import type { Hazard } from "../hw/cache.js";
 import { formatCall } from "../observe/describe-call.js";
 import type { EventJson } from "../observe/events.js";
-import "../scenario/index.js";
-import type { Hazard } from "../hw/cache.js";
 import { pageText } from "../scenario/report-text.js";
 import { type RunReport, runScenario, sortHazards } from "../scenario/runner.js";
 import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";

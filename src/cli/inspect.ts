@@ -9,7 +9,6 @@ import { HPA_LIMIT, hpaToPfn, PAGE_SIZE, parseU64, pfnToHpa, u64ToNumber } from 
 import type { Machine } from "../machine.js";
 import { ptName } from "../module/pamt.js";
 import type { RootView } from "../observe/root-pages.js";
-import "../scenario/index.js";
 import { runScenario } from "../scenario/runner.js";
 import { decodeUtf8, INPUT_LIMITS, readBoundedFile } from "./input-file.js";
 import { EXIT, jsonLine, type OptionSpec, parseCommandArgs, type Subcommand, UsageError } from "./io.js";

@@ -4,7 +4,6 @@
  * prints the report as JSON. Exit 0 when clean, 1 when a hazard, a conservation failure or an unmet
  * expectation was found, 2 for a usage error or an invalid scenario.
  */
-import "../scenario/index.js";
 import { escapeControls } from "../common/errors.js";
 import { renderReport } from "../scenario/report-text.js";
 import { type RunReport, runScenario } from "../scenario/runner.js";

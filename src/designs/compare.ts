@@ -15,7 +15,7 @@ import type { Platform } from "../hw/platform.js";
 import { createMachine, type Machine } from "../machine.js";
 import type { Behaviours, InterruptPlan } from "../module/behaviours.js";
 import { checkConservation } from "../observe/conservation.js";
-import { type Design, FLOW_NAMES, type FlowName, isUnsupported } from "./design.js";
+import { DESIGN_FLOWS, type Design, type DesignFlow, isUnsupported } from "./design.js";
 import { DRAFT_DESIGN, DRAFT_HEAD_PAGE_ONLY } from "./draft.js";
 import { HPA_LIST_DESIGN } from "./hpa-list.js";
 import { SPLIT_DESIGN } from "./split.js";
@@ -90,7 +90,7 @@ export interface DesignReport {
   readonly description: string;
   readonly sources: readonly string[];
   readonly sharedSources: readonly string[];
-  readonly flows: Readonly<Record<FlowName, FlowColumn>>;
+  readonly flows: Readonly<Record<DesignFlow, FlowColumn>>;
 }
 
 /** The CLFLUSH_BEFORE_ALLOC experiment: extension-flow hazards by memory history and module flag. */
@@ -119,7 +119,7 @@ export interface Comparison {
 /** Options of {@link compareDesigns}. */
 export interface CompareOptions extends MachineSetup {
   readonly designs?: readonly Design[];
-  readonly flows?: readonly FlowName[];
+  readonly flows?: readonly DesignFlow[];
   /** Run the single-fault injection (default true). */
   readonly injection?: boolean;
   /** MEMORY_POOL_REQUIRED_PAGES of the injection runs (default min(platform, 2048)). */
@@ -158,7 +158,7 @@ export interface Recorded {
  */
 export function runFlow(
   d: Design,
-  flow: FlowName,
+  flow: DesignFlow,
   s: MachineSetup,
   fault: Fault | null = null,
   usedMemory = false,
@@ -228,7 +228,7 @@ export function runFlow(
 }
 
 /** The full single-fault injection of one flow (see the file's doc). */
-export function injectFlow(d: Design, flow: FlowName, s: MachineSetup): InjectionFigures {
+export function injectFlow(d: Design, flow: DesignFlow, s: MachineSetup): InjectionFigures {
   const clean = runFlow(d, flow, s);
   const faults: Fault[] = [];
   for (let i = 1; i <= clean.figures.allocations; i++) faults.push({ alloc: i });
@@ -264,16 +264,16 @@ export function injectFlow(d: Design, flow: FlowName, s: MachineSetup): Injectio
  */
 export function compareDesigns(o: CompareOptions): Comparison {
   const designs = o.designs ?? DESIGNS;
-  const flows = o.flows ?? FLOW_NAMES;
+  const flows = o.flows ?? DESIGN_FLOWS;
   const poolPages = o.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
   const injPool = o.injectionPoolPages ?? Math.min(poolPages, 2048);
   const injSetup: MachineSetup = { ...o, platform: withPoolPages(o.platform, injPool) };
   const injection = o.injection !== false;
-  const total = designs.length * FLOW_NAMES.filter((f) => flows.includes(f)).length;
+  const total = designs.length * DESIGN_FLOWS.filter((f) => flows.includes(f)).length;
   let done = 0;
   const reports = designs.map((d): DesignReport => {
-    const cells = {} as Record<FlowName, FlowColumn>;
-    for (const f of FLOW_NAMES) {
+    const cells = {} as Record<DesignFlow, FlowColumn>;
+    for (const f of DESIGN_FLOWS) {
       const impl = d.flows[f];
       if (!flows.includes(f)) continue;
       o.progress?.(done++, total, `${d.name} / ${f}`);

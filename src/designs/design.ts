@@ -12,13 +12,13 @@ import type { HostPolicy } from "../host/kernel.js";
 import type { Machine } from "../machine.js";
 
 /** The flows every design is driven through, in table order. */
-export const FLOW_NAMES = ["extensions", "iommu", "spdm", "ide"] as const;
+export const DESIGN_FLOWS = ["extensions", "iommu", "spdm", "ide"] as const;
 
-/** One flow of {@link FLOW_NAMES}. */
-export type FlowName = (typeof FLOW_NAMES)[number];
+/** One flow of {@link DESIGN_FLOWS}. */
+export type DesignFlow = (typeof DESIGN_FLOWS)[number];
 
 /** What each flow does, for table headers and docs. */
-export const FLOW_SUMMARY: Readonly<Record<FlowName, string>> = Object.freeze({
+export const FLOW_SUMMARY: Readonly<Record<DesignFlow, string>> = Object.freeze({
   extensions: "extensions bring-up: MEMORY_POOL_REQUIRED_PAGES via TDH.EXT.MEM.ADD, then TDH.EXT.INIT",
   iommu: "TDH.IOMMU.SETUP of every unit (IOMMU_MT), then TDH.IOMMU.CLEAR, write-back, free",
   spdm: "per device: SPDM.CREATE, CONNECT (device-info buffer); then per device DISCONNECT, DELETE, release",
@@ -51,7 +51,7 @@ export interface Design {
   readonly sources: readonly string[];
   /** Source files of the flow code it runs, shared with other designs (for the size figures). */
   readonly sharedSources: readonly string[];
-  readonly flows: Readonly<Record<FlowName, FlowImpl>>;
+  readonly flows: Readonly<Record<DesignFlow, FlowImpl>>;
 }
 
 /** True when a flow entry is a reason, not a function. */

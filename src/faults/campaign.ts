@@ -22,7 +22,7 @@ import { defaultPlatform, type Platform } from "../hw/platform.js";
 import { createMachine, type Machine, type MachineOptions } from "../machine.js";
 import { checkConservation } from "../observe/conservation.js";
 import { judgeEndOfTeardown } from "../observe/judge.js";
-import { FLOWS, type FlowState } from "../scenario/flows.js";
+import { FLOWS, type FlowState, isFlowName } from "../scenario/flows.js";
 import { type FailingStatus, failingStatuses, statusValue } from "./fault-table.js";
 
 /** What a fault-injection campaign runs. */
@@ -135,7 +135,7 @@ export function runWithFaults(
   const violations: string[] = [];
   let exception: RunOutcome["exception"] = null;
   for (const name of cfg.flows) {
-    const flow = FLOWS.get(name);
+    const flow = isFlowName(name) ? FLOWS[name].run : undefined;
     if (flow === undefined) {
       exception = { typed: true, message: `no flow named ${name}` };
       break;

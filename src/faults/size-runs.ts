@@ -35,9 +35,9 @@ export function sizeRun(name: string, platform: Platform): SizeRun {
   const t0 = now();
   const machine = createMachine(platform);
   const s: FlowState = { iommus: [], extra: new Map() };
-  const up = FLOWS.get("bring-up")!(machine, s);
+  const up = FLOWS["bring-up"].run(machine, s);
   const c1 = checkConservation(machine);
-  const down = FLOWS.get("teardown")!(machine, s);
+  const down = FLOWS.teardown.run(machine, s);
   const c2 = checkConservation(machine);
   const all = [...up, ...down];
   let seamcalls = 0;

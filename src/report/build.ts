@@ -2,7 +2,6 @@
  * Runs a scenario and builds its report model (src/report/model.ts). Kept apart from the model so the
  * HTML page's bundle does not pull the simulator in. Core code.
  */
-import "../scenario/index.js";
 import { type RunOptions, type RunReport, runScenario } from "../scenario/runner.js";
 import type { Scenario } from "../scenario/schema.js";
 import { ReportCollector } from "./collector.js";

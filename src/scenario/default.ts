@@ -1,6 +1,6 @@
 /**
  * The default scenario, what `tdxpa run` does without a file: the full bring-up on the default platform
- * (extensions, IOMMUs, and every flow family registered into `bring-up`), then the full teardown, with
+ * (extensions, IOMMUs and TDX Connect: the flows `bring-up` names in src/scenario/flows.ts), then the full teardown, with
  * interrupts every 64 units of work so resumption is exercised. `scenarios/default.yaml` is the same
  * document as a file (a test keeps the two equal).
  */

@@ -1,10 +1,8 @@
 /**
- * Scenarios: import this to get the schema, the runner and every flow family registered.
+ * Scenarios: the schema, the runner and the table of named flows.
  */
-import "./flows.js";
-
 export { DEFAULT_SCENARIO_DOC } from "./default.js";
-export { FLOWS, registerFlow } from "./flows.js";
+export { FLOW_NAMES, FLOWS, type FlowDef, type FlowName, isFlowName } from "./flows.js";
 export { renderReport } from "./report-text.js";
 export { type RunReport, runScenario } from "./runner.js";
 export { parseScenario, type Scenario } from "./schema.js";

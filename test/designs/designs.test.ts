@@ -16,7 +16,7 @@ import {
   runFlow,
   withPoolPages,
 } from "../../src/designs/compare.js";
-import { FLOW_NAMES, isUnsupported } from "../../src/designs/design.js";
+import { DESIGN_FLOWS, isUnsupported } from "../../src/designs/design.js";
 import { DRAFT_DESIGN, DRAFT_HEAD_PAGE_ONLY } from "../../src/designs/draft.js";
 import { HPA_LIST_DESIGN } from "../../src/designs/hpa-list.js";
 import { SPLIT_DESIGN } from "../../src/designs/split.js";
@@ -46,13 +46,13 @@ const calls = (r: ReturnType<typeof runFlow>, leaf: keyof typeof LEAF) =>
 describe("every design runs the flows it can express, cleanly", () => {
   it("has an entry for every flow, a function or a reason", () => {
     for (const d of DESIGNS) {
-      expect(Object.keys(d.flows).sort()).toEqual([...FLOW_NAMES].sort());
-      for (const f of FLOW_NAMES) {
+      expect(Object.keys(d.flows).sort()).toEqual([...DESIGN_FLOWS].sort());
+      for (const f of DESIGN_FLOWS) {
         const impl = d.flows[f];
         if (isUnsupported(impl)) expect(impl.unsupported.length).toBeGreaterThan(40);
       }
     }
-    expect(FLOW_NAMES.filter((f) => isUnsupported(HPA_LIST_DESIGN.flows[f]))).toEqual([
+    expect(DESIGN_FLOWS.filter((f) => isUnsupported(HPA_LIST_DESIGN.flows[f]))).toEqual([
       "iommu",
       "spdm",
       "ide",
@@ -60,7 +60,7 @@ describe("every design runs the flows it can express, cleanly", () => {
   });
 
   for (const d of DEFAULT_MODE) {
-    for (const f of FLOW_NAMES) {
+    for (const f of DESIGN_FLOWS) {
       if (isUnsupported(d.flows[f])) continue;
       // v2 writes back the head page of each block only: the IOMMU queue blocks' tails stay dirty.
       const hazards = d === V2_DESIGN && f === "iommu" ? QUEUE_TAILS : 0;

@@ -21,7 +21,6 @@ import {
 } from "../../src/exec/protocol.js";
 import { ExecSession } from "../../src/exec/session.js";
 import { DEFAULT_SCENARIO_DOC } from "../../src/scenario/default.js";
-import "../../src/scenario/index.js";
 
 const SCENARIO = fromDoc("default", DEFAULT_SCENARIO_DOC);
 

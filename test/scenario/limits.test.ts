@@ -16,7 +16,6 @@ import { MAX_PFN_LABELS } from "../../src/common/pfn-map.js";
 import { POLICY_RANGES } from "../../src/host/kernel.js";
 import { defaultPlatform, GIB, hostReservedPfnRanges, MIB, type Platform } from "../../src/hw/platform.js";
 import { createMachine } from "../../src/machine.js";
-import "../../src/scenario/index.js";
 import { MODEL_LIMITS } from "../../src/scenario/limits.js";
 import { parseScenario } from "../../src/scenario/schema.js";
 import { call, machine, pages, REG, statusOf, units } from "../support/machine.js";

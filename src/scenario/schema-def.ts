@@ -1,0 +1,516 @@
+/**
+ * The scenario file format as ONE definition (valibot): parseScenario (`schema.ts`) validates with it,
+ * and `npm run schema` generates the shipped JSON Schema (schema/scenario.schema.json) from it
+ * ({@link scenarioJsonSchema} in `json-schema.ts`). docs/SCENARIOS.md documents every shape.
+ *
+ * Every schema here carries its message in the project's fixed format, `expected WHAT, got VALUE`;
+ * `schema.ts` prefixes the path of the first issue (`steps[3].inject.leaf: expected …`) and throws it
+ * as a typed `bad-format` error. Ranges are read from MODEL_LIMITS, POLICY_RANGES and
+ * BEHAVIOUR_RANGES, names from FLOWS, LEAF, REG and STATUS: nothing is restated here.
+ *
+ * Custom checks (valibot's `custom`, documented where they are): a u64 (hex or decimal string up to
+ * 2^64-1, or a non-negative integer), a status (`TDX_NAME`, `TDX_NAME(RCX)` or a u64) and a register
+ * value (a u64 or `@name` / `@name[i]`). What needs the steps before it or another part of the file is
+ * checked by `schema.ts` after this definition accepted the document: references and names against the
+ * earlier alloc and root steps, a root's alloc size, `expect` on a call queued on another CPU,
+ * `totalGiB` only with `base: uniform`, the platform's own rules (`validatePlatform`, src/hw/platform.ts)
+ * and the model's limits (`limits.ts`).
+ */
+import * as v from "valibot";
+import { describeValue } from "../common/errors.js";
+import { LEAF, type LeafName, REG, STATUS, type StatusName } from "../common/status.js";
+import { parseU64 } from "../common/u64.js";
+import { DEFAULT_POLICY, POLICY_RANGES } from "../host/kernel.js";
+import type { HazardKind } from "../hw/cache.js";
+import { defaultPlatform } from "../hw/platform.js";
+import { BEHAVIOUR_RANGES, DEFAULT_BEHAVIOURS } from "../module/behaviours.js";
+import { FLOW_NAMES } from "./flows.js";
+import { MODEL_LIMITS } from "./limits.js";
+
+/** Any valibot schema of this definition. */
+type Schema = v.GenericSchema;
+
+/** A value as an error message quotes it (an integer beyond 2^53 arrives as a bigint: as written). */
+export function shown(got: unknown): string {
+  return typeof got === "bigint" ? String(got) : describeValue(got);
+}
+
+/** `expected WHAT, got INPUT` as a valibot message. */
+const expected =
+  (what: string) =>
+  (issue: { input: unknown }): string =>
+    `expected ${what}, got ${shown(issue.input)}`;
+
+/** What each schema expects, for the message of a missing key (valibot reports it on the object). */
+const EXPECTS = new WeakMap<Schema, string>();
+
+function expects<T extends Schema>(schema: T, what: string): T {
+  EXPECTS.set(schema, what);
+  return schema;
+}
+
+/** An integer in min..max. */
+export function int(min: number, max: number) {
+  const m = expected(`an integer in ${min}..${max}`);
+  return expects(
+    v.pipe(v.number(m), v.integer(m), v.minValue(min, m), v.maxValue(max, m)),
+    `an integer in ${min}..${max}`,
+  );
+}
+
+/** A number in min..max with `what` naming it. */
+function real(what: string) {
+  const m = expected(what);
+  return expects(v.pipe(v.number(m), v.minValue(0, m), v.maxValue(1, m)), what);
+}
+
+const nonEmpty = () => {
+  const m = expected("a non-empty string");
+  return expects(v.pipe(v.string(m), v.minLength(1, m)), "a non-empty string");
+};
+
+const bool = () => expects(v.boolean(expected("true or false")), "true or false");
+
+function oneOf<const T extends readonly [string, ...string[]]>(options: T) {
+  const what = `one of ${options.join(", ")}`;
+  return expects(v.picklist(options, expected(what)), what);
+}
+
+/**
+ * A mapping with exactly the keys of `entries` (in the order the message lists them). A missing
+ * required key reports what its entry expects, an unknown key the allowed keys.
+ */
+function obj<const E extends v.ObjectEntries>(entries: E, notObject = "a mapping") {
+  const keys = Object.keys(entries).join(", ");
+  const strict = v.strictObject(entries, (issue) => {
+    if (issue.expected === "never") return `expected one of the keys ${keys}, got ${shown(issue.input)}`;
+    const key = issue.path?.[0]?.key;
+    if (issue.expected?.startsWith('"') && typeof key === "string")
+      return `expected ${EXPECTS.get(entries[key] as Schema) ?? "a value"}, got undefined`;
+    return `expected ${notObject}, got ${shown(issue.input)}`;
+  });
+  // valibot's objects accept arrays; a scenario's mappings do not.
+  const notArray = v.custom<never>(() => false, expected(notObject));
+  const s = v.lazy((x) => (Array.isArray(x) ? notArray : strict));
+  OBJECTS.set(s, strict);
+  return Object.assign(s, { entries });
+}
+
+/** The object schema behind each {@link obj} (for the JSON Schema generator). */
+const OBJECTS = new WeakMap<Schema, Schema>();
+
+/** The object schema an {@link obj} schema wraps, or undefined. */
+export function objectOf(s: Schema): Schema | undefined {
+  return OBJECTS.get(s);
+}
+
+/** Chooses the schema for an input (`pick`); the JSON Schema is `anyOf` the `alternatives`. */
+const CHOICES = new WeakMap<Schema, readonly Schema[]>();
+function choice(pick: (input: unknown) => Schema, alternatives: readonly Schema[]): Schema {
+  // No file holds `undefined`; the JSON Schema converter asks the getter with it.
+  const s = v.lazy((x) => (x === undefined ? alternatives[0]! : pick(x)));
+  CHOICES.set(s, alternatives);
+  return s;
+}
+
+/** The alternatives of a {@link choice} schema (for the JSON Schema generator), or undefined. */
+export function choicesOf(s: Schema): readonly Schema[] | undefined {
+  return CHOICES.get(s);
+}
+
+/** A schema that always fails with `what`. */
+const fails = (what: string) => v.custom<never>(() => false, expected(what));
+
+const isObj = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** Custom checks, with the JSON Schema each stands for (the generator reads it). */
+const CUSTOM_JSON = new WeakMap<Schema, object>();
+function custom(check: (x: unknown) => string | null, json: object, what: string): Schema {
+  const s = v.custom<unknown>(
+    (x) => check(x) === null,
+    (issue) => `expected ${check(issue.input)}, got ${shown(issue.input)}`,
+  );
+  CUSTOM_JSON.set(s, json);
+  return expects(s, what);
+}
+
+/** The JSON Schema a custom check stands for, or undefined. */
+export function customJsonOf(s: Schema): object | undefined {
+  return CUSTOM_JSON.get(s);
+}
+
+const U64_TEXT = 'a u64 as "0x…" or decimal';
+/** What parseU64 (src/common/u64.ts) accepts as text; test/scenario/json-schema.test.ts compares them. */
+export const U64_PATTERN = "^([0-9]{1,20}|0[xX][0-9a-fA-F_]{1,32})$";
+const U64_JSON = {
+  anyOf: [
+    { type: "string", pattern: U64_PATTERN },
+    { type: "integer", minimum: 0 },
+  ],
+};
+
+/** Why `x` is not a u64 of a scenario file, or null. */
+export function u64Problem(x: unknown): string | null {
+  if (typeof x === "number" && Number.isSafeInteger(x) && x >= 0) return null;
+  if (typeof x === "bigint" && x >= 0n && x < 2n ** 64n) return null;
+  if (typeof x !== "string") return U64_TEXT;
+  try {
+    parseU64(x);
+    return null;
+  } catch {
+    return `${U64_TEXT} up to 2^64-1`;
+  }
+}
+
+/** `TDX_NAME` with an optional `(REG)`: a status by name. */
+export const STATUS_RE = /^(TDX_[A-Z0-9_]+)(?:\((R[A-Z0-9]+)\))?$/;
+
+/** Why `x` is not a status (a name, a name with a register, or a u64), or null. */
+export function statusProblem(x: unknown): string | null {
+  if (typeof x === "string") {
+    const m = STATUS_RE.exec(x);
+    if (m !== null) {
+      if (STATUS[m[1] as StatusName] === undefined)
+        return `a status name (${Object.keys(STATUS).join(", ")})`;
+      if (m[2] !== undefined && REG[m[2] as keyof typeof REG] === undefined)
+        return "a register name such as RCX in parentheses";
+      return null;
+    }
+  }
+  return u64Problem(x);
+}
+
+/** `@name` or `@name[i]`: a reference to an earlier alloc or root step. */
+export const REF_RE = /^@([A-Za-z_][\w-]*)(?:\[(\d+)\])?$/;
+
+function regValueProblem(x: unknown): string | null {
+  if (typeof x === "string" && x.startsWith("@"))
+    return REF_RE.test(x) ? null : "a reference @name or @name[i]";
+  return u64Problem(x);
+}
+
+const u64 = () => custom(u64Problem, U64_JSON, U64_TEXT);
+const status = () =>
+  custom(
+    statusProblem,
+    {
+      anyOf: [
+        { type: "string", enum: Object.keys(STATUS) },
+        { type: "string", pattern: STATUS_RE.source },
+        ...U64_JSON.anyOf,
+      ],
+    },
+    "a status",
+  );
+const regValue = () =>
+  custom(
+    regValueProblem,
+    { anyOf: [{ type: "string", pattern: REF_RE.source }, ...U64_JSON.anyOf] },
+    U64_TEXT,
+  );
+
+/** Register names a scenario may set or expect (RAX carries the leaf and the status). */
+export const REG_NAMES = (Object.keys(REG) as (keyof typeof REG)[]).filter((n) => n !== "RAX");
+const regs = (value: () => Schema) =>
+  obj(Object.fromEntries(REG_NAMES.map((n) => [n, v.optional(value())])) as Record<string, Schema>);
+
+const LEAF_NAMES = Object.keys(LEAF) as [LeafName, ...LeafName[]];
+const note = v.optional(v.string());
+const U31 = 2 ** 31;
+const COUNT = 2 ** 40;
+
+// --- module and host knobs --------------------------------------------------------------------------
+
+/** The enumerated string knobs of behaviours and policy, and their values. */
+export const KNOB_ENUMS = {
+  moduleOwnedSharedPage: ["report", "reject", "ignore"],
+  clflush: ["if-required", "always", "never"],
+  writeBack: ["every-page", "head-page-only", "none"],
+  extAddResume: ["returned", "original"],
+  flushFlag: ["before-call", "on-success"],
+  extLockScope: ["v2", "all-spdm"],
+  segmentValid: ["always", "non-zero-segment"],
+  poolGate: ["ext-required", "pool-count"],
+  metadataIds: ["june", "rfc-v2"],
+} as const satisfies Record<string, readonly [string, ...string[]]>;
+
+/**
+ * Knobs from their defaults: a boolean default is a boolean, a number an integer in its range (which
+ * must exist), a string one of {@link KNOB_ENUMS} (or any string when it has none).
+ */
+function knobs(
+  defaults: object,
+  ranges: Readonly<Record<string, { readonly min: number; readonly max: number }>>,
+) {
+  const entries: Record<string, Schema> = {};
+  for (const [k, d] of Object.entries(defaults)) {
+    let s: Schema;
+    if (typeof d === "boolean") s = bool();
+    else if (typeof d === "number") {
+      const r = ranges[k];
+      if (r === undefined) throw new Error(`no range is defined for the numeric knob ${k}`);
+      s = int(r.min, r.max);
+    } else {
+      const options = (KNOB_ENUMS as Record<string, readonly [string, ...string[]]>)[k];
+      s =
+        options === undefined
+          ? v.string(expected("a string"))
+          : v.picklist(options, (issue) =>
+              typeof issue.input === "string"
+                ? `expected one of ${options.join(", ")}, got ${shown(issue.input)}`
+                : `expected a string, got ${shown(issue.input)}`,
+            );
+    }
+    entries[k] = v.optional(s);
+  }
+  return obj(entries);
+}
+
+// --- interrupts --------------------------------------------------------------------------------------
+
+const INTERRUPTS_TEXT = '"none", { every: k } or { random: p, seed: s }';
+const interruptsNone = v.literal("none");
+const interruptsEvery = obj({
+  every: int(1, U31),
+  random: v.optional(v.undefined()),
+  seed: v.optional(v.unknown()),
+});
+const interruptsRandom = obj({
+  every: v.optional(v.undefined()),
+  random: real("a probability in 0..1"),
+  seed: v.optional(int(0, 0xffff_ffff)),
+});
+const interruptsBoth = fails("either every or random");
+const interruptsNeither = fails(INTERRUPTS_TEXT);
+const interruptsKeys = obj({
+  every: v.optional(v.unknown()),
+  random: v.optional(v.unknown()),
+  seed: v.optional(v.unknown()),
+});
+
+/** `"none"`, `{ every: k }` or `{ random: p, seed?: s }`. */
+export const interruptsSchema = choice(
+  (x) => {
+    if (x === "none") return interruptsNone;
+    if (!isObj(x) || Object.keys(x).some((k) => !["every", "random", "seed"].includes(k)))
+      return interruptsKeys;
+    if (x.every !== undefined) return x.random !== undefined ? interruptsBoth : interruptsEvery;
+    if (x.random !== undefined) return interruptsRandom;
+    return interruptsNeither;
+  },
+  [interruptsNone, interruptsEvery, interruptsRandom],
+);
+
+// --- steps -------------------------------------------------------------------------------------------
+
+const HAZARD_KINDS: readonly HazardKind[] = [
+  "dirty-host-lines-on-private",
+  "private-lines-on-host-page",
+  "host-access-to-private",
+  "private-lines-left-at-end",
+];
+const hazardCounts = obj(Object.fromEntries(HAZARD_KINDS.map((k) => [k, v.optional(int(0, COUNT))])));
+const hazardTotal = int(0, COUNT);
+
+const stateExpect = obj({
+  hazards: v.optional(
+    choice((x) => (typeof x === "number" ? hazardTotal : hazardCounts), [hazardTotal, hazardCounts]),
+  ),
+  reports: v.optional(int(0, COUNT)),
+  pages: v.optional(
+    obj({
+      free: v.optional(int(0, COUNT)),
+      hostHeld: v.optional(int(0, COUNT)),
+      moduleOwned: v.optional(int(0, COUNT)),
+      stranded: v.optional(int(0, COUNT)),
+    }),
+  ),
+  conservation: v.optional(oneOf(["ok", "fail"])),
+  damagedPages: v.optional(int(0, COUNT)),
+});
+
+const injectStatus = obj({
+  allocation: v.optional(v.unknown()),
+  allocationTag: v.optional(v.unknown()),
+  count: v.optional(v.unknown()),
+  leaf: oneOf(LEAF_NAMES),
+  nth: int(1, U31),
+  status: status(),
+});
+const injectAllocation = obj({
+  allocation: int(1, U31),
+  allocationTag: v.optional(v.unknown()),
+  count: v.optional(v.unknown()),
+  leaf: v.optional(v.undefined()),
+  nth: v.optional(v.unknown()),
+  status: v.optional(v.unknown()),
+});
+const injectTag = obj({
+  allocation: v.optional(v.undefined()),
+  allocationTag: nonEmpty(),
+  count: v.optional(int(1, U31)),
+  leaf: v.optional(v.undefined()),
+  nth: v.optional(v.unknown()),
+  status: v.optional(v.unknown()),
+});
+const injectKeys = obj({
+  allocation: v.optional(v.unknown()),
+  allocationTag: v.optional(v.unknown()),
+  count: v.optional(v.unknown()),
+  leaf: v.optional(v.unknown()),
+  nth: v.optional(v.unknown()),
+  status: v.optional(v.unknown()),
+});
+const injectNone = fails("{ allocation: n }, { allocationTag: t, count? } or { leaf, nth, status }");
+
+const inject = choice(
+  (x) => {
+    if (!isObj(x) || Object.keys(x).some((k) => !(k in injectKeys.entries))) return injectKeys;
+    if (x.leaf !== undefined) return injectStatus;
+    if (x.allocation !== undefined) return injectAllocation;
+    if (x.allocationTag !== undefined) return injectTag;
+    return injectNone;
+  },
+  [injectStatus, injectAllocation, injectTag],
+);
+
+/** The root page formats a root step can build (01-formats.md 1.2, 1.3, 1.4). */
+export const ROOT_FORMATS = ["hpa-list-info", "hpa-array", "iommu-mt"] as const;
+
+/** One schema per step kind, keyed by the key that names the kind; the first key found decides. */
+export const STEP_SCHEMAS = {
+  flow: obj({
+    flow: oneOf(FLOW_NAMES as unknown as readonly [string, ...string[]]),
+    expect: v.optional(
+      obj({
+        ok: v.optional(bool()),
+        failedStatus: v.optional(nonEmpty()),
+        stranded: v.optional(int(0, COUNT)),
+      }),
+    ),
+    note,
+  }),
+  seamcall: obj({
+    seamcall: oneOf(LEAF_NAMES),
+    regs: v.optional(regs(regValue)),
+    expect: v.optional(obj({ status: v.optional(status()), regs: v.optional(regs(u64)) })),
+    note,
+    cpu: v.optional(int(0, 63)),
+    schedule: v.optional(
+      obj({
+        cpus: v.optional(int(2, 64)),
+        seed: v.optional(int(0, 2 ** 32 - 1)),
+        p: v.optional(real("a number in 0..1")),
+      }),
+    ),
+  }),
+  alloc: obj({
+    alloc: expects(
+      v.pipe(
+        v.string(expected("a non-empty string")),
+        v.minLength(1, expected("a non-empty string")),
+        v.regex(/^[A-Za-z_][\w-]*$/, expected("a name of letters, digits, _ and -")),
+      ),
+      "a non-empty string",
+    ),
+    pages: v.optional(int(1, MODEL_LIMITS.pages)),
+    order: v.optional(int(0, 10)),
+    contiguous: v.optional(bool()),
+    zero: v.optional(bool()),
+    compound: v.optional(bool()),
+    note,
+  }),
+  root: obj({ root: nonEmpty(), format: oneOf(ROOT_FORMATS), of: nonEmpty(), note }),
+  inject: obj({ inject, note }),
+  interrupts: obj({ interrupts: interruptsSchema, note }),
+  evict: obj({ evict: expects(v.literal(true, expected("true")), "true"), note }),
+  clflush: obj({ clflush: nonEmpty(), note }),
+  join: obj({
+    join: expects(v.literal(true, expected("true")), "true"),
+    expect: v.optional(obj({ status: v.optional(status()), busyRetries: v.optional(int(0, U31)) })),
+    note,
+  }),
+  expect: obj({ expect: stateExpect, note }),
+} as const;
+
+/** The step kinds as a file names them, in the order a step's key is looked for. */
+export type StepKey = keyof typeof STEP_SCHEMAS;
+export const STEP_KEYS = Object.keys(STEP_SCHEMAS) as StepKey[];
+
+/** The key that names a step's kind, or undefined. */
+export function stepKeyOf(x: Record<string, unknown>): StepKey | undefined {
+  return STEP_KEYS.find((k) => k in x);
+}
+
+const stepNotMapping = fails(`a step mapping with one of ${STEP_KEYS.join(", ")}`);
+const stepNoKind = v.custom<never>(
+  () => false,
+  (issue) =>
+    `expected a step with one of the keys ${STEP_KEYS.join(", ")}, got ${shown(Object.keys(issue.input as object).join(", ") || "{}")}`,
+);
+
+const step = choice((x) => {
+  if (!isObj(x)) return stepNotMapping;
+  const k = stepKeyOf(x);
+  return k === undefined ? stepNoKind : STEP_SCHEMAS[k];
+}, Object.values(STEP_SCHEMAS));
+
+const STEPS_TEXT = "a non-empty list of steps";
+const steps = v.pipe(
+  v.array(step, expected(STEPS_TEXT)),
+  v.minLength(1, expected(STEPS_TEXT)),
+  v.maxLength(MODEL_LIMITS.steps, expected(`at most ${MODEL_LIMITS.steps} steps (the model's limit)`)),
+);
+
+// --- platform ------------------------------------------------------------------------------------------
+
+/** The largest `totalGiB` of a uniform platform (64 TiB). */
+export const UNIFORM_MAX_GIB = 64 * 1024;
+
+/** Checked by validatePlatform (src/hw/platform.ts) after the merge with the base platform. */
+const platformPart = (what: string) => v.optional(v.pipe(v.unknown(), v.description(what)));
+
+const platform = obj({
+  base: v.optional(oneOf(["default", "uniform"])),
+  totalGiB: v.optional(int(1, UNIFORM_MAX_GIB)),
+  name: v.optional(nonEmpty()),
+  memory: platformPart("physical memory ranges: [{ base, size }] (u64 strings)"),
+  tdmrs: platformPart("TDMRs: [{ base, size, reserved?: [{ base, size }] }]"),
+  moduleRange: platformPart("the range reserved for the TDX Module: { base, size }"),
+  keyIds: platformPart("KeyID layout: { shift, tdxFirst, tdxCount }"),
+  metadata: v.optional(
+    obj(
+      Object.fromEntries(
+        Object.keys(defaultPlatform().metadata).map((k) => [
+          k,
+          v.optional(v.pipe(v.unknown(), v.description(`global metadata ${k}`))),
+        ]),
+      ),
+    ),
+  ),
+  clflushBeforeAlloc: platformPart("whether the module asks the host to flush pages before it takes them"),
+  iommus: platformPart("IOMMU units: [{ name, tdxCapable, … }]"),
+  devices: platformPart("PCIe devices: [{ name, rootPort, … }]"),
+  rootPorts: platformPart("PCIe root ports: [{ name, … }]"),
+});
+
+// --- the file --------------------------------------------------------------------------------------------
+
+/** A scenario file, as one valibot schema. */
+export const SCENARIO_SCHEMA = obj({
+  name: nonEmpty(),
+  description: v.optional(nonEmpty()),
+  platform: v.optional(platform),
+  module: v.optional(
+    obj({
+      behaviours: v.optional(knobs(DEFAULT_BEHAVIOURS, BEHAVIOUR_RANGES)),
+      interrupts: v.optional(interruptsSchema),
+    }),
+  ),
+  host: v.optional(obj({ policy: v.optional(knobs(DEFAULT_POLICY, POLICY_RANGES)) })),
+  steps: expects(steps, STEPS_TEXT),
+});
+
+/** The document {@link SCENARIO_SCHEMA} accepts, before parseScenario converts it. */
+export type ScenarioDoc = v.InferOutput<typeof SCENARIO_SCHEMA>;
