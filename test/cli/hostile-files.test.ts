@@ -89,6 +89,25 @@ async function makeScratch(): Promise<string> {
   return d;
 }
 
+/**
+ * Content hashes of regular files, remembered by path, inode, size, mtime and ctime. Any write to a file
+ * sets its ctime (user space cannot set it back), so a file whose key is unchanged still has the content
+ * hashed before, provided the write could not fall in the same timestamp tick as the hash: as git does
+ * for "racy" index entries, a hash is remembered only when the file's ctime was over a second old when it
+ * was read. This reads the scratch directory's sparse 256 KiB and 256 MiB files once, not twice per test.
+ */
+const hashes = new Map<string, string>();
+
+function contentHash(p: string, st: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  const key = `${p} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+  const known = hashes.get(key);
+  if (known !== undefined) return known;
+  const settled = Date.now() - st.ctimeMs > 1000;
+  const h = createHash("sha1").update(readFileSync(p)).digest("hex");
+  if (settled) hashes.set(key, h);
+  return h;
+}
+
 /** Every entry under `dir` (links not followed) with its type, mode, size, content hash or target. */
 function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -97,7 +116,7 @@ function snapshot(dir: string): Map<string, string> {
       const p = join(d, name);
       const st = lstatSync(p);
       let sig = `${st.mode.toString(8)} ${st.size} ${st.ino}`;
-      if (st.isFile()) sig += ` ${createHash("sha1").update(readFileSync(p)).digest("hex")} ${st.mtimeMs}`;
+      if (st.isFile()) sig += ` ${contentHash(p, st)} ${st.mtimeMs}`;
       else if (st.isSymbolicLink()) sig += ` -> ${readlinkSync(p)}`;
       else if (st.isDirectory()) walk(p);
       out.set(p.slice(dir.length + 1), sig);

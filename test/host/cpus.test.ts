@@ -6,23 +6,22 @@
  */
 import { describe, expect, it } from "vitest";
 import { LEAF, REG, STATUS, statusText } from "../../src/common/status.js";
-import { hpaHi, hpaLo, type U64 } from "../../src/common/u64.js";
+import { hpaToU64, type U64 } from "../../src/common/u64.js";
 import { iommuSetupAll } from "../../src/host/flows/iommu.js";
 import type { Page } from "../../src/host/page.js";
 import { tdxPageArrayCreate } from "../../src/host/page-array.js";
 import { callRegs } from "../../src/host/seamcalls.js";
-import { defaultPlatform } from "../../src/hw/platform.js";
-import { addCpus, createMachine } from "../../src/machine.js";
+import { addCpus } from "../../src/machine.js";
 import type { CallRecord } from "../../src/module/emulator.js";
 import { PamtLocks } from "../../src/module/locks.js";
 import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
+import { machine, platformWith } from "../support/machine.js";
 
-const hpa = (p: Page): U64 => ({ lo: hpaLo(p.hpa), hi: hpaHi(p.hpa) });
+const hpa = (p: Page): U64 => hpaToU64(p.hpa);
 
 function setup(pool = 16) {
-  const base = defaultPlatform();
-  const m = createMachine({ ...base, metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: pool } });
+  const m = machine({}, platformWith({ MEMORY_POOL_REQUIRED_PAGES: pool }));
   const a = m.alloc.allocPagesBulk(8, { tag: "test:a", zero: true });
   const b = m.alloc.allocPagesBulk(8, { tag: "test:b", zero: true });
   const listA = tdxPageArrayCreate(m.kernel, a, 8)!.toHpaListInfo();
@@ -110,9 +109,7 @@ describe("two logical CPUs", () => {
     const { m, a, listA, records } = setup();
     const cpus = addCpus(m, { cpus: 2, seed: 1, p: 1 });
     const keyed = a[0]!.hpa + m.platform.keyIds.global * 2 ** m.platform.keyIds.shift;
-    cpus.submit(1, [
-      { leaf: LEAF["TDH.PHYMEM.PAGE.WBINVD"], inputs: { [REG.RCX]: { lo: hpaLo(keyed), hi: hpaHi(keyed) } } },
-    ]);
+    cpus.submit(1, [{ leaf: LEAF["TDH.PHYMEM.PAGE.WBINVD"], inputs: { [REG.RCX]: hpaToU64(keyed) } }]);
     m.kernel.seamcall(callRegs("TDH.EXT.MEM.ADD", { [REG.RCX]: listA }));
     cpus.drain();
     const w = records.filter((x) => x.leaf === LEAF["TDH.PHYMEM.PAGE.WBINVD"]).map((x) => x.statusText);
@@ -219,7 +216,7 @@ describe("resumable calls on two CPUs", () => {
     cpus.submit(1, [
       {
         leaf: LEAF["TDH.IOMMU.SETUP"],
-        inputs: { [REG.RCX]: { lo: hpaLo(u1!.regBase), hi: hpaHi(u1!.regBase) }, [REG.RDX]: mt.toIommuMt() },
+        inputs: { [REG.RCX]: hpaToU64(u1!.regBase), [REG.RDX]: mt.toIommuMt() },
       },
     ]);
     const up = iommuSetupAll(m.kernel, [u0!]);
