@@ -1,9 +1,16 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     pool: "threads",
+    // Vitest's default is one worker fewer than the CPUs: a single worker on this 2-core machine, so the
+    // suite ran one file at a time. One worker per CPU runs two files at once here.
+    maxWorkers: availableParallelism(),
+    // One module graph per worker, not per file: no test file mocks modules or stubs globals, and this
+    // saves most of the per-file import cost (measured: 18 files, 17.2 s -> 11.5 s CPU).
+    isolate: false,
     testTimeout: 60_000,
   },
 });
