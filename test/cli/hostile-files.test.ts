@@ -9,8 +9,8 @@
  * Everything happens in a scratch directory with its own device nodes (mknod), FIFOs, sockets and
  * links, never the real /dev. Each refusal asserts its exit status, exactly one stderr line naming the
  * problem, no stack trace, no temporary file left and nothing in the scratch directory changed. Cases
- * that need a real process (signals, another user, a real standard input) spawn the CLI from its
- * sources with tsx; permission cases run as the unprivileged user `nobody` (uid/gid 65534), since the
+ * that need a real process (signals, another user, a real standard input) spawn the CLI bundled from its
+ * sources once (test/support/cli-process.ts); permission cases run as the unprivileged user `nobody` (uid/gid 65534), since the
  * tests themselves run as root here and in CI.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -38,9 +38,10 @@ import { INPUT_LIMITS, readBoundedStream } from "../../src/cli/input-file.js";
 import { isTempName } from "../../src/cli/output-file.js";
 import { defaultPlatform } from "../../src/hw/platform.js";
 import { runCli } from "../support/cli.js";
+import { bundleCliFromSources, type CliBundle } from "../support/cli-process.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const ENTRY = join(ROOT, "test/support/tdxpa-entry.ts");
+let cliProcess: CliBundle | null = null;
 const isRoot = process.getuid?.() === 0;
 const canMknod = isRoot && process.platform === "linux";
 
@@ -156,8 +157,10 @@ const p = (name: string) => join(S, name);
 
 beforeAll(async () => {
   S = await makeScratch();
+  cliProcess = await bundleCliFromSources();
 });
 afterAll(() => {
+  cliProcess?.dispose();
   sock?.close();
   rmSync(S, { recursive: true, force: true });
 });
@@ -701,16 +704,16 @@ describe("outputs written: symbolic links resolved, mode kept, '-' is standard o
   });
 });
 
-/** Runs the CLI from its sources in a real process; resolves with status, signal and stderr. */
+/** Runs the CLI bundled from its sources in a real process; resolves with status, signal and stderr. */
 function spawnCli(
   args: string[],
   opts: { cwd?: string; uid?: number; gid?: number; stdin?: "ignore" | "pipe" } = {},
 ): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; err: string }> } {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, ...args], {
+  const child = spawn(process.execPath, [cliProcess!.entry, ...args], {
     cwd: opts.cwd ?? ROOT,
     stdio: [opts.stdin ?? "ignore", "ignore", "pipe"],
     ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
-    env: { ...process.env, NODE_OPTIONS: "", TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.json") },
+    env: { ...process.env, NODE_OPTIONS: "" },
   });
   let err = "";
   child.stderr!.on("data", (b: Buffer) => {
