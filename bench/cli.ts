@@ -2,25 +2,30 @@
  * Section 5, "CLI processes": CPU and wall time of whole `tdxpa` processes (run, report, compare), each
  * against the CPU of an empty `node` process measured in the same run.
  *
- * The CLI runs from JavaScript compiled here, without bundling: every file of src/ is transpiled one to
- * one with esbuild into bench/out/dist/ (what `npm run build` does with tsc, minus type checking), and
- * the report page script is bundled as scripts/build-report-page.mjs does. A small preload script makes
- * each child write its own `process.cpuUsage()` (user + system) at exit, so CPU is the child's alone.
- * Every command is run `runs` times; figures are min / median / max over runs. A command that exits
- * with a status other than the expected one is recorded as failed with its first stderr line.
+ * The CLI measured is the real built command: `node bin/tdxpa.js …`, which loads the one-file bundle
+ * dist/cli/tdxpa.bundle.js. {@link buildCli} rebuilds that bundle and the report page from src/ with the
+ * build's own scripts (scripts/build-cli-bundle.mjs, scripts/build-report-page.mjs: what `npm run build`
+ * runs after tsc), so the figures are of the current sources. A small preload script makes each child
+ * write its own `process.cpuUsage()` (user + system) at exit, so CPU is the child's alone. Every command
+ * is run `runs` times; figures are min / median / max over runs. A command that exits with a status
+ * other than the expected one is recorded as failed with its first stderr line.
+ *
+ * Run alone (`node --import tsx bench/cli.ts [runs]`, default 5) it prints the startup rows only: an
+ * empty `node`, `tdxpa --version` and `tdxpa run` from the bundle, and the same two from tsc's one file
+ * per module output (dist/cli/main.js, when built) to show what bundling saves.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { type Spread, spread } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "bench/out");
-const DIST = join(OUT, "dist");
 const PROBE = join(OUT, "cpu-probe.mjs");
-const ENTRY = join(OUT, "tdxpa.mjs");
+const BIN = join(ROOT, "bin/tdxpa.js");
+/** An entry that runs tsc's unbundled dist/cli/main.js, for the standalone comparison. */
+const UNBUNDLED = join(OUT, "tdxpa-unbundled.mjs");
 
 /** One measured command. */
 export interface ProcessRow {
@@ -34,47 +39,27 @@ export interface ProcessRow {
   readonly failure: string | null;
 }
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith(".ts")) out.push(p);
-  }
-  return out;
+/** Runs one of the build's scripts; throws with its stderr when it fails. */
+function buildScript(name: string): void {
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts", name)], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, npm_config_loglevel: "silent" },
+  });
+  if (r.status !== 0) throw new Error(`bench: scripts/${name} failed (exit ${r.status}): ${r.stderr.trim()}`);
 }
 
-/** Transpiles src/ into bench/out/dist/ and writes the entry and the CPU probe. */
+/** Rebuilds the CLI bundle and the report page into dist/ from src/, and writes the CPU probe. */
 export async function buildCli(): Promise<void> {
-  rmSync(DIST, { recursive: true, force: true });
-  mkdirSync(DIST, { recursive: true });
-  await build({
-    entryPoints: tsFiles(join(ROOT, "src")),
-    outdir: DIST,
-    outbase: join(ROOT, "src"),
-    bundle: false,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    logLevel: "warning",
-  });
-  await build({
-    entryPoints: [join(ROOT, "src/report/page.ts")],
-    outfile: join(DIST, "report/page.bundle.js"),
-    bundle: true,
-    format: "iife",
-    platform: "browser",
-    minify: true,
-    legalComments: "none",
-    logLevel: "warning",
-  });
+  mkdirSync(OUT, { recursive: true });
+  buildScript("build-report-page.mjs");
+  buildScript("build-cli-bundle.mjs");
   writeFileSync(
     PROBE,
     `import { writeFileSync } from "node:fs";\n` +
       `process.on("exit", () => { const u = process.cpuUsage(); ` +
       `writeFileSync(process.env.TDXPA_BENCH_CPU, String((u.user + u.system) / 1e6)); });\n`,
   );
-  writeFileSync(ENTRY, `import { runFromProcess } from "./dist/cli/main.js";\nrunFromProcess();\n`);
 }
 
 interface OneRun {
@@ -124,12 +109,76 @@ export function measureProcess(
   return { name, args, runs, cpuS: spread(cpu), wallS: spread(wall), failure: null };
 }
 
-/** Arguments that run `tdxpa` with `cliArgs` from the transpiled tree. */
+/** Arguments that run the built `tdxpa` (bin/tdxpa.js, the bundle) with `cliArgs`. */
 export function tdxpa(...cliArgs: string[]): string[] {
-  return [ENTRY, ...cliArgs];
+  return [BIN, ...cliArgs];
 }
 
 /** A scratch output file under bench/out/. */
 export function scratch(name: string): string {
   return join(OUT, name);
+}
+
+/** Median CPU in seconds, or the failure. */
+function cpuText(r: ProcessRow): string {
+  if (r.cpuS === null) return `FAILS: ${r.failure}`;
+  const { min, median, max } = r.cpuS;
+  return `${median.toFixed(3)} s (min ${min.toFixed(3)}, max ${max.toFixed(3)})`;
+}
+
+/** Standalone: startup rows only, bundled against unbundled, against an empty `node`. */
+async function startupRows(runs: number): Promise<void> {
+  await buildCli();
+  const rows: ProcessRow[] = [];
+  const unbuilt = !existsSync(join(ROOT, "dist/cli/main.js"));
+  if (!unbuilt)
+    writeFileSync(UNBUNDLED, `import { runFromProcess } from "../../dist/cli/main.js";\nrunFromProcess();\n`);
+  // Interleaved, so that load on the machine falls on every row alike.
+  const cmds: [string, string[]][] = [
+    ["node -e 0", ["-e", "0"]],
+    ["tdxpa --version (bundle)", tdxpa("--version")],
+    ["tdxpa run (bundle)", tdxpa("run")],
+    ...(unbuilt
+      ? []
+      : ([
+          ["tdxpa --version (tsc, unbundled)", [UNBUNDLED, "--version"]],
+          ["tdxpa run (tsc, unbundled)", [UNBUNDLED, "run"]],
+        ] as [string, string[]][])),
+  ];
+  const per = cmds.map(() => ({ cpu: [] as number[], wall: [] as number[], failure: null as string | null }));
+  for (let i = 0; i < runs; i++)
+    cmds.forEach(([, args], k) => {
+      const r = runOnce(args);
+      if (r.status !== 0 || !Number.isFinite(r.cpu))
+        per[k]!.failure ??= `exit ${r.status}: ${r.stderr.trim().split("\n")[0] ?? ""}`;
+      per[k]!.cpu.push(r.cpu);
+      per[k]!.wall.push(r.wall);
+    });
+  cmds.forEach(([name, args], k) => {
+    const p = per[k]!;
+    rows.push({
+      name,
+      args,
+      runs,
+      cpuS: p.failure === null ? spread(p.cpu) : null,
+      wallS: p.failure === null ? spread(p.wall) : null,
+      failure: p.failure,
+    });
+  });
+  const node = rows[0]!.cpuS?.median ?? Number.NaN;
+  console.log(`CPU (user + system) of ${runs} runs each, interleaved; medians, and as a ratio to node -e 0`);
+  for (const r of rows) {
+    const ratio = r.cpuS === null ? "" : `  ${(r.cpuS.median / node).toFixed(2)}x node`;
+    console.log(`${r.name.padEnd(34)} ${cpuText(r)}${ratio}`);
+  }
+  if (unbuilt) console.log("(dist/cli/main.js not built: no unbundled rows; run 'npm run build')");
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const runs = Number(process.argv[2] ?? 5);
+  if (!Number.isInteger(runs) || runs < 1) {
+    console.error(`bench/cli.ts: runs must be a positive integer, got ${process.argv[2]}`);
+    process.exit(2);
+  }
+  await startupRows(runs);
 }

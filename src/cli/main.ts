@@ -5,7 +5,8 @@
  * `main` never throws and never prints a stack trace. A user mistake ({@link UsageError}, or a typed
  * `TdxpaError` from the library naming a value and its range) prints one line `tdxpa: <message>` on
  * stderr and exits 2; anything else is a bug and prints `tdxpa: internal error: <message>`, exit 70.
- * `bin/tdxpa.js` calls {@link runFromProcess} from the compiled `dist/cli/main.js`.
+ * `bin/tdxpa.js` calls {@link runFromProcess} from `dist/cli/tdxpa.bundle.js`, this module bundled into one
+ * file by scripts/build-cli-bundle.mjs.
  */
 import { readFileSync } from "node:fs";
 import { isTdxpaError } from "../common/errors.js";
@@ -40,7 +41,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
 
 /**
  * The `version` of this package's package.json, found relative to this file: `../../package.json` from
- * both `src/cli/main.ts` (tsx, vitest) and `dist/cli/main.js` (the built command).
+ * both `src/cli/main.ts` (tsx, vitest), `dist/cli/main.js` and `dist/cli/tdxpa.bundle.js` (the built command).
  */
 export function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));

@@ -1,8 +1,8 @@
 /**
  * The `tdxpa` command line (src/cli): decode and encode, global options, usage errors and exit statuses.
  *
- * Every test but one calls `main` directly with a capturing {@link CliIo}; the last spawns the built
- * `bin/tdxpa.js` when `dist/cli/main.js` exists. Vectors are the worked values of docs/spec/01-formats.md 1.5 plus
+ * Every test but one calls `main` in-process through the shared `runCli` (test/support/cli.ts); the last spawns the built
+ * `bin/tdxpa.js` when `dist/cli/tdxpa.bundle.js` exists. Vectors are the worked values of docs/spec/01-formats.md 1.5 plus
  * one value per rule of 1.4; violation messages are compared with the library decoder's own, since the
  * CLI must relay them unchanged.
  */
@@ -19,37 +19,14 @@ import {
   decodeIommuMtEntry,
 } from "../../src/common/formats.js";
 import { parseU64 } from "../../src/common/u64.js";
+import { type CliRun, runCli } from "../support/cli.js";
 
 const ROOT = new URL("../../", import.meta.url);
 const VERSION = (JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")) as { version: string })
   .version;
 
-interface Run {
-  code: number;
-  /** Everything written to stdout, as lines. */
-  lines: string[];
-  stdout: string;
-  /** Each `err` call. */
-  err: string[];
-}
-
-/** Runs `main` with a capturing io; `stdin` is what `-` reads. */
-async function run(argv: string[], opts: { stdin?: string; isTTY?: boolean } = {}): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readStdin: async () => opts.stdin ?? "",
-    isTTY: opts.isTTY ?? false,
-  };
-  const code = await main(argv, io);
-  const stdout = out.map((s) => `${s}\n`).join("");
-  return { code, stdout, lines: stdout.split("\n").slice(0, -1), err };
-}
-
 /** Parses every stdout line as JSON (JSON Lines). */
-function jsonLines(r: Run): Record<string, unknown>[] {
+function jsonLines(r: CliRun): Record<string, unknown>[] {
   return r.lines.map((l) => {
     // Every --json object carries the output schema's version first; the rest is the record.
     const { schemaVersion, ...rest } = JSON.parse(l) as Record<string, unknown>;
@@ -59,7 +36,7 @@ function jsonLines(r: Run): Record<string, unknown>[] {
 }
 
 /** Asserts a usage-style failure: the exit status, nothing on stdout, one line `tdxpa: …` on stderr. */
-function expectOneLineError(r: Run, code: number, message?: RegExp): void {
+function expectOneLineError(r: CliRun, code: number, message?: RegExp): void {
   expect(r.code).toBe(code);
   expect(r.stdout).toBe("");
   expect(r.err).toHaveLength(1);
@@ -307,7 +284,7 @@ function decoderMessage(kind: InvalidVector["kind"], value: string): string | un
 
 describe("decode: valid values", () => {
   it.each(VALID)("$kind $value --json", async (v) => {
-    const r = await run(["decode", v.kind, "--json", v.value]);
+    const r = await runCli(["decode", v.kind, "--json", v.value]);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     const [obj, ...more] = jsonLines(r);
@@ -318,7 +295,7 @@ describe("decode: valid values", () => {
   });
 
   it.each(VALID)("$kind $value (readable)", async (v) => {
-    const r = await run(["decode", v.kind, v.value]);
+    const r = await runCli(["decode", v.kind, v.value]);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     const [head, ...body] = r.lines;
@@ -333,7 +310,7 @@ describe("decode: valid values", () => {
 
 describe("decode: values that break a rule", () => {
   it("0x0100000000100028 as HPA_LIST_INFO: first-after-last with the decoder's exact message", async () => {
-    const r = await run(["decode", "hpa-list-info", "--json", "0x0100000000100028"]);
+    const r = await runCli(["decode", "hpa-list-info", "--json", "0x0100000000100028"]);
     expect(r.code).toBe(1);
     expect(jsonLines(r)).toEqual([
       {
@@ -351,7 +328,7 @@ describe("decode: values that break a rule", () => {
   });
 
   it.each(INVALID)("$kind $value --json: $rule", async (v) => {
-    const r = await run(["decode", v.kind, "--json", v.value]);
+    const r = await runCli(["decode", v.kind, "--json", v.value]);
     expect(r.code).toBe(1);
     expect(r.err).toEqual([]);
     const [obj, ...more] = jsonLines(r);
@@ -370,7 +347,7 @@ describe("decode: values that break a rule", () => {
   });
 
   it.each(INVALID)("$kind $value (readable): $rule", async (v) => {
-    const r = await run(["decode", v.kind, v.value]);
+    const r = await runCli(["decode", v.kind, v.value]);
     expect(r.code).toBe(1);
     expect(r.err).toEqual([]);
     expect(r.lines[0]).toContain(`${v.kind}  invalid: rule ${v.rule} (docs/spec/01-formats.md ${v.ref})`);
@@ -382,7 +359,7 @@ describe("decode: values that break a rule", () => {
 describe("decode: many values, stdin, unparsable input", () => {
   it("keeps input order, reports unparsable values in place and exits 1 when any is bad", async () => {
     const values = ["0xFF80000012345000", "zz", "0x0100000000100028", "0xff80_0000_1234_5000", ""];
-    const r = await run(["decode", "hpa-list-info", "--json", ...values]);
+    const r = await runCli(["decode", "hpa-list-info", "--json", ...values]);
     expect(r.code).toBe(1);
     const objs = jsonLines(r);
     expect(objs).toHaveLength(5);
@@ -403,13 +380,13 @@ describe("decode: many values, stdin, unparsable input", () => {
   });
 
   it("exits 0 when every value is valid", async () => {
-    const r = await run(["decode", "--json", "iommu-mt-entry", "0x20000002", "0x20000000", "4096"]);
+    const r = await runCli(["decode", "--json", "iommu-mt-entry", "0x20000002", "0x20000000", "4096"]);
     expect(r.code).toBe(0);
     expect(jsonLines(r).map((o) => o.valid)).toEqual([true, true, true]);
   });
 
   it("separates readable blocks with one blank line and says which value did not parse", async () => {
-    const r = await run(["decode", "iommu-mt", "0x1000", "0xnope", "0x2000"]);
+    const r = await runCli(["decode", "iommu-mt", "0x1000", "0xnope", "0x2000"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
       [
@@ -426,7 +403,7 @@ describe("decode: many values, stdin, unparsable input", () => {
   });
 
   it("u64 max stays exact and 2^64 is rejected naming the value", async () => {
-    const r = await run(["decode", "hpa-array", "--json", "18446744073709551615", "18446744073709551616"]);
+    const r = await runCli(["decode", "hpa-array", "--json", "18446744073709551615", "18446744073709551616"]);
     expect(r.code).toBe(1);
     const [max, over] = jsonLines(r);
     expect(max!.raw).toBe("0xffffffffffffffff");
@@ -436,7 +413,7 @@ describe("decode: many values, stdin, unparsable input", () => {
       valid: false,
       error: expect.stringMatching(/"18446744073709551616" is out of range; allowed 0\.\.2\^64-1/),
     });
-    const t = await run(["decode", "status", "0x1_0000_0000_0000_0000"]);
+    const t = await runCli(["decode", "status", "0x1_0000_0000_0000_0000"]);
     expect(t.code).toBe(1);
     expect(t.lines).toEqual([
       '0x1_0000_0000_0000_0000  status  unparsable: value: "0x1_0000_0000_0000_0000" is out of range; allowed 0..2^64-1 (0xffffffffffffffff)',
@@ -445,7 +422,7 @@ describe("decode: many values, stdin, unparsable input", () => {
 
   it("reads one value per line from stdin for '-', ignoring blank lines and CRLF", async () => {
     const stdin = "0x20000002\r\n\n   \n  0x20000003  \nzz\n0x20000000";
-    const r = await run(["decode", "iommu-mt-entry", "--json", "-"], { stdin });
+    const r = await runCli(["decode", "iommu-mt-entry", "--json", "-"], { stdin });
     expect(r.code).toBe(1);
     const objs = jsonLines(r);
     expect(objs.map((o) => o.raw ?? o.input)).toEqual([
@@ -459,7 +436,7 @@ describe("decode: many values, stdin, unparsable input", () => {
   });
 
   it("stdin with only valid values exits 0, readable mode", async () => {
-    const r = await run(["decode", "status", "-"], { stdin: "0xC000010000000001\n0\n" });
+    const r = await runCli(["decode", "status", "-"], { stdin: "0xC000010000000001\n0\n" });
     expect(r.code).toBe(0);
     expect(r.lines[0]).toMatch(/^0xc000010000000001 {2}status {2}TDX_OPERAND_INVALID$/);
     expect(r.lines.filter((l) => l.startsWith("0x"))).toHaveLength(2);
@@ -469,11 +446,11 @@ describe("decode: many values, stdin, unparsable input", () => {
     [["decode", "status", "-", "0x1"], "", /'-' \(read standard input\) must be the only value/],
     [["decode", "status", "-"], "\n  \n", /no values on standard input/],
   ])("stdin misuse %j is a usage error", async (argv, stdin, re) => {
-    expectOneLineError(await run(argv, { stdin }), 2, re);
+    expectOneLineError(await runCli(argv, { stdin }), 2, re);
   });
 
   it("a value starting with '-' after '--' is a value, not an option", async () => {
-    const r = await run(["decode", "status", "--json", "--", "-1"]);
+    const r = await runCli(["decode", "status", "--json", "--", "-1"]);
     expect(r.code).toBe(1);
     expect(jsonLines(r)).toEqual([{ input: "-1", valid: false, error: expect.stringContaining('"-1"') }]);
   });
@@ -485,7 +462,7 @@ describe("decode: many values, stdin, unparsable input", () => {
         fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
         fc.constantFrom(...kinds),
         async (v, kind) => {
-          const r = await run(["decode", kind, "--json", v.toString(), `0x${v.toString(16)}`]);
+          const r = await runCli(["decode", kind, "--json", v.toString(), `0x${v.toString(16)}`]);
           const objs = jsonLines(r);
           const raw = `0x${v.toString(16).padStart(16, "0")}`;
           expect(objs.map((o) => o.raw)).toEqual([raw, raw]);
@@ -548,16 +525,16 @@ const ENCODE_OK: { args: string[]; kind: Kind; value: string }[] = [
 
 describe("encode", () => {
   it.each(ENCODE_OK)("encode $args.0 → $value, which decodes as valid", async (c) => {
-    const r = await run(["encode", ...c.args]);
+    const r = await runCli(["encode", ...c.args]);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     expect(r.lines).toEqual([c.value]);
 
-    const j = await run(["encode", ...c.args, "--json"]);
+    const j = await runCli(["encode", ...c.args, "--json"]);
     expect(j.code).toBe(0);
     expect(jsonLines(j)).toEqual([{ kind: c.args[0], value: c.value }]);
 
-    const d = await run(["decode", c.kind, "--json", c.value]);
+    const d = await runCli(["decode", c.kind, "--json", c.value]);
     expect(d.code).toBe(0);
     expect(jsonLines(d)[0]!.valid).toBe(true);
   });
@@ -686,7 +663,7 @@ describe("encode", () => {
     ],
     ["unknown form", ["hpa-list", "--count", "1"], /encode: unknown form 'hpa-list'/],
   ])("%s → exit 2 with one line", async (_name, args, re) => {
-    expectOneLineError(await run(["encode", ...args]), 2, re);
+    expectOneLineError(await runCli(["encode", ...args]), 2, re);
   });
 });
 
@@ -696,7 +673,7 @@ describe("encode", () => {
 describe("global options and help", () => {
   it("--version and -V print the package.json version", async () => {
     for (const flag of ["--version", "-V"]) {
-      const r = await run([flag]);
+      const r = await runCli([flag]);
       expect(r.code).toBe(0);
       expect(r.lines).toEqual([VERSION]);
       expect(r.err).toEqual([]);
@@ -704,14 +681,14 @@ describe("global options and help", () => {
   });
 
   it("--help lists every subcommand with its summary, the exit statuses and an example", async () => {
-    const r = await run(["--help"]);
+    const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     expect(r.stdout).toMatch(/^ {2}decode +decode u64 operands/m);
     expect(r.stdout).toMatch(/^ {2}encode +encode an HPA_LIST_INFO/m);
     for (const code of ["0", "1", "2", "70"]) expect(r.stdout).toMatch(new RegExp(`^ {2}${code} +\\S`, "m"));
     expect(r.stdout).toContain("tdxpa decode hpa-list-info 0xFF80000012345000");
-    expect((await run(["-h"])).stdout).toBe(r.stdout);
+    expect((await runCli(["-h"])).stdout).toBe(r.stdout);
   });
 
   it.each([
@@ -721,7 +698,7 @@ describe("global options and help", () => {
     [["encode", "--help"], "tdxpa encode hpa-list-info --root 0x12345000 --count 512"],
     [["encode", "hpa-array", "--count", "0", "--help"], "tdxpa encode hpa-array --count 1 --page 0x76543000"],
   ])("%j exits 0 and shows examples", async (argv, example) => {
-    const r = await run(argv);
+    const r = await runCli(argv);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     expect(r.stdout).toContain("Examples:");
@@ -747,21 +724,21 @@ describe("global options and help", () => {
     [["decode", "status", "--json=yes", "0x0"], /^tdxpa: decode: Option '--json' does not take an argument$/],
     [["encode"], /^tdxpa: encode: missing <form>/],
   ])("%j is a usage error: exit 2, one line, no stack", async (argv, re) => {
-    expectOneLineError(await run(argv), 2, re);
+    expectOneLineError(await runCli(argv), 2, re);
   });
 
   it("styles output only when io.isTTY", async () => {
-    const tty = await run(["decode", "hpa-list-info", "0xFF80000012345000", "0x0100000000100028"], {
+    const tty = await runCli(["decode", "hpa-list-info", "0xFF80000012345000", "0x0100000000100028"], {
       isTTY: true,
     });
     expect(tty.code).toBe(1);
     expect(tty.stdout).toContain("\u001b[");
-    const plain = await run(["decode", "hpa-list-info", "0xFF80000012345000", "0x0100000000100028"]);
+    const plain = await runCli(["decode", "hpa-list-info", "0xFF80000012345000", "0x0100000000100028"]);
     expect(plain.stdout).not.toContain("\u001b[");
     // Removing the escapes from the styled text gives the plain text.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes on purpose
     expect(tty.stdout.replace(/\u001b\[\d+m/g, "")).toBe(plain.stdout);
-    const json = await run(["decode", "hpa-list-info", "--json", "0xFF80000012345000"], { isTTY: true });
+    const json = await runCli(["decode", "hpa-list-info", "--json", "0xFF80000012345000"], { isTTY: true });
     expect(json.stdout).not.toContain("\u001b[");
   });
 
@@ -791,7 +768,7 @@ describe("global options and help", () => {
 });
 
 describe("the built command", () => {
-  const built = existsSync(new URL("dist/cli/main.js", ROOT));
+  const built = existsSync(new URL("dist/cli/tdxpa.bundle.js", ROOT));
   it.skipIf(!built)("node bin/tdxpa.js --version prints the version and exits 0", () => {
     const r = spawnSync(process.execPath, ["bin/tdxpa.js", "--version"], { cwd: ROOT, encoding: "utf8" });
     expect(r.stderr).toBe("");
@@ -805,14 +782,7 @@ describe("--help on every subcommand", () => {
     "tdxpa %s --help prints its help with examples and exits 0",
     async (name) => {
       for (const flag of ["--help", "-h"]) {
-        const out: string[] = [];
-        const err: string[] = [];
-        const code = await main([name, flag], {
-          out: (s) => out.push(s),
-          err: (s) => err.push(s),
-          readStdin: async () => "",
-          isTTY: false,
-        });
+        const { code, out, err } = await runCli([name, flag]);
         expect(code).toBe(0);
         expect(err).toEqual([]);
         expect(out.join("\n")).toMatch(/usage: tdxpa /i);

@@ -9,8 +9,8 @@
  * Everything happens in a scratch directory with its own device nodes (mknod), FIFOs, sockets and
  * links, never the real /dev. Each refusal asserts its exit status, exactly one stderr line naming the
  * problem, no stack trace, no temporary file left and nothing in the scratch directory changed. Cases
- * that need a real process (signals, another user, a real standard input) spawn the CLI from its
- * sources with tsx; permission cases run as the unprivileged user `nobody` (uid/gid 65534), since the
+ * that need a real process (signals, another user, a real standard input) spawn the CLI bundled from its
+ * sources once (test/support/cli-process.ts); permission cases run as the unprivileged user `nobody` (uid/gid 65534), since the
  * tests themselves run as root here and in CI.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -38,9 +38,10 @@ import { INPUT_LIMITS, readBoundedStream } from "../../src/cli/input-file.js";
 import { isTempName } from "../../src/cli/output-file.js";
 import { defaultPlatform } from "../../src/hw/platform.js";
 import { runCli } from "../support/cli.js";
+import { bundleCliFromSources, type CliBundle } from "../support/cli-process.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const ENTRY = join(ROOT, "test/support/tdxpa-entry.ts");
+let cliProcess: CliBundle | null = null;
 const isRoot = process.getuid?.() === 0;
 const canMknod = isRoot && process.platform === "linux";
 
@@ -89,6 +90,25 @@ async function makeScratch(): Promise<string> {
   return d;
 }
 
+/**
+ * Content hashes of regular files, remembered by path, inode, size, mtime and ctime. Any write to a file
+ * sets its ctime (user space cannot set it back), so a file whose key is unchanged still has the content
+ * hashed before, provided the write could not fall in the same timestamp tick as the hash: as git does
+ * for "racy" index entries, a hash is remembered only when the file's ctime was over a second old when it
+ * was read. This reads the scratch directory's sparse 256 KiB and 256 MiB files once, not twice per test.
+ */
+const hashes = new Map<string, string>();
+
+function contentHash(p: string, st: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  const key = `${p} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+  const known = hashes.get(key);
+  if (known !== undefined) return known;
+  const settled = Date.now() - st.ctimeMs > 1000;
+  const h = createHash("sha1").update(readFileSync(p)).digest("hex");
+  if (settled) hashes.set(key, h);
+  return h;
+}
+
 /** Every entry under `dir` (links not followed) with its type, mode, size, content hash or target. */
 function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -97,7 +117,7 @@ function snapshot(dir: string): Map<string, string> {
       const p = join(d, name);
       const st = lstatSync(p);
       let sig = `${st.mode.toString(8)} ${st.size} ${st.ino}`;
-      if (st.isFile()) sig += ` ${createHash("sha1").update(readFileSync(p)).digest("hex")} ${st.mtimeMs}`;
+      if (st.isFile()) sig += ` ${contentHash(p, st)} ${st.mtimeMs}`;
       else if (st.isSymbolicLink()) sig += ` -> ${readlinkSync(p)}`;
       else if (st.isDirectory()) walk(p);
       out.set(p.slice(dir.length + 1), sig);
@@ -137,8 +157,10 @@ const p = (name: string) => join(S, name);
 
 beforeAll(async () => {
   S = await makeScratch();
+  cliProcess = await bundleCliFromSources();
 });
 afterAll(() => {
+  cliProcess?.dispose();
   sock?.close();
   rmSync(S, { recursive: true, force: true });
 });
@@ -682,16 +704,16 @@ describe("outputs written: symbolic links resolved, mode kept, '-' is standard o
   });
 });
 
-/** Runs the CLI from its sources in a real process; resolves with status, signal and stderr. */
+/** Runs the CLI bundled from its sources in a real process; resolves with status, signal and stderr. */
 function spawnCli(
   args: string[],
   opts: { cwd?: string; uid?: number; gid?: number; stdin?: "ignore" | "pipe" } = {},
 ): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; err: string }> } {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, ...args], {
+  const child = spawn(process.execPath, [cliProcess!.entry, ...args], {
     cwd: opts.cwd ?? ROOT,
     stdio: [opts.stdin ?? "ignore", "ignore", "pipe"],
     ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
-    env: { ...process.env, NODE_OPTIONS: "", TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.json") },
+    env: { ...process.env, NODE_OPTIONS: "" },
   });
   let err = "";
   child.stderr!.on("data", (b: Buffer) => {

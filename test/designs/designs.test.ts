@@ -22,9 +22,9 @@ import { HPA_LIST_DESIGN } from "../../src/designs/hpa-list.js";
 import { SPLIT_DESIGN } from "../../src/designs/split.js";
 import { V2_DESIGN, V2_PAGES_TAG, v2AllocContig, v2Create } from "../../src/designs/v2.js";
 import { defaultPlatform } from "../../src/hw/platform.js";
-import { createMachine } from "../../src/machine.js";
 import { checkConservation } from "../../src/observe/conservation.js";
 import { type CliRun, runCli } from "../support/cli.js";
+import { machine as newMachine } from "../support/machine.js";
 
 const PLATFORM = defaultPlatform();
 const MD = PLATFORM.metadata;
@@ -101,7 +101,7 @@ describe("figures that follow from the rules (12,800-page pool)", () => {
   });
 
   it("v2 allocates the 12,800 pages itself, plus its root and an order-5 pointer array", () => {
-    const machine = createMachine();
+    const machine = newMachine();
     const a = v2Create(machine.kernel, pool, v2AllocContig, "test:pool");
     expect(a?.pages.length).toBe(pool);
     expect(a?.pointerBlock?.order).toBe(5); // 12,800 × 8 bytes = 25 pages → kvmalloc order 5
@@ -174,7 +174,7 @@ describe("release and failure policy", () => {
     expect(r.writeBacks).toBe(0);
     expect(r.hazards).toBe(0);
     // The only conservation finding is the module's own: a page left owned by a deleted session.
-    const machine = createMachine(PLATFORM, { behaviours: { deleteOmitsOnePage: true } });
+    const machine = newMachine({ behaviours: { deleteOmitsOnePage: true } }, PLATFORM);
     (V2_DESIGN.flows.spdm as (x: typeof machine) => unknown)(machine);
     const c = checkConservation(machine);
     expect(c.violationCount).toBe(devices);

@@ -22,12 +22,12 @@ import {
 } from "../../src/designs/v2.js";
 import { mapPageForWrite } from "../../src/host/kernel.js";
 import { defaultPlatform } from "../../src/hw/platform.js";
-import { createMachine } from "../../src/machine.js";
+import { machine } from "../support/machine.js";
 
 const PLATFORM = defaultPlatform();
 
 function fresh() {
-  return createMachine(PLATFORM);
+  return machine({}, PLATFORM);
 }
 
 describe("v2 ctrl_release", () => {

@@ -11,21 +11,17 @@ import { iommuSetupAll } from "../../src/host/flows/iommu.js";
 import type { Page } from "../../src/host/page.js";
 import { tdxPageArrayCreate } from "../../src/host/page-array.js";
 import { callRegs } from "../../src/host/seamcalls/index.js";
-import { defaultPlatform } from "../../src/hw/platform.js";
-import { addCpus, createMachine } from "../../src/machine.js";
+import { addCpus } from "../../src/machine.js";
 import type { CallRecord } from "../../src/module/emulator.js";
 import { PamtLocks } from "../../src/module/locks.js";
 import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
+import { machine as newMachine, platformWith } from "../support/machine.js";
 
 const hpa = (p: Page): U64 => hpaToU64(p.hpa);
 
 function setup(pool = 16) {
-  const base = defaultPlatform();
-  const machine = createMachine({
-    ...base,
-    metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: pool },
-  });
+  const machine = newMachine({}, platformWith({ MEMORY_POOL_REQUIRED_PAGES: pool }));
   const a = machine.alloc.allocPagesBulk(8, { tag: "test:a", zero: true });
   const b = machine.alloc.allocPagesBulk(8, { tag: "test:b", zero: true });
   const listA = tdxPageArrayCreate(machine.kernel, a, 8)!.toHpaListInfo();

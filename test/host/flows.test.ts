@@ -13,7 +13,7 @@ import { checkConservation } from "../../src/observe/conservation.js";
 import { machine } from "../support/machine.js";
 
 /** Bring-up, IOMMU setup on every unit, IOMMU teardown. */
-function fullRun(m: Machine) {
+function iommuRoundTrip(m: Machine) {
   const ext = extensionsBringUp(m.kernel);
   const afterExt = checkConservation(m);
   const setup = iommuSetupAll(m.kernel, m.platform.iommus);
@@ -33,7 +33,7 @@ describe("flows end to end", () => {
     ["random p=0.05 seed 7", { kind: "random", p: 0.05, seed: 7 } as const],
   ])("%s: conservation holds after each step and no hazard", (_n, interrupts) => {
     const m = machine({ interrupts });
-    const r = fullRun(m);
+    const r = iommuRoundTrip(m);
     expect(r.ext.ok).toBe(true);
     expect(r.setup.result.ok).toBe(true);
     expect(r.clear.ok).toBe(true);
@@ -79,7 +79,7 @@ describe("flows end to end", () => {
 describe("wrong hosts, caught", () => {
   const run = (policy: Partial<HostPolicy>, opts: MachineOptions = {}) => {
     const m = machine({ ...opts, policy });
-    return { m, ...fullRun(m) };
+    return { m, ...iommuRoundTrip(m) };
   };
 
   it("no CLFLUSH while the module requires it → hazard 1 on the zeroed IOMMU pages; evict damages them", () => {
@@ -93,7 +93,7 @@ describe("wrong hosts, caught", () => {
   it("no CLFLUSH is fine when the module does not ask for it", () => {
     const base = machine().platform;
     const m = machine({ policy: { clflush: "never" } }, { ...base, clflushBeforeAlloc: false });
-    fullRun(m);
+    iommuRoundTrip(m);
     expect(m.cache.hazards).toEqual([]);
   });
 
@@ -208,7 +208,7 @@ describe("fault injection, one at a time", () => {
   let callsByLeaf: [number, number][] = [];
   beforeAll(() => {
     const clean = machine();
-    const run0 = fullRun(clean);
+    const run0 = iommuRoundTrip(clean);
     allocPoints = clean.alloc.allocCount;
     callsByLeaf = [...clean.module.callsByLeaf];
     expect(run0.end.violations).toEqual([]);
@@ -234,7 +234,7 @@ describe("fault injection, one at a time", () => {
     for (let n = 1; n <= allocPoints; n++) {
       const m = machine();
       m.alloc.failNth(n);
-      const r = fullRun(m);
+      const r = iommuRoundTrip(m);
       if (!r.ext.ok || !r.setup.result.ok || !r.clear.ok) failedFlows++;
       expect(r.end.violations, `allocation ${n}`).toEqual([]);
       expect(m.cache.hazards, `allocation ${n}`).toEqual([]);
@@ -259,7 +259,7 @@ describe("fault injection, one at a time", () => {
       for (let nth = 1; nth <= count; nth++) {
         const m = machine();
         m.module.forceStatus({ leaf, nth, status: { lo: 1, hi: failing[leaf]!.hi } });
-        const r = fullRun(m);
+        const r = iommuRoundTrip(m);
         points++;
         expect(r.ext.ok && r.setup.result.ok && r.clear.ok, `leaf ${leaf} call ${nth}`).toBe(false);
         expect(r.end.violations, `leaf ${leaf} call ${nth}`).toEqual([]);
@@ -277,7 +277,7 @@ describe("fault injection, one at a time", () => {
     for (const leaf of [LEAF["TDH.IOMMU.SETUP"], LEAF["TDH.IOMMU.CLEAR"], LEAF["TDH.EXT.MEM.ADD"]]) {
       const m = machine();
       m.module.forceStatus({ leaf, nth: 1, status: { lo: 2, hi: STATUS.TDX_OPERAND_BUSY.hi } });
-      const r = fullRun(m);
+      const r = iommuRoundTrip(m);
       expect(r.ext.ok && r.setup.result.ok && r.clear.ok, `leaf ${leaf}`).toBe(true);
       expect(m.module.callsByLeaf.get(leaf), `leaf ${leaf}`).toBe((new Map(callsByLeaf).get(leaf) ?? 0) + 1);
       expect(r.end.violations).toEqual([]);

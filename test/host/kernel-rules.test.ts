@@ -11,37 +11,20 @@ import { describe, expect, it } from "vitest";
 import { LEAF, type LeafName, REG, STATUS } from "../../src/common/status.js";
 import { extensionsBringUp } from "../../src/host/flows/extensions.js";
 import { ideStreamSetup, ideStreamTeardown } from "../../src/host/flows/ide.js";
-import { allocIommuMtPages, iommuSetupAll } from "../../src/host/flows/iommu.js";
+import { allocIommuMtPages } from "../../src/host/flows/iommu.js";
 import { spdmSessionConnect } from "../../src/host/flows/spdm.js";
-import { platformTeardown, tdxConnectBringUp } from "../../src/host/flows/tdx-connect.js";
 import type { HostPolicy } from "../../src/host/kernel.js";
 import { tdxPageArrayCreate, tdxPageArrayDestroy } from "../../src/host/page-array.js";
 import { iommuSetup, MAX_BUSY_RETRIES } from "../../src/host/seamcalls/index.js";
 import { functionId, spdmCreate } from "../../src/host/spdm.js";
 import { defaultPlatform, FEATURE_BITS, type Platform } from "../../src/hw/platform.js";
-import { createMachine, type Machine, type MachineOptions } from "../../src/machine.js";
-import type { CallRecord } from "../../src/module/index.js";
+import type { Machine, MachineOptions } from "../../src/machine.js";
 import { checkConservation } from "../../src/observe/conservation.js";
-
-function platform(over: Partial<Platform["metadata"]> = {}): Platform {
-  const p = defaultPlatform();
-  return { ...p, metadata: { ...p.metadata, MEMORY_POOL_REQUIRED_PAGES: 512, ...over } };
-}
+import { fullRun } from "../support/flows.js";
+import { machine as newMachine, platformWith } from "../support/machine.js";
 
 const mk = (opts: MachineOptions = {}, over: Partial<Platform["metadata"]> = {}) =>
-  createMachine(platform(over), opts);
-
-/** Extensions, IOMMUs, TDX Connect, then the platform teardown, with every call recorded. */
-function fullRun(machine: Machine) {
-  const calls: CallRecord[] = [];
-  machine.module.onCall = (r) => calls.push(r);
-  const ext = extensionsBringUp(machine.kernel);
-  const io = iommuSetupAll(machine.kernel, machine.platform.iommus);
-  const up = tdxConnectBringUp(machine.kernel, machine.platform.devices!, machine.platform.rootPorts!);
-  const down = platformTeardown(machine.kernel, { connect: up.built, iommus: io.setups });
-  const n = (leaf: keyof typeof LEAF) => calls.filter((c) => c.leaf === LEAF[leaf]).length;
-  return { ext, io, up, down, calls, n, end: checkConservation(machine) };
-}
+  newMachine(opts, platformWith({ MEMORY_POOL_REQUIRED_PAGES: 512, ...over }));
 
 const capable = (machine: Machine) => machine.platform.iommus.filter((u) => u.tdxCapable).length;
 

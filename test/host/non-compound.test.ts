@@ -10,10 +10,11 @@ import { mapPageForRead } from "../../src/host/kernel.js";
 import type { Page } from "../../src/host/page.js";
 import { MAX_ORDER } from "../../src/host/page-alloc.js";
 import { tdxPageArrayCreate, tdxPageArrayDestroy } from "../../src/host/page-array.js";
-import { createMachine } from "../../src/machine.js";
+import type { Machine } from "../../src/machine.js";
+import { machine } from "../support/machine.js";
 
 /** Bits 11:0 (NUM_PAGES) and the PFN of root entry `i`. */
-function entry(m: ReturnType<typeof createMachine>, rootPfn: number, i: number) {
+function entry(m: Machine, rootPfn: number, i: number) {
   const w = mapPageForRead(m.kernel, rootPfn);
   const words = new Uint32Array(w.buffer, w.byteOffset, 1024);
   return { numPages: words[2 * i]! & 0xfff, pfn: (words[2 * i]! >>> 12) + words[2 * i + 1]! * 0x10_0000 };
@@ -21,7 +22,7 @@ function entry(m: ReturnType<typeof createMachine>, rootPfn: number, i: number) 
 
 describe("the allocator offers compound and non-compound high-order pages", () => {
   it("compound (the default): the head reports the order, tails point at the head", () => {
-    const m = createMachine();
+    const m = machine();
     const b = m.alloc.allocPages(2, { tag: "t" })!;
     expect([b.order, b.nrPages]).toEqual([2, 4]);
     expect(b.nth(3).head().pfn).toBe(b.pfn);
@@ -29,7 +30,7 @@ describe("the allocator offers compound and non-compound high-order pages", () =
   });
 
   it("non-compound: every page is its own (compound_nr 1), only the first holds the block's count", () => {
-    const m = createMachine();
+    const m = machine();
     const b = m.alloc.allocPages(2, { tag: "t", compound: false })!;
     expect([b.order, b.nrPages, b.refCount]).toEqual([0, 1, 1]);
     const tail = b.nth(3);
@@ -40,7 +41,7 @@ describe("the allocator offers compound and non-compound high-order pages", () =
   });
 
   it("a non-compound block is freed with its order, never by its head alone", () => {
-    const m = createMachine();
+    const m = machine();
     const b = m.alloc.allocPages(3, { tag: "t", compound: false })!;
     expect(() => m.alloc.freePages(b)).toThrow(/non-compound order-3 block: give its order/);
     expect(() => m.alloc.freePages(b, 0)).toThrow(TdxpaError);
@@ -56,7 +57,7 @@ describe("the allocator offers compound and non-compound high-order pages", () =
 
 describe("the descriptor treats a non-compound page as the kernel does", () => {
   function build(compound: boolean) {
-    const m = createMachine();
+    const m = machine();
     const b = m.alloc.allocPages(2, { tag: "t", compound, zero: true })!;
     const one = m.alloc.allocPage({ tag: "t", zero: true })!;
     const pages: Page[] = [b, one];
@@ -85,7 +86,7 @@ describe("the descriptor treats a non-compound page as the kernel does", () => {
   });
 
   it("every page of a non-compound block can be listed as an entry of its own", () => {
-    const m = createMachine();
+    const m = machine();
     const b = m.alloc.allocPages(2, { tag: "t", compound: false })!;
     const pages = [0, 1, 2, 3].map((i) => b.nth(i));
     const a = tdxPageArrayCreate(m.kernel, pages, 4)!;
@@ -94,7 +95,7 @@ describe("the descriptor treats a non-compound page as the kernel does", () => {
   });
 
   it("NUM_PAGES never exceeds 1024: the largest block is order 10", () => {
-    const m = createMachine();
+    const m = machine();
     const b = m.alloc.allocPages(MAX_ORDER, { tag: "t" })!;
     const a = tdxPageArrayCreate(m.kernel, [b], 1)!;
     expect(entry(m, a.rootPage.pfn, 0).numPages).toBe(1024);

@@ -30,16 +30,22 @@ import { defaultPlatform, type Platform } from "../../src/hw/platform.js";
 import type { Machine, MachineOptions } from "../../src/machine.js";
 import { PT } from "../../src/module/index.js";
 import { checkConservation } from "../../src/observe/conservation.js";
-import { call, hpa, machine, pages, REG, rootWith, statusOf, want } from "../support/machine.js";
+import { fullRun } from "../support/flows.js";
+import {
+  call,
+  hpa,
+  machine,
+  pages,
+  platformWith,
+  REG,
+  rootWith,
+  statusOf,
+  want,
+} from "../support/machine.js";
 
-/** The default platform with a small extension pool, so whole runs stay fast. */
-function smallPool(over: Partial<Platform["metadata"]> = {}): Platform {
-  const p = defaultPlatform();
-  return { ...p, metadata: { ...p.metadata, MEMORY_POOL_REQUIRED_PAGES: 512, ...over } };
-}
-
+/** A machine on the default platform with a small extension pool, so whole runs stay fast. */
 const mk = (opts: MachineOptions = {}, over: Partial<Platform["metadata"]> = {}) =>
-  machine(opts, smallPool(over));
+  machine(opts, platformWith({ MEMORY_POOL_REQUIRED_PAGES: 512, ...over }));
 
 /** An HPA_ARRAY_T of `n` fresh pages (singleton when 1). */
 function array(m: Machine, n: number) {
@@ -459,16 +465,6 @@ describe("IDE stream leaves", () => {
     for (const p of st.pages) expect(m.module.pamt.type(p.pfn)).toBe(PT.IDE_MT);
   });
 });
-
-/** Extensions, IOMMUs, one session + stream per device, then the whole teardown. */
-function fullRun(m: Machine) {
-  const ext = extensionsBringUp(m.kernel);
-  const io = iommuSetupAll(m.kernel, m.platform.iommus);
-  const up = tdxConnectBringUp(m.kernel, m.platform.devices!, m.platform.rootPorts!);
-  const afterUp = checkConservation(m);
-  const down = platformTeardown(m.kernel, { connect: up.built, iommus: io.setups });
-  return { ext, io, up, afterUp, down, end: checkConservation(m) };
-}
 
 describe("wrong hosts and the wrong module, caught", () => {
   it("device-info buffer handed over in the session's own (private) pages → report, hazard; rejected when strict", () => {

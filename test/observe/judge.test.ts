@@ -16,22 +16,30 @@ import { iommuClearAll, iommuSetupAll } from "../../src/host/flows/iommu.js";
 import { mapPageForRead, STRANDED_TAG, strandPages } from "../../src/host/kernel.js";
 import { tdxPageArrayCreate, tdxPageArrayDestroy } from "../../src/host/page-array.js";
 import { functionId } from "../../src/host/spdm.js";
-import { defaultPlatform } from "../../src/hw/platform.js";
-import { createMachine, type Machine, type MachineOptions } from "../../src/machine.js";
+import type { Machine, MachineOptions } from "../../src/machine.js";
 import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
 import { judgeEndOfTeardown } from "../../src/observe/judge.js";
 import { recordRawCall } from "../../src/scenario/raw-handover.js";
-import { call, hpa, iommuMt, listInfo, pages, rootWith, statusOf, units, want } from "../support/machine.js";
+import {
+  call,
+  hpa,
+  iommuMt,
+  listInfo,
+  machine,
+  pages,
+  platformWith,
+  rootWith,
+  statusOf,
+  units,
+  want,
+} from "../support/machine.js";
 
-const PLATFORM = (() => {
-  const p = defaultPlatform();
-  return { ...p, metadata: { ...p.metadata, MEMORY_POOL_REQUIRED_PAGES: 16 } };
-})();
+const PLATFORM = platformWith({ MEMORY_POOL_REQUIRED_PAGES: 16 });
 
 /** A machine after the extensions bring-up (16 pool pages) and IOMMU setup: every ledger agrees. */
 function fixture(opts: MachineOptions = {}) {
-  const m = createMachine(PLATFORM, opts);
+  const m = machine(opts, PLATFORM);
   expect(extensionsBringUp(m.kernel).ok).toBe(true);
   const io = iommuSetupAll(m.kernel, m.platform.iommus);
   expect(io.result.ok).toBe(true);
@@ -264,7 +272,7 @@ describe("end of teardown: sweep and failure policy", () => {
   });
 
   it("a failed bring-up that kept its pool donated breaks the failure policy; stranded pages are exempt from the sweep", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     m.module.forceStatus({
       leaf: LEAF["TDH.EXT.INIT"],
       nth: 1,
@@ -275,7 +283,7 @@ describe("end of teardown: sweep and failure policy", () => {
     expect(judgeEndOfTeardown(m, [r]).policy).toEqual([]);
     expect(r.strandedPages).toBe(16);
     // The same run had the host kept the pool as donated:
-    const m2 = createMachine(PLATFORM);
+    const m2 = machine({}, PLATFORM);
     expect(extensionsBringUp(m2.kernel).ok).toBe(true);
     const failed = { ...r };
     expect(judgeEndOfTeardown(m2, [failed]).policy[0]).toMatch(/16 page\(s\) are still donated to the pool/);
@@ -284,7 +292,7 @@ describe("end of teardown: sweep and failure policy", () => {
 
 describe("the module's page checks (03-module.md 3.2), each in its place", () => {
   it("every page of a queue block must be PT_NDA, not only its head", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const mt = iommuMt(m);
     // The tail page of queue block 0 goes to the extension pool first.
     const add = call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [mt.blocks[0]!.hpa + 4096]) });
@@ -296,7 +304,7 @@ describe("the module's page checks (03-module.md 3.2), each in its place", () =>
   it("a page another logical CPU holds locked is BUSY before its PAMT type is looked at", () => {
     // TDX Module 1.5 releases every lock before a SEAMCALL returns, so a lock is only ever held by a
     // call running on another CPU: CPU 1 holds the 4K entry of a page the IOMMU already owns.
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const mt = iommuMt(m);
     const r = call(m, "TDH.IOMMU.SETUP", { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand });
     expect(statusOf(r)).toBe("TDX_SUCCESS");
@@ -310,7 +318,7 @@ describe("the module's page checks (03-module.md 3.2), each in its place", () =>
   });
 
   it("private operand pages: KeyID bits â†’ OPERAND_INVALID, outside every TDMR â†’ ADDR_RANGE_ERROR", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const p = pages(m, 1)[0]!;
     const keyed = p.hpa + 2 ** m.platform.keyIds.shift;
     expect(m.module.privatePageStatus(keyed, 1, REG.RCX)).toEqual(
@@ -341,7 +349,7 @@ describe("the module's page checks (03-module.md 3.2), each in its place", () =>
 
 describe("the extension slot and forced statuses with effects (03-module.md 3.4â€“3.5)", () => {
   it("an interrupted EXT.MEM.ADD holds the slot until its list is done", () => {
-    const m = createMachine(PLATFORM, { interrupts: { kind: "every", k: 1 } });
+    const m = machine({ interrupts: { kind: "every", k: 1 } }, PLATFORM);
     const list = listInfo(
       m,
       pages(m, 3).map((p) => p.hpa),
@@ -375,7 +383,7 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
   });
 
   it("a forced SYS_SHUTDOWN with effects keeps what the claim took and shuts the module down", () => {
-    const plain = createMachine(PLATFORM);
+    const plain = machine({}, PLATFORM);
     const mt = iommuMt(plain);
     plain.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
@@ -389,7 +397,7 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
     expect(statusOf(r0)).toBe("TDX_SYS_SHUTDOWN");
     expect(plain.module.pamt.ownedPages).toBe(0);
 
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const mt2 = iommuMt(m);
     m.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
@@ -409,7 +417,7 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
     // strands them; on success only, nothing is written back, and only the claim rule keeps them from
     // the allocator (ledger claim-failure-strands).
     for (const flushFlag of ["before-call", "on-success"] as const) {
-      const m = createMachine(PLATFORM, { policy: { flushFlag } });
+      const m = machine({ policy: { flushFlag } }, PLATFORM);
       m.module.forceStatus({
         leaf: LEAF["TDH.IOMMU.SETUP"],
         nth: 1,
@@ -425,7 +433,7 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
   });
 
   it("a forced shutdown with effects on a leaf with no private write completes it, then shuts the module down", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     m.module.forceStatus({
       leaf: LEAF["TDH.EXT.MEM.ADD"],
       nth: 1,
@@ -444,7 +452,7 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
     expect(cleanRefusal(status(STATUS.TDX_PAGE_METADATA_INCORRECT, REG.RDX))).toBe(true);
     expect(cleanRefusal(status(STATUS.TDX_SYS_SHUTDOWN))).toBe(false);
     expect(cleanRefusal(status(STATUS.TDX_INTERRUPTED_RESUMABLE))).toBe(false);
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     m.module.forceStatus({
       leaf: LEAF["TDH.IOMMU.SETUP"],
       nth: 1,
@@ -460,7 +468,7 @@ describe("the extension slot and forced statuses with effects (03-module.md 3.4â
 
 describe("raw calls: the host learns from operands and status, not RDMD", () => {
   it("an interrupted IOMMU.SETUP lends its pages; success donates them to the returned id; CLEAR gives them back", () => {
-    const m = createMachine(PLATFORM, { interrupts: { kind: "every", k: 4 } });
+    const m = machine({ interrupts: { kind: "every", k: 4 } }, PLATFORM);
     const mt = iommuMt(m);
     const regs = new Regs();
     regs.set(REG.RAX, { lo: LEAF["TDH.IOMMU.SETUP"], hi: 0 });
@@ -501,7 +509,7 @@ describe("raw calls: the host learns from operands and status, not RDMD", () => 
   });
 
   it("a failed EXT.MEM.ADD donated the entries before FIRST_ENTRY (1.5 checks entry i in its loop); the refused rest stays the host's", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const ps = pages(m, 2);
     const bad = listInfo(m, [ps[0]!.hpa, ps[1]!.hpa + 2 ** m.platform.keyIds.shift]);
     const r = new Regs();
@@ -520,7 +528,7 @@ describe("raw calls: the host learns from operands and status, not RDMD", () => 
 
 describe("stranding", () => {
   it("stranding one page of a multi-page block strands the whole block (it can never be freed in part)", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const block = m.alloc.allocPages(2, { tag: "test" })!;
     strandPages(m.kernel, [block.pfn + 1], "test: one tail page");
     for (let i = 0; i < 4; i++) expect(m.kernel.ledger.stranded.has(block.pfn + i), `page ${i}`).toBe(true);
@@ -535,7 +543,7 @@ describe("destroy: the orders create recorded, or the kernel's read-at-destroy",
       ["recorded", 2],
       ["read-at-destroy", 1],
     ] as const) {
-      const m = createMachine(PLATFORM, { policy: { destroyOrders: orders } });
+      const m = machine({ policy: { destroyOrders: orders } }, PLATFORM);
       const block = m.alloc.allocPages(1, { tag: "q" })!;
       const a = tdxPageArrayCreate(m.kernel, [block], 1)!;
       a.markFlushOnFree();
@@ -547,7 +555,7 @@ describe("destroy: the orders create recorded, or the kernel's read-at-destroy",
 
 describe("the allocator tag of stranded pages", () => {
   it("is what conservation counts", () => {
-    const m = createMachine(PLATFORM);
+    const m = machine({}, PLATFORM);
     const p = m.alloc.allocPage({ tag: "t" })!;
     strandPages(m.kernel, [p.pfn], "test");
     expect(m.alloc.tagOf(p.pfn)).toBe(STRANDED_TAG);

@@ -7,21 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { main } from "../../src/cli/main.js";
 import { loadScenario } from "../../src/cli/scenario-file.js";
 import { DEFAULT_SCENARIO_DOC, parseScenario, runScenario } from "../../src/scenario/index.js";
+import { runCli } from "../support/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tdxpa-scen-"));
 
+/** The shared in-process `runCli`, with stdout as one string (the `out` calls joined by newlines). */
 async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readStdin: async () => "",
-    isTTY: false,
-  });
+  const { code, out, err } = await runCli(args);
   return { code, out: out.join("\n"), err };
 }
 

@@ -31,10 +31,10 @@ import {
   writeSpdmConf,
 } from "../../src/host/spdm.js";
 import { rootPortDevfn } from "../../src/hw/devices.js";
-import { defaultPlatform } from "../../src/hw/platform.js";
-import { createMachine, type Machine } from "../../src/machine.js";
+import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
+import { machine, platformWith } from "../support/machine.js";
 
 // ---- the model ------------------------------------------------------------------------------------
 
@@ -82,10 +82,7 @@ interface Real {
 }
 
 const POOL_CAP = 48;
-const PLATFORM = (() => {
-  const p = defaultPlatform();
-  return { ...p, metadata: { ...p.metadata, MEMORY_POOL_REQUIRED_PAGES: POOL_CAP } };
-})();
+const PLATFORM = platformWith({ MEMORY_POOL_REQUIRED_PAGES: POOL_CAP });
 const DEVICES = PLATFORM.devices!;
 const PORT_OF = DEVICES.map((d) => PLATFORM.rootPorts!.findIndex((p) => p.name === d.rootPort));
 
@@ -540,7 +537,7 @@ function setup(): { model: Model; real: Real } {
       dead: new Set(),
     },
     real: {
-      m: createMachine(PLATFORM),
+      m: machine({}, PLATFORM),
       pages: [],
       arrays: [],
       spdmIds: new Map(),

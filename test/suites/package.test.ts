@@ -2,8 +2,8 @@
  * The published package (package.json `files`, `exports`, `bin`): packs the tarball the way `npm publish`
  * would, installs it offline into a fresh project, runs the installed `tdxpa` on a shipped scenario by
  * name, and imports the library and the `./formats` subpath from an ESM script. Also: the `./formats`
- * subpath bundles for a browser with no Node built-in, and the bin says "not built" in one line (exit 2)
- * when dist/ is missing.
+ * subpath bundles for a browser with no Node built-in, the bin runs the CLI from its one-file bundle
+ * (dist/cli/tdxpa.bundle.js, `yaml` included) and says "not built" in one line (exit 2) when dist/ is missing.
  *
  * Needs dist/ (built by `npm ci` through the `prepare` script, or `npm run build`); packs with
  * `--ignore-scripts` so the test never rebuilds dist/ under the other test files. The `yaml` dependency
@@ -34,7 +34,7 @@ let files: string[] = [];
 let project = "";
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist/index.js")) || !existsSync(join(ROOT, "dist/cli/main.js")))
+  if (!existsSync(join(ROOT, "dist/index.js")) || !existsSync(join(ROOT, "dist/cli/tdxpa.bundle.js")))
     throw new Error("dist/ is not built: run 'npm run build' (npm ci does it through 'prepare')");
   dir = mkdtempSync(join(tmpdir(), "tdxpa-pack-"));
   const out = execFileSync(NPM, ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], {
@@ -77,6 +77,7 @@ describe("the packed tarball", () => {
       "dist/formats.js",
       "dist/formats.d.ts",
       "dist/cli/main.js",
+      "dist/cli/tdxpa.bundle.js",
       "dist/report/page.bundle.js",
       "scenarios/head-page-only.yaml",
       "scenarios/default.yaml",
@@ -137,6 +138,31 @@ describe("the ./formats subpath", () => {
   });
 });
 
+describe("bin/tdxpa.js and the one-file CLI bundle", () => {
+  it("needs nothing of dist/ but dist/cli/tdxpa.bundle.js, nor node_modules", () => {
+    const d = mkdtempSync(join(tmpdir(), "tdxpa-bundle-"));
+    try {
+      mkdirSync(join(d, "bin"));
+      mkdirSync(join(d, "dist/cli"), { recursive: true });
+      copyFileSync(join(ROOT, "bin/tdxpa.js"), join(d, "bin/tdxpa.js"));
+      copyFileSync(join(ROOT, "dist/cli/tdxpa.bundle.js"), join(d, "dist/cli/tdxpa.bundle.js"));
+      copyFileSync(join(ROOT, "package.json"), join(d, "package.json"));
+      mkdirSync(join(d, "scenarios"));
+      copyFileSync(join(ROOT, "scenarios/head-page-only.yaml"), join(d, "scenarios/head-page-only.yaml"));
+      const r = spawnSync(process.execPath, [join(d, "bin/tdxpa.js"), "run", "head-page-only"], {
+        cwd: d,
+        encoding: "utf8",
+      });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^scenario: head-page-only write-back$/m);
+      expect(r.stdout).toMatch(/^result: findings, all expected \(exit 0\)$/m);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("bin/tdxpa.js without dist/", () => {
   it("prints one line naming the fix and exits 2, no stack trace", () => {
     const d = mkdtempSync(join(tmpdir(), "tdxpa-nobuild-"));
@@ -148,7 +174,7 @@ describe("bin/tdxpa.js without dist/", () => {
       expect(r.status).toBe(2);
       expect(r.stdout).toBe("");
       expect(r.stderr).toBe(
-        "tdxpa: not built: dist/cli/main.js is missing; run 'npm run build' in the package directory\n",
+        "tdxpa: not built: dist/cli/tdxpa.bundle.js is missing; run 'npm run build' in the package directory\n",
       );
     } finally {
       rmSync(d, { recursive: true, force: true });

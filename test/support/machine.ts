@@ -7,16 +7,22 @@ import {
 } from "../../src/common/formats.js";
 import { callRegs, type Regs } from "../../src/common/seamcall.js";
 import { LEAF, type LeafName, REG, STATUS, type StatusName, statusText } from "../../src/common/status.js";
-import { hpaHi, hpaLo, type U64 } from "../../src/common/u64.js";
+import { hpaToU64, type U64 } from "../../src/common/u64.js";
 import type { Page } from "../../src/host/page.js";
-import type { Platform } from "../../src/hw/platform.js";
+import { defaultPlatform, type Platform } from "../../src/hw/platform.js";
 import { createMachine, type Machine, type MachineOptions } from "../../src/machine.js";
 
 export { REG, STATUS };
 
-/** A fresh default machine. */
+/** A fresh machine: the default platform unless `platform` is given. The tests' one machine builder. */
 export function machine(opts: MachineOptions = {}, platform?: Platform): Machine {
   return createMachine(platform, opts);
+}
+
+/** The default platform with some metadata changed, e.g. `{ MEMORY_POOL_REQUIRED_PAGES: 512 }` for a small pool. */
+export function platformWith(metadata: Partial<Platform["metadata"]>): Platform {
+  const p = defaultPlatform();
+  return { ...p, metadata: { ...p.metadata, ...metadata } };
 }
 
 /** A raw SEAMCALL: returns the register file after the call. */
@@ -39,7 +45,7 @@ export function want(name: StatusName, operand?: keyof typeof REG): string {
 
 /** An HPA as a u64. */
 export function hpa(v: number): U64 {
-  return { lo: hpaLo(v), hi: hpaHi(v) };
+  return hpaToU64(v);
 }
 
 /** Allocates `n` order-0 pages. */
