@@ -44,14 +44,9 @@ let chosen = CATALOGUE.filter(
     (values.only === undefined || values.only.some((t) => m.name.includes(t))) &&
     (values.group === undefined || m.group === values.group),
 );
-if (values.list === true) {
-  for (const m of CATALOGUE) console.log(`${m.group.padEnd(12)} ${m.name}`);
-  process.exit(0);
-}
-
 // Every mutation must name text that occurs exactly once: a stale entry is an error, not a survivor.
 const stale: string[] = [];
-for (const m of chosen) {
+for (const m of values.list === true ? CATALOGUE : chosen) {
   const text = readFileSync(join(ROOT, m.file), "utf8");
   const n = text.split(m.find).length - 1;
   if (n !== 1) stale.push(`${m.name}: its text occurs ${n} times in ${m.file}`);
@@ -60,6 +55,11 @@ if (stale.length > 0) {
   for (const s of stale) console.error(`mutants: stale catalogue entry: ${s}`);
   process.exit(2);
 }
+if (values.list === true) {
+  for (const m of CATALOGUE) console.log(`${m.group.padEnd(12)} ${m.name}`);
+  process.exit(0);
+}
+
 if (chosen.length === 0) {
   console.error("mutants: no mutation matches");
   process.exit(2);
