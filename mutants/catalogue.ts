@@ -228,7 +228,7 @@ export const CATALOGUE: readonly Mutation[] = [
   ),
   rule(
     "no check of which object the host gave a page to",
-    "      if (obj !== undefined && !labelNames(label, obj))",
+    "      if (obj !== undefined && !labelNamesObj(label, obj))",
     "      if (false)",
   ),
   rule(

@@ -14,10 +14,10 @@
  * its SEAMCALL returns ({@link PamtLocks.releaseAll}), also when the call is interrupted.
  *
  * Kept sparse: an entry exists only while held or while its host-priority bit is set, and few are at
- * any time (a call holds the walk to the page or block it is claiming), so each level is a pair of small
- * arrays searched linearly, and each CPU's held locks a flat array. A Map per level, with one object per
- * lock, made a 1,048,576-page donation 30-40 % slower and 50 MB bigger (measured); this layout allocates
- * nothing per walk.
+ * any time (a call holds the walk to the page or block it is claiming), so each level is a small hash
+ * table in typed arrays ({@link LevelLocks}), and each CPU's held locks a flat array. A Map per level,
+ * with one object per lock, made a 1,048,576-page donation 30-40 % slower and 50 MB bigger (measured);
+ * this layout allocates nothing per walk.
  */
 
 import { rangeError } from "../common/errors.js";
@@ -51,32 +51,92 @@ const L4K = 0;
 const L2M = 1;
 const L1G = 2;
 
-/** Entries of one PAMT level that are held or carry the host-priority bit: keys and encoded states. */
+/**
+ * Entries of one PAMT level that are held or carry the host-priority bit: an open-addressing hash table
+ * (linear probing, deletion by backward shift, so no tombstones) of entry index → encoded state in two
+ * typed arrays, grown when half full. A lookup is a multiply and a probe or two; nothing is allocated
+ * per walk. It replaced a pair of plain arrays searched with `lastIndexOf` (two searches per take or
+ * drop), which were about 20 % of a 12,800-page bring-up (measured; docs/PERFORMANCE.md, H9).
+ */
 class LevelLocks {
-  private readonly keys: number[] = [];
-  private readonly vals: number[] = [];
+  /** Entry indexes (PFNs of up to 40 bits are exact in a float64); −1 marks an empty slot. */
+  private keys = new Float64Array(16).fill(-1);
+  private vals = new Int32Array(16);
+  /** log2 of the capacity; the hash keeps the top `bits` bits of a 32-bit product. */
+  private bits = 4;
+  private size = 0;
+
+  /** Home slot of `key`: Fibonacci hashing of its low 32 bits xor its high bits. */
+  private home(key: number): number {
+    return Math.imul((key >>> 0) ^ Math.floor(key / 0x1_0000_0000), 0x9e3779b1) >>> (32 - this.bits);
+  }
+
+  /** The slot holding `key`, or the empty slot where it would go. */
+  private slot(key: number): number {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    let i = this.home(key);
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key || k === -1) return i;
+      i = (i + 1) & mask;
+    }
+  }
 
   get(key: number): number {
-    const i = this.keys.lastIndexOf(key);
-    return i < 0 ? 0 : this.vals[i]!;
+    const i = this.slot(key);
+    return this.keys[i] === key ? this.vals[i]! : 0;
   }
 
   /** Sets the state of `key`; 0 (free, no priority bit) removes it. */
   set(key: number, v: number): void {
-    const i = this.keys.lastIndexOf(key);
-    if (i >= 0) {
-      if (v !== 0) {
-        this.vals[i] = v;
-        return;
-      }
-      const last = this.keys.length - 1;
-      this.keys[i] = this.keys[last]!;
-      this.vals[i] = this.vals[last]!;
-      this.keys.pop();
-      this.vals.pop();
+    const i = this.slot(key);
+    if (this.keys[i] === key) {
+      if (v !== 0) this.vals[i] = v;
+      else this.removeAt(i);
     } else if (v !== 0) {
-      this.keys.push(key);
-      this.vals.push(v);
+      this.keys[i] = key;
+      this.vals[i] = v;
+      if (++this.size * 2 > this.keys.length) this.grow();
+    }
+  }
+
+  /** Empties slot `i` and moves later entries of its probe run back, so every lookup still finds them. */
+  private removeAt(i: number): void {
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = keys.length - 1;
+    keys[i] = -1;
+    this.size--;
+    let hole = i;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j]!;
+      if (k === -1) return;
+      // The entry at j may move to the hole unless its home lies cyclically in (hole, j].
+      const h = this.home(k);
+      const stays = hole <= j ? h > hole && h <= j : h > hole || h <= j;
+      if (stays) continue;
+      keys[hole] = k;
+      vals[hole] = vals[j]!;
+      keys[j] = -1;
+      hole = j;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    this.bits++;
+    this.keys = new Float64Array(oldKeys.length * 2).fill(-1);
+    this.vals = new Int32Array(oldKeys.length * 2);
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i]!;
+      if (k === -1) continue;
+      const s = this.slot(k);
+      this.keys[s] = k;
+      this.vals[s] = oldVals[i]!;
     }
   }
 }
@@ -157,7 +217,10 @@ export class PamtLocks {
     for (let i = list.length - 2; i >= 4; i -= 2) {
       if (list[i]! >> 1 !== L4K || list[i + 1] !== pfn) continue;
       for (let j = i - 4; j <= i; j += 2) this.drop(list[j]!, list[j + 1]!);
-      list.splice(i - 4, 6);
+      // Close the gap of six in place, then pop: splice allocates the removed part and setting
+      // `length` is a slow path (5 % of a bring-up, measured); the walk is usually the last one.
+      for (let j = i + 2; j < list.length; j++) list[j - 6] = list[j]!;
+      for (let j = 0; j < 6; j++) list.pop();
       return;
     }
   }

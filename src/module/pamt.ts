@@ -152,6 +152,21 @@ export class Pamt {
     }
   }
 
+  /**
+   * Calls `fn` for every module-owned page, as {@link owned} lists them, without an array per page (a
+   * 1,048,576-page conservation check spent much of its time collecting those arrays, measured).
+   */
+  forEachOwned(fn: (pfn: number, type: number, owner: number) => void): void {
+    for (const [key, s] of this.sections) {
+      const base = key * SECTION;
+      const type = s.type;
+      for (let i = 0; i < SECTION; i++) {
+        const t = type[i]!;
+        if (t !== PT.NDA && t !== PT.RSVD) fn(base + i, t, s.owner[i]!);
+      }
+    }
+  }
+
   /** Number of sections allocated (memory the PAMT spends). */
   get sectionCount(): number {
     return this.sections.size;

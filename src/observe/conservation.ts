@@ -117,7 +117,20 @@ export function checkConservation(m: Machine, opts: ConservationOptions = {}): C
   }
 
   // Every module-owned page: its owner object, that object's list, the allocator, the host's record.
-  for (const [pfn, type, owner] of module.pamt.owned()) {
+  // Consecutive pages nearly always carry the same label and owner: {@link labelNames} (which builds
+  // strings) is asked once per change of either, not once per page (garbage at a million pages).
+  let lastLabel = "";
+  let lastObj: ModuleObject | undefined;
+  let lastNames = false;
+  const labelNamesObj = (label: string, obj: ModuleObject): boolean => {
+    if (label !== lastLabel || obj !== lastObj) {
+      lastLabel = label;
+      lastObj = obj;
+      lastNames = labelNames(label, obj);
+    }
+    return lastNames;
+  };
+  module.pamt.forEachOwned((pfn, type, owner) => {
     pamtOwned++;
     const obj = module.objects.get(owner);
     const name = obj?.name ?? `object ${owner}`;
@@ -136,18 +149,18 @@ export function checkConservation(m: Machine, opts: ConservationOptions = {}): C
       flag(`page ${hex(pfn)} is module-owned (${ptName(type)}) but reserved in the allocator`);
     else if (alloc.isFree(pfn))
       flag(`page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but free in the host allocator`);
-    if (ledger.stranded.has(pfn) || ledger.lent.has(pfn)) continue;
+    if (ledger.stranded.has(pfn) || ledger.lent.has(pfn)) return;
     const label = ledger.donated.get(pfn);
     if (label !== undefined) {
       moduleOwned++;
-      if (obj !== undefined && !labelNames(label, obj))
+      if (obj !== undefined && !labelNamesObj(label, obj))
         flag(`page ${hex(pfn)} is owned by ${name} but the host believes it donated it to ${label}`);
     } else if (ledger.held.has(pfn))
       flag(
         `page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but the host holds it for its own use`,
       );
     else flag(`page ${hex(pfn)} is module-owned (${ptName(type)}, ${name}) but the host has no record of it`);
-  }
+  });
   if (pamtOwned !== module.pamt.ownedPages)
     flag(`the PAMT counts ${module.pamt.ownedPages} module-owned pages but lists ${pamtOwned}`);
 
