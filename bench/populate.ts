@@ -133,6 +133,12 @@ function inputs() {
     encList,
     encArr,
     encMt,
+    // The encode rows' arguments as a hot-path caller holds them (and as C holds them): typed arrays of
+    // numbers, so every element read is a plain double or u32 without a JS array's element-kind checks.
+    rootsF: Float64Array.from(roots),
+    countsU: Uint32Array.from(counts),
+    mtHpasF: Float64Array.from(mtHpas),
+    mtPagesU: Uint32Array.from(mtPages),
     listW: flat(encList),
     arrW: flat(encArr),
     mtW: flat(encMt),
@@ -286,9 +292,11 @@ function populateSection(o: PopulateOptions): PopulateResult {
       unitsPerIter: N,
       run: (iters) => {
         let s = 0;
+        const roots = inp.rootsF;
+        const counts = inp.countsU;
         for (let it = 0; it < iters; it++) {
           for (let i = 0; i < N; i++) {
-            encodeHpaListInfoInto(out, 0, inp.roots[i]!, inp.counts[i]!, 0);
+            encodeHpaListInfoInto(out, 0, roots[i]!, counts[i]!, 0);
             s ^= out[1]!;
           }
         }
@@ -325,9 +333,11 @@ function populateSection(o: PopulateOptions): PopulateResult {
       unitsPerIter: N,
       run: (iters) => {
         let s = 0;
+        const roots = inp.rootsF;
+        const counts = inp.countsU;
         for (let it = 0; it < iters; it++) {
           for (let i = 0; i < N; i++) {
-            encodeHpaArrayInto(out, 0, inp.counts[i]!, inp.roots[i]!);
+            encodeHpaArrayInto(out, 0, counts[i]!, roots[i]!);
             s ^= out[1]!;
           }
         }
@@ -360,9 +370,11 @@ function populateSection(o: PopulateOptions): PopulateResult {
       unitsPerIter: N,
       run: (iters) => {
         let s = 0;
+        const hpas = inp.mtHpasF;
+        const pages = inp.mtPagesU;
         for (let it = 0; it < iters; it++) {
           for (let i = 0; i < N; i++) {
-            encodeIommuMtEntryInto(out, 0, inp.mtHpas[i]!, inp.mtPages[i]!);
+            encodeIommuMtEntryInto(out, 0, hpas[i]!, pages[i]!);
             s ^= out[0]!;
           }
         }

@@ -95,6 +95,18 @@ const LAST_MASK = halfBits(0xffff_ffff, 0, LAST_WIDTH);
 const SIZE_MASK = halfBits(0xffff_ffff, 0, SIZE_WIDTH);
 const NUM_PAGES_MASK = halfBits(0xffff_ffff, 0, NUM_PAGES_WIDTH);
 
+// The encoders' fast accept test works on the halves an HPA number splits into (lo = hpa >>> 0,
+// hi = (hpa - lo) * 2^-32, both exact): hpa is an integer in 0..2^52−1 exactly when hi is an integer in
+// 0..2^20−1, that is `(hi & HI_PFN_MASK) === hi` (false for NaN, ±Infinity, fractions, negatives). The
+// same test on `count - 1` and MAX_INDEX says "an integer in 1..512". It replaces Number.isInteger,
+// typeof per value and range pairs, which cost about half the encode time (measured, 2 shared cores).
+const HI_PFN_MASK = 0xf_ffff;
+const PAGE_OFFSET_MASK = PAGE_SIZE - 1;
+const PAGE_SHIFT = 12;
+const MAX_INDEX = MAX_ENTRIES - 1;
+const NUM_PAGES_FIELD_MASK = 0xfff;
+const INV_TWO32 = 1 / 0x1_0000_0000;
+
 // ---------------------------------------------------------------------------------------------------
 // Argument checks for encoders.
 
@@ -138,18 +150,30 @@ export function encodeHpaListInfoInto(
   count: number,
   firstEntry = 0,
 ): void {
-  if (!isPageHpa(rootHpa)) checkHpa("hpa-list-info.root", rootHpa);
-  if (typeof count !== "number" || (count | 0) !== count || count < 1 || count > MAX_ENTRIES)
-    checkCount("hpa-list-info.count", count);
+  if (typeof rootHpa !== "number" || typeof count !== "number" || typeof firstEntry !== "number")
+    checkHpaListInfoArgs(rootHpa, count, firstEntry);
+  const lo = rootHpa >>> 0;
+  const hi = (rootHpa - lo) * INV_TWO32;
+  // The accepted set, as tests on numbers only (see HI_PFN_MASK): anything else takes the full check,
+  // which throws the typed error naming the first bad value.
   if (
-    typeof firstEntry !== "number" ||
-    (firstEntry | 0) !== firstEntry ||
-    firstEntry < 0 ||
+    (hi & HI_PFN_MASK) !== hi ||
+    (lo & PAGE_OFFSET_MASK) !== 0 ||
+    ((count - 1) & MAX_INDEX) !== count - 1 ||
+    (firstEntry & MAX_INDEX) !== firstEntry ||
     firstEntry >= count
   )
-    throw rangeError("hpa-list-info.first", firstEntry, `0..${count - 1} (count - 1)`);
-  out[at] = hpaLo(rootHpa) | (firstEntry << FIRST_LSB);
-  out[at + 1] = hpaHi(rootHpa) | ((count - 1) << LAST_LSB_HI);
+    checkHpaListInfoArgs(rootHpa, count, firstEntry);
+  out[at] = lo | (firstEntry << FIRST_LSB);
+  out[at + 1] = hi | ((count - 1) << LAST_LSB_HI);
+}
+
+/** The full argument check of {@link encodeHpaListInfoInto} (its slow path): throws for the first bad value. */
+function checkHpaListInfoArgs(rootHpa: unknown, count: unknown, firstEntry: unknown): void {
+  if (!isPageHpa(rootHpa)) checkHpa("hpa-list-info.root", rootHpa);
+  const n = checkCount("hpa-list-info.count", count);
+  if (typeof firstEntry !== "number" || (firstEntry | 0) !== firstEntry || firstEntry < 0 || firstEntry >= n)
+    throw rangeError("hpa-list-info.first", firstEntry, `0..${n - 1} (count - 1)`);
 }
 
 const SCRATCH = new Uint32Array(2);
@@ -244,11 +268,19 @@ export interface HpaArray {
  * @example encodeHpaArrayInto(regs, 0, 3, 0x100000) // regs[0] = 0x00100000, regs[1] = 0x01000000
  */
 export function encodeHpaArrayInto(out: Uint32Array, at: number, count: number, hpa: number): void {
-  if (typeof count !== "number" || (count | 0) !== count || count < 1 || count > MAX_ENTRIES)
-    checkCount("hpa-array.count", count);
-  if (!isPageHpa(hpa)) checkHpa(count === 1 ? "hpa-array.page" : "hpa-array.root", hpa);
-  out[at] = hpaLo(hpa);
-  out[at + 1] = hpaHi(hpa) | ((count - 1) << SIZE_LSB_HI);
+  if (typeof count !== "number" || typeof hpa !== "number") checkHpaArrayArgs(count, hpa);
+  const lo = hpa >>> 0;
+  const hi = (hpa - lo) * INV_TWO32;
+  if (((count - 1) & MAX_INDEX) !== count - 1 || (hi & HI_PFN_MASK) !== hi || (lo & PAGE_OFFSET_MASK) !== 0)
+    checkHpaArrayArgs(count, hpa);
+  out[at] = lo;
+  out[at + 1] = hi | ((count - 1) << SIZE_LSB_HI);
+}
+
+/** The full argument check of {@link encodeHpaArrayInto} (its slow path): throws for the first bad value. */
+function checkHpaArrayArgs(count: unknown, hpa: unknown): void {
+  const n = checkCount("hpa-array.count", count);
+  if (!isPageHpa(hpa)) checkHpa(n === 1 ? "hpa-array.page" : "hpa-array.root", hpa);
 }
 
 /**
@@ -357,21 +389,37 @@ export const MAX_NUM_PAGES = 2048;
  * @example encodeIommuMtEntryInto(root, 0, 0x20000000, 2) // root[0] = 0x20000002, root[1] = 0
  */
 export function encodeIommuMtEntryInto(out: Uint32Array, at: number, hpa: number, pages: number): void {
-  if (!isPageHpa(hpa)) checkHpa("iommu-mt-entry.hpa", hpa);
+  if (typeof hpa !== "number" || typeof pages !== "number") checkIommuMtEntryArgs(hpa, pages);
+  const lo = hpa >>> 0;
+  const hi = (hpa - lo) * INV_TWO32;
+  // pages * 4096 is at most 2^23, so the block's alignment is a mask of the low half.
+  if (
+    (hi & HI_PFN_MASK) !== hi ||
+    (pages & NUM_PAGES_FIELD_MASK) !== pages ||
+    pages === 0 ||
+    (pages & (pages - 1)) !== 0 ||
+    pages > MAX_NUM_PAGES ||
+    (lo & ((pages << PAGE_SHIFT) - 1)) !== 0
+  )
+    checkIommuMtEntryArgs(hpa, pages);
+  out[at] = lo | (pages === 1 ? 0 : pages);
+  out[at + 1] = hi;
+}
+
+/** The full argument check of {@link encodeIommuMtEntryInto} (its slow path): throws for the first bad value. */
+function checkIommuMtEntryArgs(hpa: unknown, pages: unknown): void {
+  const h = checkHpa("iommu-mt-entry.hpa", hpa);
   if (typeof pages !== "number" || !isPowerOfTwo(pages) || pages > MAX_NUM_PAGES) {
     throw rangeError("iommu-mt-entry.pages", pages, `1 or a power of two in 2..${MAX_NUM_PAGES}`);
   }
-  const lo = hpaLo(hpa);
   // pages * 4096 is at most 2^23, so the block's alignment is a mask of the low half.
-  if ((lo & (pages * PAGE_SIZE - 1)) !== 0) {
+  if ((hpaLo(h) & (pages * PAGE_SIZE - 1)) !== 0) {
     throw rangeError(
       "iommu-mt-entry.hpa",
-      `0x${hpa.toString(16)}`,
+      `0x${h.toString(16)}`,
       `a multiple of ${pages} pages (0x${(pages * PAGE_SIZE).toString(16)})`,
     );
   }
-  out[at] = lo | (pages === 1 ? 0 : pages);
-  out[at + 1] = hpaHi(hpa);
 }
 
 /**
