@@ -117,7 +117,8 @@ for (const [what, literal, fromTable] of LITERALS)
 // same test on `count - 1` and 511 says "an integer in 1..512". It replaces Number.isInteger, typeof
 // per value and range pairs, which cost about half the encode time (measured, 2 shared cores). Any
 // value the fast test refuses goes to the full check, which throws the typed error; the fast test
-// accepts nothing the full check refuses.
+// accepts nothing the full check refuses. Addresses below 4096 (0, and the fractions too small for
+// the 2^-32 scaling, which underflows to 0) always take the full check.
 
 // ---------------------------------------------------------------------------------------------------
 // Argument checks for encoders.
@@ -166,9 +167,10 @@ export function encodeHpaListInfoInto(
     checkHpaListInfoArgs(rootHpa, count, firstEntry);
   const lo = rootHpa >>> 0;
   const hi = (rootHpa - lo) * 2.3283064365386963e-10;
-  // The accepted set, as tests on numbers only (see 0xf_ffff): anything else takes the full check,
+  // The accepted set, as tests on numbers only (see the note above the encoders): anything else takes the full check,
   // which throws the typed error naming the first bad value.
   if (
+    !(rootHpa >= 0x1000) ||
     (hi & 0xf_ffff) !== hi ||
     (lo & 0xfff) !== 0 ||
     ((count - 1) & 0x1ff) !== count - 1 ||
@@ -285,7 +287,7 @@ export function encodeHpaArrayInto(out: Uint32Array, at: number, count: number, 
   if (typeof count !== "number" || typeof hpa !== "number") checkHpaArrayArgs(count, hpa);
   const lo = hpa >>> 0;
   const hi = (hpa - lo) * 2.3283064365386963e-10;
-  if (((count - 1) & 0x1ff) !== count - 1 || (hi & 0xf_ffff) !== hi || (lo & 0xfff) !== 0)
+  if (((count - 1) & 0x1ff) !== count - 1 || !(hpa >= 0x1000) || (hi & 0xf_ffff) !== hi || (lo & 0xfff) !== 0)
     checkHpaArrayArgs(count, hpa);
   out[at] = lo;
   out[at + 1] = hi | ((count - 1) << 23);
@@ -408,6 +410,7 @@ export function encodeIommuMtEntryInto(out: Uint32Array, at: number, hpa: number
   const hi = (hpa - lo) * 2.3283064365386963e-10;
   // pages * 4096 is at most 2^23, so the block's alignment is a mask of the low half.
   if (
+    !(hpa >= 0x1000) ||
     (hi & 0xf_ffff) !== hi ||
     (pages & 0xfff) !== pages ||
     pages === 0 ||
