@@ -167,8 +167,8 @@ export function encodeHpaListInfoInto(
     checkHpaListInfoArgs(rootHpa, count, firstEntry);
   const lo = rootHpa >>> 0;
   const hi = (rootHpa - lo) * 2.3283064365386963e-10;
-  // The accepted set, as tests on numbers only (see the note above the encoders): anything else takes the full check,
-  // which throws the typed error naming the first bad value.
+  // The accepted set, as tests on numbers only (see the note above the encoders): anything else
+  // takes the full check, which throws the typed error naming the first bad value.
   if (
     !(rootHpa >= 0x1000) ||
     (hi & 0xf_ffff) !== hi ||
