@@ -415,13 +415,12 @@ export function encodeIommuMtEntryInto(out: Uint32Array, at: number, hpa: number
     (hi & 0xf_ffff) !== hi ||
     (pages & 0xfff) !== pages ||
     pages === 0 ||
-    (pages & (pages - 1)) !== 0 ||
-    pages > MAX_NUM_PAGES ||
+    (pages & (pages - 1)) !== 0 || // a power of two below 0x1000 is at most MAX_NUM_PAGES (2048)
     (lo & ((pages << 12) - 1)) !== 0
   )
     checkIommuMtEntryArgs(hpa, pages);
   out[at + 1] = hi;
-  out[at] = lo | (pages === 1 ? 0 : pages);
+  out[at] = lo | (pages & 0xffe); // NUM_PAGES: 0 for one page, else the power of two itself
 }
 
 /** The full argument check of {@link encodeIommuMtEntryInto} (its slow path): throws for the first bad value. */
