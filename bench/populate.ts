@@ -4,7 +4,9 @@
  * program bench/populate.c doing the same work (compiled here with `cc -O2`, run as a child process).
  *
  * The codec rows use the allocation-free forms (encode…Into a Uint32Array, field readers and rule
- * codes on plain numbers), the work the C functions do; the object API wraps them. Decode rows sum
+ * codes on plain numbers), the work the C functions do; the object API wraps them. They are the API a
+ * hot-path caller should use, and they check every argument per operand as the C encoders do; the
+ * encode rows read their arguments from typed arrays, as such a caller holds them. Decode rows sum
  * their fields into a double, as the C rows sum into a u64 (an int32 `^=` of a 52-bit address would
  * add a truncation per operand that C does not pay).
  *
