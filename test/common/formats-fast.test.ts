@@ -121,6 +121,86 @@ describe("encode…Into refuses what the object API refuses, with typed errors",
   });
 });
 
+describe("the encoders' number-only accept test is exactly the typed check", () => {
+  // The fast path of encode…Into derives "integer address in 0..2^52-4096, page aligned" from the two
+  // halves; it must accept exactly what isPageHpa and the integer ranges accept, on edges and at random.
+  const edgeHpas = [
+    0,
+    -0,
+    4096,
+    2 ** 32,
+    2 ** 32 - 4096,
+    2 ** 52 - 4096,
+    2 ** 52,
+    2 ** 52 + 4096,
+    2 ** 53,
+    2 ** 53 + 8192,
+    -4096,
+    4096.5,
+    2 ** 32 + 0.5,
+    2 ** 51 + 0.5,
+    Number.MIN_VALUE,
+    Number.MAX_VALUE,
+    Number.NaN,
+    Infinity,
+    -Infinity,
+    Number.EPSILON,
+  ];
+  const arbNum = fc.oneof(
+    fc.constantFrom(...edgeHpas),
+    fc.double(),
+    arbHpa,
+    arbHpa.map((h) => h + 0.25),
+    fc.integer({ min: -(2 ** 21), max: 2 ** 21 }).map((k) => k * 2 ** 32 + 4096),
+  );
+  const arbSmall = fc.oneof(
+    fc.integer({ min: -3, max: 2050 }),
+    fc.double({ min: -2, max: 5000 }),
+    fc.constantFrom(-0, Number.NaN, Infinity),
+  );
+  const accepted = (f: () => void): boolean => {
+    try {
+      f();
+      return true;
+    } catch (e) {
+      expect(isTdxpaError(e)).toBe(true);
+      return false;
+    }
+  };
+  const isIndex = (n: number, min: number, max: number) => Number.isInteger(n) && n >= min && n <= max;
+  it("HPA_LIST_INFO, HPA_ARRAY_T and IOMMU_MT entry, against isPageHpa and integer ranges", () => {
+    const o = new Uint32Array(2);
+    fc.assert(
+      fc.property(arbNum, arbSmall, arbSmall, (h, n, f) => {
+        const okList = isPageHpa(h) && isIndex(n, 1, 512) && isIndex(f, 0, n - 1);
+        expect(accepted(() => encodeHpaListInfoInto(o, 0, h, n, f))).toBe(okList);
+        if (okList)
+          expect(u64ToBigint(o[0]!, o[1]!)).toBe(BigInt(h) | (BigInt(f) << 3n) | (BigInt(n - 1) << 55n));
+        const okArr = isPageHpa(h) && isIndex(n, 1, 512);
+        expect(accepted(() => encodeHpaArrayInto(o, 0, n, h))).toBe(okArr);
+        const okMt = isPageHpa(h) && isPowerOfTwo(n) && n <= 2048 && h % (n * 4096) === 0;
+        expect(accepted(() => encodeIommuMtEntryInto(o, 0, h, n))).toBe(okMt);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+  it("a spoofed number is refused before any arithmetic touches it", () => {
+    const o = new Uint32Array(2);
+    let touched = 0;
+    const spoof = {
+      valueOf: () => {
+        touched++;
+        return 4096;
+      },
+    } as unknown as number;
+    expect(accepted(() => encodeHpaListInfoInto(o, 0, spoof, 2))).toBe(false);
+    expect(accepted(() => encodeHpaListInfoInto(o, 0, 4096, spoof))).toBe(false);
+    expect(accepted(() => encodeHpaArrayInto(o, 0, spoof, 4096))).toBe(false);
+    expect(accepted(() => encodeIommuMtEntryInto(o, 0, 4096, spoof))).toBe(false);
+    expect(touched).toBe(0);
+  });
+});
+
 describe("field readers and rule codes agree with the oracle on any u64", () => {
   it("operands", () => {
     fc.assert(
