@@ -514,13 +514,6 @@ const count = (r: IntRange) =>
     `${r.min}..${r.max}`,
   );
 
-/** A platform integer of at least `min` whose upper bound depends on another field (validatePlatform). */
-const countFrom = (min: number, looseMax: number) =>
-  outOfRange(
-    (m) => v.pipe(v.number(m), v.integer(m), v.minValue(min, m), v.maxValue(looseMax, m)),
-    `${min}..${looseMax}`,
-  );
-
 const ADDRESS_LIMIT = 2 ** PLATFORM_LIMITS.addressBits;
 
 /** An address: a multiple of `align` below 2^52 (checkRange). */
@@ -581,16 +574,19 @@ const tdmr = obj(
   PLATFORM_ALLOWED.range,
 );
 
-/** The largest KeyID bit count (at the smallest shift) and KeyID: validatePlatform narrows both. */
-const KEYID_BITS_MAX = PLATFORM_LIMITS.addressBits - PLATFORM_LIMITS.keyIdShift.min;
-const KEYID_MAX = 2 ** KEYID_BITS_MAX - 1;
+/**
+ * KeyID bits up to 52 − shift, KeyIDs within 2^bits: the schema bounds them by the smallest shift, and
+ * validatePlatform by the file's own (its message names the narrower range).
+ */
+const KEYID_BITS = { min: 1, max: PLATFORM_LIMITS.addressBits - PLATFORM_LIMITS.keyIdShift.min };
+const KEYID = { min: 1, max: 2 ** KEYID_BITS.max - 1 };
 const keyIds = obj(
   {
     shift: count(PLATFORM_LIMITS.keyIdShift),
-    bits: countFrom(1, KEYID_BITS_MAX),
-    firstPrivate: countFrom(1, KEYID_MAX),
-    privateCount: countFrom(1, KEYID_MAX),
-    global: countFrom(1, KEYID_MAX),
+    bits: count(KEYID_BITS),
+    firstPrivate: count(KEYID),
+    privateCount: count(KEYID),
+    global: count(KEYID),
   },
   PLATFORM_ALLOWED.object,
 );
