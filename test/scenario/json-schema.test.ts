@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { SCHEMA_FILE, scenarioJsonSchemaText } from "../../scripts/scenario-schema.js";
 import { parseU64 } from "../../src/common/u64.js";
-import { defaultPlatform } from "../../src/hw/platform.js";
+import { DEVICE_LIMITS } from "../../src/hw/devices.js";
+import { defaultPlatform, PLATFORM_LIMITS, type Platform, validatePlatform } from "../../src/hw/platform.js";
 import { parseScenario } from "../../src/scenario/schema.js";
 import { STEP_KEYS, U64_PATTERN } from "../../src/scenario/schema-def.js";
 
@@ -269,6 +270,38 @@ describe("scenario JSON Schema", () => {
     const doc = withPlatform(JSON.parse(JSON.stringify(defaultPlatform())));
     expect(check(schema, doc)).toEqual([]);
     expect(parseScenario(doc).platform).toEqual(defaultPlatform());
+  });
+
+  // Each limit just outside its range: the parser (by the schema) and validatePlatform (for a library
+  // caller's Platform) refuse it with one message, and the JSON Schema refuses it too.
+  const md = defaultPlatform().metadata;
+  const rp = defaultPlatform().rootPorts![0]!;
+  const edges: [string, Record<string, unknown>][] = [];
+  const outside = (r: { min: number; max: number }) => [r.min - 1, r.max + 1];
+  for (const [k, r] of Object.entries(PLATFORM_LIMITS.metadata))
+    for (const x of outside(r)) edges.push([`metadata.${k} = ${x}`, { metadata: { ...md, [k]: x } }]);
+  for (const k of ["streamSlots", "devfn"] as const)
+    for (const x of outside(DEVICE_LIMITS[k]))
+      edges.push([`rootPorts[0].${k} = ${x}`, { rootPorts: [{ ...rp, [k]: x }] }]);
+  for (const k of ["requesterId", "segment", "certChainBytes", "capabilities"] as const)
+    for (const x of outside(DEVICE_LIMITS[k])) {
+      const d =
+        k === "requesterId" || k === "segment"
+          ? { ...dev, [k]: x }
+          : { ...dev, spdm: { ...dev.spdm, [k]: x } };
+      edges.push([`devices[0].${k} = ${x}`, { devices: [d] }]);
+    }
+  it.each(edges)("refuses %s with validatePlatform's message", (_, over) => {
+    const lib = { ...defaultPlatform(), ...over } as Platform;
+    let message = "";
+    try {
+      validatePlatform(lib);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^platform\./);
+    expect(() => parseScenario(withPlatform(over))).toThrow(message);
+    expect(check(schema, withPlatform(over))).not.toEqual([]);
   });
 
   it("leaves to validatePlatform what one value cannot say, with its own message", () => {
