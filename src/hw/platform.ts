@@ -259,7 +259,10 @@ export const PLATFORM_ALLOWED = Object.freeze({
   boolean: "a boolean",
   array: "an array",
   featureBits: "an array of bit numbers",
-  fieldIds: '"both", "rfc-v2" or "june"',
+  fieldIds: `${PLATFORM_LIMITS.fieldIds
+    .slice(0, -1)
+    .map((x) => JSON.stringify(x))
+    .join(", ")} or ${JSON.stringify(PLATFORM_LIMITS.fieldIds.at(-1))}`,
   iommu: "{ name, regBase, tdxCapable }",
   regBase: `a 4 KiB aligned address below 2^${PLATFORM_LIMITS.addressBits}`,
 });
