@@ -423,6 +423,32 @@ export function defaultDevices(): PcieDeviceSpec[] {
   ];
 }
 
+/**
+ * The limits of device and root port fields that depend on no other field: read by validateDevices and
+ * by the scenario file's schema (src/scenario/schema-def.ts).
+ */
+export const DEVICE_LIMITS = Object.freeze({
+  requesterId: { min: 0, max: 0xffff },
+  segment: { min: 0, max: 0xff },
+  capabilities: { min: 0, max: 0xffff_ffff },
+  certChainBytes: { min: 16, max: 8192 },
+  measurements: { min: 1, max: 16 },
+  measurementIndex: { min: 1, max: 0xfe },
+  measurementBytes: { min: 1, max: 256 },
+  streamSlots: { min: 1, max: 256 },
+  devfn: { min: 0, max: 255 },
+});
+
+/** What validateDevices' messages say is expected or allowed (the scenario schema's read the same). */
+export const DEVICE_ALLOWED = Object.freeze({
+  rootPort: "{ name, streamSlots }",
+  device: "{ name, requesterId, segment, rootPort, spdm }",
+  spdm: "{ capabilities, certChainSeed, certChainBytes, measurements }",
+  measurements: `an array of ${DEVICE_LIMITS.measurements.min}..${DEVICE_LIMITS.measurements.max} measurement blocks`,
+});
+
+const bounds = (r: { readonly min: number; readonly max: number }) => [r.min, r.max] as const;
+
 function checkInt(path: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
     throw rangeError(path, v, `${min}..${max}`);
@@ -444,13 +470,14 @@ export function validateDevices(devices: unknown, rootPorts: unknown): void {
     if (!Array.isArray(rootPorts)) throw typeError("platform.rootPorts", rootPorts, "an array");
     rootPorts.forEach((rp: RootPortSpec, i) => {
       if (typeof rp !== "object" || rp === null)
-        throw typeError(`platform.rootPorts[${i}]`, rp, "{ name, streamSlots }");
+        throw typeError(`platform.rootPorts[${i}]`, rp, DEVICE_ALLOWED.rootPort);
       const name = checkName(`platform.rootPorts[${i}].name`, rp.name);
       if (ports.has(name))
         throw stateError(`platform.rootPorts[${i}].name`, `${name} is used by another port`);
       ports.add(name);
-      checkInt(`platform.rootPorts[${i}].streamSlots`, rp.streamSlots, 1, 256);
-      if (rp.devfn !== undefined) checkInt(`platform.rootPorts[${i}].devfn`, rp.devfn, 0, 255);
+      checkInt(`platform.rootPorts[${i}].streamSlots`, rp.streamSlots, ...bounds(DEVICE_LIMITS.streamSlots));
+      if (rp.devfn !== undefined)
+        checkInt(`platform.rootPorts[${i}].devfn`, rp.devfn, ...bounds(DEVICE_LIMITS.devfn));
     });
   }
   if (devices === undefined) return;
@@ -458,11 +485,10 @@ export function validateDevices(devices: unknown, rootPorts: unknown): void {
   const ids = new Set<number>();
   devices.forEach((d: PcieDeviceSpec, i) => {
     const path = `platform.devices[${i}]`;
-    if (typeof d !== "object" || d === null)
-      throw typeError(path, d, "{ name, requesterId, segment, rootPort, spdm }");
+    if (typeof d !== "object" || d === null) throw typeError(path, d, DEVICE_ALLOWED.device);
     checkName(`${path}.name`, d.name);
-    const rid = checkInt(`${path}.requesterId`, d.requesterId, 0, 0xffff);
-    const seg = checkInt(`${path}.segment`, d.segment, 0, 0xff);
+    const rid = checkInt(`${path}.requesterId`, d.requesterId, ...bounds(DEVICE_LIMITS.requesterId));
+    const seg = checkInt(`${path}.segment`, d.segment, ...bounds(DEVICE_LIMITS.segment));
     if (ids.has(seg * 0x1_0000 + rid))
       throw stateError(
         `${path}.requesterId`,
@@ -471,19 +497,22 @@ export function validateDevices(devices: unknown, rootPorts: unknown): void {
     ids.add(seg * 0x1_0000 + rid);
     if (!ports.has(d.rootPort)) throw rangeError(`${path}.rootPort`, d.rootPort, "the name of a root port");
     const s = d.spdm;
-    if (typeof s !== "object" || s === null)
-      throw typeError(`${path}.spdm`, s, "{ capabilities, certChainSeed, certChainBytes, measurements }");
-    checkInt(`${path}.spdm.capabilities`, s.capabilities, 0, 0xffff_ffff);
+    if (typeof s !== "object" || s === null) throw typeError(`${path}.spdm`, s, DEVICE_ALLOWED.spdm);
+    checkInt(`${path}.spdm.capabilities`, s.capabilities, ...bounds(DEVICE_LIMITS.capabilities));
     if (typeof s.certChainSeed !== "string")
       throw typeError(`${path}.spdm.certChainSeed`, s.certChainSeed, "a string");
-    checkInt(`${path}.spdm.certChainBytes`, s.certChainBytes, 16, 8192);
-    if (!Array.isArray(s.measurements) || s.measurements.length < 1 || s.measurements.length > 16)
-      throw rangeError(`${path}.spdm.measurements`, s.measurements, "an array of 1..16 measurement blocks");
+    checkInt(`${path}.spdm.certChainBytes`, s.certChainBytes, ...bounds(DEVICE_LIMITS.certChainBytes));
+    if (
+      !Array.isArray(s.measurements) ||
+      s.measurements.length < DEVICE_LIMITS.measurements.min ||
+      s.measurements.length > DEVICE_LIMITS.measurements.max
+    )
+      throw rangeError(`${path}.spdm.measurements`, s.measurements, DEVICE_ALLOWED.measurements);
     s.measurements.forEach((mb, j) => {
-      checkInt(`${path}.spdm.measurements[${j}].index`, mb?.index, 1, 0xfe);
+      checkInt(`${path}.spdm.measurements[${j}].index`, mb?.index, ...bounds(DEVICE_LIMITS.measurementIndex));
       if (typeof mb.seed !== "string")
         throw typeError(`${path}.spdm.measurements[${j}].seed`, mb.seed, "a string");
-      checkInt(`${path}.spdm.measurements[${j}].bytes`, mb.bytes, 1, 256);
+      checkInt(`${path}.spdm.measurements[${j}].bytes`, mb.bytes, ...bounds(DEVICE_LIMITS.measurementBytes));
     });
   });
 }

@@ -204,30 +204,89 @@ export function uniformPlatform(totalBytes: number, overrides: Partial<Platform>
   };
 }
 
+/** An inclusive integer range of a platform field. */
+export interface IntRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * The limits of the platform's fields that depend on no other field (03-module.md 3.2 and 3.3): read by
+ * {@link validatePlatform} and by the scenario file's schema (src/scenario/schema-def.ts), which states
+ * the same shapes for editors. What depends on another field (KeyID bits against the shift, a range's
+ * end, overlaps) only validatePlatform checks.
+ */
+export const PLATFORM_LIMITS = Object.freeze({
+  /** Physical addresses and range ends stay below 2^52. */
+  addressBits: 52,
+  /** Reserved areas (PT_RSVD) per TDMR. */
+  tdmrReservedMax: 16,
+  /** The KeyID shift: the physical address width. */
+  keyIdShift: { min: 32, max: 51 } as IntRange,
+  /** A TDX_FEATURES0 bit number. */
+  featureBit: { min: 0, max: 63 } as IntRange,
+  /** Which ids TDH.SYS.RD serves the pool fields at. */
+  fieldIds: ["both", "rfc-v2", "june"] as const,
+  /** The numeric metadata fields. */
+  metadata: Object.freeze({
+    MEMORY_POOL_REQUIRED_PAGES: { min: 0, max: 0xffff_ffff },
+    EXT_REQUIRED: { min: 0, max: 1 },
+    IDE_MT_PAGE_COUNT: { min: 1, max: 512 },
+    SPDM_MT_PAGE_COUNT: { min: 1, max: 512 },
+    IOMMU_MT_PAGE_COUNT: { min: 0, max: 510 },
+    SPDM_MAX_DEV_INFO_PAGES: { min: 1, max: 512 },
+    iqOrder: { min: 1, max: 10 },
+    MAX_QUOTE_SIZE: { min: PAGE_SIZE, max: 0xffff_ffff },
+  } satisfies Record<string, IntRange>),
+});
+
+const ADDRESS_LIMIT = 2 ** PLATFORM_LIMITS.addressBits;
+
+/**
+ * What validatePlatform's messages say is allowed, for the checks the scenario schema states too (its
+ * messages must read the same).
+ */
+export const PLATFORM_ALLOWED = Object.freeze({
+  range: "{ base, size }",
+  base: (align: number) => `a multiple of 0x${align.toString(16)} below 2^${PLATFORM_LIMITS.addressBits}`,
+  size: (align: number) =>
+    `a positive multiple of 0x${align.toString(16)} ending below 2^${PLATFORM_LIMITS.addressBits}`,
+  memory: "a non-empty array of ranges",
+  tdmrs: "a non-empty array of TDMRs",
+  reserved: `an array of at most ${PLATFORM_LIMITS.tdmrReservedMax} reserved areas`,
+  object: "an object",
+  name: "a non-empty string",
+  boolean: "a boolean",
+  array: "an array",
+  featureBits: "an array of bit numbers",
+  fieldIds: `${PLATFORM_LIMITS.fieldIds
+    .slice(0, -1)
+    .map((x) => JSON.stringify(x))
+    .join(", ")} or ${JSON.stringify(PLATFORM_LIMITS.fieldIds.at(-1))}`,
+  iommu: "{ name, regBase, tdxCapable }",
+  regBase: `a 4 KiB aligned address below 2^${PLATFORM_LIMITS.addressBits}`,
+});
+
 function checkRange(path: string, r: unknown, align: number): MemRange {
-  if (typeof r !== "object" || r === null) throw typeError(path, r, "{ base, size }");
+  if (typeof r !== "object" || r === null) throw typeError(path, r, PLATFORM_ALLOWED.range);
   const { base, size } = r as { base?: unknown; size?: unknown };
   if (
     typeof base !== "number" ||
     !Number.isSafeInteger(base) ||
     base < 0 ||
     base % align !== 0 ||
-    base >= 2 ** 52
+    base >= ADDRESS_LIMIT
   ) {
-    throw rangeError(`${path}.base`, base, `a multiple of 0x${align.toString(16)} below 2^52`);
+    throw rangeError(`${path}.base`, base, PLATFORM_ALLOWED.base(align));
   }
   if (
     typeof size !== "number" ||
     !Number.isSafeInteger(size) ||
     size <= 0 ||
     size % align !== 0 ||
-    base + size > 2 ** 52
+    base + size > ADDRESS_LIMIT
   ) {
-    throw rangeError(
-      `${path}.size`,
-      size,
-      `a positive multiple of 0x${align.toString(16)} ending below 2^52`,
-    );
+    throw rangeError(`${path}.size`, size, PLATFORM_ALLOWED.size(align));
   }
   return { base, size };
 }
@@ -245,11 +304,11 @@ function checkCountField(path: string, v: unknown, min: number, max: number): vo
  * the path (e.g. `platform.tdmrs[1].reserved[0].base`) and the allowed range of the first bad value.
  */
 export function validatePlatform(p: Platform): Platform {
-  if (typeof p !== "object" || p === null) throw typeError("platform", p, "an object");
+  if (typeof p !== "object" || p === null) throw typeError("platform", p, PLATFORM_ALLOWED.object);
   if (typeof p.name !== "string" || p.name.length === 0)
-    throw typeError("platform.name", p.name, "a non-empty string");
+    throw typeError("platform.name", p.name, PLATFORM_ALLOWED.name);
   if (!Array.isArray(p.memory) || p.memory.length === 0)
-    throw typeError("platform.memory", p.memory, "a non-empty array of ranges");
+    throw typeError("platform.memory", p.memory, PLATFORM_ALLOWED.memory);
   const mem = p.memory.map((r, i) => checkRange(`platform.memory[${i}]`, r, PAGE_SIZE));
   mem.forEach((r, i) => {
     const j = mem.findIndex((o, k) => k < i && overlaps(r, o));
@@ -261,7 +320,7 @@ export function validatePlatform(p: Platform): Platform {
       );
   });
   if (!Array.isArray(p.tdmrs) || p.tdmrs.length === 0)
-    throw typeError("platform.tdmrs", p.tdmrs, "a non-empty array of TDMRs");
+    throw typeError("platform.tdmrs", p.tdmrs, PLATFORM_ALLOWED.tdmrs);
   p.tdmrs.forEach((t, i) => {
     const path = `platform.tdmrs[${i}]`;
     const r = checkRange(path, t, GIB);
@@ -276,8 +335,8 @@ export function validatePlatform(p: Platform): Platform {
         throw rangeError(path, `0x${r.base.toString(16)}`, `a range not overlapping tdmrs[${j}]`);
     });
     const reserved: readonly MemRange[] = t.reserved;
-    if (!Array.isArray(reserved) || reserved.length > 16)
-      throw rangeError(`${path}.reserved`, reserved, "an array of at most 16 reserved areas");
+    if (!Array.isArray(reserved) || reserved.length > PLATFORM_LIMITS.tdmrReservedMax)
+      throw rangeError(`${path}.reserved`, reserved, PLATFORM_ALLOWED.reserved);
     reserved.forEach((ra, k) => {
       const rr = checkRange(`${path}.reserved[${k}]`, ra, PAGE_SIZE);
       if (!inside(rr, r))
@@ -305,9 +364,14 @@ export function validatePlatform(p: Platform): Platform {
     }
   }
   const k = p.keyIds;
-  if (typeof k !== "object" || k === null) throw typeError("platform.keyIds", k, "an object");
-  checkCountField("platform.keyIds.shift", k.shift, 32, 51);
-  checkCountField("platform.keyIds.bits", k.bits, 1, 52 - k.shift);
+  if (typeof k !== "object" || k === null) throw typeError("platform.keyIds", k, PLATFORM_ALLOWED.object);
+  checkCountField(
+    "platform.keyIds.shift",
+    k.shift,
+    PLATFORM_LIMITS.keyIdShift.min,
+    PLATFORM_LIMITS.keyIdShift.max,
+  );
+  checkCountField("platform.keyIds.bits", k.bits, 1, PLATFORM_LIMITS.addressBits - k.shift);
   for (const r of mem) {
     if (r.base + r.size > 2 ** k.shift)
       throw rangeError(
@@ -321,44 +385,44 @@ export function validatePlatform(p: Platform): Platform {
   checkCountField("platform.keyIds.privateCount", k.privateCount, 1, nKeys - k.firstPrivate);
   checkCountField("platform.keyIds.global", k.global, k.firstPrivate, k.firstPrivate + k.privateCount - 1);
   const md = p.metadata;
-  if (typeof md !== "object" || md === null) throw typeError("platform.metadata", md, "an object");
-  checkCountField(
-    "platform.metadata.MEMORY_POOL_REQUIRED_PAGES",
-    md.MEMORY_POOL_REQUIRED_PAGES,
-    0,
-    0xffff_ffff,
-  );
-  checkCountField("platform.metadata.EXT_REQUIRED", md.EXT_REQUIRED, 0, 1);
-  checkCountField("platform.metadata.IDE_MT_PAGE_COUNT", md.IDE_MT_PAGE_COUNT, 1, 512);
-  checkCountField("platform.metadata.SPDM_MT_PAGE_COUNT", md.SPDM_MT_PAGE_COUNT, 1, 512);
-  checkCountField("platform.metadata.IOMMU_MT_PAGE_COUNT", md.IOMMU_MT_PAGE_COUNT, 0, 510);
-  checkCountField("platform.metadata.SPDM_MAX_DEV_INFO_PAGES", md.SPDM_MAX_DEV_INFO_PAGES, 1, 512);
-  checkCountField("platform.metadata.iqOrder", md.iqOrder, 1, 10);
-  checkCountField("platform.metadata.MAX_QUOTE_SIZE", md.MAX_QUOTE_SIZE, 4096, 0xffff_ffff);
-  if (md.fieldIds !== undefined && !["both", "rfc-v2", "june"].includes(md.fieldIds))
-    throw rangeError("platform.metadata.fieldIds", md.fieldIds, '"both", "rfc-v2" or "june"');
+  if (typeof md !== "object" || md === null)
+    throw typeError("platform.metadata", md, PLATFORM_ALLOWED.object);
+  for (const [name, r] of Object.entries(PLATFORM_LIMITS.metadata))
+    checkCountField(
+      `platform.metadata.${name}`,
+      md[name as keyof typeof PLATFORM_LIMITS.metadata],
+      r.min,
+      r.max,
+    );
+  if (md.fieldIds !== undefined && !PLATFORM_LIMITS.fieldIds.includes(md.fieldIds))
+    throw rangeError("platform.metadata.fieldIds", md.fieldIds, PLATFORM_ALLOWED.fieldIds);
   if (!Array.isArray(md.TDX_FEATURES0_BITS))
-    throw typeError("platform.metadata.TDX_FEATURES0_BITS", md.TDX_FEATURES0_BITS, "an array of bit numbers");
+    throw typeError(
+      "platform.metadata.TDX_FEATURES0_BITS",
+      md.TDX_FEATURES0_BITS,
+      PLATFORM_ALLOWED.featureBits,
+    );
   for (const [i, b] of md.TDX_FEATURES0_BITS.entries()) {
-    checkCountField(`platform.metadata.TDX_FEATURES0_BITS[${i}]`, b, 0, 63);
+    const { min, max } = PLATFORM_LIMITS.featureBit;
+    checkCountField(`platform.metadata.TDX_FEATURES0_BITS[${i}]`, b, min, max);
   }
   if (typeof p.clflushBeforeAlloc !== "boolean")
-    throw typeError("platform.clflushBeforeAlloc", p.clflushBeforeAlloc, "a boolean");
-  if (!Array.isArray(p.iommus)) throw typeError("platform.iommus", p.iommus, "an array");
+    throw typeError("platform.clflushBeforeAlloc", p.clflushBeforeAlloc, PLATFORM_ALLOWED.boolean);
+  if (!Array.isArray(p.iommus)) throw typeError("platform.iommus", p.iommus, PLATFORM_ALLOWED.array);
   const bases = new Set<number>();
   p.iommus.forEach((u, i) => {
     if (typeof u !== "object" || u === null)
-      throw typeError(`platform.iommus[${i}]`, u, "{ name, regBase, tdxCapable }");
+      throw typeError(`platform.iommus[${i}]`, u, PLATFORM_ALLOWED.iommu);
     if (typeof u.name !== "string" || u.name === "")
-      throw typeError(`platform.iommus[${i}].name`, u.name, "a non-empty string");
+      throw typeError(`platform.iommus[${i}].name`, u.name, PLATFORM_ALLOWED.name);
     if (
       typeof u.regBase !== "number" ||
       !Number.isSafeInteger(u.regBase) ||
       u.regBase < 0 ||
       u.regBase % PAGE_SIZE !== 0 ||
-      u.regBase >= 2 ** 52
+      u.regBase >= ADDRESS_LIMIT
     ) {
-      throw rangeError(`platform.iommus[${i}].regBase`, u.regBase, "a 4 KiB aligned address below 2^52");
+      throw rangeError(`platform.iommus[${i}].regBase`, u.regBase, PLATFORM_ALLOWED.regBase);
     }
     if (bases.has(u.regBase))
       throw stateError(
@@ -367,7 +431,7 @@ export function validatePlatform(p: Platform): Platform {
       );
     bases.add(u.regBase);
     if (typeof u.tdxCapable !== "boolean")
-      throw typeError(`platform.iommus[${i}].tdxCapable`, u.tdxCapable, "a boolean");
+      throw typeError(`platform.iommus[${i}].tdxCapable`, u.tdxCapable, PLATFORM_ALLOWED.boolean);
   });
   validateDevices(p.devices, p.rootPorts);
   return p;

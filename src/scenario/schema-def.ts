@@ -19,10 +19,18 @@
 import * as v from "valibot";
 import { describeValue } from "../common/errors.js";
 import { LEAF, type LeafName, REG, STATUS, type StatusName } from "../common/status.js";
-import { parseU64 } from "../common/u64.js";
+import { PAGE_SIZE, parseU64 } from "../common/u64.js";
 import { DEFAULT_POLICY, POLICY_RANGES } from "../host/kernel.js";
 import type { HazardKind } from "../hw/cache.js";
-import { defaultPlatform } from "../hw/platform.js";
+import { DEVICE_ALLOWED, DEVICE_LIMITS } from "../hw/devices.js";
+import {
+  defaultPlatform,
+  GIB,
+  type IntRange,
+  type ModuleMetadata,
+  PLATFORM_ALLOWED,
+  PLATFORM_LIMITS,
+} from "../hw/platform.js";
 import { BEHAVIOUR_RANGES, DEFAULT_BEHAVIOURS } from "../module/behaviours.js";
 import { FLOW_NAMES } from "./flows.js";
 import { MODEL_LIMITS } from "./limits.js";
@@ -85,8 +93,10 @@ function obj<const E extends v.ObjectEntries>(entries: E, notObject = "a mapping
   const strict = v.strictObject(entries, (issue) => {
     if (issue.expected === "never") return `expected one of the keys ${keys}, got ${shown(issue.input)}`;
     const key = issue.path?.[0]?.key;
-    if (issue.expected?.startsWith('"') && typeof key === "string")
-      return `expected ${EXPECTS.get(entries[key] as Schema) ?? "a value"}, got undefined`;
+    if (issue.expected?.startsWith('"') && typeof key === "string") {
+      const entry = entries[key] as Schema;
+      return MISSING.get(entry) ?? `expected ${EXPECTS.get(entry) ?? "a value"}, got undefined`;
+    }
     return `expected ${notObject}, got ${shown(issue.input)}`;
   });
   // valibot's objects accept arrays; a scenario's mappings do not.
@@ -468,31 +478,217 @@ const steps = v.pipe(
 /** The largest `totalGiB` of a uniform platform (64 TiB). */
 export const UNIFORM_MAX_GIB = 64 * 1024;
 
-/** Checked by validatePlatform (src/hw/platform.ts) after the merge with the base platform. */
-const platformPart = (what: string) => v.optional(v.pipe(v.unknown(), v.description(what)));
+// Every platform shape, with validatePlatform's own messages (src/hw/platform.ts, src/hw/devices.ts:
+// `PATH: VALUE is out of range; allowed WHAT` or `PATH: expected WHAT, got VALUE`), its limits and its
+// texts read from PLATFORM_LIMITS / PLATFORM_ALLOWED / DEVICE_LIMITS / DEVICE_ALLOWED. What depends on
+// another field or on the base platform (overlaps, a TDMR inside memory, reserved areas inside their
+// TDMR, the module's range, KeyID bits against the shift, unique names and addresses, a device's root
+// port) is left to validatePlatform after the merge, which also still checks every shape for library
+// callers who build a Platform in code.
+
+/** The message of a key that is missing from its mapping, where it is not `expected WHAT, got undefined`. */
+const MISSING = new WeakMap<Schema, string>();
+
+/** validatePlatform's rangeError wording (src/common/errors.ts), also for a missing key. */
+function outOfRange<T extends Schema>(
+  make: (m: (issue: { input: unknown }) => string) => T,
+  allowed: string,
+): T {
+  const m = (issue: { input: unknown }) =>
+    `${describeValue(issue.input)} is out of range; allowed ${allowed}`;
+  const s = make(m);
+  MISSING.set(s, m({ input: undefined }));
+  return s;
+}
+
+/** validatePlatform's typeError wording, `expected WHAT, got VALUE` (as {@link expected}, but as it quotes). */
+const plainly =
+  (what: string) =>
+  (issue: { input: unknown }): string =>
+    `expected ${what}, got ${describeValue(issue.input)}`;
+
+/** A platform integer in `r` (checkCountField / checkInt wording). */
+const count = (r: IntRange) =>
+  outOfRange(
+    (m) => v.pipe(v.number(m), v.integer(m), v.minValue(r.min, m), v.maxValue(r.max, m)),
+    `${r.min}..${r.max}`,
+  );
+
+const ADDRESS_LIMIT = 2 ** PLATFORM_LIMITS.addressBits;
+
+/** An address: a multiple of `align` below 2^52 (checkRange). */
+const address = (align: number, allowed: string) =>
+  outOfRange(
+    (m) =>
+      v.pipe(
+        v.number(m),
+        v.safeInteger(m),
+        v.minValue(0, m),
+        v.multipleOf(align, m),
+        v.maxValue(ADDRESS_LIMIT - align, m),
+      ),
+    allowed,
+  );
+
+/** A size: a positive multiple of `align` up to 2^52 (the end below 2^52 is validatePlatform's). */
+const extent = (align: number) =>
+  outOfRange(
+    (m) =>
+      v.pipe(
+        v.number(m),
+        v.safeInteger(m),
+        v.minValue(align, m),
+        v.multipleOf(align, m),
+        v.maxValue(ADDRESS_LIMIT, m),
+      ),
+    PLATFORM_ALLOWED.size(align),
+  );
+
+/** `{ base, size }`, both multiples of `align`. */
+const range = (align: number) =>
+  obj({ base: address(align, PLATFORM_ALLOWED.base(align)), size: extent(align) }, PLATFORM_ALLOWED.range);
+
+const pName = () =>
+  expects(
+    v.pipe(v.string(plainly(PLATFORM_ALLOWED.name)), v.minLength(1, plainly(PLATFORM_ALLOWED.name))),
+    PLATFORM_ALLOWED.name,
+  );
+const pBool = () => expects(v.boolean(plainly(PLATFORM_ALLOWED.boolean)), PLATFORM_ALLOWED.boolean);
+const pString = () => expects(v.string(plainly("a string")), "a string");
+
+/** A list of `item` (non-empty when `what` says so). */
+function list(item: Schema, what: string, nonEmptyList = false) {
+  const m = plainly(what);
+  return expects(nonEmptyList ? v.pipe(v.array(item, m), v.minLength(1, m)) : v.array(item, m), what);
+}
+
+const tdmr = obj(
+  {
+    base: address(GIB, PLATFORM_ALLOWED.base(GIB)),
+    size: extent(GIB),
+    reserved: outOfRange(
+      (m) => v.pipe(v.array(range(PAGE_SIZE), m), v.maxLength(PLATFORM_LIMITS.tdmrReservedMax, m)),
+      PLATFORM_ALLOWED.reserved,
+    ),
+  },
+  PLATFORM_ALLOWED.range,
+);
+
+/**
+ * KeyID bits up to 52 − shift, KeyIDs within 2^bits: the schema bounds them by the smallest shift, and
+ * validatePlatform by the file's own (its message names the narrower range).
+ */
+const KEYID_BITS = { min: 1, max: PLATFORM_LIMITS.addressBits - PLATFORM_LIMITS.keyIdShift.min };
+const KEYID = { min: 1, max: 2 ** KEYID_BITS.max - 1 };
+const keyIds = obj(
+  {
+    shift: count(PLATFORM_LIMITS.keyIdShift),
+    bits: count(KEYID_BITS),
+    firstPrivate: count(KEYID),
+    privateCount: count(KEYID),
+    global: count(KEYID),
+  },
+  PLATFORM_ALLOWED.object,
+);
+
+const metadataFields: Record<string, Schema> = {};
+for (const k of Object.keys(defaultPlatform().metadata) as (keyof ModuleMetadata)[]) {
+  const r = (PLATFORM_LIMITS.metadata as Record<string, IntRange>)[k];
+  let s: Schema;
+  if (r !== undefined) s = count(r);
+  else if (k === "TDX_FEATURES0_BITS")
+    s = list(count(PLATFORM_LIMITS.featureBit), PLATFORM_ALLOWED.featureBits);
+  else if (k === "fieldIds")
+    s = outOfRange((m) => v.picklist(PLATFORM_LIMITS.fieldIds, m), PLATFORM_ALLOWED.fieldIds);
+  else throw new Error(`no schema is defined for the metadata field ${k}`);
+  metadataFields[k] = v.optional(v.pipe(s, v.description(`global metadata ${k}`)));
+}
+
+const iommu = obj(
+  {
+    name: pName(),
+    regBase: address(PAGE_SIZE, PLATFORM_ALLOWED.regBase),
+    tdxCapable: pBool(),
+  },
+  PLATFORM_ALLOWED.iommu,
+);
+
+const measurement = obj(
+  {
+    index: count(DEVICE_LIMITS.measurementIndex),
+    seed: pString(),
+    bytes: count(DEVICE_LIMITS.measurementBytes),
+  },
+  "{ index, seed, bytes }",
+);
+
+const device = obj(
+  {
+    name: pName(),
+    requesterId: count(DEVICE_LIMITS.requesterId),
+    segment: count(DEVICE_LIMITS.segment),
+    rootPort: outOfRange((m) => v.string(m), "the name of a root port"),
+    spdm: obj(
+      {
+        capabilities: count(DEVICE_LIMITS.capabilities),
+        certChainSeed: pString(),
+        certChainBytes: count(DEVICE_LIMITS.certChainBytes),
+        measurements: outOfRange(
+          (m) =>
+            v.pipe(
+              v.array(measurement, m),
+              v.minLength(DEVICE_LIMITS.measurements.min, m),
+              v.maxLength(DEVICE_LIMITS.measurements.max, m),
+            ),
+          DEVICE_ALLOWED.measurements,
+        ),
+      },
+      DEVICE_ALLOWED.spdm,
+    ),
+  },
+  DEVICE_ALLOWED.device,
+);
+
+const rootPort = obj(
+  {
+    name: pName(),
+    streamSlots: count(DEVICE_LIMITS.streamSlots),
+    devfn: v.optional(count(DEVICE_LIMITS.devfn)),
+  },
+  DEVICE_ALLOWED.rootPort,
+);
+
+/** An optional platform key with its description for editors. */
+const described = (s: Schema, what: string) => v.optional(v.pipe(s, v.description(what)));
 
 const platform = obj({
   base: v.optional(oneOf(["default", "uniform"])),
   totalGiB: v.optional(int(1, UNIFORM_MAX_GIB)),
   name: v.optional(nonEmpty()),
-  memory: platformPart("physical memory ranges: [{ base, size }] (u64 strings)"),
-  tdmrs: platformPart("TDMRs: [{ base, size, reserved?: [{ base, size }] }]"),
-  moduleRange: platformPart("the range reserved for the TDX Module: { base, size }"),
-  keyIds: platformPart("KeyID layout: { shift, tdxFirst, tdxCount }"),
-  metadata: v.optional(
-    obj(
-      Object.fromEntries(
-        Object.keys(defaultPlatform().metadata).map((k) => [
-          k,
-          v.optional(v.pipe(v.unknown(), v.description(`global metadata ${k}`))),
-        ]),
-      ),
-    ),
+  memory: described(
+    list(range(PAGE_SIZE), PLATFORM_ALLOWED.memory, true),
+    "physical memory ranges: [{ base, size }], 4 KiB aligned, not overlapping",
   ),
-  clflushBeforeAlloc: platformPart("whether the module asks the host to flush pages before it takes them"),
-  iommus: platformPart("IOMMU units: [{ name, tdxCapable, … }]"),
-  devices: platformPart("PCIe devices: [{ name, rootPort, … }]"),
-  rootPorts: platformPart("PCIe root ports: [{ name, … }]"),
+  tdmrs: described(
+    list(tdmr, PLATFORM_ALLOWED.tdmrs, true),
+    "TDMRs: [{ base, size, reserved: [{ base, size }] }], 1 GiB aligned, inside memory",
+  ),
+  moduleRange: described(range(PAGE_SIZE), "the range reserved for the TDX Module: { base, size }"),
+  keyIds: described(keyIds, "KeyID layout: { shift, bits, firstPrivate, privateCount, global }"),
+  metadata: v.optional(obj(metadataFields, PLATFORM_ALLOWED.object)),
+  clflushBeforeAlloc: described(
+    pBool(),
+    "whether the module asks the host to flush pages before it takes them",
+  ),
+  iommus: described(list(iommu, PLATFORM_ALLOWED.array), "IOMMU units: [{ name, regBase, tdxCapable }]"),
+  devices: described(
+    list(device, PLATFORM_ALLOWED.array),
+    "PCIe devices: [{ name, requesterId, segment, rootPort, spdm }]",
+  ),
+  rootPorts: described(
+    list(rootPort, PLATFORM_ALLOWED.array),
+    "PCIe root ports: [{ name, streamSlots, devfn? }]",
+  ),
 });
 
 // --- the file --------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { SCHEMA_FILE, scenarioJsonSchemaText } from "../../scripts/scenario-schema.js";
 import { parseU64 } from "../../src/common/u64.js";
+import { DEVICE_LIMITS } from "../../src/hw/devices.js";
+import { defaultPlatform, PLATFORM_LIMITS, type Platform, validatePlatform } from "../../src/hw/platform.js";
 import { parseScenario } from "../../src/scenario/schema.js";
 import { STEP_KEYS, U64_PATTERN } from "../../src/scenario/schema-def.js";
 
@@ -45,6 +47,7 @@ function check(s: Json, x: unknown, path = "$"): string[] {
   if (typeof x === "number") {
     if (s.minimum !== undefined && x < (s.minimum as number)) out.push(`${path}: below minimum`);
     if (s.maximum !== undefined && x > (s.maximum as number)) out.push(`${path}: above maximum`);
+    if (s.multipleOf !== undefined && x % (s.multipleOf as number) !== 0) out.push(`${path}: not a multiple`);
   }
   if (typeof x === "string") {
     if (s.minLength !== undefined && x.length < (s.minLength as number)) out.push(`${path}: too short`);
@@ -141,6 +144,97 @@ describe("scenario JSON Schema", () => {
       "steps[0]: expected a step with one of the keys",
     ],
   ];
+  const dev = defaultPlatform().devices![0]!;
+  const iommu = { name: "u", regBase: 0x1000, tdxCapable: true };
+  const withPlatform = (platform: unknown) => ({ ...base, platform });
+  // The platform's shapes: each refused with validatePlatform's own wording (src/hw/platform.ts).
+  invalid.push(
+    [
+      "a memory range without size (required)",
+      withPlatform({ memory: [{ base: 0 }] }),
+      "platform.memory[0].size: undefined is out of range; allowed a positive multiple of 0x1000 ending below 2^52",
+    ],
+    [
+      "a memory base off its 4 KiB (multipleOf)",
+      withPlatform({ memory: [{ base: 5, size: 0x1000 }] }),
+      "platform.memory[0].base: 5 is out of range; allowed a multiple of 0x1000 below 2^52",
+    ],
+    [
+      "an empty memory list (minItems)",
+      withPlatform({ memory: [] }),
+      "platform.memory: expected a non-empty array of ranges, got an array of 0",
+    ],
+    [
+      "a TDMR without its reserved list",
+      withPlatform({ tdmrs: [{ base: 0, size: 2 ** 30 }] }),
+      "platform.tdmrs[0].reserved: undefined is out of range; allowed an array of at most 16 reserved areas",
+    ],
+    [
+      "17 reserved areas (maxItems)",
+      withPlatform({
+        tdmrs: [
+          {
+            base: 0,
+            size: 2 ** 30,
+            reserved: Array.from({ length: 17 }, (_, i) => ({ base: i * 0x1000, size: 0x1000 })),
+          },
+        ],
+      }),
+      "platform.tdmrs[0].reserved: an array of 17 is out of range; allowed an array of at most 16 reserved areas",
+    ],
+    [
+      "an unknown key in an IOMMU",
+      withPlatform({ iommus: [{ ...iommu, socket: 1 }] }),
+      "platform.iommus[0].socket: expected one of the keys name, regBase, tdxCapable",
+    ],
+    [
+      "an IOMMU register base off its page",
+      withPlatform({ iommus: [{ ...iommu, regBase: 0xfff }] }),
+      "platform.iommus[0].regBase: 4095 is out of range; allowed a 4 KiB aligned address below 2^52",
+    ],
+    [
+      "a device with a segment over 255",
+      withPlatform({ devices: [{ ...dev, segment: 256 }] }),
+      "platform.devices[0].segment: 256 is out of range; allowed 0..255",
+    ],
+    [
+      "a device whose measurement has no index",
+      withPlatform({
+        devices: [{ ...dev, spdm: { ...dev.spdm, measurements: [{ seed: "s", bytes: 4 }] } }],
+      }),
+      "platform.devices[0].spdm.measurements[0].index: undefined is out of range; allowed 1..254",
+    ],
+    [
+      "a root port of no stream slots",
+      withPlatform({ rootPorts: [{ name: "r", streamSlots: 0 }] }),
+      "platform.rootPorts[0].streamSlots: 0 is out of range; allowed 1..256",
+    ],
+    [
+      "a KeyID shift over 51",
+      withPlatform({ keyIds: { ...defaultPlatform().keyIds, shift: 52 } }),
+      "platform.keyIds.shift: 52 is out of range; allowed 32..51",
+    ],
+    [
+      "a metadata iqOrder of 99",
+      withPlatform({ metadata: { iqOrder: 99 } }),
+      "platform.metadata.iqOrder: 99 is out of range; allowed 1..10",
+    ],
+    [
+      "an unknown fieldIds",
+      withPlatform({ metadata: { fieldIds: "v3" } }),
+      'platform.metadata.fieldIds: "v3" is out of range; allowed "both", "rfc-v2" or "june"',
+    ],
+    [
+      "a feature bit of 64",
+      withPlatform({ metadata: { TDX_FEATURES0_BITS: [64] } }),
+      "platform.metadata.TDX_FEATURES0_BITS[0]: 64 is out of range; allowed 0..63",
+    ],
+    [
+      "clflushBeforeAlloc as text",
+      withPlatform({ clflushBeforeAlloc: "yes" }),
+      'platform.clflushBeforeAlloc: expected a boolean, got "yes"',
+    ],
+  );
   it.each(invalid)("refuses %s in the parser and in the schema", (_, doc, message) => {
     expect(() => parseScenario(doc)).toThrow(message);
     expect(check(schema, doc)).not.toEqual([]);
@@ -170,6 +264,58 @@ describe("scenario JSON Schema", () => {
     };
     expect(() => parseScenario(doc)).not.toThrow();
     expect(check(schema, doc)).toEqual([]);
+  });
+
+  it("accepts in the schema and the parser the default platform written out whole", () => {
+    const doc = withPlatform(JSON.parse(JSON.stringify(defaultPlatform())));
+    expect(check(schema, doc)).toEqual([]);
+    expect(parseScenario(doc).platform).toEqual(defaultPlatform());
+  });
+
+  // Each limit just outside its range: the parser (by the schema) and validatePlatform (for a library
+  // caller's Platform) refuse it with one message, and the JSON Schema refuses it too.
+  const md = defaultPlatform().metadata;
+  const rp = defaultPlatform().rootPorts![0]!;
+  const edges: [string, Record<string, unknown>][] = [];
+  const outside = (r: { min: number; max: number }) => [r.min - 1, r.max + 1];
+  for (const [k, r] of Object.entries(PLATFORM_LIMITS.metadata))
+    for (const x of outside(r)) edges.push([`metadata.${k} = ${x}`, { metadata: { ...md, [k]: x } }]);
+  for (const k of ["streamSlots", "devfn"] as const)
+    for (const x of outside(DEVICE_LIMITS[k]))
+      edges.push([`rootPorts[0].${k} = ${x}`, { rootPorts: [{ ...rp, [k]: x }] }]);
+  for (const k of ["requesterId", "segment", "certChainBytes", "capabilities"] as const)
+    for (const x of outside(DEVICE_LIMITS[k])) {
+      const d =
+        k === "requesterId" || k === "segment"
+          ? { ...dev, [k]: x }
+          : { ...dev, spdm: { ...dev.spdm, [k]: x } };
+      edges.push([`devices[0].${k} = ${x}`, { devices: [d] }]);
+    }
+  it.each(edges)("refuses %s with validatePlatform's message", (_, over) => {
+    const lib = { ...defaultPlatform(), ...over } as Platform;
+    let message = "";
+    try {
+      validatePlatform(lib);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^platform\./);
+    expect(() => parseScenario(withPlatform(over))).toThrow(message);
+    expect(check(schema, withPlatform(over))).not.toEqual([]);
+  });
+
+  it("leaves to validatePlatform what one value cannot say, with its own message", () => {
+    // Both ranges fit the schema; only their overlap is wrong.
+    const doc = withPlatform({
+      memory: [
+        { base: 0, size: 2 ** 31 },
+        { base: 2 ** 30, size: 2 ** 31 },
+      ],
+    });
+    expect(check(schema, doc)).toEqual([]);
+    expect(() => parseScenario(doc)).toThrow(
+      'platform.memory[1]: "0x40000000" is out of range; allowed a range not overlapping memory[0]',
+    );
   });
 
   it("matches parseU64 on u64 text", () => {
