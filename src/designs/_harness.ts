@@ -14,7 +14,7 @@
  * successful release does.
  */
 import { isStatus, REG, STATUS } from "../common/status.js";
-import { hpaHi, hpaLo, type U64 } from "../common/u64.js";
+import { hpaToU64, PAGE_SIZE, pagesToBytes, pfnToHpa, type U64 } from "../common/u64.js";
 import { tdxConnectGate } from "../host/connect-state.js";
 import { EXT_POOL_OWNER, EXT_POOL_TAG } from "../host/flows/extensions.js";
 import { IDE_MT_TAG } from "../host/flows/ide.js";
@@ -70,7 +70,7 @@ export { coveredPfns, EXT_POOL_TAG, IDE_MT_TAG, IOMMU_TAG, SPDM_DEVINFO_TAG, SPD
 // ---------------------------------------------------------------------------------------------------
 // Operand-level SEAMCALL wrappers (02-kapi.md 2.3, 2.4)
 
-const hpaReg = (hpa: number): U64 => ({ lo: hpaLo(hpa), hi: hpaHi(hpa) });
+const hpaReg = (hpa: number): U64 => hpaToU64(hpa);
 
 /** TDH.EXT.MEM.ADD of one HPA_LIST_INFO, resumed with the returned operand (the right rule). */
 export function extMemAddOp(k: HostKernel, listInfo: U64): RetryResult {
@@ -153,8 +153,8 @@ export interface PointerArea {
  */
 export function kvcallocPointers(k: HostKernel, n: number, tag: string): PointerArea | null | undefined {
   const bytes = n * 8;
-  if (bytes <= 4096) return undefined;
-  const pages = Math.ceil(bytes / 4096);
+  if (bytes <= PAGE_SIZE) return undefined;
+  const pages = Math.ceil(bytes / PAGE_SIZE);
   const order = 32 - Math.clz32(pages - 1); // the next power of two's order
   if (order <= MAX_ORDER) {
     const block = k.alloc.allocPages(order, { tag });
@@ -314,7 +314,7 @@ function dropRefused<H>(k: HostKernel, b: Handoff<H>, h: H, r: CallResult | null
   if (r !== null && k.policy.flushFlag === "before-call") {
     for (const pfn of b.writeBackPfns?.(h) ?? coveredPfns(b.pages(h))) {
       if (!ok(pageWbinvd(k, pfn))) {
-        b.abandon(k, h, `${what}: PAGE.WBINVD of 0x${(pfn * 4096).toString(16)} failed`);
+        b.abandon(k, h, `${what}: PAGE.WBINVD of 0x${(pfnToHpa(pfn)).toString(16)} failed`);
         return;
       }
     }
@@ -439,9 +439,9 @@ function connect<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, infoPages: numb
   if (r !== null && step === null) {
     s.connected = true;
     const want = deviceInfoOf(s.device);
-    const got = new Uint8Array(b.pages(info).length * 4096);
+    const got = new Uint8Array(b.pages(info).length * PAGE_SIZE);
     b.pages(info).forEach((p, i) => {
-      got.set(mapPageForRead(k, p.pfn), i * 4096);
+      got.set(mapPageForRead(k, p.pfn), pagesToBytes(i));
     });
     if (r.regs.lo(REG.RCX) !== want.length || !want.every((x, i) => got[i] === x))
       step = `device info of ${name} differs from the device's data`;

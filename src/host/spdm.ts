@@ -23,7 +23,7 @@ import {
   SPDM_FUNCTION_ID,
 } from "../common/fields.js";
 import { isStatus, LEAF, type LeafName, REG, STATUS } from "../common/status.js";
-import { hpaHi, hpaLo, type U64, U64_ONES, u64FromNumber } from "../common/u64.js";
+import { hpaToU64, PAGE_SIZE, type U64, U64_ONES, u64FromNumber } from "../common/u64.js";
 import { doeExchange, get32, type PcieDeviceSpec } from "../hw/devices.js";
 import { kapiSpan } from "./kapi-trace.js";
 import { type HostKernel, mapPageForRead, mapPageForWrite, withExtLock } from "./kernel.js";
@@ -85,7 +85,7 @@ export interface ExchangeResult extends RetryResult {
   readonly keyUpdates: number;
 }
 
-const hpaReg = (hpa: number): U64 => ({ lo: hpaLo(hpa), hi: hpaHi(hpa) });
+const hpaReg = (hpa: number): U64 => hpaToU64(hpa);
 
 /**
  * SPDM function id: bits 15:0 requester id, 23:16 segment, bit 24 segment valid: set always (the
@@ -133,11 +133,11 @@ export function withExtLockFor<T>(k: HostKernel, leaf: LeafName, who: string, fn
 export function forwardToDevice(k: HostKernel, ch: SpdmChannel, length?: number): void {
   const req = mapPageForRead(k, ch.requestPage.pfn);
   const bytes0 = length ?? Math.max(get32(req, 4) & 0x3_ffff, 2) * 4;
-  const answer = doeExchange(ch.device, req.slice(0, Math.min(bytes0, 4096)));
+  const answer = doeExchange(ch.device, req.slice(0, Math.min(bytes0, PAGE_SIZE)));
   const w = mapPageForWrite(k, ch.responsePage.pfn);
-  const bytes = new Uint8Array(w.buffer, w.byteOffset, 4096);
+  const bytes = new Uint8Array(w.buffer, w.byteOffset, PAGE_SIZE);
   bytes.fill(0);
-  bytes.set(answer.subarray(0, 4096));
+  bytes.set(answer.subarray(0, PAGE_SIZE));
 }
 
 /** Which registers hold the response and request pages of a leaf (the register table). */
@@ -182,7 +182,7 @@ export function spdmExchange(
       interrupts++;
       again();
     } else if (isExactly(status, STATUS.TDX_SPDM_REQUEST)) {
-      forwardToDevice(k, ch, regs.hi(REG.RCX) === 0 ? regs.lo(REG.RCX) : 4096);
+      forwardToDevice(k, ch, regs.hi(REG.RCX) === 0 ? regs.lo(REG.RCX) : PAGE_SIZE);
       messages++;
       again();
     } else if (isExactly(status, STATUS.TDX_SPDM_SESSION_KEY_REQUIRE_REFRESH) && keyUpdates < 3) {

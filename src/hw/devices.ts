@@ -15,6 +15,7 @@
  */
 import { rangeError, stateError, typeError } from "../common/errors.js";
 import { xorshift32 } from "../common/rng.js";
+import { PAGE_SIZE } from "../common/u64.js";
 
 /** One measurement block a device reports (GET_MEASUREMENTS). */
 export interface MeasurementSpec {
@@ -248,8 +249,8 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
       const body = new Uint8Array(16);
       body[1] = 12; // CTExponent
       put32(body, 4, d.spdm.capabilities);
-      put32(body, 8, 4096); // DataTransferSize
-      put32(body, 12, 4096); // MaxSPDMmsgSize
+      put32(body, 8, PAGE_SIZE); // DataTransferSize
+      put32(body, 12, PAGE_SIZE); // MaxSPDMmsgSize
       return msg(V, rsp, 0, 0, body);
     }
     case SPDM.NEGOTIATE_ALGORITHMS: {
@@ -328,7 +329,7 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
 /** DOE data object types of the PCI-SIG vendor id: CMA/SPDM. */
 export const DOE_TYPE_SPDM = 0x01;
 /** Largest data object the model's mailbox takes, in bytes (one message page). */
-export const DOE_MAX_BYTES = 4096;
+export const DOE_MAX_BYTES = PAGE_SIZE;
 
 /**
  * Wraps an SPDM message in a DOE data object: DW0 Vendor ID 0x0001 (15:0), type (23:16); DW1 length in

@@ -14,6 +14,7 @@ import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck 
 import { decodeLeafRax, type Regs } from "../common/seamcall.js";
 import { leafName, REG, RESOURCE_OPERAND, STATUS, type StatusKind, statusText } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
+import { hpaToPfn, PAGE_SIZE, pfnToHpa } from "../common/u64.js";
 import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
@@ -337,7 +338,7 @@ export class TdxModule {
   /** True when the page is inside the module's own range. */
   inModuleRange(pfn: number): boolean {
     const r = this.platform.moduleRange;
-    return pfn >= r.base / 4096 && pfn < (r.base + r.size) / 4096;
+    return pfn >= r.base / PAGE_SIZE && pfn < (r.base + r.size) / PAGE_SIZE;
   }
 
   // ---- the page checks of 03-module.md 3.2, in the module's order ---------------------------------
@@ -350,7 +351,7 @@ export class TdxModule {
   readonly sharedPageProblem: SharedPageCheck = (hpa: number): string | null => {
     const keyId = this.keyIdOf(hpa);
     if (this.isPrivateKeyId(keyId)) return `carries private KeyID ${keyId}`;
-    const pfn = Math.floor(this.stripKeyId(hpa) / 4096);
+    const pfn = hpaToPfn(this.stripKeyId(hpa));
     if (this.inModuleRange(pfn)) return "is inside the module's range";
     if (this.pamt.inTdmr(pfn) && this.pamt.isPrivate(pfn)) {
       const mode = this.behaviours.moduleOwnedSharedPage;
@@ -359,7 +360,7 @@ export class TdxModule {
         this.report(
           "module-owned-shared-page",
           pfn,
-          `shared operand page 0x${(pfn * 4096).toString(16)} is owned by the module (object ${this.pamt.owner(pfn)})`,
+          `shared operand page 0x${(pfnToHpa(pfn)).toString(16)} is owned by the module (object ${this.pamt.owner(pfn)})`,
         );
       }
     }
@@ -377,14 +378,14 @@ export class TdxModule {
   privatePageStatus(hpa: number, pages: number, operand: number): U64 | null {
     // Alignment as a mask of the low half when the block is a power of two of at most 2^20 pages
     // (every entry's is); a float % only for anything else.
-    const span = 4096 * pages;
+    const span = PAGE_SIZE * pages;
     const misaligned =
       pages >= 1 && (pages & (pages - 1)) === 0 && span <= 0x1_0000_0000
         ? ((hpa >>> 0) & (span - 1)) !== 0
         : hpa % span !== 0;
     if (misaligned || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
       return st(STATUS.TDX_OPERAND_INVALID, operand);
-    const pfn = hpa / 4096;
+    const pfn = hpa / PAGE_SIZE;
     for (let i = 0; i < pages; i++)
       if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
     for (let i = 0; i < pages; i++) {
@@ -436,7 +437,7 @@ export class TdxModule {
       this.report(
         "poison-consumed",
         pfn,
-        `module touched poisoned page 0x${(pfn * 4096).toString(16)}: integrity check failed`,
+        `module touched poisoned page 0x${(pfnToHpa(pfn)).toString(16)}: integrity check failed`,
         cause,
       );
       this.shutdown = true;
@@ -452,13 +453,13 @@ export class TdxModule {
    * module keeps reading becomes one of its private pages. Reported once per entry; the call proceeds.
    */
   checkRootListsItself(rootHpa: number, hpa: number, pages: number, entry: number): void {
-    const root = Math.floor(this.stripKeyId(rootHpa) / 4096);
-    const first = hpa / 4096;
+    const root = hpaToPfn(this.stripKeyId(rootHpa));
+    const first = hpa / PAGE_SIZE;
     if (root >= first && root < first + pages)
       this.report(
         "root-lists-itself",
         root,
-        `root page 0x${(root * 4096).toString(16)} lists itself in entry ${entry}: the host handed its own page list to the module`,
+        `root page 0x${(pfnToHpa(root)).toString(16)} lists itself in entry ${entry}: the host handed its own page list to the module`,
       );
   }
 
@@ -491,7 +492,7 @@ export class TdxModule {
    * (behaviour `unbackedReadsAllOnes`), which then fails entry validation.
    */
   readRoot(rootHpa: number): Uint32Array {
-    const pfn = Math.floor(this.stripKeyId(rootHpa) / 4096);
+    const pfn = hpaToPfn(this.stripKeyId(rootHpa));
     if (!this.mem.contains(pfn))
       return new Uint32Array(1024).fill(this.behaviours.unbackedReadsAllOnes ? 0xffff_ffff : 0);
     return this.mem.words(pfn).slice();

@@ -5,7 +5,7 @@
  */
 import { LEAF, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
-import { getBits, low52, u64FromNumber } from "../common/u64.js";
+import { getBits, low52, PAGE_SIZE, u64FromNumber } from "../common/u64.js";
 import { type CallContext, SUCCESS, st, type TdxModule } from "./emulator.js";
 import { fail, type LeafTable } from "./leaf-table.js";
 import { PT } from "./pamt.js";
@@ -23,7 +23,7 @@ function tdhPhymemPageWbinvd(mod: TdxModule, c: CallContext): U64 {
   const hpa = low52(lo, hi);
   const keyId = mod.keyIdOf(hpa);
   if (!mod.isPrivateKeyId(keyId)) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const pfn = mod.stripKeyId(hpa) / 4096;
+  const pfn = mod.stripKeyId(hpa) / PAGE_SIZE;
   if (!mod.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
   // TDX Module 1.5 walks to the page with the 4K entry shared (released before the call returns).
   const busy = mod.lockPage(pfn, "shared", REG.RCX);
@@ -49,7 +49,7 @@ function tdhPhymemPageRdmd(mod: TdxModule, c: CallContext): U64 {
     return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const hpa = low52(lo, hi);
   if (mod.keyIdOf(hpa) !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const pfn = hpa / 4096;
+  const pfn = hpa / PAGE_SIZE;
   if (!mod.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
   const busy = mod.lockPage(pfn, "shared", REG.RCX);
   if (busy !== null) return busy;

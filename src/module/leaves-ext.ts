@@ -6,6 +6,7 @@
 import { checkEntries, withFirstEntry } from "../common/formats.js";
 import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
+import { PAGE_SIZE } from "../common/u64.js";
 import { type CallContext, EXT_QUEUE_BUSY, SUCCESS, st, type TdxModule } from "./emulator.js";
 import {
   extensionResumable,
@@ -72,7 +73,7 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
       return bad2;
     }
     mod.checkRootListsItself(rootHpa, hpa, 1, i);
-    const pfn = hpa / 4096;
+    const pfn = hpa / PAGE_SIZE;
     mod.claimPage(pfn, PT.EXT_POOL, pool);
     mod.ext.poolPages++;
     addedHere.push(pfn);

@@ -7,7 +7,7 @@
 import { checkEntries } from "../common/formats.js";
 import { LEAF, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
-import { low52, u64FromNumber } from "../common/u64.js";
+import { low52, PAGE_SIZE, u64FromNumber } from "../common/u64.js";
 import {
   type CallContext,
   type InFlight,
@@ -88,7 +88,7 @@ function tdhIommuSetup(mod: TdxModule, c: CallContext): U64 {
     }
     mod.checkRootListsItself(data.rootHpa, hpa, pages, f.progress);
     for (let i = 0; i < pages; i++) {
-      const pfn = hpa / 4096 + i;
+      const pfn = hpa / PAGE_SIZE + i;
       mod.claimPage(pfn, PT.IOMMU_MT, data.obj);
     }
     f.progress++;

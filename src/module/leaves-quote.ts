@@ -7,7 +7,7 @@
  */
 import { readLinkedList } from "../common/formats.js";
 import { LEAF, REG, STATUS } from "../common/status.js";
-import { getBits, low52, type U64, u64FromNumber } from "../common/u64.js";
+import { getBits, low52, PAGE_SIZE, pagesToBytes, type U64, u64FromNumber } from "../common/u64.js";
 import { FEATURE_BITS } from "../hw/platform.js";
 import { type CallContext, perModule, SUCCESS, st, type TdxModule } from "./emulator.js";
 import { fail, type LeafTable, privatePageChecks } from "./leaf-table.js";
@@ -44,8 +44,8 @@ function tdhMngCreate(mod: TdxModule, c: CallContext): U64 {
   const bad = mod.privatePageStatus(hpa, 1, REG.RCX);
   if (bad !== null) return bad;
   const td = mod.newObject("td", `TD (HKID ${hkid})`);
-  mod.claimPage(hpa / 4096, PT.TDR, td);
-  if (!mod.writePrivate(hpa / 4096, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
+  mod.claimPage(hpa / PAGE_SIZE, PT.TDR, td);
+  if (!mod.writePrivate(hpa / PAGE_SIZE, c.cause)) return st(STATUS.TDX_SYS_SHUTDOWN);
   td.state = "created";
   tdHkids(mod).set(td.id, hkid);
   c.units = 1;
@@ -61,7 +61,7 @@ function tdhMngCreate(mod: TdxModule, c: CallContext): U64 {
 function tdhPhymemPageReclaim(mod: TdxModule, c: CallContext): U64 {
   const hpa = privateHpaIn(mod, c, REG.RCX);
   if (hpa === null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
-  const pfn = hpa / 4096;
+  const pfn = hpa / PAGE_SIZE;
   if (!mod.pamt.inTdmr(pfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
   const owner = mod.pamt.owner(pfn);
   if (mod.pamt.type(pfn) !== PT.TDR || mod.objects.get(owner)?.kind !== "td")
@@ -166,12 +166,12 @@ function tdhQuoteGet(mod: TdxModule, c: CallContext): U64 {
     f.data = p;
   }
   const { quote, dataPfns } = f.data as QuoteProgress;
-  const pages = Math.ceil(quote.length / 4096);
+  const pages = Math.ceil(quote.length / PAGE_SIZE);
   while (f.progress < pages) {
     const pfn = dataPfns[f.progress]!;
     const page = mod.mem.page(pfn);
     page.fill(0);
-    page.set(quote.subarray(f.progress * 4096, (f.progress + 1) * 4096));
+    page.set(quote.subarray(pagesToBytes(f.progress), (f.progress + 1) * PAGE_SIZE));
     mod.cache.moduleWrite(pfn, 0);
     f.progress++;
     c.units++;
@@ -184,7 +184,7 @@ function tdhQuoteGet(mod: TdxModule, c: CallContext): U64 {
 
 /** The checks of a new TDH.QUOTE.GET and the quote it will write, or the failing status. */
 function startQuote(mod: TdxModule, c: CallContext, tdrHpa: number): QuoteProgress | U64 {
-  const tdrPfn = tdrHpa / 4096;
+  const tdrPfn = tdrHpa / PAGE_SIZE;
   if (!mod.pamt.inTdmr(tdrPfn)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, REG.RCX);
   const td = mod.objects.get(mod.pamt.owner(tdrPfn));
   if (mod.pamt.type(tdrPfn) !== PT.TDR || td?.kind !== "td")
@@ -197,11 +197,15 @@ function startQuote(mod: TdxModule, c: CallContext, tdrHpa: number): QuoteProgre
   const inHi = c.regs.hi(REG.R8);
   if (inHi >>> 20 !== 0) return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
   const inHpa = low52(inLo, inHi);
-  const inPage = inHpa - (inHpa % 4096);
-  if (mod.sharedPageProblem(inPage) !== null || mod.keyIdOf(inHpa) !== 0 || !mod.mem.contains(inPage / 4096))
+  const inPage = inHpa - (inHpa % PAGE_SIZE);
+  if (
+    mod.sharedPageProblem(inPage) !== null ||
+    mod.keyIdOf(inHpa) !== 0 ||
+    !mod.mem.contains(inPage / PAGE_SIZE)
+  )
     return st(STATUS.TDX_OPERAND_INVALID, REG.R8);
   const inLen = c.regs.lo(REG.R9);
-  if (c.regs.hi(REG.R9) !== 0 || inLen === 0 || (inHpa % 4096) + inLen > 4096)
+  if (c.regs.hi(REG.R9) !== 0 || inLen === 0 || (inHpa % PAGE_SIZE) + inLen > PAGE_SIZE)
     return st(STATUS.TDX_OPERAND_INVALID, REG.R9);
   const bufLen = c.regs.lo(REG.R11);
   if (c.regs.hi(REG.R11) !== 0 || bufLen === 0 || bufLen > mod.platform.metadata.MAX_QUOTE_SIZE)
@@ -212,10 +216,10 @@ function startQuote(mod: TdxModule, c: CallContext, tdrHpa: number): QuoteProgre
   if (getBits(headLo, headHi, 0, 12) !== 0 || getBits(headLo, headHi, 52, 12) !== 0)
     return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   const shared = (hpa: number) =>
-    mod.sharedPageProblem(hpa) === null && mod.keyIdOf(hpa) === 0 && mod.mem.contains(hpa / 4096);
+    mod.sharedPageProblem(hpa) === null && mod.keyIdOf(hpa) === 0 && mod.mem.contains(hpa / PAGE_SIZE);
   const head = low52(headLo, headHi);
   if (!shared(head)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
-  const needPages = Math.ceil(bufLen / 4096);
+  const needPages = Math.ceil(bufLen / PAGE_SIZE);
   const maxListPages = Math.ceil(needPages / 511);
   let badListPage = false;
   const list = readLinkedList(
@@ -224,7 +228,7 @@ function startQuote(mod: TdxModule, c: CallContext, tdrHpa: number): QuoteProgre
         badListPage = true;
         return { lo: 0xffff_ffff, hi: 0xffff_ffff };
       }
-      const w = mod.mem.words(listHpa / 4096);
+      const w = mod.mem.words(listHpa / PAGE_SIZE);
       return { lo: w[2 * e]!, hi: w[2 * e + 1]! };
     },
     head,
@@ -233,10 +237,10 @@ function startQuote(mod: TdxModule, c: CallContext, tdrHpa: number): QuoteProgre
   if (list.violation !== null || badListPage) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   for (const d of list.dataHpas) if (!shared(d)) return st(STATUS.TDX_OPERAND_INVALID, REG.R10);
   if (list.dataHpas.length < needPages) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
-  const input = mod.mem.page(inPage / 4096).slice(inHpa % 4096, (inHpa % 4096) + inLen);
+  const input = mod.mem.page(inPage / PAGE_SIZE).slice(inHpa % PAGE_SIZE, (inHpa % PAGE_SIZE) + inLen);
   const quote = buildModelQuote({ idMask: mask, tdrHpa, hkid: tdHkids(mod).get(td.id) ?? 0, input });
   if (quote.length > bufLen) return st(STATUS.TDX_OPERAND_INVALID, REG.R11);
-  return { quote, dataPfns: list.dataHpas.map((h) => h / 4096) };
+  return { quote, dataPfns: list.dataHpas.map((h) => h / PAGE_SIZE) };
 }
 
 /** The descriptors of this file's leaves (gathered by `leaves.ts`). */

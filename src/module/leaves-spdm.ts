@@ -30,7 +30,7 @@
  */
 import { fieldOf, firstReservedSet, readField, SPDM_FUNCTION_ID } from "../common/fields.js";
 import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
-import { type U64, u64FromNumber } from "../common/u64.js";
+import { PAGE_SIZE, type U64, u64FromNumber } from "../common/u64.js";
 import { CERT_PORTION_MAX, get16, SPDM } from "../hw/devices.js";
 import {
   type CallContext,
@@ -212,8 +212,8 @@ function capabilitiesBody(conf: SpdmConf): Uint8Array {
   const b = new Uint8Array(16);
   b[1] = 12;
   new DataView(b.buffer).setUint32(4, conf.vmmSpdmCap, true);
-  new DataView(b.buffer).setUint32(8, 4096, true);
-  new DataView(b.buffer).setUint32(12, 4096, true);
+  new DataView(b.buffer).setUint32(8, PAGE_SIZE, true);
+  new DataView(b.buffer).setUint32(12, PAGE_SIZE, true);
   return b;
 }
 

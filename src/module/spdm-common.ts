@@ -14,7 +14,17 @@
  */
 import { checkEntries, encodeHpaArray, encodeListEntry } from "../common/formats.js";
 import { REG, STATUS } from "../common/status.js";
-import { hpaHi, hpaLo, low52, type U64, U64_ZERO, u64FromNumber } from "../common/u64.js";
+import {
+  hpaToPfn,
+  hpaToU64,
+  low52,
+  PAGE_SIZE,
+  pagesToBytes,
+  pfnToHpa,
+  type U64,
+  U64_ZERO,
+  u64FromNumber,
+} from "../common/u64.js";
 import {
   DOE_MAX_BYTES,
   doeUnwrap,
@@ -141,7 +151,7 @@ export function claimArray(
       mod.dropObject(obj.id);
       return bad;
     }
-    mod.claimPage(hpa / 4096, type, obj);
+    mod.claimPage(hpa / PAGE_SIZE, type, obj);
     c.units++;
   }
   for (const pfn of obj.pages) {
@@ -157,7 +167,7 @@ export function sharedPageIn(mod: TdxModule, c: CallContext, reg: number): numbe
   const hi = c.regs.hi(reg);
   if (hi >>> 20 !== 0 || (lo & 0xfff) !== 0) return null;
   const hpa = low52(lo, hi);
-  const pfn = Math.floor(mod.stripKeyId(hpa) / 4096);
+  const pfn = hpaToPfn(mod.stripKeyId(hpa));
   if (mod.sharedPageProblem(hpa) !== null || mod.keyIdOf(hpa) !== 0 || !mod.mem.contains(pfn)) return null;
   return pfn;
 }
@@ -216,16 +226,16 @@ export function releaseObject(mod: TdxModule, c: CallContext, obj: ModuleObject,
     const w = mod.mem.words(listPfn);
     w.fill(0);
     released.forEach((pfn, i) => {
-      const e = encodeListEntry(pfn * 4096);
+      const e = encodeListEntry(pfnToHpa(pfn));
       w[2 * i] = e.lo;
       w[2 * i + 1] = e.hi;
     });
     mod.cache.moduleWrite(listPfn, 0);
   }
   let out: U64 = U64_ZERO;
-  if (released.length === 1) out = encodeHpaArray({ count: 1, pageHpa: released[0]! * 4096 });
+  if (released.length === 1) out = encodeHpaArray({ count: 1, pageHpa: pfnToHpa(released[0]!) });
   else if (released.length > 1 && listPfn !== null)
-    out = encodeHpaArray({ count: released.length, rootHpa: listPfn * 4096 });
+    out = encodeHpaArray({ count: released.length, rootHpa: pfnToHpa(listPfn) });
   c.regs.set(REG.RCX, out);
   mod.dropObject(obj.id);
   return null;
@@ -359,12 +369,12 @@ export function runExchange(
  * false when it does not fit.
  */
 export function writeShared(mod: TdxModule, hpas: readonly number[], info: Uint8Array): boolean {
-  if (info.length > hpas.length * 4096) return false;
+  if (info.length > pagesToBytes(hpas.length)) return false;
   hpas.forEach((hpa, i) => {
-    const pfn = Math.floor(mod.stripKeyId(hpa) / 4096);
+    const pfn = hpaToPfn(mod.stripKeyId(hpa));
     const page = mod.mem.page(pfn);
     page.fill(0);
-    page.set(info.subarray(i * 4096, (i + 1) * 4096));
+    page.set(info.subarray(pagesToBytes(i), (i + 1) * PAGE_SIZE));
     mod.cache.moduleWrite(pfn, 0);
   });
   return true;
@@ -375,7 +385,7 @@ export function sharedArrayPages(mod: TdxModule, c: CallContext, reg: number, co
   const hpas = arrayPages(mod, c, reg, count);
   if (!Array.isArray(hpas)) return hpas;
   for (const hpa of hpas) {
-    if (mod.sharedPageProblem(hpa) !== null || !mod.mem.contains(Math.floor(mod.stripKeyId(hpa) / 4096)))
+    if (mod.sharedPageProblem(hpa) !== null || !mod.mem.contains(hpaToPfn(mod.stripKeyId(hpa))))
       return st(STATUS.TDX_OPERAND_INVALID, reg);
   }
   return hpas;
@@ -383,7 +393,7 @@ export function sharedArrayPages(mod: TdxModule, c: CallContext, reg: number, co
 
 /** `hpa` as a u64 (for outputs). */
 export function hpaU64(hpa: number): U64 {
-  return { lo: hpaLo(hpa), hi: hpaHi(hpa) };
+  return hpaToU64(hpa);
 }
 
 export { SUCCESS };

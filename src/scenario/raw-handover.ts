@@ -23,13 +23,14 @@ import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt } from "../common/form
 import type { Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
+import { hpaToPfn, PAGE_SIZE } from "../common/u64.js";
 import { cleanRefusal } from "../host/claim-rule.js";
 import { EXT_POOL_OWNER } from "../host/flows/extensions.js";
 import { type HostKernel, strandPages } from "../host/kernel.js";
 
 /** The word pair of entry `i` of the root page at `rootHpa` as the host wrote it (no cache effect), or null. */
 function entryAt(k: HostKernel, rootHpa: number, i: number): [number, number] | null {
-  const pfn = Math.floor(rootHpa / 4096);
+  const pfn = hpaToPfn(rootHpa);
   if (!k.mem.contains(pfn)) return null;
   const p = k.mem.peek(pfn);
   if (p === undefined) return [0, 0];
@@ -44,7 +45,7 @@ function listPfns(k: HostKernel, rootHpa: number, from: number, to: number, iomm
     const e = entryAt(k, rootHpa, i);
     if (e === null) return out;
     const n = iommuMt ? Math.max(1, e[0] & 0xfff) : 1;
-    const pfn = Math.floor(((e[0] & 0xffff_f000) >>> 0) / 4096) + (e[1] & 0xf_ffff) * 0x10_0000;
+    const pfn = Math.floor(((e[0] & 0xffff_f000) >>> 0) / PAGE_SIZE) + (e[1] & 0xf_ffff) * 0x10_0000;
     for (let j = 0; j < Math.min(n, 2048); j++) out.push(pfn + j);
   }
   return out;
@@ -54,7 +55,7 @@ function listPfns(k: HostKernel, rootHpa: number, from: number, to: number, iomm
 function arrayPfns(k: HostKernel, v: U64): number[] {
   const d = decodeHpaArray(v.lo, v.hi);
   if (d.violation !== null) return [];
-  if (d.fields.singleton) return [d.fields.pageHpa! / 4096];
+  if (d.fields.singleton) return [d.fields.pageHpa! / PAGE_SIZE];
   return listPfns(k, d.fields.rootHpa!, 0, d.fields.count, false);
 }
 
@@ -134,7 +135,7 @@ export function recordRawCall(
     case LEAF["TDH.MNG.CREATE"]: {
       // The TDR page named in RCX becomes the new TD's (the quote leaves' minimal TD, ledger `td-minimal`).
       const v = reg(regsIn, REG.RCX);
-      const pages = mine([Math.floor((v.hi * 2 ** 32 + v.lo) / 4096)]);
+      const pages = mine([Math.floor((v.hi * 2 ** 32 + v.lo) / PAGE_SIZE)]);
       if (success) for (const p of pages) L.donated.set(p, "TD");
       else if (!cleanRefusal(status) && pages.length > 0)
         strandPages(k, pages, "raw TDH.MNG.CREATE failed with a status that is not a clean refusal");
@@ -143,7 +144,7 @@ export function recordRawCall(
     case LEAF["TDH.PHYMEM.PAGE.RECLAIM"]: {
       if (!success) return;
       const v = reg(regsIn, REG.RCX);
-      const pfn = Math.floor((v.hi * 2 ** 32 + v.lo) / 4096);
+      const pfn = Math.floor((v.hi * 2 ** 32 + v.lo) / PAGE_SIZE);
       if (L.donated.has(pfn)) L.donated.delete(pfn);
       return;
     }

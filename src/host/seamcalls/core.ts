@@ -3,7 +3,7 @@
  * write-back of one page, PAMT read, metadata read and module configuration.
  */
 import { REG } from "../../common/status.js";
-import { hpaHi, hpaLo, parseU64, type U64 } from "../../common/u64.js";
+import { hpaToU64, parseU64, pfnToHpa, type U64 } from "../../common/u64.js";
 import { METADATA_FIELD_IDS, type MetadataFieldName, RFC_V2_FIELD_IDS } from "../../hw/platform.js";
 import { kapiSpan } from "../kapi-trace.js";
 import { type HostKernel, hpaWithKeyId } from "../kernel.js";
@@ -15,8 +15,8 @@ import { type CallResult, ok, tdxCall } from "./call.js";
  */
 export function pageWbinvd(k: HostKernel, pfn: number): U64 {
   return kapiSpan(k, "tdh_phymem_page_wbinvd_hkid", () => {
-    const hpa = hpaWithKeyId(k, pfn * 4096, k.sysinfo.globalKeyId);
-    return tdxCall(k, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: { lo: hpaLo(hpa), hi: hpaHi(hpa) } }).status;
+    const hpa = hpaWithKeyId(k, pfnToHpa(pfn), k.sysinfo.globalKeyId);
+    return tdxCall(k, "TDH.PHYMEM.PAGE.WBINVD", { [REG.RCX]: hpaToU64(hpa) }).status;
   });
 }
 
@@ -24,7 +24,7 @@ export function pageWbinvd(k: HostKernel, pfn: number): U64 {
 export function pageRdmd(k: HostKernel, pfn: number): { status: U64; type: number; owner: number } {
   return kapiSpan(k, "tdh_phymem_page_rdmd", () => {
     const r = tdxCall(k, "TDH.PHYMEM.PAGE.RDMD", {
-      [REG.RCX]: { lo: hpaLo(pfn * 4096), hi: hpaHi(pfn * 4096) },
+      [REG.RCX]: hpaToU64(pfnToHpa(pfn)),
     });
     const good = ok(r.status);
     return { status: r.status, type: good ? r.regs.lo(REG.RCX) : -1, owner: good ? r.regs.lo(REG.RDX) : -1 };
