@@ -56,7 +56,7 @@ const L1G = 2;
  * (linear probing, deletion by backward shift, so no tombstones) of entry index → encoded state in two
  * typed arrays, grown when half full. A lookup is a multiply and a probe or two; nothing is allocated
  * per walk. It replaced a pair of plain arrays searched with `lastIndexOf` (two searches per take or
- * drop), which were about 20 % of a 12,800-page bring-up (measured; docs/PERFORMANCE.md, H9).
+ * drop), which were about 20 % of a 12,800-page bring-up (measured; docs/PERFORMANCE.md, "Bring-up and compare").
  */
 class LevelLocks {
   /** Entry indexes (PFNs of up to 40 bits are exact in a float64); −1 marks an empty slot. */
