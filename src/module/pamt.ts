@@ -142,18 +142,8 @@ export class Pamt {
     return this.ownedCount;
   }
 
-  /** Every module-owned page: [pfn, type, owner], in section order. */
-  *owned(): Iterable<[number, number, number]> {
-    for (const [key, s] of this.sections) {
-      for (let i = 0; i < SECTION; i++) {
-        const t = s.type[i]!;
-        if (t !== PT.NDA && t !== PT.RSVD) yield [key * SECTION + i, t, s.owner[i]!];
-      }
-    }
-  }
-
   /**
-   * Calls `fn` for every module-owned page, as {@link owned} lists them, without an array per page (a
+   * Calls `fn` for every module-owned page (pfn, type, owner) in section order, without an array per page (a
    * 1,048,576-page conservation check spent much of its time collecting those arrays, measured).
    */
   forEachOwned(fn: (pfn: number, type: number, owner: number) => void): void {
