@@ -8,8 +8,7 @@
  */
 
 import { TdxpaError } from "../common/errors.js";
-import type { ListFormat } from "../common/format-table.js";
-import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt } from "../common/formats.js";
+import { FORMATS, type ListFormat } from "../common/format-table.js";
 import { regName } from "../common/status.js";
 import { hpaToPfn, PAGE_SIZE, type U64 } from "../common/u64.js";
 import { setKapiListener } from "../host/kapi-trace.js";
@@ -174,29 +173,16 @@ export function readRootRaw(
   const lo = regsIn[2 * spec.reg]!;
   const hi = regsIn[2 * spec.reg + 1]!;
   const register = regName(spec.reg)!;
-  let rootHpa: number;
-  let count: number;
-  if (spec.format === "hpa-list-info") {
-    const d = decodeHpaListInfo(lo, hi);
-    if (d.violation !== null && d.violation.rule !== "first-after-last") return null;
-    rootHpa = d.fields.rootHpa;
-    count = d.fields.count;
-  } else if (spec.format === "hpa-array") {
-    const d = decodeHpaArray(lo, hi);
-    if (d.violation !== null) return null;
-    if (d.fields.singleton) {
-      // The one entry is the operand's page address (bits 51:12).
-      const entries = Uint32Array.of(lo & 0xffff_f000, hi & 0x000f_ffff);
-      return { register, format: spec.format, rootHpa: null, count: 1, entries };
-    }
-    rootHpa = d.fields.rootHpa!;
-    count = d.fields.count;
-  } else {
-    const d = decodeIommuMt(lo, hi);
-    if (d.violation !== null) return null;
-    rootHpa = d.fields.rootHpa;
-    count = platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
+  // The format table decides what the operand names, as for readRootView (observe/root-pages.ts).
+  const ref = FORMATS[spec.format].list.root(lo, hi);
+  if (ref === null) return null;
+  if (ref.singleton) {
+    // The one entry is the operand's page address (bits 51:12).
+    const entries = Uint32Array.of(lo & 0xffff_f000, hi & 0x000f_ffff);
+    return { register, format: spec.format, rootHpa: null, count: 1, entries };
   }
+  const rootHpa = ref.hpa;
+  const count = ref.count ?? platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
   const pfn = hpaToPfn(rootHpa % 2 ** platform.keyIds.shift);
   const n = Math.min(count, limit);
   const entries = new Uint32Array(2 * n);
