@@ -20,7 +20,7 @@
  * someone else's page hands over nothing the host owns.
  */
 import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt } from "../common/formats.js";
-import type { Regs } from "../common/seamcall.js";
+import { decodeLeafRax, type Regs } from "../common/seamcall.js";
 import { isStatus, LEAF, REG, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import { hpaToPfn, PAGE_SIZE } from "../common/u64.js";
@@ -74,7 +74,7 @@ export function recordRawCall(
   out: Regs,
   opts: { readonly iommuEntries: number },
 ): void {
-  const leaf = regsIn[0]! & 0xffff;
+  const { leaf } = decodeLeafRax(regsIn[0]!, regsIn[1]!);
   const status = out.get(REG.RAX);
   const L = k.ledger;
   const mine = (pfns: readonly number[]) => pfns.filter((p) => L.held.has(p) || L.lent.has(p));

@@ -3,8 +3,7 @@
  * step and the operand of each root step, the other logical CPUs, and the expectations and findings so
  * far. The step handlers (`steps.ts`) read and change it; the runner (`runner.ts`) reports from it.
  */
-import { leafRax, Regs } from "../common/seamcall.js";
-import { REG } from "../common/status.js";
+import { callRegs } from "../common/seamcall.js";
 import { hpaToU64, type U64 } from "../common/u64.js";
 import type { CpuScheduler } from "../host/cpus.js";
 import type { Page } from "../host/page.js";
@@ -73,9 +72,7 @@ export class RunState {
     for (; this.followed < cpus.results.length; this.followed++) {
       // As for a call on CPU 0: what it handed over follows from its own operands and status.
       const res = cpus.results[this.followed]!;
-      const regsIn = new Regs();
-      regsIn.set(REG.RAX, leafRax(res.call.leaf));
-      for (const [reg, v] of Object.entries(res.call.inputs)) regsIn.set(Number(reg), v);
+      const regsIn = callRegs(res.call.leaf, res.call.inputs);
       recordRawCall(this.m.kernel, regsIn.w.slice(), res.regs, rawOpts(this.m));
     }
   }

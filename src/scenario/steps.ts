@@ -4,7 +4,7 @@
  * the runner (`runner.ts`) looks a step's handler up there and reports what it recorded.
  */
 import { MAX_ENTRIES } from "../common/formats.js";
-import { leafRax, Regs } from "../common/seamcall.js";
+import { callRegs } from "../common/seamcall.js";
 import { isSuccessClass, LEAF, REG, statusText } from "../common/status.js";
 import { type U64, u64ToHex } from "../common/u64.js";
 import type { CpuCall } from "../host/cpus.js";
@@ -108,9 +108,10 @@ function runSeamcall(r: StepRun, step: StepOf<"seamcall">): void {
     return;
   }
   const { m } = r.run;
-  const regs = new Regs();
-  regs.set(REG.RAX, leafRax(LEAF[step.leaf]));
-  for (const [reg, v] of Object.entries(step.regs)) regs.set(Number(reg), r.run.resolve(v));
+  const regs = callRegs(
+    LEAF[step.leaf],
+    Object.fromEntries(Object.entries(step.regs).map(([reg, v]) => [reg, r.run.resolve(v)])),
+  );
   const regsIn = regs.w.slice();
   m.kernel.seamcall(regs);
   const st = statusText(regs.get(REG.RAX));
