@@ -2,58 +2,45 @@
  * The leaf table (src/module/leaves.ts), checked two ways:
  * - its descriptors agree with the rest of the model (numbers, resume rules, what the transcript decoder and
  *   the fault table derive from them);
- * - every (leaf, failing status) a descriptor lists has a row here: registers in → status and operand id,
- *   registers out, PAMT change, run on a fresh machine. A status the table cannot reach with a few raw
- *   calls is in {@link ELSEWHERE} with the test that reaches it; adding a status to a descriptor without
- *   either fails the walk below.
+ * - every (leaf, failing status) a descriptor lists has a row: registers in → status and operand id,
+ *   registers out, PAMT change (runner and row format: test/support/leaf-table.ts). The rows a fresh
+ *   machine shows are here; those that need a device, an interrupted call or a quote buffer are in
+ *   test/support/leaf-rows-*.ts, run by leaf-table-spdm-ide.test.ts and leaf-table-resume.test.ts. A
+ *   status no real call can return is in {@link ELSEWHERE} with why; adding a status to a descriptor
+ *   without either, or dropping a row, fails the walk below.
  */
 import { describe, expect, it } from "vitest";
-import { encodeHpaListInfo, encodeIommuMt, encodeIommuMtEntry } from "../../src/common/formats.js";
-import { callRegs } from "../../src/common/seamcall.js";
 import {
-  LEAF,
-  type LeafName,
-  REG,
-  RESOURCE_OPERAND,
-  STATUS,
-  type StatusName,
-  statusText,
-} from "../../src/common/status.js";
+  encodeHpaListInfo,
+  encodeIommuMt,
+  encodeIommuMtEntry,
+  withFirstEntry,
+} from "../../src/common/formats.js";
+import { callRegs } from "../../src/common/seamcall.js";
+import { LEAF, type LeafName, REG, STATUS, statusText } from "../../src/common/status.js";
 import { type U64, U64_ONES } from "../../src/common/u64.js";
 import { LEAF_FAILURES } from "../../src/faults/fault-table.js";
 import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/index.js";
-import type { FailingStatus } from "../../src/module/leaf-table.js";
 import { LEAVES } from "../../src/module/leaves.js";
 import { OPERANDS } from "../../src/observe/describe-call.js";
-import { call, hpa, iommuMt, listInfo, machine, pages, rootWith, units } from "../support/machine.js";
+import { RESUME_ROWS } from "../support/leaf-rows-resume.js";
+import { SPDM_IDE_ROWS } from "../support/leaf-rows-spdm-ide.js";
+import { cases, keyOf, poolPage, privatePageRows, type Row, rowKey, runRow } from "../support/leaf-table.js";
+import {
+  call,
+  hpa,
+  iommuMt,
+  listInfo,
+  machine,
+  pages,
+  platformWith,
+  rootWith,
+  units,
+} from "../support/machine.js";
 
 const GiB = 2 ** 30;
 const NAMES = Object.keys(LEAVES) as LeafName[];
-
-/** One row: the machine state and inputs that make `leaf` return `status`, and what must hold after. */
-interface Row {
-  readonly leaf: LeafName;
-  readonly status: StatusName;
-  /** Operand id in bits 31:0 (a register id or a resource id; 0 for none). */
-  readonly operand: number;
-  readonly what: string;
-  /** Prepares the machine; returns the input registers and the pages whose PAMT entries to watch. */
-  readonly arrange: (m: Machine) => {
-    inputs: Record<number, U64>;
-    watch?: readonly number[];
-    version?: number;
-  };
-  /** Output registers after the call (checked exactly). */
-  readonly out?: (m: Machine) => Record<number, U64>;
-  /** Further checks on the machine after the call. */
-  readonly after?: (m: Machine) => void;
-  /** PAMT type of each watched page after the call; null (or none given): unchanged. */
-  readonly pamtAfter?: readonly (number | null)[];
-}
-
-const keyOf = (leaf: LeafName, f: { name: StatusName; operand: number; effects?: boolean }) =>
-  `${leaf} ${f.name}(${f.operand})${f.effects === true ? " effects" : ""}`;
 
 /** A private KeyID other than the global one (for TDH.MNG.CREATE's HKID). */
 const hkid = (m: Machine): U64 => {
@@ -63,25 +50,8 @@ const hkid = (m: Machine): U64 => {
 /** A page with the module's global KeyID in its HPA (WBINVD's operand). */
 const withGlobalKeyId = (m: Machine, a: number) =>
   hpa(a + m.platform.keyIds.global * 2 ** m.platform.keyIds.shift);
-/** A page the pool already holds (no longer PT_NDA). */
-const poolPage = (m: Machine): number => {
-  const q = pages(m, 1)[0]!;
-  expect(statusText(call(m, "TDH.EXT.MEM.ADD", { [REG.RCX]: listInfo(m, [q.hpa]) }).get(REG.RAX))).toBe(
-    "TDX_SUCCESS",
-  );
-  return q.hpa;
-};
-/** A page whose PAMT entry logical CPU 1 holds exclusively (the running call, on CPU 0, finds it busy). */
-const lockedPage = (m: Machine): number => {
-  const p = pages(m, 1)[0]!;
-  expect(m.module.pamtLocks.acquire(1, p.pfn, "exclusive")).toBe("ok");
-  return p.hpa;
-};
 /** A machine whose extension pool needs only `n` pages. */
-const smallPool = (n: number): Machine => {
-  const base = machine().platform;
-  return machine({}, { ...base, metadata: { ...base.metadata, MEMORY_POOL_REQUIRED_PAGES: n } });
-};
+const smallPool = (n: number) => (): Machine => machine({}, platformWith({ MEMORY_POOL_REQUIRED_PAGES: n }));
 /** A TD created on `m`: its TDR page's HPA. */
 const tdr = (m: Machine): number => {
   const p = pages(m, 1)[0]!;
@@ -89,34 +59,8 @@ const tdr = (m: Machine): number => {
   expect(statusText(r.get(REG.RAX))).toBe("TDX_SUCCESS");
   return p.hpa;
 };
-/**
- * The four private-operand-page rows of one leaf (03-module.md 3.2), on register `reg`: `wrap` builds the
- * inputs naming the page at `pageHpa` (misaligned in the OPERAND_INVALID row).
- */
-function privatePageRows(
-  leaf: LeafName,
-  reg: number,
-  wrap: (m: Machine, pageHpa: number) => Record<number, U64>,
-) {
-  const row = (status: StatusName, what: string, page: (m: Machine) => number): Row => ({
-    leaf,
-    status,
-    operand: reg,
-    what,
-    arrange: (m) => {
-      const a = page(m);
-      const pfn = Math.floor(a / 4096);
-      return { inputs: wrap(m, a), watch: m.module.pamt.inTdmr(pfn) ? [pfn] : [] };
-    },
-  });
-  return [
-    row("TDX_OPERAND_INVALID", "a misaligned page", (m) => pages(m, 1)[0]!.hpa + 0x800),
-    row("TDX_OPERAND_ADDR_RANGE_ERROR", "a page outside every TDMR", () => 600 * GiB),
-    row("TDX_OPERAND_BUSY", "a page whose PAMT entry another CPU holds", lockedPage),
-    row("TDX_PAGE_METADATA_INCORRECT", "a page the pool holds already", poolPage),
-  ];
-}
 
+/** The rows a fresh machine (or a few raw calls on one) can show; the others are in test/support/leaf-rows-*.ts. */
 const ROWS: readonly Row[] = [
   // ---- leaves-core.ts
   {
@@ -155,8 +99,9 @@ const ROWS: readonly Row[] = [
     leaf: "TDH.PHYMEM.PAGE.RDMD",
     status: "TDX_OPERAND_ADDR_RANGE_ERROR",
     operand: REG.RCX,
-    what: "outside every TDMR",
-    arrange: () => ({ inputs: { [REG.RCX]: hpa(600 * GiB) } }),
+    what: "outside every TDMR; outputs cleared on entry",
+    arrange: () => ({ inputs: { [REG.RCX]: hpa(600 * GiB), [REG.RDX]: U64_ONES } }),
+    out: () => ({ [REG.RCX]: { lo: 0, hi: 0 }, [REG.RDX]: { lo: 0, hi: 0 } }),
   },
   // ---- metadata.ts
   {
@@ -203,17 +148,18 @@ const ROWS: readonly Row[] = [
     leaf: "TDH.EXT.MEM.ADD",
     status: "TDX_EXT_MEMORY_POOL_FULL",
     operand: 0,
-    what: "a list longer than the pool still needs: the rest stays with the host",
+    what: "a pool needing 2 pages, a list of 3: the rest stays with the host, RCX FIRST_ENTRY = 2",
+    machine: smallPool(2),
     arrange: (m) => {
       const ps = pages(m, 3);
+      const op = listInfo(
+        m,
+        ps.map((p) => p.hpa),
+      );
       return {
-        inputs: {
-          [REG.RCX]: listInfo(
-            m,
-            ps.map((p) => p.hpa),
-          ),
-        },
+        inputs: { [REG.RCX]: op },
         watch: ps.map((p) => p.pfn),
+        out: () => ({ [REG.RCX]: withFirstEntry(op, 2) }),
       };
     },
     pamtAfter: [PT.EXT_POOL, PT.EXT_POOL, null],
@@ -367,62 +313,22 @@ const ROWS: readonly Row[] = [
   ),
 ];
 
+/** Every row: this file's and those of test/support/leaf-rows-*.ts (run by leaf-table-*.test.ts). */
+const ALL_ROWS: readonly Row[] = [...ROWS, ...SPDM_IDE_ROWS, ...RESUME_ROWS];
+
 /**
- * (leaf, status) pairs reached by other tests, not by one raw call on a fresh machine: the interrupt and
- * resumption statuses need an interrupt plan and a re-issue, the SPDM/IDE ones a connected device, the
- * quote ones a quote buffer list. Each names where it is tested.
+ * The (leaf, status) pairs a descriptor lists that no real call of the model can return, so no row can
+ * show them: each with why, and the test that forces it (the fault campaign forces every listed status
+ * on every call of the flows, `faults/campaign.ts` `statusPoints`).
  */
-const ELSEWHERE: Readonly<Record<string, string>> = (() => {
-  const out: Record<string, string> = {};
-  const add = (leaf: LeafName, fs: readonly FailingStatus[], where: string) => {
-    for (const f of fs) out[keyOf(leaf, f)] = where;
-  };
-  const rowKeys = new Set(ROWS.map((r) => keyOf(r.leaf, { name: r.status, operand: r.operand })));
-  /** Every status of `leaf` that no row reaches. */
-  const rest = (leaf: LeafName) => LEAVES[leaf].fails.filter((f) => !rowKeys.has(keyOf(leaf, f)));
-  const resumption = (leaf: LeafName, where: string) =>
-    add(
-      leaf,
-      LEAVES[leaf].fails.filter(
-        (f) =>
-          f.name === "TDX_INTERRUPTED_RESUMABLE" ||
-          f.name === "TDX_INVALID_RESUMPTION" ||
-          (f.name === "TDX_OPERAND_BUSY" && f.operand === RESOURCE_OPERAND.SYS),
-      ),
-      where,
-    );
-  resumption("TDH.EXT.MEM.ADD", "module.test.ts TDH.EXT.MEM.ADD interrupted; judge.test.ts extension slot");
-  resumption("TDH.EXT.INIT", "module.test.ts TDH.EXT.INIT interrupted, resumed with the original inputs");
-  resumption("TDH.IOMMU.SETUP", "module.test.ts TDH.IOMMU.SETUP / CLEAR interrupted");
-  resumption("TDH.IOMMU.CLEAR", "module.test.ts TDH.IOMMU.SETUP / CLEAR interrupted");
-  add(
-    "TDH.SYS.RD",
-    [LEAVES["TDH.SYS.RD"].fails[1]!],
-    "sys-config.test.ts: a feature field before SYS.CONFIG",
-  );
-  for (const leaf of [
-    "TDH.SPDM.CREATE",
-    "TDH.SPDM.DELETE",
-    "TDH.SPDM.CONNECT",
-    "TDH.SPDM.DISCONNECT",
-    "TDH.SPDM.MNG",
-  ] as const)
-    add(leaf, rest(leaf), "test/host/spdm-ide.test.ts (a connected device and its exchange)");
-  for (const leaf of [
-    "TDH.IDE.STREAM.CREATE",
-    "TDH.IDE.STREAM.BLOCK",
-    "TDH.IDE.STREAM.DELETE",
-    "TDH.IDE.STREAM.KM",
-  ] as const)
-    add(leaf, rest(leaf), "test/host/spdm-ide.test.ts (IDE stream leaves)");
-  add("TDH.QUOTE.GET", LEAVES["TDH.QUOTE.GET"].fails, "test/host/quote.test.ts (ledger quote-checks)");
-  add(
-    "TDH.PHYMEM.PAGE.RECLAIM",
-    [LEAVES["TDH.PHYMEM.PAGE.RECLAIM"].fails[3]!],
-    "test/host/quote.test.ts (a TD with a quote in flight)",
-  );
-  return out;
-})();
+const CAMPAIGN = "test/faults/campaign.long.test.ts (every injection point once)";
+const ELSEWHERE: Readonly<Record<string, string>> = {
+  "TDH.EXT.INIT TDX_INVALID_RESUMPTION(0)": `no inputs, so a re-issue cannot differ: ${CAMPAIGN}`,
+  "TDH.IOMMU.SETUP TDX_OPERAND_BUSY(184)": `not an extension call (extensionQueue false): ${CAMPAIGN}`,
+  "TDH.IOMMU.CLEAR TDX_OPERAND_BUSY(184)": `not an extension call (extensionQueue false): ${CAMPAIGN}`,
+  "TDH.SPDM.DISCONNECT TDX_INTERRUPTED_RESUMABLE(0)": `END_SESSION is its one message: no unit boundary with work left: ${CAMPAIGN}`,
+  "TDH.SPDM.DISCONNECT TDX_INTERRUPTED_RESUMABLE(0) effects": `as above, the forced interrupt lapses: ${CAMPAIGN}`,
+};
 
 describe("the leaf table: descriptors agree with the model", () => {
   it("one descriptor per LEAF name, its number LEAF[name], every number distinct", () => {
@@ -473,38 +379,20 @@ describe("the leaf table: descriptors agree with the model", () => {
 });
 
 describe("every (leaf, failing status) of the table has a row", () => {
-  it("the rows and the ledger of statuses tested elsewhere cover every descriptor's fails, and name nothing else", () => {
+  it("the rows and the ledger of statuses no call can return cover every descriptor's fails, and name nothing else", () => {
     const listed = new Set(NAMES.flatMap((n) => LEAVES[n].fails.map((f) => keyOf(n, f))));
-    const rows = new Set(ROWS.map((r) => keyOf(r.leaf, { name: r.status, operand: r.operand })));
-    const missing = [...listed].filter((k) => !rows.has(k) && !(k in ELSEWHERE));
+    const rows = ALL_ROWS.map(rowKey);
+    expect(
+      rows.filter((k, i) => rows.indexOf(k) !== i),
+      "a status with two rows",
+    ).toEqual([]);
+    const missing = [...listed].filter((k) => !rows.includes(k) && !(k in ELSEWHERE));
     expect(missing).toEqual([]);
-    expect([...rows].filter((k) => !listed.has(k))).toEqual([]);
-    expect(Object.keys(ELSEWHERE).filter((k) => !listed.has(k) || rows.has(k))).toEqual([]);
+    expect(rows.filter((k) => !listed.has(k))).toEqual([]);
+    expect(Object.keys(ELSEWHERE).filter((k) => !listed.has(k) || rows.includes(k))).toEqual([]);
   });
 });
 
 describe("leaf rows: registers in → status, operand, registers out, PAMT", () => {
-  it.each(ROWS.map((r) => [`${r.leaf} ${r.status}(${r.operand}): ${r.what}`, r] as const))(
-    "%s",
-    (_t, row) => {
-      const m =
-        row.leaf === "TDH.EXT.MEM.ADD" && row.status === "TDX_EXT_MEMORY_POOL_FULL"
-          ? smallPool(2)
-          : machine();
-      const { inputs, watch = [], version = 0 } = row.arrange(m);
-      const before = watch.map((pfn) => [m.module.pamt.type(pfn), m.module.pamt.owner(pfn)]);
-      const r = callRegs(LEAF[row.leaf], inputs, version);
-      m.module.seamcall(r);
-      expect(statusText(r.get(REG.RAX))).toBe(statusText({ lo: row.operand, hi: STATUS[row.status].hi }));
-      for (const [reg, v] of Object.entries(row.out?.(m) ?? {}))
-        expect(r.get(Number(reg)), `R${reg}`).toEqual(v);
-      const after = watch.map((pfn) => [m.module.pamt.type(pfn), m.module.pamt.owner(pfn)]);
-      row.after?.(m);
-      after.forEach(([type, owner], i) => {
-        const want = row.pamtAfter?.[i] ?? null;
-        if (want === null) expect([type, owner], `PAMT of watched page ${i}`).toEqual(before[i]);
-        else expect(type, `PAMT type of watched page ${i}`).toBe(want);
-      });
-    },
-  );
+  it.each(cases(ROWS))("%s", (_t, row) => runRow(row));
 });
