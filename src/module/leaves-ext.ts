@@ -137,12 +137,14 @@ export const EXT_LEAVES = {
     inputs: [[REG.RCX, "hpa-list-info"]],
     outputs: [[REG.RCX, "hpa-list-info"]],
     // Operand rules 1–4, the extension slot busy, the private page checks per entry, an interruption
-    // between entries, and the (success-class) pool-full status.
+    // between entries, an add of another list while one is interrupted (ledger `ext-add-holds-slot`),
+    // and the (success-class) pool-full status.
     fails: [
       ...privatePageChecks(REG.RCX),
       fail("TDX_OPERAND_BUSY", RESOURCE_OPERAND.SYS),
       fail("TDX_INTERRUPTED_RESUMABLE"),
       failWithEffects("TDX_INTERRUPTED_RESUMABLE"),
+      fail("TDX_INVALID_RESUMPTION"),
       fail("TDX_EXT_MEMORY_POOL_FULL"),
     ],
     resume: "interruptible",

@@ -106,6 +106,38 @@ const EXT: Row[] = [
     arrange: (m) => memAddInterrupted(m, 3, 1),
   },
   {
+    leaf: "TDH.EXT.MEM.ADD",
+    status: "TDX_INVALID_RESUMPTION",
+    operand: 0,
+    what: "an add of another list while one is interrupted: nothing added, the slot still the first add's",
+    machine: every(2),
+    arrange: (m) => {
+      const first = pages(m, 5);
+      const r = call(m, "TDH.EXT.MEM.ADD", {
+        [REG.RCX]: listInfo(
+          m,
+          first.map((p) => p.hpa),
+        ),
+      });
+      expect(statusText(r.get(REG.RAX))).toBe("TDX_INTERRUPTED_RESUMABLE");
+      const slot = m.module.extSlot;
+      const other = pages(m, 3);
+      return {
+        inputs: {
+          [REG.RCX]: listInfo(
+            m,
+            other.map((p) => p.hpa),
+          ),
+        },
+        watch: [first[1]!.pfn, first[2]!.pfn, ...other.map((p) => p.pfn)],
+        after: () => {
+          expect(m.module.extSlot).toBe(slot);
+          expect(m.module.ext.poolPages).toBe(2);
+        },
+      };
+    },
+  },
+  {
     leaf: "TDH.EXT.INIT",
     status: "TDX_INTERRUPTED_RESUMABLE",
     operand: 0,
