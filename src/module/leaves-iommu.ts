@@ -17,7 +17,13 @@ import {
   st,
   type TdxModule,
 } from "./emulator.js";
-import { extensionResumable, fail, type LeafTable, privatePageChecks } from "./leaf-table.js";
+import {
+  type FailingStatus,
+  fail,
+  failWithEffects,
+  type LeafTable,
+  privatePageChecks,
+} from "./leaf-table.js";
 import { PT } from "./pamt.js";
 
 /** Per-module IOMMU state: unit register base → object id of its live (or in-progress) setup. */
@@ -160,6 +166,16 @@ function clearPages(mod: TdxModule, c: CallContext, f: InFlight, key: string, ob
   return SUCCESS;
 }
 
+/**
+ * Statuses of a leaf that keeps its progress under its own resumption key (03-module.md 3.4): not an
+ * extension call, so never BUSY on the extension slot.
+ */
+const keptProgress: readonly FailingStatus[] = [
+  fail("TDX_INTERRUPTED_RESUMABLE"),
+  failWithEffects("TDX_INTERRUPTED_RESUMABLE"),
+  fail("TDX_INVALID_RESUMPTION"),
+];
+
 /** The descriptors of this file's leaves (gathered by `leaves.ts`). */
 export const IOMMU_LEAVES = {
   "TDH.IOMMU.SETUP": {
@@ -172,12 +188,15 @@ export const IOMMU_LEAVES = {
     ],
     outputs: [[REG.RCX, "id"]],
     // Unknown or incapable unit (RCX), unit already set up (RCX), IOMMU_MT rules and the private page
-    // checks (RDX); resumable with the original inputs (its own resumption key).
+    // checks (RDX); resumable with the original inputs (its own resumption key, not the extension slot),
+    // and BUSY naming the unit (RCX) when its interrupted setup is being resumed on another logical CPU
+    // (`beginResumable`; the private page checks are the leaf's yield points).
     fails: [
       fail("TDX_OPERAND_INVALID", REG.RCX),
       fail("TDX_OP_STATE_INCORRECT", REG.RCX),
       ...privatePageChecks(REG.RDX),
-      ...extensionResumable,
+      ...keptProgress,
+      fail("TDX_OPERAND_BUSY", REG.RCX),
     ],
     resume: "interruptible",
     extensionQueue: false,
@@ -193,12 +212,9 @@ export const IOMMU_LEAVES = {
       [REG.RDX, "iommu-mt"],
     ],
     outputs: [],
-    // Unknown id (RCX), a different root (RDX); resumable with the original inputs.
-    fails: [
-      fail("TDX_OPERAND_INVALID", REG.RCX),
-      fail("TDX_OPERAND_INVALID", REG.RDX),
-      ...extensionResumable,
-    ],
+    // Unknown id (RCX), a different root (RDX); resumable with the original inputs (no yield point: no
+    // other CPU's call runs inside it, so no BUSY).
+    fails: [fail("TDX_OPERAND_INVALID", REG.RCX), fail("TDX_OPERAND_INVALID", REG.RDX), ...keptProgress],
     resume: "interruptible",
     extensionQueue: false,
     run: tdhIommuClear,

@@ -324,8 +324,6 @@ const ALL_ROWS: readonly Row[] = [...ROWS, ...SPDM_IDE_ROWS, ...RESUME_ROWS];
 const CAMPAIGN = "test/faults/campaign.long.test.ts (every injection point once)";
 const ELSEWHERE: Readonly<Record<string, string>> = {
   "TDH.EXT.INIT TDX_INVALID_RESUMPTION(0)": `no inputs, so a re-issue cannot differ: ${CAMPAIGN}`,
-  "TDH.IOMMU.SETUP TDX_OPERAND_BUSY(184)": `not an extension call (extensionQueue false): ${CAMPAIGN}`,
-  "TDH.IOMMU.CLEAR TDX_OPERAND_BUSY(184)": `not an extension call (extensionQueue false): ${CAMPAIGN}`,
   "TDH.SPDM.DISCONNECT TDX_INTERRUPTED_RESUMABLE(0)": `END_SESSION is its one message: no unit boundary with work left: ${CAMPAIGN}`,
   "TDH.SPDM.DISCONNECT TDX_INTERRUPTED_RESUMABLE(0) effects": `as above, the forced interrupt lapses: ${CAMPAIGN}`,
 };

@@ -248,6 +248,39 @@ const IOMMU: Row[] = [
     },
   },
   {
+    leaf: "TDH.IOMMU.SETUP",
+    status: "TDX_OPERAND_BUSY",
+    operand: REG.RCX,
+    what: "its interrupted setup being resumed on CPU 0: CPU 1's re-issue runs at a yield point, refused",
+    machine: every(5),
+    arrange: (m) => {
+      const mt = iommuMt(m);
+      const inputs = { [REG.RCX]: hpa(units(m).capable), [REG.RDX]: mt.operand };
+      expect(statusText(call(m, "TDH.IOMMU.SETUP", inputs).get(REG.RAX))).toBe("TDX_INTERRUPTED_RESUMABLE");
+      let ran = false;
+      return {
+        inputs,
+        watch: [mt.blocks[0]!.pfn, mt.singles[8]!.pfn],
+        issue: (regs) => {
+          m.module.onYieldPoint = () => {
+            m.module.onYieldPoint = null;
+            ran = true;
+            m.module.onCpu(1, () => m.module.seamcall(regs));
+          };
+          // CPU 0's resumption takes five more entries and is interrupted again; CPU 1 ran inside it.
+          expect(statusText(call(m, "TDH.IOMMU.SETUP", inputs).get(REG.RAX))).toBe(
+            "TDX_INTERRUPTED_RESUMABLE",
+          );
+          expect(ran).toBe(true);
+        },
+        after: () => {
+          expect(m.module.resumables.size).toBe(1);
+          expect(m.module.pamt.type(mt.singles[7]!.pfn)).toBe(PT.IOMMU_MT);
+        },
+      };
+    },
+  },
+  {
     leaf: "TDH.IOMMU.CLEAR",
     status: "TDX_INTERRUPTED_RESUMABLE",
     operand: 0,

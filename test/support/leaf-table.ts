@@ -6,7 +6,7 @@
  * every descriptor's `fails` and name nothing else.
  */
 import { expect } from "vitest";
-import { callRegs, NR_REGS } from "../../src/common/seamcall.js";
+import { callRegs, NR_REGS, type Regs } from "../../src/common/seamcall.js";
 import { LEAF, type LeafName, REG, STATUS, type StatusName, statusText } from "../../src/common/status.js";
 import type { U64 } from "../../src/common/u64.js";
 import type { Machine } from "../../src/machine.js";
@@ -28,6 +28,11 @@ export interface Arranged {
   readonly after?: () => void;
   /** PAMT type of each watched page after the call; null (or none given): unchanged. */
   readonly pamtAfter?: readonly (number | null)[];
+  /**
+   * Issues the row's call (default: a SEAMCALL on CPU 0), e.g. on another logical CPU inside a call
+   * running on CPU 0; it must leave the row call's outputs in `regs`.
+   */
+  readonly issue?: (regs: Regs) => void;
 }
 
 /** One row: the machine state and inputs that make `leaf` return `status`, and what must hold after. */
@@ -85,7 +90,7 @@ export function runRow(row: Row): void {
     });
   const r = callRegs(leaf, a.inputs, a.version ?? 0);
   const regsIn = r.clone();
-  m.module.seamcall(r);
+  (a.issue ?? m.module.seamcall)(r);
   expect(statusText(r.get(REG.RAX))).toBe(statusText(want));
   const out = { ...row.out?.(m), ...a.out?.() };
   for (let reg = 1; reg < NR_REGS; reg++) {
