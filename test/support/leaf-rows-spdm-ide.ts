@@ -330,6 +330,7 @@ const DISCONNECT: Row[] = [
     arrange: (m) => {
       const s = connectedSession(m);
       return {
+        watch: pfnsOf(s.pages),
         inputs: disconnectRegs(s),
         out: () => ({ [REG.RCX]: frameBytes(m, s.channel.requestPage.pfn) }),
         after: () => {
@@ -351,6 +352,7 @@ const DISCONNECT: Row[] = [
       exchangeInFlight(m, "TDH.SPDM.DISCONNECT", disconnectRegs(s), s.channel);
       const slot = m.module.extSlot;
       return {
+        watch: pfnsOf(s.pages),
         inputs: { ...disconnectRegs(s), [REG.R8]: hpa(pages(m, 1)[0]!.hpa) },
         after: () => expect(m.module.extSlot).toBe(slot),
       };
@@ -365,7 +367,11 @@ const DISCONNECT: Row[] = [
     arrange: (m) => {
       const s = connectedSession(m);
       slotHeldByConnect(m);
-      return { inputs: disconnectRegs(s), after: () => expect(stateOf(m, s.spdmId)).toBe("connected") };
+      return {
+        watch: pfnsOf(s.pages),
+        inputs: disconnectRegs(s),
+        after: () => expect(stateOf(m, s.spdmId)).toBe("connected"),
+      };
     },
   },
   {
@@ -392,6 +398,7 @@ const DISCONNECT: Row[] = [
     arrange: (m) => {
       const s = refreshDue(m);
       return {
+        watch: pfnsOf(s.pages),
         inputs: disconnectRegs(s),
         after: () => {
           slotFree(m)();
@@ -409,6 +416,7 @@ const DISCONNECT: Row[] = [
     arrange: (m) => {
       const s = connectedSession(m);
       return {
+        watch: pfnsOf(s.pages),
         inputs: { ...disconnectRegs(s), [REG.RDX]: privateKeyId(m, s.channel.responsePage.hpa) },
         after: () => expect(stateOf(m, s.spdmId)).toBe("connected"),
       };
@@ -423,6 +431,7 @@ const DISCONNECT: Row[] = [
     arrange: (m) => {
       const s = connectedSession(m);
       return {
+        watch: pfnsOf(s.pages),
         inputs: { ...disconnectRegs(s), [REG.R8]: hpa(s.channel.responsePage.hpa) },
         after: slotFree(m),
       };
@@ -439,6 +448,7 @@ function mngInterrupted(m: Machine): Arranged {
   const s = connectedSession(m);
   exchangeInFlight(m, "TDH.SPDM.MNG", mngRegs(s, 2), s.channel);
   return {
+    watch: pfnsOf(s.pages),
     inputs: mngRegs(s, 2),
     out: () => clobbered(m, MNG_INPUTS),
     after: () => expect(m.module.extSlot).not.toBeNull(),
@@ -460,9 +470,10 @@ const mngRefused = (
   what: `${what}; the slot is free`,
   machine,
   arrange: (m) => {
-    const i = mngRegs(session(m), 0);
+    const s = session(m);
+    const i = mngRegs(s, 0);
     edit(m, i);
-    return { inputs: i, after: slotFree(m) };
+    return { inputs: i, watch: pfnsOf(s.pages), after: slotFree(m) };
   },
 });
 
@@ -476,6 +487,7 @@ const MNG: Row[] = [
     arrange: (m) => {
       const s = connectedSession(m);
       return {
+        watch: pfnsOf(s.pages),
         inputs: mngRegs(s, 0),
         out: () => ({ [REG.RCX]: frameBytes(m, s.channel.requestPage.pfn) }),
         after: () => expect(requestCode(m, s.channel.requestPage.pfn)).toBe(SPDM.HEARTBEAT),
@@ -509,7 +521,11 @@ const MNG: Row[] = [
       const s = connectedSession(m);
       exchangeInFlight(m, "TDH.SPDM.MNG", mngRegs(s, 0), s.channel);
       const slot = m.module.extSlot;
-      return { inputs: mngRegs(s, 2), after: () => expect(m.module.extSlot).toBe(slot) };
+      return {
+        watch: pfnsOf(s.pages),
+        inputs: mngRegs(s, 2),
+        after: () => expect(m.module.extSlot).toBe(slot),
+      };
     },
   },
   {
@@ -521,7 +537,7 @@ const MNG: Row[] = [
     arrange: (m) => {
       const s = connectedSession(m);
       slotHeldByConnect(m);
-      return { inputs: mngRegs(s, 0) };
+      return { watch: pfnsOf(s.pages), inputs: mngRegs(s, 0) };
     },
   },
   mngRefused("TDX_OPERAND_INVALID", REG.RDX, "operation 3", (_m, i) => {
@@ -538,7 +554,9 @@ const MNG: Row[] = [
     () => connectMachine(),
     (m) => {
       const c = createdSession(m, 1);
-      return { spdmId: c.id, channel: channelFor(m, 1) } as ReturnType<typeof connectedSession>;
+      return { spdmId: c.id, channel: channelFor(m, 1), pages: c.pages } as ReturnType<
+        typeof connectedSession
+      >;
     },
   ),
   mngRefused(
@@ -656,6 +674,7 @@ const BLOCK_DELETE: Row[] = [
       const { s, st } = withStream(m);
       return {
         inputs: { [REG.RCX]: s.spdmId, [REG.RDX]: v(5000) },
+        watch: pfnsOf(st.pages),
         after: () => expect(stateOf(m, st.streamId)).toBe("keyed"),
       };
     },
@@ -733,6 +752,7 @@ function kmInterrupted(m: Machine): Arranged {
   const { s, st } = withStream(m);
   exchangeInFlight(m, "TDH.IDE.STREAM.KM", kmRegs(s, st, 1), s.channel);
   return {
+    watch: [...pfnsOf(s.pages), ...pfnsOf(st.pages)],
     inputs: kmRegs(s, st, 1),
     out: () => clobbered(m, KM_INPUTS),
     after: () => {
@@ -762,6 +782,7 @@ const kmRefused = (
     const i = kmRegs(s, st, 1);
     edit(m, i);
     return {
+      watch: [...pfnsOf(s.pages), ...pfnsOf(st.pages)],
       inputs: i,
       after: () => {
         slotFree(m)();
@@ -781,6 +802,7 @@ const KM: Row[] = [
     arrange: (m) => {
       const { s, st } = withStream(m);
       return {
+        watch: [...pfnsOf(s.pages), ...pfnsOf(st.pages)],
         inputs: kmRegs(s, st, 1),
         out: () => ({ [REG.RCX]: frameBytes(m, s.channel.requestPage.pfn) }),
         after: () => expect(requestCode(m, s.channel.requestPage.pfn)).toBe(SPDM.VENDOR_DEFINED_REQUEST),
@@ -814,7 +836,11 @@ const KM: Row[] = [
       const { s, st } = withStream(m);
       exchangeInFlight(m, "TDH.IDE.STREAM.KM", kmRegs(s, st, 1), s.channel);
       const slot = m.module.extSlot;
-      return { inputs: kmRegs(s, st, 2), after: () => expect(m.module.extSlot).toBe(slot) };
+      return {
+        watch: [...pfnsOf(s.pages), ...pfnsOf(st.pages)],
+        inputs: kmRegs(s, st, 2),
+        after: () => expect(m.module.extSlot).toBe(slot),
+      };
     },
   },
   {
@@ -826,7 +852,7 @@ const KM: Row[] = [
     arrange: (m) => {
       const { s, st } = withStream(m);
       slotHeldByConnect(m);
-      return { inputs: kmRegs(s, st, 1) };
+      return { watch: [...pfnsOf(s.pages), ...pfnsOf(st.pages)], inputs: kmRegs(s, st, 1) };
     },
   },
   {
@@ -838,7 +864,11 @@ const KM: Row[] = [
     arrange: (m) => {
       const { s, st } = withStream(m);
       const other = connectedSession(m, 1);
-      return { inputs: { ...kmRegs(s, st, 1), [REG.RCX]: other.spdmId }, after: slotFree(m) };
+      return {
+        watch: [...pfnsOf(s.pages), ...pfnsOf(st.pages)],
+        inputs: { ...kmRegs(s, st, 1), [REG.RCX]: other.spdmId },
+        after: slotFree(m),
+      };
     },
   },
   kmRefused("TDX_OPERAND_INVALID", REG.R8, "operation 7", (_m, i) => {
