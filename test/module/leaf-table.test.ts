@@ -68,7 +68,10 @@ const ROWS: readonly Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RCX,
     what: "KeyID 0 (not a private KeyID)",
-    arrange: (m) => ({ inputs: { [REG.RCX]: hpa(pages(m, 1)[0]!.hpa) } }),
+    arrange: (m) => {
+      const p = pages(m, 1)[0]!;
+      return { inputs: { [REG.RCX]: hpa(p.hpa) }, watch: [p.pfn] };
+    },
   },
   {
     leaf: "TDH.PHYMEM.PAGE.WBINVD",
@@ -92,7 +95,10 @@ const ROWS: readonly Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RCX,
     what: "bits 11:0 set; outputs cleared on entry",
-    arrange: (m) => ({ inputs: { [REG.RCX]: hpa(pages(m, 1)[0]!.hpa + 1), [REG.RDX]: U64_ONES } }),
+    arrange: (m) => {
+      const p = pages(m, 1)[0]!;
+      return { inputs: { [REG.RCX]: hpa(p.hpa + 1), [REG.RDX]: U64_ONES }, watch: [p.pfn] };
+    },
     out: () => ({ [REG.RCX]: { lo: 0, hi: 0 }, [REG.RDX]: { lo: 0, hi: 0 } }),
   },
   {
@@ -251,7 +257,10 @@ const ROWS: readonly Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RCX,
     what: "bits 11:0 set",
-    arrange: (m) => ({ inputs: { [REG.RCX]: hpa(tdr(m) + 8) } }),
+    arrange: (m) => {
+      const a = tdr(m);
+      return { inputs: { [REG.RCX]: hpa(a + 8) }, watch: [a / 4096] };
+    },
   },
   {
     leaf: "TDH.PHYMEM.PAGE.RECLAIM",
