@@ -328,7 +328,7 @@ const ALL_ROWS: readonly Row[] = [...ROWS, ...SPDM_IDE_ROWS, ...RESUME_ROWS];
 /**
  * The (leaf, status) pairs a descriptor lists that no real call of the model can return, so no row can
  * show them: each with why, and the test that forces it (the fault campaign forces every listed status
- * on every call of the flows, `faults/campaign.ts` `statusPoints`).
+ * on every call of the flows: `faults/campaign.ts` `enumeratePoints`).
  */
 const CAMPAIGN = "test/faults/campaign.long.test.ts (every injection point once)";
 const ELSEWHERE: Readonly<Record<string, string>> = {
