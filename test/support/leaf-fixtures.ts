@@ -95,8 +95,11 @@ export function connectRegs(m: Machine, id: U64, ch: SpdmChannel): Record<number
   };
 }
 
+/** What the exchange leaves' inputs need of a session: its id and its channel's pages. */
+export type SessionRegs = Pick<SpdmSessionRecord, "spdmId" | "channel">;
+
 /** TDH.SPDM.DISCONNECT's inputs for a session (RDX response, R8 request). */
-export function disconnectRegs(s: SpdmSessionRecord): Record<number, U64> {
+export function disconnectRegs(s: SessionRegs): Record<number, U64> {
   return {
     [REG.RCX]: s.spdmId,
     [REG.RDX]: hpa(s.channel.responsePage.hpa),
@@ -105,7 +108,7 @@ export function disconnectRegs(s: SpdmSessionRecord): Record<number, U64> {
 }
 
 /** TDH.SPDM.MNG's inputs (RDX op, R8 param −1, R9 response, R10 request, R11 −1). */
-export function mngRegs(s: SpdmSessionRecord, op: number): Record<number, U64> {
+export function mngRegs(s: SessionRegs, op: number): Record<number, U64> {
   return {
     [REG.RCX]: s.spdmId,
     [REG.RDX]: u64FromNumber(op),
@@ -117,7 +120,7 @@ export function mngRegs(s: SpdmSessionRecord, op: number): Record<number, U64> {
 }
 
 /** TDH.IDE.STREAM.KM's inputs (R8 op, R9 response, R10 request). */
-export function kmRegs(s: SpdmSessionRecord, stream: IdeStreamRecord, op: number): Record<number, U64> {
+export function kmRegs(s: SessionRegs, stream: IdeStreamRecord, op: number): Record<number, U64> {
   return {
     [REG.RCX]: s.spdmId,
     [REG.RDX]: stream.streamId,

@@ -24,6 +24,7 @@ import {
   keyedStream,
   kmRegs,
   mngRegs,
+  type SessionRegs,
   slotHeldByConnect,
   streamCreateInputs,
 } from "./leaf-fixtures.js";
@@ -462,7 +463,7 @@ const mngRefused = (
   what: string,
   edit: (m: Machine, i: Record<number, U64>) => void,
   machine = () => connectMachine(),
-  session = (m: Machine) => connectedSession(m),
+  session: (m: Machine) => SessionRegs & { pages: readonly { pfn: number }[] } = connectedSession,
 ): Row => ({
   leaf: "TDH.SPDM.MNG",
   status,
@@ -554,9 +555,7 @@ const MNG: Row[] = [
     () => connectMachine(),
     (m) => {
       const c = createdSession(m, 1);
-      return { spdmId: c.id, channel: channelFor(m, 1), pages: c.pages } as ReturnType<
-        typeof connectedSession
-      >;
+      return { spdmId: c.id, channel: channelFor(m, 1), pages: c.pages };
     },
   ),
   mngRefused(

@@ -11,7 +11,7 @@ import { LEAF, type LeafName, REG, STATUS, type StatusName, statusText } from ".
 import type { U64 } from "../../src/common/u64.js";
 import type { Machine } from "../../src/machine.js";
 import type { FailingStatus } from "../../src/module/leaf-table.js";
-import { call, hpa, listInfo, machine, pages } from "./machine.js";
+import { call, listInfo, machine, pages } from "./machine.js";
 
 const GiB = 2 ** 30;
 
@@ -126,6 +126,13 @@ export const lockedPage = (m: Machine): number => {
   return p.hpa;
 };
 
+/** Inputs with pages to watch, as a `privatePageRows` wrapper may return them. */
+interface InputsAndWatch {
+  readonly inputs: Record<number, U64>;
+  readonly watch: readonly number[];
+}
+const isInputsAndWatch = (w: Record<number, U64> | InputsAndWatch): w is InputsAndWatch => "watch" in w;
+
 /**
  * The four private-operand-page rows of one leaf (03-module.md 3.2), on register `reg`: `wrap` builds
  * the inputs naming the page at `pageHpa` (misaligned in the OPERAND_INVALID row) and may name further
@@ -134,10 +141,7 @@ export const lockedPage = (m: Machine): number => {
 export function privatePageRows(
   leaf: LeafName,
   reg: number,
-  wrap: (
-    m: Machine,
-    pageHpa: number,
-  ) => Record<number, U64> | { inputs: Record<number, U64>; watch: number[] },
+  wrap: (m: Machine, pageHpa: number) => Record<number, U64> | InputsAndWatch,
   opts: { machine?: () => Machine } = {},
 ): Row[] {
   const row = (status: StatusName, what: string, page: (m: Machine) => number): Row => ({
@@ -151,9 +155,9 @@ export function privatePageRows(
       const pfn = Math.floor(a / 4096);
       const w = wrap(m, a);
       const own = m.module.pamt.inTdmr(pfn) ? [pfn] : [];
-      return "inputs" in w && "watch" in w
-        ? { inputs: w.inputs as Record<number, U64>, watch: [...own, ...(w.watch as number[])] }
-        : { inputs: w as Record<number, U64>, watch: own };
+      return isInputsAndWatch(w)
+        ? { inputs: w.inputs, watch: [...own, ...w.watch] }
+        : { inputs: w, watch: own };
     },
   });
   return [
@@ -163,6 +167,3 @@ export function privatePageRows(
     row("TDX_PAGE_METADATA_INCORRECT", "a page the pool holds already", poolPage),
   ];
 }
-
-/** An HPA as a u64 (re-exported for row files). */
-export { hpa };
