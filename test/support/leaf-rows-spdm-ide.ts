@@ -73,7 +73,6 @@ const CREATE: Row[] = [
     status: "TDX_OPERAND_BUSY",
     operand: RESOURCE_OPERAND.SYS,
     what: "a CONNECT in flight holds the extension slot; no page claimed",
-    machine: () => connectMachine(),
     arrange: (m) => {
       slotHeldByConnect(m);
       const a = hpaArray(m, 8);
@@ -85,7 +84,6 @@ const CREATE: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RCX,
     what: "the device has a session already; no page claimed",
-    machine: () => connectMachine(),
     arrange: (m) => {
       createdSession(m);
       const a = hpaArray(m, 8);
@@ -111,7 +109,6 @@ const DELETE: Row[] = [
     status: "TDX_OPERAND_BUSY",
     operand: RESOURCE_OPERAND.SYS,
     what: "a CONNECT in flight holds the extension slot; the session keeps its pages",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = createdSession(m);
       slotHeldByConnect(m);
@@ -124,7 +121,6 @@ const DELETE: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RCX,
     what: "a connected session; it keeps its pages",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       return {
@@ -139,7 +135,6 @@ const DELETE: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RDX,
     what: "release input 0 for an 8-page session; it keeps its pages",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = createdSession(m);
       return { inputs: { [REG.RCX]: s.id, [REG.RDX]: hpa(0) }, watch: pfnsOf(s.pages) };
@@ -174,7 +169,6 @@ const connectRefused = (
   status,
   operand,
   what: `${what}; the slot is free, the session still created`,
-  machine: () => connectMachine(),
   arrange: (m) => {
     const c = connectCase(m, (i, ch) => edit(m, i, ch));
     return {
@@ -194,7 +188,6 @@ const CONNECT: Row[] = [
     status: "TDX_SPDM_REQUEST",
     operand: 0,
     what: "the first entry: GET_VERSION (SPDM 1.0) in a DOE frame in the request page, RCX = its bytes",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const c = connectCase(m);
       return {
@@ -224,7 +217,6 @@ const CONNECT: Row[] = [
     operand: 0,
     effects: true,
     what: "forced with effects on the re-issue: VERSION taken, interrupted at the next unit boundary",
-    machine: () => connectMachine(),
     arrange: (m) => connectInterrupted(m),
   },
   {
@@ -232,7 +224,6 @@ const CONNECT: Row[] = [
     status: "TDX_INVALID_RESUMPTION",
     operand: 0,
     what: "a re-issue with another device-info buffer; the call stays in flight",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const c = connectCase(m);
       exchangeInFlight(m, "TDH.SPDM.CONNECT", c.inputs, c.ch);
@@ -249,7 +240,6 @@ const CONNECT: Row[] = [
     status: "TDX_OPERAND_BUSY",
     operand: RESOURCE_OPERAND.SYS,
     what: "a DISCONNECT in flight holds the extension slot",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const c = connectCase(m);
       slotHeldByDisconnect(m);
@@ -265,7 +255,6 @@ const CONNECT: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RCX,
     what: "a session connected already; the slot is free",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       return { inputs: connectRegs(m, s.spdmId, channelFor(m)), watch: pfnsOf(s.pages), after: slotFree(m) };
@@ -279,7 +268,6 @@ const CONNECT: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.R8,
     what: "the device's answer has the wrong response code; the slot is free, the session still created",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const c = connectCase(m);
       exchangeInFlight(m, "TDH.SPDM.CONNECT", c.inputs, c.ch);
@@ -327,7 +315,6 @@ const DISCONNECT: Row[] = [
     status: "TDX_SPDM_REQUEST",
     operand: 0,
     what: "END_SESSION in the request page, RCX = the frame's bytes; still connected",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       return {
@@ -347,7 +334,6 @@ const DISCONNECT: Row[] = [
     status: "TDX_INVALID_RESUMPTION",
     operand: 0,
     what: "a re-issue with another request page; the call stays in flight",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       exchangeInFlight(m, "TDH.SPDM.DISCONNECT", disconnectRegs(s), s.channel);
@@ -364,7 +350,6 @@ const DISCONNECT: Row[] = [
     status: "TDX_OPERAND_BUSY",
     operand: RESOURCE_OPERAND.SYS,
     what: "a CONNECT in flight holds the extension slot; still connected",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       slotHeldByConnect(m);
@@ -380,7 +365,6 @@ const DISCONNECT: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RCX,
     what: "a session created, never connected; the slot is free",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const c = createdSession(m, 1);
       const ch = channelFor(m, 1);
@@ -413,7 +397,6 @@ const DISCONNECT: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RDX,
     what: "a response page with a private KeyID; still connected",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       return {
@@ -428,7 +411,6 @@ const DISCONNECT: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.R8,
     what: "request page = response page; the slot is free",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       return {
@@ -484,7 +466,6 @@ const MNG: Row[] = [
     status: "TDX_SPDM_REQUEST",
     operand: 0,
     what: "HEARTBEAT in the request page, RCX = the frame's bytes",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       return {
@@ -509,7 +490,6 @@ const MNG: Row[] = [
     operand: 0,
     effects: true,
     what: "forced with effects on RECOLLECT's re-issue: DIGESTS taken, interrupted at the next boundary",
-    machine: () => connectMachine(),
     arrange: mngInterrupted,
   },
   {
@@ -517,7 +497,6 @@ const MNG: Row[] = [
     status: "TDX_INVALID_RESUMPTION",
     operand: 0,
     what: "HEARTBEAT in flight, re-issued as RECOLLECT; the call stays in flight",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       exchangeInFlight(m, "TDH.SPDM.MNG", mngRegs(s, 0), s.channel);
@@ -534,7 +513,6 @@ const MNG: Row[] = [
     status: "TDX_OPERAND_BUSY",
     operand: RESOURCE_OPERAND.SYS,
     what: "a CONNECT in flight holds the extension slot",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       slotHeldByConnect(m);
@@ -591,7 +569,6 @@ const streamRefused = (
   status,
   operand,
   what: `${what}; no page claimed`,
-  machine: () => connectMachine(),
   arrange: (m) => {
     const s = connectedSession(m);
     const a = hpaArray(m, 4);
@@ -605,7 +582,6 @@ const STREAM_CREATE: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RCX,
     what: "every stream register block of the root port taken; no page claimed",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const s = connectedSession(m);
       for (let i = 0; i < m.platform.rootPorts![0]!.streamSlots; i++)
@@ -619,7 +595,6 @@ const STREAM_CREATE: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RDX,
     what: "a session created, never connected; no page claimed",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const c = createdSession(m);
       const a = hpaArray(m, 4);
@@ -668,7 +643,6 @@ const BLOCK_DELETE: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RDX,
     what: "no such stream",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       return {
@@ -683,7 +657,6 @@ const BLOCK_DELETE: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RDX,
     what: "blocked already",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       const inputs = { [REG.RCX]: s.spdmId, [REG.RDX]: st.streamId };
@@ -700,7 +673,6 @@ const BLOCK_DELETE: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RDX,
     what: "a stream of another session",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { st } = withStream(m);
       const other = connectedSession(m, 1);
@@ -715,7 +687,6 @@ const BLOCK_DELETE: Row[] = [
     status: "TDX_OP_STATE_INCORRECT",
     operand: REG.RDX,
     what: "a keyed stream, not blocked; it keeps its pages",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       return {
@@ -729,7 +700,6 @@ const BLOCK_DELETE: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.R8,
     what: "release input 0 for a 4-page stream; it keeps its pages and its state",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       const ids = { [REG.RCX]: s.spdmId, [REG.RDX]: st.streamId };
@@ -797,7 +767,6 @@ const KM: Row[] = [
     status: "TDX_SPDM_REQUEST",
     operand: 0,
     what: "REFRESH of a keyed stream: KEY_PROG in a VENDOR_DEFINED_REQUEST, RCX = the frame's bytes",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       return {
@@ -822,7 +791,6 @@ const KM: Row[] = [
     operand: 0,
     effects: true,
     what: "forced with effects on the re-issue: one answer taken, interrupted at the next boundary",
-    machine: () => connectMachine(),
     arrange: kmInterrupted,
   },
   {
@@ -830,7 +798,6 @@ const KM: Row[] = [
     status: "TDX_INVALID_RESUMPTION",
     operand: 0,
     what: "REFRESH in flight, re-issued as STOP; the call stays in flight",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       exchangeInFlight(m, "TDH.IDE.STREAM.KM", kmRegs(s, st, 1), s.channel);
@@ -847,7 +814,6 @@ const KM: Row[] = [
     status: "TDX_OPERAND_BUSY",
     operand: RESOURCE_OPERAND.SYS,
     what: "a CONNECT in flight holds the extension slot",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       slotHeldByConnect(m);
@@ -859,7 +825,6 @@ const KM: Row[] = [
     status: "TDX_OPERAND_INVALID",
     operand: REG.RDX,
     what: "the stream of another session; the slot is free",
-    machine: () => connectMachine(),
     arrange: (m) => {
       const { s, st } = withStream(m);
       const other = connectedSession(m, 1);
@@ -891,7 +856,7 @@ const KM: Row[] = [
   }),
 ];
 
-/** Every SPDM/IDE row that needs a device. */
+/** Every SPDM/IDE row that needs a device; a row that names no machine runs on {@link connectMachine}. */
 export const SPDM_IDE_ROWS: readonly Row[] = [
   ...CREATE,
   ...DELETE,
@@ -901,4 +866,4 @@ export const SPDM_IDE_ROWS: readonly Row[] = [
   ...STREAM_CREATE,
   ...BLOCK_DELETE,
   ...KM,
-];
+].map((r) => ({ machine: () => connectMachine(), ...r }));
