@@ -10,7 +10,7 @@
  * Kernel style: tabs, kernel types (`u8`, `u16`, `u64`), `__maybe_unused` tables, lines of at most 100
  * columns, no C99 comments but the SPDX line (what checkpatch.pl asks of a new file).
  */
-import { HPA_LIMIT, hpaToPfn, PAGE_SIZE, pfnToHpa } from "../common/u64.js";
+import { HPA_LIMIT, PAGE_SIZE } from "../common/u64.js";
 import type { DescriptorVector, VectorSet } from "./generate.js";
 
 /** The file `tdxpa vectors --kunit` writes. */
@@ -18,6 +18,7 @@ export const KUNIT_FILE = "tdx_page_array_kunit.c";
 
 /** Bits 51:12 (2^52 − 2^12): the page address in a root entry and in HPA_LIST_INFO. */
 const ROOT_MASK = BigInt(HPA_LIMIT - PAGE_SIZE);
+const PAGE_BYTES = BigInt(PAGE_SIZE);
 const hex = (v: bigint) => `0x${v.toString(16)}ULL`;
 
 /** One page of a case: its order, its offset in the case's order-0 run, and the extra root-entry bits. */
@@ -44,7 +45,7 @@ export interface KunitCase {
  * besides the page's HPA. Throws when the vector does not have that structure (a generator bug).
  */
 export function kunitCase(d: DescriptorVector): KunitCase {
-  const hpas = d.pages.map((p) => BigInt(pfnToHpa(p.pfn)));
+  const hpas = d.pages.map((p) => BigInt(p.pfn) * PAGE_BYTES);
   const order0 = hpas.filter((_, i) => d.pages[i]!.order === 0);
   let base = order0[0] ?? 0n;
   for (const h of order0) if (h < base) base = h;
@@ -52,7 +53,11 @@ export function kunitCase(d: DescriptorVector): KunitCase {
     const hpa = hpas[i]!;
     const entry = BigInt(d.rootEntries[i]!);
     if ((entry & ROOT_MASK) !== hpa) throw new Error(`kunit: ${d.name}: entry ${i} is not page ${i}'s HPA`);
-    return { order: p.order, offset: p.order === 0 ? hpaToPfn(Number(hpa - base)) : 0, extra: entry ^ hpa };
+    return {
+      order: p.order,
+      offset: p.order === 0 ? Number((hpa - base) / PAGE_BYTES) : 0,
+      extra: entry ^ hpa,
+    };
   });
   const op = BigInt(d.hpaListInfo);
   const root = BigInt(d.rootHpa);
