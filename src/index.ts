@@ -5,7 +5,9 @@
  * formats), docs/spec/02-kapi.md (the host side) and docs/spec/03-module.md (the module side).
  *
  * Everything here is free of Node APIs (it compiles with `"types": []`), so it also runs in a browser.
- * The codecs alone, without the model, are in the `tdx-page-array/formats` subpath.
+ * The codecs alone, without the model, are in the `tdx-page-array/formats` subpath; this entry re-exports
+ * them, so both tables the model is built from are here: the leaf table `LEAVES` (`LeafName`,
+ * `LeafDescriptor`, `LeafTable`) and the format table `FORMATS` (`FormatKind`, `LIST_FORMATS`, `ListFormat`).
  *
  * @example
  * import { createMachine, extensionsBringUp } from "tdx-page-array";
@@ -108,11 +110,18 @@ export {
   type Behaviours,
   type CallRecord,
   DEFAULT_BEHAVIOURS,
+  type FailingStatus,
   type InterruptPlan,
+  LEAVES,
+  type LeafDescriptor,
+  type LeafOperand,
+  type LeafTable,
   type ModelReport,
+  type OperandKind,
   Pamt,
   PT,
   ptName,
+  type ResumeRule,
   TdxModule,
 } from "./module/index.js";
 export type { ChromeTraceOptions } from "./observe/chrome-trace.js";

@@ -23,6 +23,7 @@
  * in, which is the model's vantage point, not something a host could do.
  */
 import { TdxpaError } from "../common/errors.js";
+import { PAGE_SIZE } from "../common/u64.js";
 import type { PageSnapshot, PhysMem } from "./physmem.js";
 
 /** The three hazard kinds of 03-module.md 3.5, and the end-of-run sweep's. */
@@ -60,7 +61,7 @@ const SCRAMBLE_WORDS = new Map<number, Uint32Array>();
 function scramblePattern(keyId: number): Uint32Array {
   let w = SCRAMBLE_WORDS.get(keyId);
   if (w === undefined) {
-    const b = new Uint8Array(4096);
+    const b = new Uint8Array(PAGE_SIZE);
     for (let i = 0; i < b.length; i++) b[i] = scramble(keyId, i);
     w = new Uint32Array(b.buffer);
     SCRAMBLE_WORDS.set(keyId, w);

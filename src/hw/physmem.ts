@@ -88,8 +88,10 @@ export class PhysMem {
     const pfnRanges = ranges.map((r, i) => {
       const base = checkInt(`physmem.ranges[${i}].base`, r?.base, 0, 2 ** 52 - PAGE_SIZE);
       const size = checkInt(`physmem.ranges[${i}].size`, r?.size, PAGE_SIZE, 2 ** 52 - base);
-      if (base % PAGE_SIZE !== 0) throw rangeError(`physmem.ranges[${i}].base`, base, "a multiple of 4096");
-      if (size % PAGE_SIZE !== 0) throw rangeError(`physmem.ranges[${i}].size`, size, "a multiple of 4096");
+      if (base % PAGE_SIZE !== 0)
+        throw rangeError(`physmem.ranges[${i}].base`, base, `a multiple of ${PAGE_SIZE}`);
+      if (size % PAGE_SIZE !== 0)
+        throw rangeError(`physmem.ranges[${i}].size`, size, `a multiple of ${PAGE_SIZE}`);
       return { startPfn: base / PAGE_SIZE, pages: size / PAGE_SIZE };
     });
     pfnRanges.sort((a, b) => a.startPfn - b.startPfn);

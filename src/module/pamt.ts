@@ -7,6 +7,7 @@
  * extension pool, SPDM session metadata and IDE stream metadata are model-defined (numbers ≥ 32, ledger
  * `model-page-types`), the others are the prototype source's.
  */
+import { PAGE_SIZE } from "../common/u64.js";
 import type { TdmrSpec } from "../hw/platform.js";
 
 /** PAMT page types. */
@@ -62,9 +63,9 @@ export class Pamt {
 
   constructor(tdmrs: readonly TdmrSpec[]) {
     this.tdmrs = tdmrs.map((t) => ({
-      start: t.base / 4096,
-      end: (t.base + t.size) / 4096,
-      reserved: t.reserved.map((r) => ({ start: r.base / 4096, end: (r.base + r.size) / 4096 })),
+      start: t.base / PAGE_SIZE,
+      end: (t.base + t.size) / PAGE_SIZE,
+      reserved: t.reserved.map((r) => ({ start: r.base / PAGE_SIZE, end: (r.base + r.size) / PAGE_SIZE })),
     }));
   }
 

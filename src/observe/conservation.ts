@@ -20,6 +20,7 @@
  */
 
 import { PfnLabelMap } from "../common/pfn-map.js";
+import { pfnToHpa } from "../common/u64.js";
 import { STRANDED_TAG } from "../host/kernel.js";
 import type { Machine } from "../machine.js";
 import type { ModuleObject, ObjectKind } from "../module/emulator.js";
@@ -91,7 +92,7 @@ export function checkConservation(m: Machine, opts: ConservationOptions = {}): C
     count++;
     if (violations.length < MAX_LISTED) violations.push(s);
   };
-  const hex = (pfn: number) => `0x${(pfn * 4096).toString(16)}`;
+  const hex = (pfn: number) => `0x${pfnToHpa(pfn).toString(16)}`;
   const ledger = kernel.ledger;
   const byObject: Record<string, number> = {};
   let moduleOwned = 0;

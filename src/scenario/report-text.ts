@@ -4,6 +4,7 @@
  * hazards, model reports, expectations and the verdict.
  */
 import { escapeControls } from "../common/errors.js";
+import { pfnToHpa } from "../common/u64.js";
 import type { Hazard } from "../hw/cache.js";
 import type { PageStates, PhaseReport, RunReport } from "./runner.js";
 
@@ -25,7 +26,7 @@ export function outcomeText(p: PhaseReport): string {
 
 /** `HPA 0x3301000 (PFN 0x3301)`: both names of a page, labelled. */
 export function pageText(pfn: number): string {
-  return `HPA 0x${(pfn * 4096).toString(16)} (PFN 0x${pfn.toString(16)})`;
+  return `HPA 0x${pfnToHpa(pfn).toString(16)} (PFN 0x${pfn.toString(16)})`;
 }
 
 /** One line per distinct hazard (identical ones collapsed with a count), in the order given. */

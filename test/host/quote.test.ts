@@ -10,14 +10,8 @@ import { parseU64 } from "../../src/common/u64.js";
 import { failingStatuses, statusValue } from "../../src/faults/fault-table.js";
 import { quoteFlow } from "../../src/host/flows/quote.js";
 import { hpaWithKeyId } from "../../src/host/kernel.js";
-import {
-  buildQuoteBuffer,
-  freeQuoteBuffer,
-  mngCreate,
-  pageReclaim,
-  type QuoteBuffer,
-} from "../../src/host/quote.js";
-import { pageWbinvd } from "../../src/host/seamcalls/index.js";
+import { buildQuoteBuffer, freeQuoteBuffer, type QuoteBuffer } from "../../src/host/quote.js";
+import { mngCreate, pageReclaim, pageWbinvd } from "../../src/host/seamcalls/index.js";
 import { FEATURE_BITS, METADATA_FIELD_IDS } from "../../src/hw/platform.js";
 import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/index.js";

@@ -14,15 +14,17 @@ import { spdmSessionConnect } from "../../src/host/flows/spdm.js";
 import { platformTeardown, tdxConnectBringUp } from "../../src/host/flows/tdx-connect.js";
 import { tdxPageArrayCreate } from "../../src/host/page-array.js";
 import {
-  functionId,
-  HOST_SPDM_CONF,
   ideStreamBlock,
   ideStreamDelete,
   MNG_OP,
-  type SpdmChannel,
-  selectiveStream,
   spdmConnect,
   spdmMng,
+} from "../../src/host/seamcalls/index.js";
+import {
+  functionId,
+  HOST_SPDM_CONF,
+  type SpdmChannel,
+  selectiveStream,
   writeSpdmConf,
 } from "../../src/host/spdm.js";
 import { deviceInfoOf, doeWrap } from "../../src/hw/devices.js";

@@ -17,19 +17,21 @@ import type { U64 } from "../../src/common/u64.js";
 import { strandPages } from "../../src/host/kernel.js";
 import type { Page } from "../../src/host/page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../../src/host/page-array.js";
-import { extMemAdd, iommuClear, iommuSetup, ok, pageRdmd } from "../../src/host/seamcalls/index.js";
 import {
+  extMemAdd,
   ideStreamBlock,
   ideStreamCreate,
   ideStreamDelete,
-  type SpdmChannel,
-  selectiveStream,
+  iommuClear,
+  iommuSetup,
+  ok,
+  pageRdmd,
   spdmConnect,
   spdmCreate,
   spdmDelete,
   spdmDisconnect,
-  writeSpdmConf,
-} from "../../src/host/spdm.js";
+} from "../../src/host/seamcalls/index.js";
+import { type SpdmChannel, selectiveStream, writeSpdmConf } from "../../src/host/spdm.js";
 import { rootPortDevfn } from "../../src/hw/devices.js";
 import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/pamt.js";

@@ -25,6 +25,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FORMATS as SRC_FORMATS, LIST_FORMATS as SRC_LIST_FORMATS } from "../../src/common/format-table.js";
+import { LEAF as SRC_LEAF } from "../../src/common/status.js";
+import { LEAVES as SRC_LEAVES } from "../../src/module/leaves.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -118,6 +121,74 @@ console.log(JSON.stringify({ ok: r.ok, owned: c.totals.moduleOwned, count: decod
     const r = spawnSync(process.execPath, ["use.mjs"], { cwd: project, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(JSON.parse(r.stdout)).toEqual({ ok: true, owned: 12_800, count: 512, verdict: "clean" });
+  });
+
+  it("the library exports the leaf table and the format table, the same rows as the source", () => {
+    writeFileSync(
+      join(project, "tables.mjs"),
+      `import { FORMATS, LEAF, LEAVES, LIST_FORMATS } from "tdx-page-array";
+console.log(JSON.stringify({
+  leaves: Object.values(LEAVES).map((d) => [d.name, d.number, d.fails.length, typeof d.run]),
+  numbersMatch: Object.values(LEAVES).every((d) => LEAF[d.name] === d.number),
+  formats: Object.entries(FORMATS).map(([k, f]) => [k, f.cName]),
+  listFormats: LIST_FORMATS,
+}));
+`,
+    );
+    const r = spawnSync(process.execPath, ["tables.mjs"], { cwd: project, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    const got = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(got.leaves).toEqual(
+      Object.values(SRC_LEAVES).map((d) => [d.name, d.number, d.fails.length, "function"]),
+    );
+    expect(Object.keys(SRC_LEAVES).sort()).toEqual(Object.keys(SRC_LEAF).sort());
+    expect(got.numbersMatch).toBe(true);
+    expect(got.formats).toEqual(Object.entries(SRC_FORMATS).map(([k, f]) => [k, f.cName]));
+    expect(got.listFormats).toEqual([...SRC_LIST_FORMATS]);
+  });
+
+  it("the library's types name the tables: LeafName, LeafDescriptor, LeafTable, FormatKind, ListFormat", () => {
+    // Type-checked against the installed dist/index.d.ts; a line marked @ts-expect-error must fail.
+    writeFileSync(
+      join(project, "tables.ts"),
+      `import {
+  FORMATS,
+  type FormatKind,
+  LEAVES,
+  type LeafDescriptor,
+  type LeafName,
+  type LeafTable,
+  LIST_FORMATS,
+  type ListFormat,
+} from "tdx-page-array";
+const name: LeafName = "TDH.EXT.MEM.ADD";
+const d: LeafDescriptor<"TDH.EXT.MEM.ADD"> = LEAVES[name];
+const table: LeafTable = LEAVES;
+const kind: FormatKind = "hpa-list-info";
+const list: ListFormat = LIST_FORMATS[0]!;
+// @ts-expect-error not a leaf name
+const wrongLeaf: LeafName = "TDH.NO.SUCH.LEAF";
+// @ts-expect-error not a format kind
+const wrongKind: FormatKind = "no-such-format";
+export const used = [d.number, table, FORMATS[kind].title, list, wrongLeaf, wrongKind];
+`,
+    );
+    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+    const args = [
+      "--noEmit",
+      "--strict",
+      "--skipLibCheck",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+    ];
+    const r = spawnSync(process.execPath, [tsc, ...args, "--target", "es2022", "tables.ts"], {
+      cwd: project,
+      encoding: "utf8",
+    });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 });
 

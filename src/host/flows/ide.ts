@@ -15,17 +15,16 @@ import { allocZeroed, freeEach, type HostKernel, strandPages } from "../kernel.j
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate } from "../page-array.js";
-import { ok, sysRd } from "../seamcalls/index.js";
 import {
   ideStreamBlock,
   ideStreamCreate,
   ideStreamDelete,
   ideStreamKm,
   KM_OP,
-  lockOwner,
-  selectiveStream,
-  withExtLockFor,
-} from "../spdm.js";
+  ok,
+  sysRd,
+} from "../seamcalls/index.js";
+import { lockOwner, selectiveStream, withExtLockFor } from "../spdm.js";
 import { giveBackRefused, releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 import { checkReleased, type SpdmSessionRecord } from "./spdm.js";

@@ -9,15 +9,16 @@
 import { getBits, PAGE_SIZE } from "../../common/u64.js";
 import { FEATURE_BITS } from "../../hw/platform.js";
 import { type HostKernel, hpaWithKeyId, mapPageForRead, mapPageForWrite, strandPages } from "../kernel.js";
+import { buildQuoteBuffer, freeQuoteBuffer, type QuoteBufferFault } from "../quote.js";
 import {
-  buildQuoteBuffer,
-  freeQuoteBuffer,
+  flushBeforeHandoff,
   mngCreate,
+  ok,
   pageReclaim,
-  type QuoteBufferFault,
+  pageWbinvd,
   quoteGet,
-} from "../quote.js";
-import { flushBeforeHandoff, ok, pageWbinvd, sysRd } from "../seamcalls/index.js";
+  sysRd,
+} from "../seamcalls/index.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 
 /** Allocator tag of a TDR page. */

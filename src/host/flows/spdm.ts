@@ -20,17 +20,8 @@ import { allocZeroed, freeEach, type HostKernel, mapPageForRead, strandPages } f
 import type { Page } from "../page.js";
 import { coveredPfns } from "../page.js";
 import { type TdxPageArray, tdxPageArrayCreate, tdxPageArrayDestroy } from "../page-array.js";
-import { ok, sysRd } from "../seamcalls/index.js";
-import {
-  lockOwner,
-  type SpdmChannel,
-  spdmConnect,
-  spdmCreate,
-  spdmDelete,
-  spdmDisconnect,
-  withExtLockFor,
-  writeSpdmConf,
-} from "../spdm.js";
+import { ok, spdmConnect, spdmCreate, spdmDelete, spdmDisconnect, sysRd } from "../seamcalls/index.js";
+import { lockOwner, type SpdmChannel, withExtLockFor, writeSpdmConf } from "../spdm.js";
 import { giveBackRefused, releaseAndFree } from "./iommu.js";
 import { FlowRecorder, type FlowResult } from "./result.js";
 

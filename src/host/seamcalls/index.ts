@@ -9,12 +9,17 @@
  * Status comparisons are the kernel's: the full 64-bit value (`ok`, `isExactly`); only the
  * IOMMU probe compares under the status mask, on purpose (docs/spec/03-module.md 3.3).
  *
- * One file per leaf family, as the module has: `call.ts` (issuing, status comparisons, retry rules),
- * `handoff.ts` (CLFLUSH and the flush flag), `core.ts`, `ext.ts`, `iommu.ts`; the SPDM/IDE wrappers are in
- * `../spdm.ts` and the quote wrappers in `../quote.ts`.
+ * One file per leaf family, as the module has (`module/leaves-<family>.ts`): `call.ts` (issuing, status
+ * comparisons, retry rules) and `handoff.ts` (CLFLUSH and the flush flag), then `core.ts`, `ext.ts`,
+ * `iommu.ts`, `spdm.ts` (with the exchange loop that forwards device requests), `ide.ts` and `quote.ts`.
+ * What is not a SEAMCALL stays beside the flows: the device channel and selectors in `../spdm.ts`, the
+ * quote buffer in `../quote.ts`; the multi-call sequences are in `../flows/`.
  */
 export * from "./call.js";
 export * from "./core.js";
 export * from "./ext.js";
 export * from "./handoff.js";
+export * from "./ide.js";
 export * from "./iommu.js";
+export * from "./quote.js";
+export * from "./spdm.js";
