@@ -3,8 +3,9 @@
  * encode and decode HPA_LIST_INFO / HPA_ARRAY_T operands and IOMMU_MT entries, side by side with the C
  * program bench/populate.c doing the same work (compiled here with `cc -O2`, run as a child process).
  *
- * The codec rows use the allocation-free forms (encode…Into a Uint32Array, field readers and rule
- * codes on plain numbers), the work the C functions do; the object API wraps them. They are the API a
+ * The codec rows use the allocation-free forms (encode…Into a Uint32Array, the IOMMU_MT entry as one
+ * number with iommuMtEntryValue, field readers and rule codes on plain numbers), the work the C
+ * functions do; the object API wraps them. They are the API a
  * hot-path caller should use, and they check every argument per operand as the C encoders do; the
  * encode rows read their arguments from typed arrays, as such a caller holds them. Decode rows sum
  * their fields into a double, as the C rows sum into a u64 (an int32 `^=` of a 52-bit address would
@@ -42,6 +43,7 @@ import {
   hpaListInfoRule,
   iommuMtEntryNumPages,
   iommuMtEntryRule,
+  iommuMtEntryValue,
 } from "../src/common/formats.js";
 import {
   populateRoot,
@@ -366,7 +368,24 @@ function populateSection(o: PopulateOptions): PopulateResult {
       },
     },
     {
+      // The one-number form: an IOMMU_MT entry is below 2^52, so it is returned as its value and summed,
+      // as the C row returns a u64 and sums it.
       name: "encode IOMMU_MT entry",
+      cRow: "encode-iommu-mt-entry",
+      unit: "ns/operand",
+      unitsPerIter: N,
+      run: (iters) => {
+        let s = 0;
+        const hpas = inp.mtHpasF;
+        const pages = inp.mtPagesU;
+        for (let it = 0; it < iters; it++) {
+          for (let i = 0; i < N; i++) s += iommuMtEntryValue(hpas[i]!, pages[i]!);
+        }
+        return s;
+      },
+    },
+    {
+      name: "encode IOMMU_MT entry (halves: encode…Into)",
       cRow: "encode-iommu-mt-entry",
       unit: "ns/operand",
       unitsPerIter: N,
@@ -452,6 +471,12 @@ function populateSection(o: PopulateOptions): PopulateResult {
     checks["C HPA_LIST_INFO operands == JS"] = cChecksums.hpaListInfo === hash64(inp.encList);
     checks["C HPA_ARRAY_T operands == JS"] = cChecksums.hpaArray === hash64(inp.encArr);
     checks["C IOMMU_MT entries == JS"] = cChecksums.iommuMtEntry === hash64(inp.encMt);
+    const mtValues = inp.mtHpas.map((h, i) => {
+      const v = iommuMtEntryValue(h, inp.mtPages[i]!);
+      const lo = v >>> 0;
+      return { lo, hi: (v - lo) / 0x1_0000_0000 };
+    });
+    checks["C IOMMU_MT entries == JS one-number form"] = cChecksums.iommuMtEntry === hash64(mtValues);
   }
 
   const rows: PopulateRow[] = workloads.map((w, i) => {
