@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (`-- --quick` for a short smoke run, `-- --npm-test` to also time `npm test`,
- * `-- --detail` to print the section tables too): the project's benchmark suite. Runs, in one process,
+ * `-- --detail` to print the section tables too, `-- --only populate` to run section 1 alone and print its
+ * table, nothing saved): the project's benchmark suite. Runs, in one process,
  * 1. root-page populate and operand encode/decode against a C baseline, 2. page allocator throughput,
  * 3. memory of a 1 TiB host model, 4. extensions bring-up time, SEAMCALL rate and cost per page,
  * 5. whole `tdxpa` processes (bench/cli.ts), and the rows of bench/summary.ts; then prints ONE table,
