@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (`-- --quick` for a short smoke run, `-- --npm-test` to also time `npm test`,
- * `-- --detail` to print the section tables too): the project's benchmark suite. Runs, in one process,
+ * `-- --detail` to print the section tables too, `-- --only populate` to run section 1 alone and print its
+ * table, nothing saved): the project's benchmark suite. Runs, in one process,
  * 1. root-page populate and operand encode/decode against a C baseline, 2. page allocator throughput,
  * 3. memory of a 1 TiB host model, 4. extensions bring-up time, SEAMCALL rate and cost per page,
  * 5. whole `tdxpa` processes (bench/cli.ts), and the rows of bench/summary.ts; then prints ONE table,
@@ -34,14 +35,26 @@ import {
 } from "./summary.js";
 
 const FLAGS = ["--quick", "--npm-test", "--detail"];
-const quick = process.argv.includes("--quick");
-const withNpmTest = process.argv.includes("--npm-test");
-const detail = process.argv.includes("--detail");
-const unknown = process.argv.slice(2).filter((a) => !FLAGS.includes(a));
-if (unknown.length > 0) {
+/** Sections `--only` can run on their own (the section's table is printed; nothing else runs or is saved). */
+const ONLY = ["populate"];
+const USAGE = "usage: npm run bench [-- --quick] [--npm-test] [--detail] [--only populate]";
+const argv = process.argv.slice(2);
+const onlyAt = argv.indexOf("--only");
+const only = onlyAt < 0 ? null : (argv[onlyAt + 1] ?? "");
+if (only !== null && !ONLY.includes(only)) {
   console.error(
-    `bench: unknown argument(s) ${unknown.join(" ")}; usage: npm run bench [-- --quick] [--npm-test] [--detail]`,
+    `bench: --only ${JSON.stringify(only)} is not a section; allowed: ${ONLY.join(", ")}; ${USAGE}`,
   );
+  process.exit(2);
+}
+const quick = argv.includes("--quick");
+const withNpmTest = argv.includes("--npm-test");
+const detail = argv.includes("--detail") || only !== null;
+const unknown = argv.filter(
+  (a, i) => !FLAGS.includes(a) && (onlyAt < 0 || (i !== onlyAt && i !== onlyAt + 1)),
+);
+if (unknown.length > 0) {
+  console.error(`bench: unknown argument(s) ${unknown.join(" ")}; ${USAGE}`);
   process.exit(2);
 }
 
@@ -117,6 +130,7 @@ try {
   step("1. populate and codecs vs C");
   const pop = benchPopulate(cfg.populate);
   results.populate = pop;
+  if (only === "populate") process.exit(Object.values(pop.checks).every((c) => c) ? 0 : 1);
   step("2. allocator");
   results.allocator = benchAlloc(cfg.alloc);
   step("3. memory of a 1 TiB model");

@@ -3,6 +3,11 @@
  *
  *   populate               fill a 512-entry u64 root page from 512 (pfn, order) records:
  *                          entry i = pfn << 12 | (order ? 1 << order : 0)          (ns per entry)
+ *   populate-checked       the checks tdxPageArrayRepopulate makes, then the same populate: each page
+ *                          handle belongs to this allocator, each PFN heads an allocated block in the
+ *                          frame table (refcount, order, flags of its 1024-frame section), the orders are
+ *                          recorded; a reference for the whole-API row, not a replacement of `populate`
+ *                                                                                   (ns per entry)
  *   encode/decode-*        HPA_LIST_INFO, HPA_ARRAY_T operands and IOMMU_MT entries with shifts and
  *                          masks, with the same range checks and reserved-bit rules as the TypeScript
  *                          encoders/decoders in src/common/formats.ts            (ns per operand)
@@ -45,6 +50,52 @@ static double now_ns(void) {
 }
 
 static rec_t recs[N];
+
+/* ---- populate-checked: a page handle, a frame table of 1024-frame sections, as src/host models them */
+
+#define SECTION_PAGES 1024
+#define NSECTIONS 2048 /* covers PFNs below 2^21, enough for the inputs */
+
+typedef struct {
+  const void *db; /* the allocator the page belongs to */
+  uint64_t pfn;
+} page_t;
+
+typedef struct {
+  int32_t refs[SECTION_PAGES];
+  uint8_t order[SECTION_PAGES];
+  uint8_t flags[SECTION_PAGES]; /* bit 0: heads a non-compound block (its entry says order 0) */
+} section_t;
+
+static int alloc_db; /* the allocator's identity */
+static section_t *sections[NSECTIONS];
+static page_t page_store[N];
+static const page_t *pages[N];
+static uint64_t pfns[N];
+static int8_t orders[N];
+
+/* Returns -1 when all pages are accepted and the root is written, else the index of the bad page. */
+static int populate_checked(uint64_t *restrict out, const page_t *const *restrict pg, int n) {
+  for (int i = 0; i < n; i++) {
+    const page_t *p = pg[i];
+    if (p == NULL || p->db != &alloc_db) return i;
+    pfns[i] = p->pfn;
+  }
+  for (int i = 0; i < n; i++) {
+    uint64_t pfn = pfns[i];
+    const section_t *sec = pfn / SECTION_PAGES < NSECTIONS ? sections[pfn / SECTION_PAGES] : NULL;
+    if (sec == NULL) return i;
+    unsigned off = (unsigned)(pfn % SECTION_PAGES);
+    if (sec->refs[off] <= 0) return i;
+    orders[i] = (sec->flags[off] & 1) ? 0 : (int8_t)sec->order[off];
+  }
+  for (int i = 0; i < n; i++) {
+    uint64_t e = pfns[i] << 12;
+    if (orders[i] != 0) e |= 1ull << orders[i];
+    out[i] = e;
+  }
+  return -1;
+}
 static uint64_t root[N];
 static uint64_t roots[N], arr_roots[N], mt_hpas[N];
 static unsigned counts[N], mt_pages[N];
@@ -140,6 +191,17 @@ static uint64_t row_populate(long batches) {
   return acc;
 }
 
+static uint64_t row_populate_checked(long batches) {
+  uint64_t acc = 0;
+  for (long b = 0; b < batches; b++) {
+    acc += (uint64_t)populate_checked(root, pages, N);
+    escape(root);
+    escape(pages);
+    acc ^= root[b & (N - 1)];
+  }
+  return acc;
+}
+
 static uint64_t row_enc_list(long batches) {
   uint64_t acc = 0;
   for (long b = 0; b < batches; b++) {
@@ -210,6 +272,7 @@ typedef struct {
 
 static const row_t ROWS[] = {
     {"populate", row_populate},
+    {"populate-checked", row_populate_checked},
     {"encode-hpa-list-info", row_enc_list},
     {"decode-hpa-list-info", row_dec_list},
     {"encode-hpa-array", row_enc_arr},
@@ -229,6 +292,13 @@ static void make_inputs(void) {
     counts[i] = 2 + (unsigned)(i % 511);
     mt_hpas[i] = (0x100000ull + 2048ull * (uint64_t)i) * 4096;
     mt_pages[i] = 1u << (i % 12);
+    page_store[i].db = &alloc_db;
+    page_store[i].pfn = recs[i].pfn;
+    pages[i] = &page_store[i];
+    uint64_t s = recs[i].pfn / SECTION_PAGES;
+    if (sections[s] == NULL) sections[s] = calloc(1, sizeof(section_t));
+    sections[s]->refs[recs[i].pfn % SECTION_PAGES] = 1;
+    sections[s]->order[recs[i].pfn % SECTION_PAGES] = recs[i].order;
   }
   for (int i = 0; i < N; i++) {
     enc_list[i] = enc_list_info(roots[i], counts[i], 0);
@@ -290,10 +360,11 @@ int main(int argc, char **argv) {
     }
     printf("]}");
   }
+  uint64_t checked_root = populate_checked(root, pages, N) == -1 ? hash(root, N) : 0;
   populate(root, recs, N);
-  printf("},\"checksums\":{\"root\":\"0x%016llx\",\"hpaListInfo\":\"0x%016llx\",\"hpaArray\":\"0x%016llx\","
+  printf("},\"checksums\":{\"rootChecked\":\"0x%016llx\",\"root\":\"0x%016llx\",\"hpaListInfo\":\"0x%016llx\",\"hpaArray\":\"0x%016llx\","
          "\"iommuMtEntry\":\"0x%016llx\"},\"sink\":\"0x%016llx\"}\n",
-         (unsigned long long)hash(root, N), (unsigned long long)hash(enc_list, N),
+         (unsigned long long)checked_root, (unsigned long long)hash(root, N), (unsigned long long)hash(enc_list, N),
          (unsigned long long)hash(enc_arr, N), (unsigned long long)hash(enc_mt, N), (unsigned long long)sink);
   return 0;
 }

@@ -492,6 +492,15 @@ export const CATALOGUE: readonly Mutation[] = [
     filter: "regression|aligns|contig",
   },
   {
+    name: "repopulate's argument check writes the new orders over the descriptor's own",
+    group: "rule",
+    file: "src/host/page-array.ts",
+    find: "  get _spareOrders(): Int8Array {\n    return this.#spareOrders;",
+    replace: "  get _spareOrders(): Int8Array {\n    return this.#orders;",
+    tests: [ARRAY],
+    filter: "repopulate",
+  },
+  {
     name: "the per-run populate check reports a non-compound block's order",
     group: "rule",
     file: "src/host/page-alloc-frames.ts",

@@ -77,6 +77,8 @@ const TARGETS: readonly [string, (v: unknown) => unknown][] = [
   ["encodeListEntry", (v) => formats.encodeListEntry(v as number)],
   ["encodeIommuMtEntry.hpa", (v) => formats.encodeIommuMtEntry(v as number, 2)],
   ["encodeIommuMtEntry.pages", (v) => formats.encodeIommuMtEntry(0x2000, v as number)],
+  ["iommuMtEntryValue.hpa", (v) => formats.iommuMtEntryValue(v as number, 2)],
+  ["iommuMtEntryValue.pages", (v) => formats.iommuMtEntryValue(0x2000, v as number)],
   ["layoutLinkedList.list", (v) => formats.layoutLinkedList(v as number[], [])],
   ["layoutLinkedList.data", (v) => formats.layoutLinkedList([4096], v as number[])],
   ["decodeHpaListInfo", (v) => formats.decodeHpaListInfo(v as number, v as number)],

@@ -24,6 +24,7 @@ import {
   hpaListInfoRule,
   iommuMtEntryNumPages,
   iommuMtEntryRule,
+  iommuMtEntryValue,
   listEntryRule,
   RULE_ENTRY_ALIGNMENT,
   RULE_ENTRY_NUM_PAGES,
@@ -83,9 +84,10 @@ describe("encode…Into matches the bigint oracle and writes only its two words"
       fc.property(fc.integer({ min: 0, max: 11 }), arbPfn, (order, pfn) => {
         const pages = 2 ** order;
         const hpa = (pfn - (pfn % pages)) * 4096;
-        expect(written((o) => encodeIommuMtEntryInto(o, 1, hpa, pages))).toBe(
-          BigInt(hpa) | BigInt(pages === 1 ? 0 : pages),
-        );
+        const want = BigInt(hpa) | BigInt(pages === 1 ? 0 : pages);
+        expect(written((o) => encodeIommuMtEntryInto(o, 1, hpa, pages))).toBe(want);
+        // The one-number form is the same u64, exact (below 2^52).
+        expect(BigInt(iommuMtEntryValue(hpa, pages))).toBe(want);
       }),
     );
   });
@@ -180,6 +182,8 @@ describe("the encoders' number-only accept test is exactly the typed check", () 
         expect(accepted(() => encodeHpaArrayInto(o, 0, n, h))).toBe(okArr);
         const okMt = isPageHpa(h) && isPowerOfTwo(n) && n <= 2048 && h % (n * 4096) === 0;
         expect(accepted(() => encodeIommuMtEntryInto(o, 0, h, n))).toBe(okMt);
+        expect(accepted(() => iommuMtEntryValue(h, n))).toBe(okMt);
+        if (okMt) expect(iommuMtEntryValue(h, n)).toBe(h + (n === 1 ? 0 : n));
       }),
       { numRuns: 3000 },
     );
@@ -197,6 +201,8 @@ describe("the encoders' number-only accept test is exactly the typed check", () 
     expect(accepted(() => encodeHpaListInfoInto(o, 0, 4096, spoof))).toBe(false);
     expect(accepted(() => encodeHpaArrayInto(o, 0, spoof, 4096))).toBe(false);
     expect(accepted(() => encodeIommuMtEntryInto(o, 0, 4096, spoof))).toBe(false);
+    expect(accepted(() => iommuMtEntryValue(spoof, 1))).toBe(false);
+    expect(accepted(() => iommuMtEntryValue(4096, spoof))).toBe(false);
     expect(touched).toBe(0);
   });
 });

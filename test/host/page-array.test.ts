@@ -165,6 +165,26 @@ describe("repopulate", () => {
     expect(e.slice(0, 3).map((x) => x.lo)).toEqual(next.map((p) => p.hpa % 2 ** 32));
     expect(e.slice(3).every((x) => x.lo === 0 && x.hi === 0)).toBe(true);
   });
+  it("destroy writes back the blocks of the last accepted repopulate; a refused one changes nothing", () => {
+    // Repopulate keeps two order buffers and swaps them (no allocation per call): this checks that the
+    // descriptor's orders follow each accepted repopulate and that a refused one (its allocator check
+    // wrote one order before it found the free page) leaves both the orders and the root as they were.
+    const { k } = host();
+    const blocks = (...orders: number[]) => orders.map((o) => k.alloc.allocPages(o, { tag: "data" })!);
+    const a = tdxPageArrayCreate(k, blocks(1, 1, 1), 3)!; // 6 pages
+    tdxPageArrayRepopulate(k, a, blocks(2, 2), 2); // 8 pages
+    const last = blocks(3, 0); // 9 pages
+    tdxPageArrayRepopulate(k, a, last, 2);
+    const before = entries(k, a);
+    expect(before[0]).toEqual({ lo: (last[0]!.hpa % 2 ** 32) | 8, hi: Math.floor(last[0]!.hpa / 2 ** 32) });
+    const refused = blocks(2, 0);
+    k.alloc.freePages(refused[1]!, 0);
+    expect(() => tdxPageArrayRepopulate(k, a, refused, 2)).toThrow(/pages\[1\].* is free/);
+    expect(entries(k, a)).toEqual(before);
+    expect(a.pages).toBe(last);
+    a.markFlushOnFree();
+    expect(tdxPageArrayDestroy(k, a).writeBacks).toBe(9);
+  });
   it("with no descriptor behaves like create", () => {
     const { k } = host();
     const a = tdxPageArrayRepopulate(k, null, order0(k, 2), 2);

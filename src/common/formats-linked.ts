@@ -1,0 +1,106 @@
+/**
+ * HPA_LINKED_LIST (docs/spec/01-formats.md 1.3): laying out the list pages and reading a chain back,
+ * with the loop and entry checks. Part of src/common/formats.ts, which re-exports everything here.
+ */
+import { rangeError, typeError } from "./errors.js";
+import { checkHpa } from "./formats-args.js";
+import { decodeListEntry, encodeListEntry, entryHpa, listEntryRule } from "./formats-entries.js";
+import { RULE_OK, RULE_REF, type Violation, violation } from "./rules.js";
+import { type U64, U64_ONES } from "./u64.js";
+
+// ---------------------------------------------------------------------------------------------------
+// HPA_LINKED_LIST (01-formats.md 1.3)
+
+/** Data entries per list page; entry 511 links to the next list page. */
+export const LINKED_DATA_PER_PAGE = 511;
+
+/**
+ * Lays out an HPA_LINKED_LIST: returns, for each list page, its 512 entries as u64 halves. `listHpas`
+ * must hold ceil(dataHpas.length / 511) pages (at least one). Unused entries and the last link are NULL
+ * (all ones).
+ */
+export function layoutLinkedList(listHpas: readonly number[], dataHpas: readonly number[]): U64[][] {
+  if (!Array.isArray(dataHpas)) throw typeError("linked-list.data", dataHpas, "an array of page HPAs");
+  const need = Math.max(1, Math.ceil(dataHpas.length / LINKED_DATA_PER_PAGE));
+  if (!Array.isArray(listHpas) || listHpas.length !== need) {
+    throw rangeError(
+      "linked-list.listPages",
+      Array.isArray(listHpas) ? listHpas.length : listHpas,
+      `exactly ${need} for ${dataHpas.length} data pages`,
+    );
+  }
+  for (const [i, h] of listHpas.entries()) checkHpa(`linked-list.listPages[${i}]`, h);
+  for (const [i, h] of dataHpas.entries()) checkHpa(`linked-list.data[${i}]`, h);
+  return listHpas.map((_, p) => {
+    const page: U64[] = [];
+    for (let e = 0; e < LINKED_DATA_PER_PAGE; e++) {
+      const d = dataHpas[p * LINKED_DATA_PER_PAGE + e];
+      page.push(d === undefined ? U64_ONES : encodeListEntry(d));
+    }
+    const next = listHpas[p + 1];
+    page.push(next === undefined ? U64_ONES : encodeListEntry(next));
+    return page;
+  });
+}
+
+/**
+ * Reads an HPA_LINKED_LIST starting at `firstHpa` through `readEntry` (which returns entry e of the
+ * list page at `hpa`). Stops at the first NULL data entry or NULL link. Never throws: a loop, more than
+ * `maxListPages` pages, or an entry that is neither NULL nor a clean page address is a violation.
+ */
+export function readLinkedList(
+  readEntry: (listHpa: number, e: number) => U64,
+  firstHpa: number,
+  maxListPages: number,
+): { listHpas: number[]; dataHpas: number[]; violation: Violation | null } {
+  const listHpas: number[] = [];
+  const dataHpas: number[] = [];
+  const seen = new Set<number>();
+  let cur: number | null = firstHpa;
+  while (cur !== null) {
+    if (seen.has(cur) || listHpas.length >= maxListPages) {
+      return {
+        listHpas,
+        dataHpas,
+        violation: violation(
+          "list-cycle",
+          `HPA_LINKED_LIST: list page 0x${cur.toString(16)} makes the chain loop or exceed ${maxListPages} pages`,
+        ),
+      };
+    }
+    seen.add(cur);
+    listHpas.push(cur);
+    let ended = false;
+    for (let e = 0; e < LINKED_DATA_PER_PAGE && !ended; e++) {
+      const x = readEntry(cur, e);
+      if (x.lo === 0xffff_ffff && x.hi === 0xffff_ffff) {
+        ended = true;
+        break;
+      }
+      // Fast path: a clean entry is one mask test; the Violation is built only for a bad one.
+      if (listEntryRule(x.lo, x.hi) !== RULE_OK) {
+        const d = decodeListEntry(x.lo, x.hi, e);
+        return {
+          listHpas,
+          dataHpas,
+          violation: { ...d.violation!, rule: "list-entry", ref: RULE_REF["list-entry"] },
+        };
+      }
+      dataHpas.push(entryHpa(x.lo, x.hi));
+    }
+    const link = readEntry(cur, LINKED_DATA_PER_PAGE);
+    if (ended || (link.lo === 0xffff_ffff && link.hi === 0xffff_ffff)) {
+      cur = null;
+    } else {
+      const d = decodeListEntry(link.lo, link.hi, LINKED_DATA_PER_PAGE);
+      if (d.violation !== null)
+        return {
+          listHpas,
+          dataHpas,
+          violation: { ...d.violation, rule: "list-entry", ref: RULE_REF["list-entry"] },
+        };
+      cur = d.fields.hpa;
+    }
+  }
+  return { listHpas, dataHpas, violation: null };
+}
