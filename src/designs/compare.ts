@@ -168,8 +168,9 @@ interface Executed {
 
 /**
  * Runs `flow` of `d` once on a fresh machine with at most one `fault`. Only a run that wants all the
- * figures (`figures`: every field of {@link FlowFigures} and the clean run's SEAMCALL list) wraps the allocator hook to count pages by tag and records the SEAMCALL list: a fault run
- * reads neither, and the allocator's per-tag counts it skips cost a walk of every tag per allocation.
+ * figures (`figures`: every field of {@link FlowFigures} and the clean run's SEAMCALL list) wraps the
+ * allocator hook to count pages by tag and records the SEAMCALL list: the fault runs and the CLFLUSH
+ * experiment read neither, and the per-tag counts cost a walk of the allocator's tags per allocation.
  */
 function execute(
   d: Design,
