@@ -13,6 +13,8 @@ import {
   DESIGNS,
   injectFlow,
   type MachineSetup,
+  runCacheFigures,
+  runFault,
   runFlow,
   withPoolPages,
 } from "../../src/designs/compare.js";
@@ -203,6 +205,79 @@ describe("release and failure policy", () => {
     const small = { platform: { ...PLATFORM, iommus: PLATFORM.iommus.slice(0, 1) } };
     expect(injectFlow(DRAFT_HEAD_PAGE_ONLY, "iommu", small).hazards).toBeGreaterThan(0);
     expect(injectFlow(DRAFT_DESIGN, "iommu", small).hazards).toBe(0);
+  });
+});
+
+describe("the comparison's narrow runs measure what a full run measures", () => {
+  const small = {
+    platform: {
+      ...withPoolPages(PLATFORM, 1024),
+      iommus: PLATFORM.iommus.slice(0, 1),
+      devices: PLATFORM.devices?.slice(0, 1),
+    },
+  };
+  it("a fault run (injection sums) agrees with runFlow on the same fault, point by point", () => {
+    for (const [d, f] of [
+      [DRAFT_HEAD_PAGE_ONLY, "iommu"],
+      [V2_DESIGN, "spdm"],
+      [SPLIT_DESIGN, "extensions"],
+    ] as const) {
+      const clean = runFlow(d, f, small);
+      const faults = [
+        ...Array.from({ length: clean.figures.allocations }, (_, i) => ({ alloc: i + 1 })),
+        ...clean.calls,
+      ];
+      let hazards = 0;
+      let stranded = 0;
+      for (const fault of faults) {
+        const full = runFlow(d, f, small, fault);
+        const narrow = runFault(d, f, small, fault);
+        expect(narrow, `${d.name} ${f} ${JSON.stringify(fault)}`).toEqual({
+          fired: full.fired,
+          strandedPages: full.figures.strandedPages,
+          hazards: full.figures.hazards,
+          hostHeldPages: full.figures.hostHeldPages,
+          conservationOk: full.figures.conservationOk,
+        });
+        hazards += narrow.hazards;
+        stranded += narrow.strandedPages;
+      }
+      // The points compared are not all trivial: faults strand pages (and, head-page-only, leave hazards).
+      expect(stranded, `${d.name} ${f}`).toBeGreaterThan(0);
+      if (d === DRAFT_HEAD_PAGE_ONLY) expect(hazards).toBeGreaterThan(0);
+    }
+  });
+
+  it("a cache-figures run agrees with runFlow, on fresh and on host-used memory", () => {
+    for (const d of [HPA_LIST_DESIGN, DRAFT_DESIGN, V2_DESIGN])
+      for (const used of [false, true]) {
+        const full = runFlow(d, "extensions", small, null, used).figures;
+        expect(runCacheFigures(d, small, used), `${d.name} used=${used}`).toEqual({
+          clflushes: full.clflushes,
+          hazards: full.hazards,
+        });
+      }
+  });
+
+  it("the CLFLUSH experiment's fresh column is a run with the flag on, whatever the platform's flag", () => {
+    for (const flag of [true, false]) {
+      const platform = { ...withPoolPages(PLATFORM, 1024), clflushBeforeAlloc: flag };
+      const c = compareDesigns({
+        platform,
+        flows: ["extensions"],
+        injection: false,
+        designs: [DRAFT_DESIGN],
+      });
+      const on = runFlow(DRAFT_DESIGN, "extensions", { platform: { ...platform, clflushBeforeAlloc: true } });
+      expect(c.clflush[0], `platform flag ${flag}`).toMatchObject({
+        clflushes: on.figures.clflushes,
+        freshOn: on.figures.hazards,
+      });
+      expect(on.figures.clflushes).toBe(1024);
+      // With the flag off the table's clean run issues no CLFLUSH: the column cannot be that run.
+      const clean = c.designs[0]!.flows.extensions;
+      expect(clean.supported && clean.clean.clflushes).toBe(flag ? 1024 : 0);
+    }
   });
 });
 
