@@ -3,7 +3,8 @@
  * an HPA_LIST_INFO, resuming from the FIRST_ENTRY it writes back; TDH.EXT.INIT initialises the
  * extensions once the pool is full, keeping its progress inside the module.
  */
-import { checkEntries, withFirstEntry } from "../common/formats.js";
+import { listEntryRule, withFirstEntry } from "../common/formats.js";
+import { RULE_OK } from "../common/rules.js";
 import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import { PAGE_SIZE } from "../common/u64.js";
@@ -64,7 +65,7 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
     // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); its bits 11:0 and 63:52 are zero.
     const hpa = root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!;
     const bad2 =
-      checkEntries("hpa-list-info", root, i, i) !== null
+      listEntryRule(root[2 * i]!, root[2 * i + 1]!) !== RULE_OK
         ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
         : mod.privatePageStatus(hpa, 1, REG.RCX);
     if (bad2 !== null) {

@@ -97,8 +97,19 @@ export class Pamt {
     if (s === undefined) {
       if (!create) return undefined;
       s = { type: new Uint8Array(SECTION), owner: new Uint32Array(SECTION) };
+      // Reserved areas as runs: one fill per reserved area overlapping the section (asking
+      // `reservedByLayout` per page was most of a section's creation, 13 per 12,800-page bring-up).
       const base = key * SECTION;
-      for (let i = 0; i < SECTION; i++) if (this.reservedByLayout(base + i)) s.type[i] = PT.RSVD;
+      const end = base + SECTION;
+      for (const t of this.tdmrs) {
+        if (t.end <= base || t.start >= end) continue;
+        for (const r of t.reserved) {
+          // PFN q is reserved when r.start <= q < r.end inside the TDMR (ceil: bounds need not be whole).
+          const from = Math.ceil(Math.max(r.start, t.start, base));
+          const to = Math.ceil(Math.min(r.end, t.end, end));
+          if (from < to) s.type.fill(PT.RSVD, from - base, to - base);
+        }
+      }
       this.sections.set(key, s);
     }
     this.lastKey = key;
