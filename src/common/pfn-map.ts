@@ -22,6 +22,9 @@ export class PfnLabelMap {
   private count = 0;
   private lastKey = -1;
   private lastSec: Uint16Array | undefined;
+  /** The label {@link idOf} answered last, and its id (labels are never forgotten, so it stays valid). */
+  private lastLabel: string | null = null;
+  private lastLabelId = 0;
 
   private sec(pfn: number, create: boolean): Uint16Array | undefined {
     const key = Math.floor(pfn / SECTION);
@@ -38,6 +41,8 @@ export class PfnLabelMap {
   }
 
   private idOf(label: string): number {
+    // Runs of pages carry one label: the last one answers without a string-keyed Map lookup.
+    if (label === this.lastLabel) return this.lastLabelId;
     let id = this.ids.get(label);
     if (id === undefined) {
       id = this.labels.length;
@@ -46,6 +51,8 @@ export class PfnLabelMap {
       this.labels.push(label);
       this.ids.set(label, id);
     }
+    this.lastLabel = label;
+    this.lastLabelId = id;
     return id;
   }
 

@@ -7,7 +7,7 @@ import { listEntryRule, withFirstEntry } from "../common/formats.js";
 import { RULE_OK } from "../common/rules.js";
 import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
-import { PAGE_SIZE } from "../common/u64.js";
+import { hpaToPfn, PAGE_SIZE } from "../common/u64.js";
 import { type CallContext, EXT_QUEUE_BUSY, SUCCESS, st, type TdxModule } from "./emulator.js";
 import {
   extensionResumable,
@@ -55,6 +55,9 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
   const pool = mod.objects.get(mod.ext.poolObject)!;
   const required = mod.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
   const addedHere: number[] = [];
+  // The root's own PFN, once per call: an entry of one page holds the root exactly when its PFN is this
+  // one, so the per-entry report check below runs only then (ledger `root-lists-itself`).
+  const rootPfn = hpaToPfn(mod.stripKeyId(rootHpa));
   for (let i = firstEntry; i <= lastEntry; i++) {
     if (mod.ext.poolPages >= required) {
       c.regs.set(REG.RCX, withFirstEntry(op, i));
@@ -73,8 +76,8 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
       c.regs.set(REG.RCX, withFirstEntry(op, mod.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
-    mod.checkRootListsItself(rootHpa, hpa, 1, i);
     const pfn = hpa / PAGE_SIZE;
+    if (pfn === rootPfn) mod.checkRootListsItself(rootHpa, hpa, 1, i);
     mod.claimPage(pfn, PT.EXT_POOL, pool);
     mod.ext.poolPages++;
     addedHere.push(pfn);
