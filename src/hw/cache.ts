@@ -71,6 +71,9 @@ function scramblePattern(keyId: number): Uint32Array {
 /** Pages per bookkeeping section. */
 const SECTION = 1024;
 
+/** What {@link CacheModel.dirtyKeyIds} answers for a clean page: one frozen array, not one per call. */
+const NO_KEYIDS: readonly number[] = Object.freeze([]);
+
 /** `pfn % SECTION` for a PFN ≥ 0 without the float `%` (fmod on a double PFN, about 10 ns, measured). */
 function offOf(pfn: number): number {
   return pfn - Math.floor(pfn / 1024) * 1024;
@@ -166,7 +169,7 @@ export class CacheModel {
   /** KeyIDs with dirty lines on `pfn` (empty when clean). */
   dirtyKeyIds(pfn: number): readonly number[] {
     const bits = this.sec(pfn, false)?.[offOf(pfn)] ?? 0;
-    if (bits === 0) return [];
+    if (bits === 0) return NO_KEYIDS;
     const out: number[] = [];
     for (let s = 0; s < this.slotKeyId.length; s++) if ((bits >>> s) & 1) out.push(this.slotKeyId[s]!);
     return out;
