@@ -54,7 +54,8 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
   const root = mod.readRoot(rootHpa);
   const pool = mod.objects.get(mod.ext.poolObject)!;
   const required = mod.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
-  const addedHere: number[] = [];
+  // The pages this call added, kept only for a module that takes them back on a failed entry.
+  const addedHere: number[] | null = mod.behaviours.extAddKeepsPartial ? null : [];
   // The root's own PFN, once per call: an entry of one page holds the root exactly when its PFN is this
   // one, so the per-entry report check below runs only then (ledger `root-lists-itself`).
   const rootPfn = hpaToPfn(mod.stripKeyId(rootHpa));
@@ -72,7 +73,7 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
         ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
         : mod.privatePageStatus(hpa, 1, REG.RCX);
     if (bad2 !== null) {
-      if (!mod.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(mod, p);
+      if (addedHere !== null) for (const p of addedHere) unaddPoolPage(mod, p);
       c.regs.set(REG.RCX, withFirstEntry(op, mod.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
@@ -80,7 +81,7 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
     if (pfn === rootPfn) mod.checkRootListsItself(rootHpa, hpa, 1, i);
     mod.claimPage(pfn, PT.EXT_POOL, pool);
     mod.ext.poolPages++;
-    addedHere.push(pfn);
+    addedHere?.push(pfn);
     c.units++;
     if (i < lastEntry && mod.interrupts.afterUnit()) {
       c.regs.set(REG.RCX, withFirstEntry(op, i + 1));

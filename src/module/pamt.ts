@@ -63,6 +63,8 @@ export class Pamt {
   /** The section looked up last (walks touch one section for 1024 pages in a row). */
   private lastKey = -1;
   private lastSec: Section | undefined = undefined;
+  /** The TDMR {@link inTdmr} found last (null: none yet). */
+  private lastTdmr: TdmrPfns | null = null;
   /** Pages not PT_NDA and not PT_RSVD (module-owned), for conservation checks. */
   private ownedCount = 0;
   /** Observer of every entry change (traces); null when nobody listens. */
@@ -87,7 +89,13 @@ export class Pamt {
 
   /** True when a TDMR covers `pfn`. */
   inTdmr(pfn: number): boolean {
-    return this.tdmrIndex(pfn) >= 0;
+    // The TDMR that answered last first: walks and checks stay inside one TDMR for many pages.
+    const last = this.lastTdmr;
+    if (last !== null && pfn >= last.start && pfn < last.end) return true;
+    const i = this.tdmrIndex(pfn);
+    if (i < 0) return false;
+    this.lastTdmr = this.tdmrs[i]!;
+    return true;
   }
 
   private reservedByLayout(pfn: number): boolean {
