@@ -28,10 +28,16 @@ export class PfnLabelMap {
 
   private sec(pfn: number, create: boolean): Uint16Array | undefined {
     const key = Math.floor(pfn / SECTION);
-    if (key === this.lastKey) return this.lastSec;
+    // The last answer, a missing section included (a map with no page near `pfn`, such as an empty
+    // `lent`, is asked once per page of a run); sections are never removed, so only a creation changes it.
+    if (key === this.lastKey && (this.lastSec !== undefined || !create)) return this.lastSec;
     let s = this.sections.get(key);
     if (s === undefined) {
-      if (!create) return undefined;
+      if (!create) {
+        this.lastKey = key;
+        this.lastSec = undefined;
+        return undefined;
+      }
       s = new Uint16Array(SECTION);
       this.sections.set(key, s);
     }

@@ -44,3 +44,33 @@ describe("PfnLabelMap.setRun", () => {
     expect([...bulk.entries()]).toEqual([...single.entries()]);
   });
 });
+
+describe("PfnLabelMap section lookups (the last answer is remembered, a missing section included)", () => {
+  it("a miss near a PFN does not hide the section a later set creates there", () => {
+    const m = new PfnLabelMap();
+    expect(m.get(5)).toBeUndefined();
+    expect(m.has(6)).toBe(false);
+    expect(m.delete(7)).toBe(false);
+    m.set(6, "a");
+    expect(m.get(6)).toBe("a");
+    expect(m.has(5)).toBe(false);
+    expect(m.get(2000)).toBeUndefined();
+    m.setRun(2000, 3, "b");
+    expect([m.get(2000), m.get(2002), m.get(6), m.size]).toEqual(["b", "b", "a", 4]);
+    expect(m.get(1023)).toBeUndefined();
+    m.set(1023, "a");
+    expect([...m.entries()]).toEqual([
+      [6, "a"],
+      [1023, "a"],
+      [2000, "b"],
+      [2001, "b"],
+      [2002, "b"],
+    ]);
+  });
+
+  it("labels answer in turn without mixing ids up (the last label is remembered)", () => {
+    const m = new PfnLabelMap();
+    m.set(1, "x").set(2, "y").set(3, "x").setRun(4, 2, "y").set(6, "z");
+    expect([1, 2, 3, 4, 5, 6].map((p) => m.get(p))).toEqual(["x", "y", "x", "y", "y", "z"]);
+  });
+});
