@@ -13,7 +13,15 @@
  * Also measured: memory of a 1 TiB platform machine (`createMachine(uniformPlatform(2 ** 40))`) before
  * and after a bring-up (default 12,800 pages, and the large pool), as deltas against a baseline taken
  * just before in the same process.
+ *
+ * Run on its own, `node --import tsx bench/bringup.ts [rounds] [--quick]` measures only the summary's
+ * two bring-up rows (bench/summary.ts: the bring-up as `tdxpa run` drives it against the bare flow,
+ * interleaved, and the bare flow warm), with the configuration `npm run bench` uses, `rounds` times in
+ * one process (default 3), and prints each round and the medians of the rounds: the quick way to
+ * compare a change to the bring-up path without the whole bench.
  */
+import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { defaultPlatform, type Platform, uniformPlatform } from "../src/hw/platform.js";
 import { createMachine, type Machine } from "../src/machine.js";
@@ -32,6 +40,7 @@ import {
   type Spread,
   spread,
 } from "./harness.js";
+import { bareFlowWarm, bringUpEventsVsBare } from "./summary.js";
 
 /** Thrown when a bring-up run is broken; the bench reports it and exits non-zero. */
 export class BenchFailure extends Error {}
@@ -250,4 +259,54 @@ export function benchBringUp(o: BringUpOptions): {
     ]),
   );
   return { rows, flatness, warmRuns, memory };
+}
+
+/** One round of the summary's two bring-up rows, with `npm run bench`'s configuration (ms, medians). */
+export function bringUpRows(quick: boolean): { runner: number; bare: number; ratio: number; warm: number } {
+  const runs = quick ? 3 : 9;
+  const via = bringUpEventsVsBare(runs, quick ? 500 : 1500);
+  const warm = bareFlowWarm(runs);
+  return {
+    runner: via.events.median,
+    bare: via.bare.median,
+    ratio: via.events.median / via.bare.median,
+    warm: warm.median,
+  };
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const rest = args.filter((a) => a !== "--quick");
+  const rounds = rest.length === 0 ? 3 : Number(rest[0]);
+  if (rest.length > 1 || !Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
+    console.error(`bench/bringup.ts: rounds must be an integer in 1..100, got ${rest.join(" ")}`);
+    process.exit(2);
+  }
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ");
+  console.log(`bring-up rows, ${rounds} round(s)${quick ? " (quick)" : ""}; load average ${load()}`);
+  const all: ReturnType<typeof bringUpRows>[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const r = bringUpRows(quick);
+    all.push(r);
+    console.log(
+      `  round ${i + 1}: via runner ${fmt(r.runner, 2)} ms, bare flow ${fmt(r.bare, 2)} ms, ratio ${fmt(r.ratio, 2)}x; bare flow warm ${fmt(r.warm, 2)} ms`,
+    );
+  }
+  const med = (f: (r: ReturnType<typeof bringUpRows>) => number) => spread(all.map(f)).median;
+  console.log(
+    `  median of rounds: via runner ${fmt(
+      med((r) => r.runner),
+      2,
+    )} ms, ratio ${fmt(
+      med((r) => r.ratio),
+      2,
+    )}x (aim <= 1.5x); bare flow warm ${fmt(
+      med((r) => r.warm),
+      2,
+    )} ms (aim <= 5 ms); load average ${load()}`,
+  );
 }

@@ -6,6 +6,11 @@
 
 const SECTION = 1024;
 
+/** `offOf(pfn)` for a PFN ≥ 0 without the float `%` (fmod on a double PFN, about 10 ns, measured). */
+function offOf(pfn: number): number {
+  return pfn - Math.floor(pfn / 1024) * 1024;
+}
+
 /** Most distinct labels one map holds (label ids are 16-bit, 0 meaning none). */
 export const MAX_PFN_LABELS = 0xffff;
 
@@ -17,13 +22,22 @@ export class PfnLabelMap {
   private count = 0;
   private lastKey = -1;
   private lastSec: Uint16Array | undefined;
+  /** The label {@link idOf} answered last, and its id (labels are never forgotten, so it stays valid). */
+  private lastLabel: string | null = null;
+  private lastLabelId = 0;
 
   private sec(pfn: number, create: boolean): Uint16Array | undefined {
     const key = Math.floor(pfn / SECTION);
-    if (key === this.lastKey) return this.lastSec;
+    // The last answer, a missing section included (a map with no page near `pfn`, such as an empty
+    // `lent`, is asked once per page of a run); sections are never removed, so only a creation changes it.
+    if (key === this.lastKey && (this.lastSec !== undefined || !create)) return this.lastSec;
     let s = this.sections.get(key);
     if (s === undefined) {
-      if (!create) return undefined;
+      if (!create) {
+        this.lastKey = key;
+        this.lastSec = undefined;
+        return undefined;
+      }
       s = new Uint16Array(SECTION);
       this.sections.set(key, s);
     }
@@ -33,6 +47,8 @@ export class PfnLabelMap {
   }
 
   private idOf(label: string): number {
+    // Runs of pages carry one label: the last one answers without a string-keyed Map lookup.
+    if (label === this.lastLabel) return this.lastLabelId;
     let id = this.ids.get(label);
     if (id === undefined) {
       id = this.labels.length;
@@ -41,6 +57,8 @@ export class PfnLabelMap {
       this.labels.push(label);
       this.ids.set(label, id);
     }
+    this.lastLabel = label;
+    this.lastLabelId = id;
     return id;
   }
 
@@ -52,7 +70,7 @@ export class PfnLabelMap {
   /** Labels `pfn`. */
   set(pfn: number, label: string): this {
     const s = this.sec(pfn, true)!;
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     if (s[i] === 0) this.count++;
     s[i] = this.idOf(label);
     return this;
@@ -63,7 +81,7 @@ export class PfnLabelMap {
     const id = this.idOf(label);
     for (let q = pfn, end = pfn + n; q < end; ) {
       const s = this.sec(q, true)!;
-      const i0 = q % SECTION;
+      const i0 = offOf(q);
       const lim = Math.min(SECTION, i0 + (end - q));
       for (let i = i0; i < lim; i++) {
         if (s[i] === 0) this.count++;
@@ -76,23 +94,42 @@ export class PfnLabelMap {
 
   /** The label of `pfn`, or undefined. */
   get(pfn: number): string | undefined {
-    const id = this.sec(pfn, false)?.[pfn % SECTION] ?? 0;
+    const id = this.sec(pfn, false)?.[offOf(pfn)] ?? 0;
     return id === 0 ? undefined : this.labels[id];
   }
 
   /** True when `pfn` has a label. */
   has(pfn: number): boolean {
-    return (this.sec(pfn, false)?.[pfn % SECTION] ?? 0) !== 0;
+    return (this.sec(pfn, false)?.[offOf(pfn)] ?? 0) !== 0;
   }
 
   /** Removes `pfn`'s label; true when it had one. */
   delete(pfn: number): boolean {
     const s = this.sec(pfn, false);
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     if (s === undefined || s[i] === 0) return false;
     s[i] = 0;
     this.count--;
     return true;
+  }
+
+  /** Removes the labels of the `n` PFNs from `pfn`: one section lookup per 1024 PFNs. Returns how many had one. */
+  deleteRun(pfn: number, n: number): number {
+    let removed = 0;
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const i0 = offOf(q);
+      const lim = Math.min(SECTION, i0 + (end - q));
+      const s = this.sec(q, false);
+      if (s !== undefined)
+        for (let i = i0; i < lim; i++) {
+          if (s[i] === 0) continue;
+          s[i] = 0;
+          removed++;
+        }
+      q += lim - i0;
+    }
+    this.count -= removed;
+    return removed;
   }
 
   /** Every labelled PFN, in section order. */

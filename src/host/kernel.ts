@@ -189,6 +189,16 @@ export class HostLedger {
     })();
   }
 
+  /**
+   * `donated.set(p, label)` for each of the `n` pages from `pfn` (out of `held` and `lent`, into
+   * `donated`), as one run: one section lookup per 1024 pages in each map instead of three per page.
+   */
+  donateRun(pfn: number, n: number, label: string): void {
+    this.held.deleteRun(pfn, n);
+    this.lent.deleteRun(pfn, n);
+    PfnLabelMap.prototype.setRun.call(this.donated, pfn, n, label);
+  }
+
   /** The allocator handed out `pages` pages from `pfn` with `tag` (the machine wires this to the allocator). */
   allocated(pfn: number, pages: number, tag: string): void {
     this.held.setRun(pfn, pages, tag);

@@ -15,7 +15,7 @@
  * Internal to {@link PageAllocator} (src/host/page-alloc.ts), which checks arguments first.
  */
 import { TdxpaError } from "../common/errors.js";
-import { type FrameTable, MAX_ORDER, MAX_ORDER_PAGES, POW, SECTION_PAGES } from "./page-alloc-frames.js";
+import { type FrameTable, MAX_ORDER, MAX_ORDER_PAGES, offOf, POW } from "./page-alloc-frames.js";
 
 /** Rebuild a free-list stack when stale entries make it this much longer than twice the live set. */
 const STACK_SLACK = 256;
@@ -116,7 +116,7 @@ export class FreeLists {
 
   /** Puts block [p, p + 2^k) on the order-k free list as it is (no merging). */
   private pushFree(p: number, k: number): void {
-    this.frames.ensureSec(p).free[p % SECTION_PAGES] = k + 1;
+    this.frames.ensureSec(p).free[offOf(p)] = k + 1;
     this.freeCount[k]!++;
     const stack = this.freeStacks[k]!;
     stack.push(p);
@@ -126,7 +126,7 @@ export class FreeLists {
   /** Takes block `p` off the order-k free list if it is there; says whether it was. */
   private removeFree(p: number, k: number): boolean {
     const sec = this.frames.sec(p);
-    const off = p % SECTION_PAGES;
+    const off = offOf(p);
     if (sec === undefined || sec.free[off] !== k + 1) return false;
     sec.free[off] = 0;
     this.freeCount[k]!--;

@@ -22,7 +22,7 @@ import { checkInt, stateError, TdxpaError, typeError } from "../common/errors.js
 import { PFN_LIMIT } from "../common/u64.js";
 import type { PfnRange, PhysMem } from "../hw/physmem.js";
 import { Page, type PageFrameDb } from "./page.js";
-import { FrameTable, MAX_ORDER, POW, SECTION_PAGES, type Section } from "./page-alloc-frames.js";
+import { FrameTable, MAX_ORDER, offOf, POW, type Section } from "./page-alloc-frames.js";
 import { FreeLists, findInterval } from "./page-alloc-free.js";
 import type {
   AllocatedBlock,
@@ -243,7 +243,7 @@ export class PageAllocator implements PageFrameDb {
   freePages(page: Page, order?: number): void {
     const pfn = this.headPfn("freePages", page);
     const sec = this.frames.sec(pfn)!;
-    const off = pfn % SECTION_PAGES;
+    const off = offOf(pfn);
     const blockOrder = sec.order[off]!;
     if (order === undefined && this.frames.isNonCompound(pfn)) {
       throw stateError(
@@ -267,7 +267,7 @@ export class PageAllocator implements PageFrameDb {
   getPage(page: Page): void {
     const pfn = this.headPfn("getPage", page);
     const sec = this.frames.sec(pfn)!;
-    const off = pfn % SECTION_PAGES;
+    const off = offOf(pfn);
     const r = sec.refs[off]!;
     if (r >= 0x7fff_ffff) throw stateError("getPage", `refcount of pfn ${hex(pfn)} would overflow`);
     sec.refs[off] = r + 1;
@@ -283,7 +283,7 @@ export class PageAllocator implements PageFrameDb {
     const e = pfn + n;
     for (let q = pfn; q < e; q++) {
       const sec = this.frames.sec(q);
-      const off = q % SECTION_PAGES;
+      const off = offOf(q);
       if (sec === undefined || sec.refs[off]! <= 0 || sec.order[off]! !== 0) {
         this.headPfnOf("freeContigRange", q); // throws the precise reason
         throw stateError(
@@ -292,7 +292,7 @@ export class PageAllocator implements PageFrameDb {
         );
       }
     }
-    for (let q = pfn; q < e; q++) this.putRef(this.frames.sec(q)!, q % SECTION_PAGES, q);
+    for (let q = pfn; q < e; q++) this.putRef(this.frames.sec(q)!, offOf(q), q);
   }
 
   /** Changes the tag of the allocated block `page` heads (e.g. to mark its pages stranded forever). */
@@ -300,7 +300,7 @@ export class PageAllocator implements PageFrameDb {
     const pfn = this.headPfn("retag", page);
     const id = this.tagId("retag.tag", tag);
     const sec = this.frames.sec(pfn)!;
-    const off = pfn % SECTION_PAGES;
+    const off = offOf(pfn);
     const old = sec.tag[off]!;
     const pages = POW[sec.order[off]!]!;
     this.tagPages[old] = this.tagPages[old]! - pages;
@@ -326,7 +326,7 @@ export class PageAllocator implements PageFrameDb {
     const h = this.frames.headOf(pfn);
     // A page inside a non-compound block is not a tail: its own count (the block's is on the first).
     if (h < 0 || (h !== pfn && this.frames.isNonCompound(h))) return 0;
-    return this.frames.sec(h)!.refs[h % SECTION_PAGES]!;
+    return this.frames.sec(h)!.refs[offOf(h)]!;
   }
 
   /**
@@ -377,7 +377,7 @@ export class PageAllocator implements PageFrameDb {
   tagOf(pfn: number): string | null {
     this.checkMemPfn("tagOf.pfn", pfn);
     const h = this.frames.headOf(pfn);
-    return h < 0 ? null : this.tagNames[this.frames.sec(h)!.tag[h % SECTION_PAGES]!]!;
+    return h < 0 ? null : this.tagNames[this.frames.sec(h)!.tag[offOf(h)]!]!;
   }
 
   /** True when `pfn` is in memory, not reserved and not inside an allocated block. */
@@ -531,7 +531,7 @@ export class PageAllocator implements PageFrameDb {
     const h = this.frames.headOf(pfn);
     if (h < 0) throw stateError(fn, `pfn ${hex(pfn)} is not allocated (double free?)`);
     if (h !== pfn) {
-      const o = this.frames.sec(h)!.order[h % SECTION_PAGES]!;
+      const o = this.frames.sec(h)!.order[offOf(h)]!;
       throw stateError(fn, `pfn ${hex(pfn)} is a tail page of the order-${o} block at ${hex(h)}`);
     }
     return pfn;

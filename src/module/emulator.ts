@@ -433,7 +433,9 @@ export class TdxModule {
       this.shutdown = true;
       return false;
     }
-    if (this.cache.poisoned.has(pfn)) {
+    // A Set probe per page only while something is poisoned (EXT.INIT writes every pool page).
+    const poisoned = this.cache.poisoned;
+    if (poisoned.size !== 0 && poisoned.has(pfn)) {
       this.report(
         "poison-consumed",
         pfn,

@@ -3,10 +3,11 @@
  * an HPA_LIST_INFO, resuming from the FIRST_ENTRY it writes back; TDH.EXT.INIT initialises the
  * extensions once the pool is full, keeping its progress inside the module.
  */
-import { checkEntries, withFirstEntry } from "../common/formats.js";
+import { listEntryRule, withFirstEntry } from "../common/formats.js";
+import { RULE_OK } from "../common/rules.js";
 import { LEAF, REG, RESOURCE_OPERAND, STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
-import { PAGE_SIZE } from "../common/u64.js";
+import { hpaToPfn, PAGE_SIZE } from "../common/u64.js";
 import { type CallContext, EXT_QUEUE_BUSY, SUCCESS, st, type TdxModule } from "./emulator.js";
 import {
   extensionResumable,
@@ -53,7 +54,11 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
   const root = mod.readRoot(rootHpa);
   const pool = mod.objects.get(mod.ext.poolObject)!;
   const required = mod.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
-  const addedHere: number[] = [];
+  // The pages this call added, kept only for a module that takes them back on a failed entry.
+  const addedHere: number[] | null = mod.behaviours.extAddKeepsPartial ? null : [];
+  // The root's own PFN, once per call: an entry of one page holds the root exactly when its PFN is this
+  // one, so the per-entry report check below runs only then (ledger `root-lists-itself`).
+  const rootPfn = hpaToPfn(mod.stripKeyId(rootHpa));
   for (let i = firstEntry; i <= lastEntry; i++) {
     if (mod.ext.poolPages >= required) {
       c.regs.set(REG.RCX, withFirstEntry(op, i));
@@ -64,19 +69,19 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
     // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); its bits 11:0 and 63:52 are zero.
     const hpa = root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!;
     const bad2 =
-      checkEntries("hpa-list-info", root, i, i) !== null
+      listEntryRule(root[2 * i]!, root[2 * i + 1]!) !== RULE_OK
         ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
         : mod.privatePageStatus(hpa, 1, REG.RCX);
     if (bad2 !== null) {
-      if (!mod.behaviours.extAddKeepsPartial) for (const p of addedHere) unaddPoolPage(mod, p);
+      if (addedHere !== null) for (const p of addedHere) unaddPoolPage(mod, p);
       c.regs.set(REG.RCX, withFirstEntry(op, mod.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
-    mod.checkRootListsItself(rootHpa, hpa, 1, i);
     const pfn = hpa / PAGE_SIZE;
+    if (pfn === rootPfn) mod.checkRootListsItself(rootHpa, hpa, 1, i);
     mod.claimPage(pfn, PT.EXT_POOL, pool);
     mod.ext.poolPages++;
-    addedHere.push(pfn);
+    addedHere?.push(pfn);
     c.units++;
     if (i < lastEntry && mod.interrupts.afterUnit()) {
       c.regs.set(REG.RCX, withFirstEntry(op, i + 1));

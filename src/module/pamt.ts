@@ -38,6 +38,14 @@ export function ptName(t: number): string {
 
 const SECTION = 1024;
 
+/**
+ * `pfn % SECTION` for a PFN ≥ 0 without the float `%` (a PFN computed as `hpa / 4096` is a double, and
+ * `%` on doubles calls fmod: about 10 ns, measured, on every PAMT read and write of a bring-up).
+ */
+function offOf(pfn: number): number {
+  return pfn - Math.floor(pfn / 1024) * 1024;
+}
+
 interface Section {
   readonly type: Uint8Array;
   readonly owner: Uint32Array;
@@ -56,6 +64,8 @@ export class Pamt {
   /** The section looked up last (walks touch one section for 1024 pages in a row). */
   private lastKey = -1;
   private lastSec: Section | undefined = undefined;
+  /** The TDMR {@link inTdmr} found last (null: none yet). */
+  private lastTdmr: TdmrPfns | null = null;
   /** Pages not PT_NDA and not PT_RSVD (module-owned), for conservation checks. */
   private ownedCount = 0;
   /** Observer of every entry change (traces); null when nobody listens. */
@@ -80,7 +90,13 @@ export class Pamt {
 
   /** True when a TDMR covers `pfn`. */
   inTdmr(pfn: number): boolean {
-    return this.tdmrIndex(pfn) >= 0;
+    // The TDMR that answered last first: walks and checks stay inside one TDMR for many pages.
+    const last = this.lastTdmr;
+    if (last !== null && pfn >= last.start && pfn < last.end) return true;
+    const i = this.tdmrIndex(pfn);
+    if (i < 0) return false;
+    this.lastTdmr = this.tdmrs[i]!;
+    return true;
   }
 
   private reservedByLayout(pfn: number): boolean {
@@ -98,8 +114,19 @@ export class Pamt {
     if (s === undefined) {
       if (!create) return undefined;
       s = { type: new Uint8Array(SECTION), owner: new Uint32Array(SECTION) };
+      // Reserved areas as runs: one fill per reserved area overlapping the section (asking
+      // `reservedByLayout` per page was most of a section's creation, 13 per 12,800-page bring-up).
       const base = key * SECTION;
-      for (let i = 0; i < SECTION; i++) if (this.reservedByLayout(base + i)) s.type[i] = PT.RSVD;
+      const end = base + SECTION;
+      for (const t of this.tdmrs) {
+        if (t.end <= base || t.start >= end) continue;
+        for (const r of t.reserved) {
+          // PFN q is reserved when r.start <= q < r.end inside the TDMR (ceil: bounds need not be whole).
+          const from = Math.ceil(Math.max(r.start, t.start, base));
+          const to = Math.ceil(Math.min(r.end, t.end, end));
+          if (from < to) s.type.fill(PT.RSVD, from - base, to - base);
+        }
+      }
       this.sections.set(key, s);
     }
     this.lastKey = key;
@@ -111,12 +138,12 @@ export class Pamt {
   type(pfn: number): number {
     const s = this.section(pfn, false);
     if (s === undefined) return this.reservedByLayout(pfn) ? PT.RSVD : PT.NDA;
-    return s.type[pfn % SECTION]!;
+    return s.type[offOf(pfn)]!;
   }
 
   /** Owner object id of `pfn` (0: none). */
   owner(pfn: number): number {
-    return this.section(pfn, false)?.owner[pfn % SECTION] ?? 0;
+    return this.section(pfn, false)?.owner[offOf(pfn)] ?? 0;
   }
 
   /** True when `pfn` is module-owned: in a TDMR and neither PT_NDA nor PT_RSVD. */
@@ -128,7 +155,7 @@ export class Pamt {
   /** Sets a page's type and owner. Valid for pfn in a TDMR and not reserved. */
   set(pfn: number, type: number, owner: number): void {
     const s = this.section(pfn, true)!;
-    const i = pfn % SECTION;
+    const i = offOf(pfn);
     const was = s.type[i]!;
     const wasOwned = was !== PT.NDA && was !== PT.RSVD;
     const isOwned = type !== PT.NDA && type !== PT.RSVD;

@@ -5,6 +5,7 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { PfnLabelMap } from "../../src/common/pfn-map.js";
+import { HostLedger } from "../../src/host/kernel.js";
 
 describe("PfnLabelMap.setRun", () => {
   it("labels a run that crosses two section boundaries, counting only new PFNs", () => {
@@ -43,4 +44,81 @@ describe("PfnLabelMap.setRun", () => {
     expect(bulk.size).toBe(single.size);
     expect([...bulk.entries()]).toEqual([...single.entries()]);
   });
+});
+
+describe("PfnLabelMap section lookups (the last answer is remembered, a missing section included)", () => {
+  it("a miss near a PFN does not hide the section a later set creates there", () => {
+    const m = new PfnLabelMap();
+    expect(m.get(5)).toBeUndefined();
+    expect(m.has(6)).toBe(false);
+    expect(m.delete(7)).toBe(false);
+    m.set(6, "a");
+    expect(m.get(6)).toBe("a");
+    expect(m.has(5)).toBe(false);
+    expect(m.get(2000)).toBeUndefined();
+    m.setRun(2000, 3, "b");
+    expect([m.get(2000), m.get(2002), m.get(6), m.size]).toEqual(["b", "b", "a", 4]);
+    expect(m.get(1023)).toBeUndefined();
+    m.set(1023, "a");
+    expect([...m.entries()]).toEqual([
+      [6, "a"],
+      [1023, "a"],
+      [2000, "b"],
+      [2001, "b"],
+      [2002, "b"],
+    ]);
+  });
+
+  it("labels answer in turn without mixing ids up (the last label is remembered)", () => {
+    const m = new PfnLabelMap();
+    m.set(1, "x").set(2, "y").set(3, "x").setRun(4, 2, "y").set(6, "z");
+    expect([1, 2, 3, 4, 5, 6].map((p) => m.get(p))).toEqual(["x", "y", "x", "y", "y", "z"]);
+  });
+});
+
+describe("PfnLabelMap.deleteRun and HostLedger.donateRun (one run instead of one call per page)", () => {
+  const ops = fc.array(
+    fc.tuple(
+      fc.constantFrom("set", "delete"),
+      fc.integer({ min: 0, max: 5000 }),
+      fc.integer({ min: 0, max: 3000 }),
+      fc.constantFrom("a", "b"),
+    ),
+    { maxLength: 8 },
+  );
+
+  test.prop([ops])("deleteRun agrees with one delete per PFN, and counts what it removed", (list) => {
+    const bulk = new PfnLabelMap();
+    const single = new PfnLabelMap();
+    for (const [op, pfn, n, label] of list) {
+      if (op === "set") {
+        bulk.setRun(pfn, n, label);
+        single.setRun(pfn, n, label);
+        continue;
+      }
+      let had = 0;
+      for (let i = 0; i < n; i++) if (single.delete(pfn + i)) had++;
+      expect(bulk.deleteRun(pfn, n)).toBe(had);
+    }
+    expect(bulk.size).toBe(single.size);
+    expect([...bulk.entries()]).toEqual([...single.entries()]);
+  });
+
+  test.prop([ops, fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 3000 })])(
+    "donateRun leaves the ledger as donated.set page by page does",
+    (list, pfn, n) => {
+      const bulk = new HostLedger();
+      const single = new HostLedger();
+      for (const [op, p, m, label] of list) {
+        // Pages the host holds ("set") or lent ("delete" marks lent here), in both ledgers alike.
+        for (const l of [bulk, single]) (op === "set" ? l.held : l.lent).setRun(p, m, label);
+      }
+      bulk.donateRun(pfn, n, "pool");
+      for (let i = 0; i < n; i++) single.donated.set(pfn + i, "pool");
+      for (const part of ["held", "lent", "donated"] as const) {
+        expect(bulk[part].size, part).toBe(single[part].size);
+        expect([...bulk[part].entries()], part).toEqual([...single[part].entries()]);
+      }
+    },
+  );
 });

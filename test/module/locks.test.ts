@@ -124,3 +124,67 @@ describe("PamtLocks against a Map oracle", () => {
     },
   );
 });
+
+describe("a walk taken on an idle table (kept pending until another operation looks)", () => {
+  it("another CPU's exclusive take of the same page is refused and sets the host-priority bit", () => {
+    const t = new PamtLocks();
+    expect(t.acquire(0, 700, "exclusive")).toBe("ok");
+    expect(t.acquire(1, 700, "exclusive")).toBe("busy");
+    expect(t.acquire(1, 700, "shared", "guest")).toBe("busy-host-priority");
+    expect(t.busyCount).toBe(2);
+    expect(t.entry(700)).toEqual({ exclusive: 0, shared: 0, hostPriority: true });
+    t.release(0, 700);
+    expect(t.entry(700)).toEqual({ exclusive: -1, shared: 0, hostPriority: true });
+    expect(t.heldBy(0)).toBe(0);
+    // The bit stays until the host's next exclusive take, which a pending walk must not skip.
+    expect(t.acquire(1, 700, "exclusive")).toBe("ok");
+    expect(t.entry(700)).toEqual({ exclusive: 1, shared: 0, hostPriority: false });
+    expect(t.releaseAll(1)).toBe(3);
+  });
+
+  it("a shared walk lets another CPU share the page; heldBy and releaseAll count the pending walk", () => {
+    const t = new PamtLocks();
+    expect(t.acquire(2, 5, "shared")).toBe("ok");
+    expect(t.heldBy(2)).toBe(3);
+    expect(t.acquire(3, 5, "shared")).toBe("ok");
+    expect(t.entry(5)).toEqual({ exclusive: -1, shared: 2, hostPriority: false });
+    expect(t.releaseAll(2)).toBe(3);
+    expect(t.releaseAll(3)).toBe(3);
+    expect(t.acquire(3, 5, "exclusive")).toBe("ok");
+    expect(t.releaseAll(2)).toBe(0);
+    expect(t.releaseAll(3)).toBe(3);
+    expect(t.entry(5)).toEqual({ exclusive: -1, shared: 0, hostPriority: false });
+  });
+
+  it.each([7, 8, 9])(
+    "seed %i: short runs from an idle table agree with the oracle without looking in between",
+    (seed) => {
+      const rng = Rng.mulberry32(seed);
+      const int = (n: number) => rng.below(n);
+      const pfns = [0, 1, 511, 512, 2 ** 32, 262144];
+      for (let run = 0; run < 2000; run++) {
+        const t = new PamtLocks();
+        const o = new OracleLocks();
+        const ops = 1 + int(6);
+        for (let step = 0; step < ops; step++) {
+          const cpu = int(2);
+          const op = int(6);
+          const pfn = pfns[int(pfns.length)]!;
+          if (op < 3) {
+            const mode: LockMode = int(2) === 0 ? "shared" : "exclusive";
+            const who: Requester = int(4) === 0 ? "guest" : "host";
+            expect(t.acquire(cpu, pfn, mode, who), `run ${run} step ${step}`).toBe(
+              o.acquire(cpu, pfn, mode, who),
+            );
+          } else if (op < 5) {
+            t.release(cpu, pfn);
+            o.release(cpu, pfn);
+          } else expect(t.releaseAll(cpu), `run ${run} step ${step}`).toBe(o.releaseAll(cpu));
+        }
+        expect(t.busyCount).toBe(o.busyCount);
+        for (const pfn of pfns) expect(t.entry(pfn), `run ${run} pfn ${pfn}`).toEqual(o.entryOf(pfn));
+        for (const cpu of [0, 1]) expect(t.heldBy(cpu)).toBe(o.held.get(cpu)?.length ?? 0);
+      }
+    },
+  );
+});

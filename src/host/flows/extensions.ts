@@ -73,7 +73,14 @@ function extensionsBringUpInner(k: HostKernel, opts: ExtensionsOptions): FlowRes
           failed = { step: `TDH.EXT.MEM.ADD chunk ${chunk}`, status: r.status };
           return false;
         }
-        for (const p of array.pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
+        // The chunk is a run of consecutive PFNs (one contiguous block, fed in order): the ledger
+        // records it as one run; anything else page by page (the same effect either way).
+        const pages = array.pages;
+        const head = pages.length > 0 ? pages[0]!.pfn : 0;
+        let consecutive = true;
+        for (let i = 1; i < pages.length && consecutive; i++) consecutive = pages[i]!.pfn === head + i;
+        if (consecutive) k.ledger.donateRun(head, pages.length, EXT_POOL_OWNER);
+        else for (const p of pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
         return true;
       });
       tdxPageArrayDestroy(k, run.array);

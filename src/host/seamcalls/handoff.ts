@@ -42,10 +42,11 @@ export function flushBeforeHandoff(k: HostKernel, what: HandoffPages | Iterable<
   let n = 0;
   if ("pages" in what) {
     // Block by block, one order lookup per entry: no array of every covered PFN (that array and the
-    // per-PFN walk were 4-6 % of a 12,800-page bring-up, measured).
+    // per-PFN walk were 4-6 % of a 12,800-page bring-up, measured). `1 << order` is `nrPages` (orders
+    // are 0..MAX_ORDER) without its float `2 **`.
     for (const page of what.pages) {
       const first = page.pfn;
-      const end = first + page.nrPages;
+      const end = first + (1 << page.order);
       for (let pfn = first; pfn < end; pfn++) k.cpu.clflushPage(pfn);
       n += end - first;
     }
