@@ -218,13 +218,19 @@ class PfnMarks {
     return s;
   }
 
-  /** Marks `pfn` with `v` (1..2^32 − 1); false when `pfn` is not a PFN or is marked already. */
-  mark(pfn: number, v: number): boolean {
-    if (!(Number.isSafeInteger(pfn) && pfn >= 0)) return false;
-    const s = this.sec(pfn, true)!;
-    const i = pfn % 1024;
-    if (s[i] !== 0) return false;
-    s[i] = v;
+  /**
+   * Marks the `n` PFNs from `pfn` with `v` (1..2^32 − 1), one `fill` per section; false when they are not
+   * all PFNs (safe non-negative integers). A PFN marked again keeps the last mark.
+   */
+  markRun(pfn: number, n: number, v: number): boolean {
+    if (!(Number.isSafeInteger(pfn) && pfn >= 0 && Number.isSafeInteger(pfn + n))) return false;
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const s = this.sec(q, true)!;
+      const i0 = q % 1024;
+      const i1 = Math.min(1024, i0 + (end - q));
+      s.fill(v, i0, i1);
+      q += i1 - i0;
+    }
     return true;
   }
 
@@ -251,10 +257,11 @@ export interface OwnedPagesSummary {
  * consistent machine unless a donated page is also stranded or lent (the detailed walk then decides).
  *
  * Why the fewer tests cover the same rules (L listings, P pages the PAMT walk meets):
- * - every listed PFN is marked with its lister's id; a PFN listed twice is refused at once;
- * - every walked page must carry its owner's mark: the P owned pages are among the L listed ones, so
- *   when L = P the two sets are equal, and each listed page is owned by the object listing it and, being
- *   walked (type neither PT_NDA nor PT_RSVD) inside a TDMR, private;
+ * - every listed PFN is marked with its lister's id (the last lister's, for a PFN listed twice);
+ * - every walked page must carry its owner's mark: the P owned pages are among the at most L distinct
+ *   listed ones, so P = L means no PFN is listed twice and the two sets are equal; then each listed page
+ *   carries its only lister's mark, so it is owned by that object and, being walked (type neither PT_NDA
+ *   nor PT_RSVD) inside a TDMR, private;
  * - allocated (the allocator's `liveOrders`) and not reserved implies not free;
  * - the donated pages the walk meets are distinct and all private and allocated; when their number is
  *   the size of the host's donated map, that map holds no other page.
@@ -270,7 +277,14 @@ export function ownedPagesAgree(m: Machine): OwnedPagesSummary | null {
     const id = obj.id;
     if (!(Number.isInteger(id) && id >= 0 && id < 0xffff_ffff)) return null;
     const pages = obj.pages;
-    for (let i = 0; i < pages.length; i++) if (!marks.mark(pages[i]!, id + 1)) return null;
+    // Lists are mostly runs of consecutive PFNs (a chunk of the pool): one mark per run.
+    for (let i = 0; i < pages.length; ) {
+      const first = pages[i]!;
+      let j = i + 1;
+      while (j < pages.length && pages[j] === first + (j - i)) j++;
+      if (!marks.markRun(first, j - i, id + 1)) return null;
+      i = j;
+    }
     listed += pages.length;
   }
 
