@@ -304,6 +304,15 @@ export function ownedPagesAgree(m: Machine): OwnedPagesSummary | null {
   const batch = new Float64Array(1024);
   const orders = new Int8Array(1024);
   let n = 0;
+  let runStart = -2;
+  let runEnd = -2;
+  const runInOneTdmr = (): boolean => {
+    if (runStart >= 0) {
+      const t = pamt.tdmrIndex(runStart);
+      if (t < 0 || pamt.tdmrIndex(runEnd) !== t) agree = false;
+    }
+    return agree;
+  };
   pamt.forEachOwned((pfn, type, o) => {
     walked++;
     if (!agree) return;
@@ -319,10 +328,17 @@ export function ownedPagesAgree(m: Machine): OwnedPagesSummary | null {
       wantType = TYPE_OF_KIND[obj.kind];
     }
     run++;
-    if (type !== wantType || marks.get(pfn) !== o + 1 || !pamt.inTdmr(pfn) || alloc.isReserved(pfn)) {
+    if (type !== wantType || marks.get(pfn) !== o + 1 || alloc.isReserved(pfn)) {
       agree = false;
       return;
     }
+    // A run of consecutive PFNs lies in one TDMR when its first and last pages do (TDMRs are intervals):
+    // asked once per run, not per page.
+    if (pfn !== runEnd + 1) {
+      if (!runInOneTdmr()) return;
+      runStart = pfn;
+    }
+    runEnd = pfn;
     batch[n++] = pfn;
     if (n === batch.length) {
       if (alloc.liveOrders(batch, n, orders) !== -1) agree = false;
@@ -342,7 +358,7 @@ export function ownedPagesAgree(m: Machine): OwnedPagesSummary | null {
     }
     if (!labelOk) agree = false;
   });
-  if (!agree || (n > 0 && alloc.liveOrders(batch, n, orders) !== -1)) return null;
+  if (!runInOneTdmr() || (n > 0 && alloc.liveOrders(batch, n, orders) !== -1)) return null;
   if (walked !== pamt.ownedPages || listed !== walked || moduleOwned !== ledger.donated.size) return null;
   if (owner >= 0) counts.set(owner, (counts.get(owner) ?? 0) + run);
   const byObject: Record<string, number> = {};

@@ -77,8 +77,10 @@ const PAGE_WALK_CORRUPTIONS: readonly [string, (f: Fixture) => void][] = [
   [
     "a pool page outside every TDMR",
     ({ m, pool }) => {
-      const inTdmr = m.module.pamt.inTdmr.bind(m.module.pamt);
-      m.module.pamt.inTdmr = (pfn) => pfn !== pool.pages[0] && inTdmr(pfn);
+      // The pool's first page, which starts a run (the fast walk asks about the ends of each run of
+      // consecutive pages: TDMRs are intervals); both walks ask tdmrIndex.
+      const tdmrIndex = m.module.pamt.tdmrIndex.bind(m.module.pamt);
+      m.module.pamt.tdmrIndex = (pfn) => (pfn === pool.pages[0] ? -1 : tdmrIndex(pfn));
     },
   ],
   [
