@@ -42,7 +42,7 @@ function loadCommonJs() {
   const head =
     '(function (exports, require, module, __filename, __dirname, __tdxpaImportMetaUrl) {"use strict";';
   const tail = "\n})";
-  // Hashing the file's bytes (not the 0.9 MB string, which would be encoded again) costs about 1 ms.
+  // Hashing the file's bytes (not the 0.9 MB string, which would be encoded again): about 1 ms, measured.
   const hash = createHash("sha256").update(head).update(bytes).update(tail).digest();
   const wrapped = `${head}${bytes.toString("utf8")}${tail}`;
   const writeTo = process.env.TDXPA_WRITE_CODE_CACHE;
