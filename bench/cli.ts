@@ -3,11 +3,12 @@
  * against the CPU of an empty `node` process measured in the same run.
  *
  * The CLI measured is the real built command: `node bin/tdxpa.js …`, which loads the one-file bundle
- * dist/cli/tdxpa.bundle.js. {@link buildCli} rebuilds that bundle and the report page from src/ with the
- * build's own scripts (scripts/build-cli-bundle.mjs, scripts/build-report-page.mjs: what `npm run build`
- * runs after tsc), so the figures are of the current sources. A small preload script makes each child
- * write its own `process.cpuUsage()` (user + system) at exit, so CPU is the child's alone. Every command
- * is run `runs` times; figures are min / median / max over runs. A command that exits with a status
+ * (dist/cli/tdxpa.bundle.cjs with its V8 code cache; dist/cli/tdxpa.bundle.js without them).
+ * {@link buildCli} rebuilds that bundle and the report page from src/ with the build's own scripts
+ * (scripts/build-cli-bundle.mjs, scripts/build-report-page.mjs: what `npm run build` runs after tsc),
+ * so the figures are of the current sources. A small preload script makes each child write its own
+ * `process.cpuUsage()` (user + system) at exit, so CPU is the child's alone. Every command is run
+ * `runs` times; figures are min / median / max over runs. A command that exits with a status
  * other than the expected one is recorded as failed with its first stderr line.
  *
  * Run alone (`node --import tsx bench/cli.ts [runs]`, default 5) it prints the startup rows only: an

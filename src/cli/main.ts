@@ -5,8 +5,8 @@
  * `main` never throws and never prints a stack trace. A user mistake ({@link UsageError}, or a typed
  * `TdxpaError` from the library naming a value and its range) prints one line `tdxpa: <message>` on
  * stderr and exits 2; anything else is a bug and prints `tdxpa: internal error: <message>`, exit 70.
- * `bin/tdxpa.js` calls {@link runFromProcess} from `dist/cli/tdxpa.bundle.js`, this module bundled into one
- * file by scripts/build-cli-bundle.mjs.
+ * `bin/tdxpa.js` calls {@link runFromProcess} from `dist/cli/tdxpa.bundle.cjs` (with its V8 code cache) or
+ * `dist/cli/tdxpa.bundle.js`, this module bundled into one file by scripts/build-cli-bundle.mjs.
  */
 import { readFileSync } from "node:fs";
 import { isTdxpaError } from "../common/errors.js";

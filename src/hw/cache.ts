@@ -334,10 +334,12 @@ export class CacheModel {
     const saved = this.cause;
     for (const [key, sec] of this.dirty) {
       for (let i = 0; i < SECTION; i++) {
-        if (sec[i] === 0) continue;
+        // Slot 0 is KeyID 0: only the other bits are private lines. No array per dirty page (a
+        // 1,048,576-page pool left dirty under the module's KeyID, all still private, is the common case).
+        if ((sec[i]! & ~1) === 0) continue;
         const pfn = key * SECTION + i;
+        if (this.isPrivate(pfn) || exempt(pfn)) continue;
         const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
-        if (priv.length === 0 || this.isPrivate(pfn) || exempt(pfn)) continue;
         this.cause = this.leftBy.get(pfn) ?? "unknown";
         this.hazard(
           "private-lines-left-at-end",
