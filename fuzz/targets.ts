@@ -72,27 +72,35 @@ function canonicalHex(s: string): void {
 }
 const HEX_OUT = { lo: 0, hi: 0 };
 
-/** decodeStatus / statusText: any u64 decodes; the raw field round-trips. */
-export const statusTarget: FuzzTarget = {
-  name: "status",
-  typedErrorsAllowed: true,
-  run(input) {
-    const r = new ByteReader(input);
-    const v = r.u64();
-    const d = decodeStatus(v.lo, v.hi);
-    statusText(v);
-    canonicalHex(d.raw);
-    check(
-      HEX_OUT.lo === v.lo && HEX_OUT.hi === v.hi,
-      () => `decodeStatus raw ${d.raw} does not round-trip ${u64ToHex(v.lo, v.hi)}`,
-    );
-    check(d.info === v.lo >>> 0, () => `info ${d.info} is not bits 31:0`);
-    check(
-      d.operandId === (v.hi >>> 31 === 1 && v.hi >>> 0 !== 0x8000_ff00 ? v.lo >>> 0 : null),
-      () => `operand id ${d.operandId} of ${d.raw}: bits 31:0 are an operand id only on a module error`,
-    );
-  },
-};
+/**
+ * decodeStatus / statusText: any u64 decodes; the raw field round-trips. `decode` is the decoder under
+ * test (a planted wrong one in test/fuzz/lean.test.ts).
+ */
+export function statusTargetFor(decode: typeof decodeStatus): FuzzTarget {
+  return {
+    name: "status",
+    typedErrorsAllowed: true,
+    run(input) {
+      const r = new ByteReader(input);
+      const v = r.u64();
+      const d = decode(v.lo, v.hi);
+      statusText(v);
+      canonicalHex(d.raw);
+      check(
+        HEX_OUT.lo === v.lo && HEX_OUT.hi === v.hi,
+        () => `decodeStatus raw ${d.raw} does not round-trip ${u64ToHex(v.lo, v.hi)}`,
+      );
+      check(d.info === v.lo >>> 0, () => `info ${d.info} is not bits 31:0`);
+      check(
+        d.operandId === (v.hi >>> 31 === 1 && v.hi >>> 0 !== 0x8000_ff00 ? v.lo >>> 0 : null),
+        () => `operand id ${d.operandId} of ${d.raw}: bits 31:0 are an operand id only on a module error`,
+      );
+    },
+  };
+}
+
+/** The status target on the library's decodeStatus. */
+export const statusTarget: FuzzTarget = statusTargetFor(decodeStatus);
 
 /** A shared-page check driven by the input (the module passes its own; here it varies). */
 function rootCheck(mode: number): ((hpa: number) => string | null) | undefined {
@@ -315,27 +323,43 @@ function oracleWalk(maxPages: number): void {
 /**
  * readLinkedList over up to 8 list pages given by the input (entries address them by index through bits
  * 14:12, or are raw): terminates, reports loops, never throws, and agrees with the spec's walk
- * ({@link oracleWalk}) on the list pages, the data pages and how the walk ended.
+ * ({@link oracleWalk}) on the list pages, the data pages and how the walk ended. `walk` is the decoder
+ * under test (a planted wrong one in test/fuzz/lean.test.ts).
  */
-export const linkedListTarget: FuzzTarget = {
-  name: "linked-list",
-  typedErrorsAllowed: true,
-  run(input) {
-    const r = new ByteReader(input);
-    const len = input.length;
-    const maxPages = (r.u8() % 10) + 1;
-    const nPages = (r.u8() % 8) + 1;
-    const pages = LIST_PAGES;
-    for (let p = 0; p < nPages; p++) {
-      const used = r.u16() % 513;
-      LIST_USED[p] = used;
-      // Entries up to `used` (and 511) read a kind byte and maybe an entry; once the input has run
-      // out every read is 0, so the rest of the page is known without reading (see LIST_PAGES).
-      let e = 0;
-      for (let at = p * 1024; e < used && e < 511 && r.pos < len; e++, at += 2) {
-        const kind = r.u8();
+export function linkedListTargetFor(walk: typeof readLinkedList): FuzzTarget {
+  return {
+    name: "linked-list",
+    typedErrorsAllowed: true,
+    run(input) {
+      const r = new ByteReader(input);
+      const len = input.length;
+      const maxPages = (r.u8() % 10) + 1;
+      const nPages = (r.u8() % 8) + 1;
+      const pages = LIST_PAGES;
+      for (let p = 0; p < nPages; p++) {
+        const used = r.u16() % 513;
+        LIST_USED[p] = used;
+        // Entries up to `used` (and 511) read a kind byte and maybe an entry; once the input has run
+        // out every read is 0, so the rest of the page is known without reading (see LIST_PAGES).
+        let e = 0;
+        for (let at = p * 1024; e < used && e < 511 && r.pos < len; e++, at += 2) {
+          const kind = r.u8();
+          let lo = 0xffff_ffff;
+          let hi = 0xffff_ffff;
+          if (kind % 4 === 0) {
+            lo = r.u32();
+            hi = r.u32();
+          } else if (kind % 4 !== 1) {
+            lo = LIST_BASE + (r.u8() % 8) * 0x1000;
+            hi = 0;
+          }
+          pages[at] = lo;
+          pages[at + 1] = hi;
+        }
+        LIST_EXPLICIT[p] = e;
         let lo = 0xffff_ffff;
         let hi = 0xffff_ffff;
+        const kind = r.u8(); // entry 511 (also when used is 512: it comes last either way)
         if (kind % 4 === 0) {
           lo = r.u32();
           hi = r.u32();
@@ -343,44 +367,37 @@ export const linkedListTarget: FuzzTarget = {
           lo = LIST_BASE + (r.u8() % 8) * 0x1000;
           hi = 0;
         }
-        pages[at] = lo;
-        pages[at + 1] = hi;
+        pages[p * 1024 + 1022] = lo;
+        pages[p * 1024 + 1023] = hi;
       }
-      LIST_EXPLICIT[p] = e;
-      let lo = 0xffff_ffff;
-      let hi = 0xffff_ffff;
-      const kind = r.u8(); // entry 511 (also when used is 512: it comes last either way)
-      if (kind % 4 === 0) {
-        lo = r.u32();
-        hi = r.u32();
-      } else if (kind % 4 !== 1) {
-        lo = LIST_BASE + (r.u8() % 8) * 0x1000;
-        hi = 0;
-      }
-      pages[p * 1024 + 1022] = lo;
-      pages[p * 1024 + 1023] = hi;
-    }
-    listPageCount = nPages;
-    listReads = 0;
-    const res = readLinkedList(readListEntry, LIST_BASE, maxPages);
-    check(
-      res.listHpas.length <= maxPages + 1,
-      () => `${res.listHpas.length} list pages read, limit ${maxPages}`,
-    );
-    check(listReads <= (maxPages + 1) * 512, () => `${listReads} entries read for at most ${maxPages} pages`);
-    oracleWalk(maxPages);
-    const o = ORACLE;
-    let sum = 0;
-    for (const h of res.dataHpas) sum = listSum(sum, h);
-    const end = res.violation === null ? 0 : res.violation.rule === "list-cycle" ? 2 : 1;
-    check(
-      res.listHpas.length === o.lists && res.dataHpas.length === o.data && sum === o.sum && end === o.end,
-      () =>
-        `readLinkedList: ${res.listHpas.length} list pages, ${res.dataHpas.length} data pages (sum ${sum}), ` +
-        `${res.violation?.rule ?? "no violation"}; the spec's walk: ${o.lists}, ${o.data} (sum ${o.sum}), end ${o.end}`,
-    );
-  },
-};
+      listPageCount = nPages;
+      listReads = 0;
+      const res = walk(readListEntry, LIST_BASE, maxPages);
+      check(
+        res.listHpas.length <= maxPages + 1,
+        () => `${res.listHpas.length} list pages read, limit ${maxPages}`,
+      );
+      check(
+        listReads <= (maxPages + 1) * 512,
+        () => `${listReads} entries read for at most ${maxPages} pages`,
+      );
+      oracleWalk(maxPages);
+      const o = ORACLE;
+      let sum = 0;
+      for (const h of res.dataHpas) sum = listSum(sum, h);
+      const end = res.violation === null ? 0 : res.violation.rule === "list-cycle" ? 2 : 1;
+      check(
+        res.listHpas.length === o.lists && res.dataHpas.length === o.data && sum === o.sum && end === o.end,
+        () =>
+          `readLinkedList: ${res.listHpas.length} list pages, ${res.dataHpas.length} data pages (sum ${sum}), ` +
+          `${res.violation?.rule ?? "no violation"}; the spec's walk: ${o.lists}, ${o.data} (sum ${o.sum}), end ${o.end}`,
+      );
+    },
+  };
+}
+
+/** The linked-list target on the library's readLinkedList. */
+export const linkedListTarget: FuzzTarget = linkedListTargetFor(readLinkedList);
 
 /**
  * What the u64-text target's bytes stand for: the digits of each accepted form, and odd characters
@@ -436,75 +453,81 @@ const TEXT_UNITS = new Uint16Array(512);
  * text 0..47 characters); each later byte is a character: below 0xfe a digit of the form (free text:
  * any of {@link ANY_CHARS}), 0xfe and the next byte one of {@link ODD_CHARS}, 0xff and the next two
  * bytes one arbitrary UTF-16 code unit, so any text can still be built. Bytes past the end read as 0.
+ * `parse` is the parser under test (a planted wrong one in test/fuzz/lean.test.ts).
  */
-export const u64TextTarget: FuzzTarget = {
-  name: "u64-text",
-  typedErrorsAllowed: true,
-  run(input) {
-    const units = TEXT_UNITS;
-    const n = input.length;
-    const form = n > 0 ? input[0]! : 0;
-    const lenByte = n > 1 ? input[1]! : 0;
-    let k = 0;
-    let len: number;
-    let digits: string;
-    if ((form & 3) === 1) {
-      digits = DEC_DIGITS;
-      len = 1 + (lenByte % 22);
-    } else if ((form & 7) === 7) {
-      digits = ANY_CHARS;
-      len = lenByte % 48;
-    } else {
-      digits = HEX_DIGITS;
-      // Mostly up to 18 digits (a u64 is 16), sometimes up to 34 (the form allows 32 with `_`).
-      len = 2 + 1 + (lenByte < 0xe0 ? lenByte % 18 : lenByte % 34);
-      units[k++] = 48;
-      units[k++] = form & 4 ? 88 : 120;
-    }
-    for (let i = 2; k < len; i++) {
-      const b = i < n ? input[i]! : 0;
-      if (b < 0xfe) units[k++] = digits.charCodeAt(b % digits.length);
-      else if (b === 0xfe) {
-        units[k++] = ODD_CHARS.charCodeAt((i + 1 < n ? input[i + 1]! : 0) % ODD_CHARS.length);
-        i += 1;
+export function u64TextTargetFor(parse: typeof parseU64): FuzzTarget {
+  return {
+    name: "u64-text",
+    typedErrorsAllowed: true,
+    run(input) {
+      const units = TEXT_UNITS;
+      const n = input.length;
+      const form = n > 0 ? input[0]! : 0;
+      const lenByte = n > 1 ? input[1]! : 0;
+      let k = 0;
+      let len: number;
+      let digits: string;
+      if ((form & 3) === 1) {
+        digits = DEC_DIGITS;
+        len = 1 + (lenByte % 22);
+      } else if ((form & 7) === 7) {
+        digits = ANY_CHARS;
+        len = lenByte % 48;
       } else {
-        units[k++] = (i + 1 < n ? input[i + 1]! : 0) | ((i + 2 < n ? input[i + 2]! : 0) << 8);
-        i += 2;
+        digits = HEX_DIGITS;
+        // Mostly up to 18 digits (a u64 is 16), sometimes up to 34 (the form allows 32 with `_`).
+        len = 2 + 1 + (lenByte < 0xe0 ? lenByte % 18 : lenByte % 34);
+        units[k++] = 48;
+        units[k++] = form & 4 ? 88 : 120;
       }
-    }
-    let s = "";
-    for (let j = 0; j < k; j++) s += String.fromCharCode(units[j]!);
-    let v: U64;
-    try {
-      v = parseU64(s);
-    } catch (e) {
+      for (let i = 2; k < len; i++) {
+        const b = i < n ? input[i]! : 0;
+        if (b < 0xfe) units[k++] = digits.charCodeAt(b % digits.length);
+        else if (b === 0xfe) {
+          units[k++] = ODD_CHARS.charCodeAt((i + 1 < n ? input[i + 1]! : 0) % ODD_CHARS.length);
+          i += 1;
+        } else {
+          units[k++] = (i + 1 < n ? input[i + 1]! : 0) | ((i + 2 < n ? input[i + 2]! : 0) << 8);
+          i += 2;
+        }
+      }
+      let s = "";
+      for (let j = 0; j < k; j++) s += String.fromCharCode(units[j]!);
+      let v: U64;
+      try {
+        v = parse(s);
+      } catch (e) {
+        const want = oracleU64(s);
+        check(
+          isTdxpaError(e) && e.code === want,
+          () =>
+            `parseU64(${JSON.stringify(s)}) refused it (${isTdxpaError(e) ? e.code : e}); the oracle says ${typeof want === "string" ? want : u64ToHex(want.lo, want.hi)}`,
+        );
+        return; // refused as the oracle refuses (judge allows a typed error: no second throw)
+      }
       const want = oracleU64(s);
       check(
-        isTdxpaError(e) && e.code === want,
+        typeof want !== "string" && same(v, want),
         () =>
-          `parseU64(${JSON.stringify(s)}) refused it (${isTdxpaError(e) ? e.code : e}); the oracle says ${typeof want === "string" ? want : u64ToHex(want.lo, want.hi)}`,
+          `parseU64(${JSON.stringify(s)}) gave ${u64ToHex(v.lo, v.hi)}; the oracle says ${typeof want === "string" ? want : u64ToHex(want.lo, want.hi)}`,
       );
-      return; // refused as the oracle refuses (judge allows a typed error: no second throw)
-    }
-    const want = oracleU64(s);
-    check(
-      typeof want !== "string" && same(v, want),
-      () =>
-        `parseU64(${JSON.stringify(s)}) gave ${u64ToHex(v.lo, v.hi)}; the oracle says ${typeof want === "string" ? want : u64ToHex(want.lo, want.hi)}`,
-    );
-    check(
-      Number.isInteger(v.lo) &&
-        Number.isInteger(v.hi) &&
-        v.lo >= 0 &&
-        v.hi >= 0 &&
-        v.lo < TWO32 &&
-        v.hi < TWO32,
-      () => `parseU64(${JSON.stringify(s)}) gave non-halves`,
-    );
-    const back = parseU64(u64ToHex(v.lo, v.hi));
-    check(same(back, v), () => `parseU64(${JSON.stringify(s)}) does not round-trip`);
-  },
-};
+      check(
+        Number.isInteger(v.lo) &&
+          Number.isInteger(v.hi) &&
+          v.lo >= 0 &&
+          v.hi >= 0 &&
+          v.lo < TWO32 &&
+          v.hi < TWO32,
+        () => `parseU64(${JSON.stringify(s)}) gave non-halves`,
+      );
+      const back = parse(u64ToHex(v.lo, v.hi));
+      check(same(back, v), () => `parseU64(${JSON.stringify(s)}) does not round-trip`);
+    },
+  };
+}
+
+/** The u64-text target on the library's parseU64. */
+export const u64TextTarget: FuzzTarget = u64TextTargetFor(parseU64);
 
 /** parseScenario over a JSON document read from the input: a scenario or a typed error. */
 export const scenarioTarget: FuzzTarget = {
