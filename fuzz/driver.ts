@@ -43,6 +43,12 @@ export interface FuzzOptions {
   readonly onBatch?: (target: string, executions: number) => void;
   /** `auto` (default): the lean driver for the targets of LEAN_SHAPES, fast-check for the rest. */
   readonly driver?: "auto" | "fast-check";
+  /**
+   * Fixed counts instead of the time box, by target: such a target runs until it has executed at least
+   * this many inputs (whole batches: 1024 on the lean driver, `batch` on fast-check), whatever the time.
+   * The same inputs on a loaded machine as on an idle one (`test/fuzz/fuzz.test.ts`).
+   */
+  readonly executions?: Readonly<Record<string, number>>;
 }
 
 /** What a fuzz run found. */
@@ -56,14 +62,21 @@ export interface FuzzResult {
 
 const DEFAULT_WEIGHTS: Record<string, number> = { seamcall: 3 };
 
-function runTarget(t: FuzzTarget, ms: number, seed: number, batch: number, onBatch?: FuzzOptions["onBatch"]) {
+function runTarget(
+  t: FuzzTarget,
+  ms: number,
+  seed: number,
+  batch: number,
+  onBatch?: FuzzOptions["onBatch"],
+  count?: number,
+) {
   const arb = ARBITRARIES[t.name];
   if (arb === undefined) throw new Error(`no arbitrary for target ${t.name}`);
   const t0 = performance.now();
   let executions = 0;
   const vectors: RegressionVector[] = [];
   let lastProblem = "";
-  for (let b = 0; performance.now() - t0 < ms; b++) {
+  for (let b = 0; count === undefined ? performance.now() - t0 < ms : executions < count; b++) {
     const s = (seed + b * 7919) | 0;
     const details = fc.check(
       fc.property(arb, (input) => {
@@ -99,9 +112,12 @@ function runTarget(t: FuzzTarget, ms: number, seed: number, batch: number, onBat
 }
 
 /** The lean driver on `t` for `ms`, with its figures and regression vectors. */
-function runLean(t: FuzzTarget, ms: number, seed: number, onBatch?: FuzzOptions["onBatch"]) {
+function runLean(t: FuzzTarget, ms: number, seed: number, onBatch?: FuzzOptions["onBatch"], count?: number) {
   const shape = LEAN_SHAPES[t.name]!;
-  const r = leanFuzz(t, shape, ms, seed);
+  const r =
+    count === undefined
+      ? leanFuzz(t, shape, ms, seed)
+      : leanFuzz(t, shape, Number.POSITIVE_INFINITY, seed, count);
   onBatch?.(t.name, r.executions);
   return {
     figures: {
@@ -127,7 +143,10 @@ export function fuzz(o: FuzzOptions): FuzzResult {
     const share = ((weights[t.name] ?? 1) / total) * o.seconds * 1000;
     const batch = o.batch ?? (t.name === "seamcall" ? 200 : 2000);
     const lean = o.driver !== "fast-check" && LEAN_SHAPES[t.name] !== undefined;
-    const r = lean ? runLean(t, share, o.seed, o.onBatch) : runTarget(t, share, o.seed, batch, o.onBatch);
+    const count = o.executions?.[t.name];
+    const r = lean
+      ? runLean(t, share, o.seed, o.onBatch, count)
+      : runTarget(t, share, o.seed, batch, o.onBatch, count);
     figures.push(r.figures);
     vectors.push(...r.vectors);
   }

@@ -83,15 +83,18 @@ export function shrink(t: FuzzTarget, input: Uint8Array): LeanFinding {
 }
 
 /**
- * Runs `t` on seeded raw inputs for `ms` milliseconds (checking the clock every 1024 inputs). Returns
- * the executions and up to 5 distinct shrunk findings. Stack traces are off while it runs (a typed
- * error is an allowed outcome of a decoder, and capturing its stack was most of the cost).
+ * Runs `t` on seeded raw inputs for `ms` milliseconds (checking the clock every 1024 inputs), or, with
+ * `count`, until `count` inputs have run (rounded up to a multiple of 1024; `ms` still bounds it): a
+ * fixed count runs the same inputs whatever the machine's load. Returns the executions and up to 5
+ * distinct shrunk findings. Stack traces are off while it runs (a typed error is an allowed outcome of
+ * a decoder, and capturing its stack was most of the cost).
  */
 export function leanFuzz(
   t: FuzzTarget,
   shape: LeanShape,
   ms: number,
   seed: number,
+  count = Number.POSITIVE_INFINITY,
 ): { executions: number; elapsed: number; findings: LeanFinding[] } {
   const r = Rng.mulberry32(seed);
   const buf = new Uint8Array(shape.maxLen + 4);
@@ -103,7 +106,7 @@ export function leanFuzz(
   const t0 = performance.now();
   let executions = 0;
   try {
-    while (performance.now() - t0 < ms && findings.length < 5) {
+    while (executions < count && performance.now() - t0 < ms && findings.length < 5) {
       for (let i = 0; i < 1024; i++) {
         const n = shape.minLen + (span === 1 ? 0 : r.below(span));
         fill(r, buf, n);

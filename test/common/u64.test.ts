@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isTdxpaError } from "../../src/common/errors.js";
+import { isTdxpaError, TdxpaError } from "../../src/common/errors.js";
 import {
   bitRangeText,
   getBits,
@@ -84,6 +84,79 @@ describe("u64 halves", () => {
       expect((e as { code: string }).code).toBe(code);
       expect((e as Error).message).toContain("operand");
     }
+  });
+
+  it("parseU64 agrees with the regular-expression and bigint oracle on any text", () => {
+    // The oracle is the original definition: the regular expressions of the accepted forms and BigInt.
+    const oracle = (text: string): { lo: number; hi: number } | { code: string; message: string } => {
+      const t = text.trim();
+      let v: bigint;
+      if (/^0[xX][0-9a-fA-F_]{1,32}$/.test(t)) {
+        const digits = t.slice(2).replace(/_/g, "");
+        if (digits.length === 0)
+          return {
+            code: "bad-format",
+            message: `operand: ${JSON.stringify(text)} is not a number; allowed 0x hex or decimal`,
+          };
+        v = BigInt(`0x${digits}`);
+      } else if (/^[0-9]{1,20}$/.test(t)) v = BigInt(t);
+      else
+        return {
+          code: "bad-format",
+          message: `operand: ${JSON.stringify(text)} is not a number; allowed 0x hex or decimal, 0..2^64-1`,
+        };
+      if (v > 2n ** 64n - 1n)
+        return {
+          code: "out-of-range",
+          message: `operand: ${JSON.stringify(text)} is out of range; allowed 0..2^64-1 (0xffffffffffffffff)`,
+        };
+      return { lo: Number(v & 0xffff_ffffn), hi: Number(v >> 32n) };
+    };
+    const parsed = (text: string) => {
+      try {
+        return parseU64(text, "operand");
+      } catch (e) {
+        if (!(e instanceof TdxpaError)) throw e;
+        return { code: e.code, message: e.message };
+      }
+    };
+    // Text near the accepted forms (digits, prefixes, separators, spaces, signs), and any text.
+    const near = fc
+      .array(fc.constantFrom(..."0123456789abcdefABCDEFxX_ -+.:/`@GgYy\t"), { maxLength: 40 })
+      .map((a) => a.join(""));
+    const hex = fc
+      .tuple(
+        fc.constantFrom("0x", "0X", " 0x"),
+        fc
+          .integer({ min: 0, max: 34 })
+          .chain((n) => fc.array(fc.constantFrom(..."0000f9aF_"), { minLength: n, maxLength: n })),
+      )
+      .map(([p, d]) => p + d.join(""));
+    const dec = fc.bigInt({ min: 0n, max: 2n ** 66n }).map((v) => v.toString());
+    // Digits with one neighbour of the digit ranges in the ASCII table mixed in.
+    const odd = fc
+      .tuple(
+        fc.constantFrom("0x", ""),
+        fc.constantFrom(..."/:@G`g"),
+        fc.integer({ min: 1, max: 20 }),
+        fc.nat(20),
+      )
+      .map(([p, c, n, at]) => {
+        const d = "1234567890abcdefABCDEF".slice(0, p === "" ? 10 : 22);
+        let s = "";
+        for (let i = 0; i < n; i++) s += i === at % n ? c : d[(i * 7 + at) % d.length];
+        return p + s;
+      });
+    fc.assert(
+      fc.property(fc.oneof(near, hex, dec, odd, fc.string({ unit: "binary", maxLength: 30 })), (text) => {
+        expect(parsed(text)).toEqual(oracle(text));
+      }),
+      { numRuns: 400 },
+    );
+    const edges = ["18446744073709551615", "18446744073709551616", "99999999999999999999", "0x_", "0x"];
+    for (const body of ["0".repeat(31), "0".repeat(32), "_".repeat(32), "f".repeat(16), "f".repeat(17)])
+      edges.push(`0x${body}1`, `0x${body}`);
+    for (const text of edges) expect(parsed(text)).toEqual(oracle(text));
   });
 
   it("numbers: exact to 2^53-1, null above", () => {

@@ -6,10 +6,24 @@
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../fuzz/bytes.js";
 import { LEAN_SHAPES, leanFuzz, shrink } from "../../fuzz/lean.js";
-import { FuzzBug, type FuzzTarget, judge, targetByName } from "../../fuzz/targets.js";
+import {
+  FuzzBug,
+  type FuzzTarget,
+  judge,
+  linkedListTargetFor,
+  statusTargetFor,
+  targetByName,
+  u64TextTargetFor,
+} from "../../fuzz/targets.js";
 import { HPA_LIST_INFO } from "../../src/common/fields.js";
-import { encodeHpaListInfo, hpaListInfoFirstEntry, hpaListInfoLastEntry } from "../../src/common/formats.js";
-import { pageAddress } from "../../src/common/u64.js";
+import {
+  encodeHpaListInfo,
+  hpaListInfoFirstEntry,
+  hpaListInfoLastEntry,
+  readLinkedList,
+} from "../../src/common/formats.js";
+import { decodeStatus } from "../../src/common/status.js";
+import { pageAddress, parseU64 } from "../../src/common/u64.js";
 
 /** HPA_LIST_INFO decode with a planted bug: reserved bits 2:0 are not checked (rule 1 half-applied). */
 const planted: FuzzTarget = {
@@ -53,5 +67,46 @@ describe("lean fuzz driver", () => {
       expect(r.executions, name).toBeGreaterThan(0);
       expect(r.findings, name).toEqual([]);
     }
+  });
+
+  it.each([
+    [
+      "status: raw drops bits 35:32",
+      statusTargetFor((lo, hi) => ({ ...decodeStatus(lo, hi), raw: decodeStatus(lo, hi & 0xffff_fff0).raw })),
+      "does not round-trip",
+    ],
+    [
+      "u64-text: decimal off by one from the 16th digit",
+      u64TextTargetFor((text, name) => {
+        const v = parseU64(text, name);
+        return /^\s*\d{16,}\s*$/.test(text) ? { lo: (v.lo + 1) >>> 0, hi: v.hi } : v;
+      }),
+      "the oracle says",
+    ],
+    [
+      "u64-text: an underscore refused",
+      u64TextTargetFor((text, name) => parseU64(text.includes("_") ? `${text}!` : text, name)),
+      "refused it",
+    ],
+    [
+      "linked-list: bit 11 of an entry not checked",
+      linkedListTargetFor((read, first, max) =>
+        readLinkedList(
+          (hpa, e) => {
+            const x = read(hpa, e);
+            return x.lo === 0xffff_ffff && x.hi === 0xffff_ffff ? x : { lo: (x.lo & ~0x800) >>> 0, hi: x.hi };
+          },
+          first,
+          max,
+        ),
+      ),
+      "the spec's walk",
+    ],
+  ] as const)("the oracle catches a planted wrong decoder: %s", (_what, t, problem) => {
+    // A fixed count (the time bound only stops a hang): the same inputs at any load.
+    const r = leanFuzz(t, LEAN_SHAPES[t.name]!, 60_000, 424242, 200_000);
+    expect(r.findings.length).toBeGreaterThan(0);
+    expect(r.findings[0]!.problem).toContain(problem);
+    expect(judge(t, r.findings[0]!.input).ok).toBe(false);
   });
 });
