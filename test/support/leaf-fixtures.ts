@@ -10,13 +10,14 @@ import { type U64, U64_ONES, u64FromNumber } from "../../src/common/u64.js";
 import { type IdeStreamRecord, ideStreamSetup } from "../../src/host/flows/ide.js";
 import { type SpdmSessionRecord, spdmSessionConnect } from "../../src/host/flows/spdm.js";
 import type { Page } from "../../src/host/page.js";
-import { buildQuoteBuffer, mngCreate, type QuoteBuffer } from "../../src/host/quote.js";
+import { buildQuoteBuffer, type QuoteBuffer } from "../../src/host/quote.js";
+import { streamCreateRegs } from "../../src/host/seamcalls/ide.js";
+import { mngCreate } from "../../src/host/seamcalls/quote.js";
 import {
   forwardToDevice,
   functionId,
   type SpdmChannel,
   selectiveStream,
-  streamCreateRegs,
   writeSpdmConf,
 } from "../../src/host/spdm.js";
 import type { PcieDeviceSpec } from "../../src/hw/devices.js";

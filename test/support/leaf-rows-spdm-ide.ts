@@ -6,7 +6,8 @@
 import { expect } from "vitest";
 import { REG, RESOURCE_OPERAND } from "../../src/common/status.js";
 import { type U64, u64FromNumber } from "../../src/common/u64.js";
-import { functionId, spdmMng } from "../../src/host/spdm.js";
+import { spdmMng } from "../../src/host/seamcalls/spdm.js";
+import { functionId } from "../../src/host/spdm.js";
 import { doeWrap, SPDM } from "../../src/hw/devices.js";
 import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/index.js";
