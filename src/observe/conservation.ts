@@ -227,7 +227,7 @@ class PfnMarks {
     if (!(Number.isSafeInteger(pfn) && pfn >= 0 && Number.isSafeInteger(pfn + n))) return false;
     for (let q = pfn, end = pfn + n; q < end; ) {
       const s = this.sec(q, true)!;
-      const i0 = q % 1024;
+      const i0 = q - Math.floor(q / 1024) * 1024; // not `%`: fmod on a double PFN (see module/pamt.ts offOf)
       const i1 = Math.min(1024, i0 + (end - q));
       s.fill(v, i0, i1);
       q += i1 - i0;
@@ -237,7 +237,7 @@ class PfnMarks {
 
   /** The mark of `pfn` (a PFN the PAMT walked), 0 when none. */
   get(pfn: number): number {
-    return this.sec(pfn, false)?.[pfn % 1024] ?? 0;
+    return this.sec(pfn, false)?.[pfn - Math.floor(pfn / 1024) * 1024] ?? 0;
   }
 }
 

@@ -78,9 +78,13 @@ const PAGE_WALK_CORRUPTIONS: readonly [string, (f: Fixture) => void][] = [
     "a pool page outside every TDMR",
     ({ m, pool }) => {
       // The pool's first page, which starts a run (the fast walk asks about the ends of each run of
-      // consecutive pages: TDMRs are intervals); both walks ask tdmrIndex.
-      const tdmrIndex = m.module.pamt.tdmrIndex.bind(m.module.pamt);
-      m.module.pamt.tdmrIndex = (pfn) => (pfn === pool.pages[0] ? -1 : tdmrIndex(pfn));
+      // consecutive pages: TDMRs are intervals) through tdmrIndex; the detailed walk asks isPrivate,
+      // which asks inTdmr (that remembers the TDMR that answered last): both are told.
+      const pamt = m.module.pamt;
+      const tdmrIndex = pamt.tdmrIndex.bind(pamt);
+      const inTdmr = pamt.inTdmr.bind(pamt);
+      pamt.tdmrIndex = (pfn) => (pfn === pool.pages[0] ? -1 : tdmrIndex(pfn));
+      pamt.inTdmr = (pfn) => pfn !== pool.pages[0] && inTdmr(pfn);
     },
   ],
   [
