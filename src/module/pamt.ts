@@ -185,6 +185,45 @@ export class Pamt {
     }
   }
 
+  /**
+   * Calls `fn` once per run of consecutive module-owned pages with one type and one owner (first PFN, page
+   * count, type, owner), in the order {@link forEachOwned} meets the pages: the same pages, grouped. A run
+   * continues across sections when the next section in that order starts where it ended. The conservation
+   * check's fast walk decides a run at a time (a pool is a few runs, not a million calls).
+   */
+  forEachOwnedRun(fn: (pfn: number, n: number, type: number, owner: number) => void): void {
+    let start = -1;
+    let n = 0;
+    let rt = 0;
+    let ro = 0;
+    for (const [key, s] of this.sections) {
+      const base = key * SECTION;
+      const type = s.type;
+      const owner = s.owner;
+      let i = 0;
+      while (i < SECTION) {
+        const t = type[i]!;
+        if (t === PT.NDA || t === PT.RSVD) {
+          i++;
+          continue;
+        }
+        const o = owner[i]!;
+        let j = i + 1;
+        while (j < SECTION && type[j] === t && owner[j] === o) j++;
+        if (n > 0 && start + n === base + i && t === rt && o === ro) n += j - i;
+        else {
+          if (n > 0) fn(start, n, rt, ro);
+          start = base + i;
+          n = j - i;
+          rt = t;
+          ro = o;
+        }
+        i = j;
+      }
+    }
+    if (n > 0) fn(start, n, rt, ro);
+  }
+
   /** Number of sections allocated (memory the PAMT spends). */
   get sectionCount(): number {
     return this.sections.size;
