@@ -152,6 +152,29 @@ export class Pamt {
     return t !== PT.NDA && t !== PT.RSVD && this.inTdmr(pfn);
   }
 
+  /**
+   * True when all `n` pages from `pfn` (n ≥ 1) are module-owned ({@link isPrivate} of each): the run lies
+   * in one TDMR (its first and last pages do: TDMRs are intervals) and no page is PT_NDA or PT_RSVD.
+   * False when a page is not, and also for a run across two TDMRs (ask page by page then).
+   */
+  privateRun(pfn: number, n: number): boolean {
+    const t = this.tdmrIndex(pfn);
+    if (t < 0 || this.tdmrIndex(pfn + n - 1) !== t) return false;
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const s = this.section(q, false);
+      if (s === undefined) return false;
+      const i0 = offOf(q);
+      const lim = Math.min(SECTION, i0 + (end - q));
+      const type = s.type;
+      for (let i = i0; i < lim; i++) {
+        const ty = type[i]!;
+        if (ty === PT.NDA || ty === PT.RSVD) return false;
+      }
+      q += lim - i0;
+    }
+    return true;
+  }
+
   /** Sets a page's type and owner. Valid for pfn in a TDMR and not reserved. */
   set(pfn: number, type: number, owner: number): void {
     const s = this.section(pfn, true)!;

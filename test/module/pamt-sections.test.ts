@@ -105,3 +105,36 @@ describe("PAMT.forEachOwnedRun: the pages of forEachOwned, grouped into runs of 
     }
   });
 });
+
+describe("PAMT.privateRun: every page of the run private, asked once", () => {
+  it("agrees with isPrivate page by page on runs inside one TDMR, and is never true wrongly", () => {
+    let seed = 3;
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 16) % k;
+    };
+    const pamt = new Pamt(tdmrs);
+    // Owned pages around reserved areas, section edges and the end of the first TDMR (PFN 262,144).
+    for (const [from, to] of [
+      [3, 999],
+      [1050, 2047],
+      [2049, 5000],
+      [262_100, 262_139],
+      [262_144, 262_200],
+    ] as const)
+      for (let pfn = from; pfn < to; pfn++) pamt.set(pfn, PT.EXT_POOL, 1);
+    pamt.set(4000, PT.NDA, 0);
+    for (let round = 0; round < 2000; round++) {
+      const pfn = rnd(3) === 0 ? 262_080 + rnd(150) : rnd(5200);
+      const n = 1 + rnd(rnd(2) === 0 ? 40 : 3000);
+      let all = true;
+      for (let q = pfn; q < pfn + n && all; q++) all = pamt.isPrivate(q);
+      const oneTdmr = pamt.tdmrIndex(pfn) >= 0 && pamt.tdmrIndex(pfn) === pamt.tdmrIndex(pfn + n - 1);
+      expect(pamt.privateRun(pfn, n), `${pfn} + ${n}`).toBe(all && oneTdmr);
+    }
+    expect(pamt.privateRun(262_100, 39)).toBe(true);
+    expect(pamt.privateRun(262_100, 40)).toBe(false);
+    expect(pamt.privateRun(3, 996)).toBe(true);
+    expect(pamt.privateRun(3, 997)).toBe(false);
+  });
+});
