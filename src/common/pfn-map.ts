@@ -98,6 +98,26 @@ export class PfnLabelMap {
     return id === 0 ? undefined : this.labels[id];
   }
 
+  /**
+   * The label all `n` PFNs from `pfn` carry (n ≥ 1), or null when they do not all carry one and the same
+   * label: one section lookup per 1024 PFNs and no string per PFN (the conservation check asks it once
+   * per run of module-owned pages).
+   */
+  runLabel(pfn: number, n: number): string | null {
+    let id = -1;
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const s = this.sec(q, false);
+      if (s === undefined) return null;
+      const i0 = offOf(q);
+      const lim = Math.min(SECTION, i0 + (end - q));
+      if (id < 0) id = s[i0]!;
+      if (id === 0) return null;
+      for (let i = i0; i < lim; i++) if (s[i] !== id) return null;
+      q += lim - i0;
+    }
+    return id > 0 ? this.labels[id]! : null;
+  }
+
   /** True when `pfn` has a label. */
   has(pfn: number): boolean {
     return (this.sec(pfn, false)?.[offOf(pfn)] ?? 0) !== 0;

@@ -20,7 +20,7 @@
  *    missing write-back that only a later eviction would show), named with the call that left them.
  *
  * The cache is hardware: it asks the module's PAMT only through the `isPrivate` probe the machine wires
- * in, which is the model's vantage point, not something a host could do.
+ * in (and `isPrivateRun`, the same question for a run of pages), which is the model's vantage point, not something a host could do.
  */
 import { TdxpaError } from "../common/errors.js";
 import { PAGE_SIZE } from "../common/u64.js";
@@ -123,6 +123,12 @@ export class CacheModel {
   cause = "host";
   /** Probe into the module's PAMT: true when the page is private (set by the machine wiring). */
   isPrivate: (pfn: number) => boolean = () => false;
+  /**
+   * The same probe for a run of pages: true when all `n` pages from `pfn` are private; false when one may
+   * not be (the sweep then asks {@link isPrivate} page by page). Set by the machine wiring; the default
+   * knows nothing.
+   */
+  isPrivateRun: (pfn: number, n: number) => boolean = () => false;
   /** Observer of each hazard as it happens (traces). */
   onHazard: ((h: Hazard) => void) | null = null;
 
@@ -337,21 +343,31 @@ export class CacheModel {
         // Slot 0 is KeyID 0: only the other bits are private lines. No array per dirty page (a
         // 1,048,576-page pool left dirty under the module's KeyID, all still private, is the common case).
         if ((sec[i]! & ~1) === 0) continue;
-        const pfn = key * SECTION + i;
-        if (this.isPrivate(pfn) || exempt(pfn)) continue;
-        const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
-        this.cause = this.leftBy.get(pfn) ?? "unknown";
-        this.hazard(
-          "private-lines-left-at-end",
-          pfn,
-          priv,
-          `page 0x${pfn.toString(16)} left the module with dirty lines of KeyID ${priv.join(",")} never written back (left by ${this.cause})`,
-        );
-        found.push(this.hazards[this.hazards.length - 1]!);
+        // The run of pages with private lines from here: one probe when the module owns all of them,
+        // else page by page.
+        let j = i + 1;
+        while (j < SECTION && (sec[j]! & ~1) !== 0) j++;
+        if (!this.isPrivateRun(key * SECTION + i, j - i))
+          for (let q = i; q < j; q++) this.sweepPage(key * SECTION + q, exempt, found);
+        i = j - 1;
       }
     }
     this.cause = saved;
     return found;
+  }
+
+  /** The sweep of one page with private lines: a hazard when it is neither private nor exempt. */
+  private sweepPage(pfn: number, exempt: (pfn: number) => boolean, found: Hazard[]): void {
+    if (this.isPrivate(pfn) || exempt(pfn)) return;
+    const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
+    this.cause = this.leftBy.get(pfn) ?? "unknown";
+    this.hazard(
+      "private-lines-left-at-end",
+      pfn,
+      priv,
+      `page 0x${pfn.toString(16)} left the module with dirty lines of KeyID ${priv.join(",")} never written back (left by ${this.cause})`,
+    );
+    found.push(this.hazards[this.hazards.length - 1]!);
   }
 
   /** TDH.PHYMEM.PAGE.WBINVD: writes back and drops `pfn`'s lines of `keyId`. */

@@ -174,6 +174,7 @@ export class TdxModule {
     this.behaviours = { ...DEFAULT_BEHAVIOURS, ...opts.behaviours };
     this.interrupts = new InterruptSource(opts.interrupts ?? { kind: "none" });
     cache.isPrivate = (pfn) => this.pamt.isPrivate(pfn);
+    cache.isPrivateRun = (pfn, n) => this.pamt.privateRun(pfn, n);
     this.ext.poolObject = this.newObject("ext-pool", "extension memory pool").id;
   }
 

@@ -152,6 +152,29 @@ export class Pamt {
     return t !== PT.NDA && t !== PT.RSVD && this.inTdmr(pfn);
   }
 
+  /**
+   * True when all `n` pages from `pfn` (n ≥ 1) are module-owned ({@link isPrivate} of each): the run lies
+   * in one TDMR (its first and last pages do: TDMRs are intervals) and no page is PT_NDA or PT_RSVD.
+   * False when a page is not, and also for a run across two TDMRs (ask page by page then).
+   */
+  privateRun(pfn: number, n: number): boolean {
+    const t = this.tdmrIndex(pfn);
+    if (t < 0 || this.tdmrIndex(pfn + n - 1) !== t) return false;
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const s = this.section(q, false);
+      if (s === undefined) return false;
+      const i0 = offOf(q);
+      const lim = Math.min(SECTION, i0 + (end - q));
+      const type = s.type;
+      for (let i = i0; i < lim; i++) {
+        const ty = type[i]!;
+        if (ty === PT.NDA || ty === PT.RSVD) return false;
+      }
+      q += lim - i0;
+    }
+    return true;
+  }
+
   /** Sets a page's type and owner. Valid for pfn in a TDMR and not reserved. */
   set(pfn: number, type: number, owner: number): void {
     const s = this.section(pfn, true)!;
@@ -183,6 +206,45 @@ export class Pamt {
         if (t !== PT.NDA && t !== PT.RSVD) fn(base + i, t, s.owner[i]!);
       }
     }
+  }
+
+  /**
+   * Calls `fn` once per run of consecutive module-owned pages with one type and one owner (first PFN, page
+   * count, type, owner), in the order {@link forEachOwned} meets the pages: the same pages, grouped. A run
+   * continues across sections when the next section in that order starts where it ended. The conservation
+   * check's fast walk decides a run at a time (a pool is a few runs, not a million calls).
+   */
+  forEachOwnedRun(fn: (pfn: number, n: number, type: number, owner: number) => void): void {
+    let start = -1;
+    let n = 0;
+    let rt = 0;
+    let ro = 0;
+    for (const [key, s] of this.sections) {
+      const base = key * SECTION;
+      const type = s.type;
+      const owner = s.owner;
+      let i = 0;
+      while (i < SECTION) {
+        const t = type[i]!;
+        if (t === PT.NDA || t === PT.RSVD) {
+          i++;
+          continue;
+        }
+        const o = owner[i]!;
+        let j = i + 1;
+        while (j < SECTION && type[j] === t && owner[j] === o) j++;
+        if (n > 0 && start + n === base + i && t === rt && o === ro) n += j - i;
+        else {
+          if (n > 0) fn(start, n, rt, ro);
+          start = base + i;
+          n = j - i;
+          rt = t;
+          ro = o;
+        }
+        i = j;
+      }
+    }
+    if (n > 0) fn(start, n, rt, ro);
   }
 
   /** Number of sections allocated (memory the PAMT spends). */

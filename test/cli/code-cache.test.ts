@@ -36,6 +36,7 @@ function install(edit: (source: string, cache: Buffer) => [string, Buffer]): str
   mkdirSync(join(dir, "dist/cli"), { recursive: true });
   mkdirSync(join(dir, "scenarios"));
   copyFileSync(join(ROOT, "bin/tdxpa.js"), join(dir, "bin/tdxpa.js"));
+  copyFileSync(join(ROOT, "bin/package.json"), join(dir, "bin/package.json"));
   copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
   copyFileSync(join(ROOT, "scenarios/head-page-only.yaml"), join(dir, "scenarios/head-page-only.yaml"));
   const [source, cache] = edit(

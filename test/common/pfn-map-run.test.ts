@@ -122,3 +122,43 @@ describe("PfnLabelMap.deleteRun and HostLedger.donateRun (one run instead of one
     },
   );
 });
+
+describe("PfnLabelMap.runLabel (the conservation check's question per run of module-owned pages)", () => {
+  const runs = fc.array(
+    fc.tuple(
+      fc.integer({ min: 0, max: 3000 }),
+      fc.integer({ min: 0, max: 1500 }),
+      fc.constantFrom("a", "b", null),
+    ),
+    { maxLength: 6 },
+  );
+  test.prop([runs, fc.integer({ min: 0, max: 3500 }), fc.integer({ min: 1, max: 2100 })])(
+    "is the label every PFN of the run carries, else null, as asked PFN by PFN",
+    (list, pfn, n) => {
+      const m = new PfnLabelMap();
+      for (const [p, k, label] of list) {
+        if (label === null) m.deleteRun(p, k);
+        else m.setRun(p, k, label);
+      }
+      const first = m.get(pfn);
+      let same = first !== undefined;
+      for (let i = 1; i < n && same; i++) same = m.get(pfn + i) === first;
+      expect(m.runLabel(pfn, n)).toBe(same ? first : null);
+    },
+  );
+
+  it("tells a run that crosses a section, a missing section and a single odd page", () => {
+    const m = new PfnLabelMap();
+    m.setRun(1000, 100, "pool");
+    expect(m.runLabel(1000, 100)).toBe("pool");
+    expect(m.runLabel(1000, 101)).toBeNull();
+    expect(m.runLabel(999, 2)).toBeNull();
+    m.set(1050, "other");
+    expect(m.runLabel(1000, 100)).toBeNull();
+    expect(m.runLabel(1051, 49)).toBe("pool");
+    expect(m.runLabel(5000, 3)).toBeNull();
+    m.setRun(2040, 20, "pool");
+    expect(m.runLabel(2040, 20)).toBe("pool");
+    expect(m.runLabel(2040, 1100)).toBeNull();
+  });
+});

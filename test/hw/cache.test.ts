@@ -9,6 +9,7 @@ import { TdxpaError } from "../../src/common/errors.js";
 import { PAGE_SIZE, pfnToHpa } from "../../src/common/u64.js";
 import { CacheModel, type Hazard } from "../../src/hw/cache.js";
 import { PhysMem } from "../../src/hw/physmem.js";
+import { Pamt, PT } from "../../src/module/pamt.js";
 
 const BASE_PFN = 0x100;
 const PFN = BASE_PFN + 3;
@@ -211,5 +212,61 @@ describe("stale lines reach memory", () => {
     expect(cache.stats.damagedPages).toBe(0);
     expect(cache.evictNow()).toBe(0);
     expect(mem.page(PFN).some((b) => b !== 0)).toBe(true); // the written-back ciphertext
+  });
+});
+
+describe("the sweep asks the PAMT once per run of pages with private lines (isPrivateRun)", () => {
+  const BASE = 0x10000;
+  const PAGES = 3072;
+  /** A cache wired to a real PAMT, as the machine wires it; `runs` false leaves the run probe unset. */
+  function wired(runs: boolean) {
+    const mem = new PhysMem([{ base: pfnToHpa(BASE), size: PAGES * PAGE_SIZE }]);
+    const pamt = new Pamt([{ base: pfnToHpa(BASE), size: PAGES * PAGE_SIZE, reserved: [] }]);
+    const cache = new CacheModel(mem, true);
+    cache.isPrivate = (pfn) => pamt.isPrivate(pfn);
+    if (runs) cache.isPrivateRun = (pfn, n) => pamt.privateRun(pfn, n);
+    return { pamt, cache };
+  }
+  /** Pages `from..to` made private and written by the module, then `released` given back. */
+  function state(w: ReturnType<typeof wired>, from: number, to: number, released: readonly number[]) {
+    for (let p = from; p < to; p++) {
+      w.pamt.set(p, PT.EXT_POOL, 1);
+      w.cache.moduleWrite(p, PRIVATE_KEYID);
+    }
+    w.cache.cause = "TDH.EXT.MEM.ADD #1";
+    for (const p of released) {
+      w.pamt.set(p, PT.NDA, 0);
+      w.cache.leavePrivate(p);
+    }
+    w.cache.cause = "host";
+  }
+
+  it("finds the pages given back inside and at the end of a run that crosses a section", () => {
+    const w = wired(true);
+    const released = [BASE + 500, BASE + 1023, BASE + 1099];
+    state(w, BASE, BASE + 1100, released);
+    const exempt = (p: number) => p === BASE + 1023;
+    expect(w.cache.sweep(exempt).map((h) => h.pfn)).toEqual([BASE + 500, BASE + 1099]);
+  });
+
+  it("finds what page-by-page probing finds, in the same order, on 200 random states", () => {
+    let seed = 11;
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 16) % k;
+    };
+    for (let round = 0; round < 200; round++) {
+      const from = BASE + rnd(PAGES / 2);
+      const to = from + 1 + rnd(PAGES / 2);
+      const released = Array.from({ length: rnd(6) }, () => from + rnd(to - from));
+      const exempted = released[0];
+      const a = wired(true);
+      const b = wired(false);
+      state(a, from, to, released);
+      state(b, from, to, released);
+      const found = a.cache.sweep((p) => p === exempted);
+      expect(found).toEqual(b.cache.sweep((p) => p === exempted));
+      expect(new Set(found.map((h) => h.pfn))).toEqual(new Set(released.filter((p) => p !== exempted)));
+    }
   });
 });

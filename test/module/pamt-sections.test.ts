@@ -45,3 +45,96 @@ describe("PAMT sections created with reserved areas as runs", () => {
     expect(reserved > 0).toBe(![256, 1024, 1029].includes(key));
   });
 });
+
+describe("PAMT.forEachOwnedRun: the pages of forEachOwned, grouped into runs of one type and owner", () => {
+  /** forEachOwned's pages, grouped by hand: a page joins the run before it when it follows it directly. */
+  const byHand = (pamt: Pamt) => {
+    const out: [number, number, number, number][] = [];
+    pamt.forEachOwned((pfn, type, owner) => {
+      const last = out[out.length - 1];
+      if (last !== undefined && last[0] + last[1] === pfn && last[2] === type && last[3] === owner) last[1]++;
+      else out.push([pfn, 1, type, owner]);
+    });
+    return out;
+  };
+  const runsOf = (pamt: Pamt) => {
+    const out: [number, number, number, number][] = [];
+    pamt.forEachOwnedRun((pfn, n, type, owner) => void out.push([pfn, n, type, owner]));
+    return out;
+  };
+
+  it("splits on a change of type, of owner and on a gap, joins across sections, skips reserved pages", () => {
+    const pamt = new Pamt(tdmrs);
+    for (let pfn = 3; pfn < 2100; pfn++) if (pamt.type(pfn) === PT.NDA) pamt.set(pfn, PT.EXT_POOL, 1);
+    pamt.set(500, PT.IOMMU_MT, 1);
+    pamt.set(501, PT.EXT_POOL, 2);
+    pamt.set(600, PT.NDA, 0);
+    // Section 1029 (a TDMR without reserved areas) before section 1028 in the PAMT's own order.
+    for (let pfn = 1029 * 1024; pfn < 1029 * 1024 + 10; pfn++) pamt.set(pfn, PT.SPDM_MT, 3);
+    for (let pfn = 1029 * 1024 - 4; pfn < 1029 * 1024; pfn++) pamt.set(pfn, PT.SPDM_MT, 3);
+    const runs = runsOf(pamt);
+    expect(runs).toEqual(byHand(pamt));
+    expect(runs.slice(0, 6)).toEqual([
+      [3, 497, PT.EXT_POOL, 1],
+      [500, 1, PT.IOMMU_MT, 1],
+      [501, 1, PT.EXT_POOL, 2],
+      [502, 98, PT.EXT_POOL, 1],
+      [601, 399, PT.EXT_POOL, 1],
+      [1050, 997, PT.EXT_POOL, 1],
+    ]);
+    expect(runs.reduce((s, r) => s + r[1], 0)).toBe(pamt.ownedPages);
+  });
+
+  it("agrees with forEachOwned on 300 random PAMTs", () => {
+    let seed = 7;
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 16) % k;
+    };
+    for (let round = 0; round < 300; round++) {
+      const pamt = new Pamt(tdmrs);
+      for (let w = rnd(8); w >= 0; w--) {
+        const start = rnd(4) === 0 ? 1028 * 1024 + rnd(2048) : rnd(3000);
+        const len = 1 + rnd(1200);
+        const type = [PT.EXT_POOL, PT.IOMMU_MT, PT.NDA][rnd(3)]!;
+        const owner = type === PT.NDA ? 0 : 1 + rnd(2);
+        for (let pfn = start; pfn < start + len; pfn++)
+          if (pamt.type(pfn) !== PT.RSVD) pamt.set(pfn, type, owner);
+      }
+      expect(runsOf(pamt)).toEqual(byHand(pamt));
+    }
+  });
+});
+
+describe("PAMT.privateRun: every page of the run private, asked once", () => {
+  it("agrees with isPrivate page by page on runs inside one TDMR, and is never true wrongly", () => {
+    let seed = 3;
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 16) % k;
+    };
+    const pamt = new Pamt(tdmrs);
+    // Owned pages around reserved areas, section edges and the end of the first TDMR (PFN 262,144).
+    for (const [from, to] of [
+      [3, 999],
+      [1050, 2047],
+      [2049, 5000],
+      [262_100, 262_139],
+      [262_144, 262_200],
+    ] as const)
+      for (let pfn = from; pfn < to; pfn++) pamt.set(pfn, PT.EXT_POOL, 1);
+    pamt.set(4000, PT.NDA, 0);
+    for (let round = 0; round < 2000; round++) {
+      const pfn = rnd(3) === 0 ? 262_080 + rnd(150) : rnd(5200);
+      const n = 1 + rnd(rnd(2) === 0 ? 40 : 3000);
+      let all = true;
+      for (let q = pfn; q < pfn + n && all; q++) all = pamt.isPrivate(q);
+      const oneTdmr = pamt.tdmrIndex(pfn) >= 0 && pamt.tdmrIndex(pfn) === pamt.tdmrIndex(pfn + n - 1);
+      expect(pamt.privateRun(pfn, n), `${pfn} + ${n}`).toBe(all && oneTdmr);
+    }
+    expect(pamt.privateRun(262_100, 39)).toBe(true);
+    expect(pamt.privateRun(262_100, 40)).toBe(false);
+    expect(pamt.privateRun(3, 996)).toBe(true);
+    expect(pamt.privateRun(3, 997)).toBe(false);
+  });
+});

@@ -75,6 +75,7 @@ describe("the packed tarball", () => {
       "LICENSE",
       "README.md",
       "bin/tdxpa.js",
+      "bin/package.json",
       "dist/index.js",
       "dist/index.d.ts",
       "dist/formats.js",
@@ -216,6 +217,7 @@ describe("bin/tdxpa.js and the one-file CLI bundle", () => {
       mkdirSync(join(d, "bin"));
       mkdirSync(join(d, "dist/cli"), { recursive: true });
       copyFileSync(join(ROOT, "bin/tdxpa.js"), join(d, "bin/tdxpa.js"));
+      copyFileSync(join(ROOT, "bin/package.json"), join(d, "bin/package.json"));
       copyFileSync(join(ROOT, "dist/cli/tdxpa.bundle.js"), join(d, "dist/cli/tdxpa.bundle.js"));
       copyFileSync(join(ROOT, "package.json"), join(d, "package.json"));
       mkdirSync(join(d, "scenarios"));
@@ -240,6 +242,7 @@ describe("bin/tdxpa.js without dist/", () => {
     try {
       mkdirSync(join(d, "bin"));
       copyFileSync(join(ROOT, "bin/tdxpa.js"), join(d, "bin/tdxpa.js"));
+      copyFileSync(join(ROOT, "bin/package.json"), join(d, "bin/package.json"));
       writeFileSync(join(d, "package.json"), '{"type":"module"}');
       const r = spawnSync(process.execPath, [join(d, "bin/tdxpa.js"), "run"], { encoding: "utf8" });
       expect(r.status).toBe(2);
