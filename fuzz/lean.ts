@@ -26,7 +26,8 @@ export const LEAN_SHAPES: Readonly<Record<string, LeanShape>> = {
   formats: { minLen: 10, maxLen: 10 },
   // format, first, last, queue size (6 bytes), then 1..8 entries that repeat to fill the page.
   entries: { minLen: 6, maxLen: 6 + 64 },
-  // Up to 8 list pages of (2 + 3 × used) bytes; short inputs end pages early (bytes past the end are 0).
+  // Page limit, page count, then page by page a shape, spelled entries and a link (see the target);
+  // bytes past the end read as 0, an empty page: most walks end in page 0, full pages are rare.
   "linked-list": { minLen: 2, maxLen: 64 },
   "u64-text": { minLen: 0, maxLen: 48 },
 };
