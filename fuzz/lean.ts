@@ -26,8 +26,9 @@ export const LEAN_SHAPES: Readonly<Record<string, LeanShape>> = {
   formats: { minLen: 10, maxLen: 10 },
   // format, first, last, queue size (6 bytes), then 1..8 entries that repeat to fill the page.
   entries: { minLen: 6, maxLen: 6 + 64 },
-  // Up to 8 list pages of (2 + 3 × used) bytes; short inputs end pages early (bytes past the end are 0).
-  "linked-list": { minLen: 2, maxLen: 256 },
+  // Page limit, page count, then page by page a shape, spelled entries and a link (see the target);
+  // bytes past the end read as 0, an empty page: most walks end in page 0, full pages are rare.
+  "linked-list": { minLen: 2, maxLen: 64 },
   "u64-text": { minLen: 0, maxLen: 48 },
 };
 
@@ -37,16 +38,27 @@ export interface LeanFinding {
   readonly problem: string;
 }
 
-/** Fills `buf[0..n)` with biased random bytes from `r`. */
-function fill(r: Rng, buf: Uint8Array, n: number): void {
+/** Whether a Uint32Array stores its words little-endian here (then {@link fill} writes whole words). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * Fills `buf[0..n)` with biased random bytes from `r` (`words` is a Uint32Array over `buf`'s buffer):
+ * each draw is stored as one word, the bytes in little-endian order on any host.
+ */
+function fill(r: Rng, buf: Uint8Array, words: Uint32Array, n: number): void {
   const mode = r.next() & 7;
-  for (let i = 0; i < n; i += 4) {
-    let w = r.next();
-    if (mode < 2) w &= r.next() & r.next(); // sparse: reserved fields mostly clear
-    buf[i] = w;
-    buf[i + 1] = w >>> 8;
-    buf[i + 2] = w >>> 16;
-    buf[i + 3] = w >>> 24;
+  const sparse = mode < 2; // reserved fields mostly clear
+  if (LITTLE_ENDIAN) {
+    for (let i = 0, end = (n + 3) >>> 2; i < end; i++)
+      words[i] = sparse ? r.next() & r.next() & r.next() : r.next();
+  } else {
+    for (let i = 0; i < n; i += 4) {
+      const w = sparse ? r.next() & r.next() & r.next() : r.next();
+      buf[i] = w;
+      buf[i + 1] = w >>> 8;
+      buf[i + 2] = w >>> 16;
+      buf[i + 3] = w >>> 24;
+    }
   }
   if (mode === 7 && n > 0) {
     // A few bytes at the extremes (all-ones words, NULL links, zero fields).
@@ -97,19 +109,22 @@ export function leanFuzz(
   count = Number.POSITIVE_INFINITY,
 ): { executions: number; elapsed: number; findings: LeanFinding[] } {
   const r = Rng.mulberry32(seed);
-  const buf = new Uint8Array(shape.maxLen + 4);
+  const buf = new Uint8Array((shape.maxLen + 7) & ~3);
+  const words = new Uint32Array(buf.buffer);
   const views = Array.from({ length: shape.maxLen + 1 }, (_, n) => buf.subarray(0, n));
   const span = shape.maxLen - shape.minLen + 1;
   const findings: LeanFinding[] = [];
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
+  // Not a number, rather than 0: V8 then skips stack capture altogether (a thrown typed error cost
+  // 0.99 µs with 0 and 0.74 µs so, against 0.36 µs for throwing a plain object, in a micro-run).
+  (Error as { stackTraceLimit: unknown }).stackTraceLimit = undefined;
   const t0 = performance.now();
   let executions = 0;
   try {
     while (executions < count && performance.now() - t0 < ms && findings.length < 5) {
       for (let i = 0; i < 1024; i++) {
         const n = shape.minLen + (span === 1 ? 0 : r.below(span));
-        fill(r, buf, n);
+        fill(r, buf, words, n);
         const input = views[n]!;
         const v = judge(t, input);
         if (!v.ok) {
