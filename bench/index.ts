@@ -215,7 +215,11 @@ try {
   const large = cfg.bringUp.largePages.toLocaleString("en-US");
   const rows: SummaryRow[] = [
     vsC("whole tdxPageArrayRepopulate, 512 entries", "populate: tdxPageArrayRepopulate", 2),
-    vsC("populateRoot only", "populate: root write (populateRoot)", 1.5),
+    vsC(
+      "populateRoot only (copy of checked entries)",
+      "populate: root write (populateRoot, copy of checked entries)",
+      1.5,
+    ),
     vsC("HPA_LIST_INFO encode", "encode HPA_LIST_INFO", 3),
     vsC("HPA_LIST_INFO decode", "decode HPA_LIST_INFO", 3),
     vsC("HPA_ARRAY_T encode", "encode HPA_ARRAY_T", 3),

@@ -340,6 +340,16 @@ export class PageAllocator implements PageFrameDb {
   }
 
   /**
+   * @internal the frame table section holding `pfn` (1024 frames from `pfn − offOf(pfn)`), or undefined
+   * when none of its frames was ever allocated; for the descriptor's check loop (src/host/page-array.ts),
+   * which reads an allocated head's order from it and asks {@link liveOrder} about anything else.
+   * Read only.
+   */
+  _frameSection(pfn: number): Section | undefined {
+    return this.frames.sec(pfn);
+  }
+
+  /**
    * {@link liveOrder} of `pfns[0..n)` into `out`, once per run of PFNs inside one 1024-frame section
    * (the descriptor's populate checks 512 pages with a handful of section lookups). Returns the index
    * of the first PFN that is not allocated, or −1 when all are. Each `pfns[i]` must be an integer in

@@ -169,6 +169,26 @@ describe("create", () => {
       },
       /tdx_page_array_repopulate\.pages\[1\]: .*a page of this host's allocator/,
     ],
+    [
+      "a freed page next to allocated ones (its frame table section is live)",
+      (k) => {
+        const ps = order0(k, 3);
+        k.alloc.freePages(ps[1]!, 0);
+        return tdxPageArrayCreate(k, ps, 3);
+      },
+      /pages\[1\]: .* is free: the caller must allocate/,
+    ],
+    [
+      // Every handle is checked before any frame (one loop now, two before): a bad handle after a free
+      // page is the error reported.
+      "a free page, then a non-page: the non-page is reported",
+      (k) => {
+        const ps = order0(k, 3);
+        k.alloc.freePages(ps[0]!, 0);
+        return tdxPageArrayCreate(k, [ps[0]!, ps[1]!, "x" as unknown as Page], 3);
+      },
+      /pages\[2\]: expected a page, got "?x"?/,
+    ],
     ["NaN pages", (k) => tdxPageArrayCreate(k, order0(k, 1), Number.NaN), /NaN/],
     ["fractional", (k) => tdxPageArrayCreate(k, order0(k, 2), 1.5), /1\.5/],
   ];
