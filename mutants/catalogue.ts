@@ -560,6 +560,14 @@ export const CATALOGUE: readonly Mutation[] = [
     filter: "refuses",
   },
   {
+    name: "the page-array check loop keeps the first section's orders after moving to another section",
+    group: "rule",
+    file: "src/host/page-array.ts",
+    find: "      order = sec.order;",
+    replace: "      order = order === NO_SECTION.order ? sec.order : order;",
+    tests: ["test/host/populate-root.test.ts"],
+  },
+  {
     name: "the per-run populate check reports a non-compound block's order",
     group: "rule",
     file: "src/host/page-alloc-frames.ts",
