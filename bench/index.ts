@@ -215,7 +215,16 @@ try {
   const large = cfg.bringUp.largePages.toLocaleString("en-US");
   const rows: SummaryRow[] = [
     vsC("whole tdxPageArrayRepopulate, 512 entries", "populate: tdxPageArrayRepopulate", 2),
-    vsC("populateRoot only", "populate: root write (populateRoot)", 1.5),
+    {
+      ...vsC(
+        "populateRoot only (copy of checked entries)",
+        "populate: root write (populateRoot, copy of checked entries)",
+        1.5,
+      ),
+      // Not a populate any more, so not judged against the populate aim.
+      met: null,
+      note: "the copy only: since 2026-12-03 the check loop computes the entries (their cost is in the whole-API row)",
+    },
     vsC("HPA_LIST_INFO encode", "encode HPA_LIST_INFO", 3),
     vsC("HPA_LIST_INFO decode", "decode HPA_LIST_INFO", 3),
     vsC("HPA_ARRAY_T encode", "encode HPA_ARRAY_T", 3),

@@ -330,7 +330,8 @@ export class PageAllocator implements PageFrameDb {
   }
 
   /**
-   * One lookup for callers that walk many pages (the descriptor's populate): the order of the block
+   * One lookup for callers that walk many pages (the descriptor's check loop, for any frame that is not
+   * an allocated head without flags): the order of the block
    * `pfn` heads when it is allocated (0 for an order-0 page, a tail page of an allocated block or any
    * page of a non-compound block), or −1
    * when the frame is free, reserved or outside memory. Never throws; valid for any integer `pfn`.
@@ -340,8 +341,18 @@ export class PageAllocator implements PageFrameDb {
   }
 
   /**
+   * @internal the frame table section holding `pfn` (1024 frames from `pfn − offOf(pfn)`), or undefined
+   * when none of its frames was ever allocated; for the descriptor's check loop (src/host/page-array.ts),
+   * which reads an allocated head's order from it and asks {@link liveOrder} about anything else.
+   * Read only.
+   */
+  _frameSection(pfn: number): Section | undefined {
+    return this.frames.sec(pfn);
+  }
+
+  /**
    * {@link liveOrder} of `pfns[0..n)` into `out`, once per run of PFNs inside one 1024-frame section
-   * (the descriptor's populate checks 512 pages with a handful of section lookups). Returns the index
+   * (the conservation check walks a batch of pages with a handful of section lookups). Returns the index
    * of the first PFN that is not allocated, or −1 when all are. Each `pfns[i]` must be an integer in
    * 0..2^40 − 1 (the caller read it from a {@link Page} of this allocator).
    */

@@ -17,6 +17,7 @@ import { encodeHpaArray, encodeHpaListInfo, encodeIommuMt, MAX_ENTRIES } from ".
 import { type U64, U64_ZERO } from "../common/u64.js";
 import { type HostKernel, mapPageForWrite } from "./kernel.js";
 import { Page } from "./page.js";
+import { offOf, SECTION_PAGES, type Section } from "./page-alloc-frames.js";
 import { ok } from "./seamcalls/call.js";
 import { pageWbinvd } from "./seamcalls/core.js";
 
@@ -163,9 +164,10 @@ export class TdxPageArray {
 
   /**
    * @internal repopulate's body, after argument checks (which wrote the new pages' orders into
-   * {@link _spareOrders}): the two order buffers swap, nothing is allocated.
+   * {@link _spareOrders} and their root entries into `entries`): the two order buffers swap, the
+   * entries are copied into the root page, nothing is allocated.
    */
-  _repoint(k: HostKernel, pages: readonly Page[], pfns: Float64Array): void {
+  _repoint(k: HostKernel, pages: readonly Page[], entries: Uint32Array): void {
     this.#checkLive("repopulate");
     if (this.#flushOnFree) {
       throw stateError(
@@ -178,7 +180,7 @@ export class TdxPageArray {
     this.#pages = pages;
     this.#spareOrders = this.#orders;
     this.#orders = orders;
-    populateRoot(k, this.#root.pfn, pfns, orders, pages.length, old);
+    populateRoot(k, this.#root.pfn, entries, pages.length, old);
   }
 
   /** @internal destroy's body. */
@@ -212,43 +214,38 @@ export class TdxPageArray {
 }
 
 /**
- * Writes the root page: entry i = HPA of page `pfns[i]`, OR-ed with the block's page count when it
- * heads a block of more than one page (01-formats.md 1.2), for i in 0..n−1; entries from `n` up to
- * `clearUpTo` are zeroed (an encoder leaves unused entries zero). `pfns` and `orders` are what
- * {@link checkPages} read from the pages and the allocator, once. Exported for the benchmark only.
+ * Writes the root page: entries 0..n−1 from `entries` (entry i is words 2i, 2i+1, as
+ * {@link checkPages} computed them: the HPA of page i, OR-ed with the block's page count when it heads
+ * a block of more than one page, 01-formats.md 1.2); entries from `n` up to `clearUpTo` are zeroed (an
+ * encoder leaves unused entries zero). Exported for the benchmark only.
  * @internal
  */
 export function populateRoot(
   k: HostKernel,
   rootPfn: number,
-  pfns: Float64Array,
-  orders: Int8Array,
+  entries: Uint32Array,
   n: number,
   clearUpTo: number,
 ): void {
   const w = mapPageForWrite(k, rootPfn);
-  for (let i = 0; i < n; i++) {
-    const pfn = pfns[i]!;
-    // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits (`pfn << 12` keeps exactly
-    // those: the shift works on pfn mod 2^32); the high half is pfn >> 20, computed as pfn * 2^-20
-    // (exact: a power of two) truncated by `| 0`, which is the floor for every PFN below 2^51 with no
-    // branch at 2^32. NUM_PAGES is `(1 << order) & -2`: 0 for order 0, 2^order above, no branch. A
-    // Uint32Array store takes the value mod 2^32. Measured against the branching form (`order === 0 ?`,
-    // `pfn <= 0xffff_ffff ?`): 3.2 against 4.1 ns per entry, same machine and minute.
-    w[2 * i] = (pfn << 12) | ((1 << orders[i]!) & -2);
-    w[2 * i + 1] = (pfn * 9.5367431640625e-7) | 0;
-  }
+  w.set(n === MAX_ENTRIES ? entries : entries.subarray(0, 2 * n));
   if (clearUpTo > n) w.fill(0, 2 * n, 2 * clearUpTo);
 }
 
-/** Reused per call: PFNs of the pages being checked (at most 512). */
-const PFNS = new Float64Array(MAX_ENTRIES);
+/** Reused per call: the root entries of the pages being checked, entry i in words 2i (low), 2i+1 (high). */
+const ENTRIES = new Uint32Array(2 * MAX_ENTRIES);
+
+// The check loop below tests section offsets against a literal 1024 (a module constant is a context
+// load and a hole check per use): it must be the frame table's section size.
+if (SECTION_PAGES !== 1024) throw new Error("page-array: the check loop assumes 1024-frame sections");
 
 /**
  * Checks the caller's arguments and returns the pages (a copy of the first `nrPages`, or the caller's
- * array when it is exact); their PFNs go to {@link PFNS} (valid until the next call) and their block
- * orders to `orders`. Each page's handle is checked on its own; the allocator checks that all are
- * allocated once per run of pages inside one of its sections.
+ * array when it is exact); their block orders go to `orders` and their root entries to {@link ENTRIES}
+ * (valid until the next call). Nothing else is written: a refused call leaves the descriptor and its
+ * root page as they were. One loop per page: the handle (a {@link Page} of this host's allocator), the
+ * frame (allocated: the allocator's `liveOrder` rule, read from the frame table section in hand for an
+ * allocated head without flags, from `liveOrder` itself for anything else), then the entry.
  */
 function checkPages(
   fn: string,
@@ -271,23 +268,80 @@ function checkPages(
   // Like the kernel's descriptor, this one keeps the caller's array (not a copy) when it is exact.
   const out: readonly Page[] = pages.length === nrPages ? pages : pages.slice(0, nrPages);
   const alloc = k.alloc;
-  // Locals for the loop: an imported binding (Page) or a module-level const (PFNS) is a module-context
-  // load and a hole check per use; hoisted, the loop went from 3.7 to 3.0 ns per page (measured).
+  // Locals for the loop: an imported binding (Page) or a module-level const (ENTRIES) is a module-context
+  // load and a hole check per use (hoisted, a loop went from 3.7 to 3.0 ns per page, measured).
   const PageClass = Page;
-  const pfns = PFNS;
+  const w = ENTRIES;
+  // The frame table section in hand: frames base..base+1023. -Infinity: none yet (every PFN is outside).
+  let base = Number.NEGATIVE_INFINITY;
+  let refs = NO_SECTION.refs;
+  let order = NO_SECTION.order;
+  let flags = NO_SECTION.flags;
   for (let i = 0; i < nrPages; i++) {
-    const p: unknown = out[i];
-    if (!(p instanceof PageClass)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
-    if (p.db !== alloc) throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
-    pfns[i] = p.pfn;
+    const p = out[i] as Page | null | undefined;
+    // The same two checks as `instanceof` then `db`, in the order V8 folds best: loading `db` first
+    // (null and undefined go to the slow path before any load) checks the handle's hidden class, after
+    // which `instanceof` is a constant; `instanceof` first is a prototype walk per page (2.9 against
+    // 2.3 ns per page, measured). Any page refused here is diagnosed by the slow path, same errors.
+    if (p == null || p.db !== alloc || !(p instanceof PageClass)) refusePage(fn, out, i);
+    const pfn = p.pfn;
+    let d = pfn - base;
+    if (!(d >= 0 && d < 1024)) {
+      const sec = alloc._frameSection(pfn);
+      if (sec === undefined) refuseFree(fn, alloc, out, i); // no frame of this section was ever allocated
+      base = pfn - offOf(pfn);
+      refs = sec.refs;
+      order = sec.order;
+      flags = sec.flags;
+      d = pfn - base;
+    }
+    const off = d | 0;
+    // An allocated head with no flags: its order (liveOrder's first case). Anything else (a tail page,
+    // a non-compound block, a free frame) takes the allocator's own rule.
+    let o: number;
+    if (refs[off]! > 0 && flags[off] === 0) o = order[off]!;
+    else {
+      o = alloc.liveOrder(pfn);
+      if (o < 0) refuseFree(fn, alloc, out, i);
+    }
+    orders[i] = o;
+    // HPA = pfn * 4096: bits 31:12 of the low half are pfn's low 20 bits (`pfn << 12` keeps exactly
+    // those: the shift works on pfn mod 2^32); the high half is pfn >> 20, computed as pfn * 2^-20
+    // (exact: a power of two) truncated by `| 0`, which is the floor for every PFN below 2^51 with no
+    // branch at 2^32. NUM_PAGES is `(1 << order) & -2`: 0 for order 0, 2^order above, no branch. A
+    // Uint32Array store takes the value mod 2^32. Measured against the branching form (`order === 0 ?`,
+    // `pfn <= 0xffff_ffff ?`): 3.2 against 4.1 ns per entry, same machine and minute.
+    w[2 * i] = (pfn << 12) | ((1 << o) & -2);
+    w[2 * i + 1] = (pfn * 9.5367431640625e-7) | 0;
   }
-  const free = alloc.liveOrders(pfns, nrPages, orders);
-  if (free >= 0)
-    throw stateError(
-      `${fn}.pages[${free}]`,
-      `${out[free]} is free: the caller must allocate the pages first`,
-    );
   return out;
+}
+
+/** Stands for "no section in hand yet" (never read: the first page always looks its section up). */
+const NO_SECTION: Pick<Section, "refs" | "order" | "flags"> = {
+  refs: new Int32Array(0),
+  order: new Uint8Array(0),
+  flags: new Uint8Array(0),
+};
+
+/** The handle check's slow path: throws the typed error for `pages[i]`, which the fast test refused. */
+function refusePage(fn: string, pages: readonly unknown[], i: number): never {
+  const p = pages[i];
+  if (!(p instanceof Page)) throw typeError(`${fn}.pages[${i}]`, p, "a page");
+  // A Page the fast test refused: its `db` was not this allocator.
+  throw typeError(`${fn}.pages[${i}]`, p.toString(), "a page of this host's allocator");
+}
+
+/**
+ * The frame check's refusal: `pages[i]` is not allocated. Every handle is checked before any frame
+ * (the order the checks had as two loops), so a bad handle after `i` is reported first.
+ */
+function refuseFree(fn: string, alloc: unknown, pages: readonly Page[], i: number): never {
+  for (let j = i + 1; j < pages.length; j++) {
+    const p = pages[j];
+    if (p == null || p.db !== alloc || !(p instanceof Page)) refusePage(fn, pages, j);
+  }
+  throw stateError(`${fn}.pages[${i}]`, `${pages[i]} is free: the caller must allocate the pages first`);
 }
 
 /** Create's orders, before there is a descriptor (the constructor copies them). */
@@ -306,7 +360,7 @@ export function tdxPageArrayCreate(
   const checked = checkPages("tdx_page_array_create", k, pages, nrPages, CREATE_ORDERS);
   const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
   if (root === null) return null;
-  populateRoot(k, root.pfn, PFNS, CREATE_ORDERS, checked.length, 0);
+  populateRoot(k, root.pfn, ENTRIES, checked.length, 0);
   return new TdxPageArray(checked, root, CREATE_ORDERS);
 }
 
@@ -325,7 +379,7 @@ export function tdxPageArrayRepopulate(
   if (!(array instanceof TdxPageArray))
     throw typeError("tdx_page_array_repopulate.array", array, "a TdxPageArray or null");
   const checked = checkPages("tdx_page_array_repopulate", k, pages, nrPages, array._spareOrders);
-  array._repoint(k, checked, PFNS);
+  array._repoint(k, checked, ENTRIES);
   return array;
 }
 

@@ -128,6 +128,67 @@ describe("create", () => {
       (k) => tdxPageArrayCreate(k, [host().k.alloc.allocPage()!], 1),
       /a page of this host's allocator/,
     ],
+    [
+      "a null page",
+      (k) => tdxPageArrayCreate(k, [order0(k, 1)[0]!, null as unknown as Page], 2),
+      /pages\[1\]: expected a page, got null/,
+    ],
+    [
+      // The handle check reads `db` before `instanceof` (for speed): an object that is not a Page but
+      // carries this allocator and an allocated PFN must still be refused as "not a page".
+      "a look-alike object carrying this allocator and an allocated PFN",
+      (k) => {
+        const real = order0(k, 1)[0]!;
+        return tdxPageArrayCreate(k, [real, { db: k.alloc, pfn: real.pfn } as unknown as Page], 2);
+      },
+      /pages\[1\]: expected a page, got/,
+    ],
+    [
+      "a number instead of a page (repopulate)",
+      (k) => {
+        const ps = order0(k, 2);
+        const a = tdxPageArrayCreate(k, ps, 2)!;
+        try {
+          return tdxPageArrayRepopulate(k, a, [ps[0]!, 7 as unknown as Page], 2);
+        } finally {
+          tdxPageArrayDestroy(k, a);
+        }
+      },
+      /tdx_page_array_repopulate\.pages\[1\]: expected a page, got 7/,
+    ],
+    [
+      "another host's page (repopulate)",
+      (k) => {
+        const ps = order0(k, 2);
+        const a = tdxPageArrayCreate(k, ps, 2)!;
+        try {
+          return tdxPageArrayRepopulate(k, a, [ps[0]!, host().k.alloc.allocPage()!], 2);
+        } finally {
+          tdxPageArrayDestroy(k, a);
+        }
+      },
+      /tdx_page_array_repopulate\.pages\[1\]: .*a page of this host's allocator/,
+    ],
+    [
+      "a freed page next to allocated ones (its frame table section is live)",
+      (k) => {
+        const ps = order0(k, 3);
+        k.alloc.freePages(ps[1]!, 0);
+        return tdxPageArrayCreate(k, ps, 3);
+      },
+      /pages\[1\]: .* is free: the caller must allocate/,
+    ],
+    [
+      // Every handle is checked before any frame (one loop now, two before): a bad handle after a free
+      // page is the error reported.
+      "a free page, then a non-page: the non-page is reported",
+      (k) => {
+        const ps = order0(k, 3);
+        k.alloc.freePages(ps[0]!, 0);
+        return tdxPageArrayCreate(k, [ps[0]!, ps[1]!, "x" as unknown as Page], 3);
+      },
+      /pages\[2\]: expected a page, got "?x"?/,
+    ],
     ["NaN pages", (k) => tdxPageArrayCreate(k, order0(k, 1), Number.NaN), /NaN/],
     ["fractional", (k) => tdxPageArrayCreate(k, order0(k, 2), 1.5), /1\.5/],
   ];

@@ -59,3 +59,72 @@ describe("populateRoot against the bigint oracle", () => {
     for (let i = 0; i < 512; i++) expect(f[i]).toBe(i < 50 ? oracle(pfns[100 + i]!, orders[100 + i]!) : 0n);
   });
 });
+
+describe("the check loop (handle, frame, entry in one pass) against the allocator's own answers", () => {
+  /** A small deterministic generator (xorshift32), so a failure names a reproducible case. */
+  function rng(seed: number) {
+    let s = seed >>> 0 || 1;
+    return (n: number) => {
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
+      return s % n;
+    };
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])(
+    "seed %i: heads, tails, non-compound pages and freed pages across sections",
+    (seed) => {
+      const r = rng(seed * 7919);
+      const { k, mem, alloc } = host(2 ** 44 - 2 ** 21, 2 ** 24);
+      // A mix spanning several 1024-frame sections: order-0 pages, compound and non-compound blocks.
+      const live: Page[] = [];
+      const singles: Page[] = [];
+      for (let i = 0; i < 600; i++) {
+        const order = r(3) === 0 ? 1 + r(4) : 0;
+        const compound = r(4) !== 0;
+        const b = alloc.allocPages(order, { tag: "data", compound });
+        if (b === null) throw new Error("test: out of memory");
+        if (order === 0) singles.push(b);
+        for (let j = 0; j < 2 ** order; j++) live.push(j === 0 ? b : b.nth(j));
+      }
+      // Some order-0 pages go back: their handles now name free frames inside live sections.
+      const freed: Page[] = [];
+      for (const p of singles) {
+        if (r(10) === 0) {
+          alloc.freePages(p, 0);
+          freed.push(p);
+        }
+      }
+      expect(freed.length).toBeGreaterThan(0);
+      const pfns = live.map((p) => p.pfn);
+      expect(Math.max(...pfns) - Math.min(...pfns)).toBeGreaterThan(2048); // at least three sections
+      const stillLive = live.filter((p) => !freed.includes(p));
+      const a = tdxPageArrayCreate(k, stillLive.slice(0, 1), 1)!;
+      let refused = 0;
+      for (let round = 0; round < 20; round++) {
+        const n = 1 + r(512);
+        const pool = round % 4 === 3 ? live : stillLive; // every fourth round may meet a freed page
+        const pages = Array.from({ length: n }, () => pool[r(pool.length)]!);
+        const before = rootEntries(mem, a.rootPage.pfn);
+        const expected = pages.map((p) => alloc.liveOrder(p.pfn));
+        const firstFree = expected.findIndex((o) => o < 0);
+        if (firstFree >= 0) {
+          refused++;
+          expect(() => tdxPageArrayRepopulate(k, a, pages, n)).toThrow(
+            new RegExp(`pages\\[${firstFree}\\]: .* is free`),
+          );
+          expect(rootEntries(mem, a.rootPage.pfn)).toEqual(before); // a refused call writes nothing
+        } else {
+          tdxPageArrayRepopulate(k, a, pages, n);
+          const e = rootEntries(mem, a.rootPage.pfn);
+          for (let i = 0; i < 512; i++) expect(e[i]).toBe(i < n ? oracle(pages[i]!.pfn, expected[i]!) : 0n);
+        }
+      }
+      expect(refused).toBeGreaterThan(0);
+      expect(refused).toBeLessThan(20);
+    },
+  );
+});
