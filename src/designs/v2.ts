@@ -127,12 +127,13 @@ export function v2Create(
 export function v2Populate(k: HostKernel, a: V2PageArray, offset: number): number {
   const nents = Math.min(MAX_ENTRIES, a.nrPages - offset);
   const w = mapPageForWrite(k, a.root.pfn);
-  for (let i = 0; i < MAX_ENTRIES; i++) {
-    const p = i < nents ? a.pages[offset + i]! : null;
-    const [lo, hi] = p === null ? [0, 0] : entryOf(p);
-    w[2 * i] = lo;
-    w[2 * i + 1] = hi;
+  // The window's entries, then zeros to the end of the root page (no pair built per entry).
+  for (let i = 0; i < nents; i++) {
+    const p = a.pages[offset + i]!;
+    w[2 * i] = entryLo(p);
+    w[2 * i + 1] = hpaHi(p.hpa);
   }
+  w.fill(0, 2 * nents, 2 * MAX_ENTRIES);
   a.offset = offset;
   a.nents = nents;
   return nents;
@@ -178,8 +179,13 @@ export function v2CtrlLeak(k: HostKernel, a: V2PageArray, reason: string): void 
  * more than one page, as [bits 31:0, bits 63:32].
  */
 function entryOf(p: Page): [number, number] {
+  return [entryLo(p), hpaHi(p.hpa)];
+}
+
+/** Bits 31:0 of {@link entryOf} (bits 63:32 are the HPA's). */
+function entryLo(p: Page): number {
   const n = p.nrPages;
-  return [(hpaLo(p.hpa) | (n > 1 ? n : 0)) >>> 0, hpaHi(p.hpa)];
+  return (hpaLo(p.hpa) | (n > 1 ? n : 0)) >>> 0;
 }
 
 /**

@@ -155,6 +155,30 @@ export interface StrandReport {
  * recorder. The model's conservation check (src/observe/conservation.ts) compares it with the allocator,
  * the PAMT and each module object's page list; the host never reads the PAMT.
  */
+/**
+ * The ledger's `donated` map: setting a page moves it out of `held` and `lent`, deleting it moves it
+ * into `held`. One class for every ledger (a class made per ledger gave each machine's map its own
+ * shape, and the call sites that use it went megamorphic across the machines of a comparison).
+ */
+class DonatedMap extends PfnLabelMap {
+  constructor(
+    private readonly held: PfnLabelMap,
+    private readonly lent: PfnLabelMap,
+  ) {
+    super();
+  }
+  override set(pfn: number, label: string): this {
+    this.held.delete(pfn);
+    this.lent.delete(pfn);
+    return super.set(pfn, label);
+  }
+  override delete(pfn: number): boolean {
+    const had = super.delete(pfn);
+    if (had) this.held.set(pfn, "returned by the module");
+    return had;
+  }
+}
+
 export class HostLedger {
   /** PFN → allocation tag, for pages the host allocated and holds for its own use. */
   readonly held = new PfnLabelMap();
@@ -173,20 +197,7 @@ export class HostLedger {
   readonly misfrees: { readonly pfn: number; readonly was: string }[] = [];
 
   constructor() {
-    const held = this.held;
-    const lent = this.lent;
-    this.donated = new (class extends PfnLabelMap {
-      override set(pfn: number, label: string): this {
-        held.delete(pfn);
-        lent.delete(pfn);
-        return super.set(pfn, label);
-      }
-      override delete(pfn: number): boolean {
-        const had = super.delete(pfn);
-        if (had) held.set(pfn, "returned by the module");
-        return had;
-      }
-    })();
+    this.donated = new DonatedMap(this.held, this.lent);
   }
 
   /**

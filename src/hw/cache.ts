@@ -173,9 +173,18 @@ export class CacheModel {
     return s;
   }
 
+  /**
+   * Bit s set: `pfn` has dirty lines of the KeyID in slot s (slot 0 is KeyID 0, so a value above 1 means
+   * lines of a private KeyID). No array is built: the per-page host and module paths test this first
+   * and build the KeyID list only for a page they report.
+   */
+  private dirtyBits(pfn: number): number {
+    return this.sec(pfn, false)?.[offOf(pfn)] ?? 0;
+  }
+
   /** KeyIDs with dirty lines on `pfn` (empty when clean). */
   dirtyKeyIds(pfn: number): readonly number[] {
-    const bits = this.sec(pfn, false)?.[offOf(pfn)] ?? 0;
+    const bits = this.dirtyBits(pfn);
     if (bits === 0) return NO_KEYIDS;
     const out: number[] = [];
     for (let s = 0; s < this.slotKeyId.length; s++) if ((bits >>> s) & 1) out.push(this.slotKeyId[s]!);
@@ -241,7 +250,8 @@ export class CacheModel {
 
   /** Dirty lines of `keyId` on `pfn` become stale: keep the bytes they hold now. */
   private makeStale(pfn: number, keyId: number): void {
-    if (!this.dirtyKeyIds(pfn).includes(keyId)) return;
+    const slot = this.keyIdSlot.get(keyId);
+    if (slot === undefined || ((this.dirtyBits(pfn) >>> slot) & 1) === 0) return;
     let st = this.stale.get(pfn);
     if (st === undefined) {
       st = new Map();
@@ -264,7 +274,7 @@ export class CacheModel {
         `host ${write ? "wrote" : "read"} PFN 0x${pfn.toString(16)} which the PAMT says is private`,
       );
     } else {
-      const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
+      const priv = this.dirtyBits(pfn) > 1 ? this.dirtyKeyIds(pfn).filter((k) => k !== 0) : NO_KEYIDS;
       if (priv.length > 0) {
         this.hazard(
           "private-lines-on-host-page",
@@ -285,7 +295,7 @@ export class CacheModel {
 
   /** The host allocator takes `pfn` back (a free). Checks hazard 2. */
   hostFree(pfn: number): void {
-    const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
+    const priv = this.dirtyBits(pfn) > 1 ? this.dirtyKeyIds(pfn).filter((k) => k !== 0) : NO_KEYIDS;
     if (priv.length > 0) {
       this.hazard(
         "private-lines-on-host-page",
@@ -305,7 +315,7 @@ export class CacheModel {
 
   /** Page `pfn` becomes module-private. Checks hazard 1; host lines left behind become stale. */
   becomePrivate(pfn: number): void {
-    if (!this.dirtyKeyIds(pfn).includes(0)) return;
+    if ((this.dirtyBits(pfn) & 1) === 0) return;
     if (this.clflushBeforeAlloc) {
       this.hazard(
         "dirty-host-lines-on-private",

@@ -103,6 +103,25 @@ export function certChainOf(d: PcieDeviceSpec): Uint8Array {
 }
 
 /**
+ * The responder's read-only view of a chain and its digest, by seed and length: the same bytes
+ * {@link certChainOf} and `fold48` of it give, generated once per chain instead of once per SPDM message
+ * (a comparison's fault runs exchange thousands). Never handed out: the responder copies from them.
+ */
+const chainCache = new Map<string, { readonly chain: Uint8Array; readonly digest: Uint8Array }>();
+
+function chainOf(d: PcieDeviceSpec): { readonly chain: Uint8Array; readonly digest: Uint8Array } {
+  const key = `${d.spdm.certChainBytes}:${d.spdm.certChainSeed}`;
+  let c = chainCache.get(key);
+  if (c === undefined) {
+    if (chainCache.size >= 64) chainCache.clear(); // bounded: generated platforms may name many seeds
+    const chain = certChainOf(d);
+    c = { chain, digest: fold48(chain) };
+    chainCache.set(key, c);
+  }
+  return c;
+}
+
+/**
  * The device's measurement record as MEASUREMENTS carries it (DSP0274 10.11): per block Index (1),
  * MeasurementSpecification (1, DMTF = 0x01), MeasurementSize (2), then the DMTF measurement: type (1,
  * 0x01 firmware), value size (2), value.
@@ -263,10 +282,10 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
       return msg(V, rsp, 0, 0, body);
     }
     case SPDM.GET_DIGESTS:
-      return msg(V, rsp, 0, 0x01, fold48(certChainOf(d)));
+      return msg(V, rsp, 0, 0x01, chainOf(d).digest);
     case SPDM.GET_CERTIFICATE: {
       if (req.length < 8 || p1 !== 0) return errorMsg(0x01, 0);
-      const chain = certChainOf(d);
+      const chain = chainOf(d).chain;
       const off = get16(req, 4);
       if (off >= chain.length) return errorMsg(0x01, 0);
       const len = Math.min(get16(req, 6), CERT_PORTION_MAX, chain.length - off);
@@ -279,7 +298,7 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
     case SPDM.CHALLENGE: {
       // CertChainHash (48), Nonce (32), MeasurementSummaryHash (0), OpaqueLength (2), Signature (96).
       const body = new Uint8Array(48 + 32 + 2 + 96);
-      body.set(fold48(certChainOf(d)), 0);
+      body.set(chainOf(d).digest, 0);
       return msg(V, rsp, 0x00, 0x01, body);
     }
     case SPDM.GET_MEASUREMENTS: {
