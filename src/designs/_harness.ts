@@ -228,7 +228,13 @@ export function extensionsFlow<H>(k: HostKernel, d: PoolFeeder<H>): FlowOutcome 
           d.strand(k, h, `extensions: TDH.EXT.MEM.ADD at page ${off} failed`);
           return outcome(`TDH.EXT.MEM.ADD at page ${off}`);
         }
-        for (let i = off; i < off + count; i++) k.ledger.donated.set(d.pfnAt(h, i), EXT_POOL_OWNER);
+        // A chunk of consecutive PFNs goes into the ledger as one run (as the draft's flow records it),
+        // anything else page by page: the same effect either way.
+        const head = d.pfnAt(h, off);
+        let consecutive = true;
+        for (let i = 1; i < count && consecutive; i++) consecutive = d.pfnAt(h, off + i) === head + i;
+        if (consecutive) k.ledger.donateRun(head, count, EXT_POOL_OWNER);
+        else for (let i = off; i < off + count; i++) k.ledger.donated.set(d.pfnAt(h, i), EXT_POOL_OWNER);
       }
       d.close(k, h);
     }
