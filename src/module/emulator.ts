@@ -122,6 +122,8 @@ export class TdxModule {
   /** Per-leaf call counts (for forced statuses) and per "leaf status" totals (for reports). */
   readonly callsByLeaf = new Map<number, number>();
   readonly statusCounts = new Map<string, number>();
+  /** Per leaf, its last status and that status's {@link statusCounts} key. */
+  private readonly lastStatusKey = new Map<number, { lo: number; hi: number; key: string }>();
   /** Observer of each call as it completes (traces); null for speed when nobody listens. */
   onCall: ((r: CallRecord) => void) | null = null;
   /** Calls issued. */
@@ -247,7 +249,14 @@ export class TdxModule {
     if (this.running.size > 0)
       for (const [f, cpu] of this.running) if (cpu === this.cpu) this.running.delete(f);
     regs.set(REG.RAX, status);
-    const key = `${name} ${statusText(status)}`;
+    // The key of the leaf's last status is reused when the status repeats: the same string object, whose
+    // hash V8 keeps, instead of a new string built and hashed on every call.
+    let last = this.lastStatusKey.get(leaf);
+    if (last === undefined || last.lo !== status.lo || last.hi !== status.hi) {
+      last = { lo: status.lo, hi: status.hi, key: `${name} ${statusText(status)}` };
+      this.lastStatusKey.set(leaf, last);
+    }
+    const key = last.key;
     this.statusCounts.set(key, (this.statusCounts.get(key) ?? 0) + 1);
     if (this.onCall !== null && regsIn !== null) {
       this.onCall({
