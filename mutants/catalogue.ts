@@ -387,6 +387,22 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: [SPDM, MODULE],
   },
   {
+    name: "dense pages from the shared slab overlap their neighbours",
+    group: "module",
+    file: "src/hw/physmem.ts",
+    find: "  const at = slabUsed++ * (PAGE_SIZE / 4);",
+    replace: "  const at = (slabUsed++ >> 1) * (PAGE_SIZE / 4);",
+    tests: ["test/hw/physmem-slab.test.ts"],
+  },
+  {
+    name: "register files from the shared slab overlap their neighbours",
+    group: "module",
+    file: "src/common/seamcall.ts",
+    find: "  const at = regsUsed++ * NR_REGS * 2;",
+    replace: "  const at = (regsUsed++ >> 1) * NR_REGS * 2;",
+    tests: ["test/hw/physmem-slab.test.ts"],
+  },
+  {
     name: "the end-of-run sweep skips a run of pages the module owns only in part",
     group: "hazard",
     file: CACHE,
