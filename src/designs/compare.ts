@@ -12,7 +12,7 @@
 import { STATUS } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
 import type { Platform } from "../hw/platform.js";
-import { createMachine, type Machine } from "../machine.js";
+import { buildMachine, createMachine, type Machine } from "../machine.js";
 import type { Behaviours, InterruptPlan } from "../module/behaviours.js";
 import { checkConservation } from "../observe/conservation.js";
 import { DESIGN_FLOWS, type Design, type DesignFlow, type FlowOutcome, isUnsupported } from "./design.js";
@@ -135,12 +135,22 @@ export function withPoolPages(p: Platform, pages: number): Platform {
   return { ...p, metadata: { ...p.metadata, MEMORY_POOL_REQUIRED_PAGES: pages } };
 }
 
+/**
+ * Platform objects a running {@link compareDesigns} has seen validated (null outside one): within that
+ * synchronous call nobody changes them, so each is validated by its first machine only. Runs started
+ * from elsewhere (runFlow and runFault called directly) validate every time.
+ */
+let validated: WeakSet<Platform> | null = null;
+
 function machineFor(d: Design, s: MachineSetup): Machine {
-  return createMachine(s.platform, {
+  const build = validated?.has(s.platform) === true ? buildMachine : createMachine;
+  const m = build(s.platform, {
     ...(s.behaviours === undefined ? {} : { behaviours: s.behaviours }),
     ...(s.interrupts === undefined ? {} : { interrupts: s.interrupts }),
     ...(d.policy === undefined ? {} : { policy: d.policy }),
   });
+  validated?.add(s.platform);
+  return m;
 }
 
 /** What {@link runFlow} recorded for injection: the leaf and per-leaf count of every SEAMCALL. */
@@ -346,6 +356,16 @@ export function injectFlow(d: Design, flow: DesignFlow, s: MachineSetup): Inject
  * use a pool of `injectionPoolPages` (default min(platform value, 2048)) to keep the run short.
  */
 export function compareDesigns(o: CompareOptions): Comparison {
+  const outer = validated;
+  validated = new WeakSet();
+  try {
+    return compareAll(o);
+  } finally {
+    validated = outer;
+  }
+}
+
+function compareAll(o: CompareOptions): Comparison {
   const designs = o.designs ?? DESIGNS;
   const flows = o.flows ?? DESIGN_FLOWS;
   const poolPages = o.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
