@@ -19,8 +19,16 @@
  * interleaved, and the bare flow warm), with the configuration `npm run bench` uses, `rounds` times in
  * one process (default 3), and prints each round and the medians of the rounds: the quick way to
  * compare a change to the bring-up path without the whole bench.
+ *
+ * `node --import tsx bench/bringup.ts --flat [pages] [--every 64]` measures only cost-per-page flatness,
+ * the focused micro-run of issue #15 ({@link flatRun}): 8 warm-up runs at 12,800 pages, then 3 rounds of
+ * 5 runs at 12,800 pages and 1 at `pages` (default 4,194,304), each on a fresh machine with its
+ * conservation check; it prints the ratio of the fastest µs/page of each size, and the same ratio with
+ * each run's main-thread GC pauses taken out (the fastest 2.5 ms run at 12,800 pages is one no GC fell
+ * in, while a 4,194,304-page run always carries its share of GC: docs/PERFORMANCE.md, 2026-12-03 h5).
  */
 import { loadavg } from "node:os";
+import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
 import { defaultPlatform, type Platform, uniformPlatform } from "../src/hw/platform.js";
@@ -274,8 +282,132 @@ export function bringUpRows(quick: boolean): { runner: number; bare: number; rat
   };
 }
 
+/** One size's figures in {@link flatRun}: fastest µs/page over its runs, with and without GC pauses. */
+export interface FlatSide {
+  readonly pages: number;
+  readonly runs: number;
+  readonly minUsPerPage: number;
+  /** Fastest (wall − main-thread GC pause time in the run) per page. */
+  readonly minUsPerPageNoGc: number;
+  /** GC pause time per run, as a share of the run's wall time (median over the runs). */
+  readonly gcShare: number;
+}
+
+/**
+ * Cost-per-page flatness as issue #15 asks it measured: `warm` runs at {@link SMALL} pages, then `rounds`
+ * rounds of `smallPerRound` runs at SMALL and one at `pages`, interleaved so both sizes see the same
+ * machine. Each run is {@link oneRun} (fresh machine, conservation checked). GC pauses come from a
+ * `gc` PerformanceObserver; its entries arrive asynchronously, so the loop yields once after each run.
+ */
+export async function flatRun(
+  pages: number,
+  plan: InterruptPlan,
+  label: string,
+  o: { warm: number; rounds: number; smallPerRound: number; log?: (line: string) => void } = {
+    warm: 8,
+    rounds: 3,
+    smallPerRound: 5,
+  },
+): Promise<{ small: FlatSide; large: FlatSide; ratio: number; ratioNoGc: number }> {
+  const obs = new PerformanceObserver(() => {});
+  obs.observe({ entryTypes: ["gc"] });
+  const tick = () => new Promise<void>((r) => setImmediate(r));
+  const timed = async (n: number) => {
+    const t0 = performance.now();
+    const r = oneRun(n, plan, label);
+    const t1 = performance.now();
+    await tick();
+    let gc = 0;
+    for (const e of obs.takeRecords()) if (e.startTime >= t0 && e.startTime < t1) gc += e.duration;
+    // oneRun's wall is the bring-up alone; the pauses are those that started inside the bring-up's span
+    // or the conservation check after it, so count only the share that fits in the bring-up's wall.
+    return { wall: r.wall, gc: Math.min(gc, r.wall) };
+  };
+  try {
+    for (let i = 0; i < o.warm; i++) await timed(SMALL);
+    const runs = new Map<number, { wall: number; gc: number }[]>([
+      [SMALL, []],
+      [pages, []],
+    ]);
+    for (let round = 0; round < o.rounds; round++) {
+      for (let i = 0; i < o.smallPerRound; i++) runs.get(SMALL)!.push(await timed(SMALL));
+      const big = await timed(pages);
+      runs.get(pages)!.push(big);
+      o.log?.(
+        `  round ${round + 1}: ${pages.toLocaleString("en-US")} pages ${fmt((big.wall * 1000) / pages, 4)} us/page (GC ${fmt(big.gc, 1)} ms of ${fmt(big.wall, 1)} ms)`,
+      );
+    }
+    const side = (n: number): FlatSide => {
+      const rs = runs.get(n)!;
+      return {
+        pages: n,
+        runs: rs.length,
+        minUsPerPage: Math.min(...rs.map((r) => (r.wall * 1000) / n)),
+        minUsPerPageNoGc: Math.min(...rs.map((r) => ((r.wall - r.gc) * 1000) / n)),
+        gcShare: spread(rs.map((r) => r.gc / r.wall)).median,
+      };
+    };
+    const small = side(SMALL);
+    const large = side(pages);
+    return {
+      small,
+      large,
+      ratio: large.minUsPerPage / small.minUsPerPage,
+      ratioNoGc: large.minUsPerPageNoGc / small.minUsPerPageNoGc,
+    };
+  } finally {
+    obs.disconnect();
+  }
+}
+
+/** `--flat [pages] [--every k]`: prints {@link flatRun}'s figures; exit 2 on a bad argument. */
+async function flatMain(args: readonly string[], load: () => string): Promise<void> {
+  const ei = args.indexOf("--every");
+  const every = ei >= 0 ? Number(args[ei + 1]) : 0;
+  const rest = args.filter((a, i) => a !== "--flat" && (ei < 0 || (i !== ei && i !== ei + 1)));
+  const pages = rest.length === 0 ? 4_194_304 : Number(rest[0]);
+  if (rest.length > 1 || !Number.isInteger(pages) || pages < SMALL || pages > 8_388_608) {
+    console.error(
+      `bench/bringup.ts --flat: pages must be an integer in ${SMALL}..8388608, got ${rest.join(" ")}`,
+    );
+    process.exit(2);
+  }
+  if (ei >= 0 && (!Number.isInteger(every) || every < 1 || every > 512)) {
+    console.error(`bench/bringup.ts --flat: --every must be an integer in 1..512, got ${args[ei + 1]}`);
+    process.exit(2);
+  }
+  const plan: InterruptPlan = ei >= 0 ? { kind: "every", k: every } : { kind: "none" };
+  const label = ei >= 0 ? `every ${every}` : "none";
+  console.log(
+    `cost per page, ${pages.toLocaleString("en-US")} vs ${SMALL.toLocaleString("en-US")} pages, interrupts ${label}; load average ${load()}`,
+  );
+  const r = await flatRun(pages, plan, label, { warm: 8, rounds: 3, smallPerRound: 5, log: console.log });
+  for (const s of [r.small, r.large])
+    console.log(
+      `  ${s.pages.toLocaleString("en-US")} pages, ${s.runs} runs: fastest ${fmt(s.minUsPerPage, 4)} us/page, without GC pauses ${fmt(s.minUsPerPageNoGc, 4)} us/page; GC ${fmt(100 * s.gcShare, 1)} % of a run (median)`,
+    );
+  console.log(
+    `  ratio of fastest runs ${fmt(r.ratio, 3)}x; without GC pauses ${fmt(r.ratioNoGc, 3)}x (aim <= 1.1x); load average ${load()}`,
+  );
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ");
+  if (args.includes("--flat")) {
+    // A broken run has printed its FAIL line (oneRun); anything else is a bug worth its stack.
+    const failed = await flatMain(args, load).then(
+      () => false,
+      (e: unknown) => {
+        if (e instanceof BenchFailure) return true;
+        throw e;
+      },
+    );
+    process.exit(failed ? 1 : 0);
+  }
   const quick = args.includes("--quick");
   const rest = args.filter((a) => a !== "--quick");
   const rounds = rest.length === 0 ? 3 : Number(rest[0]);
@@ -283,10 +415,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     console.error(`bench/bringup.ts: rounds must be an integer in 1..100, got ${rest.join(" ")}`);
     process.exit(2);
   }
-  const load = () =>
-    loadavg()
-      .map((x) => x.toFixed(1))
-      .join(" ");
   console.log(`bring-up rows, ${rounds} round(s)${quick ? " (quick)" : ""}; load average ${load()}`);
   const all: ReturnType<typeof bringUpRows>[] = [];
   for (let i = 0; i < rounds; i++) {
