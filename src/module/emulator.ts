@@ -21,7 +21,14 @@ import type { Platform } from "../hw/platform.js";
 import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
 import { type LockMode, PamtLocks } from "./locks.js";
 import { Pamt, PT } from "./pamt.js";
-import type { CallRecord, ForcedStatus, ModelReport, ModuleObject, ObjectKind } from "./records.js";
+import {
+  type CallRecord,
+  type ForcedStatus,
+  type ModelReport,
+  type ModuleObject,
+  type ObjectKind,
+  RunListObject,
+} from "./records.js";
 
 export type { CallRecord, ForcedStatus, ModelReport, ModuleObject, ObjectKind } from "./records.js";
 
@@ -177,7 +184,9 @@ export class TdxModule {
     this.interrupts = new InterruptSource(opts.interrupts ?? { kind: "none" });
     cache.isPrivate = (pfn) => this.pamt.isPrivate(pfn);
     cache.isPrivateRun = (pfn, n) => this.pamt.privateRun(pfn, n);
-    this.ext.poolObject = this.newObject("ext-pool", "extension memory pool").id;
+    this.ext.poolObject = this.addObject(
+      new RunListObject(this.nextObjectId++, "ext-pool", "extension memory pool", "creating"),
+    ).id;
   }
 
   /** The SEAMCALL instruction: runs the call in `regs` and leaves outputs and status there. */
@@ -317,7 +326,10 @@ export class TdxModule {
 
   /** Registers a new object that will own pages. */
   newObject(kind: ObjectKind, name: string): ModuleObject {
-    const o: ModuleObject = { id: this.nextObjectId++, kind, name, pages: [], state: "creating" };
+    return this.addObject({ id: this.nextObjectId++, kind, name, pages: [], state: "creating" });
+  }
+
+  private addObject<T extends ModuleObject>(o: T): T {
     this.objects.set(o.id, o);
     return o;
   }
@@ -420,7 +432,8 @@ export class TdxModule {
     this.pamtLocks.release(this.cpu, pfn);
     this.pamt.set(pfn, type, owner.id);
     this.cache.becomePrivate(pfn);
-    owner.pages.push(pfn);
+    if (owner instanceof RunListObject) owner.append(pfn);
+    else owner.pages.push(pfn);
     this.pageCounts.claimed++;
   }
 

@@ -17,6 +17,7 @@ import {
   privatePageChecks,
 } from "./leaf-table.js";
 import { PT } from "./pamt.js";
+import { RunListObject } from "./records.js";
 
 /**
  * TDH.EXT.MEM.ADD: RCX = HPA_LIST_INFO. Operand rules 1–3 first (OPERAND_INVALID, RCX), then entries
@@ -117,15 +118,19 @@ function tdhExtInit(mod: TdxModule, c: CallContext): U64 {
     mod.endResumable(f, null);
     return st(STATUS.TDX_OP_STATE_INCORRECT);
   }
-  const pages = pool.pages;
-  while (f.progress < pages.length) {
-    if (!mod.writePrivate(pages[f.progress]!, c.cause)) {
+  // The pool's list as runs (RunListObject) walked by index without building the array; a pool object
+  // that is not one (none today) is walked as its plain array.
+  const runs = pool instanceof RunListObject ? pool : null;
+  const count = runs !== null ? runs.pageCount : pool.pages.length;
+  while (f.progress < count) {
+    const pfn = runs !== null ? runs.pfnAt(f.progress) : pool.pages[f.progress]!;
+    if (!mod.writePrivate(pfn, c.cause)) {
       mod.endResumable(f, null);
       return st(STATUS.TDX_SYS_SHUTDOWN);
     }
     f.progress++;
     c.units++;
-    if (f.progress < pages.length && mod.interrupts.afterUnit()) return mod.interrupted(c, []);
+    if (f.progress < count && mod.interrupts.afterUnit()) return mod.interrupted(c, []);
   }
   mod.ext.initialized = true;
   pool.state = "initialized";

@@ -67,3 +67,76 @@ export interface ForcedStatus {
    */
   readonly effects?: boolean;
 }
+
+/**
+ * A {@link ModuleObject} given long runs of consecutive pages (the extension memory pool: 512 per
+ * TDH.EXT.MEM.ADD, 4,194,304 in the largest tested pool). Its page list is kept as runs of consecutive
+ * PFNs while only the module appends to it and walks it; the first read of {@link pages} (the
+ * conservation check, a report, a test) builds the plain array, which stays the list from then on.
+ * A `number[]` grown one push per page made V8 copy it 1.5x at a time in large-object space (82 MiB
+ * allocated for a 34 MiB list at 4,194,304 pages): GC work that grew with the pool (docs/PERFORMANCE.md).
+ */
+export class RunListObject implements ModuleObject {
+  /** First PFN and length of each run, in the order the pages were given. */
+  private readonly starts: number[] = [];
+  private readonly lens: number[] = [];
+  private count = 0;
+  private list: number[] | null = null;
+  /** Run holding the page {@link pfnAt} answered last, and that run's first index (walks go forward). */
+  private curRun = 0;
+  private curBase = 0;
+
+  constructor(
+    readonly id: number,
+    readonly kind: ObjectKind,
+    readonly name: string,
+    public state: string,
+  ) {}
+
+  /** Number of pages in the list. */
+  get pageCount(): number {
+    return this.list === null ? this.count : this.list.length;
+  }
+
+  /** The page list as a plain array (built once, on the first read). */
+  get pages(): number[] {
+    if (this.list === null) {
+      const out: number[] = [];
+      for (let r = 0; r < this.starts.length; r++) {
+        const s = this.starts[r]!;
+        for (let i = 0, n = this.lens[r]!; i < n; i++) out.push(s + i);
+      }
+      this.list = out;
+    }
+    return this.list;
+  }
+
+  /** Appends `pfn` to the list (extends the last run when `pfn` follows it). */
+  append(pfn: number): void {
+    if (this.list !== null) {
+      this.list.push(pfn);
+      return;
+    }
+    const last = this.starts.length - 1;
+    if (last >= 0 && this.starts[last]! + this.lens[last]! === pfn) this.lens[last]!++;
+    else {
+      this.starts.push(pfn);
+      this.lens.push(1);
+    }
+    this.count++;
+  }
+
+  /** The PFN at index `i` of the list (0 ≤ i < {@link pageCount}). */
+  pfnAt(i: number): number {
+    if (this.list !== null) return this.list[i]!;
+    if (i < this.curBase) {
+      this.curRun = 0;
+      this.curBase = 0;
+    }
+    while (i >= this.curBase + this.lens[this.curRun]!) {
+      this.curBase += this.lens[this.curRun]!;
+      this.curRun++;
+    }
+    return this.starts[this.curRun]! + (i - this.curBase);
+  }
+}

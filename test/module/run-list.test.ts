@@ -1,0 +1,61 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { RunListObject } from "../../src/module/records.js";
+
+// The extension pool's page list kept as runs (src/module/records.ts) against the plain array it stands
+// for: the same PFNs in the same order, whatever the mix of appends, index walks and array reads.
+type Op = { kind: "append"; pfn: number } | { kind: "at"; i: number } | { kind: "read" };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  // Mostly the next PFN (runs), sometimes a jump or a repeat (a run boundary).
+  fc
+    .record({ kind: fc.constant("append" as const), pfn: fc.integer({ min: -2, max: 3 }) })
+    .map((o) => o as Op),
+  fc.record({ kind: fc.constant("at" as const), i: fc.nat(200) }),
+  fc.constant({ kind: "read" as const }),
+);
+
+describe("RunListObject (the extension pool's page list as runs)", () => {
+  it("answers as the plain array: pageCount, pfnAt in any order, pages before and after appends", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), fc.nat(1 << 20), (ops, start) => {
+        const o = new RunListObject(7, "ext-pool", "pool", "creating");
+        const oracle: number[] = [];
+        let next = start;
+        for (const x of ops) {
+          if (x.kind === "append") {
+            // delta 1 (the next PFN) is the common case; others start a new run (or repeat a PFN).
+            next = x.pfn === 0 ? next : Math.max(0, next + x.pfn);
+            o.append(next);
+            oracle.push(next);
+            next++;
+          } else if (x.kind === "at") {
+            if (oracle.length > 0) {
+              const i = x.i % oracle.length;
+              expect(o.pfnAt(i)).toBe(oracle[i]);
+            }
+          } else {
+            expect(o.pages).toEqual(oracle);
+          }
+          expect(o.pageCount).toBe(oracle.length);
+        }
+        expect(o.pages).toEqual(oracle);
+        for (let i = oracle.length - 1; i >= 0; i--) expect(o.pfnAt(i)).toBe(oracle[i]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps one array once read: later appends and test edits go to it", () => {
+    const o = new RunListObject(1, "ext-pool", "pool", "creating");
+    for (let p = 100; p < 104; p++) o.append(p);
+    const list = o.pages;
+    expect(list).toEqual([100, 101, 102, 103]);
+    o.append(104);
+    list.push(9);
+    expect(o.pages).toBe(list);
+    expect(o.pages).toEqual([100, 101, 102, 103, 104, 9]);
+    expect(o.pageCount).toBe(6);
+    expect(o.pfnAt(5)).toBe(9);
+  });
+});
