@@ -633,4 +633,20 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: [MB, J],
     filter: "fixed sequence|clean machine",
   },
+  {
+    name: "the pool's run list extends its last run with a PFN that does not follow it",
+    group: "module",
+    file: "src/module/records.ts",
+    find: "    if (last >= 0 && this.starts[last]! + this.lens[last]! === pfn) this.lens[last]!++;",
+    replace: "    if (last >= 0) this.lens[last]!++;",
+    tests: ["test/module/run-list.test.ts"],
+  },
+  {
+    name: "the pool's run list walks on from its cursor when asked an earlier index",
+    group: "module",
+    file: "src/module/records.ts",
+    find: "    if (i < this.curBase) {",
+    replace: "    if (i < 0) {",
+    tests: ["test/module/run-list.test.ts"],
+  },
 ];
