@@ -53,11 +53,10 @@ const lazyBuiltins = {
 };
 const outfile = `${root}dist/cli/tdxpa.bundle.js`;
 
-await build({
+/** What both bundles share: the CLI's entry, bundled for Node 20, built-ins loaded on first use. */
+const common = {
   entryPoints: [`${root}src/cli/main.ts`],
-  outfile,
   bundle: true,
-  format: "esm",
   platform: "node",
   target: "node20",
   sourcemap: "linked",
@@ -66,6 +65,11 @@ await build({
   charset: "utf8",
   logLevel: "warning",
   plugins: [lazyBuiltins],
+};
+await build({
+  ...common,
+  outfile,
+  format: "esm",
   // yaml's Node build is CommonJS and requires node:process and node:buffer; an ESM bundle has no
   // `require`, so give it Node's own.
   banner: {
@@ -78,18 +82,9 @@ const cjsfile = `${root}dist/cli/tdxpa.bundle.cjs`;
 const cachefile = `${cjsfile}.cache`;
 rmSync(cachefile, { force: true });
 await build({
-  entryPoints: [`${root}src/cli/main.ts`],
+  ...common,
   outfile: cjsfile,
-  bundle: true,
   format: "cjs",
-  platform: "node",
-  target: "node20",
-  sourcemap: "linked",
-  sourcesContent: false,
-  legalComments: "inline",
-  charset: "utf8",
-  logLevel: "warning",
-  plugins: [lazyBuiltins],
   define: { "import.meta.url": "__tdxpaImportMetaUrl" },
 });
 // One default run compiles what a run needs; bin/tdxpa.js writes the cache at its exit.

@@ -20,19 +20,14 @@ import {
   spdmConnect,
   spdmMng,
 } from "../../src/host/seamcalls/index.js";
-import {
-  functionId,
-  HOST_SPDM_CONF,
-  type SpdmChannel,
-  selectiveStream,
-  writeSpdmConf,
-} from "../../src/host/spdm.js";
+import { functionId, HOST_SPDM_CONF, selectiveStream, writeSpdmConf } from "../../src/host/spdm.js";
 import { deviceInfoOf, doeWrap } from "../../src/hw/devices.js";
 import { defaultPlatform, type Platform } from "../../src/hw/platform.js";
 import type { Machine, MachineOptions } from "../../src/machine.js";
 import { PT } from "../../src/module/index.js";
 import { checkConservation } from "../../src/observe/conservation.js";
 import { fullRun } from "../support/flows.js";
+import { mngRegs } from "../support/leaf-fixtures.js";
 import {
   call,
   hpa,
@@ -91,18 +86,6 @@ function msgRegs(m: Machine) {
     req: req!,
     rsp: rsp!,
     regs: { [REG.RDX]: hpa(conf!.hpa), [REG.R8]: hpa(rsp!.hpa), [REG.R9]: hpa(req!.hpa) },
-  };
-}
-
-/** MNG's registers for a connected session (RDX op, R8 param −1, R9 response, R10 request, R11 −1). */
-function mngRegs(s: { spdmId: U64; channel: SpdmChannel }, op: number) {
-  return {
-    [REG.RCX]: s.spdmId,
-    [REG.RDX]: u64FromNumber(op),
-    [REG.R8]: U64_ONES,
-    [REG.R9]: hpa(s.channel.responsePage.hpa),
-    [REG.R10]: hpa(s.channel.requestPage.hpa),
-    [REG.R11]: U64_ONES,
   };
 }
 
