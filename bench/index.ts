@@ -65,6 +65,7 @@ const cfg = quick
       bringUp: { largePages: 262_144, smallRuns: 5, largeRuns: 1, warmMs: 1000 },
       exec: { roundTrips: 2000, bringUpRuns: 3 },
       hugePages: 0,
+      hugeRuns: 0,
       runnerRuns: 3,
       processRuns: 3,
       bigProcessRuns: 1,
@@ -77,6 +78,7 @@ const cfg = quick
       bringUp: { largePages: 1_048_576, smallRuns: 15, largeRuns: 3, warmMs: 1500 },
       exec: { roundTrips: 20_000, bringUpRuns: 9 },
       hugePages: 4_194_304,
+      hugeRuns: 3,
       runnerRuns: 9,
       processRuns: 5,
       bigProcessRuns: 3,
@@ -149,9 +151,13 @@ try {
   let huge: { usPerPage: number; small: number } | null = null;
   if (cfg.hugePages > 0) {
     step(`bring-up of ${cfg.hugePages.toLocaleString("en-US")} pages`);
-    const h = oneRun(cfg.hugePages, { kind: "none" }, "none");
+    // The fastest of a few runs, as on the 12,800-page side: noise (another tenant, a GC that one run
+    // happens to take) only ever adds time, so one run against the fastest small run read high.
+    let fastest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < cfg.hugeRuns; i++)
+      fastest = Math.min(fastest, oneRun(cfg.hugePages, { kind: "none" }, "none").wall);
     const small = bu.rows.find((r) => r.pages === SMALL && r.interrupts === "none")!;
-    huge = { usPerPage: (h.wall * 1000) / cfg.hugePages, small: small.usPerPage.min };
+    huge = { usPerPage: (fastest * 1000) / cfg.hugePages, small: small.usPerPage.min };
   }
   step("tdxpa exec: C host round trips and bring-up");
   const ex = (await benchExec(cfg.exec)) as {
@@ -316,7 +322,7 @@ try {
       null,
       "<= 1.1x",
       (f) => f <= 1.1,
-      huge === null ? "not run in --quick" : "one run vs the fastest 12,800-page run",
+      huge === null ? "not run in --quick" : `fastest of ${cfg.hugeRuns} runs vs the fastest 12,800-page run`,
     ),
     row(
       "npm test (wall)",
