@@ -19,6 +19,7 @@ import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
 import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
+import type { CallContext, InFlight, LeafImpl, ModuleOptions } from "./call-types.js";
 import { type LockMode, PamtLocks } from "./locks.js";
 import { Pamt, PT } from "./pamt.js";
 import {
@@ -30,64 +31,19 @@ import {
   RunListObject,
 } from "./records.js";
 
+export type {
+  AbortHandler,
+  CallContext,
+  InFlight,
+  LeafHandler,
+  LeafImpl,
+  ModuleOptions,
+  ResumeRule,
+} from "./call-types.js";
 export type { CallRecord, ForcedStatus, ModelReport, ModuleObject, ObjectKind } from "./records.js";
-
-/** Progress of a call that keeps it inside the module (resume with the original inputs). */
-export interface InFlight {
-  readonly leaf: number;
-  /** Input registers as first issued (RCX..R15), to compare on re-issue. */
-  readonly inputs: Uint32Array;
-  /** Leaf-specific progress. */
-  progress: number;
-  /** Leaf-specific scratch. */
-  data?: unknown;
-}
 
 /** 2^i for i in 0..63: KeyID arithmetic divides by 2^shift without a `**` per call. */
 const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
-
-/**
- * How a leaf may be interrupted (03-module.md 3.3–3.4):
- * - `interruptible`: returns TDX_INTERRUPTED_RESUMABLE between units of work and is re-issued;
- * - `call-once`: the kernel calls it once, so an interrupt is a failure there (injected at entry only
- *   under behaviour `interruptCallOnceLeaves`);
- * - `uninterrupted`: runs to completion in one call.
- */
-export type ResumeRule = "interruptible" | "call-once" | "uninterrupted";
-
-/** One leaf's implementation: reads inputs from `c.regs`, writes outputs, returns the status. */
-export type LeafHandler = (mod: TdxModule, c: CallContext) => U64;
-
-/** Undoes the progress of an in-flight call of a leaf that failed (see {@link TdxModule.abortInFlight}). */
-export type AbortHandler = (mod: TdxModule, f: InFlight) => void;
-
-/** What the emulator runs of a leaf descriptor (leaf-table.ts `LeafDescriptor` adds what tools read). */
-export interface LeafImpl {
-  readonly number: number;
-  readonly maxVersion: number;
-  readonly resume: ResumeRule;
-  readonly extensionQueue: boolean;
-  readonly run: LeafHandler;
-  readonly abort: AbortHandler | null;
-}
-
-/** What a leaf sees of the call in progress. */
-export interface CallContext {
-  readonly regs: Regs;
-  readonly leaf: number;
-  /** The leaf version (RAX bits 23:16); above the leaf's highest version the call never reaches it. */
-  readonly version: number;
-  readonly seq: number;
-  /** Name used in hazard causes and reports: "TDH.IOMMU.SETUP #12". */
-  readonly cause: string;
-  units: number;
-}
-
-/** Options of a module instance. */
-export interface ModuleOptions {
-  readonly behaviours?: Partial<Behaviours>;
-  readonly interrupts?: InterruptPlan;
-}
 
 /**
  * Leaf-family state kept per module instance (IOMMU units, SPDM sessions, …) without the emulator core
