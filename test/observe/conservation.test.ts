@@ -6,9 +6,8 @@
  * checks that each rule names what it should; this file checks that the shortcut never hides one.
  */
 import { describe, expect, it } from "vitest";
-import { PfnLabelMap } from "../../src/common/pfn-map.js";
-import { EXT_POOL_OWNER, extensionsBringUp } from "../../src/host/flows/extensions.js";
-import { iommuClearAll, iommuSetupAll } from "../../src/host/flows/iommu.js";
+import { EXT_POOL_OWNER } from "../../src/host/flows/extensions.js";
+import { iommuClearAll } from "../../src/host/flows/iommu.js";
 import { strandPages } from "../../src/host/kernel.js";
 import type { Machine } from "../../src/machine.js";
 import type { ModuleObject } from "../../src/module/emulator.js";
@@ -18,27 +17,12 @@ import {
   checkConservationInDetail,
   ownedPagesAgree,
 } from "../../src/observe/conservation.js";
-import { machine, platformWith } from "../support/machine.js";
+import { forget, freePage, hostPage, judgedMachine } from "../support/judged.js";
 
 /** A machine after the extensions bring-up (`poolPages` pool pages) and IOMMU setup. */
-function fixture(poolPages = 16) {
-  const m = machine({}, platformWith({ MEMORY_POOL_REQUIRED_PAGES: poolPages }));
-  expect(extensionsBringUp(m.kernel).ok).toBe(true);
-  const io = iommuSetupAll(m.kernel, m.platform.iommus);
-  expect(io.result.ok).toBe(true);
-  const pool = m.module.objects.get(m.module.ext.poolObject)!;
-  const unit = [...m.module.objects.values()].find((o) => o.kind === "iommu")!;
-  return { m, pool, unit, setups: io.setups };
-}
+const fixture = (poolPages = 16) => judgedMachine({}, poolPages);
 
 type Fixture = ReturnType<typeof fixture>;
-const hostPage = (m: Machine) => m.alloc.allocPage({ tag: "test" })!.pfn;
-const freePage = (m: Machine) => {
-  const p = m.alloc.allocPage({ tag: "probe" })!;
-  m.alloc.freePages(p);
-  return p.pfn;
-};
-const forget = (m: Machine, pfn: number) => PfnLabelMap.prototype.delete.call(m.kernel.ledger.donated, pfn);
 const own = (m: Machine, obj: ModuleObject, pfn: number) => {
   m.module.pamt.set(pfn, PT.EXT_POOL, obj.id);
   obj.pages.push(pfn);

@@ -7,7 +7,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { encodeHpaArray, encodeListEntry } from "../../src/common/formats.js";
-import { PfnLabelMap } from "../../src/common/pfn-map.js";
 import { Regs } from "../../src/common/seamcall.js";
 import { LEAF, REG, STATUS, status } from "../../src/common/status.js";
 import { cleanRefusal } from "../../src/host/claim-rule.js";
@@ -21,6 +20,7 @@ import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
 import { judgeEndOfTeardown } from "../../src/observe/judge.js";
 import { recordRawCall } from "../../src/scenario/raw-handover.js";
+import { forget, freePage, hostPage, judgedMachine } from "../support/judged.js";
 import {
   call,
   hpa,
@@ -38,27 +38,10 @@ import {
 const PLATFORM = platformWith({ MEMORY_POOL_REQUIRED_PAGES: 16 });
 
 /** A machine after the extensions bring-up (16 pool pages) and IOMMU setup: every ledger agrees. */
-function fixture(opts: MachineOptions = {}) {
-  const m = machine(opts, PLATFORM);
-  expect(extensionsBringUp(m.kernel).ok).toBe(true);
-  const io = iommuSetupAll(m.kernel, m.platform.iommus);
-  expect(io.result.ok).toBe(true);
-  const pool = m.module.objects.get(m.module.ext.poolObject)!;
-  const unit = [...m.module.objects.values()].find((o) => o.kind === "iommu")!;
-  return { m, pool, unit, setups: io.setups };
-}
+const fixture = (opts: MachineOptions = {}) => judgedMachine(opts);
 
 const violations = (m: Machine, endOfTeardown = false) =>
   checkConservation(m, { endOfTeardown }).violations.join("\n");
-const hostPage = (m: Machine) => m.alloc.allocPage({ tag: "test" })!.pfn;
-/** A free page inside a TDMR (the allocator hands it out, then takes it back). */
-const freePage = (m: Machine) => {
-  const p = m.alloc.allocPage({ tag: "probe" })!;
-  m.alloc.freePages(p);
-  return p.pfn;
-};
-/** Removes a donated page from the host's ledger without moving it to `held` (a host that forgot it). */
-const forget = (m: Machine, pfn: number) => PfnLabelMap.prototype.delete.call(m.kernel.ledger.donated, pfn);
 
 describe("conservation: the three ledgers and the allocator", () => {
   it("a clean machine passes, and after teardown the host holds nothing", () => {
