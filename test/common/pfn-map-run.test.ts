@@ -6,6 +6,7 @@ import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { PfnLabelMap } from "../../src/common/pfn-map.js";
 import { HostLedger } from "../../src/host/kernel.js";
+import { toBe, toEqual } from "../support/assert.js";
 
 describe("PfnLabelMap.setRun", () => {
   it("labels a run that crosses two section boundaries, counting only new PFNs", () => {
@@ -41,8 +42,8 @@ describe("PfnLabelMap.setRun", () => {
       bulk.setRun(pfn, n, label);
       for (let i = 0; i < n; i++) single.set(pfn + i, label);
     }
-    expect(bulk.size).toBe(single.size);
-    expect([...bulk.entries()]).toEqual([...single.entries()]);
+    toBe(bulk.size, single.size);
+    toEqual([...bulk.entries()], [...single.entries()]);
   });
 });
 
@@ -98,10 +99,10 @@ describe("PfnLabelMap.deleteRun and HostLedger.donateRun (one run instead of one
       }
       let had = 0;
       for (let i = 0; i < n; i++) if (single.delete(pfn + i)) had++;
-      expect(bulk.deleteRun(pfn, n)).toBe(had);
+      toBe(bulk.deleteRun(pfn, n), had);
     }
-    expect(bulk.size).toBe(single.size);
-    expect([...bulk.entries()]).toEqual([...single.entries()]);
+    toBe(bulk.size, single.size);
+    toEqual([...bulk.entries()], [...single.entries()]);
   });
 
   test.prop([ops, fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 3000 })])(
@@ -116,8 +117,8 @@ describe("PfnLabelMap.deleteRun and HostLedger.donateRun (one run instead of one
       bulk.donateRun(pfn, n, "pool");
       for (let i = 0; i < n; i++) single.donated.set(pfn + i, "pool");
       for (const part of ["held", "lent", "donated"] as const) {
-        expect(bulk[part].size, part).toBe(single[part].size);
-        expect([...bulk[part].entries()], part).toEqual([...single[part].entries()]);
+        toBe(bulk[part].size, single[part].size, part);
+        toEqual([...bulk[part].entries()], [...single[part].entries()], part);
       }
     },
   );
@@ -143,7 +144,7 @@ describe("PfnLabelMap.runLabel (the conservation check's question per run of mod
       const first = m.get(pfn);
       let same = first !== undefined;
       for (let i = 1; i < n && same; i++) same = m.get(pfn + i) === first;
-      expect(m.runLabel(pfn, n)).toBe(same ? first : null);
+      toBe(m.runLabel(pfn, n), same ? first : null);
     },
   );
 

@@ -9,6 +9,7 @@ import { isTdxpaError } from "../../src/common/errors.js";
 import type { Page } from "../../src/host/page.js";
 import { MAX_ORDER, PageAllocator } from "../../src/host/page-alloc.js";
 import { PhysMem } from "../../src/hw/physmem.js";
+import { toBe, toEqual } from "../support/assert.js";
 
 const PAGE = 4096;
 
@@ -61,15 +62,6 @@ function makeHost(spec: HostSpec): { mem: PhysMem; alloc: PageAllocator } {
     reserved: spec.reserved.map(([startPfn, pages]) => ({ startPfn, pages })),
   });
   return { mem, alloc };
-}
-
-/**
- * `expect(actual).toBe(want)`, with vitest's `expect` made only when they differ: the same assertion
- * (Object.is) and failure, without the per-call cost (vitest's bookkeeping and chai's proxies were 40%
- * of this file's time, profiled) on the per-page and per-operation checks.
- */
-function toBe(actual: unknown, want: unknown): void {
-  if (!Object.is(actual, want)) expect(actual).toBe(want);
 }
 
 /** Cheap assertion for per-page loops (vitest's expect costs too much per call there). */
@@ -128,7 +120,7 @@ function checkRandomSequences(spec: HostSpec, numRuns: number): void {
       const { mem, alloc } = makeHost(spec);
       const initialOrders = alloc.freeBlocksByOrder();
       const initialStats = alloc.stats();
-      expect(initialStats).toEqual({
+      toEqual(initialStats, {
         totalPages: total,
         reservedPages: spec.reservedPages,
         freePages: total - spec.reservedPages,
@@ -258,7 +250,7 @@ function checkRandomSequences(spec: HostSpec, numRuns: number): void {
               // some page of the run is free or part of a bigger block: nothing may be freed
               const before = alloc.stats();
               thrown(() => alloc.freeContigRange(run.pfn, run.n));
-              expect(alloc.stats()).toEqual(before);
+              toEqual(alloc.stats(), before);
             }
             break;
           }
@@ -283,17 +275,20 @@ function checkRandomSequences(spec: HostSpec, numRuns: number): void {
         }
       }
       const blocks = [...alloc.allocatedBlocks()];
-      expect(blocks.map((b) => b.pfn)).toEqual([...held.keys()].sort((a, b) => a - b));
+      toEqual(
+        blocks.map((b) => b.pfn),
+        [...held.keys()].sort((a, b) => a - b),
+      );
       for (const b of blocks) {
         const h = held.get(b.pfn)!;
-        expect(b).toEqual({ pfn: b.pfn, order: h.order, tag: h.tag, refCount: h.refs });
+        toEqual(b, { pfn: b.pfn, order: h.order, tag: h.tag, refCount: h.refs });
       }
 
       // Free everything: the free lists merge back to their initial shape.
       for (const [, h] of [...held]) for (let r = h.refs; r > 0; r--) alloc.freePages(h.page);
-      expect(alloc.freeBlocksByOrder()).toEqual(initialOrders);
-      expect(alloc.stats()).toEqual(initialStats);
-      expect([...alloc.allocatedBlocks()]).toEqual([]);
+      toEqual(alloc.freeBlocksByOrder(), initialOrders);
+      toEqual(alloc.stats(), initialStats);
+      toEqual([...alloc.allocatedBlocks()], []);
     }),
     { numRuns },
   );

@@ -13,6 +13,7 @@ import type { Page } from "../../src/host/page.js";
 import { PageAllocator } from "../../src/host/page-alloc.js";
 import { tdxPageArrayCreate, tdxPageArrayRepopulate } from "../../src/host/page-array.js";
 import { PhysMem } from "../../src/hw/physmem.js";
+import { toBe } from "../support/assert.js";
 
 function host(base: number, size: number) {
   const mem = new PhysMem([{ base, size }]);
@@ -52,11 +53,11 @@ describe("populateRoot against the bigint oracle", () => {
     if (base < 2 ** 45) expect(Math.min(...pfns) < 2 ** 32 || Math.max(...pfns) >= 2 ** 32).toBe(true);
     const a = tdxPageArrayCreate(k, pages, pages.length)!;
     const e = rootEntries(mem, a.rootPage.pfn);
-    for (let i = 0; i < 512; i++) expect(e[i]).toBe(i < pages.length ? oracle(pfns[i]!, orders[i]!) : 0n);
+    for (let i = 0; i < 512; i++) toBe(e[i], i < pages.length ? oracle(pfns[i]!, orders[i]!) : 0n);
     const fewer = pages.slice(100, 150);
     tdxPageArrayRepopulate(k, a, fewer, fewer.length);
     const f = rootEntries(mem, a.rootPage.pfn);
-    for (let i = 0; i < 512; i++) expect(f[i]).toBe(i < 50 ? oracle(pfns[100 + i]!, orders[100 + i]!) : 0n);
+    for (let i = 0; i < 512; i++) toBe(f[i], i < 50 ? oracle(pfns[100 + i]!, orders[100 + i]!) : 0n);
   });
 });
 
@@ -120,7 +121,7 @@ describe("the check loop (handle, frame, entry in one pass) against the allocato
         } else {
           tdxPageArrayRepopulate(k, a, pages, n);
           const e = rootEntries(mem, a.rootPage.pfn);
-          for (let i = 0; i < 512; i++) expect(e[i]).toBe(i < n ? oracle(pages[i]!.pfn, expected[i]!) : 0n);
+          for (let i = 0; i < 512; i++) toBe(e[i], i < n ? oracle(pages[i]!.pfn, expected[i]!) : 0n);
         }
       }
       expect(refused).toBeGreaterThan(0);

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PhysMem } from "../../src/hw/physmem.js";
+import { toBe, toEqual } from "../support/assert.js";
 
 const BASE_PFN = 0x100000;
 const PAGES = 6;
@@ -76,14 +77,11 @@ describe("lines and whole pages read the same as a plain page store", () => {
               break;
             case "read":
               mem.readU64(pfn * 4096 + op.entry * 8, out);
-              expect([out.lo, out.hi]).toEqual([
-                ref[op.page]![2 * op.entry],
-                ref[op.page]![2 * op.entry + 1],
-              ]);
+              toEqual([out.lo, out.hi], [ref[op.page]![2 * op.entry], ref[op.page]![2 * op.entry + 1]]);
               break;
             case "map": {
               const w = mem.words(pfn);
-              expect(Array.from(w)).toEqual(Array.from(ref[op.page]!));
+              toEqual(Array.from(w), Array.from(ref[op.page]!));
               w[2 * op.entry] = op.lo; // a write through the mapping stays
               ref[op.page]![2 * op.entry] = op.lo;
               break;
@@ -95,7 +93,7 @@ describe("lines and whole pages read the same as a plain page store", () => {
             case "snap": {
               const s = mem.snapshot(pfn);
               const allZero = ref[op.page]!.every((x) => x === 0);
-              expect(s === null).toBe(allZero);
+              toBe(s === null, allZero);
               const before = Uint32Array.from(ref[op.page]!);
               mem.restore(BASE_PFN + op.to, s, op.pattern ? PATTERN : undefined);
               ref[op.to] = op.pattern ? before.map((x, i) => (x ^ PATTERN[i]!) >>> 0) : before;
@@ -103,17 +101,18 @@ describe("lines and whole pages read the same as a plain page store", () => {
             }
             case "peek": {
               const b = mem.peek(pfn);
-              if (b === undefined) expect(ref[op.page]!.every((x) => x === 0)).toBe(true);
-              else
-                expect(Array.from(new Uint32Array(b.buffer, b.byteOffset, 1024))).toEqual(
-                  Array.from(ref[op.page]!),
+              if (b === undefined)
+                toBe(
+                  ref[op.page]!.every((x) => x === 0),
+                  true,
                 );
+              else
+                toEqual(Array.from(new Uint32Array(b.buffer, b.byteOffset, 1024)), Array.from(ref[op.page]!));
               break;
             }
           }
         }
-        for (let p = 0; p < PAGES; p++)
-          expect(Array.from(mem.words(BASE_PFN + p))).toEqual(Array.from(ref[p]!));
+        for (let p = 0; p < PAGES; p++) toEqual(Array.from(mem.words(BASE_PFN + p)), Array.from(ref[p]!));
       }),
       { numRuns: 200 },
     );
@@ -138,7 +137,7 @@ describe("lines and whole pages read the same as a plain page store", () => {
     for (const [i, pfn] of pfns.entries()) if (i % 3 === 0) mem.zero(pfn);
     pfns.forEach((pfn, i) => {
       mem.readU64(pfn * 4096 + (i & 63) * 64, out);
-      expect(out.lo).toBe(i % 3 === 0 ? 0 : i + 1);
+      toBe(out.lo, i % 3 === 0 ? 0 : i + 1);
     });
     expect(mem.storedLines).toBe(40_000 - 13_334);
   });

@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/common/rng.js";
 import { type LockMode, PamtLocks, type Requester } from "../../src/module/locks.js";
+import { toBe, toEqual } from "../support/assert.js";
 
 interface OracleEntry {
   excl: number;
@@ -110,13 +111,13 @@ describe("PamtLocks against a Map oracle", () => {
           const pfn = pfns[int(pfns.length)]!;
           const mode: LockMode = int(3) === 0 ? "shared" : "exclusive";
           const who: Requester = int(5) === 0 ? "guest" : "host";
-          expect(t.acquire(cpu, pfn, mode, who), `step ${step}`).toBe(o.acquire(cpu, pfn, mode, who));
+          toBe(t.acquire(cpu, pfn, mode, who), o.acquire(cpu, pfn, mode, who), () => `step ${step}`);
         } else if (op < 9) {
           const pfn = pfns[int(pfns.length)]!;
           t.release(cpu, pfn);
           o.release(cpu, pfn);
-        } else expect(t.releaseAll(cpu), `step ${step}`).toBe(o.releaseAll(cpu));
-        expect(t.heldBy(cpu)).toBe(o.held.get(cpu)?.length ?? 0);
+        } else toBe(t.releaseAll(cpu), o.releaseAll(cpu), () => `step ${step}`);
+        toBe(t.heldBy(cpu), o.held.get(cpu)?.length ?? 0);
       }
       expect(t.busyCount).toBe(o.busyCount);
       expect(t.busyCount).toBeGreaterThan(100);
@@ -173,17 +174,19 @@ describe("a walk taken on an idle table (kept pending until another operation lo
           if (op < 3) {
             const mode: LockMode = int(2) === 0 ? "shared" : "exclusive";
             const who: Requester = int(4) === 0 ? "guest" : "host";
-            expect(t.acquire(cpu, pfn, mode, who), `run ${run} step ${step}`).toBe(
+            toBe(
+              t.acquire(cpu, pfn, mode, who),
               o.acquire(cpu, pfn, mode, who),
+              () => `run ${run} step ${step}`,
             );
           } else if (op < 5) {
             t.release(cpu, pfn);
             o.release(cpu, pfn);
-          } else expect(t.releaseAll(cpu), `run ${run} step ${step}`).toBe(o.releaseAll(cpu));
+          } else toBe(t.releaseAll(cpu), o.releaseAll(cpu), () => `run ${run} step ${step}`);
         }
-        expect(t.busyCount).toBe(o.busyCount);
-        for (const pfn of pfns) expect(t.entry(pfn), `run ${run} pfn ${pfn}`).toEqual(o.entryOf(pfn));
-        for (const cpu of [0, 1]) expect(t.heldBy(cpu)).toBe(o.held.get(cpu)?.length ?? 0);
+        toBe(t.busyCount, o.busyCount);
+        for (const pfn of pfns) toEqual(t.entry(pfn), o.entryOf(pfn), () => `run ${run} pfn ${pfn}`);
+        for (const cpu of [0, 1]) toBe(t.heldBy(cpu), o.held.get(cpu)?.length ?? 0);
       }
     },
   );

@@ -36,6 +36,7 @@ import { rootPortDevfn } from "../../src/hw/devices.js";
 import type { Machine } from "../../src/machine.js";
 import { PT } from "../../src/module/pamt.js";
 import { checkConservation } from "../../src/observe/conservation.js";
+import { toBe, toEqual } from "../support/assert.js";
 import { machine, platformWith } from "../support/machine.js";
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -96,15 +97,6 @@ function pfnsOf(pages: readonly Page[]): number[] {
   return out;
 }
 
-/**
- * `expect(actual, message()).toBe(want)`, with vitest's `expect` made only when they differ: the same
- * assertion (toBe is Object.is) and the same failure message, but one `expect` per page per step was
- * 70% of this file's time (profiled: vitest's assertion bookkeeping and chai's proxies).
- */
-function toBe(actual: unknown, want: unknown, message: () => string): void {
-  if (!Object.is(actual, want)) expect(actual, message()).toBe(want);
-}
-
 /** Compares every tracked page's place with the real system, then the conservation check. */
 function verify(model: Model, real: Real): void {
   const { m } = real;
@@ -131,12 +123,12 @@ function verify(model: Model, real: Real): void {
     }
   }
   const c = checkConservation(m);
-  expect(c.violations).toEqual([]);
-  expect(m.cache.hazards).toEqual([]);
-  expect(m.module.reports).toEqual([]);
+  toEqual(c.violations, []);
+  toEqual(m.cache.hazards, []);
+  toEqual(m.module.reports, []);
   let modelOwned = 0;
   for (const p of model.place.values()) if (p.startsWith("module:")) modelOwned++;
-  expect(c.totals.moduleOwned).toBe(modelOwned);
+  toBe(c.totals.moduleOwned, modelOwned);
 }
 
 /** The module object id of the model's owner `who` ("spdm 0", "ide 0:1", a unit name), from the ids the creating calls returned. */
@@ -488,7 +480,7 @@ class DestroyFree implements Cmd {
     expect(d.failedPfns).toEqual([]);
     for (const p of real.pages[i]!) real.m.alloc.freePages(p, p.order);
     for (const pfn of s.pfns) {
-      expect(real.m.alloc.isFree(pfn)).toBe(true);
+      toBe(real.m.alloc.isFree(pfn), true);
       model.place.delete(pfn);
     }
     s.gone = true;
