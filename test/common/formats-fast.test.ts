@@ -35,6 +35,7 @@ import {
   type RuleCode,
 } from "../../src/common/formats.js";
 import { hpaHi, hpaLo, isPageHpa, isPowerOfTwo, u64ToBigint } from "../../src/common/u64.js";
+import { toBe } from "../support/assert.js";
 
 const bits = (v: bigint, hi: number, lo: number) => (v >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n);
 const arbPfn = fc.integer({ min: 0, max: 2 ** 40 - 1 });
@@ -165,7 +166,7 @@ describe("the encoders' number-only accept test is exactly the typed check", () 
       f();
       return true;
     } catch (e) {
-      expect(isTdxpaError(e)).toBe(true);
+      toBe(isTdxpaError(e), true);
       return false;
     }
   };
@@ -175,15 +176,26 @@ describe("the encoders' number-only accept test is exactly the typed check", () 
     fc.assert(
       fc.property(arbNum, arbSmall, arbSmall, (h, n, f) => {
         const okList = isPageHpa(h) && isIndex(n, 1, 512) && isIndex(f, 0, n - 1);
-        expect(accepted(() => encodeHpaListInfoInto(o, 0, h, n, f))).toBe(okList);
-        if (okList)
-          expect(u64ToBigint(o[0]!, o[1]!)).toBe(BigInt(h) | (BigInt(f) << 3n) | (BigInt(n - 1) << 55n));
+        toBe(
+          accepted(() => encodeHpaListInfoInto(o, 0, h, n, f)),
+          okList,
+        );
+        if (okList) toBe(u64ToBigint(o[0]!, o[1]!), BigInt(h) | (BigInt(f) << 3n) | (BigInt(n - 1) << 55n));
         const okArr = isPageHpa(h) && isIndex(n, 1, 512);
-        expect(accepted(() => encodeHpaArrayInto(o, 0, n, h))).toBe(okArr);
+        toBe(
+          accepted(() => encodeHpaArrayInto(o, 0, n, h)),
+          okArr,
+        );
         const okMt = isPageHpa(h) && isPowerOfTwo(n) && n <= 2048 && h % (n * 4096) === 0;
-        expect(accepted(() => encodeIommuMtEntryInto(o, 0, h, n))).toBe(okMt);
-        expect(accepted(() => iommuMtEntryValue(h, n))).toBe(okMt);
-        if (okMt) expect(iommuMtEntryValue(h, n)).toBe(h + (n === 1 ? 0 : n));
+        toBe(
+          accepted(() => encodeIommuMtEntryInto(o, 0, h, n)),
+          okMt,
+        );
+        toBe(
+          accepted(() => iommuMtEntryValue(h, n)),
+          okMt,
+        );
+        if (okMt) toBe(iommuMtEntryValue(h, n), h + (n === 1 ? 0 : n));
       }),
       { numRuns: 3000 },
     );

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Pamt, PT } from "../../src/module/pamt.js";
+import { toEqual } from "../support/assert.js";
 
 const GIB = 2 ** 30;
 const P = 4096;
@@ -73,7 +74,7 @@ describe("PAMT.forEachOwnedRun: the pages of forEachOwned, grouped into runs of 
     for (let pfn = 1029 * 1024; pfn < 1029 * 1024 + 10; pfn++) pamt.set(pfn, PT.SPDM_MT, 3);
     for (let pfn = 1029 * 1024 - 4; pfn < 1029 * 1024; pfn++) pamt.set(pfn, PT.SPDM_MT, 3);
     const runs = runsOf(pamt);
-    expect(runs).toEqual(byHand(pamt));
+    toEqual(runs, byHand(pamt));
     expect(runs.slice(0, 6)).toEqual([
       [3, 497, PT.EXT_POOL, 1],
       [500, 1, PT.IOMMU_MT, 1],
@@ -101,7 +102,7 @@ describe("PAMT.forEachOwnedRun: the pages of forEachOwned, grouped into runs of 
         for (let pfn = start; pfn < start + len; pfn++)
           if (pamt.type(pfn) !== PT.RSVD) pamt.set(pfn, type, owner);
       }
-      expect(runsOf(pamt)).toEqual(byHand(pamt));
+      toEqual(runsOf(pamt), byHand(pamt));
     }
   });
 });

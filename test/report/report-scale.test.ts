@@ -44,7 +44,10 @@ describe("the page map grouped by object", () => {
     for (const cols of [128, 60]) {
       const l = mapLayout(model, undefined, cols);
       expect(l.groupRows.map((g) => g.label)).toEqual(model.groups);
-      for (let i = 1; i < l.cellPfn.length; i++) expect(l.cellPfn[i]!).toBeGreaterThan(l.cellPfn[i - 1]!);
+      // One expect, at the first cell out of order if there is one (an expect per cell was most of this test).
+      let i = 1;
+      while (i < l.cellPfn.length && l.cellPfn[i]! > l.cellPfn[i - 1]!) i++;
+      if (i < l.cellPfn.length) expect(l.cellPfn[i]!, `cell ${i}`).toBeGreaterThan(l.cellPfn[i - 1]!);
       const rowOf = (c: number) => Math.floor(l.cellSlot[c]! / cols);
       // Every cell lies between its group's label and the next group's label.
       for (let i = 0; i < model.runGroups.length; i++) {

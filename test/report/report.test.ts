@@ -22,6 +22,7 @@ import { categories, mapFrame, mapLayout } from "../../src/report/map.js";
 import { BASE, countsAt, entryRuns, expandEntryRuns, type ReportModel } from "../../src/report/model.js";
 import { DEFAULT_SCENARIO_DOC } from "../../src/scenario/default.js";
 import type { RunReport } from "../../src/scenario/runner.js";
+import { toBe, toEqual } from "../support/assert.js";
 import { runCli } from "../support/cli.js";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -122,9 +123,10 @@ describe("report model figures equal the run report's", () => {
     withRoot.forEach((ri, k) => {
       const rec = model.roots[ri]!;
       const want = roots[k]!;
-      expect(rec.rootHpa).toBe(want.rootHpa);
-      expect(rec.count).toBe(want.count);
-      expect(expandEntryRuns(rec.runs).map(([lo, hi]) => u64ToHex(lo, hi))).toEqual(
+      toBe(rec.rootHpa, want.rootHpa);
+      toBe(rec.count, want.count);
+      toEqual(
+        expandEntryRuns(rec.runs).map(([lo, hi]) => u64ToHex(lo, hi)),
         want.entries.map((e) => e.raw),
       );
     });
