@@ -484,7 +484,12 @@ export class ExecSession {
 
   #seamcall(reader: PayloadReader): Uint8Array {
     const regs = new Regs();
-    for (let i = 0; i < 32; i++) regs.w[i] = reader.u32();
+    if (reader.left >= 128) {
+      // The whole register block is there: one bounds check (a short one is refused word by word below).
+      const b = reader.bytes(128);
+      const inDv = new DataView(b.buffer, b.byteOffset, 128);
+      for (let i = 0; i < 32; i++) regs.w[i] = inDv.getUint32(4 * i, true);
+    } else for (let i = 0; i < 32; i++) regs.w[i] = reader.u32();
     this.machine.module.seamcall(regs);
     // The reply, built in place (the hot path of every round trip): i32 result 0, u32 0, 16 registers.
     const out = new Uint8Array(SEAMCALL_REPLY_BYTES);
