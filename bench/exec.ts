@@ -4,10 +4,14 @@
  * socketpair) in the same run, which is the floor context switches set on this machine; and the C
  * example's 12,800-page extensions bring-up wall time beside the in-process TypeScript flow, with how
  * many requests the C side batched into how many round trips. Figures are printed, never asserted.
+ *
+ * Alone: `node --import tsx bench/exec.ts [ROUND_TRIPS] [BRING_UPS]` (default 20,000 and 9, as a full
+ * `npm run bench`) prints this section's table, the ratios and the load average; nothing is saved.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { execProgram } from "../src/cli/exec-host.js";
 import { fromDoc } from "../src/cli/scenario-file.js";
 import { extensionsBringUp } from "../src/host/flows/extensions.js";
@@ -145,4 +149,34 @@ export async function benchExec(cfg: ExecBenchConfig): Promise<Record<string, un
     ratioSeamcall: seamcall.medianUs / floor.medianUs,
     bringUp,
   };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [trips = "20000", runs = "9"] = process.argv.slice(2);
+  const cfg = { roundTrips: Number(trips), bringUpRuns: Number(runs) };
+  if (
+    !(
+      Number.isInteger(cfg.roundTrips) &&
+      cfg.roundTrips >= 1 &&
+      Number.isInteger(cfg.bringUpRuns) &&
+      cfg.bringUpRuns >= 1
+    )
+  ) {
+    console.error(`bench/exec.ts: "${trips} ${runs}" is not ROUND_TRIPS >= 1 and BRING_UPS >= 1`);
+    process.exit(2);
+  }
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+  const r = (await benchExec(cfg)) as {
+    ratioSeamcall: number;
+    bringUp: Record<string, { ratio: number }>;
+  };
+  console.log(
+    `\nSEAMCALL round trip ${r.ratioSeamcall.toFixed(2)}x floor; bring-up ${Object.entries(r.bringUp)
+      .map(([k, v]) => `${k} ${v.ratio.toFixed(2)}x`)
+      .join(", ")}; load average at start ${load}, at end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
 }

@@ -98,18 +98,44 @@ static void write_all(const unsigned char *p, size_t n)
 	}
 }
 
-static void read_all(unsigned char *p, size_t n)
+/*
+ * Replies are read into ibuf with as large a read as the socket gives, so a reply's header and payload
+ * (and anything the server sent after it) usually arrive in one system call; bytes past the reply
+ * waited for stay in ibuf[ipos..ilen) for the next one.
+ */
+static unsigned char ibuf[2 * (8 + MAX_PAYLOAD)];
+static size_t ipos, ilen;
+
+/* Makes at least n (at most 8 + MAX_PAYLOAD) unread bytes available at ibuf + ipos. */
+static void fill(size_t n)
 {
-	while (n > 0) {
-		ssize_t r = read(chan, p, n);
+	if (ilen - ipos >= n)
+		return;
+	if (ipos + n > sizeof(ibuf)) {
+		memmove(ibuf, ibuf + ipos, ilen - ipos);
+		ilen -= ipos;
+		ipos = 0;
+	}
+	while (ilen - ipos < n) {
+		ssize_t r = read(chan, ibuf + ilen, sizeof(ibuf) - ilen);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			die("the channel to the emulator closed while waiting for a reply (%s)",
 			    r < 0 ? strerror(errno) : "EOF");
-		p += r;
-		n -= (size_t)r;
+		ilen += (size_t)r;
 	}
+}
+
+/* Takes the next n unread bytes (n <= 8 + MAX_PAYLOAD): a pointer into ibuf, valid until the next fill. */
+static const unsigned char *take(size_t n)
+{
+	fill(n);
+	const unsigned char *p = ibuf + ipos;
+	ipos += n;
+	if (ipos == ilen)
+		ipos = ilen = 0;
+	return p;
 }
 
 static void flush_out(void)
@@ -140,26 +166,24 @@ static void post(unsigned int type, const void *a, size_t n, const void *b, size
 /* Sends everything posted, then waits for the reply to `type`; returns its payload length. */
 static size_t await_reply(unsigned int type, unsigned char *reply, size_t cap)
 {
-	unsigned char h[8];
-
 	flush_out();
 	stats.round_trips++;
-	read_all(h, 8);
+	const unsigned char *h = take(8);
 	uint32_t len = get32(h);
 	unsigned int rtype = h[4] | h[5] << 8;
 	if (len > MAX_PAYLOAD)
 		die("reply of %u bytes is above the protocol limit", len);
 	if (rtype == MSG_ERROR) {
-		unsigned char e[MAX_PAYLOAD + 1];
-		read_all(e, len);
+		const unsigned char *e = take(len);
 		unsigned int tl = len >= 6 ? (unsigned int)(e[4] | e[5] << 8) : 0;
 		if (tl > len - 6)
 			tl = 0;
-		die("the emulator refused a request (code %d): %.*s", (int)get32(e), (int)tl, (const char *)e + 6);
+		die("the emulator refused a request (code %d): %.*s", len >= 4 ? (int)get32(e) : 0, (int)tl,
+		    (const char *)e + 6);
 	}
 	if (rtype != (type | MSG_REPLY) || len > cap)
 		die("unexpected reply type %u (%u bytes) to request %u", rtype, len, type);
-	read_all(reply, len);
+	memcpy(reply, take(len), len);
 	return len;
 }
 

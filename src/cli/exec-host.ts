@@ -7,7 +7,7 @@
  * child holding the channel does not keep the run open past its own exit.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, rmSync, writeSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { PROTO_ERROR } from "../exec/protocol.js";
 import { ExecSession, type ExecSessionOptions, type SessionReport } from "../exec/session.js";
@@ -82,6 +82,26 @@ export function execVerdict(
   return { code: EXEC_EXIT.OK, verdict: program ? "program exited 0; clean" : "session ended; clean" };
 }
 
+/**
+ * Sends `reply` on `channel`: straight to its descriptor when nothing is queued before it (one write
+ * system call, none of the stream's per-write bookkeeping: the common case, a client waiting for this
+ * reply), else, and for whatever the socket does not take at once (a client not reading, a broken
+ * channel), through the stream, which queues the bytes in order or reports the error as before.
+ */
+function sendReply(channel: Socket, reply: Uint8Array): void {
+  const fd = (channel as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  if (typeof fd === "number" && fd >= 0 && channel.writableLength === 0) {
+    try {
+      const n = writeSync(fd, reply);
+      if (n === reply.length) return;
+      reply = reply.subarray(n);
+    } catch {
+      // EAGAIN (the socket is full) or a broken channel: the stream queues or reports it.
+    }
+  }
+  channel.write(reply);
+}
+
 /** Wires a socket to a session; resolves when the client's end closes (or `stop` is called). */
 function serveChannel(
   channel: Socket,
@@ -109,7 +129,7 @@ function serveChannel(
       );
       reply = err;
     }
-    if (reply.length > 0 && !channel.destroyed) channel.write(reply);
+    if (reply.length > 0 && !channel.destroyed) sendReply(channel, reply);
     if (session.failure !== null) {
       // The error reply goes out, then the session is over: close our side.
       channel.end();

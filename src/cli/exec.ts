@@ -127,7 +127,11 @@ async function runWithOutputs(
   p: Parsed,
   io: CliIo,
   title: string,
-  run: (scenario: Scenario, onEvent: (e: ModelEvent) => void, pageEvents: boolean) => Promise<ExecOutcome>,
+  run: (
+    scenario: Scenario,
+    onEvent: ((e: ModelEvent) => void) | undefined,
+    pageEvents: boolean,
+  ) => Promise<ExecOutcome>,
 ): Promise<number> {
   const scenario: Scenario = { ...p.scenario, name: title };
   const bundle = typeof p.values.report === "string" ? readPageBundle() : null;
@@ -144,12 +148,15 @@ async function runWithOutputs(
   const skipPages = p.values["no-page-events"] === true;
   let outcome: ExecOutcome;
   try {
+    // No trace and no HTML report: nothing listens, so the session decodes no events (ExecSessionOptions).
     outcome = await run(
       scenario,
-      (e) => {
-        collector?.sink(e);
-        if (trace !== null && !(skipPages && (e.type === "page" || e.type === "free"))) trace.sink(e);
-      },
+      collector === null && trace === null
+        ? undefined
+        : (e) => {
+            collector?.sink(e);
+            if (trace !== null && !(skipPages && (e.type === "page" || e.type === "free"))) trace.sink(e);
+          },
       pageEvents,
     );
   } catch (e) {

@@ -119,20 +119,26 @@ export class FrameSplitter {
     return this.#len;
   }
 
-  /** Appends `chunk` and returns every frame now complete (views valid until the next push). */
+  /**
+   * Appends `chunk` and returns every frame now complete. A payload is a view of `chunk` when the frame
+   * lies whole inside it (the common case: no copy), or a copy of the bytes kept from earlier pushes;
+   * either way it stays valid as long as the caller does not change `chunk`.
+   */
   push(chunk: Uint8Array): Frame[] {
     if (this.#error !== null) return [];
-    if (this.#len + chunk.length > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(this.#len + chunk.length, this.#buf.length * 2, 4096));
-      grown.set(this.#buf.subarray(0, this.#len));
-      this.#buf = grown;
+    // Nothing kept from earlier pushes: frame `chunk` where it lies.
+    const whole = this.#len === 0;
+    if (!whole) {
+      this.#room(this.#len + chunk.length);
+      this.#buf.set(chunk, this.#len);
+      this.#len += chunk.length;
     }
-    this.#buf.set(chunk, this.#len);
-    this.#len += chunk.length;
+    const src = whole ? chunk : this.#buf;
+    const end = whole ? chunk.length : this.#len;
     const frames: Frame[] = [];
     let off = 0;
-    const dv = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#len);
-    while (this.#len - off >= HEADER_BYTES) {
+    const dv = new DataView(src.buffer, src.byteOffset, end);
+    while (end - off >= HEADER_BYTES) {
       const len = dv.getUint32(off, true);
       const type = dv.getUint16(off + 4, true);
       const flags = dv.getUint16(off + 6, true);
@@ -150,16 +156,35 @@ export class FrameSplitter {
         };
         break;
       }
-      if (this.#len - off < HEADER_BYTES + len) break;
-      // Copy the payload: the buffer is reused by the next push.
-      frames.push({ type, payload: this.#buf.slice(off + HEADER_BYTES, off + HEADER_BYTES + len) });
-      off += HEADER_BYTES + len;
+      if (end - off < HEADER_BYTES + len) break;
+      const from = off + HEADER_BYTES;
+      // A view of the caller's chunk; a copy out of our buffer, which the next push reuses.
+      frames.push({
+        type,
+        payload: whole ? chunk.subarray(from, from + len) : this.#buf.slice(from, from + len),
+      });
+      off = from + len;
     }
-    if (off > 0) {
+    if (whole) {
+      const rest = end - off;
+      if (rest > 0) {
+        this.#room(rest);
+        this.#buf.set(chunk.subarray(off), 0);
+      }
+      this.#len = rest;
+    } else if (off > 0) {
       this.#buf.copyWithin(0, off, this.#len);
       this.#len -= off;
     }
     return frames;
+  }
+
+  /** Grows the kept-bytes buffer to hold `n` bytes (keeping what it holds). */
+  #room(n: number): void {
+    if (n <= this.#buf.length) return;
+    const grown = new Uint8Array(Math.max(n, this.#buf.length * 2, 4096));
+    grown.set(this.#buf.subarray(0, this.#len));
+    this.#buf = grown;
   }
 }
 

@@ -30,6 +30,7 @@ import {
   type Frame,
   FrameSplitter,
   frame,
+  HEADER_BYTES,
   HELLO_MAGIC,
   MARK_KIND,
   MAX_BULK,
@@ -72,6 +73,9 @@ export interface SessionReport extends RunReport {
   readonly warnings: readonly SessionWarning[];
 }
 
+/** Bytes of a SEAMCALL reply frame: header, `i32 result`, `u32 0`, 16 registers. */
+const SEAMCALL_REPLY_BYTES = HEADER_BYTES + 8 + 128;
+
 /** Most marks kept on the function stack (deeper ones are counted, not named). */
 const MAX_MARK_DEPTH = 64;
 /** Most findings listed (all are counted). */
@@ -110,6 +114,9 @@ export class ExecSession {
   #findingCount = 0;
   readonly #requests: RequestCounts = {};
   readonly #log: PhaseLog;
+  /** The cache's cause text for requests made in `#causeFn` (built once per function change). */
+  #causeFn: string | null = null;
+  #cause = "host";
 
   constructor(scenario: Scenario, opts: ExecSessionOptions = {}) {
     this.#scenario = scenario;
@@ -247,7 +254,11 @@ export class ExecSession {
     const reader = new PayloadReader(f.payload);
     const cache = this.machine.cache;
     const fn = this.currentFunction;
-    cache.cause = fn === null ? "host" : `host (${fn})`;
+    if (fn !== this.#causeFn) {
+      this.#causeFn = fn;
+      this.#cause = fn === null ? "host" : `host (${fn})`;
+    }
+    cache.cause = this.#cause;
     try {
       const reply = this.#dispatch(f.type, reader);
       if (reader.left !== 0)
@@ -435,9 +446,14 @@ export class ExecSession {
     }
     this.machine.cache.hostAccess(pfn!, false);
     const page = this.machine.mem.peek(pfn!);
-    w.i32(RESULT.OK);
-    w.bytes(page === undefined ? new Uint8Array(len) : page.subarray(offset, offset + len));
-    return frame(MSG.READ | MSG.REPLY, w.done());
+    // The reply, built in place: i32 result 0, then the bytes (zero for a page never written).
+    const out = new Uint8Array(HEADER_BYTES + 4 + len);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, 4 + len, true);
+    dv.setUint16(4, MSG.READ | MSG.REPLY, true);
+    dv.setInt32(HEADER_BYTES, RESULT.OK, true);
+    if (page !== undefined) out.set(page.subarray(offset, offset + len), HEADER_BYTES + 4);
+    return out;
   }
 
   #write(reader: PayloadReader): void {
@@ -468,11 +484,21 @@ export class ExecSession {
 
   #seamcall(reader: PayloadReader): Uint8Array {
     const regs = new Regs();
-    for (let i = 0; i < 32; i++) regs.w[i] = reader.u32();
+    if (reader.left >= 128) {
+      // The whole register block is there: one bounds check (a short one is refused word by word below).
+      const b = reader.bytes(128);
+      const inDv = new DataView(b.buffer, b.byteOffset, 128);
+      for (let i = 0; i < 32; i++) regs.w[i] = inDv.getUint32(4 * i, true);
+    } else for (let i = 0; i < 32; i++) regs.w[i] = reader.u32();
     this.machine.module.seamcall(regs);
-    const w = new PayloadWriter().i32(RESULT.OK).u32(0);
-    for (let i = 0; i < 32; i++) w.u32(regs.w[i]!);
-    return frame(MSG.SEAMCALL | MSG.REPLY, w.done());
+    // The reply, built in place (the hot path of every round trip): i32 result 0, u32 0, 16 registers.
+    const out = new Uint8Array(SEAMCALL_REPLY_BYTES);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, SEAMCALL_REPLY_BYTES - HEADER_BYTES, true);
+    dv.setUint16(4, MSG.SEAMCALL | MSG.REPLY, true);
+    dv.setInt32(HEADER_BYTES, RESULT.OK, true);
+    for (let i = 0; i < 32; i++) dv.setUint32(HEADER_BYTES + 8 + 4 * i, regs.w[i]!, true);
+    return out;
   }
 
   #mark(reader: PayloadReader): void {

@@ -71,6 +71,15 @@ int main(int argc, char **argv)
 		drain();
 		return 0;
 	}
+	if (!strcmp(mode, "refused")) {
+		/* A frame the server refuses, then a library call: its reply is the server's error reply. */
+		unsigned char f[8] = { 0 };
+		tdxpa_connect();
+		f[4] = 77;
+		send_raw(f, 8);
+		tdxpa_ping();
+		return 0;
+	}
 	if (!strcmp(mode, "no-hello")) {
 		unsigned char f[8] = { 0 };
 		f[4] = 9;

@@ -271,6 +271,23 @@ describe("hostile and careless clients", () => {
     expect(o.exitCode).toBe(EXEC_EXIT.PROTOCOL);
   });
 
+  it("a library call answered with the error reply: the program gives the server's reason in one line and exits 125, the run exits 6", async () => {
+    let out = "";
+    const o = await execProgram({
+      scenario: DEFAULT,
+      program: bin("hostile_client"),
+      args: ["refused"],
+      timeoutMs: 30_000,
+      onOutput: (t) => {
+        out += t;
+      },
+    });
+    expect(out).toBe("tdxpa: the emulator refused a request (code 3): unknown request type 77\n");
+    expect(o.program?.code).toBe(125);
+    expect(o.report.protocolError?.name).toBe("unknown_type");
+    expect(o.exitCode).toBe(EXEC_EXIT.PROTOCOL);
+  });
+
   it("a client that crashes mid-SEAMCALL: the signal is named, exit 4, the report is there", async () => {
     const o = await hostile("crash-mid-seamcall");
     expect(o.verdict).toBe("program killed by signal SIGSEGV");
@@ -361,6 +378,23 @@ describe("hostile and careless clients", () => {
 });
 
 describe("tdxpa exec and serve on the command line", () => {
+  it.each(["tdx_host_head_page_only", "tdx_host_original_operand"])(
+    "exec --json of %s: the same report with no listener (no events decoded) as with a trace",
+    async (name) => {
+      const trace = join(dir, `${name}.jsonl`);
+      const report = async (extra: string[]) => {
+        const r = await runCli(["exec", "--json", ...extra, "--timeout", "60", "--", bin(name)]);
+        const { wallMs: _w, trace: _t, traceEvents: _e, ...rest } = JSON.parse(r.out.join("\n"));
+        return { code: r.code, rest };
+      };
+      const quiet = await report([]);
+      const traced = await report(["--trace", trace]);
+      expect(quiet.code).toBe(1);
+      expect(quiet.rest.unexpected.length).toBeGreaterThan(0);
+      expect(quiet).toEqual(traced);
+    },
+  );
+
   it("exec --json --trace: the run report, the verdict, a complete trace naming C functions", async () => {
     const trace = join(dir, "run.jsonl");
     const r = await runCli(["exec", "--json", "--trace", trace, "--timeout", "60", "--", bin("tdx_host")]);

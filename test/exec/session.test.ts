@@ -122,6 +122,36 @@ describe("protocol session", () => {
     expect(s.finish().protocolError?.code).toBe(code);
   });
 
+  describe("framing", () => {
+    const sizes = [0, 1, 8, 136, 4100, 3, 0, MAX_PAYLOAD, 16];
+    const payloads = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, k) => (k * 7 + i * 31) & 0xff));
+    const frames = payloads.map((p, i) => frame(1 + (i % 10), p));
+    const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of frames) {
+      stream.set(f, at);
+      at += f.length;
+    }
+    test.prop([fc.array(fc.nat(), { maxLength: 24 })])(
+      "any split of a stream gives its frames, each payload still its own bytes after the pushes that follow",
+      (cuts) => {
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+        const s = new FrameSplitter();
+        const got = [];
+        let prev = 0;
+        for (const p of [...points, stream.length]) {
+          got.push(...s.push(stream.slice(prev, p)));
+          prev = p;
+        }
+        expect(s.error).toBeNull();
+        expect(s.pending).toBe(0);
+        expect(got.map((f) => f.type)).toEqual(frames.map((_, i) => 1 + (i % 10)));
+        for (let i = 0; i < got.length; i++)
+          expect(Buffer.from(got[i]!.payload).equals(payloads[i]!), `payload of frame ${i}`).toBe(true);
+      },
+    );
+  });
+
   it("a frame of exactly the limit is read; trailing bytes after a payload are malformed", () => {
     const s = new ExecSession(SCENARIO);
     s.receive(hello());
