@@ -395,6 +395,14 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: ["test/hw/cache-reference.test.ts"],
   },
   {
+    name: "the PAMT's answer for a section with no reserved page is taken for the next section too",
+    group: "module",
+    file: "src/module/pamt.ts",
+    find: "    if (key === this.bareKey) return PT.NDA;",
+    replace: "    if (key === this.bareKey || key === this.bareKey + 1) return PT.NDA;",
+    tests: ["test/module/pamt-sections.test.ts"],
+  },
+  {
     name: "no hazard 3 (host access to a private page)",
     group: "hazard",
     file: CACHE,

@@ -25,6 +25,7 @@ import { STRANDED_TAG } from "../host/kernel.js";
 import type { Machine } from "../machine.js";
 import type { ModuleObject, ObjectKind } from "../module/emulator.js";
 import { PT, ptName } from "../module/pamt.js";
+import { RunListObject } from "../module/records.js";
 
 /** Counts of 4 KiB pages by place, each read from its own ledger. They add up to `total` when the check passes. */
 export interface ConservationTotals {
@@ -289,16 +290,27 @@ export function ownedPagesAgree(m: Machine): OwnedPagesSummary | null {
   for (const obj of module.objects.values()) {
     const id = obj.id;
     if (!(Number.isInteger(id) && id >= 0 && id < 0xffff_ffff)) return null;
-    const pages = obj.pages;
-    // Lists are mostly runs of consecutive PFNs (a chunk of the pool): one mark per run.
-    for (let i = 0; i < pages.length; ) {
-      const first = pages[i]!;
-      let j = i + 1;
-      while (j < pages.length && pages[j] === first + (j - i)) j++;
-      if (!marks.markRun(first, j - i, id + 1)) return null;
-      i = j;
+    // Lists are mostly runs of consecutive PFNs (a chunk of the pool): one mark per run. The pool's list
+    // is kept as runs (RunListObject): walked as such, never built as a million-entry array.
+    let ok = true;
+    const mark = (first: number, n: number): void => {
+      if (ok && !marks.markRun(first, n, id + 1)) ok = false;
+    };
+    if (obj instanceof RunListObject) {
+      obj.forEachRun(mark);
+      listed += obj.pageCount;
+    } else {
+      const pages = obj.pages;
+      for (let i = 0; i < pages.length; ) {
+        const first = pages[i]!;
+        let j = i + 1;
+        while (j < pages.length && pages[j] === first + (j - i)) j++;
+        mark(first, j - i);
+        i = j;
+      }
+      listed += pages.length;
     }
-    listed += pages.length;
+    if (!ok) return null;
   }
 
   let agree = true;
