@@ -398,8 +398,8 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "the PAMT's answer for a section with no reserved page is taken for the next section too",
     group: "module",
     file: "src/module/pamt.ts",
-    find: "    if (key === this.bareKey) return PT.NDA;",
-    replace: "    if (key === this.bareKey || key === this.bareKey + 1) return PT.NDA;",
+    find: "    if (key === this.bareKey || this.isBare(key)) return PT.NDA;",
+    replace: "    if (key === this.bareKey || key === this.bareKey + 1 || this.isBare(key)) return PT.NDA;",
     tests: ["test/module/pamt-sections.test.ts"],
   },
   {
