@@ -361,6 +361,15 @@ export class PageAllocator implements PageFrameDb {
   }
 
   /**
+   * True when each of the `n` pages from `pfn` is allocated ({@link liveOrders} finds none free), decided a
+   * block at a time. `pfn` must be an integer in 0..2^40 − 1 and `n` ≥ 0 (the caller read them from the
+   * PAMT of a machine over this allocator).
+   */
+  allAllocated(pfn: number, n: number): boolean {
+    return this.frames.allLive(pfn, n);
+  }
+
+  /**
    * `compound_order`: order of the compound block `pfn` heads; 0 for an order-0 page, a tail page, a
    * free frame or any page of a block allocated without `__GFP_COMP` (its `compound_nr` is 1).
    */
@@ -399,6 +408,24 @@ export class PageAllocator implements PageFrameDb {
       !this.isReserved(pfn) &&
       this.frames.headOf(pfn) < 0
     );
+  }
+
+  /**
+   * True when one of the `n` pages from `pfn` lies in a reserved range ({@link isReserved} of any of
+   * them): one binary search over the sorted, disjoint reserved ranges, not one per page.
+   */
+  reservedInRange(pfn: number, n: number): boolean {
+    if (n <= 0) return false;
+    // The first reserved range ending after `pfn`: the run meets a reserved page when that range starts
+    // before the run ends.
+    let lo = 0;
+    let hi = this.resEnd.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.resEnd[mid]! <= pfn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.resStart.length && this.resStart[lo]! < pfn + n;
   }
 
   /** True when `pfn` lies in a reserved range inside memory. */
