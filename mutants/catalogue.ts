@@ -313,9 +313,9 @@ export const CATALOGUE: readonly Mutation[] = [
   {
     name: "the allocator's reserved-range question looks only at a run's first page",
     group: "conservation",
-    file: "src/host/page-alloc.ts",
-    find: "    return lo < this.resStart.length && this.resStart[lo]! < pfn + n;",
-    replace: "    return lo < this.resStart.length && this.resStart[lo]! < pfn + 1;",
+    file: "src/host/page-alloc-free.ts",
+    find: "  return lo < starts.length && starts[lo]! < pfn + n;",
+    replace: "  return lo < starts.length && starts[lo]! < pfn + 1;",
     tests: ["test/host/page-alloc-runs.test.ts", "test/observe/conservation.test.ts"],
   },
   {

@@ -23,7 +23,7 @@ import { PFN_LIMIT } from "../common/u64.js";
 import type { PfnRange, PhysMem } from "../hw/physmem.js";
 import { Page, type PageFrameDb } from "./page.js";
 import { FrameTable, MAX_ORDER, offOf, POW, type Section } from "./page-alloc-frames.js";
-import { FreeLists, findInterval } from "./page-alloc-free.js";
+import { FreeLists, findInterval, meetsInterval } from "./page-alloc-free.js";
 import type {
   AllocatedBlock,
   AllocOptions,
@@ -415,17 +415,7 @@ export class PageAllocator implements PageFrameDb {
    * them): one binary search over the sorted, disjoint reserved ranges, not one per page.
    */
   reservedInRange(pfn: number, n: number): boolean {
-    if (n <= 0) return false;
-    // The first reserved range ending after `pfn`: the run meets a reserved page when that range starts
-    // before the run ends.
-    let lo = 0;
-    let hi = this.resEnd.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.resEnd[mid]! <= pfn) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < this.resStart.length && this.resStart[lo]! < pfn + n;
+    return meetsInterval(this.resStart, this.resEnd, pfn, n);
   }
 
   /** True when `pfn` lies in a reserved range inside memory. */
