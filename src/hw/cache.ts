@@ -129,7 +129,10 @@ export class CacheModel {
     readonly clflushBeforeAlloc: boolean,
   ) {}
 
-  /** Every hazard found, in order (the objects are built on the first read after a find). */
+  /**
+   * Every hazard found, in order (the objects are built on the first read after a find). Always the same
+   * array, but it grows only when read through this getter: read it again rather than keep it.
+   */
   get hazards(): Hazard[] {
     return this.log.all();
   }
