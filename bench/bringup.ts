@@ -345,7 +345,13 @@ export async function flatRun(
         pages: n,
         runs: rs.length,
         minUsPerPage: Math.min(...rs.map((r) => (r.wall * 1000) / n)),
-        minUsPerPageNoGc: Math.min(...rs.map((r) => ((r.wall - r.gc) * 1000) / n)),
+        // A run whose GC pauses cover its whole span says nothing about the work without them (it read
+        // 0 µs/page and made the ratio infinite): left out, unless every run is such a run.
+        minUsPerPageNoGc: Math.min(
+          ...(rs.some((r) => r.gc < r.wall) ? rs.filter((r) => r.gc < r.wall) : rs).map(
+            (r) => ((r.wall - r.gc) * 1000) / n,
+          ),
+        ),
         gcShare: spread(rs.map((r) => r.gc / r.wall)).median,
       };
     };
