@@ -25,7 +25,9 @@
  * 5 runs at 12,800 pages and 1 at `pages` (default 4,194,304), each on a fresh machine with its
  * conservation check; it prints the ratio of the fastest µs/page of each size, and the same ratio with
  * each run's main-thread GC pauses taken out (the fastest 2.5 ms run at 12,800 pages is one no GC fell
- * in, while a 4,194,304-page run always carries its share of GC: docs/PERFORMANCE.md, 2026-12-03 h5).
+ * in, while a 4,194,304-page run always carries its share of GC: docs/PERFORMANCE.md, 2026-12-03 h5);
+ * then {@link samePagesRun}: the same pages on both sides (batches of 12,800-page runs as many pages as
+ * the large run), GC included on both.
  */
 import { loadavg } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
@@ -343,7 +345,13 @@ export async function flatRun(
         pages: n,
         runs: rs.length,
         minUsPerPage: Math.min(...rs.map((r) => (r.wall * 1000) / n)),
-        minUsPerPageNoGc: Math.min(...rs.map((r) => ((r.wall - r.gc) * 1000) / n)),
+        // A run whose GC pauses cover its whole span says nothing about the work without them (it read
+        // 0 µs/page and made the ratio infinite): left out, unless every run is such a run.
+        minUsPerPageNoGc: Math.min(
+          ...(rs.some((r) => r.gc < r.wall) ? rs.filter((r) => r.gc < r.wall) : rs).map(
+            (r) => ((r.wall - r.gc) * 1000) / n,
+          ),
+        ),
         gcShare: spread(rs.map((r) => r.gc / r.wall)).median,
       };
     };
@@ -358,6 +366,57 @@ export async function flatRun(
   } finally {
     obs.disconnect();
   }
+}
+
+/** Figures of {@link samePagesRun}: µs per page of each arm, GC pauses included on both sides. */
+export interface SamePagesFigures {
+  readonly pages: number;
+  /** 12,800-page runs per batch: together at least `pages` pages. */
+  readonly smallRunsPerBatch: number;
+  /** Fastest batch: the summed wall of its runs per page. */
+  readonly smallUsPerPage: number;
+  /** Fastest large run, per page. */
+  readonly largeUsPerPage: number;
+  readonly ratio: number;
+}
+
+/**
+ * Cost per page with the same pages on both sides: each round times a batch of consecutive
+ * {@link SMALL}-page runs that together bring up at least `pages` pages (the sum of their walls, so the
+ * GC that the batch's garbage sets off is paid inside it, as the large run pays its own), then one run
+ * of `pages`; the ratio is of the fastest batch and the fastest large run, per page. The row of
+ * {@link flatRun} compares the large run with the fastest single small run, which is one that no GC fell
+ * into (docs/PERFORMANCE.md, "Million-page paths", 2026-12-03): that row is kept; this one says what a
+ * host pays per page when it brings up the same number of pages either way.
+ */
+export function samePagesRun(
+  pages: number,
+  plan: InterruptPlan,
+  label: string,
+  o: { warm: number; rounds: number; log?: (line: string) => void } = { warm: 8, rounds: 3 },
+): SamePagesFigures {
+  const perBatch = Math.ceil(pages / SMALL);
+  for (let i = 0; i < o.warm; i++) oneRun(SMALL, plan, label);
+  let small = Number.POSITIVE_INFINITY;
+  let large = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < o.rounds; round++) {
+    let sum = 0;
+    for (let i = 0; i < perBatch; i++) sum += oneRun(SMALL, plan, label).wall;
+    const batch = (sum * 1000) / (perBatch * SMALL);
+    const big = (oneRun(pages, plan, label).wall * 1000) / pages;
+    small = Math.min(small, batch);
+    large = Math.min(large, big);
+    o.log?.(
+      `  same pages, round ${round + 1}: ${perBatch} runs of ${SMALL.toLocaleString("en-US")} pages ${fmt(batch, 4)} us/page, one of ${pages.toLocaleString("en-US")} ${fmt(big, 4)} us/page`,
+    );
+  }
+  return {
+    pages,
+    smallRunsPerBatch: perBatch,
+    smallUsPerPage: small,
+    largeUsPerPage: large,
+    ratio: large / small,
+  };
 }
 
 /** `--flat [pages] [--every k]`: prints {@link flatRun}'s figures; exit 2 on a bad argument. */
@@ -388,6 +447,10 @@ async function flatMain(args: readonly string[], load: () => string): Promise<vo
     );
   console.log(
     `  ratio of fastest runs ${fmt(r.ratio, 3)}x; without GC pauses ${fmt(r.ratioNoGc, 3)}x (aim <= 1.1x); load average ${load()}`,
+  );
+  const same = samePagesRun(pages, plan, label, { warm: 0, rounds: 3, log: console.log });
+  console.log(
+    `  same pages both sides, GC included: ${fmt(same.largeUsPerPage, 4)} / ${fmt(same.smallUsPerPage, 4)} us/page, ratio ${fmt(same.ratio, 3)}x (aim <= 1.1x); load average ${load()}`,
   );
 }
 

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { benchAlloc } from "./alloc.js";
-import { BenchFailure, benchBringUp, oneRun, SMALL } from "./bringup.js";
+import { BenchFailure, benchBringUp, oneRun, type SamePagesFigures, SMALL, samePagesRun } from "./bringup.js";
 import { buildCli, measureProcess, type ProcessRow, scratch, tdxpa } from "./cli.js";
 import { benchExec } from "./exec.js";
 import { hasGc, sinkOf } from "./harness.js";
@@ -149,6 +149,7 @@ try {
   step("fuzz decoder targets");
   const rates = fuzzRates(cfg.fuzz.runs, cfg.fuzz.seconds);
   let huge: { usPerPage: number; small: number } | null = null;
+  let samePages: SamePagesFigures | null = null;
   if (cfg.hugePages > 0) {
     step(`bring-up of ${cfg.hugePages.toLocaleString("en-US")} pages`);
     // The fastest of a few runs, as on the 12,800-page side: noise (another tenant, a GC that one run
@@ -158,6 +159,12 @@ try {
       fastest = Math.min(fastest, oneRun(cfg.hugePages, { kind: "none" }, "none").wall);
     const small = bu.rows.find((r) => r.pages === SMALL && r.interrupts === "none")!;
     huge = { usPerPage: (fastest * 1000) / cfg.hugePages, small: small.usPerPage.min };
+    // The same pages on both sides, GC included on both (bench/bringup.ts samePagesRun): kept beside the
+    // row above, which sets the large run against the fastest single small run, one no GC fell into.
+    step(
+      `same pages both sides: batches of 12,800-page runs vs ${cfg.hugePages.toLocaleString("en-US")} pages`,
+    );
+    samePages = samePagesRun(cfg.hugePages, { kind: "none" }, "none", { warm: 0, rounds: cfg.hugeRuns });
   }
   step("tdxpa exec: C host round trips and bring-up");
   const ex = (await benchExec(cfg.exec)) as {
@@ -166,7 +173,14 @@ try {
     bringUp: Record<string, { cMs: { median: number }; tsMs: { median: number } }>;
   };
   results.exec = ex;
-  results.extra = { viaRunner, bareFlowWarm: warm, bytesPerTouchedPage: perTouched, fuzz: rates, huge };
+  results.extra = {
+    viaRunner,
+    bareFlowWarm: warm,
+    bytesPerTouchedPage: perTouched,
+    fuzz: rates,
+    huge,
+    samePages,
+  };
 
   step("5. tdxpa processes");
   await buildCli();
@@ -323,6 +337,18 @@ try {
       "<= 1.1x",
       (f) => f <= 1.1,
       huge === null ? "not run in --quick" : `fastest of ${cfg.hugeRuns} runs vs the fastest 12,800-page run`,
+    ),
+    row(
+      "per-page cost, 4,194,304 vs 12,800 pages, same pages both sides, GC included (no interrupts)",
+      samePages === null ? null : samePages.ratio,
+      "x",
+      "-",
+      null,
+      "<= 1.1x",
+      (f) => f <= 1.1,
+      samePages === null
+        ? "not run in --quick"
+        : `fastest of ${cfg.hugeRuns} large runs vs the fastest of ${cfg.hugeRuns} batches of ${samePages.smallRunsPerBatch} runs of 12,800 pages (summed)`,
     ),
     row(
       "npm test (wall)",

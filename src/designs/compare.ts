@@ -196,7 +196,7 @@ function execute(
   const a0 = machine.alloc.allocCount;
   const seq0 = machine.module.seq;
   const c0 = { clflushes: machine.cache.stats.clflushes, pageWbinvds: machine.cache.stats.pageWbinvds };
-  const h0 = machine.cache.hazards.length;
+  const h0 = machine.cache.hazardCount;
   let pagesAllocated = 0;
   let rootPages = 0;
   let peak = 0;
@@ -273,7 +273,7 @@ export function runFlow(
     seamcalls: machine.module.seq - x.seq0,
     clflushes: machine.cache.stats.clflushes - x.c0.clflushes,
     writeBacks: machine.cache.stats.pageWbinvds - x.c0.pageWbinvds,
-    hazards: machine.cache.hazards.length - x.h0,
+    hazards: machine.cache.hazardCount - x.h0,
     strandedPages: machine.kernel.ledger.stranded.size,
     hostHeldPages: cons.totals.hostHeld,
     reports: machine.module.reports.length,
@@ -298,7 +298,7 @@ export function runFault(d: Design, flow: DesignFlow, s: MachineSetup, fault: Fa
   return {
     fired: x.fired,
     strandedPages: x.machine.kernel.ledger.stranded.size,
-    hazards: x.machine.cache.hazards.length - x.h0,
+    hazards: x.machine.cache.hazardCount - x.h0,
     hostHeldPages: cons.totals.hostHeld,
     conservationOk: cons.ok,
   };
@@ -317,7 +317,7 @@ export function runCacheFigures(
   const x = execute(d, "extensions", s, null, usedMemory, false);
   return {
     clflushes: x.machine.cache.stats.clflushes - x.c0.clflushes,
-    hazards: x.machine.cache.hazards.length - x.h0,
+    hazards: x.machine.cache.hazardCount - x.h0,
   };
 }
 

@@ -208,6 +208,29 @@ export class FrameTable {
     return -1;
   }
 
+  /**
+   * True when each of the `n` frames from `pfn` (a non-negative integer, n ≥ 0) is allocated: what
+   * {@link liveOrders} says of those PFNs, decided a block at a time (a frame heading a block vouches for
+   * the 2^order frames of the block; tail frames have no refcount of their own), one section lookup per
+   * 1024 frames. The conservation check asks it once per run of module-owned pages.
+   */
+  allLive(pfn: number, n: number): boolean {
+    for (let q = pfn, end = pfn + n; q < end; ) {
+      const sec = this.sec(q);
+      if (sec === undefined) return false;
+      const base = q - offOf(q);
+      const lim = Math.min(SECTION_PAGES, end - base);
+      let off = q - base;
+      while (off < lim) {
+        const h = sec.refs[off]! > 0 ? off : headIn(sec, off);
+        if (h < 0) return false;
+        off = h + POW[sec.order[h]!]!;
+      }
+      q = base + off;
+    }
+    return true;
+  }
+
   /** True when `p` heads a free block of order `k`. */
   isFreeHead(p: number, k: number): boolean {
     const sec = this.sec(p);

@@ -50,6 +50,28 @@ export function findInterval(starts: readonly number[], ends: readonly number[],
   return -1;
 }
 
+/**
+ * True when one of the `n` integers from `pfn` lies in one of the sorted, disjoint intervals
+ * [starts[i], ends[i]): one binary search for the first interval ending after `pfn`, which the run
+ * meets when it starts before the run ends.
+ */
+export function meetsInterval(
+  starts: readonly number[],
+  ends: readonly number[],
+  pfn: number,
+  n: number,
+): boolean {
+  if (n <= 0) return false;
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ends[mid]! <= pfn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < starts.length && starts[lo]! < pfn + n;
+}
+
 /** Free lists and pristine memory over the memory ranges [rStart[i], rEnd[i]). */
 export class FreeLists {
   private readonly freeCount: number[] = [];

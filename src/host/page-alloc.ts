@@ -23,7 +23,7 @@ import { PFN_LIMIT } from "../common/u64.js";
 import type { PfnRange, PhysMem } from "../hw/physmem.js";
 import { Page, type PageFrameDb } from "./page.js";
 import { FrameTable, MAX_ORDER, offOf, POW, type Section } from "./page-alloc-frames.js";
-import { FreeLists, findInterval } from "./page-alloc-free.js";
+import { FreeLists, findInterval, meetsInterval } from "./page-alloc-free.js";
 import type {
   AllocatedBlock,
   AllocOptions,
@@ -361,6 +361,15 @@ export class PageAllocator implements PageFrameDb {
   }
 
   /**
+   * True when each of the `n` pages from `pfn` is allocated ({@link liveOrders} finds none free), decided a
+   * block at a time. `pfn` must be an integer in 0..2^40 − 1 and `n` ≥ 0 (the caller read them from the
+   * PAMT of a machine over this allocator).
+   */
+  allAllocated(pfn: number, n: number): boolean {
+    return this.frames.allLive(pfn, n);
+  }
+
+  /**
    * `compound_order`: order of the compound block `pfn` heads; 0 for an order-0 page, a tail page, a
    * free frame or any page of a block allocated without `__GFP_COMP` (its `compound_nr` is 1).
    */
@@ -399,6 +408,14 @@ export class PageAllocator implements PageFrameDb {
       !this.isReserved(pfn) &&
       this.frames.headOf(pfn) < 0
     );
+  }
+
+  /**
+   * True when one of the `n` pages from `pfn` lies in a reserved range ({@link isReserved} of any of
+   * them): one binary search over the sorted, disjoint reserved ranges, not one per page.
+   */
+  reservedInRange(pfn: number, n: number): boolean {
+    return meetsInterval(this.resStart, this.resEnd, pfn, n);
   }
 
   /** True when `pfn` lies in a reserved range inside memory. */

@@ -24,35 +24,15 @@
  */
 import { TdxpaError } from "../common/errors.js";
 import { PAGE_SIZE } from "../common/u64.js";
+import { HAZARD, type Hazard, HazardLog } from "./cache-hazards.js";
 import type { PageSnapshot, PhysMem } from "./physmem.js";
 
-/** The three hazard kinds of 03-module.md 3.5, and the end-of-run sweep's. */
-export type HazardKind =
-  | "dirty-host-lines-on-private"
-  | "private-lines-on-host-page"
-  | "host-access-to-private"
-  | "private-lines-left-at-end";
-
-/** One hazard event. */
-export interface Hazard {
-  readonly kind: HazardKind;
-  /** The page (PFN) at risk. */
-  readonly pfn: number;
-  /** KeyIDs whose dirty lines are involved. */
-  readonly keyIds: readonly number[];
-  /** The operation that caused it: a SEAMCALL ("TDH.IOMMU.SETUP #12") or a host action ("host free"). */
-  readonly cause: string;
-  /** One-line explanation. */
-  readonly message: string;
-}
+export type { Hazard, HazardKind } from "./cache-hazards.js";
 
 /** The "ciphertext" a private line leaves in memory: a fixed pattern per KeyID, never all zero. */
 function scramble(keyId: number, i: number): number {
   return (((i * 0x9e37 + keyId * 0x7f4a) >>> 3) | 0x01) & 0xff;
 }
-
-/** Marker for a stale snapshot of an all-zero page (no bytes kept). */
-const ZERO_PAGE = null;
 
 /** Per KeyID, the ciphertext pattern of a whole page as 1024 words (built once per KeyID). */
 const SCRAMBLE_WORDS = new Map<number, Uint32Array>();
@@ -71,6 +51,9 @@ function scramblePattern(keyId: number): Uint32Array {
 
 /** Pages per bookkeeping section. */
 const SECTION = 1024;
+
+/** Slot 0's bit in a page's dirty byte: KeyID 0, the host's. */
+const KEYID0_SLOT = 1;
 
 /** What {@link CacheModel.dirtyKeyIds} answers for a clean page: one frozen array, not one per call. */
 const NO_KEYIDS: readonly number[] = Object.freeze([]);
@@ -105,11 +88,19 @@ export class CacheModel {
   private readonly slotKeyId: number[] = [0];
   private readonly keyIdSlot = new Map<number, number>([[0, 0]]);
   private dirtyCount = 0;
-  /** Stale lines by page and KeyID: the non-zero lines they would write back (null: an all-zero page). */
-  private readonly stale = new Map<number, Map<number, PageSnapshot | null>>();
+  /**
+   * Per page, a byte whose bit s says "the lines of the KeyID in slot s are stale", in sections like
+   * {@link dirty}; and per slot, the non-zero lines a stale page would write back (a stale page with no
+   * entry reads as all zeros, the common case: a map per stale page, as before, was most of the garbage
+   * of a 1,048,576-page run with host-used memory).
+   */
+  private readonly staleBits = new Map<number, Uint8Array>();
+  private staleKey = -1;
+  private staleSec: Uint8Array | undefined;
+  private readonly staleLines: Map<number, PageSnapshot>[] = [];
   /** The operation that left each page's private lines behind (the page left the module), by page. */
   private readonly leftBy = new Map<number, string>();
-  readonly hazards: Hazard[] = [];
+  private readonly log = new HazardLog(this.slotKeyId);
   /** Private pages whose integrity a stale KeyID-0 write-back broke. */
   readonly poisoned = new Set<number>();
   readonly stats: CacheStats = {
@@ -138,10 +129,38 @@ export class CacheModel {
     readonly clflushBeforeAlloc: boolean,
   ) {}
 
-  private hazard(kind: HazardKind, pfn: number, keyIds: readonly number[], message: string): void {
-    const h: Hazard = { kind, pfn, keyIds: [...keyIds], cause: this.cause, message };
-    this.hazards.push(h);
-    this.onHazard?.(h);
+  /**
+   * Every hazard found, in order (the objects are built on the first read after a find). Always the same
+   * array, but it grows only when read through this getter: read it again rather than keep it.
+   */
+  get hazards(): Hazard[] {
+    return this.log.all();
+  }
+
+  /** How many hazards were found: {@link hazards}`.length` without building them. */
+  get hazardCount(): number {
+    return this.log.count;
+  }
+
+  /** Records a hazard: `wording` one of {@link HAZARD}, `slots` the KeyID slots involved (bit s: slot s). */
+  private hazard(wording: number, pfn: number, slots: number): void {
+    this.log.add(wording, pfn, slots, this.cause);
+    if (this.onHazard !== null) this.onHazard(this.log.last());
+  }
+
+  /** The stale-bits section of `pfn` (created when `create`). */
+  private staleOf(pfn: number, create: boolean): Uint8Array | undefined {
+    const key = Math.floor(pfn / SECTION);
+    if (key === this.staleKey) return this.staleSec;
+    let sec = this.staleBits.get(key);
+    if (sec === undefined) {
+      if (!create) return undefined;
+      sec = new Uint8Array(SECTION);
+      this.staleBits.set(key, sec);
+    }
+    this.staleKey = key;
+    this.staleSec = sec;
+    return sec;
   }
 
   private sec(pfn: number, create: boolean): Uint8Array | undefined {
@@ -218,11 +237,12 @@ export class CacheModel {
     if (((bits >>> slot) & 1) === 0) return;
     sec[i] = bits & ~(1 << slot);
     if (sec[i] === 0) this.dirtyCount--;
-    const st = this.stale.get(pfn);
-    if (st?.has(keyId)) {
-      const bytes = st.get(keyId) ?? ZERO_PAGE;
-      st.delete(keyId);
-      if (st.size === 0) this.stale.delete(pfn);
+    const st = this.staleOf(pfn, false);
+    if (st !== undefined && ((st[i]! >>> slot) & 1) !== 0) {
+      st[i] = st[i]! & ~(1 << slot);
+      const lines = this.staleLines[slot];
+      const bytes = lines?.get(pfn) ?? null;
+      if (bytes !== null) lines!.delete(pfn);
       this.writeStale(pfn, keyId, bytes, how);
     }
   }
@@ -252,14 +272,19 @@ export class CacheModel {
   private makeStale(pfn: number, keyId: number): void {
     const slot = this.keyIdSlot.get(keyId);
     if (slot === undefined || ((this.dirtyBits(pfn) >>> slot) & 1) === 0) return;
-    let st = this.stale.get(pfn);
-    if (st === undefined) {
-      st = new Map();
-      this.stale.set(pfn, st);
+    const st = this.staleOf(pfn, true)!;
+    const i = offOf(pfn);
+    if (((st[i]! >>> slot) & 1) !== 0) return;
+    st[i] = st[i]! | (1 << slot);
+    // The non-zero lines only, tested a word at a time (nothing kept for a page that reads as zeros).
+    const snap = this.mem.snapshot(pfn);
+    if (snap === null) return;
+    let lines = this.staleLines[slot];
+    if (lines === undefined) {
+      lines = new Map();
+      this.staleLines[slot] = lines;
     }
-    if (st.has(keyId)) return;
-    // The non-zero lines only, tested a word at a time (null for a page that reads as zeros).
-    st.set(keyId, this.mem.snapshot(pfn) ?? ZERO_PAGE);
+    lines.set(pfn, snap);
   }
 
   // ---- host side (KeyID 0) ------------------------------------------------------------------------
@@ -267,21 +292,12 @@ export class CacheModel {
   /** The host reads (`write` false) or writes page `pfn` through KeyID 0. Checks hazards 2 and 3. */
   hostAccess(pfn: number, write: boolean): void {
     if (this.isPrivate(pfn)) {
-      this.hazard(
-        "host-access-to-private",
-        pfn,
-        [0],
-        `host ${write ? "wrote" : "read"} PFN 0x${pfn.toString(16)} which the PAMT says is private`,
-      );
+      this.hazard(write ? HAZARD.HOST_WROTE_PRIVATE : HAZARD.HOST_READ_PRIVATE, pfn, KEYID0_SLOT);
     } else {
-      const priv = this.dirtyBits(pfn) > 1 ? this.dirtyKeyIds(pfn).filter((k) => k !== 0) : NO_KEYIDS;
-      if (priv.length > 0) {
-        this.hazard(
-          "private-lines-on-host-page",
-          pfn,
-          priv,
-          `host ${write ? "wrote" : "read"} PFN 0x${pfn.toString(16)} with dirty lines of KeyID ${priv.join(",")} still cached`,
-        );
+      // Slot 0 is KeyID 0: the other bits are lines of private KeyIDs.
+      const priv = this.dirtyBits(pfn) & ~KEYID0_SLOT;
+      if (priv !== 0) {
+        this.hazard(write ? HAZARD.HOST_WROTE_PRIVATE_LINES : HAZARD.HOST_READ_PRIVATE_LINES, pfn, priv);
       }
     }
     if (write) this.markDirty(pfn, 0);
@@ -295,14 +311,9 @@ export class CacheModel {
 
   /** The host allocator takes `pfn` back (a free). Checks hazard 2. */
   hostFree(pfn: number): void {
-    const priv = this.dirtyBits(pfn) > 1 ? this.dirtyKeyIds(pfn).filter((k) => k !== 0) : NO_KEYIDS;
-    if (priv.length > 0) {
-      this.hazard(
-        "private-lines-on-host-page",
-        pfn,
-        priv,
-        `PFN 0x${pfn.toString(16)} went back to the allocator with dirty lines of KeyID ${priv.join(",")}`,
-      );
+    const priv = this.dirtyBits(pfn) & ~KEYID0_SLOT;
+    if (priv !== 0) {
+      this.hazard(HAZARD.FREED_WITH_PRIVATE_LINES, pfn, priv);
     }
   }
 
@@ -317,12 +328,7 @@ export class CacheModel {
   becomePrivate(pfn: number): void {
     if ((this.dirtyBits(pfn) & 1) === 0) return;
     if (this.clflushBeforeAlloc) {
-      this.hazard(
-        "dirty-host-lines-on-private",
-        pfn,
-        [0],
-        `PFN 0x${pfn.toString(16)} became private with dirty KeyID-0 lines while the module requires CLFLUSH_BEFORE_ALLOC`,
-      );
+      this.hazard(HAZARD.PRIVATE_WITH_HOST_LINES, pfn, KEYID0_SLOT);
       this.makeStale(pfn, 0);
     } else {
       // The module does not ask for the flush: it takes care of host lines itself (model assumption).
@@ -369,15 +375,9 @@ export class CacheModel {
   /** The sweep of one page with private lines: a hazard when it is neither private nor exempt. */
   private sweepPage(pfn: number, exempt: (pfn: number) => boolean, found: Hazard[]): void {
     if (this.isPrivate(pfn) || exempt(pfn)) return;
-    const priv = this.dirtyKeyIds(pfn).filter((k) => k !== 0);
     this.cause = this.leftBy.get(pfn) ?? "unknown";
-    this.hazard(
-      "private-lines-left-at-end",
-      pfn,
-      priv,
-      `page 0x${pfn.toString(16)} left the module with dirty lines of KeyID ${priv.join(",")} never written back (left by ${this.cause})`,
-    );
-    found.push(this.hazards[this.hazards.length - 1]!);
+    this.hazard(HAZARD.LEFT_AT_END, pfn, this.dirtyBits(pfn) & ~KEYID0_SLOT);
+    found.push(this.log.last());
   }
 
   /** TDH.PHYMEM.PAGE.WBINVD: writes back and drops `pfn`'s lines of `keyId`. */

@@ -111,6 +111,27 @@ export class RunListObject implements ModuleObject {
     return this.list;
   }
 
+  /**
+   * Calls `fn` once per run of consecutive PFNs of the list, in list order (first PFN, page count),
+   * without building the array: a reader that wants the pages as runs (the conservation check) asks
+   * this instead of {@link pages}. The runs are the longest ones: a run never continues where the next
+   * one starts.
+   */
+  forEachRun(fn: (first: number, n: number) => void): void {
+    const list = this.list;
+    if (list === null) {
+      for (let r = 0; r < this.starts.length; r++) fn(this.starts[r]!, this.lens[r]!);
+      return;
+    }
+    for (let i = 0; i < list.length; ) {
+      const first = list[i]!;
+      let j = i + 1;
+      while (j < list.length && list[j] === first + (j - i)) j++;
+      fn(first, j - i);
+      i = j;
+    }
+  }
+
   /** Appends `pfn` to the list (extends the last run when `pfn` follows it). */
   append(pfn: number): void {
     if (this.list !== null) {

@@ -139,3 +139,40 @@ describe("PAMT.privateRun: every page of the run private, asked once", () => {
     expect(pamt.privateRun(3, 997)).toBe(false);
   });
 });
+
+describe("PAMT type of a page never stored: the layout rule, the answer for a section without reserved pages cached", () => {
+  const layout = (pfn: number): number =>
+    tdmrs.some(
+      (t) =>
+        pfn >= t.base / P &&
+        pfn < (t.base + t.size) / P &&
+        t.reserved.some((r) => pfn >= r.base / P && pfn < (r.base + r.size) / P),
+    )
+      ? PT.RSVD
+      : PT.NDA;
+  const sections = [0, 1, 2, 3, 255, 256, 257, 1024, 1027, 1028, 1029];
+
+  it("page by page through each section, then round robin across sections", () => {
+    const pamt = new Pamt(tdmrs);
+    for (const key of sections)
+      for (let pfn = key * 1024; pfn < key * 1024 + 1024; pfn++)
+        expect(pamt.type(pfn), `pfn ${pfn}`).toBe(layout(pfn));
+    const other = new Pamt(tdmrs);
+    for (let i = 0; i < 1024; i++)
+      for (const key of sections) {
+        const pfn = key * 1024 + ((i * 37) % 1024);
+        expect(other.type(pfn), `pfn ${pfn}`).toBe(layout(pfn));
+      }
+    expect(other.sectionCount).toBe(0);
+  });
+
+  it("a section created after its pages were read reads what is stored", () => {
+    const pamt = new Pamt(tdmrs);
+    const pfn = 256 * 1024 + 5;
+    expect(pamt.type(pfn)).toBe(PT.NDA);
+    pamt.set(pfn, PT.EXT_POOL, 3);
+    expect(pamt.type(pfn)).toBe(PT.EXT_POOL);
+    expect(pamt.type(pfn + 1)).toBe(PT.NDA);
+    expect(pamt.owner(pfn)).toBe(3);
+  });
+});

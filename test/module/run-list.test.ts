@@ -4,7 +4,24 @@ import { RunListObject } from "../../src/module/records.js";
 
 // The extension pool's page list kept as runs (src/module/records.ts) against the plain array it stands
 // for: the same PFNs in the same order, whatever the mix of appends, index walks and array reads.
-type Op = { kind: "append"; pfn: number } | { kind: "at"; i: number } | { kind: "read" };
+type Op = { kind: "append"; pfn: number } | { kind: "at"; i: number } | { kind: "read" } | { kind: "runs" };
+
+/** The longest runs of consecutive PFNs of a plain list, in order, as [first, count]. */
+function runsOf(list: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const p of list) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last[0] + last[1] === p) last[1]++;
+    else out.push([p, 1]);
+  }
+  return out;
+}
+
+function runsFrom(o: RunListObject): [number, number][] {
+  const out: [number, number][] = [];
+  o.forEachRun((first, n) => out.push([first, n]));
+  return out;
+}
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   // Mostly the next PFN (runs), sometimes a jump or a repeat (a run boundary).
@@ -13,10 +30,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     .map((o) => o as Op),
   fc.record({ kind: fc.constant("at" as const), i: fc.nat(200) }),
   fc.constant({ kind: "read" as const }),
+  fc.constant({ kind: "runs" as const }),
 );
 
 describe("RunListObject (the extension pool's page list as runs)", () => {
-  it("answers as the plain array: pageCount, pfnAt in any order, pages before and after appends", () => {
+  it("answers as the plain array: pageCount, pfnAt in any order, runs, pages before and after appends", () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 200 }), fc.nat(1 << 20), (ops, start) => {
         const o = new RunListObject(7, "ext-pool", "pool", "creating");
@@ -34,12 +52,16 @@ describe("RunListObject (the extension pool's page list as runs)", () => {
               const i = x.i % oracle.length;
               expect(o.pfnAt(i)).toBe(oracle[i]);
             }
+          } else if (x.kind === "runs") {
+            expect(runsFrom(o)).toEqual(runsOf(oracle));
           } else {
             expect(o.pages).toEqual(oracle);
           }
           expect(o.pageCount).toBe(oracle.length);
         }
+        expect(runsFrom(o)).toEqual(runsOf(oracle));
         expect(o.pages).toEqual(oracle);
+        expect(runsFrom(o)).toEqual(runsOf(oracle));
         for (let i = oracle.length - 1; i >= 0; i--) expect(o.pfnAt(i)).toBe(oracle[i]);
       }),
       { numRuns: 300 },

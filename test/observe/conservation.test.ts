@@ -74,8 +74,12 @@ const PAGE_WALK_CORRUPTIONS: readonly [string, (f: Fixture) => void][] = [
   [
     "a pool page the allocator calls reserved",
     ({ m, pool }) => {
+      // Both of the allocator's questions say so: about one page, and about a run of pages.
+      const target = pool.pages[0]!;
       const reserved = m.alloc.isReserved.bind(m.alloc);
-      m.alloc.isReserved = (pfn) => pfn === pool.pages[0] || reserved(pfn);
+      m.alloc.isReserved = (pfn) => pfn === target || reserved(pfn);
+      const inRange = m.alloc.reservedInRange.bind(m.alloc);
+      m.alloc.reservedInRange = (pfn, n) => (target >= pfn && target < pfn + n) || inRange(pfn, n);
     },
   ],
   [
