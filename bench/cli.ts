@@ -183,3 +183,19 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   }
   await startupRows(runs);
 }
+
+/**
+ * `npm test` as the bench runs it, followed by the CPU time of its whole process tree: the shell waits
+ * for `npx vitest run` (and so for every worker under it), after which the kernel has added their user
+ * and system time to the shell's `cutime` and `cstime`, fields 16 and 17 of /proc/<shell>/stat (in clock
+ * ticks). The line is printed after the tests' own output; the shell exits with vitest's status.
+ */
+export const NPM_TEST_WITH_CPU =
+  'npx vitest run; s=$?; echo "bench-cpu-ticks $(cut -d" " -f16,17 /proc/$$/stat 2>/dev/null) $(getconf CLK_TCK 2>/dev/null)"; exit $s';
+
+/** The CPU seconds (user + system) that {@link NPM_TEST_WITH_CPU} printed, or null when it could not. */
+export function childCpuSeconds(stdout: string): number | null {
+  const m = /^bench-cpu-ticks (\d+) (\d+) (\d+)$/m.exec(stdout);
+  if (m === null || Number(m[3]) <= 0) return null;
+  return (Number(m[1]) + Number(m[2])) / Number(m[3]);
+}
