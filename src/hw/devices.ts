@@ -127,6 +127,29 @@ function chainOf(d: PcieDeviceSpec): { readonly chain: Uint8Array; readonly dige
  * 0x01 firmware), value size (2), value.
  */
 export function measurementRecordOf(d: PcieDeviceSpec): Uint8Array {
+  return recordOf(d).slice();
+}
+
+/**
+ * The responder's read-only copy of a device's measurement record, by the blocks' values (index, length,
+ * seed): generated once instead of once per GET_MEASUREMENTS and per device-info check. Never handed
+ * out: callers copy from it.
+ */
+const recordCache = new Map<string, Uint8Array>();
+
+function recordOf(d: PcieDeviceSpec): Uint8Array {
+  let key = "";
+  for (const mb of d.spdm.measurements) key += `${mb.index}:${mb.bytes}:${mb.seed.length}:${mb.seed}/`;
+  let r = recordCache.get(key);
+  if (r === undefined) {
+    if (recordCache.size >= 64) recordCache.clear(); // bounded, as the chains
+    r = buildMeasurementRecord(d);
+    recordCache.set(key, r);
+  }
+  return r;
+}
+
+function buildMeasurementRecord(d: PcieDeviceSpec): Uint8Array {
   const blocks = d.spdm.measurements.map((mb) => {
     const v = seededBytes(mb.seed, mb.bytes);
     const b = new Uint8Array(4 + 3 + v.length);
@@ -146,8 +169,8 @@ export function measurementRecordOf(d: PcieDeviceSpec): Uint8Array {
  * expects it: cert chain length (u32 LE), cert chain, measurement record length (u32 LE), record.
  */
 export function deviceInfoOf(d: PcieDeviceSpec): Uint8Array {
-  const cert = certChainOf(d);
-  const meas = measurementRecordOf(d);
+  const cert = chainOf(d).chain;
+  const meas = recordOf(d);
   const out = new Uint8Array(8 + cert.length + meas.length);
   put32(out, 0, cert.length);
   out.set(cert, 4);
@@ -302,7 +325,7 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
       return msg(V, rsp, 0x00, 0x01, body);
     }
     case SPDM.GET_MEASUREMENTS: {
-      const record = measurementRecordOf(d);
+      const record = recordOf(d);
       const body = new Uint8Array(4 + record.length);
       body[0] = d.spdm.measurements.length;
       body[1] = record.length & 0xff;

@@ -75,6 +75,23 @@ export const SUCCESS: U64 = Object.freeze({ lo: 0, hi: 0 });
  */
 export const EXT_QUEUE_BUSY: U64 = Object.freeze(st(STATUS.TDX_OPERAND_BUSY, RESOURCE_OPERAND.SYS));
 
+/**
+ * Each frozen leaf table's leaves by number, made once per table and shared read-only by every module
+ * built on it (a comparison builds thousands of machines on `LEAVES`); a table that is not frozen may
+ * still change, so each module built on it gets a map of its own.
+ */
+const LEAVES_BY_NUMBER = new WeakMap<object, ReadonlyMap<number, LeafImpl>>();
+
+function leavesByNumber(table: Readonly<Record<string, LeafImpl>>): ReadonlyMap<number, LeafImpl> {
+  const frozen = Object.isFrozen(table);
+  let m = frozen ? LEAVES_BY_NUMBER.get(table) : undefined;
+  if (m === undefined) {
+    m = new Map(Object.values(table).map((d) => [d.number, d]));
+    if (frozen) LEAVES_BY_NUMBER.set(table, m);
+  }
+  return m;
+}
+
 /** The emulated TDX Module. */
 export class TdxModule {
   readonly pamt: Pamt;
@@ -134,7 +151,7 @@ export class TdxModule {
     table: Readonly<Record<string, LeafImpl>>,
     opts: ModuleOptions = {},
   ) {
-    this.leaves = new Map(Object.values(table).map((d) => [d.number, d]));
+    this.leaves = leavesByNumber(table);
     this.pamt = new Pamt(platform.tdmrs);
     this.behaviours = { ...DEFAULT_BEHAVIOURS, ...opts.behaviours };
     this.interrupts = new InterruptSource(opts.interrupts ?? { kind: "none" });
@@ -166,7 +183,9 @@ export class TdxModule {
     } else {
       const n = (this.callsByLeaf.get(leaf) ?? 0) + 1;
       this.callsByLeaf.set(leaf, n);
-      const f = this.forced.find((x) => x.leaf === leaf && x.nth === n);
+      // Most machines have no forced status: no search (and no closure for it) per call.
+      const f =
+        this.forced.length === 0 ? undefined : this.forced.find((x) => x.leaf === leaf && x.nth === n);
       const shutdownHi = STATUS.TDX_SYS_SHUTDOWN.hi;
       const interruptHi = STATUS.TDX_INTERRUPTED_RESUMABLE.hi;
       if (f?.effects === true && (f.status.hi === shutdownHi || f.status.hi === interruptHi)) {
