@@ -132,8 +132,7 @@ export function measurementRecordOf(d: PcieDeviceSpec): Uint8Array {
 
 /**
  * The responder's read-only copy of a device's measurement record, by the blocks' values (index, length,
- * seed): generated once instead of once per GET_MEASUREMENTS and per device-info check. Never handed
- * out: callers copy from it.
+ * seed): made once, not per GET_MEASUREMENTS and device-info check. Never handed out: callers copy it.
  */
 const recordCache = new Map<string, Uint8Array>();
 

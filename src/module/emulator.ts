@@ -19,7 +19,14 @@ import type { CacheModel } from "../hw/cache.js";
 import type { PhysMem } from "../hw/physmem.js";
 import type { Platform } from "../hw/platform.js";
 import { type Behaviours, DEFAULT_BEHAVIOURS, type InterruptPlan, InterruptSource } from "./behaviours.js";
-import type { CallContext, InFlight, LeafImpl, ModuleOptions } from "./call-types.js";
+import {
+  type CallContext,
+  type InFlight,
+  type LeafImpl,
+  type LeafState,
+  leavesByNumber,
+  type ModuleOptions,
+} from "./call-types.js";
 import { type LockMode, PamtLocks } from "./locks.js";
 import { Pamt, PT } from "./pamt.js";
 import {
@@ -75,23 +82,6 @@ export const SUCCESS: U64 = Object.freeze({ lo: 0, hi: 0 });
  */
 export const EXT_QUEUE_BUSY: U64 = Object.freeze(st(STATUS.TDX_OPERAND_BUSY, RESOURCE_OPERAND.SYS));
 
-/**
- * Each frozen leaf table's leaves by number, made once per table and shared read-only by every module
- * built on it (a comparison builds thousands of machines on `LEAVES`); a table that is not frozen may
- * still change, so each module built on it gets a map of its own.
- */
-const LEAVES_BY_NUMBER = new WeakMap<object, ReadonlyMap<number, LeafImpl>>();
-
-function leavesByNumber(table: Readonly<Record<string, LeafImpl>>): ReadonlyMap<number, LeafImpl> {
-  const frozen = Object.isFrozen(table);
-  let m = frozen ? LEAVES_BY_NUMBER.get(table) : undefined;
-  if (m === undefined) {
-    m = new Map(Object.values(table).map((d) => [d.number, d]));
-    if (frozen) LEAVES_BY_NUMBER.set(table, m);
-  }
-  return m;
-}
-
 /** The emulated TDX Module. */
 export class TdxModule {
   readonly pamt: Pamt;
@@ -102,8 +92,11 @@ export class TdxModule {
   /** Per-leaf call counts (for forced statuses) and per "leaf status" totals (for reports). */
   readonly callsByLeaf = new Map<number, number>();
   readonly statusCounts = new Map<string, number>();
-  /** Per leaf, its last status and that status's {@link statusCounts} key. */
-  private readonly lastStatusKey = new Map<number, { lo: number; hi: number; key: string }>();
+  /**
+   * Per leaf number seen: its descriptor, name, and last status with that status's {@link statusCounts}
+   * key, found with one lookup per call (three Map lookups before: descriptor, name, last status).
+   */
+  private readonly leafStates = new Map<number, LeafState>();
   /** Observer of each call as it completes (traces); null for speed when nobody listens. */
   onCall: ((r: CallRecord) => void) | null = null;
   /** Calls issued. */
@@ -167,11 +160,12 @@ export class TdxModule {
     const seq = ++this.seq;
     const regsIn = this.onCall === null ? null : regs.w.slice();
     const { leaf, version, reservedSet } = decodeLeafRax(regs.lo(REG.RAX), regs.hi(REG.RAX));
-    const name = leafName(leaf) ?? `leaf ${leaf}`;
+    const ls = this.leafState(leaf);
+    const name = ls.name;
     const c: CallContext = { regs, leaf, version, seq, cause: `${name} #${seq}`, units: 0 };
     let forced = false;
     let status: U64;
-    const desc = this.leaves.get(leaf);
+    const desc = ls.desc;
     // Entry order of TDX Module 1.5 (docs/spec/03-module.md 3.1): reserved bits and version (above the
     // leaf's highest), then shutdown (for every leaf, an unknown one included), then an unknown leaf.
     if (reservedSet || version > (desc?.maxVersion ?? 0)) {
@@ -235,12 +229,12 @@ export class TdxModule {
     regs.set(REG.RAX, status);
     // The key of the leaf's last status is reused when the status repeats: the same string object, whose
     // hash V8 keeps, instead of a new string built and hashed on every call.
-    let last = this.lastStatusKey.get(leaf);
-    if (last === undefined || last.lo !== status.lo || last.hi !== status.hi) {
-      last = { lo: status.lo, hi: status.hi, key: `${name} ${statusText(status)}` };
-      this.lastStatusKey.set(leaf, last);
+    if (ls.lastKey === null || ls.lastLo !== status.lo || ls.lastHi !== status.hi) {
+      ls.lastLo = status.lo;
+      ls.lastHi = status.hi;
+      ls.lastKey = `${name} ${statusText(status)}`;
     }
-    const key = last.key;
+    const key = ls.lastKey;
     this.statusCounts.set(key, (this.statusCounts.get(key) ?? 0) + 1);
     if (this.onCall !== null && regsIn !== null) {
       this.onCall({
@@ -257,6 +251,22 @@ export class TdxModule {
       });
     }
   };
+
+  /** The state of leaf number `leaf` (made on its first call). */
+  private leafState(leaf: number): LeafState {
+    let ls = this.leafStates.get(leaf);
+    if (ls === undefined) {
+      ls = {
+        desc: this.leaves.get(leaf),
+        name: leafName(leaf) ?? `leaf ${leaf}`,
+        lastLo: 0,
+        lastHi: 0,
+        lastKey: null,
+      };
+      this.leafStates.set(leaf, ls);
+    }
+    return ls;
+  }
 
   /**
    * Runs `fn` (a SEAMCALL issued on logical CPU `cpu`) from inside the running call, at one of its
