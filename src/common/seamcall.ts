@@ -118,8 +118,13 @@ export function decodeLeafRax(lo: number, hi: number): LeafRax {
  */
 export function callRegs(leaf: number, inputs: Readonly<Record<number, U64>> = {}, version = 0): Regs {
   const regs = new Regs().set(REG.RAX, leafRax(leaf, version));
-  // for…in visits integer keys in ascending order, as Object.entries does, without a pair per key.
-  for (const r in inputs) regs.set(Number(r), inputs[r as unknown as number]!);
+  // Register ids in ascending order, as for…in visits integer keys, without building a key string per
+  // register as for…in does (callRegs was 5 % self of the IOMMU fault runs of `tdxpa compare`). Only the
+  // ids 0..15 are read: the register file has no other register.
+  for (let r = 0; r < NR_REGS; r++) {
+    const v = inputs[r];
+    if (v !== undefined) regs.set(r, v);
+  }
   return regs;
 }
 

@@ -14,20 +14,20 @@
  * successful release does.
  */
 import { isStatus, REG, STATUS } from "../common/status.js";
-import { hpaToU64, PAGE_SIZE, pagesToBytes, pfnToHpa, type U64 } from "../common/u64.js";
+import { hpaToU64, PAGE_SIZE, pfnToHpa, type U64 } from "../common/u64.js";
 import { tdxConnectGate } from "../host/connect-state.js";
 import { EXT_POOL_OWNER, EXT_POOL_TAG } from "../host/flows/extensions.js";
 import { IDE_MT_TAG } from "../host/flows/ide.js";
 import { IOMMU_TAG } from "../host/flows/iommu.js";
-import { checkReleased, SPDM_DEVINFO_TAG, SPDM_MSG_TAG, SPDM_MT_TAG } from "../host/flows/spdm.js";
 import {
-  allocZeroed,
-  freeEach,
-  type HostKernel,
-  mapPageForRead,
-  strandDonated,
-  withExtLock,
-} from "../host/kernel.js";
+  checkReleased,
+  pagesStartWith,
+  readPages,
+  SPDM_DEVINFO_TAG,
+  SPDM_MSG_TAG,
+  SPDM_MT_TAG,
+} from "../host/flows/spdm.js";
+import { allocZeroed, freeEach, type HostKernel, strandDonated, withExtLock } from "../host/kernel.js";
 import type { Page } from "../host/page.js";
 import { coveredPfns } from "../host/page.js";
 import { MAX_ORDER } from "../host/page-alloc.js";
@@ -445,11 +445,8 @@ function connect<H>(k: HostKernel, b: Handoff<H>, s: Session<H>, infoPages: numb
   if (r !== null && step === null) {
     s.connected = true;
     const want = deviceInfoOf(s.device);
-    const got = new Uint8Array(b.pages(info).length * PAGE_SIZE);
-    b.pages(info).forEach((p, i) => {
-      got.set(mapPageForRead(k, p.pfn), pagesToBytes(i));
-    });
-    if (r.regs.lo(REG.RCX) !== want.length || !want.every((x, i) => got[i] === x))
+    const got = readPages(k, b.pages(info));
+    if (r.regs.lo(REG.RCX) !== want.length || !pagesStartWith(got, want))
       step = `device info of ${name} differs from the device's data`;
   }
   b.free(k, info);

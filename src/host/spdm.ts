@@ -99,11 +99,13 @@ export function withExtLockFor<T>(k: HostKernel, leaf: LeafName, who: string, fn
 export function forwardToDevice(k: HostKernel, ch: SpdmChannel, length?: number): void {
   const req = mapPageForRead(k, ch.requestPage.pfn);
   const bytes0 = length ?? Math.max(get32(req, 4) & 0x3_ffff, 2) * 4;
-  const answer = doeExchange(ch.device, req.slice(0, Math.min(bytes0, PAGE_SIZE)));
+  // The mailbox reads the frame and keeps nothing of it (it answers from a copy): a view, not a copy.
+  const answer = doeExchange(ch.device, req.subarray(0, Math.min(bytes0, PAGE_SIZE)));
   const w = mapPageForWrite(k, ch.responsePage.pfn);
   const bytes = new Uint8Array(w.buffer, w.byteOffset, PAGE_SIZE);
-  bytes.fill(0);
-  bytes.set(answer.subarray(0, PAGE_SIZE));
+  const a = answer.subarray(0, PAGE_SIZE);
+  bytes.set(a);
+  bytes.fill(0, a.length);
 }
 
 /** The non-page inputs of TDH.IDE.STREAM.CREATE (RCX and R9–R14 of the register table). */

@@ -127,6 +127,28 @@ function chainOf(d: PcieDeviceSpec): { readonly chain: Uint8Array; readonly dige
  * 0x01 firmware), value size (2), value.
  */
 export function measurementRecordOf(d: PcieDeviceSpec): Uint8Array {
+  return recordOf(d).slice();
+}
+
+/**
+ * The responder's read-only copy of a device's measurement record, by the blocks' values (index, length,
+ * seed): made once, not per GET_MEASUREMENTS and device-info check. Never handed out: callers copy it.
+ */
+const recordCache = new Map<string, Uint8Array>();
+
+function recordOf(d: PcieDeviceSpec): Uint8Array {
+  let key = "";
+  for (const mb of d.spdm.measurements) key += `${mb.index}:${mb.bytes}:${mb.seed.length}:${mb.seed}/`;
+  let r = recordCache.get(key);
+  if (r === undefined) {
+    if (recordCache.size >= 64) recordCache.clear(); // bounded, as the chains
+    r = buildMeasurementRecord(d);
+    recordCache.set(key, r);
+  }
+  return r;
+}
+
+function buildMeasurementRecord(d: PcieDeviceSpec): Uint8Array {
   const blocks = d.spdm.measurements.map((mb) => {
     const v = seededBytes(mb.seed, mb.bytes);
     const b = new Uint8Array(4 + 3 + v.length);
@@ -146,8 +168,8 @@ export function measurementRecordOf(d: PcieDeviceSpec): Uint8Array {
  * expects it: cert chain length (u32 LE), cert chain, measurement record length (u32 LE), record.
  */
 export function deviceInfoOf(d: PcieDeviceSpec): Uint8Array {
-  const cert = certChainOf(d);
-  const meas = measurementRecordOf(d);
+  const cert = chainOf(d).chain;
+  const meas = recordOf(d);
   const out = new Uint8Array(8 + cert.length + meas.length);
   put32(out, 0, cert.length);
   out.set(cert, 4);
@@ -235,18 +257,36 @@ export function responseCode(code: number): number {
 /** Largest GET_CERTIFICATE portion the responder returns (bytes). */
 export const CERT_PORTION_MAX = 1024;
 
-function msg(version: number, code: number, p1: number, p2: number, body: Uint8Array | number[] = []) {
-  const b = new Uint8Array(4 + body.length);
-  b[0] = version;
-  b[1] = code;
-  b[2] = p1;
-  b[3] = p2;
-  b.set(body, 4);
+/**
+ * A new message of `bodyLen` body bytes (zero) with its 4-byte header written, starting at byte `at` of
+ * the array: at 0 the array is the message exactly; above 0 (the DOE header's room) the message is
+ * padded to whole DWs, as {@link doeWrap} lays a data object out.
+ */
+function frame(at: number, version: number, code: number, p1: number, p2: number, bodyLen: number) {
+  const n = 4 + bodyLen;
+  const b = new Uint8Array(at === 0 ? n : at + Math.ceil(n / 4) * 4);
+  b[at] = version;
+  b[at + 1] = code;
+  b[at + 2] = p1;
+  b[at + 3] = p2;
   return b;
 }
 
-function errorMsg(errorCode: number, data: number): Uint8Array {
-  return msg(SPDM_VERSION.V12, SPDM.ERROR, errorCode, data);
+function msg(
+  at: number,
+  version: number,
+  code: number,
+  p1: number,
+  p2: number,
+  body: Uint8Array | number[] = [],
+) {
+  const b = frame(at, version, code, p1, p2, body.length);
+  b.set(body, at + 4);
+  return b;
+}
+
+function errorMsg(at: number, errorCode: number, data: number): Uint8Array {
+  return msg(at, SPDM_VERSION.V12, SPDM.ERROR, errorCode, data);
 }
 
 /**
@@ -254,23 +294,35 @@ function errorMsg(errorCode: number, data: number): Uint8Array {
  * malformed requests get ERROR (0x7F) with UnsupportedRequest (0x07) or InvalidRequest (0x01).
  */
 export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
-  if (req.length < 4) return errorMsg(0x01, 0);
-  const [ver, code, p1, p2] = [req[0]!, req[1]!, req[2]!, req[3]!];
+  return respond(d, req, 0);
+}
+
+/**
+ * {@link spdmRespond}, the answer written from byte `at` of the array it returns (`at` 8: into a DOE
+ * data object whose header the caller writes, so the mailbox copies no message). `req` is only read.
+ */
+function respond(d: PcieDeviceSpec, req: Uint8Array, at: number): Uint8Array {
+  if (req.length < 4) return errorMsg(at, 0x01, 0);
+  const ver = req[0]!;
+  const code = req[1]!;
+  const p1 = req[2]!;
+  const p2 = req[3]!;
   const want = code === SPDM.GET_VERSION ? SPDM_VERSION.V10 : SPDM_VERSION.V12;
-  if (ver !== want) return errorMsg(0x41, 0); // VersionMismatch
+  if (ver !== want) return errorMsg(at, 0x41, 0); // VersionMismatch
   const rsp = responseCode(code);
   const V = SPDM_VERSION.V12;
+  const B = at + 4; // where the body starts
   switch (code) {
     case SPDM.GET_VERSION:
       // Reserved, VersionNumberEntryCount 1, entry 0x1200 (1.2).
-      return msg(SPDM_VERSION.V10, rsp, 0, 0, [0, 1, 0x00, 0x12]);
+      return msg(at, SPDM_VERSION.V10, rsp, 0, 0, [0, 1, 0x00, 0x12]);
     case SPDM.GET_CAPABILITIES: {
       const body = new Uint8Array(16);
       body[1] = 12; // CTExponent
       put32(body, 4, d.spdm.capabilities);
       put32(body, 8, PAGE_SIZE); // DataTransferSize
       put32(body, 12, PAGE_SIZE); // MaxSPDMmsgSize
-      return msg(V, rsp, 0, 0, body);
+      return msg(at, V, rsp, 0, 0, body);
     }
     case SPDM.NEGOTIATE_ALGORITHMS: {
       const body = new Uint8Array(32);
@@ -279,52 +331,52 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
       put32(body, 4, 0x2); // MeasurementHashAlgo: SHA-384 (named, not computed)
       put32(body, 8, 0x80); // BaseAsymSel: ECDSA P-384
       put32(body, 12, 0x2); // BaseHashSel: SHA-384
-      return msg(V, rsp, 0, 0, body);
+      return msg(at, V, rsp, 0, 0, body);
     }
     case SPDM.GET_DIGESTS:
-      return msg(V, rsp, 0, 0x01, chainOf(d).digest);
+      return msg(at, V, rsp, 0, 0x01, chainOf(d).digest);
     case SPDM.GET_CERTIFICATE: {
-      if (req.length < 8 || p1 !== 0) return errorMsg(0x01, 0);
+      if (req.length < 8 || p1 !== 0) return errorMsg(at, 0x01, 0);
       const chain = chainOf(d).chain;
       const off = get16(req, 4);
-      if (off >= chain.length) return errorMsg(0x01, 0);
+      if (off >= chain.length) return errorMsg(at, 0x01, 0);
       const len = Math.min(get16(req, 6), CERT_PORTION_MAX, chain.length - off);
-      const body = new Uint8Array(4 + len);
-      put16(body, 0, len);
-      put16(body, 2, chain.length - off - len);
-      body.set(chain.subarray(off, off + len), 4);
-      return msg(V, rsp, 0, 0, body);
+      const b = frame(at, V, rsp, 0, 0, 4 + len);
+      put16(b, B, len);
+      put16(b, B + 2, chain.length - off - len);
+      b.set(chain.subarray(off, off + len), B + 4);
+      return b;
     }
     case SPDM.CHALLENGE: {
       // CertChainHash (48), Nonce (32), MeasurementSummaryHash (0), OpaqueLength (2), Signature (96).
-      const body = new Uint8Array(48 + 32 + 2 + 96);
-      body.set(chainOf(d).digest, 0);
-      return msg(V, rsp, 0x00, 0x01, body);
+      const b = frame(at, V, rsp, 0x00, 0x01, 48 + 32 + 2 + 96);
+      b.set(chainOf(d).digest, B);
+      return b;
     }
     case SPDM.GET_MEASUREMENTS: {
-      const record = measurementRecordOf(d);
-      const body = new Uint8Array(4 + record.length);
-      body[0] = d.spdm.measurements.length;
-      body[1] = record.length & 0xff;
-      body[2] = (record.length >>> 8) & 0xff;
-      body[3] = (record.length >>> 16) & 0xff;
-      body.set(record, 4);
-      return msg(V, rsp, 0, 0, body);
+      const record = recordOf(d);
+      const b = frame(at, V, rsp, 0, 0, 4 + record.length);
+      b[B] = d.spdm.measurements.length;
+      b[B + 1] = record.length & 0xff;
+      b[B + 2] = (record.length >>> 8) & 0xff;
+      b[B + 3] = (record.length >>> 16) & 0xff;
+      b.set(record, B + 4);
+      return b;
     }
     case SPDM.KEY_EXCHANGE: {
       // RspSessionID (2), MutAuthRequested (1), ReqSlotIDParam (1), RandomData (32), ExchangeData (96)…
-      const body = new Uint8Array(4 + 32 + 96);
-      put16(body, 0, 0xd000 | (d.requesterId & 0x0fff));
-      return msg(V, rsp, 5, 0, body); // Param1: heartbeat period
+      const b = frame(at, V, rsp, 5, 0, 4 + 32 + 96); // Param1: heartbeat period
+      put16(b, B, 0xd000 | (d.requesterId & 0x0fff));
+      return b;
     }
     case SPDM.FINISH:
-      return msg(V, rsp, 0, 0);
+      return msg(at, V, rsp, 0, 0);
     case SPDM.HEARTBEAT:
-      return msg(V, rsp, 0, 0);
+      return msg(at, V, rsp, 0, 0);
     case SPDM.KEY_UPDATE:
-      return msg(V, rsp, p1, p2);
+      return msg(at, V, rsp, p1, p2);
     case SPDM.END_SESSION:
-      return msg(V, rsp, 0, 0);
+      return msg(at, V, rsp, 0, 0);
     case SPDM.VENDOR_DEFINED_REQUEST: {
       // StandardID (2) = 3 (PCI-SIG), Len (1), VendorID (Len), ReqLength (2), then IDE_KM payload.
       const object = req[4 + 2 + 1 + (req[6] ?? 0) + 2 + 1];
@@ -334,11 +386,11 @@ export function spdmRespond(d: PcieDeviceSpec, req: Uint8Array): Uint8Array {
           : object === IDE_KM.K_SET_GO || object === IDE_KM.K_SET_STOP
             ? IDE_KM.K_GOSTOP_ACK
             : -1;
-      if (answer < 0) return errorMsg(0x01, 0);
-      return msg(V, rsp, 0, 0, [0x03, 0x00, 0x00, 0x02, 0x00, IDE_KM.PROTOCOL_ID, answer]);
+      if (answer < 0) return errorMsg(at, 0x01, 0);
+      return msg(at, V, rsp, 0, 0, [0x03, 0x00, 0x00, 0x02, 0x00, IDE_KM.PROTOCOL_ID, answer]);
     }
     default:
-      return errorMsg(0x07, code); // UnsupportedRequest
+      return errorMsg(at, 0x07, code); // UnsupportedRequest
   }
 }
 
@@ -368,20 +420,30 @@ export function doeWrap(spdm: Uint8Array): Uint8Array {
  * below 3 DWs or beyond `limit` bytes). Padding is kept: SPDM parsers read lengths from the message.
  */
 export function doeUnwrap(obj: Uint8Array, limit = DOE_MAX_BYTES): Uint8Array | null {
+  return unwrapView(obj, limit)?.slice() ?? null;
+}
+
+/** {@link doeUnwrap} as a view into `obj` (no copy), for a reader that keeps nothing of it. */
+function unwrapView(obj: Uint8Array, limit: number): Uint8Array | null {
   if (obj.length < 12) return null;
   if (get32(obj, 0) !== (0x0001 | (DOE_TYPE_SPDM << 16))) return null;
   const dws = get32(obj, 4) & 0x3_ffff;
   if (dws < 3 || dws * 4 > limit || dws * 4 > obj.length) return null;
-  return obj.slice(8, dws * 4);
+  return obj.subarray(8, dws * 4);
 }
 
 /**
  * The device's DOE mailbox: takes a data object, returns the responder's answer as a data object. A
  * malformed object is dropped by the mailbox; the model returns an SPDM ERROR so the exchange still ends.
+ * The request is read in place and the answer written straight into the object it returns (the same
+ * bytes as {@link doeWrap} of {@link spdmRespond} of {@link doeUnwrap}, with no copy in between).
  */
 export function doeExchange(d: PcieDeviceSpec, obj: Uint8Array): Uint8Array {
-  const req = doeUnwrap(obj);
-  return doeWrap(req === null ? errorMsg(0x01, 0) : spdmRespond(d, req));
+  const req = unwrapView(obj, DOE_MAX_BYTES);
+  const b = req === null ? errorMsg(8, 0x01, 0) : respond(d, req, 8);
+  put32(b, 0, 0x0001 | (DOE_TYPE_SPDM << 16));
+  put32(b, 4, b.length / 4);
+  return b;
 }
 
 // ---------------------------------------------------------------------------------------------------

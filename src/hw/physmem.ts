@@ -62,6 +62,32 @@ function densePageWords(): Uint32Array {
   const at = slabUsed++ * (PAGE_SIZE / 4);
   return slab!.subarray(at, at + PAGE_SIZE / 4);
 }
+/**
+ * A page stored whole: its words and a byte view of the same memory. `shared`: the words are a
+ * read-only pattern shared by every page restored to it with nothing else in it (the ciphertext a
+ * scrambled write-back of a page that held only zeros leaves), until the page is written: a write, a
+ * zeroing, or a view handed out by {@link PhysMem.page} / {@link PhysMem.words} first gives the page
+ * words of its own, a copy.
+ */
+interface DensePage {
+  readonly w: Uint32Array;
+  readonly b: Uint8Array;
+  readonly shared: boolean;
+}
+
+/** Per pattern array given to {@link PhysMem.restore}, the shared read-only page of its words (a copy). */
+const SHARED_PATTERNS = new WeakMap<Uint32Array, DensePage>();
+
+function sharedPattern(pattern: Uint32Array): DensePage {
+  let d = SHARED_PATTERNS.get(pattern);
+  if (d === undefined) {
+    const w = pattern.slice();
+    d = { w, b: new Uint8Array(w.buffer, w.byteOffset, PAGE_SIZE), shared: true };
+    SHARED_PATTERNS.set(pattern, d);
+  }
+  return d;
+}
+
 /** Lines per storage chunk (256 KiB of line data each). */
 const CHUNK_LINES = 4096;
 const CHUNK_SHIFT = 12;
@@ -90,8 +116,8 @@ export class PhysMem {
   readonly ranges: readonly PfnRange[];
   /** Number of 4 KiB pages the ranges cover. */
   readonly totalPages: number;
-  /** Pages mapped whole: their words and a byte view of the same memory. */
-  private readonly dense = new Map<number, { readonly w: Uint32Array; readonly b: Uint8Array }>();
+  /** Pages mapped whole: their words and a byte view of the same memory (see {@link DensePage}). */
+  private readonly dense = new Map<number, DensePage>();
   /** Line table: key + 1 per bucket (0 empty), and the line's storage slot. */
   private keys = new Float64Array(1024);
   private slots = new Int32Array(1024);
@@ -248,13 +274,16 @@ export class PhysMem {
 
   // ---- pages --------------------------------------------------------------------------------------
 
-  private densePage(pfn: number): { readonly w: Uint32Array; readonly b: Uint8Array } {
+  /** Page `pfn` stored whole in words of its own (made, or copied from a shared pattern, on first use). */
+  private densePage(pfn: number): DensePage {
     let d = this.dense.get(pfn);
-    if (d === undefined) {
-      if (!this.contains(pfn)) throw rangeError("physmem.pfn", pfn, "a page inside a memory range");
+    if (d === undefined || d.shared) {
+      if (d === undefined && !this.contains(pfn))
+        throw rangeError("physmem.pfn", pfn, "a page inside a memory range");
       const w = densePageWords();
-      this.gatherLines(pfn, w, true);
-      d = { w, b: new Uint8Array(w.buffer, w.byteOffset, PAGE_SIZE) };
+      if (d === undefined) this.gatherLines(pfn, w, true);
+      else w.set(d.w);
+      d = { w, b: new Uint8Array(w.buffer, w.byteOffset, PAGE_SIZE), shared: false };
       this.dense.set(pfn, d);
     }
     return d;
@@ -293,8 +322,13 @@ export class PhysMem {
   /** Sets a page back to zeros (cheaply: an untouched page or line reads as zeros). */
   zero(pfn: number): void {
     const d = this.dense.get(pfn);
-    if (d !== undefined) d.w.fill(0);
-    else if (this.lines > 0) {
+    if (d !== undefined) {
+      if (!d.shared) d.w.fill(0);
+      else {
+        const w = densePageWords();
+        this.dense.set(pfn, { w, b: new Uint8Array(w.buffer, w.byteOffset, PAGE_SIZE), shared: false });
+      }
+    } else if (this.lines > 0) {
       const base = pfn * LINES_PER_PAGE;
       for (let l = 0; l < LINES_PER_PAGE; l++) this.dropLine(base + l);
     }
@@ -332,9 +366,28 @@ export class PhysMem {
 
   /**
    * Page `pfn` becomes `snap` (null: all zeros) XOR-ed word by word with `pattern` (1024 words; none:
-   * the snapshot as it was). With a pattern every word is written, so the page is stored whole.
+   * the snapshot as it was). With a pattern every word is written, so the page is stored whole. A page
+   * not stored whole that becomes the pattern alone (`snap` null) shares one read-only copy of it with
+   * every such page until it is written (see {@link DensePage}): that copy is taken at the pattern
+   * array's first use, so pass a pattern array whose words do not change afterwards.
    */
   restore(pfn: number, snap: PageSnapshot | null, pattern?: Uint32Array): void {
+    const whole = pattern !== undefined && snap === null && pattern.length === PAGE_SIZE / 4;
+    const d = whole ? this.dense.get(pfn) : undefined;
+    if (whole && (d === undefined || d.shared)) {
+      // Nobody holds a view of this page's words to write through: its lines (all overwritten) go,
+      // and it takes the shared pattern, which is what the words below would hold, without a page
+      // allocated and filled per write-back.
+      if (d === undefined) {
+        if (!this.contains(pfn)) throw rangeError("physmem.pfn", pfn, "a page inside a memory range");
+        if (this.lines > 0) {
+          const base = pfn * LINES_PER_PAGE;
+          for (let l = 0; l < LINES_PER_PAGE; l++) this.dropLine(base + l);
+        }
+      }
+      this.dense.set(pfn, sharedPattern(pattern));
+      return;
+    }
     if (pattern === undefined && !this.dense.has(pfn)) {
       this.zero(pfn);
       if (snap === null) return;
@@ -356,7 +409,8 @@ export class PhysMem {
       if (((snap.mask[l >>> 5]! >>> (l & 31)) & 1) === 0) continue;
       const o = l * LINE_WORDS;
       const s = k * LINE_WORDS;
-      for (let j = 0; j < LINE_WORDS; j++) w[o + j] = (snap.data[s + j]! ^ (pattern?.[o + j] ?? 0)) >>> 0;
+      // The page already holds the pattern (or zeros): XOR the kept words into it.
+      for (let j = 0; j < LINE_WORDS; j++) w[o + j] = (w[o + j]! ^ snap.data[s + j]!) >>> 0;
       k++;
     }
   }
@@ -402,8 +456,9 @@ export class PhysMem {
     const off = (hpa - pfn * PAGE_SIZE) >>> 2;
     const d = this.dense.get(pfn);
     if (d !== undefined) {
-      d.w[off] = lo >>> 0;
-      d.w[off + 1] = hi >>> 0;
+      const w = d.shared ? this.densePage(pfn).w : d.w;
+      w[off] = lo >>> 0;
+      w[off + 1] = hi >>> 0;
       return;
     }
     if (!this.contains(pfn)) throw rangeError("physmem.pfn", pfn, "a page inside a memory range");

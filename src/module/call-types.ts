@@ -2,6 +2,8 @@
  * The types a leaf and the emulator share: what a leaf sees of a call (`CallContext`), what the emulator
  * runs of a leaf descriptor (`LeafImpl`), the resume rules and in-flight progress of docs/spec/03-module.md
  * 3.3–3.4, and a module's options. `emulator.ts` re-exports them; the leaves import them from there.
+ * Also the emulator's per-leaf lookups (`leavesByNumber`, `LeafState`), kept here to hold emulator.ts
+ * under the 600-line limit.
  */
 import type { Regs } from "../common/seamcall.js";
 import type { U64 } from "../common/u64.js";
@@ -60,4 +62,31 @@ export interface CallContext {
 export interface ModuleOptions {
   readonly behaviours?: Partial<Behaviours>;
   readonly interrupts?: InterruptPlan;
+}
+
+/**
+ * Each frozen leaf table's leaves by number, made once per table and shared read-only by every module
+ * built on it (a comparison builds thousands of machines on `LEAVES`); a table that is not frozen may
+ * still change, so each module built on it gets a map of its own.
+ */
+const LEAVES_BY_NUMBER = new WeakMap<object, ReadonlyMap<number, LeafImpl>>();
+
+export function leavesByNumber(table: Readonly<Record<string, LeafImpl>>): ReadonlyMap<number, LeafImpl> {
+  const frozen = Object.isFrozen(table);
+  let m = frozen ? LEAVES_BY_NUMBER.get(table) : undefined;
+  if (m === undefined) {
+    m = new Map(Object.values(table).map((d) => [d.number, d]));
+    if (frozen) LEAVES_BY_NUMBER.set(table, m);
+  }
+  return m;
+}
+
+/** What the emulator keeps per leaf number: see `TdxModule.leafStates` (emulator.ts). */
+export interface LeafState {
+  readonly desc: LeafImpl | undefined;
+  readonly name: string;
+  lastLo: number;
+  lastHi: number;
+  /** The {@link TdxModule.statusCounts} key of the last status (null before the first call returns). */
+  lastKey: string | null;
 }

@@ -67,7 +67,8 @@ function tdhIommuSetup(mod: TdxModule, c: CallContext): U64 {
   const queuePages = 2 ** mod.platform.metadata.iqOrder;
   if (f.data === undefined) {
     const count = mod.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
-    const root = mod.readRoot(d.fields.rootHpa);
+    // Read at once below (checked, then copied out as entries): no copy of the page first.
+    const root = mod.rootWords(d.fields.rootHpa);
     if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
       mod.endResumable(f, key);
       return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);

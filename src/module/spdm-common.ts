@@ -118,7 +118,8 @@ export function arrayPages(mod: TdxModule, c: CallContext, reg: number, count: n
   const d = mod.decodeArray(c.regs.get(reg));
   if (d.violation !== null || d.fields.count !== count) return st(STATUS.TDX_OPERAND_INVALID, reg);
   if (d.fields.singleton) return [d.fields.pageHpa!];
-  const root = mod.readRoot(d.fields.rootHpa!);
+  // Read at once below (checked, then copied out as HPAs): no copy of the page first.
+  const root = mod.rootWords(d.fields.rootHpa!);
   if (checkEntries("hpa-array", root, 0, count - 1) !== null) return st(STATUS.TDX_OPERAND_INVALID, reg);
   const out: number[] = [];
   // Rule 4 held: bits 11:0 and 63:52 are zero.
