@@ -204,8 +204,11 @@ function execute(
   if (figures) {
     const roots = new Set(d.rootTags);
     const extra = [...d.rootTags, ...d.metaTags];
+    // The same three keys in the same order as the machine's hooks (not a spread, whose object V8 gives
+    // another map: the allocator's calls through `hooks` were deoptimised for it, issue 15).
     machine.alloc.hooks = {
-      ...hooks,
+      onZero: hooks.onZero,
+      onFree: hooks.onFree,
       onAlloc: (pfn, pages, tag) => {
         hooks.onAlloc?.(pfn, pages, tag);
         if (usedMemory) for (let i = 0; i < pages; i++) machine.cache.hostAccess(pfn + i, true);
@@ -222,7 +225,8 @@ function execute(
     };
   } else if (usedMemory) {
     machine.alloc.hooks = {
-      ...hooks,
+      onZero: hooks.onZero,
+      onFree: hooks.onFree,
       onAlloc: (pfn, pages, tag) => {
         hooks.onAlloc?.(pfn, pages, tag);
         for (let i = 0; i < pages; i++) machine.cache.hostAccess(pfn + i, true);

@@ -27,8 +27,13 @@ export function offOf(pfn: number): number {
   return pfn - Math.floor(pfn / 1024) * 1024;
 }
 
-/** 2^k for k in 0..MAX_ORDER. */
-export const POW: readonly number[] = Array.from({ length: MAX_ORDER + 1 }, (_, k) => 2 ** k);
+/**
+ * 2^k for k in 0..MAX_ORDER. Built with a shift, not `2 ** k`: V8 stores the result of `**` as a heap
+ * number, and the allocator's counters that add these (`allocated`, `tagPages`) then changed their field
+ * from small integer to double on the first allocation, which deprecated the allocator's map and threw
+ * away every optimised function that had seen it (issue 15: "wrong map" deoptimisations).
+ */
+export const POW: readonly number[] = Array.from({ length: MAX_ORDER + 1 }, (_, k) => 1 << k);
 
 /** Flag bit: the frame heads an allocated block of order ≥ 1 allocated without `__GFP_COMP`. */
 const FLAG_NON_COMPOUND = 1;

@@ -20,7 +20,7 @@
  */
 import { checkInt, stateError, TdxpaError, typeError } from "../common/errors.js";
 import { PFN_LIMIT } from "../common/u64.js";
-import type { PfnRange, PhysMem } from "../hw/physmem.js";
+import { type PfnRange, type PhysMem, smallInt } from "../hw/physmem.js";
 import { Page, type PageFrameDb } from "./page.js";
 import { FrameTable, MAX_ORDER, offOf, POW, type Section } from "./page-alloc-frames.js";
 import { FreeLists, findInterval, meetsInterval } from "./page-alloc-free.js";
@@ -99,8 +99,10 @@ export class PageAllocator implements PageFrameDb {
       throw typeError("PageAllocator.reserved", reserved, "an array of PFN ranges");
     const clipped: [number, number][] = [];
     reserved.forEach((r: PfnRange, i: number) => {
-      const s = checkInt(`PageAllocator.reserved[${i}].startPfn`, r?.startPfn, 0, PFN_LIMIT - 1);
-      const n = checkInt(`PageAllocator.reserved[${i}].pages`, r?.pages, 1, PFN_LIMIT);
+      // Small integers where they can be (same values, see `smallInt`): a platform's reserved PFNs are
+      // computed by division, and they seed the free lists.
+      const s = smallInt(checkInt(`PageAllocator.reserved[${i}].startPfn`, r?.startPfn, 0, PFN_LIMIT - 1));
+      const n = smallInt(checkInt(`PageAllocator.reserved[${i}].pages`, r?.pages, 1, PFN_LIMIT));
       for (let j = 0; j < this.rStart.length; j++) {
         const a = Math.max(s, this.rStart[j]!);
         const b = Math.min(s + n, this.rEnd[j]!);
@@ -202,7 +204,7 @@ export class PageAllocator implements PageFrameDb {
       this.hooks.onAlloc?.(p, 1, this.tagNames[tagId]!);
       out.push(new Page(this, p));
     }
-    this.calls = base + n;
+    this.calls = base + smallInt(n);
     return out;
   }
 
@@ -226,8 +228,8 @@ export class PageAllocator implements PageFrameDb {
     this.free.takeRun(base, e);
     if (base < s) this.free.freeRange(base, s);
     this.frames.markRun(s, e, tagId);
-    this.allocated += n;
-    this.tagPages[tagId] = this.tagPages[tagId]! + n;
+    this.allocated += smallInt(n);
+    this.tagPages[tagId] = this.tagPages[tagId]! + smallInt(n);
     if (opts?.zero === true) for (let q = s; q < e; q++) this.zeroPage(q);
     this.hooks.onAlloc?.(s, n, this.tagNames[tagId]!);
     return new Page(this, s);

@@ -8,6 +8,7 @@
  * Two handles with the same PFN denote the same page (compare `pfn`, not object identity).
  */
 import { pfnToHpa } from "../common/u64.js";
+import { smallInt } from "../hw/physmem.js";
 
 /** What a {@link Page} asks of the frame database (the page allocator implements it). */
 export interface PageFrameDb {
@@ -30,12 +31,16 @@ export function coveredPfns(pages: readonly Page[]): number[] {
 
 /** A handle on one page frame. */
 export class Page {
-  constructor(
-    /** The frame database (the allocator) that describes this frame. */
-    readonly db: PageFrameDb,
-    /** Page frame number: the HPA divided by the page size (`hpaToPfn`). */
-    readonly pfn: number,
-  ) {}
+  /** The frame database (the allocator) that describes this frame. */
+  readonly db: PageFrameDb;
+  /** Page frame number: the HPA divided by the page size (`hpaToPfn`). */
+  readonly pfn: number;
+
+  constructor(db: PageFrameDb, pfn: number) {
+    this.db = db;
+    // A small integer whenever it can be (the same value): see `smallInt`.
+    this.pfn = smallInt(pfn);
+  }
 
   /** Host physical address of the frame (`page_to_phys`). */
   get hpa(): number {

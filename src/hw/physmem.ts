@@ -102,6 +102,24 @@ export interface PageSnapshot {
   readonly data: Uint32Array;
 }
 
+/** Buckets of the line table when its first line is written (a power of two). */
+const LINE_TABLE_FIRST = 1024;
+/** The line table of a memory that has no line yet: never written (the first line grows it). */
+const NO_KEYS = new Float64Array(0);
+const NO_SLOTS = new Int32Array(0);
+
+/**
+ * `n` as a V8 small integer when it is a whole number in 1..2^30-1, else `n` itself: the same value
+ * either way. A PFN or page count computed by a division (`base / 4096`) is a heap number even when it
+ * is whole (the byte address is above 2^31); stored in an object field or an array it made V8 change
+ * that field or the array's elements from small integer to double, and throw away the optimised code
+ * that had seen the old map (issue 15: "wrong map" and "not a Smi" deoptimisations, each followed by a
+ * recompile).
+ */
+export function smallInt(n: number): number {
+  return n >= 1 && n < 0x4000_0000 && Number.isInteger(n) ? n | 0 : n;
+}
+
 /**
  * The simulated DRAM. Page contents are stored two ways, both created on first write:
  * - *lines*: a page written only through {@link writeU64} keeps just the 64-byte lines written (lines
@@ -119,8 +137,9 @@ export class PhysMem {
   /** Pages mapped whole: their words and a byte view of the same memory (see {@link DensePage}). */
   private readonly dense = new Map<number, DensePage>();
   /** Line table: key + 1 per bucket (0 empty), and the line's storage slot. */
-  private keys = new Float64Array(1024);
-  private slots = new Int32Array(1024);
+  /** Made on the first line written (most machines of a comparison never write one: 12 KiB saved each). */
+  private keys = NO_KEYS;
+  private slots = NO_SLOTS;
   private lines = 0;
   private readonly chunks: Uint32Array[] = [];
   private nextSlot = 0;
@@ -140,7 +159,7 @@ export class PhysMem {
         throw rangeError(`physmem.ranges[${i}].base`, base, `a multiple of ${PAGE_SIZE}`);
       if (size % PAGE_SIZE !== 0)
         throw rangeError(`physmem.ranges[${i}].size`, size, `a multiple of ${PAGE_SIZE}`);
-      return { startPfn: base / PAGE_SIZE, pages: size / PAGE_SIZE };
+      return { startPfn: smallInt(base / PAGE_SIZE), pages: smallInt(size / PAGE_SIZE) };
     });
     pfnRanges.sort((a, b) => a.startPfn - b.startPfn);
     for (let i = 1; i < pfnRanges.length; i++) {
@@ -181,6 +200,7 @@ export class PhysMem {
 
   /** Storage slot of line `key`, or −1 when the line was never written. */
   private findLine(key: number): number {
+    if (this.lines === 0) return -1;
     const keys = this.keys;
     const mask = keys.length - 1;
     const want = key + 1;
@@ -215,6 +235,7 @@ export class PhysMem {
 
   /** Forgets line `key` (backward-shift deletion keeps every probe chain intact). */
   private dropLine(key: number): void {
+    if (this.lines === 0) return;
     const keys = this.keys;
     const mask = keys.length - 1;
     let i = this.bucket(key);
@@ -237,8 +258,9 @@ export class PhysMem {
   private grow(): void {
     const oldKeys = this.keys;
     const oldSlots = this.slots;
-    this.keys = new Float64Array(oldKeys.length * 2);
-    this.slots = new Int32Array(oldKeys.length * 2);
+    const size = oldKeys.length === 0 ? LINE_TABLE_FIRST : oldKeys.length * 2;
+    this.keys = new Float64Array(size);
+    this.slots = new Int32Array(size);
     const mask = this.keys.length - 1;
     for (let j = 0; j < oldKeys.length; j++) {
       const k = oldKeys[j]!;

@@ -58,10 +58,20 @@ const L1G = 2;
  * per walk. It replaced a pair of plain arrays searched with `lastIndexOf` (two searches per take or
  * drop), which were about 20 % of a 12,800-page bring-up (measured; docs/PERFORMANCE.md, "Bring-up and compare").
  */
+/** Slots of a level's table when its first entry is set (2^4: the `bits` a table starts with). */
+const FIRST_SLOTS = 16;
+/** The table of a level no entry was ever set on: never written (the first set makes a real one). */
+const NO_KEYS = new Float64Array(0);
+const NO_VALS = new Int32Array(0);
+
 class LevelLocks {
-  /** Entry indexes (PFNs of up to 40 bits are exact in a float64); −1 marks an empty slot. */
-  private keys = new Float64Array(16).fill(-1);
-  private vals = new Int32Array(16);
+  /**
+   * Entry indexes (PFNs of up to 40 bits are exact in a float64); −1 marks an empty slot. Made when the
+   * first entry is set (most machines of a design comparison never take a lock on one level or another:
+   * two typed arrays per level saved, issue 15); until then the table has no slot.
+   */
+  private keys = NO_KEYS;
+  private vals = NO_VALS;
   /** log2 of the capacity; the hash keeps the top `bits` bits of a 32-bit product. */
   private bits = 4;
   private size = 0;
@@ -89,12 +99,18 @@ class LevelLocks {
   }
 
   get(key: number): number {
+    if (this.size === 0) return 0;
     const i = this.slot(key);
     return this.keys[i] === key ? this.vals[i]! : 0;
   }
 
   /** Sets the state of `key`; 0 (free, no priority bit) removes it. */
   set(key: number, v: number): void {
+    if (this.keys.length === 0) {
+      if (v === 0) return;
+      this.keys = new Float64Array(FIRST_SLOTS).fill(-1);
+      this.vals = new Int32Array(FIRST_SLOTS);
+    }
     const i = this.slot(key);
     if (this.keys[i] === key) {
       if (v !== 0) this.vals[i] = v;
