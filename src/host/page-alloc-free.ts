@@ -15,6 +15,7 @@
  * Internal to {@link PageAllocator} (src/host/page-alloc.ts), which checks arguments first.
  */
 import { TdxpaError } from "../common/errors.js";
+import { smallInt } from "../hw/physmem.js";
 import { type FrameTable, MAX_ORDER, MAX_ORDER_PAGES, offOf, POW } from "./page-alloc-frames.js";
 
 /** Rebuild a free-list stack when stale entries make it this much longer than twice the live set. */
@@ -115,9 +116,13 @@ export class FreeLists {
   }
 
   /** Puts the usable interval [a, b) on the free lists (head and tail) and the pristine list (middle). */
-  seedUsable(a: number, b: number): void {
-    const A = Math.ceil(a / MAX_ORDER_PAGES) * MAX_ORDER_PAGES;
-    const B = Math.floor(b / MAX_ORDER_PAGES) * MAX_ORDER_PAGES;
+  seedUsable(first: number, end: number): void {
+    // Small integers where they can be (same values, see `smallInt`): `Math.ceil` and `Math.floor` hand
+    // back heap numbers, which then reached the free lists and the allocator's PFNs (issue 15).
+    const a = smallInt(first);
+    const b = smallInt(end);
+    const A = smallInt(Math.ceil(a / MAX_ORDER_PAGES) * MAX_ORDER_PAGES);
+    const B = smallInt(Math.floor(b / MAX_ORDER_PAGES) * MAX_ORDER_PAGES);
     if (A < B) {
       this.seedBlocks(a, A);
       this.pristine.push({ cur: A, end: B });

@@ -189,8 +189,8 @@ export class PageAllocator implements PageFrameDb {
    * `alloc_pages_bulk`: up to `n` order-0 pages (n in 1..2^31). Returns fewer when memory runs out or an
    * injected fault hits one page (that page and the rest are then not allocated). Counts `n` calls.
    */
-  allocPagesBulk(n: number, opts?: AllocOptions): Page[] {
-    checkInt("allocPagesBulk.n", n, 1, 2 ** 31);
+  allocPagesBulk(count: number, opts?: AllocOptions): Page[] {
+    const n = smallInt(checkInt("allocPagesBulk.n", count, 1, 2 ** 31));
     const tagId = this.tagIdOf("allocPagesBulk", opts);
     const zero = opts?.zero === true;
     const base = this.calls;
@@ -204,7 +204,7 @@ export class PageAllocator implements PageFrameDb {
       this.hooks.onAlloc?.(p, 1, this.tagNames[tagId]!);
       out.push(new Page(this, p));
     }
-    this.calls = base + smallInt(n);
+    this.calls = base + n;
     return out;
   }
 
@@ -216,8 +216,10 @@ export class PageAllocator implements PageFrameDb {
    * is only page aligned. Returns null when no free run of `n` pages (aligned so) exists (pages are never migrated to make one). Prefers runs on the free lists to
    * pristine memory. Cost: the free blocks examined plus the `n` pages, never the whole host.
    */
-  allocContigPages(n: number, opts?: AllocOptions): Page | null {
-    checkInt("allocContigPages.n", n, 1, PFN_LIMIT);
+  allocContigPages(count: number, opts?: AllocOptions): Page | null {
+    // A small integer when it can be (same value, see `smallInt`): a count computed by a caller's
+    // division is a heap number, which made the run's end, the free lists and the counters doubles.
+    const n = smallInt(checkInt("allocContigPages.n", count, 1, PFN_LIMIT));
     const tagId = this.tagIdOf("allocContigPages", opts);
     if (this.injectFault(tagId)) return null;
     const s = this.free.findRun(n);
@@ -228,8 +230,8 @@ export class PageAllocator implements PageFrameDb {
     this.free.takeRun(base, e);
     if (base < s) this.free.freeRange(base, s);
     this.frames.markRun(s, e, tagId);
-    this.allocated += smallInt(n);
-    this.tagPages[tagId] = this.tagPages[tagId]! + smallInt(n);
+    this.allocated += n;
+    this.tagPages[tagId] = this.tagPages[tagId]! + n;
     if (opts?.zero === true) for (let q = s; q < e; q++) this.zeroPage(q);
     this.hooks.onAlloc?.(s, n, this.tagNames[tagId]!);
     return new Page(this, s);

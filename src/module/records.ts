@@ -4,6 +4,7 @@
  * `emulator.ts`.
  */
 import type { U64 } from "../common/u64.js";
+import { smallInt } from "../hw/physmem.js";
 
 /** Kinds of objects the module keeps pages for. */
 export type ObjectKind = "ext-pool" | "iommu" | "spdm" | "ide" | "td";
@@ -132,8 +133,11 @@ export class RunListObject implements ModuleObject {
     }
   }
 
-  /** Appends `pfn` to the list (extends the last run when `pfn` follows it). */
-  append(pfn: number): void {
+  /** Appends `page` (a PFN) to the list (extends the last run when it follows it). */
+  append(page: number): void {
+    // A small integer when it can be (same value): a PFN computed by the module's division is a heap
+    // number, which turned `starts` (and the list) into an array of doubles (issue 15, see `smallInt`).
+    const pfn = smallInt(page);
     if (this.list !== null) {
       this.list.push(pfn);
       return;
