@@ -303,6 +303,14 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: ["test/observe/conservation.test.ts"],
   },
   {
+    name: "conservation's fast page walk reuses a finished check's marks without zeroing them",
+    group: "conservation",
+    file: CONS,
+    find: "      spareSections.push(s.fill(0));",
+    replace: "      spareSections.push(s);",
+    tests: ["test/observe/conservation.test.ts"],
+  },
+  {
     name: "the allocator's run question vouches for a whole section from a run's first block",
     group: "conservation",
     file: "src/host/page-alloc-frames.ts",
