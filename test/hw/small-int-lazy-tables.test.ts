@@ -1,5 +1,6 @@
 /**
- * Issue 15, session 5 (docs/PERFORMANCE.md, "`tdxpa compare`: deoptimisations and machine building"):
+ * Issue 15, session 5 (docs/PERFORMANCE.md, "`tdxpa compare`: deoptimisations, machine building and
+ * the conservation marks"):
  * - `smallInt` (src/hw/physmem.ts) hands back the very number it was given (`Object.is`), only perhaps
  *   in V8's small-integer form; PFNs and page counts pass through it in the allocator, `Page`, PhysMem's
  *   ranges and the module's run list, so a changed value would change every result;
