@@ -75,12 +75,13 @@ function extensionsBringUpInner(k: HostKernel, opts: ExtensionsOptions): FlowRes
         }
         // The chunk is a run of consecutive PFNs (one contiguous block, fed in order): the ledger
         // records it as one run; anything else page by page (the same effect either way).
-        const pages = array.pages;
-        const head = pages.length > 0 ? pages[0]!.pfn : 0;
+        // (Read by PFN: the descriptor makes no page handles for a run.)
+        const count = array.nrPages;
+        const head = count > 0 ? array.pfnAt(0) : 0;
         let consecutive = true;
-        for (let i = 1; i < pages.length && consecutive; i++) consecutive = pages[i]!.pfn === head + i;
-        if (consecutive) k.ledger.donateRun(head, pages.length, EXT_POOL_OWNER);
-        else for (const p of pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
+        for (let i = 1; i < count && consecutive; i++) consecutive = array.pfnAt(i) === head + i;
+        if (consecutive) k.ledger.donateRun(head, count, EXT_POOL_OWNER);
+        else for (let i = 0; i < count; i++) k.ledger.donated.set(array.pfnAt(i), EXT_POOL_OWNER);
         return true;
       });
       tdxPageArrayDestroy(k, run.array);
