@@ -716,6 +716,14 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: ["test/module/run-list.test.ts"],
   },
   {
+    name: "v2's pool flush reads its window from entry 0 instead of the window's offset",
+    group: "host",
+    file: "src/designs/v2.ts",
+    find: "      pfnAt: (i) => a.pages[offset + i]!.pfn,",
+    replace: "      pfnAt: (i) => a.pages[i]!.pfn,",
+    tests: ["test/designs/v2.test.ts"],
+  },
+  {
     name: "the pool's run list walks on from its cursor when asked an earlier index",
     group: "module",
     file: "src/module/records.ts",
