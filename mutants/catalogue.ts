@@ -108,6 +108,15 @@ export const CATALOGUE: readonly Mutation[] = [
     tests: [MODULE, SPDM],
   },
   {
+    name: "EXT.MEM.ADD takes an entry with a KeyID (the leaf's check by PFN)",
+    group: "module",
+    file: "src/module/leaves-ext.ts",
+    find: " || mod.keyIdOfPfn(pfn) !== 0",
+    replace: " || false",
+    tests: ["test/module/module.test.ts"],
+    filter: "private KeyID",
+  },
+  {
     name: "an interrupted EXT.MEM.ADD does not hold the queue slot",
     group: "table",
     file: "src/module/leaves-ext.ts",

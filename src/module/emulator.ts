@@ -331,6 +331,15 @@ export class TdxModule {
     return Math.floor(hpa / POW2[this.platform.keyIds.shift]!);
   }
 
+  /**
+   * {@link keyIdOf} of the HPA `pfn * PAGE_SIZE` (exact for any PFN below 2^41), by PFN: a caller
+   * passes a small integer where an HPA above 2^31 is a heap number per call when the callee is not
+   * inlined (EXT.MEM.ADD, once per entry).
+   */
+  keyIdOfPfn(pfn: number): number {
+    return Math.floor((pfn * PAGE_SIZE) / POW2[this.platform.keyIds.shift]!);
+  }
+
   /** The HPA without its KeyID bits. */
   stripKeyId(hpa: number): number {
     return hpa - this.keyIdOf(hpa) * POW2[this.platform.keyIds.shift]!;
