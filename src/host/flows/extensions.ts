@@ -27,8 +27,9 @@ export interface ExtensionsOptions {
   readonly pages?: number;
   /**
    * The 2026-04-16 diff's `kvcalloc(nr_pages, sizeof(struct page *))` beside the pool: allocates the
-   * pointer array for `n` pages and returns what frees it, or null on -ENOMEM. Without it the flow makes
-   * page handles one chunk at a time (`forEachChunk`) and allocates no pointer array.
+   * pointer array for `n` pages and returns what frees it, or null on -ENOMEM. Without it the flow feeds the
+   * pool's run one chunk at a time (`forEachChunk`, read by PFN: no page handles) and allocates no
+   * pointer array.
    */
   readonly pointerArray?: (n: number) => (() => void) | null;
 }
