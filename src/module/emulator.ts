@@ -331,6 +331,15 @@ export class TdxModule {
     return Math.floor(hpa / POW2[this.platform.keyIds.shift]!);
   }
 
+  /**
+   * {@link keyIdOf} of the HPA `pfn * PAGE_SIZE` (exact for any PFN below 2^41), by PFN: a caller
+   * passes a small integer where an HPA above 2^31 is a heap number per call when the callee is not
+   * inlined (EXT.MEM.ADD, once per entry).
+   */
+  keyIdOfPfn(pfn: number): number {
+    return Math.floor((pfn * PAGE_SIZE) / POW2[this.platform.keyIds.shift]!);
+  }
+
   /** The HPA without its KeyID bits. */
   stripKeyId(hpa: number): number {
     return hpa - this.keyIdOf(hpa) * POW2[this.platform.keyIds.shift]!;
@@ -383,6 +392,16 @@ export class TdxModule {
    * SEAMCALL's return) releases it; then another CPU's call may run ({@link onYieldPoint}).
    */
   privatePageStatus(hpa: number, pages: number, operand: number): U64 | null {
+    if (this.privateOperandInvalid(hpa, pages)) return st(STATUS.TDX_OPERAND_INVALID, operand);
+    return this.privatePfnStatus(hpa / PAGE_SIZE, pages, operand);
+  }
+
+  /**
+   * The first of {@link privatePageStatus}'s checks, for a block of `pages` pages at `hpa`: true when
+   * the address is misaligned for the block, at or above 2^52, or carries a KeyID (OPERAND_INVALID).
+   * Small, so that an optimised caller inlines it and its HPA (a double above 2^31) is never boxed.
+   */
+  privateOperandInvalid(hpa: number, pages: number): boolean {
     // Alignment as a mask of the low half when the block is a power of two of at most 2^20 pages
     // (every entry's is); a float % only for anything else.
     const span = PAGE_SIZE * pages;
@@ -390,9 +409,16 @@ export class TdxModule {
       pages >= 1 && (pages & (pages - 1)) === 0 && span <= 0x1_0000_0000
         ? ((hpa >>> 0) & (span - 1)) !== 0
         : hpa % span !== 0;
-    if (misaligned || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0)
-      return st(STATUS.TDX_OPERAND_INVALID, operand);
-    const pfn = hpa / PAGE_SIZE;
+    if (misaligned || hpa >= 2 ** 52 || this.keyIdOf(hpa) !== 0) return true;
+    return false;
+  }
+
+  /**
+   * The rest of {@link privatePageStatus}, for a block whose HPA passed {@link privateOperandInvalid}:
+   * by PFN (`hpa / PAGE_SIZE`, a small integer where the HPA is a heap number per call when passed to a
+   * function not inlined: 16 bytes per page on the extension pool's path).
+   */
+  privatePfnStatus(pfn: number, pages: number, operand: number): U64 | null {
     for (let i = 0; i < pages; i++)
       if (!this.pamt.inTdmr(pfn + i)) return st(STATUS.TDX_OPERAND_ADDR_RANGE_ERROR, operand);
     for (let i = 0; i < pages; i++) {

@@ -68,17 +68,20 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
     // Entry i is validated here, inside the loop, as TDX Module 1.5 does (docs/spec/01-formats.md 1.4):
     // a bad entry stops the call at i with every earlier entry already added.
     // Entry i: words 2i (bits 31:0) and 2i + 1 (bits 63:32); its bits 11:0 and 63:52 are zero.
+    // privatePageStatus(hpa, 1, RCX) by PFN: the HPA (a double above 2^31) stays in this function and
+    // the calls take the PFN (a small integer; an HPA passed on was a heap number per entry). An entry
+    // the rule accepts is aligned and below 2^52, so of OPERAND_INVALID's checks only the KeyID's is left.
     const hpa = root[2 * i + 1]! * 0x1_0000_0000 + root[2 * i]!;
+    const pfn = hpa / PAGE_SIZE;
     const bad2 =
-      listEntryRule(root[2 * i]!, root[2 * i + 1]!) !== RULE_OK
+      listEntryRule(root[2 * i]!, root[2 * i + 1]!) !== RULE_OK || mod.keyIdOfPfn(pfn) !== 0
         ? st(STATUS.TDX_OPERAND_INVALID, REG.RCX)
-        : mod.privatePageStatus(hpa, 1, REG.RCX);
+        : mod.privatePfnStatus(pfn, 1, REG.RCX);
     if (bad2 !== null) {
       if (addedHere !== null) for (const p of addedHere) unaddPoolPage(mod, p);
       c.regs.set(REG.RCX, withFirstEntry(op, mod.behaviours.extAddKeepsPartial ? i : firstEntry));
       return bad2;
     }
-    const pfn = hpa / PAGE_SIZE;
     if (pfn === rootPfn) mod.checkRootListsItself(rootHpa, hpa, 1, i);
     mod.claimPage(pfn, PT.EXT_POOL, pool);
     mod.ext.poolPages++;

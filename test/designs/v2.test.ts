@@ -111,3 +111,21 @@ describe("v2 ctrl_leak", () => {
     expect(r.conservationOk).toBe(true);
   });
 });
+
+describe("v2 extension pool", () => {
+  it("CLFLUSHes every pool page once, window by window, in PFN order", () => {
+    const m = fresh();
+    const flushed: number[] = [];
+    const clflush = m.cache.clflushPage.bind(m.cache);
+    m.cache.clflushPage = (pfn: number) => {
+      flushed.push(pfn);
+      clflush(pfn);
+    };
+    const r = (V2_DESIGN.flows.extensions as (x: typeof m) => { ok: boolean })(m);
+    expect(r.ok).toBe(true);
+    const pool = m.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
+    expect(pool).toBeGreaterThan(512); // several windows
+    expect(flushed).toEqual(Array.from({ length: pool }, (_, i) => flushed[0]! + i));
+    expect(m.alloc.tagOf(flushed[0]!)).toBe("tdx:ext-pool");
+  });
+});

@@ -27,8 +27,9 @@ export interface ExtensionsOptions {
   readonly pages?: number;
   /**
    * The 2026-04-16 diff's `kvcalloc(nr_pages, sizeof(struct page *))` beside the pool: allocates the
-   * pointer array for `n` pages and returns what frees it, or null on -ENOMEM. Without it the flow makes
-   * page handles one chunk at a time (`forEachChunk`) and allocates no pointer array.
+   * pointer array for `n` pages and returns what frees it, or null on -ENOMEM. Without it the flow feeds the
+   * pool's run one chunk at a time (`forEachChunk`, read by PFN: no page handles) and allocates no
+   * pointer array.
    */
   readonly pointerArray?: (n: number) => (() => void) | null;
 }
@@ -75,12 +76,13 @@ function extensionsBringUpInner(k: HostKernel, opts: ExtensionsOptions): FlowRes
         }
         // The chunk is a run of consecutive PFNs (one contiguous block, fed in order): the ledger
         // records it as one run; anything else page by page (the same effect either way).
-        const pages = array.pages;
-        const head = pages.length > 0 ? pages[0]!.pfn : 0;
+        // (Read by PFN: the descriptor makes no page handles for a run.)
+        const count = array.nrPages;
+        const head = count > 0 ? array.pfnAt(0) : 0;
         let consecutive = true;
-        for (let i = 1; i < pages.length && consecutive; i++) consecutive = pages[i]!.pfn === head + i;
-        if (consecutive) k.ledger.donateRun(head, pages.length, EXT_POOL_OWNER);
-        else for (const p of pages) k.ledger.donated.set(p.pfn, EXT_POOL_OWNER);
+        for (let i = 1; i < count && consecutive; i++) consecutive = array.pfnAt(i) === head + i;
+        if (consecutive) k.ledger.donateRun(head, count, EXT_POOL_OWNER);
+        else for (let i = 0; i < count; i++) k.ledger.donated.set(array.pfnAt(i), EXT_POOL_OWNER);
         return true;
       });
       tdxPageArrayDestroy(k, run.array);

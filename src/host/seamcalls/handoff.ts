@@ -5,12 +5,16 @@
  */
 import type { U64 } from "../../common/u64.js";
 import type { HostKernel } from "../kernel.js";
-import type { Page } from "../page.js";
 import { ok } from "./call.js";
 
-/** What a hand-off needs of a descriptor (`TdxPageArray`): its pages and its flush flag. */
+/**
+ * What a hand-off needs of a descriptor (`TdxPageArray`): its entries (PFN and block order of each,
+ * read without page handles: a run's descriptor makes none) and its flush flag.
+ */
 export interface HandoffPages {
-  readonly pages: readonly Page[];
+  readonly nrPages: number;
+  pfnAt(i: number): number;
+  orderAt(i: number): number;
   markFlushOnFree(): void;
 }
 
@@ -40,13 +44,13 @@ export function flushBeforeHandoff(k: HostKernel, what: HandoffPages | Iterable<
   const p = k.policy.clflush;
   if (p === "never" || (p === "if-required" && k.sysinfo.clflushBeforeAlloc === false)) return 0;
   let n = 0;
-  if ("pages" in what) {
+  if ("pfnAt" in what) {
     // Block by block, one order lookup per entry: no array of every covered PFN (that array and the
     // per-PFN walk were 4-6 % of a 12,800-page bring-up, measured). `1 << order` is `nrPages` (orders
     // are 0..MAX_ORDER) without its float `2 **`.
-    for (const page of what.pages) {
-      const first = page.pfn;
-      const end = first + (1 << page.order);
+    for (let i = 0, count = what.nrPages; i < count; i++) {
+      const first = what.pfnAt(i);
+      const end = first + (1 << what.orderAt(i));
       for (let pfn = first; pfn < end; pfn++) k.cpu.clflushPage(pfn);
       n += end - first;
     }
