@@ -10,7 +10,7 @@
  * `leaves-*.ts` and `metadata.ts`, each with its descriptor; a module is constructed with the table of them
  * (`LEAVES` of `leaves.ts`), so it has no registry of its own.
  */
-import { decodeHpaArray, decodeHpaListInfo, decodeIommuMt, type SharedPageCheck } from "../common/formats.js";
+import type { SharedPageCheck } from "../common/formats.js";
 import { decodeLeafRax, type Regs } from "../common/seamcall.js";
 import { leafName, REG, RESOURCE_OPERAND, STATUS, type StatusKind, statusText } from "../common/status.js";
 import type { U64 } from "../common/u64.js";
@@ -504,43 +504,6 @@ export class TdxModule {
     const r: ModelReport = { kind, pfn, cause, message };
     this.reports.push(r);
     this.onReport?.(r);
-  }
-
-  // ---- operand decoding with the module's rule 3 --------------------------------------------------
-
-  /** Decodes an HPA_LIST_INFO operand with this module's shared-page check. */
-  decodeListInfo(v: U64): ReturnType<typeof decodeHpaListInfo> {
-    return decodeHpaListInfo(v.lo, v.hi, this.sharedPageProblem);
-  }
-
-  /** Decodes an HPA_ARRAY_T operand with this module's shared-page check. */
-  decodeArray(v: U64): ReturnType<typeof decodeHpaArray> {
-    return decodeHpaArray(v.lo, v.hi, this.sharedPageProblem);
-  }
-
-  /** Decodes an IOMMU_MT operand with this module's shared-page check. */
-  decodeMt(v: U64): ReturnType<typeof decodeIommuMt> {
-    return decodeIommuMt(v.lo, v.hi, this.sharedPageProblem);
-  }
-
-  /**
-   * The root page as the module reads it: 1024 u32 words. A root no memory decodes reads as all ones
-   * (behaviour `unbackedReadsAllOnes`), which then fails entry validation.
-   */
-  readRoot(rootHpa: number): Uint32Array {
-    return this.rootWords(rootHpa).slice();
-  }
-
-  /**
-   * {@link readRoot} without the copy: the root page's words as memory holds them now, for a leaf that
-   * reads the entries it needs at once, with no yield point and no write in between (the same words a
-   * copy would hold; a 4 KiB copy per call was about 2 % of `tdxpa compare`). Read it, never write it.
-   */
-  rootWords(rootHpa: number): Uint32Array {
-    const pfn = hpaToPfn(this.stripKeyId(rootHpa));
-    if (!this.mem.contains(pfn))
-      return new Uint32Array(1024).fill(this.behaviours.unbackedReadsAllOnes ? 0xffff_ffff : 0);
-    return this.mem.words(pfn);
   }
 
   // ---- resumption (03-module.md 3.4) --------------------------------------------------------------

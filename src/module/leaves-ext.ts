@@ -16,6 +16,7 @@ import {
   type LeafTable,
   privatePageChecks,
 } from "./leaf-table.js";
+import { decodeListInfoOperand, readRoot } from "./operands.js";
 import { PT } from "./pamt.js";
 import { RunListObject } from "./records.js";
 
@@ -30,7 +31,7 @@ import { RunListObject } from "./records.js";
  */
 function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
   const op = c.regs.get(REG.RCX);
-  const d = mod.decodeListInfo(op);
+  const d = decodeListInfoOperand(mod, op);
   if (d.violation !== null) return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   const { firstEntry, lastEntry, rootHpa } = d.fields;
   // The extension slot: another extension call in flight → BUSY; an interrupted add of another list
@@ -52,7 +53,7 @@ function tdhExtMemAdd(mod: TdxModule, c: CallContext): U64 {
     locked: [],
   };
   mod.extSlot = null;
-  const root = mod.readRoot(rootHpa);
+  const root = readRoot(mod, rootHpa);
   const pool = mod.objects.get(mod.ext.poolObject)!;
   const required = mod.platform.metadata.MEMORY_POOL_REQUIRED_PAGES;
   // The pages this call added, kept only for a module that takes them back on a failed entry.

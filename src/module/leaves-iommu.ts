@@ -24,6 +24,7 @@ import {
   type LeafTable,
   privatePageChecks,
 } from "./leaf-table.js";
+import { decodeMtOperand, rootWords } from "./operands.js";
 import { PT } from "./pamt.js";
 
 /** Per-module IOMMU state: unit register base → object id of its live (or in-progress) setup. */
@@ -62,13 +63,13 @@ function tdhIommuSetup(mod: TdxModule, c: CallContext): U64 {
   const live = units(mod).get(regBase);
   if (live !== undefined && mod.objects.get(live)?.state !== "setting-up")
     return refuse(st(STATUS.TDX_OP_STATE_INCORRECT, REG.RCX));
-  const d = mod.decodeMt(c.regs.get(REG.RDX));
+  const d = decodeMtOperand(mod, c.regs.get(REG.RDX));
   if (d.violation !== null) return refuse(st(STATUS.TDX_OPERAND_INVALID, REG.RDX));
   const queuePages = 2 ** mod.platform.metadata.iqOrder;
   if (f.data === undefined) {
     const count = mod.platform.metadata.IOMMU_MT_PAGE_COUNT + 2;
     // Read at once below (checked, then copied out as entries): no copy of the page first.
-    const root = mod.rootWords(d.fields.rootHpa);
+    const root = rootWords(mod, d.fields.rootHpa);
     if (checkEntries("iommu-mt", root, 0, count - 1, queuePages) !== null) {
       mod.endResumable(f, key);
       return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);
@@ -142,7 +143,7 @@ function tdhIommuClear(mod: TdxModule, c: CallContext): U64 {
     mod.endResumable(f, key);
     return st(STATUS.TDX_OPERAND_INVALID, REG.RCX);
   }
-  const d = mod.decodeMt(c.regs.get(REG.RDX));
+  const d = decodeMtOperand(mod, c.regs.get(REG.RDX));
   if (d.violation !== null || d.fields.rootHpa !== rootOf.get(obj)) {
     mod.endResumable(f, key);
     return st(STATUS.TDX_OPERAND_INVALID, REG.RDX);

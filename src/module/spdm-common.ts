@@ -44,6 +44,7 @@ import {
   st,
   type TdxModule,
 } from "./emulator.js";
+import { decodeArrayOperand, rootWords } from "./operands.js";
 
 /**
  * The spdm_conf page TDH.SPDM.CONNECT reads (`spdm_config_info_t`, docs/spec/03-module.md 3.3): u32
@@ -115,11 +116,11 @@ export function objectIn(mod: TdxModule, c: CallContext, reg: number, kind: Obje
  * each entry. Returns the page HPAs, or OPERAND_INVALID (reg).
  */
 export function arrayPages(mod: TdxModule, c: CallContext, reg: number, count: number): number[] | U64 {
-  const d = mod.decodeArray(c.regs.get(reg));
+  const d = decodeArrayOperand(mod, c.regs.get(reg));
   if (d.violation !== null || d.fields.count !== count) return st(STATUS.TDX_OPERAND_INVALID, reg);
   if (d.fields.singleton) return [d.fields.pageHpa!];
   // Read at once below (checked, then copied out as HPAs): no copy of the page first.
-  const root = mod.rootWords(d.fields.rootHpa!);
+  const root = rootWords(mod, d.fields.rootHpa!);
   if (checkEntries("hpa-array", root, 0, count - 1) !== null) return st(STATUS.TDX_OPERAND_INVALID, reg);
   const out: number[] = [];
   // Rule 4 held: bits 11:0 and 63:52 are zero.
