@@ -167,8 +167,8 @@ function whoWinsWhat(M: Comparison): string {
   A list of ${n(pool)} page pointers is a ${n(pool * 8)}-byte \`kvcalloc\`, which kvmalloc serves as an
   order-${ptrOrder} block (${2 ** ptrOrder} pages): v2 and split keep one per descriptor, and the 2026-04-16 diff's
   extension setup (the \`draft\` columns) allocates one beside the pool. Only \`hpa_list\` refills one page of
-  HPAs per chunk. (The project's own \`tdxpa run\` flow makes page handles one chunk at a time and needs
-  no pointer array; that is this project's choice, not the kernel's.) ${seamcalls.size === 1 ? `All issue the same ${[...seamcalls][0]} SEAMCALLs.` : "They differ in SEAMCALLs."}
+  HPAs per chunk. (The project's own \`tdxpa run\` flow reads the pool's run one chunk at a time by PFN, makes
+  no page handles and needs no pointer array; that is this project's choice, not the kernel's.) ${seamcalls.size === 1 ? `All issue the same ${[...seamcalls][0]} SEAMCALLs.` : "They differ in SEAMCALLs."}
 - **Root pages held at once (spdm, ide).** Peak extra pages in spdm: ${byDesign(M, "spdm", (d) => clean(M, d, "spdm").peakExtraPages)};
   in ide: ${byDesign(M, "ide", (d) => clean(M, d, "ide").peakExtraPages)}. \`split\` frees an HPA_ARRAY_T root right after
   the call that read it, where the draft and v2 keep a root per live object, and pays with more root
