@@ -85,19 +85,6 @@ static uint32_t get32(const unsigned char *p)
 static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 /* ---- channel ------------------------------------------------------------------------------------- */
-static void write_all(const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(chan, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			die("the channel to the emulator closed while sending (%s)", w < 0 ? strerror(errno) : "EOF");
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /*
  * Replies are read into ibuf with as large a read as the socket gives, so a reply's header and payload
  * (and anything the server sent after it) usually arrive in one system call; bytes past the reply
@@ -105,6 +92,67 @@ static void write_all(const unsigned char *p, size_t n)
  */
 static unsigned char ibuf[2 * (8 + MAX_PAYLOAD)];
 static size_t ipos, ilen;
+
+/* Ends the program with the reason of an error reply (payload e, len bytes: i32 code, u16 length, text). */
+static void die_refused(const unsigned char *e, uint32_t len) __attribute__((noreturn));
+static void die_refused(const unsigned char *e, uint32_t len)
+{
+	unsigned int tl = len >= 6 ? (unsigned int)(e[4] | e[5] << 8) : 0;
+	if (tl > len - 6)
+		tl = 0;
+	die("the emulator refused a request (code %d): %.*s", len >= 4 ? (int)get32(e) : 0, (int)tl,
+	    (const char *)e + 6);
+}
+
+/*
+ * After a send failed: the server answers a request it refuses with an error reply and then closes the
+ * channel, so a program that sent more in between finds the channel closed while its error reply is
+ * still waiting to be read. Reads what the socket holds without waiting and ends the program with that
+ * reason if an error reply is there; returns otherwise (the caller reports the failed send).
+ */
+static void die_if_refused(void)
+{
+	for (;;) {
+		while (ilen - ipos >= 8) {
+			const unsigned char *h = ibuf + ipos;
+			uint32_t len = get32(h);
+			if (len > MAX_PAYLOAD || ilen - ipos < 8 + (size_t)len)
+				break;
+			if ((h[4] | h[5] << 8) == MSG_ERROR)
+				die_refused(h + 8, len);
+			ipos += 8 + (size_t)len;
+		}
+		if (ipos > 0) {
+			memmove(ibuf, ibuf + ipos, ilen - ipos);
+			ilen -= ipos;
+			ipos = 0;
+		}
+		if (ilen == sizeof(ibuf))
+			return;
+		ssize_t r = recv(chan, ibuf + ilen, sizeof(ibuf) - ilen, MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		ilen += (size_t)r;
+	}
+}
+
+static void write_all(const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(chan, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = errno;
+			die_if_refused();
+			die("the channel to the emulator closed while sending (%s)", w < 0 ? strerror(e) : "EOF");
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
 
 /* Makes at least n (at most 8 + MAX_PAYLOAD) unread bytes available at ibuf + ipos. */
 static void fill(size_t n)
@@ -173,14 +221,8 @@ static size_t await_reply(unsigned int type, unsigned char *reply, size_t cap)
 	unsigned int rtype = h[4] | h[5] << 8;
 	if (len > MAX_PAYLOAD)
 		die("reply of %u bytes is above the protocol limit", len);
-	if (rtype == MSG_ERROR) {
-		const unsigned char *e = take(len);
-		unsigned int tl = len >= 6 ? (unsigned int)(e[4] | e[5] << 8) : 0;
-		if (tl > len - 6)
-			tl = 0;
-		die("the emulator refused a request (code %d): %.*s", len >= 4 ? (int)get32(e) : 0, (int)tl,
-		    (const char *)e + 6);
-	}
+	if (rtype == MSG_ERROR)
+		die_refused(take(len), len);
 	if (rtype != (type | MSG_REPLY) || len > cap)
 		die("unexpected reply type %u (%u bytes) to request %u", rtype, len, type);
 	memcpy(reply, take(len), len);

@@ -71,12 +71,18 @@ int main(int argc, char **argv)
 		drain();
 		return 0;
 	}
-	if (!strcmp(mode, "refused")) {
-		/* A frame the server refuses, then a library call: its reply is the server's error reply. */
+	if (!strcmp(mode, "refused") || !strcmp(mode, "refused-late")) {
+		/*
+		 * A frame the server refuses, then a library call: its reply is the server's error reply.
+		 * "refused-late" makes the call only after the server has closed the channel, so the call's
+		 * send fails first and the library finds the error reply waiting.
+		 */
 		unsigned char f[8] = { 0 };
 		tdxpa_connect();
 		f[4] = 77;
 		send_raw(f, 8);
+		if (!strcmp(mode, "refused-late"))
+			usleep(300 * 1000);
 		tdxpa_ping();
 		return 0;
 	}
