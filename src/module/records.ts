@@ -124,13 +124,7 @@ export class RunListObject implements ModuleObject {
       for (let r = 0; r < this.starts.length; r++) fn(this.starts[r]!, this.lens[r]!);
       return;
     }
-    for (let i = 0; i < list.length; ) {
-      const first = list[i]!;
-      let j = i + 1;
-      while (j < list.length && list[j] === first + (j - i)) j++;
-      fn(first, j - i);
-      i = j;
-    }
+    forEachPfnRun(list, fn);
   }
 
   /** Appends `page` (a PFN) to the list (extends the last run when it follows it). */
@@ -163,5 +157,16 @@ export class RunListObject implements ModuleObject {
       this.curRun++;
     }
     return this.starts[this.curRun]! + (i - this.curBase);
+  }
+}
+
+/** Calls `fn(first, n)` for each maximal run of consecutive PFNs of `pfns`, in list order. */
+export function forEachPfnRun(pfns: readonly number[], fn: (first: number, n: number) => void): void {
+  for (let i = 0; i < pfns.length; ) {
+    const first = pfns[i]!;
+    let j = i + 1;
+    while (j < pfns.length && pfns[j] === first + (j - i)) j++;
+    fn(first, j - i);
+    i = j;
   }
 }

@@ -25,7 +25,7 @@ import { STRANDED_TAG } from "../host/kernel.js";
 import type { Machine } from "../machine.js";
 import type { ModuleObject, ObjectKind } from "../module/emulator.js";
 import { PT, ptName } from "../module/pamt.js";
-import { RunListObject } from "../module/records.js";
+import { forEachPfnRun, RunListObject } from "../module/records.js";
 
 /** Counts of 4 KiB pages by place, each read from its own ledger. They add up to `total` when the check passes. */
 export interface ConservationTotals {
@@ -329,15 +329,8 @@ function walkOwnedPages(m: Machine, marks: PfnMarks): OwnedPagesSummary | null {
       obj.forEachRun(mark);
       listed += obj.pageCount;
     } else {
-      const pages = obj.pages;
-      for (let i = 0; i < pages.length; ) {
-        const first = pages[i]!;
-        let j = i + 1;
-        while (j < pages.length && pages[j] === first + (j - i)) j++;
-        mark(first, j - i);
-        i = j;
-      }
-      listed += pages.length;
+      forEachPfnRun(obj.pages, mark);
+      listed += obj.pages.length;
     }
     if (!ok) return null;
   }
