@@ -68,6 +68,15 @@ describe("RunListObject (the extension pool's page list as runs)", () => {
     );
   });
 
+  it("answers an earlier index after a later one, across runs, before its page list is built", () => {
+    // The property above draws its queries at random and may read `pages` first (which ends the run
+    // form), so it does not always ask an index behind the walk's cursor: this case always does.
+    const o = new RunListObject(3, "ext-pool", "pool", "creating");
+    for (const p of [100, 101, 102, 103, 200, 201, 300]) o.append(p);
+    expect([6, 5, 4, 0, 3, 1, 6, 2].map((i) => o.pfnAt(i))).toEqual([300, 201, 200, 100, 103, 101, 300, 102]);
+    expect(o.pages).toEqual([100, 101, 102, 103, 200, 201, 300]);
+  });
+
   it("keeps one array once read: later appends and test edits go to it", () => {
     const o = new RunListObject(1, "ext-pool", "pool", "creating");
     for (let p = 100; p < 104; p++) o.append(p);
