@@ -328,8 +328,9 @@ function checkPages(
   // load and a hole check per use (hoisted, a loop went from 3.7 to 3.0 ns per page, measured).
   const PageClass = Page;
   const w = ENTRIES;
-  // The frame table section in hand: frames base..base+1023. -Infinity: none yet (every PFN is outside).
-  let base = Number.NEGATIVE_INFINITY;
+  // The frame table section in hand: frames base..base+1023. NO_BASE: none yet (every PFN, never
+  // negative, is outside); a small integer, so `pfn - base` stays integer arithmetic.
+  let base = NO_BASE;
   let refs = NO_SECTION.refs;
   let order = NO_SECTION.order;
   let flags = NO_SECTION.flags;
@@ -384,7 +385,7 @@ function checkRun(fn: string, k: HostKernel, head: Page, n: number, orders: Int8
   if (head.db !== alloc) refusePage(fn, runPages(head, n), 0);
   const w = ENTRIES;
   const pfn0 = head.pfn;
-  let base = Number.NEGATIVE_INFINITY;
+  let base = NO_BASE;
   let refs = NO_SECTION.refs;
   let ord = NO_SECTION.order;
   let flags = NO_SECTION.flags;
@@ -446,6 +447,13 @@ function repopulateRun(
 }
 
 /** Stands for "no section in hand yet" (never read: the first page always looks its section up). */
+/**
+ * The check loops' "no frame table section in hand": a base at which no PFN (0 or more) is within the
+ * section's 1,024 frames. An integer where -Infinity was: the loop's `pfn - base` and its bounds tests
+ * then stay small-integer arithmetic instead of doubles (measured, 512-page repopulate, three
+ * alternating pairs of 3 rounds each: 8.3-10.2 against 7.6-8.0 ns per entry).
+ */
+const NO_BASE = -1024;
 const NO_SECTION: Pick<Section, "refs" | "order" | "flags"> = {
   refs: new Int32Array(0),
   order: new Uint8Array(0),
