@@ -649,11 +649,11 @@ export const CATALOGUE: readonly Mutation[] = [
     filter: "refuses",
   },
   {
-    name: "the page-array check loop reads a non-compound block's order as its own",
+    name: "the page-array check loop takes the derived head order's -1 (a non-compound page, a tail) as an order",
     group: "rule",
     file: "src/host/page-array.ts",
-    find: "    if (refs[off]! > 0 && flags[off] === 0) o = order[off]!;",
-    replace: "    if (refs[off]! > 0) o = order[off]!;",
+    find: "    if (o < 0) {\n      o = alloc.liveOrder(pfn);\n      if (o < 0) refuseFree(fn, alloc, out, i);",
+    replace: "    if (o < -1) {\n      o = alloc.liveOrder(pfn);\n      if (o < 0) refuseFree(fn, alloc, out, i);",
     tests: ["test/host/non-compound.test.ts"],
   },
   {
@@ -702,9 +702,26 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "the page-array check loop keeps the first section's orders after moving to another section",
     group: "rule",
     file: "src/host/page-array.ts",
-    find: "      order = sec.order;",
-    replace: "      order = order === NO_SECTION.order ? sec.order : order;",
+    find: "ever allocated\n      base = pfn - offOf(pfn);\n      headOrder = sec.headOrder;",
+    replace:
+      "ever allocated\n      base = pfn - offOf(pfn);\n      headOrder = headOrder === NO_HEAD_ORDER ? sec.headOrder : headOrder;",
     tests: ["test/host/populate-root.test.ts"],
+  },
+  {
+    name: "a freed block's head keeps its derived head order (the descriptor accepts a freed page)",
+    group: "rule",
+    file: "src/host/page-alloc-frames.ts",
+    find: "    sec.headOrder[off] = -1;",
+    replace: "",
+    tests: ["test/host/page-alloc-runs.test.ts", "test/host/page-array.test.ts"],
+  },
+  {
+    name: "a non-compound block's head gets its order as derived head order (the descriptor records it)",
+    group: "rule",
+    file: "src/host/page-alloc-frames.ts",
+    find: "    sec.headOrder[off] = nonCompound ? -1 : order;",
+    replace: "    sec.headOrder[off] = order;",
+    tests: ["test/host/page-alloc-runs.test.ts", "test/host/non-compound.test.ts"],
   },
   {
     name: "the per-run populate check reports a non-compound block's order",

@@ -50,19 +50,28 @@ export interface Section {
   readonly free: Uint8Array;
   /** Flag bits of each head frame ({@link FLAG_NON_COMPOUND}). */
   readonly flags: Uint8Array;
+  /**
+   * What the descriptor's per-page check asks, in one load: the order of the block a frame heads when
+   * that block is allocated and compound (an order-0 page included), that is `refs > 0 && flags === 0 ?
+   * order : -1`; −1 for every other frame (free, a tail, the head of a non-compound block). Derived:
+   * written where `refs`, `order` and `flags` are (markBlock, markRun, clearHead; a refcount moving
+   * between two positive values changes nothing here).
+   */
+  readonly headOrder: Int8Array;
   /** Number of allocated blocks headed in this section. */
   live: number;
 }
 
 function newSection(): Section {
-  // 4 (refs) + 2 (tag) + 1 (order) + 1 (free) + 1 (flags) bytes per frame, in one buffer.
-  const buf = new ArrayBuffer(SECTION_PAGES * 9);
+  // 4 (refs) + 2 (tag) + 1 (order) + 1 (free) + 1 (flags) + 1 (headOrder) bytes per frame, in one buffer.
+  const buf = new ArrayBuffer(SECTION_PAGES * 10);
   return {
     refs: new Int32Array(buf, 0, SECTION_PAGES),
     tag: new Uint16Array(buf, SECTION_PAGES * 4, SECTION_PAGES),
     order: new Uint8Array(buf, SECTION_PAGES * 6, SECTION_PAGES),
     free: new Uint8Array(buf, SECTION_PAGES * 7, SECTION_PAGES),
     flags: new Uint8Array(buf, SECTION_PAGES * 8, SECTION_PAGES),
+    headOrder: new Int8Array(buf, SECTION_PAGES * 9, SECTION_PAGES).fill(-1),
     live: 0,
   };
 }
@@ -133,6 +142,7 @@ export class FrameTable {
     sec.order[off] = order;
     sec.tag[off] = tagId;
     sec.flags[off] = nonCompound ? FLAG_NON_COMPOUND : 0;
+    sec.headOrder[off] = nonCompound ? -1 : order;
     sec.live++;
   }
 
@@ -146,6 +156,7 @@ export class FrameTable {
       sec.order.fill(0, off, lim);
       sec.tag.fill(tagId, off, lim);
       sec.flags.fill(0, off, lim);
+      sec.headOrder.fill(0, off, lim);
       sec.live += lim - off;
       q += lim - off;
     }
@@ -156,6 +167,7 @@ export class FrameTable {
     sec.order[off] = 0;
     sec.tag[off] = 0;
     sec.flags[off] = 0;
+    sec.headOrder[off] = -1;
     sec.live--;
   }
 

@@ -331,9 +331,7 @@ function checkPages(
   // The frame table section in hand: frames base..base+1023. NO_BASE: none yet (every PFN, never
   // negative, is outside); a small integer, so `pfn - base` stays integer arithmetic.
   let base = NO_BASE;
-  let refs = NO_SECTION.refs;
-  let order = NO_SECTION.order;
-  let flags = NO_SECTION.flags;
+  let headOrder = NO_HEAD_ORDER;
   for (let i = 0; i < nrPages; i++) {
     const p = out[i] as Page | null | undefined;
     // The same two checks as `instanceof` then `db`, in the order V8 folds best: loading `db` first
@@ -347,17 +345,16 @@ function checkPages(
       const sec = alloc._frameSection(pfn);
       if (sec === undefined) refuseFree(fn, alloc, out, i); // no frame of this section was ever allocated
       base = pfn - offOf(pfn);
-      refs = sec.refs;
-      order = sec.order;
-      flags = sec.flags;
+      headOrder = sec.headOrder;
       d = pfn - base;
     }
     const off = d | 0;
-    // An allocated head with no flags: its order (liveOrder's first case). Anything else (a tail page,
-    // a non-compound block, a free frame) takes the allocator's own rule.
-    let o: number;
-    if (refs[off]! > 0 && flags[off] === 0) o = order[off]!;
-    else {
+    // An allocated compound head (or order-0 page): its order, in one load (liveOrder's first case;
+    // see Section.headOrder). Anything else (a tail page, a non-compound block, a free frame) takes the
+    // allocator's own rule. Measured against the three loads it replaces (refs, flags, order), 512-page
+    // repopulate, three alternating pairs of 3 rounds: 7.6-8.3 against 6.5-7.0 ns per entry.
+    let o = headOrder[off]!;
+    if (o < 0) {
       o = alloc.liveOrder(pfn);
       if (o < 0) refuseFree(fn, alloc, out, i);
     }
@@ -386,9 +383,7 @@ function checkRun(fn: string, k: HostKernel, head: Page, n: number, orders: Int8
   const w = ENTRIES;
   const pfn0 = head.pfn;
   let base = NO_BASE;
-  let refs = NO_SECTION.refs;
-  let ord = NO_SECTION.order;
-  let flags = NO_SECTION.flags;
+  let headOrder = NO_HEAD_ORDER;
   for (let i = 0; i < n; i++) {
     const pfn = pfn0 + i;
     let d = pfn - base;
@@ -396,15 +391,12 @@ function checkRun(fn: string, k: HostKernel, head: Page, n: number, orders: Int8
       const sec = alloc._frameSection(pfn);
       if (sec === undefined) refuseFree(fn, alloc, runPages(head, n), i);
       base = pfn - offOf(pfn);
-      refs = sec.refs;
-      ord = sec.order;
-      flags = sec.flags;
+      headOrder = sec.headOrder;
       d = pfn - base;
     }
     const off = d | 0;
-    let o: number;
-    if (refs[off]! > 0 && flags[off] === 0) o = ord[off]!;
-    else {
+    let o = headOrder[off]!;
+    if (o < 0) {
       o = alloc.liveOrder(pfn);
       if (o < 0) refuseFree(fn, alloc, runPages(head, n), i);
     }
@@ -446,7 +438,6 @@ function repopulateRun(
   return array;
 }
 
-/** Stands for "no section in hand yet" (never read: the first page always looks its section up). */
 /**
  * The check loops' "no frame table section in hand": a base at which no PFN (0 or more) is within the
  * section's 1,024 frames. An integer where -Infinity was: the loop's `pfn - base` and its bounds tests
@@ -454,11 +445,8 @@ function repopulateRun(
  * alternating pairs of 3 rounds each: 8.3-10.2 against 7.6-8.0 ns per entry).
  */
 const NO_BASE = -1024;
-const NO_SECTION: Pick<Section, "refs" | "order" | "flags"> = {
-  refs: new Int32Array(0),
-  order: new Uint8Array(0),
-  flags: new Uint8Array(0),
-};
+/** Stands for "no section in hand yet" (never read: the first page always looks its section up). */
+const NO_HEAD_ORDER: Section["headOrder"] = new Int8Array(0);
 
 /** The handle check's slow path: throws the typed error for `pages[i]`, which the fast test refused. */
 function refusePage(fn: string, pages: readonly unknown[], i: number): never {

@@ -105,3 +105,55 @@ describe("the allocator's run questions against its per-page answers", () => {
     expect(alloc.reservedInRange(2048, 0)).toBe(false);
   });
 });
+
+describe("the frame table's derived head order (Section.headOrder, what the descriptor's page check reads)", () => {
+  type RefOp = { kind: "get" | "put"; i: number };
+  const refOpArb: fc.Arbitrary<RefOp> = fc.record({
+    kind: fc.constantFrom("get" as const, "put" as const),
+    i: fc.nat(50),
+  });
+
+  it("is refs > 0 && flags === 0 ? order : -1 on every frame of every section, through allocations, frees, get_page and put_page", () => {
+    fc.assert(
+      fc.property(
+        fc.array(opArb, { maxLength: 40 }),
+        fc.array(refOpArb, { maxLength: 20 }),
+        (ops, refOps) => {
+          const alloc = build(ops);
+          const sections = [0, 1, 2, 3, 4, 5].map((key) => alloc._frameSection(key * 1024));
+          // Heads of allocated blocks (refcount > 0), for get_page and put_page (`__free_pages` with the
+          // block's order); a put that frees its block drops it from the list.
+          const heads: { pfn: number; order: number }[] = [];
+          sections.forEach((sec, key) => {
+            for (let off = 0; sec !== undefined && off < 1024; off++)
+              if (sec.refs[off]! > 0) heads.push({ pfn: key * 1024 + off, order: sec.order[off]! });
+          });
+          for (const r of refOps) {
+            if (heads.length === 0) break;
+            const j = r.i % heads.length;
+            const h = heads[j]!;
+            const page = alloc.pfnToPage(h.pfn);
+            if (r.kind === "get") alloc.getPage(page);
+            else {
+              alloc.freePages(page, h.order);
+              if (sections[Math.floor(h.pfn / 1024)]!.refs[h.pfn % 1024] === 0) heads.splice(j, 1);
+            }
+          }
+          let frames = 0;
+          for (let key = 0; key * 1024 < 5700; key++) {
+            const sec = alloc._frameSection(key * 1024);
+            if (sec === undefined) continue;
+            for (let off = 0; off < 1024; off++) {
+              const want = sec.refs[off]! > 0 && sec.flags[off] === 0 ? sec.order[off]! : -1;
+              if (sec.headOrder[off] !== want)
+                expect(sec.headOrder[off], `headOrder of pfn ${key * 1024 + off}`).toBe(want);
+              frames++;
+            }
+          }
+          expect(frames).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 200, seed: 1504 },
+    );
+  });
+});
