@@ -442,7 +442,7 @@ function repopulateRun(
  * The check loops' "no frame table section in hand": a base at which no PFN (0 or more) is within the
  * section's 1,024 frames. An integer where -Infinity was: the loop's `pfn - base` and its bounds tests
  * then stay small-integer arithmetic instead of doubles (measured, 512-page repopulate, three
- * alternating pairs of 3 rounds each: 8.3-10.2 against 7.6-8.0 ns per entry).
+ * alternating pairs of 3 rounds each: 8.2-10.2 against 7.7-8.5 ns per entry).
  */
 const NO_BASE = -1024;
 /** Stands for "no section in hand yet" (never read: the first page always looks its section up). */
