@@ -652,8 +652,8 @@ export const CATALOGUE: readonly Mutation[] = [
     name: "the page-array check loop takes the derived head order's -1 (a non-compound page, a tail) as an order",
     group: "rule",
     file: "src/host/page-array.ts",
-    find: "    if (o < 0) {\n      o = alloc.liveOrder(pfn);\n      if (o < 0) refuseFree(fn, alloc, out, i);",
-    replace: "    if (o < -1) {\n      o = alloc.liveOrder(pfn);\n      if (o < 0) refuseFree(fn, alloc, out, i);",
+    find: "    if (!(o >= 0)) {\n      o = alloc.liveOrder(pfn);\n      if (o < 0) refuseFree(fn, alloc, out, i);",
+    replace: "    if (!(o >= -1)) {\n      o = alloc.liveOrder(pfn);\n      if (o < 0) refuseFree(fn, alloc, out, i);",
     tests: ["test/host/non-compound.test.ts"],
   },
   {

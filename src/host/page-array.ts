@@ -353,8 +353,10 @@ function checkPages(
     // see Section.headOrder). Anything else (a tail page, a non-compound block, a free frame) takes the
     // allocator's own rule. Measured against the three loads it replaces (refs, flags, order), 512-page
     // repopulate, three alternating pairs of 3 rounds: 7.6-8.3 against 6.5-7.0 ns per entry.
+    // `!(o >= 0)`, not `o < 0`: a read past the section in hand (undefined, were the start base ever
+    // inside a real section) must take the slow path too, so NO_BASE only decides speed.
     let o = headOrder[off]!;
-    if (o < 0) {
+    if (!(o >= 0)) {
       o = alloc.liveOrder(pfn);
       if (o < 0) refuseFree(fn, alloc, out, i);
     }
@@ -396,7 +398,7 @@ function checkRun(fn: string, k: HostKernel, head: Page, n: number, orders: Int8
     }
     const off = d | 0;
     let o = headOrder[off]!;
-    if (o < 0) {
+    if (!(o >= 0)) {
       o = alloc.liveOrder(pfn);
       if (o < 0) refuseFree(fn, alloc, runPages(head, n), i);
     }
