@@ -450,7 +450,7 @@ export const CATALOGUE: readonly Mutation[] = [
     find: "      const w = d.shared ? this.densePage(pfn).w : d.w;",
     replace: "      const w = d.w;",
     tests: ["test/hw/physmem-lines.test.ts"],
-    filter: "random operation sequences",
+    filter: "random operation sequences|sharing the write-back pattern",
   },
   {
     name: "zeroing a page that shares the write-back pattern zeroes the shared copy",
@@ -459,7 +459,7 @@ export const CATALOGUE: readonly Mutation[] = [
     find: "      if (!d.shared) d.w.fill(0);",
     replace: "      if (d.w !== null) d.w.fill(0);",
     tests: ["test/hw/physmem-lines.test.ts"],
-    filter: "random operation sequences",
+    filter: "random operation sequences|sharing the write-back pattern",
   },
   {
     name: "register files from the shared slab overlap their neighbours",

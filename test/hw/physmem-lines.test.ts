@@ -118,6 +118,23 @@ describe("lines and whole pages read the same as a plain page store", () => {
     );
   });
 
+  it("pages sharing the write-back pattern: zeroing or writing one leaves the others as they were", () => {
+    // The random sequences reach this only when a draw restores two pages to the pattern and then zeroes
+    // or writes one of them before mapping it; here every time (a CI mutant run once missed it).
+    const mem = new PhysMem([{ base: BASE_PFN * 4096, size: PAGES * 4096 }]);
+    const pattern = Array.from(PATTERN);
+    for (let p = 0; p < 3; p++) mem.restore(BASE_PFN + p, null, PATTERN);
+    mem.zero(BASE_PFN);
+    const out = { lo: 0, hi: 0 };
+    mem.writeU64((BASE_PFN + 1) * 4096 + 8 * 7, 0x1234_5678, 0x9abc_def0);
+    expect(Array.from(mem.words(BASE_PFN))).toEqual(new Array(1024).fill(0));
+    mem.readU64((BASE_PFN + 1) * 4096 + 8 * 7, out);
+    expect([out.lo, out.hi]).toEqual([0x1234_5678, 0x9abc_def0]);
+    expect(Array.from(mem.words(BASE_PFN + 2))).toEqual(pattern);
+    const second = Array.from(mem.words(BASE_PFN + 1));
+    expect(second.filter((w, i) => w !== pattern[i]).length).toBe(2);
+  });
+
   it("deleting lines keeps every other line findable (dense table, many collisions)", () => {
     const mem = new PhysMem([{ base: 2 ** 32, size: 2 ** 40 }]);
     const out = { lo: 0, hi: 0 };
