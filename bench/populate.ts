@@ -187,7 +187,7 @@ export function benchPopulate(o: PopulateOptions): PopulateResult {
 function populateSection(o: PopulateOptions): PopulateResult {
   const work = loadWork();
   const checks: Record<string, boolean> = { ...work.bundled.checks };
-  for (const [name, ok] of Object.entries(work.esm.checks)) checks[`${name} (ES modules)`] = ok;
+  for (const [name, ok] of Object.entries(work.esm.checks)) checks[`${name}${ESM_SUFFIX}`] = ok;
   // Every row bundled (judged), then the ES-module form of the rows the summary table judges.
   const workloads = [
     ...work.bundled.workloads,
